@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CallsConfig(AppConfig):
+    name = "calls"
+    verbose_name = _("Programmes et appels")
+
+    def ready(self) -> None:
+        from . import audit_actions  # noqa: F401

@@ -1,0 +1,160 @@
+"""What funders publish: programmes with their envelopes, and calls with their rules."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, transition
+
+from core.models import QPV, BudgetLine, DocumentKind, Funder, Pillar
+
+
+class Programme(models.Model):
+    """A funding programme for one fiscal year, with its envelope (in euros)."""
+
+    name = models.CharField(_("nom"), max_length=200)
+    fiscal_year = models.PositiveIntegerField(_("exercice budgétaire"))
+    funders = models.ManyToManyField(Funder, related_name="programmes", verbose_name=_("financeurs"))
+    envelope = models.DecimalField(_("enveloppe (€)"), max_digits=14, decimal_places=2,
+                                   validators=[MinValueValidator(Decimal("0"))])
+    budget_line = models.ForeignKey(BudgetLine, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="programmes", verbose_name=_("ligne budgétaire"))
+    managers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="managed_programmes",
+                                      verbose_name=_("responsables"))
+    description = models.TextField(_("description"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("programme")
+        verbose_name_plural = _("programmes")
+        ordering = ["-fiscal_year", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.fiscal_year}"
+
+
+class CallMode(models.TextChoices):
+    PROJECT_CALL = "project_call", _("Appel à projets")
+    ANTI_CALL = "anti_call", _("Anti-appel à projets")
+    SOLUTIONS_CALL = "solutions_call", _("Appel à solutions")
+    STRUCTURAL_SUPPORT = "structural_support", _("Soutien aux actions structurelles")
+
+
+CALL_REFERENCE_PREFIX = {
+    CallMode.PROJECT_CALL: "AAP",
+    CallMode.ANTI_CALL: "AAAP",
+    CallMode.SOLUTIONS_CALL: "AAS",
+    CallMode.STRUCTURAL_SUPPORT: "SAS",
+}
+
+
+class CallState(models.TextChoices):
+    DRAFT = "draft", _("Brouillon")
+    PUBLISHED = "published", _("Publié")
+    OPEN = "open", _("Ouvert")
+    CLOSED = "closed", _("Clos")
+    DELIBERATING = "deliberating", _("En délibération")
+    DECIDED = "decided", _("Décidé")
+    ARCHIVED = "archived", _("Archivé")
+
+
+class Call(models.Model):
+    """A call (appel): a mode, dates, an envelope, eligibility rules and a scoring grid."""
+
+    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="calls",
+                                  verbose_name=_("programme"))
+    mode = models.CharField(_("mode"), max_length=30, choices=CallMode.choices, default=CallMode.PROJECT_CALL)
+    title = models.CharField(_("titre"), max_length=255)
+    description = models.TextField(_("description"), blank=True)
+    state = FSMField(_("état"), default=CallState.DRAFT, choices=CallState.choices, protected=True)
+    opens_at = models.DateTimeField(_("ouverture des candidatures"))
+    closes_at = models.DateTimeField(_("clôture des candidatures"))
+    decision_expected_on = models.DateField(_("décision attendue le"), null=True, blank=True)
+    envelope = models.DecimalField(_("enveloppe de l'appel (€)"), max_digits=14, decimal_places=2,
+                                   validators=[MinValueValidator(Decimal("0"))])
+    # Eligibility rules (empty = no restriction).
+    eligible_qpvs = models.ManyToManyField(QPV, blank=True, related_name="calls",
+                                           verbose_name=_("quartiers éligibles"))
+    eligible_pillars = models.ManyToManyField(Pillar, blank=True, related_name="calls",
+                                              verbose_name=_("piliers éligibles"))
+    max_amount = models.DecimalField(_("montant maximum par dossier (€)"), max_digits=12, decimal_places=2,
+                                     null=True, blank=True)
+    max_share_percent = models.DecimalField(
+        _("part maximale du budget du projet (%)"), max_digits=5, decimal_places=2, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    required_documents = models.JSONField(_("pièces obligatoires"), default=list, blank=True,
+                                          help_text=_("Types de documents exigés (voir DocumentKind)."))
+    multi_year_allowed = models.BooleanField(_("pluriannuel possible"), default=False)
+    instructors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="instructed_calls",
+                                         verbose_name=_("instructeur·rices"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("appel")
+        verbose_name_plural = _("appels")
+        ordering = ["-opens_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(closes_at__gt=models.F("opens_at")),
+                                   name="call_closes_after_opening"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def reference_prefix(self) -> str:
+        return CALL_REFERENCE_PREFIX.get(self.mode, "AAP")
+
+    def required_document_labels(self) -> list[str]:
+        labels = dict(DocumentKind.choices)
+        return [str(labels.get(k, k)) for k in self.required_documents]
+
+    # Transitions: bodies only set state; calls.services does the checks, locking and audit.
+    @transition(field=state, source=CallState.DRAFT, target=CallState.PUBLISHED)
+    def publish(self) -> None:
+        """Visible to the public; applications not yet accepted."""
+
+    @transition(field=state, source=[CallState.DRAFT, CallState.PUBLISHED], target=CallState.OPEN)
+    def open(self) -> None:
+        """Applications accepted."""
+
+    @transition(field=state, source=CallState.OPEN, target=CallState.CLOSED)
+    def close(self) -> None:
+        """No more submissions."""
+
+    @transition(field=state, source=CallState.CLOSED, target=CallState.DELIBERATING)
+    def deliberate(self) -> None:
+        """Committee at work."""
+
+    @transition(field=state, source=CallState.DELIBERATING, target=CallState.DECIDED)
+    def decide(self) -> None:
+        """All decisions taken."""
+
+    @transition(field=state, source=CallState.DECIDED, target=CallState.ARCHIVED)
+    def archive(self) -> None:
+        """Kept for the record."""
+
+
+class ScoringCriterion(models.Model):
+    """One line of a call's scoring grid."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="criteria")
+    label = models.CharField(_("critère"), max_length=200)
+    weight = models.DecimalField(_("pondération"), max_digits=5, decimal_places=2, default=Decimal("1"),
+                                 validators=[MinValueValidator(Decimal("0"))])
+    max_score = models.PositiveSmallIntegerField(_("note maximale"), default=5,
+                                                 validators=[MinValueValidator(1)])
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("critère de notation")
+        verbose_name_plural = _("critères de notation")
+        ordering = ["call", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.label

@@ -1,0 +1,6 @@
+"""Local development: the embedded default (SQLite file, Celery eager, console email)."""
+
+from .base import *  # noqa: F403
+
+DEBUG = True
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]

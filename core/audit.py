@@ -1,0 +1,78 @@
+"""Audit trail: a registry of action codes with human labels, and the one function that writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils.functional import Promise
+
+from .models import AuditLog, User
+
+_ACTIONS: dict[str, Promise | str] = {}
+
+
+def register_action(code: str, label: Promise | str) -> None:
+    """Register an action code once, with the label the history page shows."""
+    if code in _ACTIONS and _ACTIONS[code] != label:
+        raise ValueError(f"audit action {code!r} registered twice")
+    _ACTIONS[code] = label
+
+
+def action_label(code: str) -> str:
+    return str(_ACTIONS.get(code, code))
+
+
+def registered_actions() -> dict[str, str]:
+    return {code: str(label) for code, label in _ACTIONS.items()}
+
+
+def audit_log(
+    *,
+    actor: User | None,
+    obj: models.Model,
+    action: str,
+    source: str = "",
+    target: str = "",
+    reason: str = "",
+    payload: dict[str, Any] | None = None,
+) -> AuditLog:
+    """Write one audit row. Call inside the transaction of the change it records."""
+    if action not in _ACTIONS:
+        raise ValueError(f"audit action {action!r} is not registered")
+    return AuditLog.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        content_type=ContentType.objects.get_for_model(obj.__class__),
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:255],
+        action=action,
+        source_state=source or "",
+        target_state=target or "",
+        reason=reason or "",
+        payload=_jsonable(payload or {}),
+    )
+
+
+def history_for(obj: models.Model):
+    """The audit rows of one object, newest first (one query, actor joined)."""
+    return AuditLog.objects.filter(
+        content_type=ContentType.objects.get_for_model(obj.__class__), object_id=str(obj.pk)
+    ).select_related("actor")
+
+
+def _jsonable(value: Any) -> Any:
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, models.Model):
+        return value.pk
+    return value

@@ -1,0 +1,16 @@
+"""Audit action codes of the core app."""
+
+from django.utils.translation import gettext_lazy as _
+
+from .audit import register_action
+
+register_action("core.organisation.created", _("Organisation créée"))
+register_action("core.organisation.updated", _("Profil de l'organisation modifié"))
+register_action("core.organisation.bank_details_changed", _("Coordonnées bancaires modifiées"))
+register_action("core.organisation.member_added", _("Membre ajouté à l'organisation"))
+register_action("core.document.uploaded", _("Document déposé"))
+register_action("core.document.deleted", _("Document supprimé"))
+register_action("core.invitation.sent", _("Invitation envoyée"))
+register_action("core.invitation.accepted", _("Invitation acceptée"))
+register_action("core.user.signed_up", _("Compte créé"))
+register_action("core.user.email_verified", _("Adresse e-mail vérifiée"))

@@ -1,0 +1,21 @@
+"""What every page's navigation needs: the user's roles and unread notifications."""
+
+from .models import Role
+from .permissions import has_role, is_staff_member, organisation_ids_of
+
+
+def navigation(request):
+    user = request.user
+    if not user.is_authenticated:
+        return {"nav": {"authenticated": False}}
+    return {
+        "nav": {
+            "authenticated": True,
+            "is_applicant": bool(organisation_ids_of(user)),
+            "is_staff_member": is_staff_member(user),
+            "is_instructor": has_role(user, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER),
+            "is_committee": has_role(user, Role.COMMITTEE_MEMBER, Role.PROGRAMME_MANAGER),
+            "is_manager": has_role(user, Role.PROGRAMME_MANAGER),
+            "unread": user.notifications.filter(read_at__isnull=True).count(),
+        }
+    }

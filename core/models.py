@@ -1,0 +1,385 @@
+"""Who and what every app shares: users, roles, organisations, documents, reference data, audit."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from . import identifiers
+
+
+class Role(models.TextChoices):
+    APPLICANT = "applicant", _("Porteur de projet")
+    INSTRUCTOR = "instructor", _("Instructeur·rice")
+    COMMITTEE_MEMBER = "committee_member", _("Membre du comité")
+    PANEL_MEMBER = "panel_member", _("Membre du panel d'habitants")
+    FINANCE_OFFICER = "finance_officer", _("Agent·e financier")
+    PROGRAMME_MANAGER = "programme_manager", _("Responsable de programme")
+    AUDITOR = "auditor", _("Auditeur·rice")
+    ADMIN = "admin", _("Administrateur·rice")
+
+
+STAFF_ROLES = {
+    Role.INSTRUCTOR,
+    Role.COMMITTEE_MEMBER,
+    Role.FINANCE_OFFICER,
+    Role.PROGRAMME_MANAGER,
+    Role.AUDITOR,
+    Role.ADMIN,
+}
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra: object) -> User:
+        if not email:
+            raise ValueError("email is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A person. Logs in with their email. Roles come from RoleAssignment and Membership."""
+
+    username = None  # type: ignore[assignment]
+    email = models.EmailField(_("adresse e-mail"), unique=True)
+    email_verified_at = models.DateTimeField(_("e-mail vérifié le"), null=True, blank=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()  # type: ignore[misc]
+
+    class Meta:
+        verbose_name = _("utilisateur·rice")
+        verbose_name_plural = _("utilisateur·rices")
+        ordering = ["last_name", "first_name", "email"]
+
+    def __str__(self) -> str:
+        full = self.get_full_name()
+        return f"{full} <{self.email}>" if full else self.email
+
+
+class Funder(models.Model):
+    """A financeur: State, metropolis, commune, département, CAF, foundation…"""
+
+    class Kind(models.TextChoices):
+        STATE = "state", _("État")
+        REGION = "region", _("Région")
+        DEPARTEMENT = "departement", _("Département")
+        MUNICIPALITY = "municipality", _("Commune ou intercommunalité")
+        EU = "eu", _("Fonds européens")
+        CAF = "caf", _("CAF")
+        FOUNDATION = "foundation", _("Fondation")
+        OTHER = "other", _("Autre")
+
+    name = models.CharField(_("nom"), max_length=200, unique=True)
+    kind = models.CharField(_("type"), max_length=20, choices=Kind.choices)
+    siret = models.CharField(_("SIRET"), max_length=14, blank=True, validators=[identifiers.validate_siret])
+
+    class Meta:
+        verbose_name = _("financeur")
+        verbose_name_plural = _("financeurs")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QPV(models.Model):
+    """A priority neighbourhood (quartier prioritaire de la politique de la ville)."""
+
+    code = models.CharField(_("code"), max_length=8, unique=True, validators=[identifiers.validate_qpv_code])
+    name = models.CharField(_("nom"), max_length=200)
+    commune_insee = models.CharField(
+        _("code commune INSEE"), max_length=5, validators=[identifiers.validate_insee_code]
+    )
+    commune_name = models.CharField(_("commune"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("quartier prioritaire (QPV)")
+        verbose_name_plural = _("quartiers prioritaires (QPV)")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Pillar(models.Model):
+    """A pillar of the city contract (contrat de ville)."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    label = models.CharField(_("libellé"), max_length=200)
+
+    class Meta:
+        verbose_name = _("pilier du contrat de ville")
+        verbose_name_plural = _("piliers du contrat de ville")
+        ordering = ["label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class TransitionTheme(models.Model):
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    label = models.CharField(_("libellé"), max_length=200)
+
+    class Meta:
+        verbose_name = _("thème de transition")
+        verbose_name_plural = _("thèmes de transition")
+        ordering = ["label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class BudgetLine(models.Model):
+    """A budget line (ligne budgétaire / programme budgétaire) charged by payments."""
+
+    code = models.CharField(_("code"), max_length=40, unique=True)
+    label = models.CharField(_("libellé"), max_length=200)
+    funder = models.ForeignKey(Funder, on_delete=models.PROTECT, related_name="budget_lines",
+                               verbose_name=_("financeur"))
+
+    class Meta:
+        verbose_name = _("ligne budgétaire")
+        verbose_name_plural = _("lignes budgétaires")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.label}"
+
+
+class Organisation(models.Model):
+    """An association (or another non-profit) that applies for funding."""
+
+    class LegalForm(models.TextChoices):
+        ASSOCIATION = "association", _("Association loi 1901")
+        FOUNDATION = "foundation", _("Fondation")
+        COOPERATIVE = "cooperative", _("Coopérative (SCIC, SCOP)")
+        PUBLIC = "public", _("Établissement public")
+        OTHER = "other", _("Autre")
+
+    name = models.CharField(_("nom"), max_length=255)
+    siret = models.CharField(_("SIRET"), max_length=14, unique=True, validators=[identifiers.validate_siret])
+    rna = models.CharField(_("numéro RNA"), max_length=10, blank=True, validators=[identifiers.validate_rna])
+    legal_form = models.CharField(_("forme juridique"), max_length=20, choices=LegalForm.choices,
+                                  default=LegalForm.ASSOCIATION)
+    email = models.EmailField(_("e-mail de contact"), blank=True)
+    phone = models.CharField(_("téléphone"), max_length=30, blank=True)
+    address = models.CharField(_("adresse"), max_length=255, blank=True)
+    postcode = models.CharField(_("code postal"), max_length=5, blank=True)
+    city = models.CharField(_("commune"), max_length=120, blank=True)
+    commune_insee = models.CharField(_("code commune INSEE"), max_length=5, blank=True,
+                                     validators=[identifiers.validate_insee_code])
+    legal_rep_name = models.CharField(_("représentant·e légal·e"), max_length=200, blank=True)
+    legal_rep_role = models.CharField(_("qualité du représentant·e"), max_length=100, blank=True)
+    # Bank details: seen only by finance and the organisation's members (core.permissions).
+    iban = models.CharField(_("IBAN"), max_length=34, blank=True, validators=[identifiers.validate_iban])
+    bic = models.CharField(_("BIC"), max_length=11, blank=True, validators=[identifiers.validate_bic])
+    bank_details_changed_at = models.DateTimeField(_("coordonnées bancaires modifiées le"), null=True,
+                                                   blank=True)
+    bank_details_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("coordonnées bancaires modifiées par"),
+    )
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership",
+                                     related_name="organisations", verbose_name=_("membres"))
+    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+        ordering = ["name"]
+        indexes = [models.Index(fields=["name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user acting for an organisation. The organisation admin invites the others."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
+    is_admin = models.BooleanField(_("administrateur·rice de l'organisation"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("membre d'organisation")
+        verbose_name_plural = _("membres d'organisation")
+        constraints = [models.UniqueConstraint(fields=["user", "organisation"], name="uniq_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organisation}"
+
+
+class RoleAssignment(models.Model):
+    """A staff or resident role held by a user, optionally scoped.
+
+    Scope: an instructor with no territory sees every call unless `calls_only` is set, in which case
+    only the calls they are staffed on (calls.Call.instructors). Territories restrict to files
+    targeting those QPVs. A committee member may speak for a funder.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_assignments")
+    role = models.CharField(_("rôle"), max_length=30, choices=Role.choices)
+    territories = models.ManyToManyField(QPV, blank=True, verbose_name=_("territoires"))
+    calls_only = models.BooleanField(_("limité aux appels assignés"), default=False)
+    funder = models.ForeignKey(Funder, null=True, blank=True, on_delete=models.PROTECT,
+                               verbose_name=_("financeur représenté"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("rôle attribué")
+        verbose_name_plural = _("rôles attribués")
+        constraints = [models.UniqueConstraint(fields=["user", "role"], name="uniq_user_role")]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()}"
+
+
+def document_upload_to(instance: OrganisationDocument, filename: str) -> str:
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"documents/{instance.organisation_id}/{uuid.uuid4().hex}.{ext}"
+
+
+class DocumentKind(models.TextChoices):
+    STATUTES = "statutes", _("Statuts")
+    BANK_DETAILS = "bank_details", _("Relevé d'identité bancaire (RIB)")
+    APPROVED_ACCOUNTS = "approved_accounts", _("Derniers comptes approuvés")
+    ACTIVITY_REPORT = "activity_report", _("Rapport d'activité")
+    BOARD_LIST = "board_list", _("Liste des dirigeants")
+    INSURANCE = "insurance", _("Attestation d'assurance")
+    OTHER = "other", _("Autre")
+
+
+class OrganisationDocument(models.Model):
+    """A document kept once on the organisation's profile and reused by every application."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="documents")
+    kind = models.CharField(_("type de document"), max_length=30, choices=DocumentKind.choices)
+    title = models.CharField(_("titre"), max_length=200, blank=True)
+    file = models.FileField(_("fichier"), upload_to=document_upload_to)
+    original_name = models.CharField(_("nom du fichier"), max_length=255)
+    size = models.PositiveIntegerField(_("taille (octets)"), default=0)
+    valid_until = models.DateField(_("valide jusqu'au"), null=True, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    uploaded_at = models.DateTimeField(_("déposé le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
+        ordering = ["kind", "-uploaded_at"]
+
+    def __str__(self) -> str:
+        return self.title or self.get_kind_display()
+
+
+class AuditLog(models.Model):
+    """One row per transition and per money-changing action, written in the same transaction."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+", verbose_name=_("auteur"))
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(_("objet"), max_length=255)
+    action = models.CharField(_("action"), max_length=100)
+    source_state = models.CharField(_("état de départ"), max_length=40, blank=True)
+    target_state = models.CharField(_("état d'arrivée"), max_length=40, blank=True)
+    reason = models.TextField(_("motif"), blank=True)
+    payload = models.JSONField(_("données"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("date"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("entrée du journal")
+        verbose_name_plural = _("journal d'audit")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["content_type", "object_id", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"
+
+    @property
+    def label(self) -> str:
+        from .audit import action_label
+
+        return action_label(self.action)
+
+
+class Notification(models.Model):
+    """An in-app notification; the email copy is sent after commit."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    title = models.CharField(_("titre"), max_length=255)
+    body = models.TextField(_("message"), blank=True)
+    url = models.CharField(_("lien"), max_length=500, blank=True)
+    read_at = models.DateTimeField(_("lu le"), null=True, blank=True)
+    created_at = models.DateTimeField(_("date"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Invitation(models.Model):
+    """An invitation to join as staff (with a role) or as a member of an organisation."""
+
+    token = models.CharField(max_length=64, unique=True)
+    email = models.EmailField(_("adresse e-mail"))
+    role = models.CharField(_("rôle"), max_length=30, choices=Role.choices, blank=True)
+    organisation = models.ForeignKey(Organisation, null=True, blank=True, on_delete=models.CASCADE,
+                                     related_name="invitations")
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    expires_at = models.DateTimeField(_("expire le"))
+    accepted_at = models.DateTimeField(_("acceptée le"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class LoginFailure(models.Model):
+    """A failed login, kept to throttle guessing by account and by address."""
+
+    email = models.CharField(max_length=254, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class ReferenceCounter(models.Model):
+    """Gap-free counters for human references such as AAP-2026-0042 (row-locked on use)."""
+
+    prefix = models.CharField(max_length=20)
+    year = models.PositiveIntegerField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["prefix", "year"], name="uniq_reference_counter")]

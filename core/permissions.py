@@ -1,0 +1,106 @@
+"""Role checks. Roles come from RoleAssignment (staff, residents) and Membership (applicants).
+
+The results are cached on the user object for the request: a page asks many times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .models import Membership, Organisation, Role, RoleAssignment, User
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where an instructor (or committee member) may look."""
+
+    everything: bool
+    calls_only: bool
+    territory_ids: frozenset[int]
+
+
+def _assignments(user: User) -> list[RoleAssignment]:
+    cached = getattr(user, "_pluriel_roles", None)
+    if cached is None:
+        if not user.is_authenticated:
+            cached = []
+        else:
+            cached = list(RoleAssignment.objects.filter(user=user).prefetch_related("territories"))
+        user._pluriel_roles = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def roles_of(user: User) -> set[str]:
+    roles = {a.role for a in _assignments(user)}
+    if user.is_authenticated and user.is_superuser:
+        roles.add(Role.ADMIN)
+    if organisation_ids_of(user):
+        roles.add(Role.APPLICANT)
+    return roles
+
+
+def has_role(user: User, *roles: str) -> bool:
+    """True if the user holds one of the roles. Admins hold every staff role."""
+    if not user.is_authenticated:
+        return False
+    mine = roles_of(user)
+    if Role.ADMIN in mine:
+        return True
+    return any(r in mine for r in roles)
+
+
+def is_staff_member(user: User) -> bool:
+    return has_role(user, Role.INSTRUCTOR, Role.COMMITTEE_MEMBER, Role.FINANCE_OFFICER,
+                    Role.PROGRAMME_MANAGER, Role.AUDITOR)
+
+
+def organisation_ids_of(user: User) -> set[int]:
+    cached = getattr(user, "_pluriel_orgs", None)
+    if cached is None:
+        cached = (
+            set(Membership.objects.filter(user=user).values_list("organisation_id", flat=True))
+            if user.is_authenticated
+            else set()
+        )
+        user._pluriel_orgs = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def is_member(user: User, organisation: Organisation) -> bool:
+    return organisation.pk in organisation_ids_of(user)
+
+
+def is_organisation_admin(user: User, organisation: Organisation) -> bool:
+    return (
+        user.is_authenticated
+        and Membership.objects.filter(user=user, organisation=organisation, is_admin=True).exists()
+    )
+
+
+def can_see_bank_details(user: User, organisation: Organisation) -> bool:
+    """Bank details: finance officers and the organisation's own members only (DOMAIN.md §1)."""
+    return is_member(user, organisation) or has_role(user, Role.FINANCE_OFFICER)
+
+
+def scope_of(user: User, role: str) -> Scope | None:
+    """The scope of one role, or None if the user does not hold it. Admins see everything."""
+    if user.is_authenticated and user.is_superuser:
+        return Scope(everything=True, calls_only=False, territory_ids=frozenset())
+    for a in _assignments(user):
+        if a.role == Role.ADMIN:
+            return Scope(everything=True, calls_only=False, territory_ids=frozenset())
+    for a in _assignments(user):
+        if a.role == role:
+            territories = frozenset(t.pk for t in a.territories.all())
+            return Scope(
+                everything=not territories and not a.calls_only,
+                calls_only=a.calls_only,
+                territory_ids=territories,
+            )
+    return None
+
+
+def forget_cached_roles(user: User) -> None:
+    for attr in ("_pluriel_roles", "_pluriel_orgs"):
+        if hasattr(user, attr):
+            delattr(user, attr)

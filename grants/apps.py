@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class GrantsConfig(AppConfig):
+    name = "grants"
+    verbose_name = _("Dossiers et décisions")
+
+    def ready(self) -> None:
+        from . import audit_actions  # noqa: F401

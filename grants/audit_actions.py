@@ -1,0 +1,27 @@
+from django.utils.translation import gettext_lazy as _
+
+from core.audit import register_action
+
+register_action("grants.application.created", _("Dossier créé"))
+register_action("grants.application.updated", _("Dossier modifié"))
+register_action("grants.application.renewed", _("Dossier créé par renouvellement"))
+register_action("grants.application.submitted", _("Dossier déposé"))
+register_action("grants.application.completion_requested", _("Compléments demandés"))
+register_action("grants.application.resubmitted", _("Dossier complété et redéposé"))
+register_action("grants.application.declared_eligible", _("Dossier déclaré recevable"))
+register_action("grants.application.declared_ineligible", _("Dossier déclaré irrecevable"))
+register_action("grants.application.review_started", _("Instruction commencée"))
+register_action("grants.application.sent_to_committee", _("Dossier inscrit en comité"))
+register_action("grants.application.approved", _("Subvention accordée"))
+register_action("grants.application.rejected", _("Subvention refusée"))
+register_action("grants.application.dismissed", _("Dossier classé sans suite"))
+register_action("grants.application.withdrawn", _("Dossier retiré par le porteur"))
+register_action("grants.application.reopened", _("Décision rouverte"))
+register_action("grants.application.assigned", _("Dossier attribué"))
+register_action("grants.application.amount_proposed", _("Montant proposé"))
+register_action("grants.application.envelope_overridden", _("Dépassement d'enveloppe autorisé"))
+register_action("grants.application.note_added", _("Note interne ajoutée"))
+register_action("grants.application.opinion_given", _("Avis de partenaire rendu"))
+register_action("grants.application.scored", _("Notation saisie"))
+register_action("grants.committee.created", _("Séance de comité créée"))
+register_action("grants.committee.held", _("Séance de comité tenue"))

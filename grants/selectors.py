@@ -1,0 +1,167 @@
+"""Reads for applications: who sees what, queues, eligibility, similar files."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from core.clock import today
+from core.models import Role, User
+from core.permissions import has_role, organisation_ids_of, scope_of
+
+from .budget import CHARGE_ACCOUNTS, IN_KIND_CHARGE, IN_KIND_PRODUCT, PRODUCT_ACCOUNTS, SUBSIDIES
+from .models import Application, ApplicationState, CompletionRequest
+
+S = ApplicationState
+ALL_SEEING_ROLES = (Role.PROGRAMME_MANAGER, Role.AUDITOR, Role.FINANCE_OFFICER)
+
+
+def _scoped_filter(user: User, role: str) -> Q | None:
+    scope = scope_of(user, role)
+    if scope is None:
+        return None
+    if scope.everything:
+        return Q(pk__isnull=False)
+    q = Q(assigned_to=user) | Q(call__instructors=user)
+    if scope.territory_ids:
+        q |= Q(qpvs__in=scope.territory_ids)
+    return q
+
+
+def staff_visibility(user: User) -> Q | None:
+    """The Q of applications a staff member may see, or None if they hold no staff role.
+
+    Drafts stay private to the applicant until filed."""
+    if has_role(user, *ALL_SEEING_ROLES):
+        return ~Q(state=S.DRAFT)
+    parts = [q for q in (_scoped_filter(user, Role.INSTRUCTOR), _scoped_filter(user, Role.COMMITTEE_MEMBER)) if q]
+    if not parts:
+        return None
+    combined = parts[0]
+    for part in parts[1:]:
+        combined |= part
+    return combined & ~Q(state=S.DRAFT)
+
+
+def applications_visible_to(user: User) -> QuerySet[Application]:
+    """Every application the user may read: their organisations' files, plus their staff scope."""
+    if not user.is_authenticated:
+        return Application.objects.none()
+    q = Q(organisation_id__in=organisation_ids_of(user))
+    staff = staff_visibility(user)
+    if staff is not None:
+        q |= staff
+    qs = Application.objects.filter(q)
+    scope = scope_of(user, Role.INSTRUCTOR) or scope_of(user, Role.COMMITTEE_MEMBER)
+    if staff is not None and not has_role(user, *ALL_SEEING_ROLES) and scope and not scope.everything:
+        qs = qs.distinct()  # joins through calls and territories may repeat rows
+    return qs
+
+
+def is_staff_viewer(user: User, application: Application) -> bool:
+    staff = staff_visibility(user)
+    return staff is not None and Application.objects.filter(staff, pk=application.pk).exists()
+
+
+def instructor_queue(user: User, *, filters: dict | None = None) -> QuerySet[Application]:
+    """The instruction queue: visible, filed files, with what the list shows joined in."""
+    staff = staff_visibility(user)
+    if staff is None:
+        return Application.objects.none()
+    qs = Application.objects.filter(staff)
+    scope = scope_of(user, Role.INSTRUCTOR) or scope_of(user, Role.COMMITTEE_MEMBER)
+    if not has_role(user, *ALL_SEEING_ROLES) and scope and not scope.everything:
+        qs = qs.distinct()
+    qs = filter_applications(qs, filters or {})
+    return qs.select_related("organisation", "call", "assigned_to", "pillar").order_by("-submitted_at", "-id")
+
+
+def filter_applications(qs: QuerySet[Application], filters: dict) -> QuerySet[Application]:
+    """Filters shared by the queue and exports: state, call, pillar, qpv, assignee, free search."""
+    if state := filters.get("state"):
+        qs = qs.filter(state=state)
+    if call := filters.get("call"):
+        qs = qs.filter(call_id=call)
+    if programme := filters.get("programme"):
+        qs = qs.filter(programme_id=programme)
+    if pillar := filters.get("pillar"):
+        qs = qs.filter(pillar_id=pillar)
+    if qpv := filters.get("qpv"):
+        qs = qs.filter(qpvs__id=qpv)
+    if assigned := filters.get("assigned_to"):
+        qs = qs.filter(assigned_to_id=assigned)
+    if text := (filters.get("q") or "").strip():
+        digits = text.replace(" ", "")
+        cond = Q(reference__iexact=text) | Q(title__icontains=text) | Q(organisation__name__icontains=text)
+        if digits.isdigit() and len(digits) in (9, 14):
+            cond |= Q(organisation__siret__startswith=digits)
+        qs = qs.filter(cond)
+    return qs
+
+
+def queue_counts(qs: QuerySet[Application]) -> dict[str, int]:
+    """Count per state for the queue's tabs (one query)."""
+    rows = qs.order_by().values("state").annotate(n=Count("pk", distinct=True))
+    return {row["state"]: row["n"] for row in rows}
+
+
+def budget_totals(application: Application) -> dict[str, Decimal]:
+    """Totals of the CERFA budget: charges, products, in-kind, subsidies, and the balance."""
+    sums = {
+        row["account"]: row["total"] or Decimal("0")
+        for row in application.budget_items.order_by().values("account").annotate(total=Sum("amount"))
+    }
+    charges = sum((sums.get(a, Decimal("0")) for a in CHARGE_ACCOUNTS), Decimal("0"))
+    products = sum((sums.get(a, Decimal("0")) for a in PRODUCT_ACCOUNTS), Decimal("0"))
+    return {
+        "charges": charges,
+        "products": products,
+        "charges_without_in_kind": charges - sums.get(IN_KIND_CHARGE, Decimal("0")),
+        "in_kind_charges": sums.get(IN_KIND_CHARGE, Decimal("0")),
+        "in_kind_products": sums.get(IN_KIND_PRODUCT, Decimal("0")),
+        "subsidies": sums.get(SUBSIDIES, Decimal("0")),
+        "balance": products - charges,
+    }
+
+
+def pending_completion_request(application: Application) -> CompletionRequest | None:
+    return application.completion_requests.filter(answered_at__isnull=True).first()
+
+
+def similar_applications(application: Application) -> QuerySet[Application]:
+    """Files of the same organisation in another call of the same fiscal year (a warning, not a
+    block: double funding of one action must be visible to the instructor)."""
+    return (
+        Application.objects.filter(organisation_id=application.organisation_id,
+                                   programme__fiscal_year=application.programme.fiscal_year)
+        .exclude(pk=application.pk)
+        .exclude(call_id=application.call_id)
+        .exclude(state__in=[S.WITHDRAWN, S.DRAFT])
+        .select_related("call")
+    )
+
+
+def approved_total_for_call(call_id: int, *, exclude_pk: int | None = None) -> Decimal:
+    qs = Application.objects.filter(call_id=call_id, state=S.APPROVED)
+    if exclude_pk:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.aggregate(total=Sum("approved_amount"))["total"] or Decimal("0")
+
+
+def approved_total_for_programme(programme_id: int, *, exclude_pk: int | None = None) -> Decimal:
+    qs = Application.objects.filter(programme_id=programme_id, state=S.APPROVED)
+    if exclude_pk:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.aggregate(total=Sum("approved_amount"))["total"] or Decimal("0")
+
+
+def valid_documents_by_kind(application: Application) -> dict[str, object]:
+    """The organisation's documents still valid today, newest per kind."""
+    found: dict[str, object] = {}
+    for doc in application.organisation.documents.order_by("kind", "-uploaded_at"):
+        if doc.kind in found:
+            continue
+        if doc.valid_until is None or doc.valid_until >= today():
+            found[doc.kind] = doc
+    return found
