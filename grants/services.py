@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from calls.models import Call, CallMode, Programme
@@ -194,7 +195,7 @@ def application_create(*, actor: User, organisation: Organisation, call: Call | 
             title=(data.get("title") or "").strip(),
         )
         _apply_fields(application, data)
-        application.full_clean(exclude=["qpvs", "themes", "documents"])
+        application.full_clean(exclude=["state", "qpvs", "themes", "documents"])
         application.save()
         _apply_relations(application, data)
         audit_log(actor=actor, obj=application, action="grants.application.created", target=S.DRAFT)
@@ -268,7 +269,7 @@ def application_update(*, actor: User, application: Application, data: dict[str,
             )
         _apply_fields(application, data)
         try:
-            application.full_clean(exclude=["qpvs", "themes", "documents"])
+            application.full_clean(exclude=["state", "qpvs", "themes", "documents"])
         except ValidationError as exc:
             raise DomainError(_("Le dossier contient des erreurs."), errors=exc.message_dict)
         application.save()
@@ -458,9 +459,8 @@ def _auto_assign(application: Application, *, actor: User | None) -> None:
     if application.assigned_to_id:
         return
     qpv_ids = set(application.qpvs.values_list("pk", flat=True))
-    for rule in AssignmentRule.objects.filter(call__in=[application.call_id, None]).order_by("priority", "id"):
-        if rule.call_id not in (None, application.call_id):
-            continue
+    rules = AssignmentRule.objects.filter(Q(call_id=application.call_id) | Q(call__isnull=True))
+    for rule in rules.order_by("priority", "id"):
         if rule.qpv_id and rule.qpv_id not in qpv_ids:
             continue
         if rule.pillar_id and rule.pillar_id != application.pillar_id:
