@@ -54,11 +54,22 @@ def audit_log(
     )
 
 
-def history_for(obj: models.Model):
-    """The audit rows of one object, newest first (one query, actor joined)."""
-    return AuditLog.objects.filter(
-        content_type=ContentType.objects.get_for_model(obj.__class__), object_id=str(obj.pk)
-    ).select_related("actor")
+def history_for(obj: models.Model, *, state_field: str = "state") -> list[AuditLog]:
+    """The audit rows of one object, newest first (one query, actor joined), with the states'
+    human labels set as `source_label` / `target_label` for the history page."""
+    rows = list(
+        AuditLog.objects.filter(
+            content_type=ContentType.objects.get_for_model(obj.__class__), object_id=str(obj.pk)
+        ).select_related("actor")
+    )
+    try:
+        labels = dict(obj._meta.get_field(state_field).choices or [])
+    except Exception:
+        labels = {}
+    for row in rows:
+        row.source_label = str(labels.get(row.source_state, row.source_state))
+        row.target_label = str(labels.get(row.target_state, row.target_state))
+    return rows
 
 
 def _jsonable(value: Any) -> Any:
