@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 
 from .models import Notification, User
@@ -21,8 +19,7 @@ def notify(*, users: Iterable[User], title: str, body: str = "", url: str = "") 
     if emails:
         subject, message = f"[Pluriel] {title}", f"{body}\n\n{url}".strip()
 
-        def _send() -> None:
-            send_mail(subject, message, settings.DEFAULT_FROM_EMAIL, emails, fail_silently=True)
+        from .tasks import send_email
 
-        transaction.on_commit(_send)
+        transaction.on_commit(lambda: send_email.delay(subject, message, emails))
     return rows

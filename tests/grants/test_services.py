@@ -294,3 +294,14 @@ def test_drafts_are_private_to_the_applicant(draft, instructor, auditor, other_a
     assert not applications_visible_to(auditor).exists()
     assert not applications_visible_to(other_applicant).exists()
     assert applications_visible_to(applicant).get() == draft
+
+
+def test_email_leaves_only_after_commit(draft, applicant, django_capture_on_commit_callbacks):
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.application_submit(actor=applicant, application=draft)
+    assert mail.outbox == [] and callbacks
+    for callback in callbacks:
+        callback()
+    assert [m.to for m in mail.outbox] == [[applicant.email]]
+    assert draft.reference in mail.outbox[0].subject
