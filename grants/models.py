@@ -136,7 +136,10 @@ class Application(models.Model):
         verbose_name_plural = _("dossiers")
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["state", "-submitted_at"]),
+            # The instruction queue: filed files newest first, overall and per state tab.
+            models.Index(fields=["-submitted_at", "-id"], condition=~models.Q(state="draft"),
+                         name="application_queue_idx"),
+            models.Index(fields=["state", "-submitted_at", "-id"], name="application_state_queue_idx"),
             models.Index(fields=["call", "state"]),
             models.Index(fields=["organisation", "-created_at"]),
             models.Index(fields=["-created_at", "-id"]),

@@ -102,7 +102,8 @@ def filter_applications(qs: QuerySet[Application], filters: dict) -> QuerySet[Ap
 
 def queue_counts(qs: QuerySet[Application]) -> dict[str, int]:
     """Count per state for the queue's tabs (one query)."""
-    rows = qs.order_by().values("state").annotate(n=Count("pk", distinct=True))
+    # DISTINCT only when the queryset may repeat rows (scoped joins): it forces a sort.
+    rows = qs.order_by().values("state").annotate(n=Count("pk", distinct=qs.query.distinct))
     return {row["state"]: row["n"] for row in rows}
 
 
