@@ -1,0 +1,1148 @@
+"""`manage.py demo`: a realistic, deterministic data set to try Pluriel (idempotent).
+
+Reference rows (funders, QPVs, pillars, themes, budget lines, organisations, users) are written with
+the ORM; every workflow change goes through `calls.services` and `grants.services`, so states,
+audit rows and notifications are the real ones. Running it twice adds nothing; `--reset` removes
+the demo rows first and rebuilds them identically (same references, titles and amounts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.hashers import make_password
+from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.db.models import Count
+from django.test.utils import override_settings
+from stdnum import luhn
+
+from calls import services as call_services
+from calls.models import Call, CallMode, CallState, Programme, ScoringCriterion
+from core.clock import now, today
+from core.models import (
+    QPV,
+    AuditLog,
+    BudgetLine,
+    DocumentKind,
+    Funder,
+    Membership,
+    Notification,
+    Organisation,
+    OrganisationDocument,
+    Pillar,
+    ReferenceCounter,
+    Role,
+    RoleAssignment,
+    TransitionTheme,
+    User,
+)
+from grants import services
+from grants.models import (
+    Application,
+    ApplicationState,
+    AssignmentRule,
+    CommitteeSession,
+    PartnerOpinion,
+)
+
+S = ApplicationState
+SEED = 2026
+PASSWORD = "demo1234"
+EMAIL_DOMAIN = "demo.pluriel.fr"
+FISCAL_YEAR = 2026
+D = Decimal
+
+# --------------------------------------------------------------------------- reference data
+
+STATE = "État — ANCT / Préfecture des Bouches-du-Rhône"
+METROPOLIS = "Métropole Aix-Marseille-Provence"
+CAF = "CAF des Bouches-du-Rhône"
+FOUNDATION = "Fondation Quartiers Solidaires"
+
+FUNDERS = [
+    (STATE, Funder.Kind.STATE),
+    (METROPOLIS, Funder.Kind.MUNICIPALITY),
+    (CAF, Funder.Kind.CAF),
+    (FOUNDATION, Funder.Kind.FOUNDATION),
+]
+BUDGET_LINES = [
+    ("P147-0101", "Programme 147 « Politique de la ville » — actions territorialisées", STATE),
+    ("AMP-65-6574-PV", "Subventions aux associations — politique de la ville", METROPOLIS),
+    ("CAF13-AVS", "Animation de la vie sociale et parentalité", CAF),
+    ("FQS-FONDS-QUARTIERS", "Fonds Quartiers Solidaires", FOUNDATION),
+]
+# 2024-format codes (QN + 5 digits + letter); names of real neighbourhoods, codes illustrative.
+QPVS = [
+    ("QN01303M", "Centre-Nord", "13055", "Marseille (1er, 2e, 3e)"),
+    ("QN01318M", "Frais Vallon – Le Mail – Petit Séminaire", "13055", "Marseille (13e)"),
+    ("QN01341M", "Jas de Bouffan", "13001", "Aix-en-Provence"),
+]
+PILLARS = [
+    ("cohesion-sociale", "Cohésion sociale"),
+    ("cadre-de-vie", "Cadre de vie et renouvellement urbain"),
+    ("emploi", "Emploi et développement économique"),
+]
+THEMES = [
+    ("alimentation", "Alimentation"),
+    ("nature-en-ville", "Nature en ville"),
+    ("mobilite", "Mobilité"),
+    ("energie", "Énergie"),
+    ("economie-circulaire", "Économie circulaire"),
+]
+
+
+@dataclass(frozen=True)
+class Person:
+    email: str
+    first_name: str
+    last_name: str
+    role: str | None = None
+    funder: str | None = None
+    territories: tuple[str, ...] = ()
+    superuser: bool = False
+    note: str = ""
+
+
+STAFF = [
+    Person(
+        "instructeur@demo.pluriel.fr",
+        "Camille",
+        "Roux",
+        Role.INSTRUCTOR,
+        note="instructeur·rice, tous les dossiers",
+    ),
+    Person(
+        "instructrice.jas@demo.pluriel.fr",
+        "Nadia",
+        "Benali",
+        Role.INSTRUCTOR,
+        territories=("QN01341M",),
+        note="instructrice limitée au Jas de Bouffan",
+    ),
+    Person(
+        "comite@demo.pluriel.fr",
+        "Henri",
+        "Castel",
+        Role.COMMITTEE_MEMBER,
+        funder=STATE,
+        note="membre du comité (État)",
+    ),
+    Person(
+        "comite.metropole@demo.pluriel.fr",
+        "Sophie",
+        "Martinez",
+        Role.COMMITTEE_MEMBER,
+        funder=METROPOLIS,
+        note="membre du comité (Métropole)",
+    ),
+    Person(
+        "habitant@demo.pluriel.fr",
+        "Yasmine",
+        "Haddad",
+        Role.PANEL_MEMBER,
+        note="membre du panel d'habitants (conseil citoyen)",
+    ),
+    Person(
+        "finances@demo.pluriel.fr", "Marc", "Olivier", Role.FINANCE_OFFICER, note="agent financier"
+    ),
+    Person(
+        "responsable@demo.pluriel.fr",
+        "Isabelle",
+        "Fabre",
+        Role.PROGRAMME_MANAGER,
+        note="responsable de programme",
+    ),
+    Person(
+        "audit@demo.pluriel.fr", "Paul", "Garnier", Role.AUDITOR, note="auditeur (lecture seule)"
+    ),
+    Person(
+        "admin@demo.pluriel.fr",
+        "Alex",
+        "Admin",
+        Role.ADMIN,
+        superuser=True,
+        note="administrateur (superuser)",
+    ),
+]
+APPLICANT_EMAIL = "porteur@demo.pluriel.fr"
+
+# (name, city, postcode, INSEE, legal representative)
+ASSOCIATIONS = [
+    ("Trait d'Union Centre-Nord", "Marseille", "13003", "13055", "Fatima Amrani"),
+    ("Centre social Les Lauriers", "Marseille", "13013", "13055", "Jean-Pierre Giraud"),
+    ("Jardins partagés du Mail", "Marseille", "13013", "13055", "Lucie Bertrand"),
+    ("Régie de quartier Nord Services", "Marseille", "13013", "13055", "Karim Mansouri"),
+    ("Ateliers Vélo Solidaires 13", "Marseille", "13001", "13055", "Thomas Lefèvre"),
+    ("Cuisines du monde au Jas", "Aix-en-Provence", "13090", "13001", "Aïcha Diallo"),
+    ("Compagnie Théâtre des Balcons", "Marseille", "13002", "13055", "Marion Chevalier"),
+    ("Réussite éducative pour tous", "Marseille", "13003", "13055", "Samir Belkacem"),
+    ("Femmes Relais Méditerranée", "Marseille", "13003", "13055", "Malika Saïdi"),
+    ("Sport et citoyenneté Frais Vallon", "Marseille", "13013", "13055", "Olivier Marchetti"),
+    ("Ressourcerie La Seconde Main", "Marseille", "13002", "13055", "Claire Dupont"),
+    ("École des parents aixoise", "Aix-en-Provence", "13090", "13001", "Hélène Morel"),
+    ("Numérique inclusif Marseille", "Marseille", "13001", "13055", "Youssef El Idrissi"),
+    ("Énergie solidaire Provence", "Aix-en-Provence", "13090", "13001", "Julien Blanc"),
+    ("Maison des jeunes du Jas de Bouffan", "Aix-en-Provence", "13090", "13001", "Inès Moulin"),
+]
+BICS = ["BNPAFRPP", "AGRIFRPP", "CEPAFRPP", "CCOPFRPP", "PSSTFRPP"]
+
+# (title, pillar code, theme codes, what the project does)
+PROJECTS = [
+    (
+        "Ateliers cuisine anti-gaspillage au pied des tours",
+        "cohesion-sociale",
+        ["alimentation"],
+        "des ateliers de cuisine hebdomadaires avec les invendus des marchés",
+    ),
+    (
+        "Potager partagé et compost collectif du Mail",
+        "cadre-de-vie",
+        ["nature-en-ville", "economie-circulaire"],
+        "un potager partagé et trois composteurs gérés par les habitant·es",
+    ),
+    (
+        "Vélo-école pour les femmes du quartier",
+        "cohesion-sociale",
+        ["mobilite"],
+        "un apprentissage du vélo en ville pour des femmes éloignées de la mobilité",
+    ),
+    (
+        "Chantier d'insertion rénovation énergétique",
+        "emploi",
+        ["energie"],
+        "un chantier d'insertion qui isole les parties communes de deux copropriétés",
+    ),
+    (
+        "Accompagnement scolaire et aide aux devoirs",
+        "cohesion-sociale",
+        [],
+        "un accompagnement à la scolarité quatre soirs par semaine",
+    ),
+    (
+        "Permanences d'accès aux droits numériques",
+        "cohesion-sociale",
+        [],
+        "des permanences pour les démarches en ligne (CAF, France Travail, impôts)",
+    ),
+    (
+        "Repair café mensuel du Centre-Nord",
+        "cadre-de-vie",
+        ["economie-circulaire"],
+        "un repair café mensuel animé par des bénévoles du quartier",
+    ),
+    (
+        "Été au quartier : animations estivales",
+        "cohesion-sociale",
+        ["nature-en-ville"],
+        "des animations sportives et culturelles en juillet et août",
+    ),
+    (
+        "Médiation sociale de proximité en soirée",
+        "cadre-de-vie",
+        [],
+        "une équipe de médiateur·rices présente en soirée dans les espaces communs",
+    ),
+    (
+        "Parrainage vers l'emploi des jeunes diplômé·es",
+        "emploi",
+        [],
+        "un parrainage par des cadres d'entreprises pour des jeunes diplômé·es du quartier",
+    ),
+    (
+        "Ressourcerie éphémère et ateliers de réemploi",
+        "cadre-de-vie",
+        ["economie-circulaire"],
+        "une ressourcerie éphémère un samedi par mois et des ateliers de réparation",
+    ),
+    (
+        "Théâtre forum sur l'égalité filles-garçons",
+        "cohesion-sociale",
+        [],
+        "des représentations de théâtre forum dans les collèges du quartier",
+    ),
+    (
+        "Défi familles à énergie positive",
+        "cadre-de-vie",
+        ["energie"],
+        "un défi collectif de réduction des consommations d'énergie pour 40 familles",
+    ),
+    (
+        "Épicerie solidaire et paniers de légumes locaux",
+        "cohesion-sociale",
+        ["alimentation"],
+        "une épicerie solidaire approvisionnée par des maraîcher·es du Pays d'Aix",
+    ),
+    (
+        "Sorties nature dans les calanques pour les familles",
+        "cohesion-sociale",
+        ["nature-en-ville", "mobilite"],
+        "des sorties nature encadrées pour des familles qui ne quittent jamais le quartier",
+    ),
+    (
+        "Fresque participative et embellissement des halls",
+        "cadre-de-vie",
+        [],
+        "une fresque réalisée avec les enfants dans six halls d'immeubles",
+    ),
+    (
+        "Auto-école sociale",
+        "emploi",
+        ["mobilite"],
+        "un permis de conduire accompagné pour des demandeur·ses d'emploi",
+    ),
+    (
+        "Football féminin et citoyenneté",
+        "cohesion-sociale",
+        [],
+        "une section de football féminin et des temps d'échange sur la citoyenneté",
+    ),
+    (
+        "Français à visée professionnelle",
+        "emploi",
+        [],
+        "des cours de français orientés vers les métiers en tension",
+    ),
+    (
+        "Forum des métiers et stages de 3e",
+        "emploi",
+        [],
+        "un forum des métiers et un réseau d'entreprises pour les stages de 3e",
+    ),
+    (
+        "Ludothèque itinérante",
+        "cohesion-sociale",
+        [],
+        "une ludothèque qui s'installe chaque semaine sur une place différente",
+    ),
+    (
+        "Jardin pédagogique à l'école Saint-Mauront",
+        "cadre-de-vie",
+        ["nature-en-ville", "alimentation"],
+        "un jardin pédagogique cultivé par les classes et leurs parents",
+    ),
+    (
+        "Atelier couture et surcyclage",
+        "emploi",
+        ["economie-circulaire"],
+        "un atelier de couture qui transforme des textiles usagés et forme à la retouche",
+    ),
+    (
+        "Location solidaire de scooters pour l'emploi",
+        "emploi",
+        ["mobilite"],
+        "la location à 1 € par jour de scooters pour se rendre au travail ou en formation",
+    ),
+    (
+        "Formation des membres du conseil citoyen",
+        "cohesion-sociale",
+        [],
+        "un cycle de formation des membres du conseil citoyen",
+    ),
+    (
+        "Café des parents",
+        "cohesion-sociale",
+        [],
+        "un café des parents hebdomadaire à la sortie de l'école",
+    ),
+    (
+        "Prévention santé et nutrition",
+        "cohesion-sociale",
+        ["alimentation"],
+        "des ateliers de prévention santé et nutrition avec une diététicienne",
+    ),
+    (
+        "Végétalisation des pieds d'immeubles",
+        "cadre-de-vie",
+        ["nature-en-ville"],
+        "la végétalisation de pieds d'immeubles avec les locataires",
+    ),
+    (
+        "Médiathèque hors les murs",
+        "cohesion-sociale",
+        [],
+        "des lectures et prêts de livres dans les squares du quartier",
+    ),
+    (
+        "Conciergerie solidaire de quartier",
+        "emploi",
+        ["economie-circulaire"],
+        "une conciergerie qui emploie des habitant·es et rend des services aux résident·es",
+    ),
+    (
+        "Brigade de locataires contre les nuisibles",
+        "cadre-de-vie",
+        [],
+        "une brigade de locataires formée pour prévenir les infestations de cafards",
+    ),
+    (
+        "Échanges de savoirs entre générations",
+        "cohesion-sociale",
+        [],
+        "un réseau d'échanges de savoirs entre jeunes et personnes âgées",
+    ),
+    (
+        "Coopérative jeunesse de services",
+        "emploi",
+        [],
+        "une coopérative d'été où des adolescent·es créent leur entreprise de services",
+    ),
+    (
+        "Ateliers d'autoréhabilitation accompagnée",
+        "cadre-de-vie",
+        ["energie"],
+        "l'accompagnement de locataires qui rénovent eux-mêmes leur logement",
+    ),
+    (
+        "Cantine solidaire du samedi",
+        "cohesion-sociale",
+        ["alimentation"],
+        "un repas solidaire préparé chaque samedi par des habitant·es",
+    ),
+    (
+        "Numérique au féminin",
+        "emploi",
+        [],
+        "des ateliers de découverte des métiers du numérique pour les femmes",
+    ),
+    (
+        "Plan mobilité des seniors",
+        "cohesion-sociale",
+        ["mobilite"],
+        "un transport accompagné des seniors isolé·es vers les services publics",
+    ),
+    (
+        "Fête de quartier zéro déchet",
+        "cadre-de-vie",
+        ["economie-circulaire"],
+        "une fête de quartier sans vaisselle jetable, préparée par les associations",
+    ),
+    (
+        "Atelier radio des collégien·nes",
+        "cohesion-sociale",
+        [],
+        "une webradio animée par des collégien·nes sur la vie du quartier",
+    ),
+    (
+        "Diagnostic en marchant des espaces publics",
+        "cadre-de-vie",
+        ["nature-en-ville"],
+        "des marches exploratoires avec les habitantes pour améliorer les espaces publics",
+    ),
+]
+
+# The target state of each demo file, in the order they are built (40 files, every state).
+PLAN: list[str] = (
+    [S.DRAFT] * 5
+    + [S.SUBMITTED] * 5
+    + [S.RETURNED] * 3
+    + [S.ELIGIBLE] * 3
+    + [S.INELIGIBLE] * 2
+    + [S.UNDER_REVIEW] * 5
+    + [S.IN_COMMITTEE] * 5
+    + [S.APPROVED] * 6
+    + [S.REJECTED] * 2
+    + [S.DISMISSED] * 2
+    + [S.WITHDRAWN] * 2
+)
+
+CRITERIA = [
+    ("Réponse aux besoins identifiés dans le quartier", D("3"), 5),
+    ("Participation des habitant·es", D("2"), 5),
+    ("Partenariats et co-financements", D("1"), 5),
+    ("Capacité du porteur à mener l'action", D("1"), 5),
+    ("Contribution aux transitions", D("1"), 5),
+]
+PROJECT_CALL_TITLE = "Appel à projets 2026 — Contrat de ville Aix-Marseille-Provence"
+OTHER_CALLS = [
+    # (mode, title, description, target state, opens in days, closes in days, multi-year)
+    (
+        CallMode.ANTI_CALL,
+        "Anti-appel à projets — Réussite éducative et accès aux droits",
+        "Les partenaires du contrat de ville ont recensé les besoins ; le financeur repère les structures "
+        "capables d'y répondre et les accompagne pendant quinze jours de prototypage.",
+        CallState.PUBLISHED,
+        14,
+        75,
+        False,
+    ),
+    (
+        CallMode.SOLUTIONS_CALL,
+        "Appel à solutions — Frais Vallon : « plus de cafards dans les immeubles »",
+        "Les habitant·es ont défini la solution attendue ; un panel d'habitant·es choisit les opérateurs.",
+        CallState.OPEN,
+        -10,
+        50,
+        False,
+    ),
+    (
+        CallMode.STRUCTURAL_SUPPORT,
+        "Soutien aux actions structurelles 2027-2029",
+        "Sécurité financière sur trois ans (convention pluriannuelle d'objectifs) pour les associations "
+        "qui portent les actions structurantes des quartiers ; évaluation annuelle.",
+        CallState.PUBLISHED,
+        30,
+        90,
+        True,
+    ),
+]
+SESSION_HELD = "Comité de programmation n° 1"
+SESSION_PLANNED = "Comité de programmation n° 2"
+MINUTES = (
+    "Séance co-présidée par la Préfecture et la Métropole. Les dossiers ont été examinés un par un "
+    "sur la base de l'avis de l'instruction ; les décisions sont prises à l'unanimité des partenaires."
+)
+# A very small valid PDF, enough for the documents kept on an organisation's profile.
+PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>"
+    b"endobj 3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def siret_for(n: int) -> str:
+    """A valid SIRET (Luhn on the SIREN and on all 14 digits), first establishment (NIC 0001x)."""
+    body = f"{(78_300_000 + 7919 * n) % 100_000_000:08d}"
+    siren = body + luhn.calc_check_digit(body)
+    head = siren + "0001"
+    return head + luhn.calc_check_digit(head)
+
+
+def rna_for(n: int) -> str:
+    """An RNA number of the Bouches-du-Rhône prefecture (W13…)."""
+    return f"W13{(2_004_117 + 3571 * n) % 10_000_000:07d}"
+
+
+def iban_for(n: int) -> str:
+    from schwifty import IBAN
+
+    return str(
+        IBAN.generate("FR", bank_code="30004", account_code=f"{10_000_000 + 613 * n:011d}")
+    ).replace(" ", "")
+
+
+@dataclass
+class Context:
+    rng: random.Random
+    funders: dict[str, Funder] = field(default_factory=dict)
+    qpvs: dict[str, QPV] = field(default_factory=dict)
+    pillars: dict[str, Pillar] = field(default_factory=dict)
+    themes: dict[str, TransitionTheme] = field(default_factory=dict)
+    users: dict[str, User] = field(default_factory=dict)
+    organisations: list[Organisation] = field(default_factory=list)
+    members: dict[int, User] = field(default_factory=dict)
+    programme: Programme | None = None
+    call: Call | None = None
+    sessions: dict[str, CommitteeSession] = field(default_factory=dict)
+
+
+class Command(BaseCommand):
+    help = (
+        "Load a realistic demo data set (idempotent). Every demo login uses the password demo1234."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--reset", action="store_true", help="Remove the demo rows first, then rebuild them."
+        )
+        parser.add_argument(
+            "--send-emails",
+            action="store_true",
+            help="Send the notification emails (by default they are discarded).",
+        )
+
+    def handle(
+        self, *args: Any, reset: bool = False, send_emails: bool = False, **options: Any
+    ) -> None:
+        started = time.monotonic()
+        # Eager Celery logs every in-process task; a demo load would print one line per email.
+        logging.getLogger("celery").setLevel(logging.WARNING)
+        backend = None if send_emails else "django.core.mail.backends.dummy.EmailBackend"
+        with override_settings(EMAIL_BACKEND=backend) if backend else contextlib.nullcontext():
+            if reset:
+                removed = reset_demo()
+                self.stdout.write(f"Demo rows removed: {removed} applications.")
+            ctx = Context(rng=random.Random(SEED))
+            load_reference_data(ctx)
+            load_people(ctx)
+            load_calls(ctx)
+            created = load_applications(ctx)
+            decided = record_committee_decisions(ctx)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo ready in {time.monotonic() - started:.1f} s: {created} applications created, "
+                f"{decided} committee decisions recorded."
+            )
+        )
+        counts = dict(
+            Application.objects.filter(programme=ctx.programme)
+            .values_list("state")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        self.stdout.write(
+            "  " + ", ".join(f"{label}: {counts.get(code, 0)}" for code, label in S.choices)
+        )
+        self.stdout.write(f"Logins (password « {PASSWORD} »):")
+        self.stdout.write(f"  {APPLICANT_EMAIL:<38} porteur de projet (2 associations)")
+        for person in STAFF:
+            self.stdout.write(f"  {person.email:<38} {person.note}")
+
+
+# --------------------------------------------------------------------------- reset
+
+
+def reset_demo() -> int:
+    """Delete the demo's rows (programme, calls, files, organisations, users, their audit rows)."""
+    with transaction.atomic():
+        programmes = list(
+            Programme.objects.filter(name="Contrat de ville", fiscal_year=FISCAL_YEAR)
+        )
+        apps = Application.objects.filter(programme__in=programmes)
+        ids = {
+            Application: [str(pk) for pk in apps.values_list("pk", flat=True)],
+            Call: [
+                str(pk)
+                for pk in Call.objects.filter(programme__in=programmes).values_list("pk", flat=True)
+            ],
+            CommitteeSession: [
+                str(pk)
+                for pk in CommitteeSession.objects.filter(programme__in=programmes).values_list(
+                    "pk", flat=True
+                )
+            ],
+            Programme: [str(p.pk) for p in programmes],
+        }
+        count = len(ids[Application])
+        for model, pks in ids.items():
+            AuditLog.objects.filter(
+                content_type=ContentType.objects.get_for_model(model), object_id__in=pks
+            ).delete()
+        apps.delete()
+        CommitteeSession.objects.filter(programme__in=programmes).delete()
+        AssignmentRule.objects.filter(instructor__email__endswith=f"@{EMAIL_DOMAIN}").delete()
+        Call.objects.filter(programme__in=programmes).delete()
+        Programme.objects.filter(pk__in=[p.pk for p in programmes]).delete()
+        sirets = [siret_for(i) for i in range(len(ASSOCIATIONS))]
+        for doc in OrganisationDocument.objects.filter(organisation__siret__in=sirets):
+            doc.file.delete(save=False)
+        Organisation.objects.filter(siret__in=sirets, applications__isnull=True).delete()
+        Notification.objects.filter(user__email__endswith=f"@{EMAIL_DOMAIN}").delete()
+        User.objects.filter(email__endswith=f"@{EMAIL_DOMAIN}").delete()
+        for prefix in ["AAP", "AAAP", "AAS", "SAS", "HA"]:
+            # Counters restart only when no file of that series is left, so rebuilt references match.
+            if not Application.objects.filter(
+                reference__startswith=f"{prefix}-{FISCAL_YEAR}-"
+            ).exists():
+                ReferenceCounter.objects.filter(prefix=prefix, year=FISCAL_YEAR).delete()
+    return count
+
+
+# --------------------------------------------------------------------------- reference rows
+
+
+def load_reference_data(ctx: Context) -> None:
+    for name, kind in FUNDERS:
+        ctx.funders[name], _ = Funder.objects.update_or_create(name=name, defaults={"kind": kind})
+    for code, label, funder in BUDGET_LINES:
+        BudgetLine.objects.update_or_create(
+            code=code, defaults={"label": label, "funder": ctx.funders[funder]}
+        )
+    for code, name, insee, commune in QPVS:
+        ctx.qpvs[code], _ = QPV.objects.update_or_create(
+            code=code, defaults={"name": name, "commune_insee": insee, "commune_name": commune}
+        )
+    for code, label in PILLARS:
+        ctx.pillars[code], _ = Pillar.objects.update_or_create(code=code, defaults={"label": label})
+    for code, label in THEMES:
+        ctx.themes[code], _ = TransitionTheme.objects.update_or_create(
+            code=code, defaults={"label": label}
+        )
+
+
+def load_people(ctx: Context) -> None:
+    """Staff with their roles, and the associations with one member each (porteur@ holds two)."""
+    password = make_password(PASSWORD)  # hashed once: the slow hasher runs once, not per user
+    for person in STAFF:
+        user = _user(
+            person.email, person.first_name, person.last_name, password, superuser=person.superuser
+        )
+        assignment, _ = RoleAssignment.objects.get_or_create(
+            user=user,
+            role=person.role,
+            defaults={"funder": ctx.funders.get(person.funder) if person.funder else None},
+        )
+        if person.territories:
+            assignment.territories.set([ctx.qpvs[c] for c in person.territories])
+        ctx.users[person.email] = user
+    porteur = _user(APPLICANT_EMAIL, "Léa", "Fontaine", password)
+    ctx.users[APPLICANT_EMAIL] = porteur
+    for i, (name, city, postcode, insee, rep) in enumerate(ASSOCIATIONS):
+        org, created = Organisation.objects.get_or_create(
+            siret=siret_for(i),
+            defaults={
+                "name": name,
+                "rna": rna_for(i),
+                "city": city,
+                "postcode": postcode,
+                "commune_insee": insee,
+                "address": f"{3 + 7 * i} rue {['des Lilas', 'de la République', 'Félix Pyat', 'Jean Jaurès'][i % 4]}",
+                "email": f"contact@{_slug(name)}.example.org",
+                "phone": f"04 91 {10 + i:02d} {20 + i:02d} {30 + i:02d}",
+                "legal_rep_name": rep,
+                "legal_rep_role": "Président·e",
+                "iban": iban_for(i),
+                "bic": BICS[i % len(BICS)],
+            },
+        )
+        if created:
+            _documents(org)
+        ctx.organisations.append(org)
+        member = (
+            porteur
+            if i < 2
+            else _user(
+                f"contact.{_slug(name)}@{EMAIL_DOMAIN}",
+                rep.split()[0],
+                rep.split(None, 1)[1],
+                password,
+            )
+        )
+        Membership.objects.get_or_create(user=member, organisation=org, defaults={"is_admin": True})
+        ctx.members[org.pk] = member
+
+
+def _user(
+    email: str, first: str, last: str, password_hash: str, *, superuser: bool = False
+) -> User:
+    user, _ = User.objects.update_or_create(
+        email=email,
+        defaults={
+            "first_name": first,
+            "last_name": last,
+            "password": password_hash,
+            "is_active": True,
+            "is_staff": superuser,
+            "is_superuser": superuser,
+            "email_verified_at": now(),
+        },
+    )
+    return user
+
+
+def _slug(name: str) -> str:
+    from django.utils.text import slugify
+
+    return slugify(name)[:40]
+
+
+def _documents(org: Organisation) -> None:
+    """The documents kept once on the profile and reused by every application (tell us once)."""
+    for kind, title, valid_until in [
+        (DocumentKind.STATUTES, "Statuts à jour", None),
+        (DocumentKind.BANK_DETAILS, "RIB de l'association", None),
+        (
+            DocumentKind.APPROVED_ACCOUNTS,
+            "Comptes 2025 approuvés en AG",
+            datetime.date(FISCAL_YEAR + 1, 6, 30),
+        ),
+    ]:
+        doc = OrganisationDocument(
+            organisation=org,
+            kind=kind,
+            title=title,
+            original_name=f"{kind}.pdf",
+            size=len(PDF),
+            valid_until=valid_until,
+        )
+        doc.file.save(f"{kind}.pdf", ContentFile(PDF), save=False)
+        doc.save()
+
+
+# --------------------------------------------------------------------------- programme and calls
+
+
+def load_calls(ctx: Context) -> None:
+    """One programme with its envelope; one call per mode. Workflow changes go through call_transition."""
+    manager = ctx.users["responsable@demo.pluriel.fr"]
+    programme, _ = Programme.objects.get_or_create(
+        name="Contrat de ville",
+        fiscal_year=FISCAL_YEAR,
+        defaults={
+            "envelope": D("2500000.00"),
+            "budget_line": BudgetLine.objects.get(code="P147-0101"),
+            "description": "Crédits spécifiques de la politique de la ville, État et Métropole.",
+        },
+    )
+    programme.funders.set(ctx.funders.values())
+    programme.managers.add(manager)
+    ctx.programme = programme
+    moment = now()
+
+    call, created = Call.objects.get_or_create(
+        programme=programme,
+        title=PROJECT_CALL_TITLE,
+        defaults={
+            "mode": CallMode.PROJECT_CALL,
+            "description": "Actions au bénéfice des habitant·es des quartiers prioritaires du territoire "
+            "métropolitain, dans les trois piliers du contrat de ville.",
+            "opens_at": moment - datetime.timedelta(days=45),
+            "closes_at": moment + datetime.timedelta(days=30),
+            "decision_expected_on": today() + datetime.timedelta(days=60),
+            "envelope": D("600000.00"),
+            "max_amount": D("50000.00"),
+            "max_share_percent": D("80"),
+            "required_documents": [DocumentKind.STATUTES, DocumentKind.BANK_DETAILS],
+        },
+    )
+    if created:
+        call.eligible_qpvs.set(ctx.qpvs.values())
+        call.eligible_pillars.set(ctx.pillars.values())
+        call.instructors.add(ctx.users["instructeur@demo.pluriel.fr"])
+        ScoringCriterion.objects.bulk_create(
+            [
+                ScoringCriterion(call=call, label=label, weight=weight, max_score=top, position=i)
+                for i, (label, weight, top) in enumerate(CRITERIA)
+            ]
+        )
+    if call.state == CallState.DRAFT:
+        call_services.call_transition(call=call, name="publish", actor=manager)
+        call_services.call_transition(call=call, name="open", actor=manager)
+    ctx.call = Call.objects.get(pk=call.pk)
+
+    for mode, title, description, target, opens_in, closes_in, multi_year in OTHER_CALLS:
+        other, _ = Call.objects.get_or_create(
+            programme=programme,
+            title=title,
+            defaults={
+                "mode": mode,
+                "description": description,
+                "envelope": D("200000.00"),
+                "opens_at": moment + datetime.timedelta(days=opens_in),
+                "closes_at": moment + datetime.timedelta(days=closes_in),
+                "multi_year_allowed": multi_year,
+            },
+        )
+        if other.state == CallState.DRAFT:
+            call_services.call_transition(call=other, name="publish", actor=manager)
+            if target == CallState.OPEN:
+                call_services.call_transition(call=other, name="open", actor=manager)
+
+    # New files are assigned automatically: the Jas de Bouffan to its instructor, the rest to Camille.
+    AssignmentRule.objects.get_or_create(
+        call=call,
+        qpv=ctx.qpvs["QN01341M"],
+        pillar=None,
+        instructor=ctx.users["instructrice.jas@demo.pluriel.fr"],
+        defaults={"priority": 10},
+    )
+    AssignmentRule.objects.get_or_create(
+        call=call,
+        qpv=None,
+        pillar=None,
+        instructor=ctx.users["instructeur@demo.pluriel.fr"],
+        defaults={"priority": 100},
+    )
+    for title, days in [(SESSION_HELD, -2), (SESSION_PLANNED, 21)]:
+        session = CommitteeSession.objects.filter(programme=programme, title=title).first()
+        if session is None:
+            session = services.committee_session_create(
+                actor=manager,
+                programme=programme,
+                call=call,
+                title=title,
+                date=today() + datetime.timedelta(days=days),
+            )
+            session.members.set(
+                [ctx.users["comite@demo.pluriel.fr"], ctx.users["comite.metropole@demo.pluriel.fr"]]
+            )
+        ctx.sessions[title] = session
+
+
+# --------------------------------------------------------------------------- applications
+
+
+def load_applications(ctx: Context) -> int:
+    """Build the 40 files, each in its own transaction, skipping those already there."""
+    existing = set(
+        Application.objects.filter(programme=ctx.programme).values_list("organisation_id", "title")
+    )
+    created = 0
+    for index, target in enumerate(PLAN):
+        # Draw the file's figures before deciding to skip, so a rerun draws the same numbers.
+        title, pillar, themes, what = PROJECTS[index]
+        org = ctx.organisations[index % len(ctx.organisations)]
+        data = _application_data(ctx, index, org, title, pillar, themes, what)
+        if (org.pk, title) in existing:
+            continue
+        with transaction.atomic():
+            _build(ctx, index, target, org, data)
+        created += 1
+    return created
+
+
+def _application_data(
+    ctx: Context,
+    index: int,
+    org: Organisation,
+    title: str,
+    pillar: str,
+    themes: list[str],
+    what: str,
+) -> dict[str, Any]:
+    rng = ctx.rng
+    if org.city == "Aix-en-Provence":
+        qpv_codes = ["QN01341M"]
+    else:
+        qpv_codes = ["QN01318M"] if org.postcode == "13013" else ["QN01303M"]
+    if rng.random() < 0.2 and org.city == "Marseille":
+        qpv_codes = ["QN01303M", "QN01318M"]
+    charges = rng.randrange(15_000, 110_001, 500)  # without in-kind
+    requested = min(50_000, round(charges * rng.uniform(0.3, 0.6) / 100) * 100)
+    metropolis = round(charges * rng.uniform(0.08, 0.18) / 100) * 100
+    caf = round(charges * rng.uniform(0.0, 0.1) / 100) * 100 if pillar == "cohesion-sociale" else 0
+    sales = round(charges * rng.uniform(0.0, 0.05) / 10) * 10
+    in_kind = rng.choice([0, 0, 1_500, 2_400, 4_000])
+    purchases = round(charges * rng.uniform(0.08, 0.2) / 10) * 10
+    services_ext = round(charges * rng.uniform(0.04, 0.1) / 10) * 10
+    other_services = round(charges * rng.uniform(0.03, 0.08) / 10) * 10
+    staff = charges - purchases - services_ext - other_services
+    own = charges - requested - metropolis - caf - sales
+    euros = lambda n: D(f"{n}.00")  # noqa: E731
+    budget = [
+        {"account": "60", "label": "Achats de matériel et fournitures", "amount": euros(purchases)},
+        {"account": "61", "label": "Locations et assurances", "amount": euros(services_ext)},
+        {
+            "account": "62",
+            "label": "Intervenant·es, déplacements, communication",
+            "amount": euros(other_services),
+        },
+        {"account": "64", "label": "Salaires et charges sociales", "amount": euros(staff)},
+        {
+            "account": "74",
+            "subsidy_source": "state",
+            "funder": ctx.funders[STATE].pk,
+            "label": "État — crédits politique de la ville (BOP 147)",
+            "amount": euros(requested),
+        },
+        {
+            "account": "74",
+            "subsidy_source": "municipality",
+            "funder": ctx.funders[METROPOLIS].pk,
+            "label": "Métropole Aix-Marseille-Provence",
+            "amount": euros(metropolis),
+        },
+        {"account": "75", "label": "Cotisations, dons et fonds propres", "amount": euros(own)},
+    ]
+    if caf:
+        budget.append(
+            {
+                "account": "74",
+                "subsidy_source": "social",
+                "funder": ctx.funders[CAF].pk,
+                "label": "CAF des Bouches-du-Rhône",
+                "amount": euros(caf),
+            }
+        )
+    if sales:
+        budget.append(
+            {"account": "70", "label": "Participation des familles", "amount": euros(sales)}
+        )
+    if in_kind:
+        budget += [
+            {"account": "86", "label": "Bénévolat valorisé", "amount": euros(in_kind)},
+            {"account": "87", "label": "Bénévolat valorisé", "amount": euros(in_kind)},
+        ]
+    start = datetime.date(FISCAL_YEAR, rng.choice([1, 3, 4, 9]), 1)
+    beneficiaries = rng.randrange(20, 401, 10)
+    return {
+        "title": title,
+        "summary": f"L'association propose {what}. L'action s'adresse en priorité aux habitant·es du quartier "
+        f"et s'appuie sur les partenaires de proximité (écoles, bailleurs, centres sociaux).",
+        "start_date": start,
+        "end_date": start.replace(year=start.year + 1) - datetime.timedelta(days=1),
+        "pillar": ctx.pillars[pillar],
+        "requested_amount": euros(requested),
+        "beneficiaries_count": beneficiaries,
+        "qpvs": [ctx.qpvs[c] for c in qpv_codes],
+        "themes": [ctx.themes[c] for c in themes],
+        "objectives": [
+            f"Toucher {beneficiaries} habitant·es des quartiers prioritaires",
+            "Impliquer les habitant·es dans la conception et le bilan de l'action",
+        ],
+        "indicators": [
+            {
+                "label": "Participant·es résidant en QPV",
+                "unit": "personnes",
+                "target": beneficiaries,
+            },
+            {"label": "Séances réalisées", "unit": "séances", "target": rng.randrange(10, 61)},
+        ],
+        "budget": budget,
+        # Decisions drawn now so every file consumes the same random numbers whatever its state.
+        "_proposed_share": D(rng.choice(["1", "1", "0.9", "0.8"])),
+        "_scores": [rng.randrange(2, 6) for _ in CRITERIA],
+        "_opinion": rng.choice(list(PartnerOpinion.Opinion.values)),
+        "_complete": rng.random() < 0.7,
+    }
+
+
+def _build(ctx: Context, index: int, target: str, org: Organisation, data: dict[str, Any]) -> None:
+    """Create one file and move it to `target` through the services, as its actors would."""
+    applicant = ctx.members[org.pk]
+    instructor = ctx.users["instructeur@demo.pluriel.fr"]
+    state_rep = ctx.users["comite@demo.pluriel.fr"]
+    metro_rep = ctx.users["comite.metropole@demo.pluriel.fr"]
+    fields = {k: v for k, v in data.items() if not k.startswith("_")}
+    if target == S.DRAFT and not data["_complete"]:
+        # An unfinished draft: the applicant has only typed the title and the summary so far.
+        fields = {k: fields[k] for k in ("title", "summary", "pillar", "qpvs")}
+    app = services.application_create(actor=applicant, organisation=org, call=ctx.call, data=fields)
+    if target == S.DRAFT:
+        return
+    if target == S.WITHDRAWN and index % 2 == 0:
+        services.application_withdraw(
+            actor=applicant,
+            application=app,
+            reason="L'action sera finalement portée par le centre social voisin.",
+        )
+        return
+    app = services.application_submit(actor=applicant, application=app)
+    if app.assigned_to_id:
+        instructor = app.assigned_to
+    deadline = today() + datetime.timedelta(days=15)
+    if target == S.SUBMITTED:
+        if index % 5 == 0:  # one file went back and forth once already
+            app = services.application_request_completion(
+                actor=instructor,
+                application=app,
+                deadline=deadline,
+                message="Merci de préciser le nombre de séances prévues et le lieu des ateliers.",
+            )
+            app = services.application_resubmit(
+                actor=applicant,
+                application=app,
+                answer="Deux séances par semaine, au local du centre social et dans le square voisin.",
+            )
+        return
+    if target == S.RETURNED:
+        services.application_request_completion(
+            actor=instructor,
+            application=app,
+            deadline=deadline,
+            message="Merci de joindre le devis de l'intervenant et de détailler la ligne 62 du budget.",
+        )
+        return
+    if target == S.WITHDRAWN:
+        services.application_withdraw(
+            actor=applicant,
+            application=app,
+            reason="Le local prévu n'est plus disponible cette année.",
+        )
+        return
+    if target == S.DISMISSED and index % 2 == 0:
+        services.application_dismiss(
+            actor=instructor,
+            application=app,
+            reason="Action déjà financée au titre du programme de réussite éducative.",
+        )
+        return
+    if target == S.INELIGIBLE:
+        services.application_declare_ineligible(
+            actor=instructor,
+            application=app,
+            reason="Le public visé ne réside pas majoritairement dans un quartier prioritaire.",
+        )
+        return
+    app = services.application_declare_eligible(actor=instructor, application=app)
+    if target == S.ELIGIBLE:
+        return
+    app = services.application_start_review(actor=instructor, application=app)
+    criteria = list(ctx.call.criteria.order_by("position"))
+    services.application_score(
+        actor=instructor,
+        application=app,
+        scores={c.pk: v for c, v in zip(criteria, data["_scores"], strict=True)},
+    )
+    services.application_add_note(
+        actor=instructor,
+        application=app,
+        text="Porteur connu, bilans précédents sérieux. Vérifier la part de bénévolat valorisé.",
+    )
+    services.application_give_opinion(
+        actor=state_rep,
+        application=app,
+        opinion=data["_opinion"],
+        comment="Action cohérente avec les priorités du contrat de ville.",
+    )
+    if target == S.DISMISSED:
+        services.application_dismiss(
+            actor=instructor,
+            application=app,
+            reason="Le porteur a informé l'instruction que l'action ne pourra pas avoir lieu.",
+        )
+        return
+    if target == S.UNDER_REVIEW:
+        return
+    services.application_give_opinion(
+        actor=metro_rep, application=app, opinion=PartnerOpinion.Opinion.FAVOURABLE
+    )
+    # The instruction proposes the request, or a little less, rounded to the hundred euros.
+    proposed = ((app.requested_amount * data["_proposed_share"]) / 100).to_integral_value() * 100
+    proposed = min(proposed, app.requested_amount).quantize(D("0.01"))
+    session = ctx.sessions[SESSION_PLANNED if target == S.IN_COMMITTEE else SESSION_HELD]
+    services.application_send_to_committee(
+        actor=instructor,
+        application=app,
+        proposed_amount=proposed,
+        session=session,
+        note="Avis favorable de l'instruction."
+        if target != S.REJECTED
+        else "Avis réservé : ancrage dans le quartier à démontrer.",
+    )
+
+
+def record_committee_decisions(ctx: Context) -> int:
+    """The held session decides its files in one go (committee_record_decisions, all or nothing)."""
+    session = ctx.sessions[SESSION_HELD]
+    if session.state == CommitteeSession.State.HELD:
+        return 0
+    plan = {PROJECTS[i][0]: target for i, target in enumerate(PLAN)}
+    decisions = []
+    for app in session.applications.filter(state=S.IN_COMMITTEE).order_by("reference"):
+        if plan.get(app.title) == S.REJECTED:
+            decisions.append(
+                {
+                    "application": app.pk,
+                    "decision": "reject",
+                    "reason": "Le comité n'a pas retenu l'action : le lien avec les besoins du "
+                    "quartier n'est pas démontré.",
+                }
+            )
+        else:
+            decisions.append(
+                {
+                    "application": app.pk,
+                    "decision": "approve",
+                    "amount": app.proposed_amount,
+                    "conditions": "Bilan intermédiaire à transmettre avant le 30 juin."
+                    if app.proposed_amount > D("23000")
+                    else "",
+                    "reason": "Action prioritaire pour le quartier.",
+                }
+            )
+    services.committee_record_decisions(
+        actor=ctx.users["comite@demo.pluriel.fr"],
+        session=session,
+        decisions=decisions,
+        minutes=MINUTES,
+    )
+    return len(decisions)
