@@ -353,6 +353,7 @@ class Invitation(models.Model):
     role = models.CharField(_("rôle"), max_length=30, choices=Role.choices, blank=True)
     organisation = models.ForeignKey(Organisation, null=True, blank=True, on_delete=models.CASCADE,
                                      related_name="invitations")
+    is_admin = models.BooleanField(_("administrateur·rice de l'organisation"), default=False)
     invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     expires_at = models.DateTimeField(_("expire le"))
     accepted_at = models.DateTimeField(_("acceptée le"), null=True, blank=True)

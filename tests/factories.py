@@ -44,7 +44,9 @@ def luhn_complete(body: str) -> str:
 
 
 def siret_for(n: int) -> str:
-    return luhn_complete(f"{(400000000 + n) % 1000000000:09d}{n % 10000:04d}")
+    """A valid SIRET: its SIREN passes Luhn, and so do all 14 digits."""
+    siren = luhn_complete(f"{(40000000 + n) % 100000000:08d}")
+    return luhn_complete(f"{siren}{n % 10000:04d}")
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -1,0 +1,188 @@
+"""Forms of accounts and organisations. They parse input; the rules live in core.services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.password_validation import password_validators_help_text_html
+from django.core.exceptions import ValidationError
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
+
+from .auth import client_ip, is_throttled
+from .errors import DomainError
+from .models import DocumentKind, Organisation, Role
+from .services import INVITABLE_ROLES
+
+password_help = lazy(password_validators_help_text_html, str)
+
+
+def add_domain_error(form: forms.Form, exc: DomainError) -> None:
+    """Show a service's DomainError next to the fields it names (else at the top of the form)."""
+    if not exc.errors:
+        form.add_error(None, str(exc.message))
+        return
+    for field, messages in exc.errors.items():
+        target = field if field in form.fields else None
+        for message in messages:
+            form.add_error(target, str(message))
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class LoginForm(AuthenticationForm):
+    """Email + password. Says plainly when the account is throttled or not yet confirmed."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _("Adresse e-mail ou mot de passe incorrect."),
+        "throttled": _("Trop de tentatives de connexion infructueuses. Réessayez dans %(minutes)s "
+                       "minutes ou réinitialisez votre mot de passe."),
+        "unverified": _("Votre adresse e-mail n'est pas encore confirmée. Ouvrez le lien reçu par "
+                        "e-mail, ou demandez un nouveau lien ci-dessous."),
+        "inactive": _("Ce compte est désactivé."),
+    }
+
+    def __init__(self, request: Any = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(request, *args, **kwargs)
+        self.fields["username"].label = _("Adresse e-mail")
+        self.fields["username"].widget = forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+        self.fields["password"].label = _("Mot de passe")
+        self.unverified = False
+
+    def _throttled(self) -> ValidationError:
+        from django.conf import settings
+
+        minutes = max(1, settings.LOGIN_FAILURE_WINDOW_SECONDS // 60)
+        return ValidationError(self.error_messages["throttled"], code="throttled", params={"minutes": minutes})
+
+    def clean(self) -> dict[str, Any]:
+        email = (self.cleaned_data.get("username") or "").strip().lower()
+        self.cleaned_data["username"] = email
+        # The backend refuses silently once throttled; say why instead of "wrong password".
+        if email and is_throttled(email, client_ip(self.request)):
+            raise self._throttled()
+        try:
+            return super().clean()
+        except ValidationError:
+            if is_throttled(email, client_ip(self.request)):
+                raise self._throttled()
+            user = get_user_model().objects.filter(email__iexact=email, is_active=False).first()
+            password = self.cleaned_data.get("password") or ""
+            if user is not None and user.check_password(password):
+                if user.email_verified_at is None:
+                    self.unverified = True
+                    raise ValidationError(self.error_messages["unverified"], code="unverified")
+                raise ValidationError(self.error_messages["inactive"], code="inactive")
+            raise
+
+
+class SignupForm(forms.Form):
+    """An association's first account. Field names are the service's, so its errors land in place."""
+
+    first_name = forms.CharField(label=_("Prénom"), max_length=150,
+                                 widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
+    last_name = forms.CharField(label=_("Nom"), max_length=150,
+                                widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
+    email = forms.EmailField(label=_("Adresse e-mail"), widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+                             help_text=_("Un lien de confirmation y sera envoyé."))
+    password = forms.CharField(label=_("Mot de passe"), strip=False,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                               help_text=password_help())
+    password_confirm = forms.CharField(label=_("Confirmation du mot de passe"), strip=False,
+                                       widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    name = forms.CharField(label=_("Nom de l'organisation"), max_length=255)
+    siret = forms.CharField(label=_("SIRET"), max_length=20,
+                            help_text=_("14 chiffres, par exemple 356 000 000 00048."),
+                            widget=forms.TextInput(attrs={"inputmode": "numeric"}))
+    rna = forms.CharField(label=_("Numéro RNA (facultatif)"), max_length=12, required=False,
+                          help_text=_("W suivi de 9 caractères, par exemple W751234567."))
+    legal_form = forms.ChoiceField(label=_("Forme juridique"), choices=Organisation.LegalForm.choices,
+                                   initial=Organisation.LegalForm.ASSOCIATION)
+    postcode = forms.CharField(label=_("Code postal (facultatif)"), max_length=5, required=False,
+                               widget=forms.TextInput(attrs={"autocomplete": "postal-code", "inputmode": "numeric"}))
+    city = forms.CharField(label=_("Commune (facultatif)"), max_length=120, required=False)
+
+    ORGANISATION_FIELDS = ("name", "siret", "rna", "legal_form", "postcode", "city")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("password") and data.get("password_confirm") and data["password"] != data["password_confirm"]:
+            self.add_error("password_confirm", _("Les deux mots de passe ne correspondent pas."))
+        return data
+
+    def organisation_data(self) -> dict[str, Any]:
+        return {k: self.cleaned_data.get(k, "") for k in self.ORGANISATION_FIELDS}
+
+
+class EmailForm(forms.Form):
+    email = forms.EmailField(label=_("Adresse e-mail"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+
+class OrganisationForm(forms.ModelForm):
+    class Meta:
+        model = Organisation
+        fields = ["name", "rna", "legal_form", "email", "phone", "address", "postcode", "city",
+                  "commune_insee", "legal_rep_name", "legal_rep_role"]
+
+
+class BankDetailsForm(forms.Form):
+    iban = forms.CharField(label=_("IBAN"), max_length=42, help_text=_("Par exemple FR76 3000 6000 0112 3456 7890 189."),
+                           widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    bic = forms.CharField(label=_("BIC"), max_length=11, help_text=_("8 ou 11 caractères, par exemple AGRIFRPP."),
+                          widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+
+
+class DocumentUploadForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Type de document"), choices=DocumentKind.choices)
+    title = forms.CharField(label=_("Titre (facultatif)"), max_length=200, required=False)
+    file = forms.FileField(label=_("Fichier"))
+    valid_until = forms.DateField(label=_("Valide jusqu'au (facultatif)"), required=False, widget=DateInput(),
+                                  help_text=_("Par exemple la fin de l'exercice couvert ou la date d'échéance."))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from django.conf import settings
+
+        extensions = ", ".join(settings.UPLOAD_ALLOWED_EXTENSIONS)
+        max_mb = settings.UPLOAD_MAX_BYTES // (1024 * 1024)
+        self.fields["file"].help_text = _("Formats acceptés : %(list)s ; %(max)s Mo au plus.") % {
+            "list": extensions, "max": max_mb}
+        self.fields["file"].widget.attrs["accept"] = ",".join(f".{e}" for e in settings.UPLOAD_ALLOWED_EXTENSIONS)
+
+
+class MemberInviteForm(forms.Form):
+    email = forms.EmailField(label=_("Adresse e-mail de la personne à inviter"))
+    is_admin = forms.BooleanField(label=_("Administrateur·rice de l'organisation"), required=False,
+                                  help_text=_("Peut modifier le profil, les coordonnées bancaires et inviter d'autres membres."))
+
+
+class StaffInviteForm(forms.Form):
+    email = forms.EmailField(label=_("Adresse e-mail"))
+    role = forms.ChoiceField(label=_("Rôle"), choices=[(r, Role(r).label) for r in INVITABLE_ROLES])
+
+
+class InvitationSignupForm(forms.Form):
+    first_name = forms.CharField(label=_("Prénom"), max_length=150,
+                                 widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
+    last_name = forms.CharField(label=_("Nom"), max_length=150,
+                                widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
+    password = forms.CharField(label=_("Mot de passe"), strip=False,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                               help_text=password_help())
+    password_confirm = forms.CharField(label=_("Confirmation du mot de passe"), strip=False,
+                                       widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("password") and data.get("password_confirm") and data["password"] != data["password_confirm"]:
+            self.add_error("password_confirm", _("Les deux mots de passe ne correspondent pas."))
+        return data
