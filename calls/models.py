@@ -158,3 +158,128 @@ class ScoringCriterion(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+# --------------------------------------------------------------------------- anti-call: needs
+
+
+class Need(models.Model):
+    """A need seen in a neighbourhood by a partner of the city contract (anti-appel à projets).
+
+    Partners record needs; a programme manager publishes them on the anti-call, then structures
+    are sourced to answer them."""
+
+    class State(models.TextChoices):
+        RECORDED = "recorded", _("Enregistré")
+        PUBLISHED = "published", _("Publié")
+        CLOSED = "closed", _("Clos")
+
+    call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="needs", verbose_name=_("anti-appel"))
+    qpv = models.ForeignKey(QPV, on_delete=models.PROTECT, related_name="needs", verbose_name=_("quartier"))
+    title = models.CharField(_("besoin"), max_length=255)
+    description = models.TextField(_("description"))
+    raised_by = models.CharField(_("repéré par"), max_length=200,
+                                 help_text=_("Partenaire ou acteur qui a fait remonter le besoin."))
+    evidence = models.TextField(_("éléments probants"), blank=True)
+    state = models.CharField(_("état"), max_length=12, choices=State.choices, default=State.RECORDED)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                    related_name="+", verbose_name=_("saisi par"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(_("publié le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("besoin")
+        verbose_name_plural = _("besoins")
+        ordering = ["qpv__code", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+# --------------------------------------------------------------------------- call for solutions
+
+
+class Challenge(models.Model):
+    """An expected solution defined by residents for their neighbourhood (appel à solutions)."""
+
+    class State(models.TextChoices):
+        PROPOSED = "proposed", _("Proposé, à modérer")
+        APPROVED = "approved", _("Retenu")
+        REJECTED = "rejected", _("Écarté")
+
+    class Source(models.TextChoices):
+        PANEL = "panel", _("Saisi par le panel")
+        PUBLIC = "public", _("Proposé par un·e habitant·e")
+
+    call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="challenges",
+                             verbose_name=_("appel à solutions"))
+    qpv = models.ForeignKey(QPV, on_delete=models.PROTECT, related_name="challenges", verbose_name=_("quartier"))
+    title = models.CharField(_("solution attendue"), max_length=255)
+    description = models.TextField(_("description"))
+    source = models.CharField(_("origine"), max_length=10, choices=Source.choices, default=Source.PANEL)
+    state = models.CharField(_("état"), max_length=10, choices=State.choices, default=State.PROPOSED)
+    proposer_name = models.CharField(_("proposé par"), max_length=200, blank=True)
+    proposer_email = models.EmailField(_("e-mail"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    moderated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="+")
+    moderation_note = models.TextField(_("motif de modération"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("solution attendue")
+        verbose_name_plural = _("solutions attendues")
+        ordering = ["qpv__code", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Panel(models.Model):
+    """The resident panel of a call for solutions: who votes, when, how."""
+
+    class BallotKind(models.TextChoices):
+        APPROVAL = "approval", _("Vote par approbation")
+        SCORE = "score", _("Note par critère")
+
+    call = models.OneToOneField(Call, on_delete=models.CASCADE, related_name="panel", verbose_name=_("appel"))
+    quorum = models.PositiveSmallIntegerField(_("quorum (votant·es minimum)"), default=5)
+    voting_opens_at = models.DateTimeField(_("ouverture du vote"))
+    voting_closes_at = models.DateTimeField(_("clôture du vote"))
+    ballot_kind = models.CharField(_("mode de scrutin"), max_length=10, choices=BallotKind.choices,
+                                   default=BallotKind.APPROVAL)
+    score_criteria = models.JSONField(_("critères (note)"), default=list, blank=True)
+    max_score = models.PositiveSmallIntegerField(_("note maximale"), default=5)
+    secret_ballot = models.BooleanField(_("vote secret"), default=True)
+
+    class Meta:
+        verbose_name = _("panel d'habitant·es")
+        verbose_name_plural = _("panels d'habitant·es")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(voting_closes_at__gt=models.F("voting_opens_at")),
+                                   name="panel_vote_closes_after_opening"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Panel — {self.call}"
+
+
+class PanelMember(models.Model):
+    class College(models.TextChoices):
+        PARENTS = "parents", _("Associations de parents d'élèves")
+        CITIZEN_COUNCIL = "citizen_council", _("Conseil citoyen")
+        RESIDENTS = "residents", _("Collectif d'habitant·es")
+
+    panel = models.ForeignKey(Panel, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="panel_seats")
+    college = models.CharField(_("collège"), max_length=20, choices=College.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("membre du panel")
+        verbose_name_plural = _("membres du panel")
+        constraints = [models.UniqueConstraint(fields=["panel", "user"], name="one_seat_per_panel")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_college_display()})"

@@ -11,10 +11,10 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
-from calls.models import Call, Programme, ScoringCriterion
+from calls.models import Call, Challenge, Programme, ScoringCriterion
 from core.models import QPV, Funder, Organisation, OrganisationDocument, Pillar, TransitionTheme
 
-from .budget import Account, SubsidySource
+from ..budget import Account, SubsidySource
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -105,6 +105,12 @@ class Application(models.Model):
                                        verbose_name=_("pièces jointes"))
     previous = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="renewals",
                                  verbose_name=_("dossier renouvelé"))
+    challenge = models.ForeignKey(Challenge, on_delete=models.PROTECT, null=True, blank=True,
+                                  related_name="applications", verbose_name=_("solution attendue"))
+    urgency_reason = models.TextField(_("motif de l'attribution hors appel"), blank=True)
+    cofunder = models.ForeignKey(Funder, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                 verbose_name=_("cofinanceur"))
+    duration_years = models.PositiveSmallIntegerField(_("durée (années)"), default=1)
 
     # Instruction
     assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
@@ -195,6 +201,17 @@ class Application(models.Model):
     def reject(self) -> None:
         """Refusé."""
 
+    def is_direct_award(self) -> bool:
+        return self.kind == ApplicationKind.DIRECT_AWARD
+
+    @transition(field=state, source=[S.SUBMITTED], target=S.APPROVED, conditions=[is_direct_award])
+    def award_directly(self) -> None:
+        """Direct award (hors appel): a programme manager decides on the fast path."""
+
+    @transition(field=state, source=[S.SUBMITTED], target=S.REJECTED, conditions=[is_direct_award])
+    def refuse_directly(self) -> None:
+        """Direct award refused by the programme manager."""
+
     @transition(field=state, source=OPEN_STATES, target=S.DISMISSED)
     def dismiss(self) -> None:
         """Classé sans suite."""
@@ -213,6 +230,32 @@ class Application(models.Model):
     @property
     def is_editable_by_applicant(self) -> bool:
         return self.state in (S.DRAFT, S.RETURNED)
+
+
+class ApplicationYear(models.Model):
+    """One fiscal year of a multi-year request (structural support: 3 to 5 years).
+
+    Requested by the applicant, proposed by instruction, approved by the decision; the multi-year
+    agreement (CPO) is built from the approved years."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="years")
+    fiscal_year = models.PositiveIntegerField(_("exercice"))
+    requested_amount = models.DecimalField(_("montant demandé (€)"), **MONEY,
+                                           validators=[MinValueValidator(Decimal("0"))])
+    proposed_amount = models.DecimalField(_("montant proposé (€)"), **MONEY, null=True, blank=True)
+    approved_amount = models.DecimalField(_("montant accordé (€)"), **MONEY, null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("année du dossier")
+        verbose_name_plural = _("années du dossier")
+        ordering = ["application", "fiscal_year"]
+        constraints = [
+            models.UniqueConstraint(fields=["application", "fiscal_year"], name="one_row_per_fiscal_year"),
+            models.CheckConstraint(condition=models.Q(requested_amount__gte=0), name="year_requested_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fiscal_year}: {self.requested_amount}"
 
 
 class Objective(models.Model):

@@ -1,0 +1,33 @@
+"""Grants models, one module per area: applications and instruction, anti-call sourcing and
+prototyping, call-for-solutions ballots and allocation."""
+
+from .anticall import Candidacy, CandidacyState, CoachingEntry, PrototypeDeliverable
+from .applications import (
+    DECIDED_STATES,
+    MONEY,
+    OPEN_STATES,
+    Application,
+    ApplicationAttachment,
+    ApplicationKind,
+    ApplicationState,
+    ApplicationYear,
+    AssignmentRule,
+    BudgetItem,
+    CommitteeSession,
+    CompletionRequest,
+    Indicator,
+    InstructorNote,
+    Objective,
+    PartnerOpinion,
+    Score,
+    attachment_upload_to,
+)
+from .solutions import AllocationRun, Ballot, BallotChoice, PanelAssessment
+
+__all__ = [
+    "DECIDED_STATES", "MONEY", "OPEN_STATES", "AllocationRun", "Application", "ApplicationAttachment",
+    "ApplicationKind", "ApplicationState", "ApplicationYear", "AssignmentRule", "Ballot", "BallotChoice",
+    "BudgetItem", "Candidacy", "CandidacyState", "CoachingEntry", "CommitteeSession", "CompletionRequest",
+    "Indicator", "InstructorNote", "Objective", "PanelAssessment", "PartnerOpinion", "PrototypeDeliverable",
+    "Score", "attachment_upload_to",
+]
