@@ -374,6 +374,9 @@ class LoginFailure(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    def __str__(self) -> str:
+        return f"{self.email} {self.created_at:%Y-%m-%d %H:%M}"
+
 
 class ReferenceCounter(models.Model):
     """Gap-free counters for human references such as AAP-2026-0042 (row-locked on use)."""
@@ -384,3 +387,6 @@ class ReferenceCounter(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["prefix", "year"], name="uniq_reference_counter")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}-{self.year}: {self.last}"

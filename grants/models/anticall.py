@@ -146,6 +146,9 @@ class CoachingEntry(models.Model):
         verbose_name_plural = _("journal d'accompagnement")
         ordering = ["date", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.date:%d/%m/%Y} {self.get_kind_display()}"
+
 
 def deliverable_upload_to(instance: PrototypeDeliverable, filename: str) -> str:
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
@@ -166,3 +169,6 @@ class PrototypeDeliverable(models.Model):
         verbose_name = _("livrable du prototype")
         verbose_name_plural = _("livrables du prototype")
         ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return self.title

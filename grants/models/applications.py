@@ -356,6 +356,9 @@ class InstructorNote(models.Model):
         verbose_name_plural = _("notes internes")
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return self.text[:60]
+
 
 class PartnerOpinion(models.Model):
     class Opinion(models.TextChoices):
@@ -377,6 +380,9 @@ class PartnerOpinion(models.Model):
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["application", "author"], name="one_opinion_per_partner")]
 
+    def __str__(self) -> str:
+        return self.get_opinion_display()
+
 
 class Score(models.Model):
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="scores")
@@ -392,6 +398,9 @@ class Score(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["application", "criterion", "scorer"], name="one_score_per_criterion")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.criterion_id}: {self.value}"
 
 
 class AssignmentRule(models.Model):
@@ -411,6 +420,9 @@ class AssignmentRule(models.Model):
         verbose_name = _("règle d'attribution")
         verbose_name_plural = _("règles d'attribution")
         ordering = ["priority", "id"]
+
+    def __str__(self) -> str:
+        return f"→ {self.instructor_id} (priorité {self.priority})"
 
 
 def attachment_upload_to(instance: ApplicationAttachment, filename: str) -> str:

@@ -43,6 +43,9 @@ class BallotChoice(models.Model):
             models.UniqueConstraint(fields=["ballot", "application", "criterion"], name="one_choice_per_project")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.application_id} ({self.score})"
+
 
 class AllocationRun(models.Model):
     """The envelope allocated from the votes: both rules computed side by side, the one chosen (or
@@ -74,6 +77,9 @@ class AllocationRun(models.Model):
         verbose_name_plural = _("répartitions de l'enveloppe")
         ordering = ["-computed_at"]
 
+    def __str__(self) -> str:
+        return f"{self.call} — {self.computed_at:%d/%m/%Y %H:%M}"
+
 
 class PanelAssessment(models.Model):
     """A panel member's assessment of a project they chose, for one year's evaluation."""
@@ -97,3 +103,6 @@ class PanelAssessment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["application", "member", "fiscal_year"], name="one_assessment_per_year")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.fiscal_year} {self.get_rating_display()}"
