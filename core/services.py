@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import zipfile
 from datetime import date, timedelta
 from typing import Any
 
@@ -41,6 +40,7 @@ from .models import (
     User,
 )
 from .permissions import forget_cached_roles, has_role, is_member, is_organisation_admin, roles_of
+from .uploads import upload_error
 
 EMAIL_VERIFICATION_SALT = "core.user.verify_email"
 EMAIL_VERIFICATION_MAX_AGE = 7 * 24 * 3600
@@ -57,17 +57,6 @@ ORGANISATION_SIGNUP_FIELDS = ["siret", *ORGANISATION_EDITABLE_FIELDS]
 # Roles a staff invitation may grant (applicants join through their organisation instead).
 INVITABLE_ROLES = [*(r.value for r in Role if r in STAFF_ROLES), Role.PANEL_MEMBER.value]
 
-# File signatures (first bytes) by extension: a renamed executable never passes.
-_PDF, _PNG, _JPEG, _ZIP = b"%PDF-", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"PK\x03\x04"
-FILE_SIGNATURES = {
-    "pdf": _PDF, "png": _PNG, "jpg": _JPEG, "jpeg": _JPEG,
-    "odt": _ZIP, "ods": _ZIP, "docx": _ZIP, "xlsx": _ZIP,
-}
-ODF_MIMETYPES = {
-    "odt": b"application/vnd.oasis.opendocument.text",
-    "ods": b"application/vnd.oasis.opendocument.spreadsheet",
-}
-OOXML_PARTS = {"docx": "word/", "xlsx": "xl/"}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -327,32 +316,6 @@ def organisation_set_bank_details(*, actor: User, organisation: Organisation, ib
 # --------------------------------------------------------------------------- documents
 
 
-def _extension(name: str) -> str:
-    base = os.path.basename(name or "")
-    return base.rsplit(".", 1)[-1].lower() if "." in base else ""
-
-
-def _content_matches(file: Any, ext: str) -> bool:
-    """True if the first bytes (and, for office files, the archive's parts) match the extension."""
-    file.seek(0)
-    head = file.read(16)
-    file.seek(0)
-    if not head.startswith(FILE_SIGNATURES[ext]):
-        return False
-    if FILE_SIGNATURES[ext] != _ZIP:
-        return True
-    try:
-        with zipfile.ZipFile(file) as archive:
-            names = archive.namelist()
-            if ext in ODF_MIMETYPES:
-                return "mimetype" in names and archive.read("mimetype").strip() == ODF_MIMETYPES[ext]
-            return "[Content_Types].xml" in names and any(n.startswith(OOXML_PARTS[ext]) for n in names)
-    except (zipfile.BadZipFile, KeyError, OSError):
-        return False
-    finally:
-        file.seek(0)
-
-
 def document_upload(
     *,
     actor: User,
@@ -376,20 +339,8 @@ def document_upload(
         errors["valid_until"] = [_("La date de validité est déjà passée : déposez un document à jour.")]
     if file is None:
         errors["file"] = [_("Choisissez un fichier.")]
-    else:
-        ext = _extension(file.name)
-        allowed = [e.lower() for e in settings.UPLOAD_ALLOWED_EXTENSIONS]
-        max_bytes = settings.UPLOAD_MAX_BYTES
-        if file.size > max_bytes:
-            errors["file"] = [_("Le fichier dépasse la taille maximale de %(max)s Mo.")
-                              % {"max": max_bytes // (1024 * 1024)}]
-        elif ext not in allowed or ext not in FILE_SIGNATURES:
-            errors["file"] = [_("Type de fichier refusé. Formats acceptés : %(list)s.")
-                              % {"list": ", ".join(allowed)}]
-        elif not _content_matches(file, ext):
-            errors["file"] = [_("Le contenu du fichier ne correspond pas à un fichier %(ext)s : il est "
-                                "peut-être endommagé ou renommé. Déposez le document d'origine.")
-                              % {"ext": ext.upper()}]
+    elif problem := upload_error(file):
+        errors["file"] = [problem]
     _raise_if(errors)
 
     original_name = os.path.basename(file.name)[:255]
