@@ -213,3 +213,24 @@ class ApplicationFactory(factory.django.DjangoModelFactory):
             BudgetItem(application=self, account="75", label="Cotisations",
                        amount=Decimal("20000.00") - self.requested_amount),
         ])
+
+
+# --------------------------------------------------------------------------- other call modes
+
+
+def anti_call(**kwargs):
+    return CallFactory(mode=CallMode.ANTI_CALL, title="Anti-appel à projets", **kwargs)
+
+
+def solutions_call(**kwargs):
+    return CallFactory(mode=CallMode.SOLUTIONS_CALL, title="Appel à solutions", **kwargs)
+
+
+def published_need(call=None, **kwargs):
+    from calls.models import Need
+
+    call = call or anti_call()
+    return Need.objects.create(call=call, qpv=kwargs.pop("qpv", None) or QPVFactory(),
+                               title=kwargs.pop("title", "Pas de lieu d'accueil pour les jeunes le soir"),
+                               description="Les 16-25 ans n'ont aucun lieu ouvert après 19 h.",
+                               raised_by="Conseil citoyen", state=Need.State.PUBLISHED, **kwargs)

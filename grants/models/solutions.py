@@ -13,7 +13,9 @@ from .applications import Application
 
 
 class Ballot(models.Model):
-    """One panel member's ballot in one call. The database refuses a second one."""
+    """The voters' register: one row per panel member who voted in a call. The database refuses a
+    second one, whatever the concurrency. The choices are on the ballot paper (BallotChoice rows
+    sharing a `paper` id), linked back to the voter only when the ballot is not secret."""
 
     call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="ballots")
     member = models.ForeignKey(PanelMember, on_delete=models.PROTECT, related_name="ballots")
@@ -29,9 +31,12 @@ class Ballot(models.Model):
 
 
 class BallotChoice(models.Model):
-    """An approved project on a ballot (approval), or its score on one criterion (score ballot)."""
+    """An approved project on a ballot paper (approval), or its score on one criterion (score)."""
 
-    ballot = models.ForeignKey(Ballot, on_delete=models.CASCADE, related_name="choices")
+    call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="ballot_choices")
+    paper = models.UUIDField(_("bulletin"), db_index=True)
+    ballot = models.ForeignKey(Ballot, on_delete=models.CASCADE, null=True, blank=True, related_name="choices",
+                               help_text=_("Vide quand le vote est secret."))
     application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="ballot_choices")
     criterion = models.CharField(_("critère"), max_length=100, blank=True)
     score = models.PositiveSmallIntegerField(_("note"), default=1)
@@ -40,7 +45,7 @@ class BallotChoice(models.Model):
         verbose_name = _("choix")
         verbose_name_plural = _("choix")
         constraints = [
-            models.UniqueConstraint(fields=["ballot", "application", "criterion"], name="one_choice_per_project")
+            models.UniqueConstraint(fields=["paper", "application", "criterion"], name="one_choice_per_project")
         ]
 
     def __str__(self) -> str:

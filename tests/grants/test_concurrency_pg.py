@@ -70,3 +70,27 @@ def test_concurrent_double_submit_writes_one_transition(applicant, draft):
     from core.models import AuditLog
 
     assert AuditLog.objects.filter(object_id=str(draft.pk), action="grants.application.submitted").count() == 1
+
+
+def test_concurrent_ballots_of_one_member_keep_exactly_one(manager):
+    import datetime
+
+    from django.utils import timezone
+
+    from calls.services import panel_add_member, panel_configure
+    from grants.models import Ballot, BallotChoice
+    from grants.services_solutions import ballot_cast
+
+    call = f.solutions_call()
+    panel = panel_configure(actor=manager, call=call, quorum=1,
+                            voting_opens_at=timezone.now() - datetime.timedelta(hours=1),
+                            voting_closes_at=timezone.now() + datetime.timedelta(days=1))
+    voter = f.UserFactory()
+    panel_add_member(actor=manager, panel=panel, user=voter, college="residents")
+    app = f.ApplicationFactory(call=call)
+    Application.objects.filter(pk=app.pk).update(state=S.IN_COMMITTEE)
+    results, errors = run_in_threads(*[lambda: ballot_cast(actor=voter, call=call, approvals=[app.pk])
+                                       for _ in range(4)])
+    assert len(results) == 1 and len(errors) == 3
+    assert all(isinstance(e, DomainError) and e.code == "already_voted" for e in errors)
+    assert Ballot.objects.count() == 1 and BallotChoice.objects.count() == 1
