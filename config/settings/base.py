@@ -173,6 +173,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "calls-advance-by-dates": {"task": "calls.tasks.calls_advance_by_dates", "schedule": 15 * 60},
+    "grants-prototyping-deadlines": {
+        "task": "grants.tasks.candidacies_prototyping_deadlines",
+        "schedule": 24 * 60 * 60,
+    },
     "grants-completion-overdue": {
         "task": "grants.tasks.completion_requests_flag_overdue",
         "schedule": 60 * 60,
