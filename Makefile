@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test install migrate demo lint format test-postgres test-browser messages clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-pabutools.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	# Test-only reference implementation of participatory-budget rules (never in the product).
+	$(BIN)/pip install --quiet -r requirements-pabutools.txt
 	touch $(STAMP)
 
 install: $(STAMP)
