@@ -166,3 +166,29 @@ def valid_documents_by_kind(application: Application) -> dict[str, object]:
         if doc.valid_until is None or doc.valid_until >= today():
             found[doc.kind] = doc
     return found
+
+
+def committee_agenda(session) -> QuerySet[Application]:
+    """The files a committee session decides: on its agenda, or in committee for its programme
+    without a session yet (grants.services.committee_record_decisions accepts the same)."""
+    waiting = Q(committee_session__isnull=True, programme_id=session.programme_id)
+    return (
+        Application.objects.filter(Q(committee_session=session) | waiting, state=S.IN_COMMITTEE)
+        .select_related("organisation", "call", "assigned_to", "pillar")
+        .order_by("reference")
+    )
+
+
+def committee_envelope(session, agenda: list[Application]) -> dict[str, Decimal]:
+    """The envelope figures a committee needs: total, already approved, proposed now, remaining.
+
+    The call's envelope when the session is for one call, else the programme's."""
+    if session.call_id:
+        envelope = session.call.envelope
+        approved = approved_total_for_call(session.call_id)
+    else:
+        envelope = session.programme.envelope
+        approved = approved_total_for_programme(session.programme_id)
+    proposed = sum((a.proposed_amount or Decimal("0") for a in agenda), Decimal("0"))
+    return {"envelope": envelope, "approved": approved, "proposed": proposed,
+            "remaining": envelope - approved - proposed}

@@ -7,12 +7,14 @@ after commit.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.files.base import File
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
@@ -26,11 +28,13 @@ from core.models import Organisation, Role, User
 from core.notifications import notify
 from core.permissions import has_role, is_member, scope_of
 from core.references import next_reference
+from core.uploads import validate_upload
 
 from .budget import CHARGE_ACCOUNTS, PRODUCT_ACCOUNTS, SUBSIDIES
 from .eligibility import eligibility_errors, euros
 from .models import (
     Application,
+    ApplicationAttachment,
     ApplicationKind,
     ApplicationState,
     AssignmentRule,
@@ -678,15 +682,28 @@ def committee_record_decisions(*, actor: User, session: CommitteeSession, decisi
     with transaction.atomic():
         session = lock(session)
         for row in decisions:
-            application = Application.objects.get(pk=row["application"], committee_session=session)
+            # The agenda: files of this session, or of its programme still waiting for a session.
+            application = Application.objects.filter(
+                Q(committee_session=session)
+                | Q(committee_session__isnull=True, programme_id=session.programme_id, state=S.IN_COMMITTEE)
+            ).get(pk=row["application"])
             kind = row.get("decision")
-            if kind == "approve":
-                done.append(application_approve(
-                    actor=actor, application=application, amount=row.get("amount"),
-                    conditions=row.get("conditions", ""), is_multi_year=bool(row.get("is_multi_year")),
-                    envelope_override_reason=row.get("envelope_override_reason", ""), reason=row.get("reason", "")))
-            elif kind == "reject":
-                done.append(application_reject(actor=actor, application=application, reason=row.get("reason", "")))
+            try:
+                if kind in ("approve", "reject") and application.committee_session_id is None:
+                    application.committee_session = session
+                    application.save(update_fields=["committee_session", "updated_at"])
+                if kind == "approve":
+                    done.append(application_approve(
+                        actor=actor, application=application, amount=row.get("amount"),
+                        conditions=row.get("conditions", ""), is_multi_year=bool(row.get("is_multi_year")),
+                        envelope_override_reason=row.get("envelope_override_reason", ""),
+                        reason=row.get("reason", "")))
+                elif kind == "reject":
+                    done.append(application_reject(actor=actor, application=application,
+                                                   reason=row.get("reason", "")))
+            except DomainError as exc:
+                exc.application_id = application.pk  # lets the session form show the error on its row
+                raise
         if minutes.strip():
             session.minutes = minutes.strip()
         session.state = CommitteeSession.State.HELD
@@ -734,3 +751,28 @@ def run_transition(*, name: str, actor: User, application: Application, data: di
         raise TransitionNotAllowed(_("Action inconnue : « %(name)s ».") % {"name": name},
                                    allowed=allowed_transition_names(application))
     return services[name]()
+
+
+def application_attach(*, actor: User, application: Application, file: Any,
+                       title: str = "") -> ApplicationAttachment:
+    """Attach a file to one application (a completion answer, a quote, a letter of support).
+
+    The file's applicants only, while they may still change it (draft or returned for completion).
+    Same size, type and content checks as every upload (core.uploads)."""
+    if not _applicant_of(actor, application):
+        raise PermissionDenied(_("Vous n'agissez pas pour cette organisation."))
+    if not application.is_editable_by_applicant:
+        raise TransitionNotAllowed(_("On ne peut plus joindre de pièce à ce dossier."),
+                                   allowed=allowed_transition_names(application))
+    if file is None:
+        raise DomainError(_("Choisissez un fichier."), field="attachment")
+    validate_upload(file, field="attachment")
+    original_name = os.path.basename(file.name)[:255]
+    attachment = ApplicationAttachment(application=application, title=(title or "").strip()[:200] or original_name,
+                                       original_name=original_name, size=file.size, uploaded_by=actor)
+    with transaction.atomic():
+        attachment.file.save(original_name, file if isinstance(file, File) else File(file), save=False)
+        attachment.save()
+        audit_log(actor=actor, obj=application, action="grants.application.attachment_added",
+                  payload={"title": attachment.title, "size": attachment.size})
+    return attachment

@@ -1,2 +1,26 @@
+"""Pages of applications (dossiers), instruction and committees (French slugs)."""
+
+from django.urls import path
+
+from . import views
+
 app_name = "grants"
-urlpatterns: list = []
+urlpatterns = [
+    # Applicant
+    path("dossiers/", views.my_applications, name="my_applications"),
+    path("dossiers/nouveau/", views.application_create, name="application_create"),
+    path("dossiers/<int:pk>/", views.application_detail, name="application_detail"),
+    path("dossiers/<int:pk>/modifier/", views.application_edit, name="application_edit"),
+    path("dossiers/<int:pk>/renouveler/", views.application_renew, name="application_renew"),
+    path("dossiers/<int:pk>/actions/<str:name>/", views.application_transition, name="application_transition"),
+    path("dossiers/<int:pk>/pieces/<int:attachment_pk>/", views.attachment_download, name="attachment_download"),
+    # Instruction
+    path("instruction/", views.queue, name="queue"),
+    path("dossiers/<int:pk>/attribuer/", views.application_assign, name="application_assign"),
+    path("dossiers/<int:pk>/notes/", views.application_note, name="application_note"),
+    path("dossiers/<int:pk>/avis/", views.application_opinion, name="application_opinion"),
+    path("dossiers/<int:pk>/notation/", views.application_score, name="application_score"),
+    # Committee
+    path("comites/", views.committee_list, name="committee_list"),
+    path("comites/<int:pk>/", views.committee_detail, name="committee_detail"),
+]

@@ -1,0 +1,84 @@
+"""Admin of applications (read-mostly), committee sessions and assignment rules.
+
+An application changes only through grants.services (state, amounts, decisions are audited there):
+the admin shows it read-only and never adds or deletes one."""
+
+from django.contrib import admin
+
+from .models import (
+    Application,
+    AssignmentRule,
+    BudgetItem,
+    CommitteeSession,
+    CompletionRequest,
+    Indicator,
+    Objective,
+)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ObjectiveInline(ReadOnlyInline):
+    model = Objective
+    fields = ["text"]
+
+
+class IndicatorInline(ReadOnlyInline):
+    model = Indicator
+    fields = ["label", "unit", "target"]
+
+
+class BudgetItemInline(ReadOnlyInline):
+    model = BudgetItem
+    fields = ["account", "subsidy_source", "funder", "label", "amount"]
+
+
+class CompletionRequestInline(ReadOnlyInline):
+    model = CompletionRequest
+    fields = ["message", "deadline", "answer", "answered_at", "is_overdue"]
+
+
+@admin.register(Application)
+class ApplicationAdmin(admin.ModelAdmin):
+    list_display = ["reference", "title", "organisation", "call", "state", "requested_amount", "approved_amount",
+                    "assigned_to", "submitted_at"]
+    list_filter = ["state", "kind", "programme__fiscal_year", "call"]
+    search_fields = ["reference", "title", "organisation__name", "organisation__siret"]
+    list_select_related = ["organisation", "call", "assigned_to"]
+    date_hierarchy = "submitted_at"
+    inlines = [ObjectiveInline, IndicatorInline, BudgetItemInline, CompletionRequestInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.get_fields() if f.concrete and not f.auto_created] + [
+            "created_at", "updated_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(CommitteeSession)
+class CommitteeSessionAdmin(admin.ModelAdmin):
+    list_display = ["title", "date", "programme", "call", "state"]
+    list_filter = ["state", "programme"]
+    search_fields = ["title"]
+    filter_horizontal = ["members"]
+    list_select_related = ["programme", "call"]
+
+
+@admin.register(AssignmentRule)
+class AssignmentRuleAdmin(admin.ModelAdmin):
+    list_display = ["priority", "call", "qpv", "pillar", "instructor"]
+    list_filter = ["call"]
+    list_select_related = ["call", "qpv", "pillar", "instructor"]

@@ -1,0 +1,448 @@
+"""Forms of the application pages. They parse and type the input; every rule is in grants.services
+(a DomainError is put back on the form by `add_domain_error`)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from calls.models import Call, CallState
+from core.errors import DomainError
+from core.models import QPV, Organisation, Pillar, Role, TransitionTheme, User
+
+from .budget import CHARGE_ACCOUNTS, PRODUCT_ACCOUNTS, Account, SubsidySource
+from .models import Application, ApplicationState, CommitteeSession, PartnerOpinion
+
+
+def add_domain_error(form: forms.BaseForm, exc: DomainError) -> None:
+    """Show a service's DomainError next to the fields it names (else at the top of the form)."""
+    if not exc.errors:
+        form.add_error(None, str(exc.message))
+        return
+    for field, messages in exc.errors.items():
+        target = field if field in form.fields else None
+        for message in messages:
+            form.add_error(target, str(message))
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class MoneyField(forms.DecimalField):
+    """Euros to the cent, typed the French way or not: « 1 234,56 », « 1234.56 »."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 12)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("min_value", Decimal("0"))
+        super().__init__(**kwargs)
+        self.widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+
+    def to_python(self, value: Any) -> Decimal | None:
+        if isinstance(value, str):
+            value = value.replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace("€", "")
+            value = value.replace(",", ".")
+        return super().to_python(value)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return f"{value:.2f}"
+        return value
+
+
+def _open_calls():
+    return Call.objects.filter(state=CallState.OPEN).select_related("programme").order_by("closes_at")
+
+
+# --------------------------------------------------------------------------- applicant
+
+
+class ApplicationCreateForm(forms.Form):
+    organisation = forms.ModelChoiceField(Organisation.objects.none(), label=_("Organisation qui dépose"),
+                                          empty_label=None)
+    call = forms.ModelChoiceField(Call.objects.none(), label=_("Appel"),
+                                  empty_label=_("— Choisissez un appel ouvert —"))
+    title = forms.CharField(label=_("Titre du projet"), max_length=255)
+
+    def __init__(self, *args: Any, user: User, organisation_ids: set[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].queryset = Organisation.objects.filter(pk__in=organisation_ids)
+        self.fields["call"].queryset = _open_calls()
+
+
+class RenewForm(forms.Form):
+    call = forms.ModelChoiceField(Call.objects.none(), label=_("Appel dans lequel renouveler le dossier"),
+                                  empty_label=_("— Choisissez un appel ouvert —"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["call"].queryset = _open_calls()
+
+
+class ApplicationForm(forms.Form):
+    """The project part of the dossier (the budget and indicators are formsets beside it)."""
+
+    title = forms.CharField(label=_("Titre du projet"), max_length=255)
+    summary = forms.CharField(label=_("Résumé du projet"), required=False, widget=forms.Textarea(attrs={"rows": 5}))
+    start_date = forms.DateField(label=_("Début du projet"), required=False, widget=DateInput())
+    end_date = forms.DateField(label=_("Fin du projet"), required=False, widget=DateInput())
+    qpvs = forms.ModelMultipleChoiceField(QPV.objects.none(), label=_("Quartiers prioritaires ciblés"),
+                                          required=False,
+                                          help_text=_("Maintenez Ctrl (ou Cmd) pour en choisir plusieurs."))
+    pillar = forms.ModelChoiceField(Pillar.objects.none(), label=_("Pilier du contrat de ville"), required=False,
+                                    empty_label=_("— Choisissez un pilier —"))
+    themes = forms.ModelMultipleChoiceField(TransitionTheme.objects.all(), label=_("Thèmes de transition"),
+                                            required=False, widget=forms.CheckboxSelectMultiple)
+    beneficiaries_count = forms.IntegerField(label=_("Nombre de bénéficiaires visés"), required=False, min_value=0)
+    requested_amount = MoneyField(label=_("Montant demandé (€)"), required=False)
+    wants_multi_year = forms.BooleanField(label=_("Je demande un financement pluriannuel"), required=False)
+    objectives = forms.CharField(label=_("Objectifs"), required=False, widget=forms.Textarea(attrs={"rows": 4}),
+                                 help_text=_("Un objectif par ligne."))
+
+    def __init__(self, *args: Any, call: Call | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        qpvs = call.eligible_qpvs.all() if call is not None else QPV.objects.none()
+        pillars = call.eligible_pillars.all() if call is not None else Pillar.objects.none()
+        # An open call lists its eligible neighbourhoods and pillars; no restriction means all.
+        self.fields["qpvs"].queryset = qpvs if call is not None and qpvs.exists() else QPV.objects.all()
+        self.fields["pillar"].queryset = pillars if call is not None and pillars.exists() else Pillar.objects.all()
+
+    @staticmethod
+    def initial_for(application: Application) -> dict[str, Any]:
+        return {
+            "title": application.title,
+            "summary": application.summary,
+            "start_date": application.start_date,
+            "end_date": application.end_date,
+            "qpvs": list(application.qpvs.all()),
+            "pillar": application.pillar,
+            "themes": list(application.themes.all()),
+            "beneficiaries_count": application.beneficiaries_count,
+            "requested_amount": application.requested_amount,
+            "wants_multi_year": application.wants_multi_year,
+            "objectives": "\n".join(o.text for o in application.objectives.all()),
+        }
+
+    def service_data(self) -> dict[str, Any]:
+        """The valid part of the input, as application_update takes it (invalid fields left out)."""
+        data = dict(self.cleaned_data)
+        if "requested_amount" in data and data["requested_amount"] is None:
+            data["requested_amount"] = Decimal("0")
+        if "objectives" in data:
+            data["objectives"] = [line for line in data["objectives"].splitlines() if line.strip()]
+        return data
+
+
+class IndicatorForm(forms.Form):
+    label = forms.CharField(label=_("Indicateur"), max_length=300, required=False)
+    unit = forms.CharField(label=_("Unité"), max_length=50, required=False)
+    target = forms.DecimalField(label=_("Cible"), max_digits=12, decimal_places=2, required=False,
+                                widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("label") and data.get("target") is None and "target" not in self.errors:
+            self.add_error("target", _("Indiquez la valeur cible de l'indicateur."))
+        return data
+
+
+IndicatorFormSet = forms.formset_factory(IndicatorForm, extra=2)
+
+
+class BudgetRowForm(forms.Form):
+    """One line of the CERFA 12156*06 budget: an account, its funder for 74, a label, an amount."""
+
+    account = forms.ChoiceField(label=_("Compte"), required=False)
+    subsidy_source = forms.ChoiceField(label=_("Financeur (compte 74)"), required=False,
+                                       choices=[("", "—"), *SubsidySource.choices])
+    label = forms.CharField(label=_("Libellé"), max_length=200, required=False)
+    amount = MoneyField(label=_("Montant (€)"), required=False)
+
+    accounts: list[str] = []
+    side = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        labels = dict(Account.choices)
+        self.fields["account"].choices = [("", _("— Compte —")), *((a, labels[a]) for a in self.accounts)]
+        self.fields["amount"].widget.attrs["data-budget"] = self.side
+        if self.side == "charge":
+            del self.fields["subsidy_source"]
+
+    def is_blank(self) -> bool:
+        data = getattr(self, "cleaned_data", {})
+        return not data.get("account") and data.get("amount") is None and not data.get("label")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if (data.get("amount") is not None or data.get("label")) and not data.get("account"):
+            self.add_error("account", _("Choisissez le compte de cette ligne."))
+        return data
+
+    def row(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {"account": data["account"], "subsidy_source": data.get("subsidy_source", ""),
+                "label": data.get("label", ""), "amount": data.get("amount") or Decimal("0")}
+
+
+class ChargeRowForm(BudgetRowForm):
+    accounts = CHARGE_ACCOUNTS
+    side = "charge"
+
+
+class ProductRowForm(BudgetRowForm):
+    accounts = PRODUCT_ACCOUNTS
+    side = "product"
+
+
+ChargeFormSet = forms.formset_factory(ChargeRowForm, extra=3)
+ProductFormSet = forms.formset_factory(ProductRowForm, extra=3)
+
+
+def budget_initial(application: Application) -> tuple[list[dict], list[dict]]:
+    charges, products = [], []
+    for item in application.budget_items.all():
+        row = {"account": item.account, "subsidy_source": item.subsidy_source, "label": item.label,
+               "amount": item.amount}
+        (charges if item.account in CHARGE_ACCOUNTS else products).append(row)
+    return charges, products
+
+
+# --------------------------------------------------------------------------- transitions
+
+
+class TransitionForm(forms.Form):
+    """The inputs of one transition; `service_data()` is what grants.services.run_transition takes."""
+
+    def __init__(self, *args: Any, application: Application, **kwargs: Any) -> None:
+        self.application = application
+        super().__init__(*args, **kwargs)
+
+    def service_data(self) -> dict[str, Any]:
+        return dict(self.cleaned_data)
+
+
+class EmptyTransitionForm(TransitionForm):
+    pass
+
+
+class OptionalReasonForm(TransitionForm):
+    reason = forms.CharField(label=_("Commentaire (facultatif)"), required=False,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ReasonForm(TransitionForm):
+    reason = forms.CharField(label=_("Motif"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text=_("Obligatoire : il est communiqué au porteur de projet."))
+
+
+class RequestCompletionForm(TransitionForm):
+    message = forms.CharField(label=_("Ce qui doit être complété"), required=False,
+                              widget=forms.Textarea(attrs={"rows": 4}))
+    deadline = forms.DateField(label=_("Date limite de réponse"), required=False, widget=DateInput())
+
+
+class ResubmitForm(TransitionForm):
+    answer = forms.CharField(label=_("Votre réponse"), required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    attachment = forms.FileField(label=_("Pièce jointe (facultatif)"), required=False)
+    attachment_title = forms.CharField(label=_("Titre de la pièce jointe"), max_length=200, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        extensions = ", ".join(settings.UPLOAD_ALLOWED_EXTENSIONS)
+        max_mb = settings.UPLOAD_MAX_BYTES // (1024 * 1024)
+        self.fields["attachment"].help_text = _("Formats acceptés : %(ext)s ; %(max)s Mo au plus.") % {
+            "ext": extensions, "max": max_mb}
+        self.fields["attachment"].widget.attrs["accept"] = ",".join(f".{e}" for e in settings.UPLOAD_ALLOWED_EXTENSIONS)
+
+    def service_data(self) -> dict[str, Any]:
+        return {"answer": self.cleaned_data.get("answer", "")}
+
+
+class SendToCommitteeForm(TransitionForm):
+    proposed_amount = MoneyField(label=_("Montant proposé (€)"), required=False)
+    session = forms.ModelChoiceField(CommitteeSession.objects.none(), label=_("Séance de comité"), required=False,
+                                     empty_label=_("— Prochaine séance du programme —"))
+    note = forms.CharField(label=_("Avis de l'instruction"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["session"].queryset = CommitteeSession.objects.filter(
+            programme_id=self.application.programme_id, state=CommitteeSession.State.PLANNED)
+        if not self.is_bound and self.application.requested_amount:
+            self.initial.setdefault("proposed_amount", self.application.proposed_amount
+                                    or self.application.requested_amount)
+
+
+class ApproveForm(TransitionForm):
+    amount = MoneyField(label=_("Montant accordé (€)"), required=False)
+    conditions = forms.CharField(label=_("Conditions"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    is_multi_year = forms.BooleanField(label=_("Financement pluriannuel (CPO)"), required=False)
+    envelope_override_reason = forms.CharField(
+        label=_("Motif de dépassement d'enveloppe"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Seulement si la décision dépasse l'enveloppe."))
+    reason = forms.CharField(label=_("Motivation de la décision"), required=False,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound and self.application.proposed_amount is not None:
+            self.initial.setdefault("amount", self.application.proposed_amount)
+
+
+TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
+    "submit": EmptyTransitionForm,
+    "resubmit": ResubmitForm,
+    "withdraw": OptionalReasonForm,
+    "request_completion": RequestCompletionForm,
+    "declare_eligible": OptionalReasonForm,
+    "declare_ineligible": ReasonForm,
+    "start_review": OptionalReasonForm,
+    "send_to_committee": SendToCommitteeForm,
+    "approve": ApproveForm,
+    "reject": ReasonForm,
+    "dismiss": ReasonForm,
+    "reopen": ReasonForm,
+}
+
+
+def transition_form(name: str) -> type[TransitionForm]:
+    """The form of a transition; one not listed here takes an optional comment."""
+    return TRANSITION_FORMS.get(name, OptionalReasonForm)
+
+
+# --------------------------------------------------------------------------- instruction
+
+
+def instructors() -> Any:
+    return User.objects.filter(role_assignments__role__in=[Role.INSTRUCTOR, Role.PROGRAMME_MANAGER],
+                               is_active=True).distinct().order_by("last_name", "first_name", "email")
+
+
+class AssignForm(forms.Form):
+    assigned_to = forms.ModelChoiceField(User.objects.none(), label=_("Instructeur·rice"), required=False,
+                                         empty_label=_("— Personne —"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assigned_to"].queryset = instructors()
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(label=_("Nouvelle note interne"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                           help_text=_("Visible uniquement par l'instruction et le comité, jamais par le porteur."))
+
+
+class OpinionForm(forms.Form):
+    opinion = forms.ChoiceField(label=_("Avis"), choices=PartnerOpinion.Opinion.choices, widget=forms.RadioSelect)
+    comment = forms.CharField(label=_("Commentaire"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ScoreForm(forms.Form):
+    """One input per criterion of the call's grid: score_<criterion id>."""
+
+    def __init__(self, *args: Any, criteria: list, mine: dict[int, int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for criterion in criteria:
+            self.fields[f"score_{criterion.pk}"] = forms.IntegerField(
+                label=_("%(label)s (sur %(max)d)") % {"label": criterion.label, "max": criterion.max_score},
+                required=False, initial=mine.get(criterion.pk),
+                widget=forms.NumberInput(attrs={"min": 0, "max": criterion.max_score}))
+
+    def scores(self) -> dict[int, int]:
+        return {int(name.removeprefix("score_")): value for name, value in self.cleaned_data.items()
+                if value is not None}
+
+
+class QueueFilterForm(forms.Form):
+    q = forms.CharField(label=_("Rechercher"), required=False,
+                        help_text=_("Référence, organisation, SIRET ou titre"),
+                        widget=forms.TextInput(attrs={"type": "search"}))
+    state = forms.ChoiceField(label=_("État"), required=False,
+                              choices=[("", _("Tous")), *((v, lbl) for v, lbl in ApplicationState.choices
+                                                          if v != ApplicationState.DRAFT)])
+    call = forms.ModelChoiceField(Call.objects.none(), label=_("Appel"), required=False, empty_label=_("Tous"))
+    pillar = forms.ModelChoiceField(Pillar.objects.all(), label=_("Pilier"), required=False, empty_label=_("Tous"))
+    qpv = forms.ModelChoiceField(QPV.objects.all(), label=_("Quartier"), required=False, empty_label=_("Tous"))
+    assigned_to = forms.ModelChoiceField(User.objects.none(), label=_("Instructeur·rice"), required=False,
+                                         empty_label=_("Tous"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["call"].queryset = Call.objects.exclude(state=CallState.DRAFT).order_by("-opens_at")
+        self.fields["assigned_to"].queryset = instructors()
+
+    def filters(self) -> dict[str, Any]:
+        """The selector's filter dict (ids), without the state: the tabs count every state."""
+        if not self.is_valid():
+            return {}
+        data = self.cleaned_data
+        return {
+            "q": data.get("q") or "",
+            "call": data["call"].pk if data.get("call") else None,
+            "pillar": data["pillar"].pk if data.get("pillar") else None,
+            "qpv": data["qpv"].pk if data.get("qpv") else None,
+            "assigned_to": data["assigned_to"].pk if data.get("assigned_to") else None,
+        }
+
+
+# --------------------------------------------------------------------------- committee
+
+
+class SessionCreateForm(forms.Form):
+    programme = forms.ModelChoiceField(None, label=_("Programme"))
+    call = forms.ModelChoiceField(Call.objects.none(), label=_("Appel (facultatif)"), required=False,
+                                  empty_label=_("— Tout le programme —"))
+    title = forms.CharField(label=_("Intitulé de la séance"), max_length=200, required=False)
+    date = forms.DateField(label=_("Date de la séance"), widget=DateInput())
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from calls.models import Programme
+
+        super().__init__(*args, **kwargs)
+        self.fields["programme"].queryset = Programme.objects.all()
+        self.fields["call"].queryset = Call.objects.exclude(state=CallState.DRAFT).select_related("programme")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        call, programme = data.get("call"), data.get("programme")
+        if call is not None and programme is not None and call.programme_id != programme.pk:
+            self.add_error("call", _("Cet appel n'appartient pas au programme choisi."))
+        return data
+
+
+class DecisionForm(forms.Form):
+    """One file of the agenda in the session's single decisions form (prefix app-<id>)."""
+
+    DECISIONS = [("defer", _("Reporter")), ("approve", _("Accorder")), ("reject", _("Refuser"))]
+
+    decision = forms.ChoiceField(label=_("Décision"), choices=DECISIONS, initial="defer", widget=forms.RadioSelect)
+    amount = MoneyField(label=_("Montant accordé (€)"), required=False)
+    conditions = forms.CharField(label=_("Conditions"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    is_multi_year = forms.BooleanField(label=_("Pluriannuel"), required=False)
+    envelope_override_reason = forms.CharField(label=_("Motif de dépassement d'enveloppe"), required=False,
+                                               widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(label=_("Motivation"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, application: Application, **kwargs: Any) -> None:
+        self.application = application
+        kwargs.setdefault("prefix", f"app-{application.pk}")
+        super().__init__(*args, **kwargs)
+        if not self.is_bound and application.proposed_amount is not None:
+            self.initial.setdefault("amount", application.proposed_amount)
+
+    def service_row(self) -> dict[str, Any]:
+        return {"application": self.application.pk, **self.cleaned_data}
+
+
+class MinutesForm(forms.Form):
+    minutes = forms.CharField(label=_("Procès-verbal"), required=False, widget=forms.Textarea(attrs={"rows": 5}))
+

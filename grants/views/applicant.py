@@ -1,0 +1,212 @@
+"""The applicant's pages: their files, a new draft, editing (CERFA budget), renewal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from calls.models import Call, CallState
+from core.errors import DomainError
+from core.models import Organisation
+from core.permissions import is_staff_member, organisation_ids_of
+
+from .. import services
+from ..forms import (
+    ApplicationCreateForm,
+    ApplicationForm,
+    ChargeFormSet,
+    IndicatorFormSet,
+    ProductFormSet,
+    RenewForm,
+    add_domain_error,
+    budget_initial,
+)
+from ..models import Application, ApplicationState
+from ..selectors import budget_totals, similar_applications
+from .common import error_message, get_own
+from .detail import eligibility_list
+
+S = ApplicationState
+RENEWABLE_STATES = [S.APPROVED, S.REJECTED, S.DISMISSED, S.INELIGIBLE, S.WITHDRAWN]
+
+
+@login_required
+def my_applications(request: HttpRequest) -> HttpResponse:
+    """The files of the user's organisations, newest first, with what can be done on each."""
+    organisation_ids = organisation_ids_of(request.user)
+    if not organisation_ids and is_staff_member(request.user):
+        return redirect("grants:queue")
+    applications = (
+        Application.objects.filter(organisation_id__in=organisation_ids)
+        .select_related("organisation", "call", "programme")
+        .order_by("-created_at", "-id")
+    )
+    open_calls = Call.objects.filter(state=CallState.OPEN).order_by("closes_at")
+    return render(request, "grants/my_applications.html", {
+        "applications": applications,
+        "open_calls": open_calls,
+        "has_organisation": bool(organisation_ids),
+        "renewable_states": RENEWABLE_STATES,
+    })
+
+
+@login_required
+def application_create(request: HttpRequest) -> HttpResponse:
+    """Start a draft in an open call, for one of the user's organisations."""
+    organisation_ids = organisation_ids_of(request.user)
+    if not organisation_ids:
+        raise PermissionDenied
+    initial: dict[str, Any] = {}
+    if call_id := request.GET.get("call", ""):
+        initial["call"] = call_id if call_id.isdigit() else None
+    form = ApplicationCreateForm(request.POST or None, initial=initial, user=request.user,
+                                 organisation_ids=organisation_ids)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                application = services.application_create(
+                    actor=request.user, organisation=data["organisation"], call=data["call"],
+                    data={"title": data["title"]})
+            except DomainError as exc:
+                add_domain_error(form, exc)
+                status = exc.status_code
+            else:
+                messages.success(request, _("Le brouillon %(ref)s est créé. Complétez-le puis déposez-le.")
+                                 % {"ref": application.reference})
+                return redirect("grants:application_edit", pk=application.pk)
+        else:
+            status = 400
+    return render(request, "grants/application_create.html", {
+        "form": form,
+        "single_organisation": Organisation.objects.get(pk=next(iter(organisation_ids)))
+        if len(organisation_ids) == 1 else None,
+    }, status=status)
+
+
+def _edit_forms(application: Application, data: Any = None) -> dict[str, Any]:
+    if data is not None:
+        return {
+            "form": ApplicationForm(data, call=application.call),
+            "indicators": IndicatorFormSet(data, prefix="indicators"),
+            "charges": ChargeFormSet(data, prefix="charges"),
+            "products": ProductFormSet(data, prefix="products"),
+        }
+    charges, products = budget_initial(application)
+    return {
+        "form": ApplicationForm(initial=ApplicationForm.initial_for(application), call=application.call),
+        "indicators": IndicatorFormSet(prefix="indicators", initial=[
+            {"label": i.label, "unit": i.unit, "target": i.target} for i in application.indicators.all()]),
+        "charges": ChargeFormSet(prefix="charges", initial=charges),
+        "products": ProductFormSet(prefix="products", initial=products),
+    }
+
+
+def _save_draft(request: HttpRequest, application: Application, forms: dict[str, Any]) -> tuple[bool, list[str]]:
+    """Save every valid part of the input (an invalid budget never costs the rest).
+
+    Returns (everything valid and saved, budget errors)."""
+    form, indicators, charges, products = forms["form"], forms["indicators"], forms["charges"], forms["products"]
+    all_valid = all([form.is_valid(), indicators.is_valid(), charges.is_valid(), products.is_valid()])
+    data = form.service_data()
+    if indicators.is_valid():
+        data["indicators"] = [f.cleaned_data for f in indicators if f.cleaned_data.get("label")]
+    if charges.is_valid() and products.is_valid():
+        data["budget"] = [f.row() for f in [*charges, *products] if not f.is_blank()]
+    budget_errors: list[str] = []
+    try:
+        services.application_update(actor=request.user, application=application, data=data)
+    except DomainError as exc:
+        if "budget" not in exc.errors or "budget" not in data:
+            add_domain_error(form, exc)
+            return False, budget_errors
+        budget_errors = [str(m) for m in exc.errors["budget"]]
+        data.pop("budget")
+        try:
+            services.application_update(actor=request.user, application=application, data=data)
+        except DomainError as again:
+            add_domain_error(form, again)
+        return False, budget_errors
+    return all_valid, budget_errors
+
+
+@login_required
+def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a draft (or a file returned for completion): project, indicators, CERFA budget.
+
+    « Enregistrer le brouillon » keeps every valid input even when some are not; « Déposer le
+    dossier » saves then submits, and shows the call's rules the file still breaks."""
+    application = get_own(request, pk)
+    if not application.is_editable_by_applicant:
+        messages.info(request, _("Ce dossier n'est plus modifiable dans l'état « %(state)s ».")
+                      % {"state": application.get_state_display()})
+        return redirect("grants:application_detail", pk=application.pk)
+    status = 200
+    error = ""
+    budget_errors: list[str] = []
+    if request.method == "POST":
+        forms = _edit_forms(application, request.POST)
+        saved, budget_errors = _save_draft(request, application, forms)
+        application = get_own(request, pk)
+        if saved and request.POST.get("action") == "submit" and application.state == S.DRAFT:
+            try:
+                services.run_transition(name="submit", actor=request.user, application=application, data={})
+            except DomainError as exc:
+                add_domain_error(forms["form"], exc)
+                budget_errors += [str(m) for m in exc.errors.get("budget", [])]
+                error = error_message(exc)
+                status = exc.status_code
+            else:
+                messages.success(request, _("Votre dossier %(ref)s est déposé.") % {"ref": application.reference})
+                return redirect("grants:application_detail", pk=application.pk)
+        elif saved:
+            messages.success(request, _("Le brouillon est enregistré."))
+            return redirect("grants:application_edit", pk=application.pk)
+        else:
+            status = 400
+            error = _("Certaines informations sont à corriger (voir ci-dessous). Les autres sont enregistrées.")
+    else:
+        forms = _edit_forms(application)
+    return render(request, "grants/application_edit.html", {
+        **forms,
+        "application": application,
+        "call": application.call,
+        "error": error,
+        "budget_errors": budget_errors,
+        "totals": budget_totals(application),
+        "eligibility": eligibility_list(application) if application.state == S.DRAFT else None,
+        "similar": list(similar_applications(application)),
+        "pending_request": application.completion_requests.filter(answered_at__isnull=True).first(),
+    }, status=status)
+
+
+@login_required
+def application_renew(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start next year's draft from a past file, in an open call (tell us once)."""
+    previous = get_own(request, pk)
+    if previous.state not in RENEWABLE_STATES:
+        raise Http404
+    form = RenewForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                application = services.application_renew(actor=request.user, previous=previous,
+                                                         call=form.cleaned_data["call"])
+            except DomainError as exc:
+                add_domain_error(form, exc)
+                status = exc.status_code
+            else:
+                messages.success(request, _("Le dossier %(ref)s est créé à partir de %(prev)s : vérifiez-le puis "
+                                            "déposez-le.") % {"ref": application.reference, "prev": previous.reference})
+                return redirect("grants:application_edit", pk=application.pk)
+        else:
+            status = 400
+    return render(request, "grants/application_renew.html", {"previous": previous, "form": form}, status=status)

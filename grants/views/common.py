@@ -1,0 +1,60 @@
+"""What every application page shares: finding the file the user may see, and error display."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+
+from core.errors import DomainError, TransitionNotAllowed
+from core.permissions import is_member
+
+from ..models import Application
+from ..selectors import applications_visible_to
+from ..services import transition_specs
+
+# Audit actions about internal instruction work: never listed on the applicant's history.
+INTERNAL_ACTIONS = {
+    "grants.application.note_added",
+    "grants.application.scored",
+    "grants.application.opinion_given",
+    "grants.application.assigned",
+    "grants.application.amount_proposed",
+    "grants.application.envelope_overridden",
+}
+
+
+def visible_applications(request: HttpRequest) -> QuerySet[Application]:
+    return applications_visible_to(request.user).select_related(
+        "organisation", "call", "programme", "pillar", "assigned_to", "committee_session", "previous")
+
+
+def get_visible(request: HttpRequest, pk: int) -> Application:
+    """The file if the user may see it; 404 otherwise (existence not leaked)."""
+    return get_object_or_404(visible_applications(request), pk=pk)
+
+
+def get_own(request: HttpRequest, pk: int) -> Application:
+    """A file of one of the user's organisations; 404 for anyone else (staff included)."""
+    application = get_visible(request, pk)
+    if not is_member(request.user, application.organisation):
+        raise Http404
+    return application
+
+
+def transition_label(name: str) -> str:
+    spec = transition_specs().get(name)
+    return str(spec.label) if spec else name
+
+
+def error_message(exc: DomainError) -> str:
+    """The service's message, with transition code names replaced by their button labels and,
+    for a transition not allowed now, the actions that are."""
+    message = str(exc.message)
+    for name, spec in transition_specs().items():
+        message = message.replace(f"« {name} »", f"« {spec.label} »")
+    if isinstance(exc, TransitionNotAllowed) and exc.allowed:
+        labels = ", ".join(f"« {transition_label(n)} »" for n in exc.allowed)
+        message = f"{message} " + _("Actions possibles maintenant : %(list)s.") % {"list": labels}
+    return message
