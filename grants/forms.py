@@ -296,6 +296,20 @@ class ApproveForm(TransitionForm):
         super().__init__(*args, **kwargs)
         if not self.is_bound and self.application.proposed_amount is not None:
             self.initial.setdefault("amount", self.application.proposed_amount)
+        # A multi-year request (structural support): the approved amount of each year.
+        self.years = list(self.application.years.all())
+        for year in self.years:
+            self.fields[f"year_{year.fiscal_year}"] = MoneyField(
+                label=_("Montant accordé pour %(y)d (€)") % {"y": year.fiscal_year}, required=False,
+                help_text=_("Demandé : %(a)s €. Vide : réparti au prorata de la demande.")
+                % {"a": year.requested_amount})
+
+    def service_data(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.cleaned_data.items() if not k.startswith("year_")}
+        yearly = {y.fiscal_year: self.cleaned_data.get(f"year_{y.fiscal_year}") for y in self.years}
+        if yearly and all(v is not None for v in yearly.values()):
+            data["yearly_amounts"] = yearly
+        return data
 
 
 TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
@@ -311,6 +325,8 @@ TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
     "reject": ReasonForm,
     "dismiss": ReasonForm,
     "reopen": ReasonForm,
+    "award_directly": ApproveForm,
+    "refuse_directly": ReasonForm,
 }
 
 

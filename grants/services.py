@@ -25,6 +25,7 @@ from core.clock import now, today
 from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.fsm import allowed_transition_names, apply_transition, lock
 from core.models import Organisation, Role, User
+from core.money import split_exact
 from core.notifications import notify
 from core.permissions import has_role, is_member, scope_of
 from core.references import next_reference
@@ -37,6 +38,7 @@ from .models import (
     ApplicationAttachment,
     ApplicationKind,
     ApplicationState,
+    ApplicationYear,
     AssignmentRule,
     BudgetItem,
     CommitteeSession,
@@ -127,6 +129,11 @@ def _specs() -> dict[str, TransitionSpec]:
                                   _instructor_or_manager, needs_reason=True, style="danger"),
         "reopen": TransitionSpec("reopen", _("Rouvrir la décision"), "grants.application.reopened", _manager,
                                  needs_reason=True),
+        "award_directly": TransitionSpec("award_directly", _("Accorder hors appel"),
+                                         "grants.application.awarded_directly", _manager, style="primary"),
+        "refuse_directly": TransitionSpec("refuse_directly", _("Refuser l'attribution hors appel"),
+                                          "grants.application.refused_directly", _manager, needs_reason=True,
+                                          style="danger"),
     }
 
 
@@ -566,7 +573,7 @@ def application_send_to_committee(*, actor: User, application: Application, prop
 
 def application_approve(*, actor: User, application: Application, amount: Decimal, conditions: str = "",
                         is_multi_year: bool = False, envelope_override_reason: str = "",
-                        reason: str = "") -> Application:
+                        reason: str = "", yearly_amounts: dict[int, Decimal] | None = None) -> Application:
     """Grant the subsidy. Amount ≤ requested; no pending completion request; beyond the call's (or the
     programme's) envelope only with an explicit override reason, audited."""
     if amount is None or amount <= 0:
@@ -584,6 +591,9 @@ def application_approve(*, actor: User, application: Application, amount: Decima
         if pending_completion_request(application) is not None:
             raise TransitionNotAllowed(_("Une demande de compléments est en attente : le dossier ne peut pas "
                                          "être décidé."), allowed=[])
+        has_years = application.years.exists()
+        if has_years:
+            is_multi_year = application.years.count() > 1
         if is_multi_year and application.call and not application.call.multi_year_allowed:
             raise DomainError(_("Cet appel ne permet pas de financement pluriannuel."), field="is_multi_year")
         override = (envelope_override_reason or "").strip()
@@ -599,10 +609,14 @@ def application_approve(*, actor: User, application: Application, amount: Decima
         application.decided_at = now()
         application.decided_by = actor
         application.envelope_override_reason = override if over is not None else ""
+        if has_years:
+            # Multi-year request: each year's approved amount, summing to the total (the CPO's input).
+            _approve_years(application, yearly_amounts or _years_pro_rata(application, amount))
         application = _transition(
             application, "approve", actor=actor, reason=reason,
             payload={"amount": amount, "requested": application.requested_amount, "multi_year": is_multi_year,
-                     "conditions": application.decision_conditions},
+                     "conditions": application.decision_conditions,
+                     "years": {str(y.fiscal_year): y.approved_amount for y in application.years.all()}},
             update_fields=["approved_amount", "decision_conditions", "decision_reason", "is_multi_year",
                            "decided_at", "decided_by", "envelope_override_reason"])
         if over is not None:
@@ -611,6 +625,28 @@ def application_approve(*, actor: User, application: Application, amount: Decima
         _notify_applicants(application, _("Subvention accordée : dossier %(ref)s") % {"ref": application.reference},
                            _("Montant accordé : %(amount)s.") % {"amount": euros(amount)})
     return application
+
+
+def _years_pro_rata(application: Application, amount: Decimal) -> dict[int, Decimal]:
+    """Approved amount spread over the requested years in proportion to the request (exact cents)."""
+    years = list(application.years.order_by("fiscal_year"))
+    parts = split_exact(amount, [y.requested_amount for y in years])
+    return {y.fiscal_year: part for y, part in zip(years, parts, strict=True)}
+
+
+def _approve_years(application: Application, amounts: dict[int, Decimal]) -> None:
+    years = {y.fiscal_year: y for y in application.years.all()}
+    amounts = {int(k): Decimal(str(v)) for k, v in amounts.items()}
+    if set(amounts) != set(years):
+        raise DomainError(_("Indiquez un montant accordé pour chaque exercice demandé."), field="years")
+    if sum(amounts.values(), Decimal("0")) != application.approved_amount:
+        raise DomainError(_("Les montants annuels doivent totaliser le montant accordé."), field="years")
+    for fiscal_year, value in amounts.items():
+        if value < 0 or value > years[fiscal_year].requested_amount:
+            raise DomainError(_("Exercice %(y)d : le montant accordé doit être compris entre 0 et le montant "
+                                "demandé.") % {"y": fiscal_year}, field="years")
+        years[fiscal_year].approved_amount = value
+    ApplicationYear.objects.bulk_update(list(years.values()), ["approved_amount"])
 
 
 def _envelope_overrun(application: Application, amount: Decimal) -> Decimal | None:
@@ -719,6 +755,12 @@ def completion_requests_flag_overdue() -> int:
         answered_at__isnull=True, deadline__lt=today(), is_overdue=False).update(is_overdue=True)
 
 
+def _direct():
+    from . import services_direct  # the direct-award module builds on this one
+
+    return services_direct
+
+
 # The registry the API and views use to run a transition by name.
 def run_transition(*, name: str, actor: User, application: Application, data: dict[str, Any]) -> Application:
     """Dispatch a transition by name with its inputs (API: POST …/transitions/{name}/)."""
@@ -742,10 +784,16 @@ def run_transition(*, name: str, actor: User, application: Application, data: di
         "approve": lambda: application_approve(
             actor=actor, application=application, amount=data.get("amount"), conditions=data.get("conditions", ""),
             is_multi_year=bool(data.get("is_multi_year")),
-            envelope_override_reason=data.get("envelope_override_reason", ""), reason=data.get("reason", "")),
+            envelope_override_reason=data.get("envelope_override_reason", ""), reason=data.get("reason", ""),
+            yearly_amounts=data.get("yearly_amounts")),
         "reject": lambda: application_reject(actor=actor, application=application, reason=data.get("reason", "")),
         "dismiss": lambda: application_dismiss(actor=actor, application=application, reason=data.get("reason", "")),
         "reopen": lambda: application_reopen(actor=actor, application=application, reason=data.get("reason", "")),
+        "award_directly": lambda: _direct().direct_award_decide(
+            actor=actor, application=application, approve=True, amount=data.get("amount"),
+            reason=data.get("reason", ""), envelope_override_reason=data.get("envelope_override_reason", "")),
+        "refuse_directly": lambda: _direct().direct_award_decide(
+            actor=actor, application=application, approve=False, reason=data.get("reason", "")),
     }
     if name not in services:
         raise TransitionNotAllowed(_("Action inconnue : « %(name)s ».") % {"name": name},

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
-from calls.models import Call, CallMode, Programme
+from calls.models import Programme
 from core.audit import audit_log
 from core.clock import now
 from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
@@ -140,22 +140,6 @@ def application_set_years(*, actor: User, application: Application, years: list[
     return created
 
 
-def structural_years_approve(*, application: Application, amounts: dict[int, Decimal]) -> None:
-    """Record the approved amount of each year (their total is the approved amount). Called inside
-    the approval's transaction; the agreement (CPO) is built from these rows."""
-    years = {y.fiscal_year: y for y in application.years.all()}
-    if set(amounts) != set(years):
-        raise DomainError(_("Indiquez un montant accordé pour chaque exercice demandé."), field="years")
-    if sum(amounts.values(), Decimal("0")) != application.approved_amount:
-        raise DomainError(_("Les montants annuels doivent totaliser le montant accordé."), field="years")
-    for fiscal_year, amount in amounts.items():
-        if amount < 0 or amount > years[fiscal_year].requested_amount:
-            raise DomainError(_("Exercice %(y)d : le montant accordé doit être compris entre 0 et le montant "
-                                "demandé.") % {"y": fiscal_year}, field="years")
-        years[fiscal_year].approved_amount = amount
-    ApplicationYear.objects.bulk_update(list(years.values()), ["approved_amount"])
-
-
 def multi_year_share(programme: Programme) -> dict[str, Any]:
     """Share of supported associations that have multi-year security in a programme."""
     rows = (Application.objects.filter(programme=programme, state=S.APPROVED)
@@ -164,8 +148,3 @@ def multi_year_share(programme: Programme) -> dict[str, Any]:
     supported, multi = rows["supported"] or 0, rows["multi_year"] or 0
     return {"supported": supported, "multi_year": multi,
             "share": (Decimal(multi) / Decimal(supported) * 100).quantize(Decimal("0.1")) if supported else None}
-
-
-def structural_call_check(call: Call) -> None:
-    if call.mode != CallMode.STRUCTURAL_SUPPORT:
-        raise DomainError(_("Cet appel n'est pas un appel de soutien aux actions structurelles."), field="call")

@@ -96,3 +96,34 @@ def test_multi_year_share(programme, organisation):
                                                      approved_amount=Decimal("100"))
     share = svc.multi_year_share(programme)
     assert share == {"supported": 4, "multi_year": 2, "share": Decimal("50.0")}
+
+
+def test_structural_approval_records_each_year(applicant, committee_member, organisation):
+    call = f.CallFactory(mode=CallMode.STRUCTURAL_SUPPORT, multi_year_allowed=True, envelope=Decimal("500000"),
+                         max_amount=None, max_share_percent=None)
+    app = f.ApplicationFactory(call=call, organisation=organisation, kind=ApplicationKind.STRUCTURAL_SUPPORT)
+    svc.application_set_years(actor=applicant, application=app, years=[
+        {"fiscal_year": y, "amount": a} for y, a in ((2026, "30000"), (2027, "30000"), (2028, "40000"))])
+    Application.objects.filter(pk=app.pk).update(state=S.IN_COMMITTEE)
+    app = Application.objects.get(pk=app.pk)
+    from grants import services
+
+    with pytest.raises(DomainError):  # the years must add up to the approval
+        services.application_approve(actor=committee_member, application=app, amount=Decimal("90000"),
+                                     yearly_amounts={2026: 30000, 2027: 30000, 2028: 20000})
+    app = services.application_approve(actor=committee_member, application=app, amount=Decimal("90000"))
+    assert app.is_multi_year
+    assert [(y.fiscal_year, y.approved_amount) for y in app.years.all()] == [
+        (2026, Decimal("27000.00")), (2027, Decimal("27000.00")), (2028, Decimal("36000.00"))]
+
+
+def test_direct_award_transitions_run_through_the_registry(instructor, manager, organisation, programme):
+    from grants import services
+
+    app = open_award(instructor, organisation, programme)
+    names = [t.name for t in services.available_transitions(actor=manager, application=app)]
+    assert "award_directly" in names and "refuse_directly" in names
+    assert "award_directly" not in [t.name for t in services.available_transitions(actor=instructor, application=app)]
+    app = services.run_transition(name="award_directly", actor=manager, application=app,
+                                  data={"amount": Decimal("5000.00"), "reason": "Urgence"})
+    assert app.state == S.APPROVED
