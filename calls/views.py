@@ -19,12 +19,9 @@ from core.models import Role
 from core.permissions import has_role, organisation_ids_of
 
 from .models import Call, CallState
+from .selectors import PUBLIC_STATES, calls_readable_by
 from .services import CALL_TRANSITION_ACTIONS
 from .services import call_transition as call_transition_service
-
-PUBLIC_STATES = [CallState.PUBLISHED, CallState.OPEN]
-# States in which a call's page stays readable by anyone (drafts are the managers' business).
-READABLE_STATES = [s for s in CallState.values if s != CallState.DRAFT]
 
 TRANSITION_LABELS = {
     "publish": gettext_lazy("Publier l'appel"),
@@ -41,9 +38,7 @@ def _with_rules(qs: QuerySet[Call]) -> QuerySet[Call]:
 
 
 def _readable_calls(request: HttpRequest) -> QuerySet[Call]:
-    if has_role(request.user, Role.PROGRAMME_MANAGER):
-        return Call.objects.all()
-    return Call.objects.filter(state__in=READABLE_STATES)
+    return calls_readable_by(request.user)
 
 
 def call_list(request: HttpRequest) -> HttpResponse:

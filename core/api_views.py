@@ -1,2 +1,162 @@
+"""API of core: organisations, reference data and the token endpoint.
+
+Views read through core.selectors and write through core.services only."""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .auth import client_ip, is_throttled
+from .models import QPV, Funder, Pillar, TransitionTheme
+from .selectors import organisations_visible_to
+from .serializers import (
+    FunderSerializer,
+    OrganisationSerializer,
+    OrganisationUpdateSerializer,
+    PillarSerializer,
+    QPVSerializer,
+    ThemeSerializer,
+    TokenRequestSerializer,
+    TokenSerializer,
+)
+from .services import organisation_update
+
+# The error bodies every endpoint may return (core.api.exception_handler).
+ErrorSerializer = inline_serializer(
+    name="Error",
+    fields={
+        "detail": serializers.CharField(),
+        "code": serializers.CharField(required=False),
+        "errors": serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+                                        required=False),
+    },
+)
+TransitionErrorSerializer = inline_serializer(
+    name="TransitionNotAllowedError",
+    fields={
+        "detail": serializers.CharField(),
+        "code": serializers.CharField(),
+        "allowed_transitions": serializers.ListField(child=serializers.CharField()),
+    },
+)
+R400 = OpenApiResponse(ErrorSerializer, description=_lazy("Données invalides ou règle métier non respectée."))
+R403 = OpenApiResponse(ErrorSerializer, description=_lazy("Action non autorisée pour cet utilisateur."))
+R404 = OpenApiResponse(ErrorSerializer, description=_lazy("Introuvable ou hors de votre périmètre."))
+R409 = OpenApiResponse(TransitionErrorSerializer,
+                       description=_lazy("Action impossible dans l'état actuel ; liste les actions possibles."))
+R429 = OpenApiResponse(ErrorSerializer, description=_lazy("Trop de tentatives de connexion."))
+
+
+@extend_schema_view(
+    list=extend_schema(summary=_lazy("Organisations visibles"), responses={200: OrganisationSerializer(many=True)}),
+    retrieve=extend_schema(summary=_lazy("Une organisation"), responses={200: OrganisationSerializer, 404: R404}),
+    partial_update=extend_schema(summary=_lazy("Modifier le profil de l'organisation"),
+                                 request=OrganisationUpdateSerializer,
+                                 responses={200: OrganisationSerializer, 400: R400, 403: R403, 404: R404}),
+)
+class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
+                          viewsets.GenericViewSet):
+    """Members see their organisations, staff every one, anyone else nothing (404).
+
+    Bank details appear only for members and finance officers. Profile changes go through
+    core.services.organisation_update (organisation administrators)."""
+
+    serializer_class = OrganisationSerializer
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return organisations_visible_to(self.request.user).order_by("name", "pk")
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        organisation = self.get_object()
+        data = OrganisationUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        organisation = organisation_update(actor=request.user, organisation=organisation,
+                                           data=dict(data.validated_data))
+        return Response(OrganisationSerializer(organisation, context=self.get_serializer_context()).data)
+
+
+class _Reference(viewsets.ReadOnlyModelViewSet):
+    """Reference data: read-only for every signed-in user, not paginated (short lists)."""
+
+    pagination_class = None
+
+
+class QPVViewSet(_Reference):
+    """Priority neighbourhoods (QPV)."""
+
+    queryset = QPV.objects.order_by("code")
+    serializer_class = QPVSerializer
+
+
+class PillarViewSet(_Reference):
+    """Pillars of the city contract."""
+
+    queryset = Pillar.objects.order_by("label")
+    serializer_class = PillarSerializer
+
+
+class ThemeViewSet(_Reference):
+    """Transition themes."""
+
+    queryset = TransitionTheme.objects.order_by("label")
+    serializer_class = ThemeSerializer
+
+
+class FunderViewSet(_Reference):
+    """Funders (State, region, commune, CAF, foundations…)."""
+
+    queryset = Funder.objects.order_by("name")
+    serializer_class = FunderSerializer
+
+
+class TokenViewSet(viewsets.GenericViewSet):
+    """POST /api/auth/token/: an API token for an email and password.
+
+    Goes through the same throttled authentication as the login page (core.auth): after too many
+    failures for an account or an address, the password is not even checked."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    serializer_class = TokenRequestSerializer
+
+    @extend_schema(summary=_lazy("Obtenir un jeton d'API"), request=TokenRequestSerializer,
+                   responses={200: TokenSerializer, 400: R400, 429: R429})
+    def create(self, request: Request) -> Response:
+        data = TokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        email = data.validated_data["email"].strip().lower()
+        if is_throttled(email, client_ip(request)):
+            return Response(
+                {"detail": _("Trop de tentatives de connexion infructueuses. Réessayez plus tard."),
+                 "code": "throttled"},
+                status=status.HTTP_429_TOO_MANY_REQUESTS)
+        user = authenticate(request._request, username=email, password=data.validated_data["password"])
+        if user is None:
+            return Response({"detail": _("Adresse e-mail ou mot de passe incorrect."), "code": "invalid_login"},
+                            status=status.HTTP_400_BAD_REQUEST)
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
 def register(router) -> None:
     """Register this app's viewsets on the API router."""
+    router.register("auth/token", TokenViewSet, basename="auth-token")
+    router.register("organisations", OrganisationViewSet, basename="organisation")
+    router.register("qpvs", QPVViewSet, basename="qpv")
+    router.register("pillars", PillarViewSet, basename="pillar")
+    router.register("themes", ThemeViewSet, basename="theme")
+    router.register("funders", FunderViewSet, basename="funder")

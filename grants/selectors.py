@@ -14,6 +14,16 @@ from .budget import CHARGE_ACCOUNTS, IN_KIND_CHARGE, IN_KIND_PRODUCT, PRODUCT_AC
 from .models import Application, ApplicationState, CompletionRequest
 
 S = ApplicationState
+
+# Audit actions about internal instruction work: never listed on the applicant's history.
+INTERNAL_ACTIONS = {
+    "grants.application.note_added",
+    "grants.application.scored",
+    "grants.application.opinion_given",
+    "grants.application.assigned",
+    "grants.application.amount_proposed",
+    "grants.application.envelope_overridden",
+}
 ALL_SEEING_ROLES = (Role.PROGRAMME_MANAGER, Role.AUDITOR, Role.FINANCE_OFFICER)
 
 

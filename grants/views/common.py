@@ -11,18 +11,8 @@ from core.errors import DomainError, TransitionNotAllowed
 from core.permissions import is_member
 
 from ..models import Application
-from ..selectors import applications_visible_to
+from ..selectors import INTERNAL_ACTIONS, applications_visible_to  # noqa: F401 (re-exported)
 from ..services import transition_specs
-
-# Audit actions about internal instruction work: never listed on the applicant's history.
-INTERNAL_ACTIONS = {
-    "grants.application.note_added",
-    "grants.application.scored",
-    "grants.application.opinion_given",
-    "grants.application.assigned",
-    "grants.application.amount_proposed",
-    "grants.application.envelope_overridden",
-}
 
 
 def visible_applications(request: HttpRequest) -> QuerySet[Application]:
