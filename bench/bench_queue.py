@@ -276,6 +276,14 @@ class Endpoints:
         return list(instructor_queue(self.user)[:PAGE])
 
     def queue_selector_count(self) -> object:
+        """The tab counts and page total as the queue computes them (trigger-kept counters)."""
+        from grants.selectors import instructor_queue, queue_counts
+
+        counts = queue_counts(instructor_queue(self.user), user=self.user, filters={})
+        return sum(counts.values()), counts
+
+    def queue_exact_count(self) -> object:
+        """For comparison: counting every filed file, as a filtered or scoped queue must."""
         from grants.selectors import instructor_queue, queue_counts
 
         qs = instructor_queue(self.user)
@@ -292,7 +300,8 @@ class Endpoints:
         return [
             (f"GET {queue_url} (page 1)", self.page(queue_url)),
             ("instructor_queue() first page", self.queue_selector),
-            ("instructor_queue() count + tabs", self.queue_selector_count),
+            ("queue tab counts + total (counters)", self.queue_selector_count),
+            ("queue exact count (filtered/scoped path)", self.queue_exact_count),
             ("GET /api/applications/ (page 1)", self.page("/api/applications/")),
             ("applications_visible_to() first page", self.api_selector),
         ]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import status
@@ -13,10 +16,26 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from .errors import DomainError, TransitionNotAllowed
 
 
+class KnownCountPaginator(Paginator):
+    """A Django paginator told the total in advance (from maintained counters) instead of counting."""
+
+    def __init__(self, *args, known_count: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.count = known_count
+
+
 class DefaultPagination(PageNumberPagination):
+    """Page-number pagination; a view with `known_count()` returning an int skips the COUNT query."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def paginate_queryset(self, queryset, request, view=None):
+        known = view.known_count() if view is not None and hasattr(view, "known_count") else None
+        if known is not None:
+            self.django_paginator_class = partial(KnownCountPaginator, known_count=known)
+        return super().paginate_queryset(queryset, request, view)
 
 
 def domain_error_response(exc: DomainError) -> Response:

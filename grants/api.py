@@ -36,6 +36,7 @@ from .models import Application, ApplicationState, CompletionRequest, PartnerOpi
 from .selectors import (
     INTERNAL_ACTIONS,
     applications_visible_to,
+    counter_counts,
     filter_applications,
     is_staff_viewer,
     staff_visibility,
@@ -126,6 +127,12 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
 
     def get_serializer_class(self):
         return ApplicationListSerializer if self.action == "list" else ApplicationDetailSerializer
+
+    def known_count(self) -> int | None:
+        """The list's total from the trigger-kept counters when they can answer (no COUNT(*))."""
+        filters = {name: self.request.query_params.get(name) for name in ApplicationFilter.base_filters}
+        counts = counter_counts(self.request.user, filters)
+        return None if counts is None else sum(counts.values())
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()

@@ -11,7 +11,7 @@ from core.models import Role, User
 from core.permissions import has_role, organisation_ids_of, scope_of
 
 from .budget import CHARGE_ACCOUNTS, IN_KIND_CHARGE, IN_KIND_PRODUCT, PRODUCT_ACCOUNTS, SUBSIDIES
-from .models import Application, ApplicationState, CompletionRequest
+from .models import Application, ApplicationState, ApplicationStateCount, CompletionRequest
 
 S = ApplicationState
 
@@ -110,8 +110,42 @@ def filter_applications(qs: QuerySet[Application], filters: dict) -> QuerySet[Ap
     return qs
 
 
-def queue_counts(qs: QuerySet[Application]) -> dict[str, int]:
-    """Count per state for the queue's tabs (one query)."""
+# Filters the trigger-maintained counters can answer (anything else needs a real count).
+COUNTER_FILTERS = {"call", "programme", "state"}
+
+
+def sees_every_filed_application(user: User) -> bool:
+    if has_role(user, *ALL_SEEING_ROLES):
+        return True
+    return any(scope is not None and scope.everything
+               for scope in (scope_of(user, Role.INSTRUCTOR), scope_of(user, Role.COMMITTEE_MEMBER)))
+
+
+def counter_counts(user: User, filters: dict | None = None) -> dict[str, int] | None:
+    """Filed files per state from ApplicationStateCount (kept exact by database triggers), or None
+    when the counters cannot answer: a user who does not see every filed file, one who also acts for
+    organisations (their drafts count too), or a filter beyond call/programme/state."""
+    filters = filters or {}
+    used = {k for k, v in filters.items() if v}
+    if not used <= COUNTER_FILTERS or not sees_every_filed_application(user) or organisation_ids_of(user):
+        return None
+    counters = ApplicationStateCount.objects.exclude(state=S.DRAFT)
+    if call := filters.get("call"):
+        counters = counters.filter(call_key=getattr(call, "pk", call))
+    if programme := filters.get("programme"):
+        counters = counters.filter(programme_id=getattr(programme, "pk", programme))
+    if state := filters.get("state"):
+        counters = counters.filter(state=state)
+    rows = counters.values("state").annotate(total=Sum("n"))
+    return {row["state"]: row["total"] for row in rows if row["total"]}
+
+
+def queue_counts(qs: QuerySet[Application], *, user: User | None = None,
+                 filters: dict | None = None) -> dict[str, int]:
+    """Count per state for the queue's tabs, in one query: from the counters when they can answer
+    (the cost does not grow with the number of files), else by counting the filtered set."""
+    if user is not None and (counts := counter_counts(user, filters)) is not None:
+        return counts
     # DISTINCT only when the queryset may repeat rows (scoped joins): it forces a sort.
     rows = qs.order_by().values("state").annotate(n=Count("pk", distinct=qs.query.distinct))
     return {row["state"]: row["n"] for row in rows}

@@ -10,6 +10,7 @@ from .applications import (
     ApplicationAttachment,
     ApplicationKind,
     ApplicationState,
+    ApplicationStateCount,
     ApplicationYear,
     AssignmentRule,
     BudgetItem,
@@ -26,7 +27,7 @@ from .solutions import AllocationRun, Ballot, BallotChoice, PanelAssessment
 
 __all__ = [
     "DECIDED_STATES", "MONEY", "OPEN_STATES", "AllocationRun", "Application", "ApplicationAttachment",
-    "ApplicationKind", "ApplicationState", "ApplicationYear", "AssignmentRule", "Ballot", "BallotChoice",
+    "ApplicationKind", "ApplicationState", "ApplicationStateCount", "ApplicationYear", "AssignmentRule", "Ballot", "BallotChoice",
     "BudgetItem", "Candidacy", "CandidacyState", "CoachingEntry", "CommitteeSession", "CompletionRequest",
     "Indicator", "InstructorNote", "Objective", "PanelAssessment", "PartnerOpinion", "PrototypeDeliverable",
     "Score", "attachment_upload_to",

@@ -28,10 +28,13 @@ def queue(request: HttpRequest) -> HttpResponse:
     filters = form.filters() if request.GET else {}
     state = form.cleaned_data.get("state", "") if form.is_bound and form.is_valid() else ""
     qs = instructor_queue(request.user, filters=filters)
-    counts = queue_counts(qs)
+    counts = queue_counts(qs, user=request.user, filters=filters)
     if state:
         qs = qs.filter(state=state)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = Paginator(qs, PAGE_SIZE)
+    # The tab counts already hold the total: no second COUNT over every file.
+    paginator.count = counts.get(state, 0) if state else sum(counts.values())
+    page = paginator.get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
     tab_params = params.copy()
