@@ -20,7 +20,7 @@ from .services import INVITABLE_ROLES
 password_help = lazy(password_validators_help_text_html, str)
 
 
-def add_domain_error(form: forms.Form, exc: DomainError) -> None:
+def add_domain_error(form: forms.BaseForm, exc: DomainError) -> None:
     """Show a service's DomainError next to the fields it names (else at the top of the form)."""
     if not exc.errors:
         form.add_error(None, str(exc.message))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.contrib.contenttypes.models import ContentType
@@ -11,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from . import identifiers
+from .uploads import private_upload_path
 
 
 class Role(models.TextChoices):
@@ -258,8 +257,7 @@ class RoleAssignment(models.Model):
 
 
 def document_upload_to(instance: OrganisationDocument, filename: str) -> str:
-    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
-    return f"documents/{instance.organisation_id}/{uuid.uuid4().hex}.{ext}"
+    return private_upload_path("documents", instance.organisation_id, filename)
 
 
 class DocumentKind(models.TextChoices):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 import zipfile
 from typing import Any
 
@@ -48,6 +49,13 @@ def _content_matches(file: Any, ext: str) -> bool:
         return False
     finally:
         file.seek(0)
+
+
+def private_upload_path(folder: str, owner_id: object, filename: str) -> str:
+    """Where an uploaded file is stored: `<folder>/<owner id>/<random name>.<ext>`. The original
+    name is kept in the database, never in the path (no guessing, no clashes)."""
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"{folder}/{owner_id}/{uuid.uuid4().hex}.{ext}"
 
 
 def upload_error(file: Any) -> str | None:

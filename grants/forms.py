@@ -10,30 +10,12 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from calls.models import Call, CallState
-from core.errors import DomainError
+from calls.models import Call, CallMode, CallState, Challenge
+from core.forms import DateInput, add_domain_error  # noqa: F401  (shared with the grants views)
 from core.models import QPV, Organisation, Pillar, Role, TransitionTheme, User
 
 from .budget import CHARGE_ACCOUNTS, PRODUCT_ACCOUNTS, Account, SubsidySource
 from .models import Application, ApplicationState, CommitteeSession, PartnerOpinion
-
-
-def add_domain_error(form: forms.BaseForm, exc: DomainError) -> None:
-    """Show a service's DomainError next to the fields it names (else at the top of the form)."""
-    if not exc.errors:
-        form.add_error(None, str(exc.message))
-        return
-    for field, messages in exc.errors.items():
-        target = field if field in form.fields else None
-        for message in messages:
-            form.add_error(target, str(message))
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
-        super().__init__(attrs, format="%Y-%m-%d")
 
 
 class MoneyField(forms.DecimalField):
@@ -114,6 +96,14 @@ class ApplicationForm(forms.Form):
         # An open call lists its eligible neighbourhoods and pillars; no restriction means all.
         self.fields["qpvs"].queryset = qpvs if call is not None and qpvs.exists() else QPV.objects.all()
         self.fields["pillar"].queryset = pillars if call is not None and pillars.exists() else Pillar.objects.all()
+        if call is not None and call.mode == CallMode.SOLUTIONS_CALL:
+            # Call for solutions: the action answers one of the expected solutions retained for the call
+            # (required on submission: grants.eligibility).
+            self.fields["challenge"] = forms.ModelChoiceField(
+                Challenge.objects.filter(call=call, state=Challenge.State.APPROVED).select_related("qpv"),
+                label=_("Solution attendue à laquelle l'action répond"), required=False,
+                empty_label=_("— Choisissez une solution attendue —"),
+                help_text=_("Les solutions attendues ont été définies par les habitant·es du quartier."))
 
     @staticmethod
     def initial_for(application: Application) -> dict[str, Any]:
@@ -129,6 +119,7 @@ class ApplicationForm(forms.Form):
             "requested_amount": application.requested_amount,
             "wants_multi_year": application.wants_multi_year,
             "objectives": "\n".join(o.text for o in application.objectives.all()),
+            "challenge": application.challenge_id,
         }
 
     def service_data(self) -> dict[str, Any]:

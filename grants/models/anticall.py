@@ -3,7 +3,6 @@ prototyping phase, then funded directly (DOMAIN.md §2.2)."""
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -13,6 +12,7 @@ from django_fsm import FSMField, transition
 
 from calls.models import Need
 from core.models import Funder, Invitation, Organisation
+from core.uploads import private_upload_path
 
 from .applications import MONEY, Application
 
@@ -151,8 +151,7 @@ class CoachingEntry(models.Model):
 
 
 def deliverable_upload_to(instance: PrototypeDeliverable, filename: str) -> str:
-    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
-    return f"prototypes/{instance.candidacy_id}/{uuid.uuid4().hex}.{ext}"
+    return private_upload_path("prototypes", instance.candidacy_id, filename)
 
 
 class PrototypeDeliverable(models.Model):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -13,6 +12,7 @@ from django_fsm import FSMField, transition
 
 from calls.models import Call, Challenge, Programme, ScoringCriterion
 from core.models import QPV, Funder, Organisation, OrganisationDocument, Pillar, TransitionTheme
+from core.uploads import private_upload_path
 
 from ..budget import Account, SubsidySource
 
@@ -449,8 +449,7 @@ class AssignmentRule(models.Model):
 
 
 def attachment_upload_to(instance: ApplicationAttachment, filename: str) -> str:
-    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
-    return f"applications/{instance.application_id}/{uuid.uuid4().hex}.{ext}"
+    return private_upload_path("applications", instance.application_id, filename)
 
 
 class ApplicationAttachment(models.Model):
