@@ -51,3 +51,20 @@ def login(page, email: str, password: str = "secret-pass-123") -> None:
     page.get_by_label("Mot de passe").fill(password)
     page.get_by_role("button", name="Se connecter").click()
     page.wait_for_load_state()
+
+
+@pytest.fixture
+def new_person_page(browser, live_server):
+    """Another person at another computer: `new_person_page()` opens a page in a fresh browser context
+    (own cookies and session), closed at the end of the test."""
+    contexts = []
+
+    def make():
+        context = browser.new_context(base_url=live_server.url, locale="fr-FR")
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
