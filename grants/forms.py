@@ -8,6 +8,8 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils.formats import number_format
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from calls.models import Call, CallMode, CallState, Challenge
@@ -31,12 +33,18 @@ class MoneyField(forms.DecimalField):
     def to_python(self, value: Any) -> Decimal | None:
         if isinstance(value, str):
             value = value.replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace("€", "")
-            value = value.replace(",", ".")
+            if get_language() == "en":
+                value = value.replace(",", "")  # 10,000.50
+            elif "," in value:
+                value = value.replace(".", "").replace(",", ".")  # 10 000,50 or 10.000,50
         return super().to_python(value)
 
     def prepare_value(self, value: Any) -> Any:
+        """Shown as typed in the user's language: « 10 000,00 » in French, « 10000.00 » in English."""
         if isinstance(value, Decimal):
-            return f"{value:.2f}"
+            if get_language() == "en":
+                return f"{value:.2f}"
+            return number_format(value, decimal_pos=2, use_l10n=True, force_grouping=True)
         return value
 
 

@@ -31,6 +31,7 @@ from ..models import Application, ApplicationState
 from ..selectors import budget_totals, similar_applications
 from .common import error_message, get_own
 from .detail import eligibility_list
+from .direct import save_years, years_context
 
 S = ApplicationState
 RENEWABLE_STATES = [S.APPROVED, S.REJECTED, S.DISMISSED, S.INELIGIBLE, S.WITHDRAWN]
@@ -155,12 +156,19 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
         forms = _edit_forms(application, request.POST)
         saved, budget_errors = _save_draft(request, application, forms)
         application = get_own(request, pk)
+        years = years_context(application, request.POST if "years-TOTAL_FORMS" in request.POST else None)
+        if years["years"] is not None and years["years"].is_bound:  # « Montants annuels » (multi-year)
+            years["years_errors"] = save_years(request.user, application, years["years"])
+            saved = saved and not years["years_errors"]
+            application = get_own(request, pk)
         if saved and request.POST.get("action") == "submit" and application.state == S.DRAFT:
             try:
                 services.run_transition(name="submit", actor=request.user, application=application, data={})
             except DomainError as exc:
-                add_domain_error(forms["form"], exc)
+                # Budget messages are shown once, in the budget section.
                 budget_errors += [str(m) for m in exc.errors.get("budget", [])]
+                exc.errors = {k: v for k, v in exc.errors.items() if k != "budget"}
+                add_domain_error(forms["form"], exc)
                 error = error_message(exc)
                 status = exc.status_code
             else:
@@ -174,6 +182,7 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
             error = _("Certaines informations sont à corriger (voir ci-dessous). Les autres sont enregistrées.")
     else:
         forms = _edit_forms(application)
+        years = years_context(application)
     return render(request, "grants/application_edit.html", {
         **forms,
         "application": application,
@@ -184,6 +193,7 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "eligibility": eligibility_list(application) if application.state == S.DRAFT else None,
         "similar": list(similar_applications(application)),
         "pending_request": application.completion_requests.filter(answered_at__isnull=True).first(),
+        **years,
     }, status=status)
 
 
