@@ -4,6 +4,8 @@ short prototyping phase, then fund the chosen ones directly (DOMAIN.md §2.2).""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +24,7 @@ from core.fsm import apply_transition, lock
 from core.identifiers import compact, validate_siret
 from core.models import Funder, Organisation, Role, User
 from core.notifications import notify
-from core.permissions import has_role, is_member
+from core.permissions import has_role, is_member, organisation_ids_of
 from core.references import next_reference
 
 from .eligibility import euros
@@ -167,8 +169,20 @@ def candidacy_accept(*, actor: User, candidacy: Candidacy, organisation: Organis
         return _move(candidacy, "accept", actor=actor, update_fields=["organisation"])
 
 
+def candidacy_addressed_to(actor: User, candidacy: Candidacy) -> bool:
+    """True if a candidacy not yet linked to an organisation names the actor: their email, or the
+    SIRET of one of their organisations (the structure was sourced before it joined Pluriel)."""
+    if candidacy.organisation_id is not None or not actor.is_authenticated:
+        return False
+    if candidacy.prospect_email and candidacy.prospect_email == (actor.email or "").lower():
+        return True
+    return bool(candidacy.prospect_siret) and Organisation.objects.filter(
+        pk__in=organisation_ids_of(actor), siret=candidacy.prospect_siret).exists()
+
+
 def candidacy_decline(*, actor: User, candidacy: Candidacy, reason: str = "") -> Candidacy:
-    if not (_structure_member(actor, candidacy) or _staff(actor)):
+    """The structure (or staff on its behalf) declines the invitation."""
+    if not (_structure_member(actor, candidacy) or candidacy_addressed_to(actor, candidacy) or _staff(actor)):
         raise PermissionDenied(_("Vous n'agissez pas pour cette structure."))
     with transaction.atomic():
         candidacy = lock(candidacy)
@@ -398,3 +412,83 @@ def candidacies_prototyping_deadlines() -> dict[str, int]:
 def anti_call_check(call: Call) -> None:
     if call.mode != CallMode.ANTI_CALL:
         raise DomainError(_("Cet appel n'est pas un anti-appel à projets."), field="call")
+
+
+# --------------------------------------------------------------------------- transitions by name
+
+
+@dataclass(frozen=True)
+class CandidacyTransitionSpec:
+    """One candidacy transition: its button label, who may run it, and whether a reason is required."""
+
+    name: str
+    label: str
+    who: Callable[[User, Candidacy], bool]
+    needs_reason: bool = False
+    style: str = "secondary"
+
+
+def _structure_side(actor: User, candidacy: Candidacy) -> bool:
+    return _structure_member(actor, candidacy) or candidacy_addressed_to(actor, candidacy)
+
+
+def _manager(actor: User, candidacy: Candidacy) -> bool:
+    return has_role(actor, Role.PROGRAMME_MANAGER)
+
+
+def candidacy_transition_specs() -> dict[str, CandidacyTransitionSpec]:
+    """Every candidacy transition, in the order the pages show them."""
+    return {
+        "invite": CandidacyTransitionSpec("invite", _("Inviter la structure"), lambda a, c: _staff(a),
+                                          style="primary"),
+        "accept": CandidacyTransitionSpec("accept", _("Accepter l'invitation"), _structure_side, style="primary"),
+        "decline": CandidacyTransitionSpec("decline", _("Décliner l'invitation"),
+                                           lambda a, c: _structure_side(a, c) or _staff(a), style="danger"),
+        "start_prototyping": CandidacyTransitionSpec("start_prototyping", _("Lancer le prototypage"),
+                                                     lambda a, c: _staff(a), style="primary"),
+        "present": CandidacyTransitionSpec("present", _("Enregistrer la présentation du prototype"),
+                                           lambda a, c: _staff(a), style="primary"),
+        "fund": CandidacyTransitionSpec("fund", _("Financer"), _manager, style="primary"),
+        "not_fund": CandidacyTransitionSpec("not_fund", _("Ne pas retenir"), _manager, needs_reason=True,
+                                            style="danger"),
+        "abandon": CandidacyTransitionSpec("abandon", _("Abandonner le repérage"), lambda a, c: _staff(a),
+                                           needs_reason=True, style="danger"),
+    }
+
+
+def candidacy_available_transitions(*, actor: User, candidacy: Candidacy) -> list[CandidacyTransitionSpec]:
+    """The transitions this actor may run on this candidacy now (pages and API show exactly these)."""
+    allowed = {t.name for t in candidacy.get_available_state_transitions()}
+    return [spec for name, spec in candidacy_transition_specs().items()
+            if name in allowed and spec.who(actor, candidacy)]
+
+
+def candidacy_run_transition(*, name: str, actor: User, candidacy: Candidacy, data: dict[str, Any]) -> Candidacy:
+    """Dispatch a candidacy transition by name with its inputs (pages and
+    POST /api/candidacies/{id}/transitions/{name}/)."""
+    runners: dict[str, Callable[[], Candidacy]] = {
+        "invite": lambda: candidacy_invite(actor=actor, candidacy=candidacy, message=data.get("message", "")),
+        "accept": lambda: _accept(actor, candidacy, data.get("organisation")),
+        "decline": lambda: candidacy_decline(actor=actor, candidacy=candidacy, reason=data.get("reason", "")),
+        "start_prototyping": lambda: candidacy_start_prototyping(
+            actor=actor, candidacy=candidacy, start=data.get("start"), days=data.get("prototyping_days")),
+        "present": lambda: candidacy_present(actor=actor, candidacy=candidacy, summary=data.get("summary", "")),
+        "fund": lambda: candidacy_fund(
+            actor=actor, candidacy=candidacy, amount=data.get("amount"), cofunder=data.get("cofunder"),
+            is_multi_year=bool(data.get("is_multi_year")), duration_years=data.get("duration_years") or 1,
+            reason=data.get("reason", ""), envelope_override_reason=data.get("envelope_override_reason", "")),
+        "not_fund": lambda: candidacy_not_fund(actor=actor, candidacy=candidacy, reason=data.get("reason", "")),
+        "abandon": lambda: candidacy_abandon(actor=actor, candidacy=candidacy, reason=data.get("reason", "")),
+    }
+    if name not in runners:
+        raise TransitionNotAllowed(_("Action inconnue : « %(name)s ».") % {"name": name},
+                                   allowed=sorted(t.name for t in candidacy.get_available_state_transitions()))
+    return runners[name]()
+
+
+def _accept(actor: User, candidacy: Candidacy, organisation: Organisation | None) -> Candidacy:
+    if organisation is None:
+        if candidacy.organisation_id is None:
+            raise DomainError(_("Choisissez l'organisation qui accepte l'invitation."), field="organisation")
+        organisation = candidacy.organisation
+    return candidacy_accept(actor=actor, candidacy=candidacy, organisation=organisation)
