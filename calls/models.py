@@ -88,7 +88,7 @@ class Call(models.Model):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
     )
     required_documents = models.JSONField(_("pièces obligatoires"), default=list, blank=True,
-                                          help_text=_("Types de documents exigés (voir DocumentKind)."))
+                                          help_text=_("Types de documents exigés."))
     multi_year_allowed = models.BooleanField(_("pluriannuel possible"), default=False)
     instructors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="instructed_calls",
                                          verbose_name=_("instructeur·rices"))

@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from calls.models import Programme
@@ -21,6 +20,7 @@ from core.permissions import has_role
 
 from .eligibility import euros
 from .models import Application, ApplicationKind, ApplicationState, ApplicationYear
+from .selectors_direct import multi_year_share  # noqa: F401 (a read, moved to the selectors)
 from .services import _envelope_overrun, application_create
 
 S = ApplicationState
@@ -138,13 +138,3 @@ def application_set_years(*, actor: User, application: Application, years: list[
         audit_log(actor=actor, obj=application, action="grants.application.years_set",
                   payload={str(y): a for y, a in rows})
     return created
-
-
-def multi_year_share(programme: Programme) -> dict[str, Any]:
-    """Share of supported associations that have multi-year security in a programme."""
-    rows = (Application.objects.filter(programme=programme, state=S.APPROVED)
-            .aggregate(supported=Count("organisation", distinct=True),
-                       multi_year=Count("organisation", distinct=True, filter=Q(is_multi_year=True))))
-    supported, multi = rows["supported"] or 0, rows["multi_year"] or 0
-    return {"supported": supported, "multi_year": multi,
-            "share": (Decimal(multi) / Decimal(supported) * 100).quantize(Decimal("0.1")) if supported else None}

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from core.errors import DomainError
 from core.models import Role
@@ -94,7 +95,9 @@ def committee_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     error = f"{target['application'].reference} : {error}"
                 status = exc.status_code
             else:
-                messages.success(request, _("%(n)d décision(s) enregistrée(s). La séance est tenue.") % {"n": len(done)})
+                messages.success(request, ngettext(
+                    "%(n)d décision enregistrée. La séance est tenue.",
+                    "%(n)d décisions enregistrées. La séance est tenue.", len(done)) % {"n": len(done)})
                 return redirect("grants:committee_detail", pk=session.pk)
         else:
             status, error = 400, _("Le formulaire contient des erreurs.")

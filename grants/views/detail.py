@@ -51,6 +51,7 @@ FIELD_LABELS = {
     "requested_amount": gettext_lazy("Montant demandé"), "qpvs": gettext_lazy("Quartiers ciblés"),
     "pillar": gettext_lazy("Pilier"), "objectives": gettext_lazy("Objectifs"), "budget": gettext_lazy("Budget"),
     "call": gettext_lazy("Appel"), "documents": gettext_lazy("Pièces"),
+    "challenge": gettext_lazy("Solution attendue"),
 }
 
 

@@ -470,9 +470,9 @@ OTHER_CALLS = [
         "Anti-appel à projets — Réussite éducative et accès aux droits",
         "Les partenaires du contrat de ville ont recensé les besoins ; le financeur repère les structures "
         "capables d'y répondre et les accompagne pendant quinze jours de prototypage.",
-        CallState.PUBLISHED,
-        14,
-        75,
+        CallState.OPEN,
+        -30,
+        60,
         False,
     ),
     (
@@ -486,12 +486,12 @@ OTHER_CALLS = [
     ),
     (
         CallMode.STRUCTURAL_SUPPORT,
-        "Soutien aux actions structurelles 2027-2029",
-        "Sécurité financière sur trois ans (convention pluriannuelle d'objectifs) pour les associations "
-        "qui portent les actions structurantes des quartiers ; évaluation annuelle.",
-        CallState.PUBLISHED,
-        30,
-        90,
+        "Soutien aux actions structurelles 2027-2031",
+        "Sécurité financière sur trois à cinq ans (convention pluriannuelle d'objectifs) pour les "
+        "associations qui portent les actions structurantes des quartiers ; évaluation annuelle.",
+        CallState.OPEN,
+        -20,
+        70,
         True,
     ),
 ]
@@ -576,10 +576,12 @@ class Command(BaseCommand):
             load_calls(ctx)
             created = load_applications(ctx)
             decided = record_committee_decisions(ctx)
+            built = load_other_modes(ctx)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready in {time.monotonic() - started:.1f} s: {created} applications created, "
-                f"{decided} committee decisions recorded."
+                f"{decided} committee decisions recorded; other modes built now: "
+                f"{', '.join(name for name, done in built.items() if done) or 'none'}."
             )
         )
         counts = dict(
@@ -622,11 +624,14 @@ def reset_demo() -> int:
             Programme: [str(p.pk) for p in programmes],
         }
         count = len(ids[Application])
+        ids.update(_other_mode_ids(programmes))
         for model, pks in ids.items():
             AuditLog.objects.filter(
                 content_type=ContentType.objects.get_for_model(model), object_id__in=pks
             ).delete()
+        _delete_other_modes(programmes)
         apps.delete()
+        _delete_needs_and_challenges(programmes)
         CommitteeSession.objects.filter(programme__in=programmes).delete()
         AssignmentRule.objects.filter(instructor__email__endswith=f"@{EMAIL_DOMAIN}").delete()
         Call.objects.filter(programme__in=programmes).delete()
@@ -1146,3 +1151,709 @@ def record_committee_decisions(ctx: Context) -> int:
         minutes=MINUTES,
     )
     return len(decisions)
+
+
+# --------------------------------------------------------------------------- the other modes
+#
+# Each mode is built in one transaction, through the services (real states, real audit rows), and
+# skipped when its first row is already there, so a second run adds nothing. Nothing here draws
+# from ctx.rng: the classic call's figures stay the same whatever is added below.
+
+ANTI_CALL_TITLE = OTHER_CALLS[0][1]
+SOLUTIONS_CALL_TITLE = OTHER_CALLS[1][1]
+STRUCTURAL_CALL_TITLE = OTHER_CALLS[2][1]
+CLOSED_SOLUTIONS_CALL_TITLE = (
+    "Appel à solutions — Centre-Nord : « le même accès aux grandes écoles »"
+)
+HABITANT_EMAIL = "habitant@demo.pluriel.fr"
+
+# Resident panel (the demo resident first): (email, first name, last name, college).
+RESIDENTS = [
+    (HABITANT_EMAIL, "Yasmine", "Haddad", "citizen_council"),
+    ("habitante.parents@demo.pluriel.fr", "Farida", "Mokrani", "parents"),
+    ("habitant.parents@demo.pluriel.fr", "Didier", "Lambert", "parents"),
+    ("habitante.conseil@demo.pluriel.fr", "Rose", "Ndiaye", "citizen_council"),
+    ("habitant.collectif@demo.pluriel.fr", "Mehdi", "Bensaïd", "residents"),
+    ("habitante.collectif@demo.pluriel.fr", "Josiane", "Pellegrin", "residents"),
+    ("habitant.jeune@demo.pluriel.fr", "Nassim", "Ferhat", "residents"),
+]
+
+# Anti-call needs: (QPV, need, description, raised by).
+NEEDS = [
+    (
+        "QN01303M",
+        "Aucun lieu d'accueil pour les 16-25 ans après 19 h",
+        "Les jeunes du quartier n'ont aucun lieu ouvert le soir ; les halls d'immeubles servent de refuge.",
+        "Conseil citoyen Centre-Nord",
+    ),
+    (
+        "QN01303M",
+        "Familles allophones perdues dans les démarches scolaires",
+        "Des parents arrivés récemment ne comprennent ni les inscriptions ni les échanges avec l'école.",
+        "Principal du collège Versailles",
+    ),
+    (
+        "QN01318M",
+        "Seniors isolé·es sans accès aux services publics en ligne",
+        "Des personnes âgées renoncent à leurs droits faute de pouvoir faire leurs démarches en ligne.",
+        "CCAS et bailleur social",
+    ),
+    (
+        "QN01318M",
+        "Pas de garde d'enfants pour les parents en horaires décalés",
+        "Des mères seules refusent des emplois (nettoyage, logistique) faute de garde tôt le matin.",
+        "Travailleuse sociale de la CAF",
+    ),
+    (
+        "QN01341M",
+        "Décrochage des collégiennes du Jas de Bouffan",
+        "Les absences des collégiennes augmentent à partir de la 4e, sans relais hors de l'école.",
+        "Délégué du préfet",
+    ),
+]
+
+# Solutions calls' expected solutions: (QPV, title, description).
+CHALLENGES_OPEN = [
+    (
+        "QN01318M",
+        "Plus de cafards dans les immeubles",
+        "Des traitements coordonnés de tous les logements d'une montée, et des locataires formé·es à la prévention.",
+    ),
+    (
+        "QN01318M",
+        "Des espaces extérieurs propres et sûrs pour les enfants",
+        "Des pieds d'immeubles entretenus avec les habitant·es, où les enfants peuvent jouer.",
+    ),
+]
+CHALLENGE_PROPOSED = (
+    "QN01318M",
+    "Un chemin éclairé et sûr vers le collège",
+    "Le chemin piéton vers le collège n'est pas éclairé l'hiver.",
+    "Mme Touati",
+)
+CHALLENGES_CLOSED = [
+    (
+        "QN01303M",
+        "Le même accès aux grandes écoles pour nos bachelier·es",
+        "Que les bachelier·es du quartier aient le même accès aux classes préparatoires et aux grandes écoles.",
+    ),
+]
+
+# Operators' actions: (organisation index, title, requested, challenge index).
+OPERATORS_OPEN = [
+    (3, "Brigade de locataires formée contre les nuisibles", D("9000.00"), 0),
+    (10, "Traitement coordonné des montées avec le bailleur", D("14000.00"), 0),
+    (2, "Jardinières et bancs au pied des tours", D("7500.00"), 1),
+    (9, "Terrain de jeux entretenu par les jeunes du quartier", D("11000.00"), 1),
+]
+OPERATORS_CLOSED = [
+    (7, "Tutorat par des étudiant·es de classes préparatoires", D("12000.00"), 0),
+    (12, "Visites de grandes écoles et journées d'immersion", D("9000.00"), 0),
+    (0, "Préparation aux oraux et aux concours", D("8000.00"), 0),
+    (8, "Bourse aux logements étudiants pour les bachelier·es", D("10000.00"), 0),
+]
+# Ballots of the closed vote: per resident (RESIDENTS order), the operators' actions approved.
+CLOSED_BALLOTS = [[0, 1], [0, 2], [0, 1, 2], [1, 3], [0, 2], [2]]
+# Ballots already cast in the open vote (the demo resident has not voted yet).
+OPEN_BALLOTS = {1: [0, 2], 3: [0, 1], 4: [1, 3]}
+
+# Structural support files: (organisation index, title, requested per year from 2027, approved per
+# year or None, target state).
+STRUCTURAL_FILES = [
+    (
+        3,
+        "Régie de quartier : entretien et médiation des espaces communs",
+        [D("28000.00"), D("28000.00"), D("28000.00")],
+        None,
+        S.SUBMITTED,
+    ),
+    (
+        1,
+        "Centre social : accueil, accès aux droits et animation de la vie sociale",
+        [D("35000.00"), D("36000.00"), D("37000.00"), D("38000.00")],
+        None,
+        S.IN_COMMITTEE,
+    ),
+    (
+        9,
+        "Sport et citoyenneté : école multisports à l'année",
+        [D("30000.00"), D("31000.00"), D("32000.00"), D("33000.00"), D("34000.00")],
+        [D("30000.00"), D("30500.00"), D("31000.00"), D("31500.00"), D("32000.00")],
+        S.APPROVED,
+    ),
+]
+
+# Direct awards: (organisation index, title, amount, urgency reason, decision).
+DIRECT_AWARDS = [
+    (
+        13,
+        "Chèques énergie d'urgence après la vague de froid",
+        D("15000.00"),
+        "Vague de froid de janvier : des familles sans chauffage ; aucun appel ouvert ne permet d'agir à temps.",
+        "approve",
+    ),
+    (
+        4,
+        "Été solidaire : sorties pour les enfants restés au quartier",
+        D("8000.00"),
+        "Programme d'été décidé après la fermeture d'un centre de loisirs ; départs début juillet.",
+        "refuse",
+    ),
+    (
+        14,
+        "Accueil d'urgence des jeunes après l'incendie du local associatif",
+        D("12000.00"),
+        "Le local de la maison des jeunes a brûlé : relogement provisoire et reprise des activités.",
+        None,
+    ),
+]
+
+
+def load_other_modes(ctx: Context) -> dict[str, int]:
+    """Anti-call, calls for solutions (vote open, and vote closed with published results),
+    structural support and direct awards. Returns how many sections were built now."""
+    residents = _residents(ctx)
+    built = {}
+    for name, loader in (
+        ("anti_call", load_anti_call),
+        ("solutions", load_solutions),
+        ("structural", load_structural),
+        ("direct", load_direct_awards),
+    ):
+        with transaction.atomic():
+            built[name] = int(bool(loader(ctx, residents)))
+    return built
+
+
+def _residents(ctx: Context) -> list[User]:
+    password = make_password(PASSWORD)
+    users = []
+    for email, first, last, _college in RESIDENTS:
+        user = ctx.users.get(email) or _user(email, first, last, password)
+        ctx.users[email] = user
+        users.append(user)
+    return users
+
+
+def _org(ctx: Context, index: int) -> Organisation:
+    return ctx.organisations[index]
+
+
+def _member(ctx: Context, index: int) -> User:
+    return ctx.members[ctx.organisations[index].pk]
+
+
+def _budget(requested: Decimal) -> list[dict[str, Any]]:
+    """A balanced CERFA budget whose account 74 holds the request (charges = products)."""
+    own = (requested * D("0.25")).quantize(D("1"))
+    total = requested + own
+    staff = (total * D("0.7")).quantize(D("1"))
+    return [
+        {"account": "60", "label": "Achats de matériel et fournitures", "amount": total - staff},
+        {"account": "64", "label": "Salaires et charges sociales", "amount": staff},
+        {
+            "account": "74",
+            "subsidy_source": "state",
+            "label": "État — crédits politique de la ville",
+            "amount": requested,
+        },
+        {"account": "75", "label": "Cotisations, dons et fonds propres", "amount": own},
+    ]
+
+
+def _file_data(
+    ctx: Context, title: str, what: str, requested: Decimal, qpv: str, pillar: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "title": title,
+        "summary": f"{what} L'action s'adresse aux habitant·es du quartier et s'appuie sur les partenaires "
+        "de proximité.",
+        "start_date": datetime.date(FISCAL_YEAR, 9, 1),
+        "end_date": datetime.date(FISCAL_YEAR + 1, 8, 31),
+        "pillar": ctx.pillars[pillar],
+        "requested_amount": requested,
+        "beneficiaries_count": 60,
+        "qpvs": [ctx.qpvs[qpv]],
+        "objectives": [
+            "Répondre au besoin exprimé par les habitant·es",
+            "Associer les habitant·es au bilan",
+        ],
+        "budget": _budget(requested),
+        **extra,
+    }
+
+
+def _to_committee(
+    ctx: Context, app: Application, *, proposed: Decimal, session=None
+) -> Application:
+    """Filed by its applicant, then through instruction to a committee (or a vote) agenda."""
+    instructor = ctx.users["instructeur@demo.pluriel.fr"]
+    applicant = ctx.members[app.organisation_id]
+    app = services.application_submit(actor=applicant, application=app)
+    app = services.application_declare_eligible(actor=instructor, application=app)
+    app = services.application_start_review(actor=instructor, application=app)
+    return services.application_send_to_committee(
+        actor=instructor,
+        application=app,
+        proposed_amount=proposed,
+        session=session,
+        note="Avis favorable de l'instruction.",
+    )
+
+
+def _call(ctx: Context, title: str) -> Call:
+    return Call.objects.get(programme=ctx.programme, title=title)
+
+
+# --------------------------------------------------------------------------- anti-call
+
+
+def load_anti_call(ctx: Context, residents: list[User]) -> bool:
+    """Needs published in the 3 neighbourhoods and structures in every state of the anti-call."""
+    from calls.models import Need
+    from grants import services_anticall as anticall
+    from grants.models import CoachingEntry
+
+    call = _call(ctx, ANTI_CALL_TITLE)
+    if Need.objects.filter(call=call).exists():
+        return False
+    partner, manager = ctx.users["comite@demo.pluriel.fr"], ctx.users["responsable@demo.pluriel.fr"]
+    coach = ctx.users["instructeur@demo.pluriel.fr"]
+    needs = []
+    for qpv, title, description, raised_by in NEEDS:
+        need = call_services.need_record(
+            actor=partner,
+            call=call,
+            qpv=ctx.qpvs[qpv],
+            title=title,
+            description=description,
+            raised_by=raised_by,
+        )
+        needs.append(call_services.need_publish(actor=manager, need=need))
+
+    def source(need: int, org: int | None = None, **prospect: str):
+        return anticall.candidacy_source(
+            actor=coach,
+            need=needs[need],
+            organisation=_org(ctx, org) if org is not None else None,
+            why="Structure ancrée dans le quartier, déjà au contact du public concerné.",
+            **prospect,
+        )
+
+    def accepted(need: int, org: int):
+        candidacy = anticall.candidacy_invite(
+            actor=coach,
+            candidacy=source(need, org),
+            message="Nous aimerions vous accompagner sur ce besoin.",
+        )
+        return anticall.candidacy_accept(
+            actor=_member(ctx, org), candidacy=candidacy, organisation=_org(ctx, org)
+        )
+
+    def prototyping(need: int, org: int, *, started_days_ago: int):
+        candidacy = anticall.candidacy_start_prototyping(
+            actor=coach,
+            candidacy=accepted(need, org),
+            start=today() - datetime.timedelta(days=started_days_ago),
+            days=15,
+        )
+        start = candidacy.prototype_start
+        for offset, kind, support, notes, cost in [
+            (
+                1,
+                CoachingEntry.Kind.SESSION,
+                "",
+                "Séance de lancement : public visé, lieux, calendrier.",
+                D("0"),
+            ),
+            (
+                4,
+                CoachingEntry.Kind.SUPPORT,
+                CoachingEntry.Support.ENGINEERING,
+                "Appui d'une ingénieure de projet pour le budget et le modèle économique.",
+                D("1200.00"),
+            ),
+            (
+                8,
+                CoachingEntry.Kind.SUPPORT,
+                CoachingEntry.Support.NETWORKING,
+                "Mise en relation avec le bailleur et le centre social.",
+                D("300.00"),
+            ),
+        ]:
+            anticall.coaching_log(
+                actor=coach,
+                candidacy=candidacy,
+                date=start + datetime.timedelta(days=offset),
+                kind=kind,
+                support=support,
+                notes=notes,
+                cost=cost,
+            )
+        anticall.deliverable_add(
+            actor=_member(ctx, org),
+            candidacy=candidacy,
+            title="Note de cadrage du prototype",
+            description="Objectifs, public, partenaires et budget prévisionnel.",
+        )
+        anticall.deliverable_add(
+            actor=_member(ctx, org),
+            candidacy=candidacy,
+            title="Bilan de la première séance test",
+            description="Participation, retours des habitant·es, ajustements.",
+        )
+        return candidacy
+
+    def presented(need: int, org: int):
+        candidacy = prototyping(need, org, started_days_ago=30)
+        return anticall.candidacy_present(
+            actor=coach,
+            candidacy=candidacy,
+            summary="Prototype présenté au comité technique avec les habitant·es.",
+        )
+
+    # Sourced, then invited: structures not yet on Pluriel, known by name and email.
+    source(0, name="Collectif Jeunes du 3e")
+    anticall.candidacy_invite(
+        actor=coach,
+        candidacy=source(
+            0, name="Radio des quartiers nord", email="contact@radio-quartiers.example.org"
+        ),
+        message="Votre radio pourrait ouvrir un studio le soir pour les jeunes.",
+    )
+    accepted(1, 7)
+    declined = anticall.candidacy_invite(actor=coach, candidacy=source(1, 8))
+    anticall.candidacy_decline(
+        actor=_member(ctx, 8),
+        candidacy=declined,
+        reason="Notre équipe est déjà mobilisée sur un autre projet cette année.",
+    )
+    prototyping(2, 12, started_days_ago=13)  # deadline in 2 days
+    prototyping(3, 1, started_days_ago=20)  # deadline passed 5 days ago: overdue
+    presented(4, 14)
+    anticall.candidacy_fund(
+        actor=manager,
+        candidacy=presented(0, 6),
+        amount=D("18000.00"),
+        reason="Financé par la Métropole sur l'enveloppe de l'anti-appel.",
+    )
+    anticall.candidacy_fund(
+        actor=manager,
+        candidacy=presented(1, 0),
+        amount=D("25000.00"),
+        cofunder=ctx.funders[FOUNDATION],
+        reason="Cofinancé par la Fondation Quartiers Solidaires sur son fonds dédié.",
+    )
+    anticall.candidacy_not_fund(
+        actor=manager,
+        candidacy=presented(4, 5),
+        reason="Le prototype ne touche pas les collégiennes visées.",
+    )
+    anticall.candidacy_abandon(
+        actor=coach,
+        candidacy=source(3, name="Crèche parentale Les Petits Pas"),
+        reason="La structure a cessé son activité.",
+    )
+    # The daily job: a reminder before the near deadline, the overdue one flagged.
+    anticall.candidacies_prototyping_deadlines()
+    return True
+
+
+# --------------------------------------------------------------------------- calls for solutions
+
+
+def load_solutions(ctx: Context, residents: list[User]) -> bool:
+    """The open call: challenges, a panel of 7 residents voting now. A second call whose vote is
+    closed: ballots cast, allocation computed, decided and published."""
+    from calls.models import Challenge
+
+    call = _call(ctx, SOLUTIONS_CALL_TITLE)
+    if Challenge.objects.filter(call=call).exists():
+        return False
+    _open_solutions_call(ctx, call, residents)
+    _closed_solutions_call(ctx, residents)
+    return True
+
+
+def _seat(ctx: Context, panel, residents: list[User]) -> None:
+    manager = ctx.users["responsable@demo.pluriel.fr"]
+    for user, (_email, _first, _last, college) in zip(residents, RESIDENTS, strict=False):
+        call_services.panel_add_member(actor=manager, panel=panel, user=user, college=college)
+
+
+def _operators(ctx: Context, call: Call, challenges: list, rows: list) -> list[Application]:
+    apps = []
+    for org_index, title, requested, challenge in rows:
+        data = _file_data(
+            ctx,
+            title,
+            "Une action ciblée qui répond à la solution attendue par les habitant·es.",
+            requested,
+            challenges[challenge].qpv.code,
+            "cadre-de-vie",
+            challenge=challenges[challenge],
+        )
+        app = services.application_create(
+            actor=_member(ctx, org_index), organisation=_org(ctx, org_index), call=call, data=data
+        )
+        apps.append(_to_committee(ctx, app, proposed=requested))
+    return apps
+
+
+def _open_solutions_call(ctx: Context, call: Call, residents: list[User]) -> None:
+    from grants import services_solutions as solutions
+
+    manager = ctx.users["responsable@demo.pluriel.fr"]
+    moment = now()
+    panel = call_services.panel_configure(
+        actor=manager,
+        call=call,
+        quorum=4,
+        voting_opens_at=moment - datetime.timedelta(days=2),
+        voting_closes_at=moment + datetime.timedelta(days=12),
+    )
+    _seat(ctx, panel, residents)
+    challenges = [
+        call_services.challenge_record(
+            actor=residents[0], call=call, qpv=ctx.qpvs[qpv], title=title, description=description
+        )
+        for qpv, title, description in CHALLENGES_OPEN
+    ]
+    qpv, title, description, name = CHALLENGE_PROPOSED
+    call_services.challenge_propose(
+        call=call, qpv=ctx.qpvs[qpv], title=title, description=description, name=name, email=""
+    )
+    apps = _operators(ctx, call, challenges, OPERATORS_OPEN)
+    for voter, choices in OPEN_BALLOTS.items():
+        solutions.ballot_cast(
+            actor=residents[voter], call=call, approvals=[apps[i].pk for i in choices]
+        )
+
+
+def _closed_solutions_call(ctx: Context, residents: list[User]) -> None:
+    """The demo cannot travel in time: the files are filed while the call is open, then the call's
+    dates are set back, the panel is created with past voting dates and the ballots are written the
+    way grants.services_solutions.ballot_cast writes them. The allocation then runs through the
+    services."""
+    import uuid
+
+    from calls.models import Panel
+    from core.audit import audit_log
+    from grants import services_solutions as solutions
+    from grants.models import AllocationRun, Ballot, BallotChoice
+
+    manager = ctx.users["responsable@demo.pluriel.fr"]
+    moment = now()
+    call, _ = Call.objects.get_or_create(
+        programme=ctx.programme,
+        title=CLOSED_SOLUTIONS_CALL_TITLE,
+        defaults={
+            "mode": CallMode.SOLUTIONS_CALL,
+            "description": "Les habitant·es du Centre-Nord ont défini la solution attendue ; leur panel a voté, "
+            "les résultats sont publiés.",
+            "envelope": D("30000.00"),
+            "opens_at": moment - datetime.timedelta(days=70),
+            "closes_at": moment + datetime.timedelta(days=1),
+        },
+    )
+    call_services.call_transition(call=call, name="publish", actor=manager)
+    call_services.call_transition(call=call, name="open", actor=manager)
+    challenges = [
+        call_services.challenge_record(
+            actor=manager, call=call, qpv=ctx.qpvs[qpv], title=title, description=description
+        )
+        for qpv, title, description in CHALLENGES_CLOSED
+    ]
+    apps = _operators(ctx, call, challenges, OPERATORS_CLOSED)
+    Call.objects.filter(pk=call.pk).update(closes_at=moment - datetime.timedelta(days=40))
+    call = Call.objects.get(pk=call.pk)
+    call_services.call_transition(call=call, name="close", actor=manager)
+    opens, closes = moment - datetime.timedelta(days=30), moment - datetime.timedelta(days=10)
+    panel = Panel.objects.create(
+        call=call, quorum=4, voting_opens_at=opens, voting_closes_at=closes
+    )
+    _seat(ctx, panel, residents[: len(CLOSED_BALLOTS)])
+    for i, (member, choices) in enumerate(
+        zip(panel.members.order_by("id"), CLOSED_BALLOTS, strict=True)
+    ):
+        ballot = Ballot.objects.create(call=call, member=member)
+        Ballot.objects.filter(pk=ballot.pk).update(cast_at=opens + datetime.timedelta(days=1 + i))
+        paper = uuid.UUID(int=(call.pk << 32) + i)  # deterministic, and not linked to the voter
+        BallotChoice.objects.bulk_create(
+            [
+                BallotChoice(call=call, paper=paper, ballot=None, application_id=apps[c].pk)
+                for c in choices
+            ]
+        )
+        audit_log(actor=member.user, obj=call, action="grants.ballot.cast", payload={})
+    call_services.call_transition(call=call, name="deliberate", actor=manager)
+    run = solutions.allocation_compute(actor=manager, call=call)
+    run = solutions.allocation_decide(
+        actor=manager,
+        run=run,
+        rule=AllocationRun.Rule.EQUAL_SHARES,
+        reason="La méthode des parts égales représente chaque collège du panel.",
+    )
+    solutions.allocation_publish(actor=manager, run=run)
+    call_services.call_transition(call=call, name="decide", actor=manager)
+
+
+# --------------------------------------------------------------------------- structural support
+
+
+def load_structural(ctx: Context, residents: list[User]) -> bool:
+    """Structural support files over 3, 4 and 5 years: filed, in committee, approved year by year."""
+    from grants import services_direct
+
+    call = _call(ctx, STRUCTURAL_CALL_TITLE)
+    if Application.objects.filter(call=call).exists():
+        return False
+    committee = ctx.users["comite@demo.pluriel.fr"]
+    session = services.committee_session_create(
+        actor=ctx.users["responsable@demo.pluriel.fr"],
+        programme=ctx.programme,
+        call=call,
+        title="Comité du soutien aux actions structurelles",
+        date=today() + datetime.timedelta(days=14),
+    )
+    for org_index, title, requested, approved, target in STRUCTURAL_FILES:
+        total = sum(requested, D("0"))
+        data = _file_data(
+            ctx,
+            title,
+            "Une action structurante portée à l'année, qui demande de la visibilité.",
+            total,
+            "QN01318M" if _org(ctx, org_index).postcode == "13013" else "QN01303M",
+            "cohesion-sociale",
+        )
+        data["start_date"], data["end_date"] = (
+            datetime.date(2027, 1, 1),
+            datetime.date(2026 + len(requested), 12, 31),
+        )
+        applicant = _member(ctx, org_index)
+        app = services.application_create(
+            actor=applicant, organisation=_org(ctx, org_index), call=call, data=data
+        )
+        services_direct.application_set_years(
+            actor=applicant,
+            application=app,
+            years=[
+                {"fiscal_year": 2027 + i, "amount": amount} for i, amount in enumerate(requested)
+            ],
+        )
+        app = Application.objects.get(pk=app.pk)
+        if target == S.SUBMITTED:
+            services.application_submit(actor=applicant, application=app)
+            continue
+        granted = sum(approved or requested, D("0"))
+        app = _to_committee(ctx, app, proposed=granted, session=session)
+        if target == S.APPROVED:
+            services.application_approve(
+                actor=committee,
+                application=app,
+                amount=granted,
+                conditions="Évaluation annuelle avant le 30 juin de chaque année.",
+                reason="Action structurante du quartier : sécurité financière sur cinq ans.",
+                yearly_amounts={2027 + i: amount for i, amount in enumerate(approved)},
+            )
+    return True
+
+
+# --------------------------------------------------------------------------- direct awards
+
+
+def load_direct_awards(ctx: Context, residents: list[User]) -> bool:
+    """Three direct awards opened by the instructor: one approved, one refused, one pending."""
+    from grants import services_direct
+    from grants.models import ApplicationKind
+
+    if Application.objects.filter(
+        programme=ctx.programme, kind=ApplicationKind.DIRECT_AWARD
+    ).exists():
+        return False
+    instructor, manager = (
+        ctx.users["instructeur@demo.pluriel.fr"],
+        ctx.users["responsable@demo.pluriel.fr"],
+    )
+    for org_index, title, amount, reason, decision in DIRECT_AWARDS:
+        org = _org(ctx, org_index)
+        qpv = "QN01341M" if org.city == "Aix-en-Provence" else "QN01303M"
+        app = services_direct.direct_award_open(
+            actor=instructor,
+            organisation=org,
+            programme=ctx.programme,
+            title=title,
+            summary=f"{title}. Action d'urgence, hors de tout appel.",
+            requested_amount=amount,
+            urgency_reason=reason,
+            data={
+                "qpvs": [ctx.qpvs[qpv]],
+                "pillar": ctx.pillars["cohesion-sociale"],
+                "budget": _budget(amount),
+            },
+        )
+        if decision == "approve":
+            services_direct.direct_award_decide(
+                actor=manager,
+                application=app,
+                approve=True,
+                amount=amount,
+                reason="Urgence avérée ; crédits disponibles sur l'enveloppe.",
+            )
+        elif decision == "refuse":
+            services_direct.direct_award_decide(
+                actor=manager,
+                application=app,
+                approve=False,
+                reason="L'action relève de l'appel à projets d'été, encore ouvert.",
+            )
+    return True
+
+
+# --------------------------------------------------------------------------- reset of the other modes
+
+
+def _other_mode_ids(programmes: list[Programme]) -> dict[Any, list[str]]:
+    """The ids whose audit rows the reset removes: candidacies, needs, challenges."""
+    from calls.models import Challenge, Need
+    from grants.models import Candidacy
+
+    return {
+        Candidacy: [
+            str(pk)
+            for pk in Candidacy.objects.filter(need__call__programme__in=programmes).values_list(
+                "pk", flat=True
+            )
+        ],
+        Need: [
+            str(pk)
+            for pk in Need.objects.filter(call__programme__in=programmes).values_list(
+                "pk", flat=True
+            )
+        ],
+        Challenge: [
+            str(pk)
+            for pk in Challenge.objects.filter(call__programme__in=programmes).values_list(
+                "pk", flat=True
+            )
+        ],
+    }
+
+
+def _delete_other_modes(programmes: list[Programme]) -> None:
+    """What protects the demo's files from deletion: ballots, allocation runs, candidacies."""
+    from grants.models import AllocationRun, Ballot, BallotChoice, Candidacy, PanelAssessment
+
+    BallotChoice.objects.filter(call__programme__in=programmes).delete()
+    Ballot.objects.filter(call__programme__in=programmes).delete()
+    AllocationRun.objects.filter(call__programme__in=programmes).delete()
+    PanelAssessment.objects.filter(application__programme__in=programmes).delete()
+    Candidacy.objects.filter(need__call__programme__in=programmes).delete()
+
+
+def _delete_needs_and_challenges(programmes: list[Programme]) -> None:
+    from calls.models import Challenge, Need, Panel
+
+    Need.objects.filter(call__programme__in=programmes).delete()
+    Challenge.objects.filter(call__programme__in=programmes).delete()
+    Panel.objects.filter(call__programme__in=programmes).delete()
