@@ -5,10 +5,16 @@ from rest_framework.routers import DefaultRouter
 from calls.api import register as register_calls
 from core.api_views import register as register_core
 from grants.api import register as register_grants
+from grants.api_anticall import register as register_anticall
+from grants.api_direct import register as register_direct
+from grants.api_solutions import register as register_solutions
 
 router = DefaultRouter()
 register_core(router)
 register_calls(router)
 register_grants(router)
+register_direct(router)
+register_anticall(router)
+register_solutions(router)
 
 urlpatterns = router.urls

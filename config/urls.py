@@ -12,4 +12,7 @@ urlpatterns = [
     path("", include("core.urls")),
     path("", include("calls.urls")),
     path("", include("grants.urls")),
+    path("hors-appel/", include("grants.urls_direct")),
+    path("anti-appels/", include("grants.urls_anticall")),
+    path("", include("grants.urls_solutions")),
 ]

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
-from calls.models import CallState
+from calls.models import CallMode, CallState, Challenge
 from core.clock import now
 from core.models import DocumentKind
 
@@ -80,6 +80,14 @@ def eligibility_errors(application: Application) -> dict[str, list[str]]:
         eligible_pillars = {p.pk for p in call.eligible_pillars.all()}
         if eligible_pillars and application.pillar_id and application.pillar_id not in eligible_pillars:
             add("pillar", _("Ce pilier n'est pas éligible à cet appel."))
+        if call.mode == CallMode.SOLUTIONS_CALL:
+            # Call for solutions: an operator's action answers one expected solution retained for the
+            # call (DOMAIN.md §2.3).
+            challenge = application.challenge
+            if challenge is None:
+                add("challenge", _("Choisissez la solution attendue à laquelle votre action répond."))
+            elif challenge.call_id != call.pk or challenge.state != Challenge.State.APPROVED:
+                add("challenge", _("Cette solution attendue n'est pas retenue pour cet appel."))
         if call.required_documents:
             have = valid_documents_by_kind(application)
             labels = dict(DocumentKind.choices)

@@ -59,7 +59,7 @@ from .selectors import (
 
 S = ApplicationState
 EDITABLE_FIELDS = ["title", "summary", "start_date", "end_date", "pillar", "requested_amount",
-                   "beneficiaries_count", "wants_multi_year"]
+                   "beneficiaries_count", "wants_multi_year", "challenge"]
 
 
 # --------------------------------------------------------------------------- permissions
@@ -214,6 +214,9 @@ def application_create(*, actor: User, organisation: Organisation, call: Call | 
 
 
 def _apply_fields(application: Application, data: dict[str, Any]) -> None:
+    challenge = data.get("challenge")
+    if challenge is not None and challenge.call_id != application.call_id:
+        raise DomainError(_("Cette solution attendue ne relève pas de l'appel du dossier."), field="challenge")
     for name in EDITABLE_FIELDS:
         if name in data:
             setattr(application, name, data[name])
@@ -295,7 +298,7 @@ def application_renew(*, actor: User, previous: Application, call: Call) -> Appl
     if not is_member(actor, previous.organisation):
         raise PermissionDenied(_("Vous n'agissez pas pour cette organisation."))
     with transaction.atomic():
-        data = {name: getattr(previous, name) for name in EDITABLE_FIELDS if name != "pillar"}
+        data = {name: getattr(previous, name) for name in EDITABLE_FIELDS if name not in ("pillar", "challenge")}
         data["pillar"] = previous.pillar
         data.update(
             qpvs=list(previous.qpvs.all()),

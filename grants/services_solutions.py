@@ -23,7 +23,7 @@ from core.models import Role, User
 from core.notifications import notify
 from core.permissions import has_role
 
-from . import allocation
+from . import allocation, pabulib
 from .eligibility import euros
 from .models import (
     AllocationRun,
@@ -141,6 +141,8 @@ def allocation_compute(*, actor: User, call: Call) -> AllocationRun:
     panel = call.panel
     if now() < panel.voting_closes_at:
         raise TransitionNotAllowed(_("La répartition se calcule après la clôture du vote."), allowed=[])
+    if AllocationRun.objects.filter(call=call, published_at__isnull=False).exists():
+        raise TransitionNotAllowed(_("Les résultats sont déjà publiés."), allowed=[])
     counted = tally(call)
     if not counted["quorum_reached"]:
         raise DomainError(_("Le quorum n'est pas atteint : %(v)d votant·es pour %(q)d requis·es.")
@@ -151,6 +153,8 @@ def allocation_compute(*, actor: User, call: Call) -> AllocationRun:
     ballots = _ballots_for_rules(call)
     greedy = allocation.greedy_by_votes(projects, ballots, call.envelope)
     mes = allocation.method_of_equal_shares(projects, ballots, call.envelope)
+    # Who paid what, aggregated per project (never per voter: the ballot may be secret).
+    counted["equal_shares"] = equal_shares_summary(mes)
     with transaction.atomic():
         run = AllocationRun.objects.create(
             call=call, budget=call.envelope, tally=counted, greedy_selection=list(greedy.selected),
@@ -159,6 +163,24 @@ def allocation_compute(*, actor: User, call: Call) -> AllocationRun:
                   payload={"run": run.pk, "greedy": list(greedy.selected), "equal_shares": list(mes.selected),
                            "variant": mes.variant})
     return run
+
+
+def equal_shares_summary(result: allocation.AllocationResult) -> dict[str, Any]:
+    """The equal-shares result as the results page explains it, aggregated per project: how many
+    supporters paid for it and how much each paid (lowest and highest share), the voter's virtual
+    share, the Add1 rounds and the projects added by the greedy completion. No voter id."""
+    payments: dict[str, Any] = {}
+    for pid, paid in result.payments.items():
+        amounts = [amount for amount in paid.values() if amount > 0]
+        payments[str(pid)] = {
+            "supporters": len(paid), "payers": len(amounts),
+            "min": str(min(amounts, default=Decimal("0"))), "max": str(max(amounts, default=Decimal("0"))),
+            "total": str(sum(paid.values(), Decimal("0")))}
+    share = result.voter_share
+    return {"variant": result.variant, "add1_rounds": result.add1_rounds, "completed": list(result.completed),
+            "voter_share": str((Decimal(share.numerator) / Decimal(share.denominator)).quantize(Decimal("0.01")))
+            if share is not None else None,
+            "payments": payments}
 
 
 def allocation_decide(*, actor: User, run: AllocationRun, rule: str, reason: str,
@@ -261,3 +283,124 @@ def panel_assessment_record(*, actor: User, application: Application, fiscal_yea
         audit_log(actor=actor, obj=application, action="grants.panel.assessment_recorded",
                   payload={"fiscal_year": fiscal_year, "rating": rating})
     return row
+
+
+# --------------------------------------------------------------------------- results, pabulib
+
+
+def latest_run(call: Call) -> AllocationRun | None:
+    """The call's current allocation: the published one, else the last computed."""
+    runs = AllocationRun.objects.filter(call=call).select_related("decided_by", "computed_by")
+    return runs.filter(published_at__isnull=False).first() or runs.first()
+
+
+def _rule_side(result_ids: list[str], rows: dict[str, dict[str, Any]], budget: Decimal) -> dict[str, Any]:
+    selected = [rows[pid] for pid in result_ids if pid in rows]
+    total = sum((row["cost"] for row in selected), Decimal("0"))
+    return {"selected": selected, "ids": list(result_ids), "total": total, "remaining": budget - total}
+
+
+def allocation_report(run: AllocationRun) -> dict[str, Any]:
+    """Everything the results page shows of a run: every action put to the vote with its cost and
+    votes, both rules side by side (selection, total, remaining; for equal shares, what the
+    supporters paid, aggregated per project), the choice and the turnout. No voter is named."""
+    counted = run.tally
+    votes: dict[str, int] = counted.get("votes", {})
+    applications = (Application.objects.filter(pk__in=[int(pk) for pk in votes])
+                    .select_related("organisation", "challenge"))
+    es = counted.get("equal_shares", {})
+    payments = es.get("payments", {})
+    completed = set(es.get("completed", []))
+    chosen = {str(x) for x in run.chosen_selection}
+    rows: dict[str, dict[str, Any]] = {}
+    for application in applications:
+        pid = str(application.pk)
+        paid = payments.get(pid)
+        rows[pid] = {"id": pid, "application": application, "cost": application.requested_amount,
+                     "votes": votes.get(pid, 0), "chosen": pid in chosen, "completed": pid in completed,
+                     "payment": _decimal_payment(paid)}
+    ordered = sorted(rows.values(), key=lambda r: (-r["votes"], r["cost"], r["id"]))
+    members, voters = counted.get("members", 0), counted.get("voters", 0)
+    chosen_rows = [rows[pid] for pid in run.chosen_selection if str(pid) in rows]
+    chosen_total = sum((row["cost"] for row in chosen_rows), Decimal("0"))
+    return {
+        "run": run, "rows": ordered, "budget": run.budget,
+        "greedy": _rule_side(list(run.greedy_selection), rows, run.budget),
+        "equal_shares": {**_rule_side(list(run.equal_shares_selection), rows, run.budget),
+                         "variant": run.equal_shares_variant, "add1_rounds": es.get("add1_rounds", 0),
+                         "voter_share": Decimal(es["voter_share"]) if es.get("voter_share") else None},
+        "chosen": {"rule": run.chosen_rule, "label": run.get_chosen_rule_display() if run.chosen_rule else "",
+                   "selected": chosen_rows, "total": chosen_total, "remaining": run.budget - chosen_total,
+                   "reason": run.reason},
+        "members": members, "voters": voters, "quorum": counted.get("quorum", 0),
+        "quorum_reached": counted.get("quorum_reached", False),
+        "turnout": Decimal(voters * 100) / Decimal(members) if members else Decimal("0"),
+    }
+
+
+def election_for_call(call: Call) -> pabulib.Election:
+    """The call's election in the pabulib format: projects = the actions put to the vote (cost,
+    votes, title), voters = the ballot papers, anonymised (numbered in paper order, which is random),
+    meta with the envelope, the rule used and the description. Approval ballots only."""
+    panel = getattr(call, "panel", None)
+    if panel is None:
+        raise DomainError(_("Cet appel n'a pas de panel."))
+    if panel.ballot_kind != Panel.BallotKind.APPROVAL:
+        raise DomainError(_("Le format pabulib ne décrit ici que les votes par approbation."))
+    run = latest_run(call)
+    counted = run.tally if run is not None else tally(call)
+    ids = [int(pk) for pk in counted.get("votes", {})]
+    applications = Application.objects.filter(pk__in=ids).select_related("organisation").order_by("pk")
+    chosen = {str(x) for x in run.chosen_selection} if run is not None and run.chosen_rule else None
+    papers: dict[str, set[str]] = {}
+    for paper, application_id in BallotChoice.objects.filter(call=call).order_by("paper").values_list(
+            "paper", "application_id"):
+        papers.setdefault(str(paper), set()).add(str(application_id))
+    ballots = [frozenset(v) for _k, v in sorted(papers.items())]
+    ballots += [frozenset()] * max(Ballot.objects.filter(call=call).count() - len(ballots), 0)
+    projects = []
+    for application in applications:
+        fields = {"votes": str(counted["votes"].get(str(application.pk), 0)), "name": application.title}
+        if chosen is not None:
+            fields["selected"] = "1" if str(application.pk) in chosen else "0"
+        projects.append(pabulib.PbProject(id=str(application.pk), cost=application.requested_amount, fields=fields))
+    rule = {AllocationRun.Rule.GREEDY: "greedy",
+            AllocationRun.Rule.EQUAL_SHARES: f"equalshares/{run.equal_shares_variant}" if run else "equalshares",
+            AllocationRun.Rule.OVERRIDE: "override"}.get(run.chosen_rule, "") if run is not None else ""
+    meta = {"description": call.title, "country": "France", "unit": call.programme.name,
+            "instance": str(call.programme.fiscal_year), "num_projects": str(len(projects)),
+            "num_votes": str(len(ballots)), "budget": f"{call.envelope:.2f}", "vote_type": "approval",
+            "rule": rule, "currency": "EUR"}
+    return pabulib.Election(
+        meta=meta, projects=tuple(projects),
+        ballots={str(i): ballot for i, ballot in enumerate(ballots, start=1)},
+        project_columns=("cost", "votes", "name", *(("selected",) if chosen is not None else ())),
+        vote_columns=("vote",))
+
+
+def election_what_if(text: str) -> dict[str, Any]:
+    """Both rules on an uploaded `.pb` election (a what-if: nothing is written). Malformed files
+    raise the pabulib reader's DomainError listing every error with its line number."""
+    election = pabulib.read_pb(text)
+    projects = election.allocation_projects()
+    greedy = allocation.greedy_by_votes(projects, election.ballots, election.budget)
+    mes = allocation.method_of_equal_shares(projects, election.ballots, election.budget)
+    names = {p.id: p.fields.get("name", "") for p in election.projects}
+    costs = {p.id: p.cost for p in election.projects}
+    summary = equal_shares_summary(mes)
+
+    def side(result: allocation.AllocationResult) -> dict[str, Any]:
+        return {"selected": [{"id": pid, "name": names[pid], "cost": costs[pid], "votes": result.votes[pid],
+                              "payment": _decimal_payment(summary["payments"].get(pid)) if result is mes else None,
+                              "completed": pid in result.completed} for pid in result.selected],
+                "total": result.total_cost, "remaining": result.remaining}
+
+    return {"election": election, "budget": election.budget, "voters": len(election.ballots),
+            "projects": len(election.projects), "greedy": side(greedy), "equal_shares": side(mes),
+            "variant": mes.variant, "description": election.meta.get("description", "")}
+
+
+def _decimal_payment(paid: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not paid:
+        return None
+    return {k: Decimal(v) if k in ("min", "max", "total") else v for k, v in paid.items()}
