@@ -27,7 +27,9 @@ from .services import call_transition
 
 @extend_schema_view(
     list=extend_schema(summary=_("Programmes")),
-    retrieve=extend_schema(summary=_("Un programme"), responses={200: ProgrammeSerializer, 404: R404}),
+    retrieve=extend_schema(
+        summary=_("Un programme"), responses={200: ProgrammeSerializer, 404: R404}
+    ),
 )
 class ProgrammeViewSet(viewsets.ReadOnlyModelViewSet):
     """Funding programmes, with their envelope and funders (signed-in users)."""
@@ -49,10 +51,12 @@ class CallViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["state", "mode", "programme"]
 
     def get_queryset(self):
-        return (calls_readable_by(self.request.user)
-                .select_related("programme")
-                .prefetch_related("eligible_qpvs", "eligible_pillars", "criteria")
-                .order_by("-opens_at", "pk"))
+        return (
+            calls_readable_by(self.request.user)
+            .select_related("programme")
+            .prefetch_related("eligible_qpvs", "eligible_pillars", "criteria")
+            .order_by("-opens_at", "pk")
+        )
 
     def get_permissions(self):
         if self.action == "transition":
@@ -61,18 +65,31 @@ class CallViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         summary=_("Changer l'état d'un appel"),
-        parameters=[OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, enum=CALL_TRANSITION_NAMES,
-                                     description=_("Transition à effectuer."))],
+        parameters=[
+            OpenApiParameter(
+                "name",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                enum=CALL_TRANSITION_NAMES,
+                description=_("Transition à effectuer."),
+            )
+        ],
         request=CallTransitionInputSerializer,
         responses={200: CallSerializer, 400: R400, 403: R403, 404: R404, 409: R409},
     )
-    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>{})".format("|".join(CALL_TRANSITION_NAMES)))
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"transitions/(?P<name>{})".format("|".join(CALL_TRANSITION_NAMES)),
+    )
     def transition(self, request: Request, pk: str | None = None, name: str = "") -> Response:
         """Publish, open, close, deliberate, decide or archive the call (programme managers)."""
         call = self.get_object()
         data = CallTransitionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        call = call_transition(call=call, name=name, actor=request.user, reason=data.validated_data["reason"])
+        call = call_transition(
+            call=call, name=name, actor=request.user, reason=data.validated_data["reason"]
+        )
         return Response(CallSerializer(call, context=self.get_serializer_context()).data)
 
 

@@ -18,13 +18,29 @@ class Programme(models.Model):
 
     name = models.CharField(_("nom"), max_length=200)
     fiscal_year = models.PositiveIntegerField(_("exercice budgétaire"))
-    funders = models.ManyToManyField(Funder, related_name="programmes", verbose_name=_("financeurs"))
-    envelope = models.DecimalField(_("enveloppe (€)"), max_digits=14, decimal_places=2,
-                                   validators=[MinValueValidator(Decimal("0"))])
-    budget_line = models.ForeignKey(BudgetLine, on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="programmes", verbose_name=_("ligne budgétaire"))
-    managers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="managed_programmes",
-                                      verbose_name=_("responsables"))
+    funders = models.ManyToManyField(
+        Funder, related_name="programmes", verbose_name=_("financeurs")
+    )
+    envelope = models.DecimalField(
+        _("enveloppe (€)"),
+        max_digits=14,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    budget_line = models.ForeignKey(
+        BudgetLine,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="programmes",
+        verbose_name=_("ligne budgétaire"),
+    )
+    managers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="managed_programmes",
+        verbose_name=_("responsables"),
+    )
     description = models.TextField(_("description"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -65,33 +81,55 @@ class CallState(models.TextChoices):
 class Call(models.Model):
     """A call (appel): a mode, dates, an envelope, eligibility rules and a scoring grid."""
 
-    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="calls",
-                                  verbose_name=_("programme"))
-    mode = models.CharField(_("mode"), max_length=30, choices=CallMode.choices, default=CallMode.PROJECT_CALL)
+    programme = models.ForeignKey(
+        Programme, on_delete=models.PROTECT, related_name="calls", verbose_name=_("programme")
+    )
+    mode = models.CharField(
+        _("mode"), max_length=30, choices=CallMode.choices, default=CallMode.PROJECT_CALL
+    )
     title = models.CharField(_("titre"), max_length=255)
     description = models.TextField(_("description"), blank=True)
     state = FSMField(_("état"), default=CallState.DRAFT, choices=CallState.choices, protected=True)
     opens_at = models.DateTimeField(_("ouverture des candidatures"))
     closes_at = models.DateTimeField(_("clôture des candidatures"))
     decision_expected_on = models.DateField(_("décision attendue le"), null=True, blank=True)
-    envelope = models.DecimalField(_("enveloppe de l'appel (€)"), max_digits=14, decimal_places=2,
-                                   validators=[MinValueValidator(Decimal("0"))])
+    envelope = models.DecimalField(
+        _("enveloppe de l'appel (€)"),
+        max_digits=14,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
     # Eligibility rules (empty = no restriction).
-    eligible_qpvs = models.ManyToManyField(QPV, blank=True, related_name="calls",
-                                           verbose_name=_("quartiers éligibles"))
-    eligible_pillars = models.ManyToManyField(Pillar, blank=True, related_name="calls",
-                                              verbose_name=_("piliers éligibles"))
-    max_amount = models.DecimalField(_("montant maximum par dossier (€)"), max_digits=12, decimal_places=2,
-                                     null=True, blank=True)
+    eligible_qpvs = models.ManyToManyField(
+        QPV, blank=True, related_name="calls", verbose_name=_("quartiers éligibles")
+    )
+    eligible_pillars = models.ManyToManyField(
+        Pillar, blank=True, related_name="calls", verbose_name=_("piliers éligibles")
+    )
+    max_amount = models.DecimalField(
+        _("montant maximum par dossier (€)"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
     max_share_percent = models.DecimalField(
-        _("part maximale du budget du projet (%)"), max_digits=5, decimal_places=2, null=True, blank=True,
+        _("part maximale du budget du projet (%)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
     )
-    required_documents = models.JSONField(_("pièces obligatoires"), default=list, blank=True,
-                                          help_text=_("Types de documents exigés."))
+    required_documents = models.JSONField(
+        _("pièces obligatoires"),
+        default=list,
+        blank=True,
+        help_text=_("Types de documents exigés."),
+    )
     multi_year_allowed = models.BooleanField(_("pluriannuel possible"), default=False)
-    instructors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="instructed_calls",
-                                         verbose_name=_("instructeur·rices"))
+    instructors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="instructed_calls",
+        verbose_name=_("instructeur·rices"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -99,8 +137,10 @@ class Call(models.Model):
         verbose_name_plural = _("appels")
         ordering = ["-opens_at"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(closes_at__gt=models.F("opens_at")),
-                                   name="call_closes_after_opening"),
+            models.CheckConstraint(
+                condition=models.Q(closes_at__gt=models.F("opens_at")),
+                name="call_closes_after_opening",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -145,10 +185,16 @@ class ScoringCriterion(models.Model):
 
     call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="criteria")
     label = models.CharField(_("critère"), max_length=200)
-    weight = models.DecimalField(_("pondération"), max_digits=5, decimal_places=2, default=Decimal("1"),
-                                 validators=[MinValueValidator(Decimal("0"))])
-    max_score = models.PositiveSmallIntegerField(_("note maximale"), default=5,
-                                                 validators=[MinValueValidator(1)])
+    weight = models.DecimalField(
+        _("pondération"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    max_score = models.PositiveSmallIntegerField(
+        _("note maximale"), default=5, validators=[MinValueValidator(1)]
+    )
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -174,16 +220,30 @@ class Need(models.Model):
         PUBLISHED = "published", _("Publié")
         CLOSED = "closed", _("Clos")
 
-    call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="needs", verbose_name=_("anti-appel"))
-    qpv = models.ForeignKey(QPV, on_delete=models.PROTECT, related_name="needs", verbose_name=_("quartier"))
+    call = models.ForeignKey(
+        Call, on_delete=models.PROTECT, related_name="needs", verbose_name=_("anti-appel")
+    )
+    qpv = models.ForeignKey(
+        QPV, on_delete=models.PROTECT, related_name="needs", verbose_name=_("quartier")
+    )
     title = models.CharField(_("besoin"), max_length=255)
     description = models.TextField(_("description"))
-    raised_by = models.CharField(_("repéré par"), max_length=200,
-                                 help_text=_("Partenaire ou acteur qui a fait remonter le besoin."))
+    raised_by = models.CharField(
+        _("repéré par"),
+        max_length=200,
+        help_text=_("Partenaire ou acteur qui a fait remonter le besoin."),
+    )
     evidence = models.TextField(_("éléments probants"), blank=True)
-    state = models.CharField(_("état"), max_length=12, choices=State.choices, default=State.RECORDED)
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                                    related_name="+", verbose_name=_("saisi par"))
+    state = models.CharField(
+        _("état"), max_length=12, choices=State.choices, default=State.RECORDED
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("saisi par"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(_("publié le"), null=True, blank=True)
 
@@ -211,19 +271,31 @@ class Challenge(models.Model):
         PANEL = "panel", _("Saisi par le panel")
         PUBLIC = "public", _("Proposé par un·e habitant·e")
 
-    call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="challenges",
-                             verbose_name=_("appel à solutions"))
-    qpv = models.ForeignKey(QPV, on_delete=models.PROTECT, related_name="challenges", verbose_name=_("quartier"))
+    call = models.ForeignKey(
+        Call,
+        on_delete=models.PROTECT,
+        related_name="challenges",
+        verbose_name=_("appel à solutions"),
+    )
+    qpv = models.ForeignKey(
+        QPV, on_delete=models.PROTECT, related_name="challenges", verbose_name=_("quartier")
+    )
     title = models.CharField(_("solution attendue"), max_length=255)
     description = models.TextField(_("description"))
-    source = models.CharField(_("origine"), max_length=10, choices=Source.choices, default=Source.PANEL)
-    state = models.CharField(_("état"), max_length=10, choices=State.choices, default=State.PROPOSED)
+    source = models.CharField(
+        _("origine"), max_length=10, choices=Source.choices, default=Source.PANEL
+    )
+    state = models.CharField(
+        _("état"), max_length=10, choices=State.choices, default=State.PROPOSED
+    )
     proposer_name = models.CharField(_("proposé par"), max_length=200, blank=True)
     proposer_email = models.EmailField(_("e-mail"), blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
-    moderated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                     related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    moderated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     moderation_note = models.TextField(_("motif de modération"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -243,12 +315,15 @@ class Panel(models.Model):
         APPROVAL = "approval", _("Vote par approbation")
         SCORE = "score", _("Note par critère")
 
-    call = models.OneToOneField(Call, on_delete=models.CASCADE, related_name="panel", verbose_name=_("appel"))
+    call = models.OneToOneField(
+        Call, on_delete=models.CASCADE, related_name="panel", verbose_name=_("appel")
+    )
     quorum = models.PositiveSmallIntegerField(_("quorum (votant·es minimum)"), default=5)
     voting_opens_at = models.DateTimeField(_("ouverture du vote"))
     voting_closes_at = models.DateTimeField(_("clôture du vote"))
-    ballot_kind = models.CharField(_("mode de scrutin"), max_length=10, choices=BallotKind.choices,
-                                   default=BallotKind.APPROVAL)
+    ballot_kind = models.CharField(
+        _("mode de scrutin"), max_length=10, choices=BallotKind.choices, default=BallotKind.APPROVAL
+    )
     score_criteria = models.JSONField(_("critères (note)"), default=list, blank=True)
     max_score = models.PositiveSmallIntegerField(_("note maximale"), default=5)
     secret_ballot = models.BooleanField(_("vote secret"), default=True)
@@ -257,8 +332,10 @@ class Panel(models.Model):
         verbose_name = _("panel d'habitant·es")
         verbose_name_plural = _("panels d'habitant·es")
         constraints = [
-            models.CheckConstraint(condition=models.Q(voting_closes_at__gt=models.F("voting_opens_at")),
-                                   name="panel_vote_closes_after_opening"),
+            models.CheckConstraint(
+                condition=models.Q(voting_closes_at__gt=models.F("voting_opens_at")),
+                name="panel_vote_closes_after_opening",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -272,7 +349,9 @@ class PanelMember(models.Model):
         RESIDENTS = "residents", _("Collectif d'habitant·es")
 
     panel = models.ForeignKey(Panel, on_delete=models.CASCADE, related_name="members")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="panel_seats")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="panel_seats"
+    )
     college = models.CharField(_("collège"), max_length=20, choices=College.choices)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -42,13 +42,36 @@ class CallSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Call
-        fields = ["id", "programme", "programme_name", "mode", "mode_label", "title", "description", "state",
-                  "state_label", "opens_at", "closes_at", "decision_expected_on", "envelope", "eligible_qpvs",
-                  "eligible_pillars", "max_amount", "max_share_percent", "required_documents",
-                  "required_document_labels", "multi_year_allowed", "criteria"]
+        fields = [
+            "id",
+            "programme",
+            "programme_name",
+            "mode",
+            "mode_label",
+            "title",
+            "description",
+            "state",
+            "state_label",
+            "opens_at",
+            "closes_at",
+            "decision_expected_on",
+            "envelope",
+            "eligible_qpvs",
+            "eligible_pillars",
+            "max_amount",
+            "max_share_percent",
+            "required_documents",
+            "required_document_labels",
+            "multi_year_allowed",
+            "criteria",
+        ]
         read_only_fields = fields
 
 
 class CallTransitionInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="",
-                                   help_text=_("Motif, gardé dans l'historique de l'appel."))
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Motif, gardé dans l'historique de l'appel."),
+    )

@@ -93,8 +93,9 @@ def call_transition(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     if not has_role(request.user, Role.PROGRAMME_MANAGER):
         raise Http404
     try:
-        call_transition_service(call=call, name=name, actor=request.user,
-                                reason=request.POST.get("reason", ""))
+        call_transition_service(
+            call=call, name=name, actor=request.user, reason=request.POST.get("reason", "")
+        )
     except DomainError as exc:
         context = _detail_context(request, _with_rules(Call.objects).get(pk=call.pk))
         context["error"] = _error_message(exc)

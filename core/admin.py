@@ -90,7 +90,15 @@ class MembershipOfUserInline(admin.TabularInline):
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     ordering = ["last_name", "first_name", "email"]
-    list_display = ["email", "first_name", "last_name", "is_active", "email_verified_at", "is_staff", "last_login"]
+    list_display = [
+        "email",
+        "first_name",
+        "last_name",
+        "is_active",
+        "email_verified_at",
+        "is_staff",
+        "last_login",
+    ]
     list_filter = ["is_active", "is_staff", "is_superuser", "role_assignments__role"]
     search_fields = ["email", "first_name", "last_name"]
     readonly_fields = ["last_login", "date_joined", "email_verified_at"]
@@ -134,7 +142,13 @@ class OrganisationAdmin(admin.ModelAdmin):
     list_filter = ["legal_form"]
     search_fields = ["name", "siret", "rna", "city"]
     # Bank details change only through organisation_set_bank_details (checked, audited, notified).
-    readonly_fields = ["iban", "bic", "bank_details_changed_at", "bank_details_changed_by", "created_at"]
+    readonly_fields = [
+        "iban",
+        "bic",
+        "bank_details_changed_at",
+        "bank_details_changed_by",
+        "created_at",
+    ]
     inlines = [MembershipInline, DocumentInline]
 
 
@@ -143,8 +157,16 @@ class InvitationAdmin(admin.ModelAdmin):
     list_display = ["email", "organisation", "role", "invited_by", "expires_at", "accepted_at"]
     list_filter = ["role"]
     search_fields = ["email", "organisation__name"]
-    readonly_fields = ["token", "email", "role", "organisation", "invited_by", "expires_at", "accepted_at",
-                       "created_at"]
+    readonly_fields = [
+        "token",
+        "email",
+        "role",
+        "organisation",
+        "invited_by",
+        "expires_at",
+        "accepted_at",
+        "created_at",
+    ]
 
     def has_add_permission(self, request) -> bool:
         return False  # invitations are sent from the application (core.services)

@@ -52,8 +52,13 @@ def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return domain_error_response(exc)
     if isinstance(exc, DjangoValidationError):
-        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        return Response({"detail": _("Données invalides."), "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        errors = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+        return Response(
+            {"detail": _("Données invalides."), "errors": errors},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, Http404):
         return Response({"detail": _("Introuvable.")}, status=status.HTTP_404_NOT_FOUND)
     return drf_exception_handler(exc, context)

@@ -40,8 +40,9 @@ ErrorSerializer = inline_serializer(
     fields={
         "detail": serializers.CharField(),
         "code": serializers.CharField(required=False),
-        "errors": serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
-                                        required=False),
+        "errors": serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()), required=False
+        ),
     },
 )
 TransitionErrorSerializer = inline_serializer(
@@ -52,23 +53,41 @@ TransitionErrorSerializer = inline_serializer(
         "allowed_transitions": serializers.ListField(child=serializers.CharField()),
     },
 )
-R400 = OpenApiResponse(ErrorSerializer, description=_lazy("Données invalides ou règle métier non respectée."))
-R403 = OpenApiResponse(ErrorSerializer, description=_lazy("Action non autorisée pour cet utilisateur."))
-R404 = OpenApiResponse(ErrorSerializer, description=_lazy("Introuvable ou hors de votre périmètre."))
-R409 = OpenApiResponse(TransitionErrorSerializer,
-                       description=_lazy("Action impossible dans l'état actuel ; liste les actions possibles."))
+R400 = OpenApiResponse(
+    ErrorSerializer, description=_lazy("Données invalides ou règle métier non respectée.")
+)
+R403 = OpenApiResponse(
+    ErrorSerializer, description=_lazy("Action non autorisée pour cet utilisateur.")
+)
+R404 = OpenApiResponse(
+    ErrorSerializer, description=_lazy("Introuvable ou hors de votre périmètre.")
+)
+R409 = OpenApiResponse(
+    TransitionErrorSerializer,
+    description=_lazy("Action impossible dans l'état actuel ; liste les actions possibles."),
+)
 R429 = OpenApiResponse(ErrorSerializer, description=_lazy("Trop de tentatives de connexion."))
 
 
 @extend_schema_view(
-    list=extend_schema(summary=_lazy("Organisations visibles"), responses={200: OrganisationSerializer(many=True)}),
-    retrieve=extend_schema(summary=_lazy("Une organisation"), responses={200: OrganisationSerializer, 404: R404}),
-    partial_update=extend_schema(summary=_lazy("Modifier le profil de l'organisation"),
-                                 request=OrganisationUpdateSerializer,
-                                 responses={200: OrganisationSerializer, 400: R400, 403: R403, 404: R404}),
+    list=extend_schema(
+        summary=_lazy("Organisations visibles"), responses={200: OrganisationSerializer(many=True)}
+    ),
+    retrieve=extend_schema(
+        summary=_lazy("Une organisation"), responses={200: OrganisationSerializer, 404: R404}
+    ),
+    partial_update=extend_schema(
+        summary=_lazy("Modifier le profil de l'organisation"),
+        request=OrganisationUpdateSerializer,
+        responses={200: OrganisationSerializer, 400: R400, 403: R403, 404: R404},
+    ),
 )
-class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
-                          viewsets.GenericViewSet):
+class OrganisationViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
     """Members see their organisations, staff every one, anyone else nothing (404).
 
     Bank details appear only for members and finance officers. Profile changes go through
@@ -84,9 +103,12 @@ class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixi
         organisation = self.get_object()
         data = OrganisationUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        organisation = organisation_update(actor=request.user, organisation=organisation,
-                                           data=dict(data.validated_data))
-        return Response(OrganisationSerializer(organisation, context=self.get_serializer_context()).data)
+        organisation = organisation_update(
+            actor=request.user, organisation=organisation, data=dict(data.validated_data)
+        )
+        return Response(
+            OrganisationSerializer(organisation, context=self.get_serializer_context()).data
+        )
 
 
 class _Reference(viewsets.ReadOnlyModelViewSet):
@@ -133,21 +155,33 @@ class TokenViewSet(viewsets.GenericViewSet):
     authentication_classes: list = []
     serializer_class = TokenRequestSerializer
 
-    @extend_schema(summary=_lazy("Obtenir un jeton d'API"), request=TokenRequestSerializer,
-                   responses={200: TokenSerializer, 400: R400, 429: R429})
+    @extend_schema(
+        summary=_lazy("Obtenir un jeton d'API"),
+        request=TokenRequestSerializer,
+        responses={200: TokenSerializer, 400: R400, 429: R429},
+    )
     def create(self, request: Request) -> Response:
         data = TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         email = data.validated_data["email"].strip().lower()
         if is_throttled(email, client_ip(request)):
             return Response(
-                {"detail": _("Trop de tentatives de connexion infructueuses. Réessayez plus tard."),
-                 "code": "throttled"},
-                status=status.HTTP_429_TOO_MANY_REQUESTS)
-        user = authenticate(request._request, username=email, password=data.validated_data["password"])
+                {
+                    "detail": _(
+                        "Trop de tentatives de connexion infructueuses. Réessayez plus tard."
+                    ),
+                    "code": "throttled",
+                },
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
+        user = authenticate(
+            request._request, username=email, password=data.validated_data["password"]
+        )
         if user is None:
-            return Response({"detail": _("Adresse e-mail ou mot de passe incorrect."), "code": "invalid_login"},
-                            status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {"detail": _("Adresse e-mail ou mot de passe incorrect."), "code": "invalid_login"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 

@@ -10,8 +10,14 @@ class DomainError(Exception):
 
     status_code = 400
 
-    def __init__(self, message: Any, *, field: str | None = None, code: str = "invalid",
-                 errors: dict[str, list[Any]] | None = None) -> None:
+    def __init__(
+        self,
+        message: Any,
+        *,
+        field: str | None = None,
+        code: str = "invalid",
+        errors: dict[str, list[Any]] | None = None,
+    ) -> None:
         super().__init__(str(message))
         self.message = message
         self.field = field

@@ -44,17 +44,23 @@ class LoginForm(AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": _("Adresse e-mail ou mot de passe incorrect."),
-        "throttled": _("Trop de tentatives de connexion infructueuses. Réessayez dans %(minutes)s "
-                       "minutes ou réinitialisez votre mot de passe."),
-        "unverified": _("Votre adresse e-mail n'est pas encore confirmée. Ouvrez le lien reçu par "
-                        "e-mail, ou demandez un nouveau lien ci-dessous."),
+        "throttled": _(
+            "Trop de tentatives de connexion infructueuses. Réessayez dans %(minutes)s "
+            "minutes ou réinitialisez votre mot de passe."
+        ),
+        "unverified": _(
+            "Votre adresse e-mail n'est pas encore confirmée. Ouvrez le lien reçu par "
+            "e-mail, ou demandez un nouveau lien ci-dessous."
+        ),
         "inactive": _("Ce compte est désactivé."),
     }
 
     def __init__(self, request: Any = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(request, *args, **kwargs)
         self.fields["username"].label = _("Adresse e-mail")
-        self.fields["username"].widget = forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+        self.fields["username"].widget = forms.EmailInput(
+            attrs={"autocomplete": "email", "autofocus": True}
+        )
         self.fields["password"].label = _("Mot de passe")
         self.unverified = False
 
@@ -62,7 +68,9 @@ class LoginForm(AuthenticationForm):
         from django.conf import settings
 
         minutes = max(1, settings.LOGIN_FAILURE_WINDOW_SECONDS // 60)
-        return ValidationError(self.error_messages["throttled"], code="throttled", params={"minutes": minutes})
+        return ValidationError(
+            self.error_messages["throttled"], code="throttled", params={"minutes": minutes}
+        )
 
     def clean(self) -> dict[str, Any]:
         email = (self.cleaned_data.get("username") or "").strip().lower()
@@ -88,34 +96,67 @@ class LoginForm(AuthenticationForm):
 class SignupForm(forms.Form):
     """An association's first account. Field names are the service's, so its errors land in place."""
 
-    first_name = forms.CharField(label=_("Prénom"), max_length=150,
-                                 widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
-    last_name = forms.CharField(label=_("Nom"), max_length=150,
-                                widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
-    email = forms.EmailField(label=_("Adresse e-mail"), widget=forms.EmailInput(attrs={"autocomplete": "email"}),
-                             help_text=_("Un lien de confirmation y sera envoyé."))
-    password = forms.CharField(label=_("Mot de passe"), strip=False,
-                               widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-                               help_text=password_help())
-    password_confirm = forms.CharField(label=_("Confirmation du mot de passe"), strip=False,
-                                       widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    first_name = forms.CharField(
+        label=_("Prénom"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    last_name = forms.CharField(
+        label=_("Nom"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
+    email = forms.EmailField(
+        label=_("Adresse e-mail"),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        help_text=_("Un lien de confirmation y sera envoyé."),
+    )
+    password = forms.CharField(
+        label=_("Mot de passe"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_help(),
+    )
+    password_confirm = forms.CharField(
+        label=_("Confirmation du mot de passe"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
     name = forms.CharField(label=_("Nom de l'organisation"), max_length=255)
-    siret = forms.CharField(label=_("SIRET"), max_length=20,
-                            help_text=_("14 chiffres, par exemple 356 000 000 00048."),
-                            widget=forms.TextInput(attrs={"inputmode": "numeric"}))
-    rna = forms.CharField(label=_("Numéro RNA (facultatif)"), max_length=12, required=False,
-                          help_text=_("W suivi de 9 caractères, par exemple W751234567."))
-    legal_form = forms.ChoiceField(label=_("Forme juridique"), choices=Organisation.LegalForm.choices,
-                                   initial=Organisation.LegalForm.ASSOCIATION)
-    postcode = forms.CharField(label=_("Code postal (facultatif)"), max_length=5, required=False,
-                               widget=forms.TextInput(attrs={"autocomplete": "postal-code", "inputmode": "numeric"}))
+    siret = forms.CharField(
+        label=_("SIRET"),
+        max_length=20,
+        help_text=_("14 chiffres, par exemple 356 000 000 00048."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric"}),
+    )
+    rna = forms.CharField(
+        label=_("Numéro RNA (facultatif)"),
+        max_length=12,
+        required=False,
+        help_text=_("W suivi de 9 caractères, par exemple W751234567."),
+    )
+    legal_form = forms.ChoiceField(
+        label=_("Forme juridique"),
+        choices=Organisation.LegalForm.choices,
+        initial=Organisation.LegalForm.ASSOCIATION,
+    )
+    postcode = forms.CharField(
+        label=_("Code postal (facultatif)"),
+        max_length=5,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "postal-code", "inputmode": "numeric"}),
+    )
     city = forms.CharField(label=_("Commune (facultatif)"), max_length=120, required=False)
 
     ORGANISATION_FIELDS = ("name", "siret", "rna", "legal_form", "postcode", "city")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if data.get("password") and data.get("password_confirm") and data["password"] != data["password_confirm"]:
+        if (
+            data.get("password")
+            and data.get("password_confirm")
+            and data["password"] != data["password_confirm"]
+        ):
             self.add_error("password_confirm", _("Les deux mots de passe ne correspondent pas."))
         return data
 
@@ -124,29 +165,54 @@ class SignupForm(forms.Form):
 
 
 class EmailForm(forms.Form):
-    email = forms.EmailField(label=_("Adresse e-mail"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = forms.EmailField(
+        label=_("Adresse e-mail"), widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
 
 
 class OrganisationForm(forms.ModelForm):
     class Meta:
         model = Organisation
-        fields = ["name", "rna", "legal_form", "email", "phone", "address", "postcode", "city",
-                  "commune_insee", "legal_rep_name", "legal_rep_role"]
+        fields = [
+            "name",
+            "rna",
+            "legal_form",
+            "email",
+            "phone",
+            "address",
+            "postcode",
+            "city",
+            "commune_insee",
+            "legal_rep_name",
+            "legal_rep_role",
+        ]
 
 
 class BankDetailsForm(forms.Form):
-    iban = forms.CharField(label=_("IBAN"), max_length=42, help_text=_("Par exemple FR76 3000 6000 0112 3456 7890 189."),
-                           widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
-    bic = forms.CharField(label=_("BIC"), max_length=11, help_text=_("8 ou 11 caractères, par exemple AGRIFRPP."),
-                          widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    iban = forms.CharField(
+        label=_("IBAN"),
+        max_length=42,
+        help_text=_("Par exemple FR76 3000 6000 0112 3456 7890 189."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    bic = forms.CharField(
+        label=_("BIC"),
+        max_length=11,
+        help_text=_("8 ou 11 caractères, par exemple AGRIFRPP."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
 
 
 class DocumentUploadForm(forms.Form):
     kind = forms.ChoiceField(label=_("Type de document"), choices=DocumentKind.choices)
     title = forms.CharField(label=_("Titre (facultatif)"), max_length=200, required=False)
     file = forms.FileField(label=_("Fichier"))
-    valid_until = forms.DateField(label=_("Valide jusqu'au (facultatif)"), required=False, widget=DateInput(),
-                                  help_text=_("Par exemple la fin de l'exercice couvert ou la date d'échéance."))
+    valid_until = forms.DateField(
+        label=_("Valide jusqu'au (facultatif)"),
+        required=False,
+        widget=DateInput(),
+        help_text=_("Par exemple la fin de l'exercice couvert ou la date d'échéance."),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -155,14 +221,23 @@ class DocumentUploadForm(forms.Form):
         extensions = ", ".join(settings.UPLOAD_ALLOWED_EXTENSIONS)
         max_mb = settings.UPLOAD_MAX_BYTES // (1024 * 1024)
         self.fields["file"].help_text = _("Formats acceptés : %(list)s ; %(max)s Mo au plus.") % {
-            "list": extensions, "max": max_mb}
-        self.fields["file"].widget.attrs["accept"] = ",".join(f".{e}" for e in settings.UPLOAD_ALLOWED_EXTENSIONS)
+            "list": extensions,
+            "max": max_mb,
+        }
+        self.fields["file"].widget.attrs["accept"] = ",".join(
+            f".{e}" for e in settings.UPLOAD_ALLOWED_EXTENSIONS
+        )
 
 
 class MemberInviteForm(forms.Form):
     email = forms.EmailField(label=_("Adresse e-mail de la personne à inviter"))
-    is_admin = forms.BooleanField(label=_("Administrateur·rice de l'organisation"), required=False,
-                                  help_text=_("Peut modifier le profil, les coordonnées bancaires et inviter d'autres membres."))
+    is_admin = forms.BooleanField(
+        label=_("Administrateur·rice de l'organisation"),
+        required=False,
+        help_text=_(
+            "Peut modifier le profil, les coordonnées bancaires et inviter d'autres membres."
+        ),
+    )
 
 
 class StaffInviteForm(forms.Form):
@@ -171,18 +246,34 @@ class StaffInviteForm(forms.Form):
 
 
 class InvitationSignupForm(forms.Form):
-    first_name = forms.CharField(label=_("Prénom"), max_length=150,
-                                 widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
-    last_name = forms.CharField(label=_("Nom"), max_length=150,
-                                widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
-    password = forms.CharField(label=_("Mot de passe"), strip=False,
-                               widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-                               help_text=password_help())
-    password_confirm = forms.CharField(label=_("Confirmation du mot de passe"), strip=False,
-                                       widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    first_name = forms.CharField(
+        label=_("Prénom"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    last_name = forms.CharField(
+        label=_("Nom"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
+    password = forms.CharField(
+        label=_("Mot de passe"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_help(),
+    )
+    password_confirm = forms.CharField(
+        label=_("Confirmation du mot de passe"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if data.get("password") and data.get("password_confirm") and data["password"] != data["password_confirm"]:
+        if (
+            data.get("password")
+            and data.get("password_confirm")
+            and data["password"] != data["password_confirm"]
+        ):
             self.add_error("password_confirm", _("Les deux mots de passe ne correspondent pas."))
         return data

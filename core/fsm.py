@@ -53,8 +53,15 @@ def apply_transition(
     method(**kwargs)
     fields = [field, *(update_fields or [])]
     obj.save(update_fields=list(dict.fromkeys(fields)))
-    audit_log(actor=actor, obj=obj, action=action, source=source, target=getattr(obj, field),
-              reason=reason, payload=payload)
+    audit_log(
+        actor=actor,
+        obj=obj,
+        action=action,
+        source=source,
+        target=getattr(obj, field),
+        reason=reason,
+        payload=payload,
+    )
     return obj
 
 

@@ -39,7 +39,9 @@ def validate_siren(value: str) -> None:
         stdnum_siren.validate(compact(value))
     except StdnumError:
         raise ValidationError(
-            _("« %(value)s » n'est pas un SIREN valide."), code="invalid_siren", params={"value": value}
+            _("« %(value)s » n'est pas un SIREN valide."),
+            code="invalid_siren",
+            params={"value": value},
         )
 
 
@@ -77,7 +79,9 @@ def validate_iban(value: str) -> None:
         IBAN(value)
     except SchwiftyException:
         raise ValidationError(
-            _("« %(value)s » n'est pas un IBAN valide."), code="invalid_iban", params={"value": value}
+            _("« %(value)s » n'est pas un IBAN valide."),
+            code="invalid_iban",
+            params={"value": value},
         )
 
 

@@ -92,7 +92,9 @@ class Funder(models.Model):
 
     name = models.CharField(_("nom"), max_length=200, unique=True)
     kind = models.CharField(_("type"), max_length=20, choices=Kind.choices)
-    siret = models.CharField(_("SIRET"), max_length=14, blank=True, validators=[identifiers.validate_siret])
+    siret = models.CharField(
+        _("SIRET"), max_length=14, blank=True, validators=[identifiers.validate_siret]
+    )
 
     class Meta:
         verbose_name = _("financeur")
@@ -106,7 +108,9 @@ class Funder(models.Model):
 class QPV(models.Model):
     """A priority neighbourhood (quartier prioritaire de la politique de la ville)."""
 
-    code = models.CharField(_("code"), max_length=8, unique=True, validators=[identifiers.validate_qpv_code])
+    code = models.CharField(
+        _("code"), max_length=8, unique=True, validators=[identifiers.validate_qpv_code]
+    )
     name = models.CharField(_("nom"), max_length=200)
     commune_insee = models.CharField(
         _("code commune INSEE"), max_length=5, validators=[identifiers.validate_insee_code]
@@ -155,8 +159,9 @@ class BudgetLine(models.Model):
 
     code = models.CharField(_("code"), max_length=40, unique=True)
     label = models.CharField(_("libellé"), max_length=200)
-    funder = models.ForeignKey(Funder, on_delete=models.PROTECT, related_name="budget_lines",
-                               verbose_name=_("financeur"))
+    funder = models.ForeignKey(
+        Funder, on_delete=models.PROTECT, related_name="budget_lines", verbose_name=_("financeur")
+    )
 
     class Meta:
         verbose_name = _("ligne budgétaire")
@@ -178,30 +183,55 @@ class Organisation(models.Model):
         OTHER = "other", _("Autre")
 
     name = models.CharField(_("nom"), max_length=255)
-    siret = models.CharField(_("SIRET"), max_length=14, unique=True, validators=[identifiers.validate_siret])
-    rna = models.CharField(_("numéro RNA"), max_length=10, blank=True, validators=[identifiers.validate_rna])
-    legal_form = models.CharField(_("forme juridique"), max_length=20, choices=LegalForm.choices,
-                                  default=LegalForm.ASSOCIATION)
+    siret = models.CharField(
+        _("SIRET"), max_length=14, unique=True, validators=[identifiers.validate_siret]
+    )
+    rna = models.CharField(
+        _("numéro RNA"), max_length=10, blank=True, validators=[identifiers.validate_rna]
+    )
+    legal_form = models.CharField(
+        _("forme juridique"),
+        max_length=20,
+        choices=LegalForm.choices,
+        default=LegalForm.ASSOCIATION,
+    )
     email = models.EmailField(_("e-mail de contact"), blank=True)
     phone = models.CharField(_("téléphone"), max_length=30, blank=True)
     address = models.CharField(_("adresse"), max_length=255, blank=True)
     postcode = models.CharField(_("code postal"), max_length=5, blank=True)
     city = models.CharField(_("commune"), max_length=120, blank=True)
-    commune_insee = models.CharField(_("code commune INSEE"), max_length=5, blank=True,
-                                     validators=[identifiers.validate_insee_code])
+    commune_insee = models.CharField(
+        _("code commune INSEE"),
+        max_length=5,
+        blank=True,
+        validators=[identifiers.validate_insee_code],
+    )
     legal_rep_name = models.CharField(_("représentant·e légal·e"), max_length=200, blank=True)
     legal_rep_role = models.CharField(_("qualité du représentant·e"), max_length=100, blank=True)
     # Bank details: seen only by finance and the organisation's members (core.permissions).
-    iban = models.CharField(_("IBAN"), max_length=34, blank=True, validators=[identifiers.validate_iban])
-    bic = models.CharField(_("BIC"), max_length=11, blank=True, validators=[identifiers.validate_bic])
-    bank_details_changed_at = models.DateTimeField(_("coordonnées bancaires modifiées le"), null=True,
-                                                   blank=True)
+    iban = models.CharField(
+        _("IBAN"), max_length=34, blank=True, validators=[identifiers.validate_iban]
+    )
+    bic = models.CharField(
+        _("BIC"), max_length=11, blank=True, validators=[identifiers.validate_bic]
+    )
+    bank_details_changed_at = models.DateTimeField(
+        _("coordonnées bancaires modifiées le"), null=True, blank=True
+    )
     bank_details_changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         verbose_name=_("coordonnées bancaires modifiées par"),
     )
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership",
-                                     related_name="organisations", verbose_name=_("membres"))
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="Membership",
+        related_name="organisations",
+        verbose_name=_("membres"),
+    )
     created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
 
     class Meta:
@@ -217,15 +247,21 @@ class Organisation(models.Model):
 class Membership(models.Model):
     """A user acting for an organisation. The organisation admin invites the others."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="memberships"
+    )
     is_admin = models.BooleanField(_("administrateur·rice de l'organisation"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("membre d'organisation")
         verbose_name_plural = _("membres d'organisation")
-        constraints = [models.UniqueConstraint(fields=["user", "organisation"], name="uniq_membership")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organisation"], name="uniq_membership")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.organisation}"
@@ -239,12 +275,19 @@ class RoleAssignment(models.Model):
     targeting those QPVs. A committee member may speak for a funder.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_assignments")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_assignments"
+    )
     role = models.CharField(_("rôle"), max_length=30, choices=Role.choices)
     territories = models.ManyToManyField(QPV, blank=True, verbose_name=_("territoires"))
     calls_only = models.BooleanField(_("limité aux appels assignés"), default=False)
-    funder = models.ForeignKey(Funder, null=True, blank=True, on_delete=models.PROTECT,
-                               verbose_name=_("financeur représenté"))
+    funder = models.ForeignKey(
+        Funder,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        verbose_name=_("financeur représenté"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -273,14 +316,18 @@ class DocumentKind(models.TextChoices):
 class OrganisationDocument(models.Model):
     """A document kept once on the organisation's profile and reused by every application."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="documents")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="documents"
+    )
     kind = models.CharField(_("type de document"), max_length=30, choices=DocumentKind.choices)
     title = models.CharField(_("titre"), max_length=200, blank=True)
     file = models.FileField(_("fichier"), upload_to=document_upload_to)
     original_name = models.CharField(_("nom du fichier"), max_length=255)
     size = models.PositiveIntegerField(_("taille (octets)"), default=0)
     valid_until = models.DateField(_("valide jusqu'au"), null=True, blank=True)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     uploaded_at = models.DateTimeField(_("déposé le"), auto_now_add=True)
 
     class Meta:
@@ -295,8 +342,14 @@ class OrganisationDocument(models.Model):
 class AuditLog(models.Model):
     """One row per transition and per money-changing action, written in the same transaction."""
 
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+", verbose_name=_("auteur"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("auteur"),
+    )
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
     object_id = models.CharField(max_length=64)
     object_repr = models.CharField(_("objet"), max_length=255)
@@ -326,7 +379,9 @@ class AuditLog(models.Model):
 class Notification(models.Model):
     """An in-app notification; the email copy is sent after commit."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
     title = models.CharField(_("titre"), max_length=255)
     body = models.TextField(_("message"), blank=True)
     url = models.CharField(_("lien"), max_length=500, blank=True)
@@ -349,10 +404,13 @@ class Invitation(models.Model):
     token = models.CharField(max_length=64, unique=True)
     email = models.EmailField(_("adresse e-mail"))
     role = models.CharField(_("rôle"), max_length=30, choices=Role.choices, blank=True)
-    organisation = models.ForeignKey(Organisation, null=True, blank=True, on_delete=models.CASCADE,
-                                     related_name="invitations")
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.CASCADE, related_name="invitations"
+    )
     is_admin = models.BooleanField(_("administrateur·rice de l'organisation"), default=False)
-    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     expires_at = models.DateTimeField(_("expire le"))
     accepted_at = models.DateTimeField(_("acceptée le"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -384,7 +442,9 @@ class ReferenceCounter(models.Model):
     last = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["prefix", "year"], name="uniq_reference_counter")]
+        constraints = [
+            models.UniqueConstraint(fields=["prefix", "year"], name="uniq_reference_counter")
+        ]
 
     def __str__(self) -> str:
         return f"{self.prefix}-{self.year}: {self.last}"

@@ -14,7 +14,9 @@ def to_money(value: Decimal | int | str) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def split_exact(total: Decimal, weights: Sequence[Decimal | int], *, unit: Decimal = CENT) -> list[Decimal]:
+def split_exact(
+    total: Decimal, weights: Sequence[Decimal | int], *, unit: Decimal = CENT
+) -> list[Decimal]:
     """Split `total` in parts proportional to `weights`, in multiples of `unit`, summing exactly.
 
     Largest-remainder rule: each part is floored to the unit, then the units left over go one by

@@ -9,7 +9,9 @@ from django.db import transaction
 from .models import Notification, User
 
 
-def notify(*, users: Iterable[User], title: str, body: str = "", url: str = "") -> list[Notification]:
+def notify(
+    *, users: Iterable[User], title: str, body: str = "", url: str = ""
+) -> list[Notification]:
     """Notify users in-app and by email. The email leaves only if the transaction commits."""
     recipients = [u for u in {u.pk: u for u in users if u is not None}.values() if u.is_active]
     rows = Notification.objects.bulk_create(

@@ -50,8 +50,14 @@ def has_role(user: User, *roles: str) -> bool:
 
 
 def is_staff_member(user: User) -> bool:
-    return has_role(user, Role.INSTRUCTOR, Role.COMMITTEE_MEMBER, Role.FINANCE_OFFICER,
-                    Role.PROGRAMME_MANAGER, Role.AUDITOR)
+    return has_role(
+        user,
+        Role.INSTRUCTOR,
+        Role.COMMITTEE_MEMBER,
+        Role.FINANCE_OFFICER,
+        Role.PROGRAMME_MANAGER,
+        Role.AUDITOR,
+    )
 
 
 def organisation_ids_of(user: User) -> set[int]:

@@ -7,7 +7,9 @@ from .models import ReferenceCounter
 
 def next_reference(prefix: str, year: int, *, width: int = 4) -> str:
     with transaction.atomic():
-        counter, _ = ReferenceCounter.objects.select_for_update().get_or_create(prefix=prefix, year=year)
+        counter, _ = ReferenceCounter.objects.select_for_update().get_or_create(
+            prefix=prefix, year=year
+        )
         counter.last += 1
         counter.save(update_fields=["last"])
         return f"{prefix}-{year}-{counter.last:0{width}d}"

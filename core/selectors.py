@@ -29,17 +29,25 @@ def documents_visible_to(user: User) -> QuerySet[OrganisationDocument]:
 
 
 def memberships_of(user: User) -> QuerySet[Membership]:
-    return Membership.objects.filter(user=user).select_related("organisation").order_by("organisation__name")
+    return (
+        Membership.objects.filter(user=user)
+        .select_related("organisation")
+        .order_by("organisation__name")
+    )
 
 
 def members_of(organisation: Organisation) -> QuerySet[Membership]:
-    return organisation.memberships.select_related("user").order_by("-is_admin", "user__last_name", "user__email")
+    return organisation.memberships.select_related("user").order_by(
+        "-is_admin", "user__last_name", "user__email"
+    )
 
 
 def pending_invitations(organisation: Organisation) -> QuerySet[Invitation]:
     from .clock import now
 
-    return organisation.invitations.filter(accepted_at__isnull=True, expires_at__gte=now()).order_by("-created_at")
+    return organisation.invitations.filter(
+        accepted_at__isnull=True, expires_at__gte=now()
+    ).order_by("-created_at")
 
 
 def notifications_of(user: User) -> QuerySet[Notification]:

@@ -14,8 +14,11 @@ from rest_framework import serializers
 from .models import QPV, AuditLog, Funder, Organisation, Pillar, TransitionTheme, User
 from .permissions import can_see_bank_details
 
-REQUIRED = {"required": _("Ce champ est obligatoire."), "blank": _("Ce champ ne peut pas être vide."),
-            "null": _("Ce champ ne peut pas être vide.")}
+REQUIRED = {
+    "required": _("Ce champ est obligatoire."),
+    "blank": _("Ce champ ne peut pas être vide."),
+    "null": _("Ce champ ne peut pas être vide."),
+}
 
 
 class NamedChoiceField(serializers.ChoiceField):
@@ -35,8 +38,12 @@ class NamedChoiceFieldExtension(OpenApiSerializerFieldExtension):
         schema.pop("x-spec-enum-id", None)
         if None in schema["enum"]:
             schema["enum"] = [v for v in schema["enum"] if v is not None]
-        component = ResolvedComponent(name=self.target.enum_name, type=ResolvedComponent.SCHEMA,
-                                      object=self.target.enum_name, schema=schema)
+        component = ResolvedComponent(
+            name=self.target.enum_name,
+            type=ResolvedComponent.SCHEMA,
+            object=self.target.enum_name,
+            schema=schema,
+        )
         auto_schema.registry.register_on_missing(component)
         return component.ref
 
@@ -91,9 +98,25 @@ class OrganisationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Organisation
-        fields = ["id", "name", "siret", "rna", "legal_form", "legal_form_label", "email", "phone",
-                  "address", "postcode", "city", "commune_insee", "legal_rep_name", "legal_rep_role",
-                  "iban", "bic", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "siret",
+            "rna",
+            "legal_form",
+            "legal_form_label",
+            "email",
+            "phone",
+            "address",
+            "postcode",
+            "city",
+            "commune_insee",
+            "legal_rep_name",
+            "legal_rep_role",
+            "iban",
+            "bic",
+            "created_at",
+        ]
         read_only_fields = fields
 
     def _bank_visible(self, obj: Organisation) -> bool:
@@ -117,10 +140,15 @@ class OrganisationUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=255, required=False, error_messages=REQUIRED)
     rna = serializers.CharField(max_length=10, required=False, allow_blank=True)
     legal_form = serializers.ChoiceField(
-        choices=Organisation.LegalForm.choices, required=False,
-        error_messages={"invalid_choice": _("« {input} » n'est pas une forme juridique connue.")})
-    email = serializers.EmailField(required=False, allow_blank=True,
-                                   error_messages={"invalid": _("Saisissez une adresse e-mail valide.")})
+        choices=Organisation.LegalForm.choices,
+        required=False,
+        error_messages={"invalid_choice": _("« {input} » n'est pas une forme juridique connue.")},
+    )
+    email = serializers.EmailField(
+        required=False,
+        allow_blank=True,
+        error_messages={"invalid": _("Saisissez une adresse e-mail valide.")},
+    )
     phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
     address = serializers.CharField(max_length=255, required=False, allow_blank=True)
     postcode = serializers.CharField(max_length=5, required=False, allow_blank=True)
@@ -141,8 +169,19 @@ class AuditEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditLog
-        fields = ["id", "created_at", "action", "label", "actor", "source_state", "source_label",
-                  "target_state", "target_label", "reason", "payload"]
+        fields = [
+            "id",
+            "created_at",
+            "action",
+            "label",
+            "actor",
+            "source_state",
+            "source_label",
+            "target_state",
+            "target_label",
+            "reason",
+            "payload",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(serializers.DictField(allow_null=True))
@@ -152,9 +191,12 @@ class AuditEntrySerializer(serializers.ModelSerializer):
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    email = serializers.EmailField(error_messages={**REQUIRED, "invalid": _("Saisissez une adresse e-mail valide.")})
-    password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"},
-                                     error_messages=REQUIRED)
+    email = serializers.EmailField(
+        error_messages={**REQUIRED, "invalid": _("Saisissez une adresse e-mail valide.")}
+    )
+    password = serializers.CharField(
+        trim_whitespace=False, style={"input_type": "password"}, error_messages=REQUIRED
+    )
 
 
 class TokenSerializer(serializers.Serializer):

@@ -49,14 +49,22 @@ INVITATION_VALIDITY = timedelta(days=14)
 # What an applicant may edit on the profile. The SIRET is the organisation's identity: a change
 # means another organisation. Bank details have their own service.
 ORGANISATION_EDITABLE_FIELDS = [
-    "name", "rna", "legal_form", "email", "phone", "address", "postcode", "city", "commune_insee",
-    "legal_rep_name", "legal_rep_role",
+    "name",
+    "rna",
+    "legal_form",
+    "email",
+    "phone",
+    "address",
+    "postcode",
+    "city",
+    "commune_insee",
+    "legal_rep_name",
+    "legal_rep_role",
 ]
 ORGANISATION_SIGNUP_FIELDS = ["siret", *ORGANISATION_EDITABLE_FIELDS]
 
 # Roles a staff invitation may grant (applicants join through their organisation instead).
 INVITABLE_ROLES = [*(r.value for r in Role if r in STAFF_ROLES), Role.PANEL_MEMBER.value]
-
 
 
 # --------------------------------------------------------------------------- helpers
@@ -140,8 +148,12 @@ def user_signup(
         errors["email"] = [_("Saisissez une adresse e-mail valide.")]
     else:
         if User.objects.filter(email__iexact=email).exists():
-            errors["email"] = [_("Un compte existe déjà avec cette adresse. Connectez-vous ou "
-                                 "réinitialisez votre mot de passe.")]
+            errors["email"] = [
+                _(
+                    "Un compte existe déjà avec cette adresse. Connectez-vous ou "
+                    "réinitialisez votre mot de passe."
+                )
+            ]
     if not first_name:
         errors["first_name"] = [_("Indiquez votre prénom.")]
     if not last_name:
@@ -162,10 +174,12 @@ def user_signup(
         errors["siret"] = _messages(exc)
     else:
         if Organisation.objects.filter(siret=values["siret"]).exists():
-            errors["siret"] = [_(
-                "Cette organisation est déjà inscrite sur Pluriel. Demandez à son administrateur·rice "
-                "de vous inviter depuis la page « Membres » de l'organisation."
-            )]
+            errors["siret"] = [
+                _(
+                    "Cette organisation est déjà inscrite sur Pluriel. Demandez à son administrateur·rice "
+                    "de vous inviter depuis la page « Membres » de l'organisation."
+                )
+            ]
     organisation = Organisation(**values)
     try:
         organisation.full_clean(exclude=["siret", "iban", "bic"], validate_unique=False)
@@ -176,30 +190,54 @@ def user_signup(
 
     with transaction.atomic():
         try:
-            user = User.objects.create_user(email, password, first_name=first_name,
-                                            last_name=last_name, is_active=False)
+            user = User.objects.create_user(
+                email, password, first_name=first_name, last_name=last_name, is_active=False
+            )
             organisation.save()
         except IntegrityError:
             # Someone registered the same address or SIRET a moment ago.
-            raise DomainError(_("Cette adresse e-mail ou ce SIRET vient d'être enregistré. "
-                                "Rechargez la page et réessayez."))
+            raise DomainError(
+                _(
+                    "Cette adresse e-mail ou ce SIRET vient d'être enregistré. "
+                    "Rechargez la page et réessayez."
+                )
+            )
         Membership.objects.create(user=user, organisation=organisation, is_admin=True)
-        audit_log(actor=user, obj=user, action="core.user.signed_up",
-                  payload={"organisation": organisation.pk})
-        audit_log(actor=user, obj=organisation, action="core.organisation.created",
-                  payload={"siret": organisation.siret})
-        audit_log(actor=user, obj=organisation, action="core.organisation.member_added",
-                  payload={"user": user.pk, "is_admin": True})
+        audit_log(
+            actor=user,
+            obj=user,
+            action="core.user.signed_up",
+            payload={"organisation": organisation.pk},
+        )
+        audit_log(
+            actor=user,
+            obj=organisation,
+            action="core.organisation.created",
+            payload={"siret": organisation.siret},
+        )
+        audit_log(
+            actor=user,
+            obj=organisation,
+            action="core.organisation.member_added",
+            payload={"user": user.pk, "is_admin": True},
+        )
         _send_verification_email(user)
     return user
 
 
 def user_verify_email(*, token: str) -> User:
     """Confirm the address named by a signup token and activate the account. Safe to run twice."""
-    invalid = DomainError(_("Ce lien de confirmation est invalide ou a expiré. Demandez un nouveau "
-                            "lien depuis la page de connexion."), code="invalid_token")
+    invalid = DomainError(
+        _(
+            "Ce lien de confirmation est invalide ou a expiré. Demandez un nouveau "
+            "lien depuis la page de connexion."
+        ),
+        code="invalid_token",
+    )
     try:
-        data = signing.loads(token, salt=EMAIL_VERIFICATION_SALT, max_age=EMAIL_VERIFICATION_MAX_AGE)
+        data = signing.loads(
+            token, salt=EMAIL_VERIFICATION_SALT, max_age=EMAIL_VERIFICATION_MAX_AGE
+        )
     except signing.BadSignature:  # SignatureExpired is a BadSignature
         raise invalid
     with transaction.atomic():
@@ -218,8 +256,9 @@ def user_verify_email(*, token: str) -> User:
 def user_send_verification(*, email: str) -> None:
     """Send the confirmation link again. Silent when there is nothing to confirm (no account
     enumeration)."""
-    user = User.objects.filter(email__iexact=normalise_email(email), email_verified_at__isnull=True,
-                               is_active=False).first()
+    user = User.objects.filter(
+        email__iexact=normalise_email(email), email_verified_at__isnull=True, is_active=False
+    ).first()
     if user is not None:
         with transaction.atomic():
             _send_verification_email(user)
@@ -228,13 +267,17 @@ def user_send_verification(*, email: str) -> None:
 # --------------------------------------------------------------------------- organisations
 
 
-def organisation_update(*, actor: User, organisation: Organisation, data: dict[str, Any]) -> Organisation:
+def organisation_update(
+    *, actor: User, organisation: Organisation, data: dict[str, Any]
+) -> Organisation:
     """Edit the organisation's profile (typed once, reused by every application).
 
     Organisation administrators and platform administrators only. The SIRET and bank details are
     not edited here."""
     if not (is_organisation_admin(actor, organisation) or has_role(actor, Role.ADMIN)):
-        raise PermissionDenied(_("Seul·e un·e administrateur·rice de l'organisation peut modifier son profil."))
+        raise PermissionDenied(
+            _("Seul·e un·e administrateur·rice de l'organisation peut modifier son profil.")
+        )
     with transaction.atomic():
         organisation = lock(organisation)
         changes: dict[str, list[Any]] = {}
@@ -257,19 +300,29 @@ def organisation_update(*, actor: User, organisation: Organisation, data: dict[s
         except ValidationError as exc:
             raise DomainError(_("Le formulaire contient des erreurs."), errors=exc.message_dict)
         organisation.save(update_fields=list(changes))
-        audit_log(actor=actor, obj=organisation, action="core.organisation.updated",
-                  payload={"changes": changes})
+        audit_log(
+            actor=actor,
+            obj=organisation,
+            action="core.organisation.updated",
+            payload={"changes": changes},
+        )
     return organisation
 
 
-def organisation_set_bank_details(*, actor: User, organisation: Organisation, iban: str, bic: str) -> Organisation:
+def organisation_set_bank_details(
+    *, actor: User, organisation: Organisation, iban: str, bic: str
+) -> Organisation:
     """Record the organisation's bank account (IBAN and BIC, both checked).
 
     Organisation administrators only. The audit row keeps a masked IBAN, never the full one, and
     every other member is told, so a hijacked account cannot divert a grant unnoticed."""
     if not is_organisation_admin(actor, organisation):
-        raise PermissionDenied(_("Seul·e un·e administrateur·rice de l'organisation peut modifier "
-                                 "ses coordonnées bancaires."))
+        raise PermissionDenied(
+            _(
+                "Seul·e un·e administrateur·rice de l'organisation peut modifier "
+                "ses coordonnées bancaires."
+            )
+        )
     iban, bic = compact(iban), compact(bic)
     errors: dict[str, list[Any]] = {}
     if not iban:
@@ -296,17 +349,27 @@ def organisation_set_bank_details(*, actor: User, organisation: Organisation, ib
         organisation.iban, organisation.bic = iban, bic
         organisation.bank_details_changed_at = now()
         organisation.bank_details_changed_by = actor
-        organisation.save(update_fields=["iban", "bic", "bank_details_changed_at", "bank_details_changed_by"])
-        audit_log(actor=actor, obj=organisation, action="core.organisation.bank_details_changed",
-                  payload={"iban": mask_iban(iban), "previous_iban": mask_iban(previous), "bic": bic})
+        organisation.save(
+            update_fields=["iban", "bic", "bank_details_changed_at", "bank_details_changed_by"]
+        )
+        audit_log(
+            actor=actor,
+            obj=organisation,
+            action="core.organisation.bank_details_changed",
+            payload={"iban": mask_iban(iban), "previous_iban": mask_iban(previous), "bic": bic},
+        )
         from .notifications import notify
 
-        others = [m.user for m in organisation.memberships.select_related("user") if m.user_id != actor.pk]
+        others = [
+            m.user for m in organisation.memberships.select_related("user") if m.user_id != actor.pk
+        ]
         notify(
             users=others,
             title=_("Coordonnées bancaires de %(org)s modifiées") % {"org": organisation.name},
-            body=_("%(who)s a enregistré un nouveau compte bancaire (%(iban)s). Si vous n'êtes pas "
-                   "au courant de ce changement, contactez le service politique de la ville.")
+            body=_(
+                "%(who)s a enregistré un nouveau compte bancaire (%(iban)s). Si vous n'êtes pas "
+                "au courant de ce changement, contactez le service politique de la ville."
+            )
             % {"who": actor.get_full_name() or actor.email, "iban": mask_iban(iban)},
             url=reverse("core:organisation_bank", args=[organisation.pk]),
         )
@@ -331,12 +394,16 @@ def document_upload(
     must really be of that type (PDF, PNG, JPEG, OpenDocument or Office Open XML). Stored in
     private storage, served only by the download view that checks who asks."""
     if not is_member(actor, organisation):
-        raise PermissionDenied(_("Seul·es les membres de l'organisation peuvent déposer ses documents."))
+        raise PermissionDenied(
+            _("Seul·es les membres de l'organisation peuvent déposer ses documents.")
+        )
     errors: dict[str, list[Any]] = {}
     if kind not in DocumentKind.values:
         errors["kind"] = [_("Choisissez un type de document.")]
     if valid_until is not None and valid_until < today():
-        errors["valid_until"] = [_("La date de validité est déjà passée : déposez un document à jour.")]
+        errors["valid_until"] = [
+            _("La date de validité est déjà passée : déposez un document à jour.")
+        ]
     if file is None:
         errors["file"] = [_("Choisissez un fichier.")]
     elif problem := upload_error(file):
@@ -345,16 +412,32 @@ def document_upload(
 
     original_name = os.path.basename(file.name)[:255]
     document = OrganisationDocument(
-        organisation=organisation, kind=kind, title=(title or "").strip()[:200], original_name=original_name,
-        size=file.size, valid_until=valid_until, uploaded_by=actor,
+        organisation=organisation,
+        kind=kind,
+        title=(title or "").strip()[:200],
+        original_name=original_name,
+        size=file.size,
+        valid_until=valid_until,
+        uploaded_by=actor,
     )
     with transaction.atomic():
-        document.file.save(original_name, file if isinstance(file, File) else File(file), save=False)
+        document.file.save(
+            original_name, file if isinstance(file, File) else File(file), save=False
+        )
         try:
             document.save()
-            audit_log(actor=actor, obj=document, action="core.document.uploaded",
-                      payload={"organisation": organisation.pk, "kind": kind, "name": original_name,
-                               "size": file.size, "valid_until": valid_until})
+            audit_log(
+                actor=actor,
+                obj=document,
+                action="core.document.uploaded",
+                payload={
+                    "organisation": organisation.pk,
+                    "kind": kind,
+                    "name": original_name,
+                    "size": file.size,
+                    "valid_until": valid_until,
+                },
+            )
         except Exception:
             default_storage.delete(document.file.name)
             raise
@@ -366,8 +449,11 @@ def _attached_elsewhere(document: OrganisationDocument) -> bool:
     model's reverse relations so core stays independent of the apps that reuse documents."""
     for relation in document._meta.related_objects:
         accessor = relation.get_accessor_name()
-        if (accessor and (relation.many_to_many or relation.one_to_many)
-                and getattr(document, accessor).exists()):
+        if (
+            accessor
+            and (relation.many_to_many or relation.one_to_many)
+            and getattr(document, accessor).exists()
+        ):
             return True
     return False
 
@@ -376,15 +462,29 @@ def document_delete(*, actor: User, document: OrganisationDocument) -> None:
     """Remove a document from the profile. Members only; a document already attached to a filed
     application is kept as evidence of what was filed — upload a new version instead."""
     if not is_member(actor, document.organisation):
-        raise PermissionDenied(_("Seul·es les membres de l'organisation peuvent supprimer ses documents."))
+        raise PermissionDenied(
+            _("Seul·es les membres de l'organisation peuvent supprimer ses documents.")
+        )
     if _attached_elsewhere(document):
-        raise DomainError(_("Ce document est joint à un dossier déposé et doit être conservé. "
-                            "Déposez plutôt une version à jour."), code="document_in_use")
+        raise DomainError(
+            _(
+                "Ce document est joint à un dossier déposé et doit être conservé. "
+                "Déposez plutôt une version à jour."
+            ),
+            code="document_in_use",
+        )
     with transaction.atomic():
         name = document.file.name
-        audit_log(actor=actor, obj=document, action="core.document.deleted",
-                  payload={"organisation": document.organisation_id, "kind": document.kind,
-                           "name": document.original_name})
+        audit_log(
+            actor=actor,
+            obj=document,
+            action="core.document.deleted",
+            payload={
+                "organisation": document.organisation_id,
+                "kind": document.kind,
+                "name": document.original_name,
+            },
+        )
         document.delete()
         transaction.on_commit(lambda: default_storage.delete(name))
 
@@ -392,14 +492,28 @@ def document_delete(*, actor: User, document: OrganisationDocument) -> None:
 # --------------------------------------------------------------------------- invitations
 
 
-def _new_invitation(*, actor: User, email: str, role: str, organisation: Organisation | None,
-                    is_admin: bool = False) -> Invitation:
+def _new_invitation(
+    *, actor: User, email: str, role: str, organisation: Organisation | None, is_admin: bool = False
+) -> Invitation:
     invitation = Invitation.objects.create(
-        token=secrets.token_urlsafe(32), email=email, role=role, organisation=organisation,
-        is_admin=is_admin, invited_by=actor, expires_at=now() + INVITATION_VALIDITY,
+        token=secrets.token_urlsafe(32),
+        email=email,
+        role=role,
+        organisation=organisation,
+        is_admin=is_admin,
+        invited_by=actor,
+        expires_at=now() + INVITATION_VALIDITY,
     )
-    audit_log(actor=actor, obj=invitation, action="core.invitation.sent",
-              payload={"email": email, "role": role, "organisation": organisation.pk if organisation else None})
+    audit_log(
+        actor=actor,
+        obj=invitation,
+        action="core.invitation.sent",
+        payload={
+            "email": email,
+            "role": role,
+            "organisation": organisation.pk if organisation else None,
+        },
+    )
     link = absolute_url(reverse("core:invitation_accept", args=[invitation.token]))
     inviter = actor.get_full_name() or actor.email
     if organisation is not None:
@@ -421,10 +535,14 @@ def invitation_is_admin(invitation: Invitation) -> bool:
     return invitation.organisation_id is not None and invitation.is_admin
 
 
-def membership_invite(*, actor: User, organisation: Organisation, email: str, is_admin: bool = False) -> Invitation:
+def membership_invite(
+    *, actor: User, organisation: Organisation, email: str, is_admin: bool = False
+) -> Invitation:
     """Invite a person to act for the organisation. Organisation administrators only."""
     if not is_organisation_admin(actor, organisation):
-        raise PermissionDenied(_("Seul·e un·e administrateur·rice de l'organisation peut inviter des membres."))
+        raise PermissionDenied(
+            _("Seul·e un·e administrateur·rice de l'organisation peut inviter des membres.")
+        )
     email = normalise_email(email)
     try:
         validate_email(email)
@@ -433,8 +551,13 @@ def membership_invite(*, actor: User, organisation: Organisation, email: str, is
     if organisation.memberships.filter(user__email__iexact=email).exists():
         raise DomainError(_("Cette personne est déjà membre de l'organisation."), field="email")
     with transaction.atomic():
-        return _new_invitation(actor=actor, email=email, organisation=organisation,
-                               role=Role.APPLICANT, is_admin=is_admin)
+        return _new_invitation(
+            actor=actor,
+            email=email,
+            organisation=organisation,
+            role=Role.APPLICANT,
+            is_admin=is_admin,
+        )
 
 
 def staff_invite(*, actor: User, email: str, role: str) -> Invitation:
@@ -451,7 +574,9 @@ def staff_invite(*, actor: User, email: str, role: str) -> Invitation:
     if role not in INVITABLE_ROLES:
         errors["role"] = [_("Choisissez un rôle.")]
     elif role == Role.ADMIN and Role.ADMIN not in roles_of(actor):
-        errors["role"] = [_("Seul·e un·e administrateur·rice peut inviter un·e autre administrateur·rice.")]
+        errors["role"] = [
+            _("Seul·e un·e administrateur·rice peut inviter un·e autre administrateur·rice.")
+        ]
     elif RoleAssignment.objects.filter(user__email__iexact=email, role=role).exists():
         errors["email"] = [_("Cette personne a déjà ce rôle.")]
     _raise_if(errors)
@@ -460,18 +585,27 @@ def staff_invite(*, actor: User, email: str, role: str) -> Invitation:
 
 
 def invitation_for_token(token: str) -> Invitation | None:
-    return Invitation.objects.select_related("organisation", "invited_by").filter(token=token).first()
+    return (
+        Invitation.objects.select_related("organisation", "invited_by").filter(token=token).first()
+    )
 
 
 def ensure_invitation_usable(invitation: Invitation | None) -> Invitation:
     if invitation is None:
-        raise DomainError(_("Cette invitation est introuvable. Vérifiez le lien reçu par e-mail."),
-                          code="invalid_token")
+        raise DomainError(
+            _("Cette invitation est introuvable. Vérifiez le lien reçu par e-mail."),
+            code="invalid_token",
+        )
     if invitation.accepted_at is not None:
         raise DomainError(_("Cette invitation a déjà été acceptée."), code="already_accepted")
     if invitation.expires_at < now():
-        raise DomainError(_("Cette invitation a expiré. Demandez à la personne qui vous a invité·e "
-                            "de vous en envoyer une nouvelle."), code="expired")
+        raise DomainError(
+            _(
+                "Cette invitation a expiré. Demandez à la personne qui vous a invité·e "
+                "de vous en envoyer une nouvelle."
+            ),
+            code="expired",
+        )
     return invitation
 
 
@@ -489,8 +623,11 @@ def invitation_accept(*, token: str, user_or_new_user_data: User | dict[str, Any
             user = user_or_new_user_data
             if normalise_email(user.email) != normalise_email(invitation.email):
                 raise DomainError(
-                    _("Cette invitation est adressée à %(email)s. Connectez-vous avec ce compte, ou "
-                      "déconnectez-vous pour créer un compte à cette adresse.") % {"email": invitation.email},
+                    _(
+                        "Cette invitation est adressée à %(email)s. Connectez-vous avec ce compte, ou "
+                        "déconnectez-vous pour créer un compte à cette adresse."
+                    )
+                    % {"email": invitation.email},
                     code="wrong_account",
                 )
             if user.email_verified_at is None:
@@ -502,17 +639,33 @@ def invitation_accept(*, token: str, user_or_new_user_data: User | dict[str, Any
         if invitation.organisation_id is not None:
             is_admin = invitation_is_admin(invitation)
             membership, created = Membership.objects.get_or_create(
-                user=user, organisation=invitation.organisation, defaults={"is_admin": is_admin})
+                user=user, organisation=invitation.organisation, defaults={"is_admin": is_admin}
+            )
             if not created and is_admin and not membership.is_admin:
                 membership.is_admin = True
                 membership.save(update_fields=["is_admin"])
-            audit_log(actor=user, obj=invitation.organisation, action="core.organisation.member_added",
-                      payload={"user": user.pk, "is_admin": membership.is_admin, "invitation": invitation.pk})
+            audit_log(
+                actor=user,
+                obj=invitation.organisation,
+                action="core.organisation.member_added",
+                payload={
+                    "user": user.pk,
+                    "is_admin": membership.is_admin,
+                    "invitation": invitation.pk,
+                },
+            )
         else:
             RoleAssignment.objects.get_or_create(user=user, role=invitation.role)
-            audit_log(actor=user, obj=user, action="core.user.role_granted",
-                      payload={"role": invitation.role, "invitation": invitation.pk,
-                               "invited_by": invitation.invited_by_id})
+            audit_log(
+                actor=user,
+                obj=user,
+                action="core.user.role_granted",
+                payload={
+                    "role": invitation.role,
+                    "invitation": invitation.pk,
+                    "invited_by": invitation.invited_by_id,
+                },
+            )
         invitation.accepted_at = now()
         invitation.save(update_fields=["accepted_at"])
         audit_log(actor=user, obj=invitation, action="core.invitation.accepted")
@@ -527,8 +680,14 @@ def _account_for_invitation(invitation: Invitation, data: dict[str, Any]) -> Use
     password = data.get("password") or ""
     existing = User.objects.select_for_update().filter(email__iexact=email).first()
     if existing is not None and (existing.is_active or existing.email_verified_at is not None):
-        raise DomainError(_("Un compte existe déjà pour %(email)s : connectez-vous, puis ouvrez de "
-                            "nouveau le lien de l'invitation.") % {"email": email}, code="account_exists")
+        raise DomainError(
+            _(
+                "Un compte existe déjà pour %(email)s : connectez-vous, puis ouvrez de "
+                "nouveau le lien de l'invitation."
+            )
+            % {"email": email},
+            code="account_exists",
+        )
     errors: dict[str, list[Any]] = {}
     if not first_name:
         errors["first_name"] = [_("Indiquez votre prénom.")]
@@ -547,7 +706,12 @@ def _account_for_invitation(invitation: Invitation, data: dict[str, Any]) -> Use
     user.email_verified_at = now()
     user.save()
     if existing is None:
-        audit_log(actor=user, obj=user, action="core.user.signed_up", payload={"invitation": invitation.pk})
+        audit_log(
+            actor=user,
+            obj=user,
+            action="core.user.signed_up",
+            payload={"invitation": invitation.pk},
+        )
     return user
 
 

@@ -15,8 +15,14 @@ from .errors import DomainError
 # File signatures (first bytes) by extension: a renamed executable never passes.
 _PDF, _PNG, _JPEG, _ZIP = b"%PDF-", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"PK\x03\x04"
 FILE_SIGNATURES = {
-    "pdf": _PDF, "png": _PNG, "jpg": _JPEG, "jpeg": _JPEG,
-    "odt": _ZIP, "ods": _ZIP, "docx": _ZIP, "xlsx": _ZIP,
+    "pdf": _PDF,
+    "png": _PNG,
+    "jpg": _JPEG,
+    "jpeg": _JPEG,
+    "odt": _ZIP,
+    "ods": _ZIP,
+    "docx": _ZIP,
+    "xlsx": _ZIP,
 }
 ODF_MIMETYPES = {
     "odt": b"application/vnd.oasis.opendocument.text",
@@ -43,8 +49,12 @@ def _content_matches(file: Any, ext: str) -> bool:
         with zipfile.ZipFile(file) as archive:
             names = archive.namelist()
             if ext in ODF_MIMETYPES:
-                return "mimetype" in names and archive.read("mimetype").strip() == ODF_MIMETYPES[ext]
-            return "[Content_Types].xml" in names and any(n.startswith(OOXML_PARTS[ext]) for n in names)
+                return (
+                    "mimetype" in names and archive.read("mimetype").strip() == ODF_MIMETYPES[ext]
+                )
+            return "[Content_Types].xml" in names and any(
+                n.startswith(OOXML_PARTS[ext]) for n in names
+            )
     except (zipfile.BadZipFile, KeyError, OSError):
         return False
     finally:
@@ -64,12 +74,18 @@ def upload_error(file: Any) -> str | None:
     allowed = [e.lower() for e in settings.UPLOAD_ALLOWED_EXTENSIONS]
     max_bytes = settings.UPLOAD_MAX_BYTES
     if file.size > max_bytes:
-        return _("Le fichier dépasse la taille maximale de %(max)s Mo.") % {"max": max_bytes // (1024 * 1024)}
+        return _("Le fichier dépasse la taille maximale de %(max)s Mo.") % {
+            "max": max_bytes // (1024 * 1024)
+        }
     if ext not in allowed or ext not in FILE_SIGNATURES:
-        return _("Type de fichier refusé. Formats acceptés : %(list)s.") % {"list": ", ".join(allowed)}
+        return _("Type de fichier refusé. Formats acceptés : %(list)s.") % {
+            "list": ", ".join(allowed)
+        }
     if not _content_matches(file, ext):
-        return _("Le contenu du fichier ne correspond pas à un fichier %(ext)s : il est peut-être endommagé "
-                 "ou renommé. Déposez le document d'origine.") % {"ext": ext.upper()}
+        return _(
+            "Le contenu du fichier ne correspond pas à un fichier %(ext)s : il est peut-être endommagé "
+            "ou renommé. Déposez le document d'origine."
+        ) % {"ext": ext.upper()}
     return None
 
 

@@ -83,8 +83,11 @@ def signup(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             services.user_signup(
-                email=data["email"], password=data["password"], first_name=data["first_name"],
-                last_name=data["last_name"], organisation_data=form.organisation_data(),
+                email=data["email"],
+                password=data["password"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                organisation_data=form.organisation_data(),
             )
         except DomainError as exc:
             add_domain_error(form, exc)
@@ -95,15 +98,21 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 def signup_done(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/signup_done.html", {"email": request.session.get("signup_email", "")})
+    return render(
+        request, "core/signup_done.html", {"email": request.session.get("signup_email", "")}
+    )
 
 
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
     try:
         services.user_verify_email(token=token)
     except DomainError as exc:
-        return render(request, "core/verify_email_failed.html", {"error": exc.message, "form": EmailForm()},
-                      status=400)
+        return render(
+            request,
+            "core/verify_email_failed.html",
+            {"error": exc.message, "form": EmailForm()},
+            status=400,
+        )
     messages.success(request, _("Votre adresse e-mail est confirmée. Vous pouvez vous connecter."))
     return redirect("core:home" if request.user.is_authenticated else "core:login")
 
@@ -112,8 +121,13 @@ def verify_email_resend(request: HttpRequest) -> HttpResponse:
     form = EmailForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         services.user_send_verification(email=form.cleaned_data["email"])
-        messages.success(request, _("Si un compte attend une confirmation à cette adresse, un nouveau lien "
-                                    "vient d'y être envoyé."))
+        messages.success(
+            request,
+            _(
+                "Si un compte attend une confirmation à cette adresse, un nouveau lien "
+                "vient d'y être envoyé."
+            ),
+        )
         return redirect("core:login")
     return render(request, "core/verify_email_resend.html", {"form": form})
 
@@ -152,7 +166,9 @@ class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/profile.html", {"memberships": selectors.memberships_of(request.user)})
+    return render(
+        request, "core/profile.html", {"memberships": selectors.memberships_of(request.user)}
+    )
 
 
 # --------------------------------------------------------------------------- organisations
@@ -190,10 +206,14 @@ def organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if not context["can_edit"]:
         raise Http404
     # The form edits a copy; the service re-reads the row under lock and decides.
-    form = OrganisationForm(request.POST or None, instance=Organisation.objects.get(pk=organisation.pk))
+    form = OrganisationForm(
+        request.POST or None, instance=Organisation.objects.get(pk=organisation.pk)
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            services.organisation_update(actor=request.user, organisation=organisation, data=form.cleaned_data)
+            services.organisation_update(
+                actor=request.user, organisation=organisation, data=form.cleaned_data
+            )
         except DomainError as exc:
             add_domain_error(form, exc)
         else:
@@ -216,14 +236,21 @@ def organisation_bank(request: HttpRequest, pk: int) -> HttpResponse:
         if request.method == "POST" and form.is_valid():
             try:
                 services.organisation_set_bank_details(
-                    actor=request.user, organisation=organisation,
-                    iban=form.cleaned_data["iban"], bic=form.cleaned_data["bic"],
+                    actor=request.user,
+                    organisation=organisation,
+                    iban=form.cleaned_data["iban"],
+                    bic=form.cleaned_data["bic"],
                 )
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
-                messages.success(request, _("Les coordonnées bancaires sont enregistrées. Les autres "
-                                            "membres de l'organisation en sont informés."))
+                messages.success(
+                    request,
+                    _(
+                        "Les coordonnées bancaires sont enregistrées. Les autres "
+                        "membres de l'organisation en sont informés."
+                    ),
+                )
                 return redirect("core:organisation_bank", pk=organisation.pk)
     elif request.method == "POST":
         raise Http404
@@ -246,8 +273,12 @@ def documents(request: HttpRequest, pk: int) -> HttpResponse:
             data = form.cleaned_data
             try:
                 services.document_upload(
-                    actor=request.user, organisation=organisation, kind=data["kind"], file=data["file"],
-                    valid_until=data.get("valid_until"), title=data.get("title", ""),
+                    actor=request.user,
+                    organisation=organisation,
+                    kind=data["kind"],
+                    file=data["file"],
+                    valid_until=data.get("valid_until"),
+                    title=data.get("title", ""),
                 )
             except DomainError as exc:
                 add_domain_error(form, exc)
@@ -258,7 +289,9 @@ def documents(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404
     context["form"] = form
     context["today"] = today()
-    context["documents"] = organisation.documents.select_related("uploaded_by").order_by("kind", "-uploaded_at")
+    context["documents"] = organisation.documents.select_related("uploaded_by").order_by(
+        "kind", "-uploaded_at"
+    )
     status = 400 if form is not None and form.errors else 200
     return render(request, "core/documents.html", context, status=status)
 
@@ -266,7 +299,9 @@ def documents(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def document_delete(request: HttpRequest, pk: int, doc_pk: int) -> HttpResponse:
-    document = get_object_or_404(selectors.documents_visible_to(request.user), pk=doc_pk, organisation_id=pk)
+    document = get_object_or_404(
+        selectors.documents_visible_to(request.user), pk=doc_pk, organisation_id=pk
+    )
     if not is_member(request.user, document.organisation):
         raise Http404
     try:
@@ -306,19 +341,28 @@ def members(request: HttpRequest, pk: int) -> HttpResponse:
         form = MemberInviteForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                services.membership_invite(actor=request.user, organisation=organisation,
-                                           email=form.cleaned_data["email"],
-                                           is_admin=form.cleaned_data["is_admin"])
+                services.membership_invite(
+                    actor=request.user,
+                    organisation=organisation,
+                    email=form.cleaned_data["email"],
+                    is_admin=form.cleaned_data["is_admin"],
+                )
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
-                messages.success(request, _("L'invitation est envoyée à %(email)s.")
-                                 % {"email": form.cleaned_data["email"]})
+                messages.success(
+                    request,
+                    _("L'invitation est envoyée à %(email)s.")
+                    % {"email": form.cleaned_data["email"]},
+                )
                 return redirect("core:members", pk=organisation.pk)
     elif request.method == "POST":
         raise Http404
-    context.update(form=form, members=selectors.members_of(organisation),
-                   invitations=selectors.pending_invitations(organisation) if context["is_org_admin"] else [])
+    context.update(
+        form=form,
+        members=selectors.members_of(organisation),
+        invitations=selectors.pending_invitations(organisation) if context["is_org_admin"] else [],
+    )
     return render(request, "core/members.html", context)
 
 
@@ -329,12 +373,16 @@ def staff_invite(request: HttpRequest) -> HttpResponse:
     form = StaffInviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.staff_invite(actor=request.user, email=form.cleaned_data["email"],
-                                  role=form.cleaned_data["role"])
+            services.staff_invite(
+                actor=request.user, email=form.cleaned_data["email"], role=form.cleaned_data["role"]
+            )
         except DomainError as exc:
             add_domain_error(form, exc)
         else:
-            messages.success(request, _("L'invitation est envoyée à %(email)s.") % {"email": form.cleaned_data["email"]})
+            messages.success(
+                request,
+                _("L'invitation est envoyée à %(email)s.") % {"email": form.cleaned_data["email"]},
+            )
             return redirect("core:staff_invite")
     return render(request, "core/staff_invite.html", {"form": form})
 
@@ -345,10 +393,17 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     try:
         services.ensure_invitation_usable(invitation)
     except DomainError as exc:
-        return render(request, "core/invitation_invalid.html", {"error": exc.message}, status=404
-                      if exc.code == "invalid_token" else 410)
-    context: dict = {"invitation": invitation, "is_admin": services.invitation_is_admin(invitation),
-                     "role_label": Role(invitation.role).label if invitation.role else ""}
+        return render(
+            request,
+            "core/invitation_invalid.html",
+            {"error": exc.message},
+            status=404 if exc.code == "invalid_token" else 410,
+        )
+    context: dict = {
+        "invitation": invitation,
+        "is_admin": services.invitation_is_admin(invitation),
+        "role_label": Role(invitation.role).label if invitation.role else "",
+    }
     user = request.user
     form = None if user.is_authenticated else InvitationSignupForm(request.POST or None)
     if request.method == "POST" and (user.is_authenticated or form.is_valid()):
@@ -368,7 +423,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 return redirect("core:organisation_detail", pk=invitation.organisation_id)
             return redirect("core:home")
     context["form"] = form
-    context["wrong_account"] = user.is_authenticated and user.email.lower() != invitation.email.lower()
+    context["wrong_account"] = (
+        user.is_authenticated and user.email.lower() != invitation.email.lower()
+    )
     return render(request, "core/invitation_accept.html", context)
 
 
@@ -382,7 +439,9 @@ def notifications(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.notifications_of(request.user), 25).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     unread_ids = [n.pk for n in rows if n.read_at is None]
-    response = render(request, "core/notifications.html", {"page": page, "rows": rows, "unread_ids": unread_ids})
+    response = render(
+        request, "core/notifications.html", {"page": page, "rows": rows, "unread_ids": unread_ids}
+    )
     if unread_ids:
         services.notifications_mark_read(actor=request.user, ids=unread_ids)
     return response

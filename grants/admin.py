@@ -49,8 +49,17 @@ class CompletionRequestInline(ReadOnlyInline):
 
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
-    list_display = ["reference", "title", "organisation", "call", "state", "requested_amount", "approved_amount",
-                    "assigned_to", "submitted_at"]
+    list_display = [
+        "reference",
+        "title",
+        "organisation",
+        "call",
+        "state",
+        "requested_amount",
+        "approved_amount",
+        "assigned_to",
+        "submitted_at",
+    ]
     list_filter = ["state", "kind", "programme__fiscal_year", "call"]
     search_fields = ["reference", "title", "organisation__name", "organisation__siret"]
     list_select_related = ["organisation", "call", "assigned_to"]
@@ -58,8 +67,9 @@ class ApplicationAdmin(admin.ModelAdmin):
     inlines = [ObjectiveInline, IndicatorInline, BudgetItemInline, CompletionRequestInline]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.get_fields() if f.concrete and not f.auto_created] + [
-            "created_at", "updated_at"]
+        return [
+            f.name for f in self.model._meta.get_fields() if f.concrete and not f.auto_created
+        ] + ["created_at", "updated_at"]
 
     def has_add_permission(self, request) -> bool:
         return False

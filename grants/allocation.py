@@ -63,11 +63,15 @@ class Project:
         if not self.id:
             raise DomainError(_("Chaque projet doit avoir un identifiant."), field="projects")
         if self.cost <= 0:
-            raise DomainError(_("Le coût du projet « %(id)s » doit être positif.") % {"id": self.id},
-                              field="projects")
+            raise DomainError(
+                _("Le coût du projet « %(id)s » doit être positif.") % {"id": self.id},
+                field="projects",
+            )
         if self.cost != self.cost.quantize(CENT):
-            raise DomainError(_("Le coût du projet « %(id)s » doit être en euros et centimes.")
-                              % {"id": self.id}, field="projects")
+            raise DomainError(
+                _("Le coût du projet « %(id)s » doit être en euros et centimes.") % {"id": self.id},
+                field="projects",
+            )
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class AllocationResult:
 
 # --- Input checks and normal form -------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Election:
     projects: dict[str, Project]
@@ -130,13 +135,15 @@ def _normalise(projects: Sequence[Project], ballots: Ballots, budget: Decimal) -
     if not isinstance(budget, Decimal):
         raise TypeError("budget must be a Decimal")
     if budget < 0 or budget != budget.quantize(CENT):
-        raise DomainError(_("L'enveloppe doit être un montant positif en euros et centimes."),
-                          field="budget")
+        raise DomainError(
+            _("L'enveloppe doit être un montant positif en euros et centimes."), field="budget"
+        )
     by_id: dict[str, Project] = {}
     for project in projects:
         if project.id in by_id:
-            raise DomainError(_("Le projet « %(id)s » figure deux fois.") % {"id": project.id},
-                              field="projects")
+            raise DomainError(
+                _("Le projet « %(id)s » figure deux fois.") % {"id": project.id}, field="projects"
+            )
         by_id[project.id] = project
     cardinal = _is_score_ballots(ballots)
     utilities: dict[str, dict[str, Fraction]] = {pid: {} for pid in by_id}
@@ -147,36 +154,53 @@ def _normalise(projects: Sequence[Project], ballots: Ballots, budget: Decimal) -
         items = ballot.items() if cardinal else ((pid, None) for pid in ballot)
         for pid, score in items:
             if pid not in by_id:
-                raise DomainError(_("Le bulletin « %(voter)s » vote pour un projet inconnu : "
-                                    "« %(project)s ».") % {"voter": voter, "project": pid},
-                                  field="ballots")
+                raise DomainError(
+                    _("Le bulletin « %(voter)s » vote pour un projet inconnu : « %(project)s ».")
+                    % {"voter": voter, "project": pid},
+                    field="ballots",
+                )
             if cardinal:
                 if not isinstance(score, Decimal | int) or score < 0:
-                    raise DomainError(_("Le bulletin « %(voter)s » donne une note invalide au "
-                                        "projet « %(project)s ».") % {"voter": voter, "project": pid},
-                                      field="ballots")
+                    raise DomainError(
+                        _(
+                            "Le bulletin « %(voter)s » donne une note invalide au "
+                            "projet « %(project)s »."
+                        )
+                        % {"voter": voter, "project": pid},
+                        field="ballots",
+                    )
                 if score == 0:
                     continue
                 utilities[pid][voter] = Fraction(score)
             else:
                 utilities[pid][voter] = Fraction(by_id[pid].cost)
     votes = {pid: len(supporters) for pid, supporters in utilities.items()}
-    return _Election(projects=by_id, voters=tuple(sorted(ballots)), utilities=utilities,
-                     votes=votes, budget=budget, cardinal=cardinal)
+    return _Election(
+        projects=by_id,
+        voters=tuple(sorted(ballots)),
+        utilities=utilities,
+        votes=votes,
+        budget=budget,
+        cardinal=cardinal,
+    )
 
 
 # --- Greedy by votes (CONSUL Democracy) -------------------------------------------------------
+
 
 def greedy_order_key(project: Project, votes: int) -> tuple[int, Decimal, str]:
     """Most votes first; ties: lower cost first, then the smaller id (string order)."""
     return (-votes, project.cost, project.id)
 
 
-def _greedy_fill(election: _Election, selected: list[str], spent: Decimal) -> tuple[list[str], Decimal]:
+def _greedy_fill(
+    election: _Election, selected: list[str], spent: Decimal
+) -> tuple[list[str], Decimal]:
     """Add, by votes, every supported project that still fits; skip those that don't."""
     taken = set(selected)
-    candidates = [p for pid, p in election.projects.items()
-                  if pid not in taken and election.votes[pid] > 0]
+    candidates = [
+        p for pid, p in election.projects.items() if pid not in taken and election.votes[pid] > 0
+    ]
     candidates.sort(key=lambda p: greedy_order_key(p, election.votes[p.id]))
     added: list[str] = []
     for project in candidates:
@@ -186,7 +210,9 @@ def _greedy_fill(election: _Election, selected: list[str], spent: Decimal) -> tu
     return added, spent
 
 
-def greedy_by_votes(projects: Sequence[Project], ballots: Ballots, budget: Decimal) -> AllocationResult:
+def greedy_by_votes(
+    projects: Sequence[Project], ballots: Ballots, budget: Decimal
+) -> AllocationResult:
     """CONSUL Democracy's rule: fund projects by decreasing number of votes while they fit.
 
     A project that no longer fits in what is left is skipped and the next one is tried (CONSUL's
@@ -196,13 +222,18 @@ def greedy_by_votes(projects: Sequence[Project], ballots: Ballots, budget: Decim
     election = _normalise(projects, ballots, budget)
     selected, spent = _greedy_fill(election, [], Decimal("0"))
     return AllocationResult(
-        rule=RULE_GREEDY, variant="", budget=to_money(budget), selected=tuple(selected),
-        total_cost=to_money(spent), remaining=to_money(budget - spent),
+        rule=RULE_GREEDY,
+        variant="",
+        budget=to_money(budget),
+        selected=tuple(selected),
+        total_cost=to_money(spent),
+        remaining=to_money(budget - spent),
         votes=MappingProxyType(dict(election.votes)),
     )
 
 
 # --- Method of Equal Shares --------------------------------------------------------------------
+
 
 def equal_shares_tie_key(project: Project, votes: int) -> tuple[Decimal, int, str]:
     """Among projects with the same price `rho`: lower cost, then more votes, then smaller id.
@@ -213,8 +244,9 @@ def equal_shares_tie_key(project: Project, votes: int) -> tuple[Decimal, int, st
     return (project.cost, -votes, project.id)
 
 
-def project_price(cost: Fraction, utilities: Mapping[str, Fraction],
-                  shares: Mapping[str, Fraction]) -> Fraction | None:
+def project_price(
+    cost: Fraction, utilities: Mapping[str, Fraction], shares: Mapping[str, Fraction]
+) -> Fraction | None:
     """Smallest `rho` with Σ min(share_i, rho·u_i) = cost over the supporters, or None.
 
     None when the supporters' remaining shares together cannot pay the cost. Supporters are
@@ -277,8 +309,11 @@ def _equal_shares_run(election: _Election, share: Fraction) -> _MesRun:
 def _is_exhaustive(election: _Election, selected: Sequence[str], spent: Decimal) -> bool:
     """No supported project outside `selected` would still fit in the envelope."""
     taken = set(selected)
-    return not any(p.cost + spent <= election.budget for pid, p in election.projects.items()
-                   if pid not in taken and election.votes[pid] > 0)
+    return not any(
+        p.cost + spent <= election.budget
+        for pid, p in election.projects.items()
+        if pid not in taken and election.votes[pid] > 0
+    )
 
 
 def _payments_in_cents(election: _Election, run: _MesRun) -> dict[str, Mapping[str, Decimal]]:
@@ -293,8 +328,13 @@ def _payments_in_cents(election: _Election, run: _MesRun) -> dict[str, Mapping[s
     return result
 
 
-def method_of_equal_shares(projects: Sequence[Project], ballots: Ballots, budget: Decimal, *,
-                           completion: str = DEFAULT_COMPLETION) -> AllocationResult:
+def method_of_equal_shares(
+    projects: Sequence[Project],
+    ballots: Ballots,
+    budget: Decimal,
+    *,
+    completion: str = DEFAULT_COMPLETION,
+) -> AllocationResult:
     """The Method of Equal Shares: the envelope is split equally between the voters, each voter's
     share only pays for projects that voter supports.
 
@@ -313,13 +353,21 @@ def method_of_equal_shares(projects: Sequence[Project], ballots: Ballots, budget
     - "add1_greedy" (default): "add1", then greedy by votes — equalshares.net's standard.
     """
     if completion not in COMPLETIONS:
-        raise DomainError(_("Variante de complétion inconnue : « %(c)s ».") % {"c": completion},
-                          field="completion")
+        raise DomainError(
+            _("Variante de complétion inconnue : « %(c)s ».") % {"c": completion},
+            field="completion",
+        )
     election = _normalise(projects, ballots, budget)
     if not election.voters:
-        return AllocationResult(rule=RULE_EQUAL_SHARES, variant=completion, budget=to_money(budget),
-                                selected=(), total_cost=to_money(0), remaining=to_money(budget),
-                                votes=MappingProxyType(dict(election.votes)))
+        return AllocationResult(
+            rule=RULE_EQUAL_SHARES,
+            variant=completion,
+            budget=to_money(budget),
+            selected=(),
+            total_cost=to_money(0),
+            remaining=to_money(budget),
+            votes=MappingProxyType(dict(election.votes)),
+        )
     share = Fraction(budget) / len(election.voters)
     run = _equal_shares_run(election, share)
     rounds = 0
@@ -337,18 +385,26 @@ def method_of_equal_shares(projects: Sequence[Project], ballots: Ballots, budget
         completed, spent = _greedy_fill(election, selected, spent)
         selected += completed
     return AllocationResult(
-        rule=RULE_EQUAL_SHARES, variant=completion, budget=to_money(budget),
-        selected=tuple(selected), total_cost=to_money(spent), remaining=to_money(budget - spent),
+        rule=RULE_EQUAL_SHARES,
+        variant=completion,
+        budget=to_money(budget),
+        selected=tuple(selected),
+        total_cost=to_money(spent),
+        remaining=to_money(budget - spent),
         votes=MappingProxyType(dict(election.votes)),
         payments=MappingProxyType(_payments_in_cents(election, run)),
-        completed=tuple(completed), voter_share=share, add1_rounds=rounds,
+        completed=tuple(completed),
+        voter_share=share,
+        add1_rounds=rounds,
     )
 
 
 # --- Checker (used by tests, and available to audit a stored result) --------------------------
 
-def _price_poor_rich(cost: Fraction, utilities: Mapping[str, Fraction],
-                     shares: Mapping[str, Fraction]) -> Fraction | None:
+
+def _price_poor_rich(
+    cost: Fraction, utilities: Mapping[str, Fraction], shares: Mapping[str, Fraction]
+) -> Fraction | None:
     """Same price as `project_price`, by another algorithm (pabutools' "poor/rich" fixed point)."""
     if sum((shares[v] for v in utilities), Fraction(0)) < cost:
         return None
@@ -362,8 +418,9 @@ def _price_poor_rich(cost: Fraction, utilities: Mapping[str, Fraction],
         poor |= newly_poor
 
 
-def check_equal_shares_definition(projects: Sequence[Project], ballots: Ballots, budget: Decimal,
-                                  result: AllocationResult) -> list[str]:
+def check_equal_shares_definition(
+    projects: Sequence[Project], ballots: Ballots, budget: Decimal, result: AllocationResult
+) -> list[str]:
     """Replay `result` against the definition of the Method of Equal Shares; list what breaks it.
 
     Checked: each project of the equal-shares phase was affordable, had the smallest price `rho`
@@ -376,7 +433,9 @@ def check_equal_shares_definition(projects: Sequence[Project], ballots: Ballots,
     problems: list[str] = []
     election = _normalise(projects, ballots, budget)
     if result.total_cost > budget or result.total_cost + result.remaining != budget:
-        problems.append(f"total {result.total_cost} / remaining {result.remaining} vs budget {budget}")
+        problems.append(
+            f"total {result.total_cost} / remaining {result.remaining} vs budget {budget}"
+        )
     if sum((election.projects[p].cost for p in result.selected), Decimal(0)) != result.total_cost:
         problems.append("total_cost is not the sum of the selected costs")
     if not election.voters:
@@ -403,7 +462,9 @@ def check_equal_shares_definition(projects: Sequence[Project], ballots: Ballots,
         if prices[pid] != best:
             problems.append(f"step {step}: {pid} has rho {prices[pid]}, the minimum is {best}")
         tied = [o for o, rho in prices.items() if rho == best]
-        first = min(tied, key=lambda o: equal_shares_tie_key(election.projects[o], election.votes[o]))
+        first = min(
+            tied, key=lambda o: equal_shares_tie_key(election.projects[o], election.votes[o])
+        )
         if prices[pid] == best and first != pid:
             problems.append(f"step {step}: tie at rho {best} should go to {first}, not {pid}")
         rho = prices[pid]
@@ -414,7 +475,8 @@ def check_equal_shares_definition(projects: Sequence[Project], ballots: Ballots,
         if set(stated) != set(paid):
             problems.append(f"step {step}: {pid} payers {sorted(stated)} are not its supporters")
         elif sum(stated.values()) != election.projects[pid].cost or any(
-                abs(Fraction(stated[v]) - paid[v]) >= Fraction(CENT) for v in paid):
+            abs(Fraction(stated[v]) - paid[v]) >= Fraction(CENT) for v in paid
+        ):
             problems.append(f"step {step}: {pid} cent payments do not round the exact payments")
         for voter, amount in paid.items():
             if amount > shares[voter]:
@@ -423,9 +485,13 @@ def check_equal_shares_definition(projects: Sequence[Project], ballots: Ballots,
     for pid, utilities in election.utilities.items():
         if pid in phase or not utilities:
             continue
-        if sum((shares[v] for v in utilities), Fraction(0)) >= Fraction(election.projects[pid].cost):
+        if sum((shares[v] for v in utilities), Fraction(0)) >= Fraction(
+            election.projects[pid].cost
+        ):
             problems.append(f"{pid} is still affordable by its supporters after the last step")
     extra = set(result.payments) - set(phase)
     if extra:
-        problems.append(f"payments recorded for projects outside the equal-shares phase: {sorted(extra)}")
+        problems.append(
+            f"payments recorded for projects outside the equal-shares phase: {sorted(extra)}"
+        )
     return problems

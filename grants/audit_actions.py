@@ -40,7 +40,9 @@ register_action("grants.candidacy.coaching_logged", _("Accompagnement consigné"
 register_action("grants.candidacy.deliverable_added", _("Livrable du prototype ajouté"))
 register_action("grants.candidacy.reminder_sent", _("Relance avant la fin du prototypage"))
 register_action("grants.candidacy.overdue", _("Prototypage en retard"))
-register_action("grants.application.created_from_candidacy", _("Dossier créé à l'issue du prototypage"))
+register_action(
+    "grants.application.created_from_candidacy", _("Dossier créé à l'issue du prototypage")
+)
 # Call for solutions
 register_action("grants.ballot.cast", _("Vote enregistré"))
 register_action("grants.allocation.computed", _("Répartition calculée"))

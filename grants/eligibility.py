@@ -49,43 +49,74 @@ def eligibility_errors(application: Application) -> dict[str, list[str]]:
     if totals["charges"] == 0:
         add("budget", _("Le budget prévisionnel est vide."))
     elif totals["balance"] != 0:
-        add("budget", _("Le budget n'est pas équilibré : total des charges %(c)s, total des produits %(p)s.")
-            % {"c": euros(totals["charges"]), "p": euros(totals["products"])})
+        add(
+            "budget",
+            _("Le budget n'est pas équilibré : total des charges %(c)s, total des produits %(p)s.")
+            % {"c": euros(totals["charges"]), "p": euros(totals["products"])},
+        )
     if totals["in_kind_charges"] != totals["in_kind_products"]:
-        add("budget", _("Les contributions en nature doivent être égales en charges (86) et en produits (87)."))
+        add(
+            "budget",
+            _(
+                "Les contributions en nature doivent être égales en charges (86) et en produits (87)."
+            ),
+        )
     if application.requested_amount > totals["subsidies"]:
-        add("requested_amount",
-            _("Le montant demandé (%(r)s) doit figurer dans les subventions du budget (compte 74 : %(s)s).")
-            % {"r": euros(application.requested_amount), "s": euros(totals["subsidies"])})
+        add(
+            "requested_amount",
+            _(
+                "Le montant demandé (%(r)s) doit figurer dans les subventions du budget (compte 74 : %(s)s)."
+            )
+            % {"r": euros(application.requested_amount), "s": euros(totals["subsidies"])},
+        )
 
     if call is not None:
         moment = now()
         if call.state != CallState.OPEN or not (call.opens_at <= moment < call.closes_at):
-            add("call", _("L'appel « %(call)s » n'est pas ouvert aux candidatures.") % {"call": call.title})
+            add(
+                "call",
+                _("L'appel « %(call)s » n'est pas ouvert aux candidatures.") % {"call": call.title},
+            )
         if call.max_amount is not None and application.requested_amount > call.max_amount:
-            add("requested_amount", _("Le montant demandé dépasse le plafond de l'appel (%(max)s).")
-                % {"max": euros(call.max_amount)})
+            add(
+                "requested_amount",
+                _("Le montant demandé dépasse le plafond de l'appel (%(max)s).")
+                % {"max": euros(call.max_amount)},
+            )
         base = totals["charges_without_in_kind"]
         if call.max_share_percent is not None and base > 0:
             share = application.requested_amount * 100 / base
             if share > call.max_share_percent:
-                add("requested_amount",
-                    _("La subvention demandée représente %(share)s %% du budget du projet ; l'appel en "
-                      "finance au plus %(max)s %%.")
-                    % {"share": number_format(share, decimal_pos=1), "max": number_format(call.max_share_percent,
-                                                                                         decimal_pos=0)})
+                add(
+                    "requested_amount",
+                    _(
+                        "La subvention demandée représente %(share)s %% du budget du projet ; l'appel en "
+                        "finance au plus %(max)s %%."
+                    )
+                    % {
+                        "share": number_format(share, decimal_pos=1),
+                        "max": number_format(call.max_share_percent, decimal_pos=0),
+                    },
+                )
         eligible_qpvs = {q.pk for q in call.eligible_qpvs.all()}
         if eligible_qpvs and qpv_ids and not qpv_ids <= eligible_qpvs:
             add("qpvs", _("Certains quartiers ciblés ne sont pas éligibles à cet appel."))
         eligible_pillars = {p.pk for p in call.eligible_pillars.all()}
-        if eligible_pillars and application.pillar_id and application.pillar_id not in eligible_pillars:
+        if (
+            eligible_pillars
+            and application.pillar_id
+            and application.pillar_id not in eligible_pillars
+        ):
             add("pillar", _("Ce pilier n'est pas éligible à cet appel."))
         if call.mode == CallMode.SOLUTIONS_CALL:
             # Call for solutions: an operator's action answers one expected solution retained for the
             # call (DOMAIN.md §2.3).
             challenge = application.challenge
             if challenge is None:
-                add("challenge", _("Choisissez la solution attendue à laquelle votre action répond."))
+                add(
+                    "challenge",
+                    _("Choisissez la solution attendue à laquelle votre action répond."),
+                )
             elif challenge.call_id != call.pk or challenge.state != Challenge.State.APPROVED:
                 add("challenge", _("Cette solution attendue n'est pas retenue pour cet appel."))
         if call.required_documents:
@@ -93,5 +124,8 @@ def eligibility_errors(application: Application) -> dict[str, list[str]]:
             labels = dict(DocumentKind.choices)
             missing = [str(labels.get(k, k)) for k in call.required_documents if k not in have]
             if missing:
-                add("documents", _("Pièces manquantes ou périmées : %(list)s.") % {"list": ", ".join(missing)})
+                add(
+                    "documents",
+                    _("Pièces manquantes ou périmées : %(list)s.") % {"list": ", ".join(missing)},
+                )
     return errors

@@ -32,7 +32,9 @@ class MoneyField(forms.DecimalField):
 
     def to_python(self, value: Any) -> Decimal | None:
         if isinstance(value, str):
-            value = value.replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace("€", "")
+            value = (
+                value.replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace("€", "")
+            )
             if get_language() == "en":
                 value = value.replace(",", "")  # 10,000.50
             elif "," in value:
@@ -49,17 +51,21 @@ class MoneyField(forms.DecimalField):
 
 
 def _open_calls():
-    return Call.objects.filter(state=CallState.OPEN).select_related("programme").order_by("closes_at")
+    return (
+        Call.objects.filter(state=CallState.OPEN).select_related("programme").order_by("closes_at")
+    )
 
 
 # --------------------------------------------------------------------------- applicant
 
 
 class ApplicationCreateForm(forms.Form):
-    organisation = forms.ModelChoiceField(Organisation.objects.none(), label=_("Organisation qui dépose"),
-                                          empty_label=None)
-    call = forms.ModelChoiceField(Call.objects.none(), label=_("Appel"),
-                                  empty_label=_("— Choisissez un appel ouvert —"))
+    organisation = forms.ModelChoiceField(
+        Organisation.objects.none(), label=_("Organisation qui dépose"), empty_label=None
+    )
+    call = forms.ModelChoiceField(
+        Call.objects.none(), label=_("Appel"), empty_label=_("— Choisissez un appel ouvert —")
+    )
     title = forms.CharField(label=_("Titre du projet"), max_length=255)
 
     def __init__(self, *args: Any, user: User, organisation_ids: set[int], **kwargs: Any) -> None:
@@ -69,8 +75,11 @@ class ApplicationCreateForm(forms.Form):
 
 
 class RenewForm(forms.Form):
-    call = forms.ModelChoiceField(Call.objects.none(), label=_("Appel dans lequel renouveler le dossier"),
-                                  empty_label=_("— Choisissez un appel ouvert —"))
+    call = forms.ModelChoiceField(
+        Call.objects.none(),
+        label=_("Appel dans lequel renouveler le dossier"),
+        empty_label=_("— Choisissez un appel ouvert —"),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -81,37 +90,68 @@ class ApplicationForm(forms.Form):
     """The project part of the dossier (the budget and indicators are formsets beside it)."""
 
     title = forms.CharField(label=_("Titre du projet"), max_length=255)
-    summary = forms.CharField(label=_("Résumé du projet"), required=False, widget=forms.Textarea(attrs={"rows": 5}))
+    summary = forms.CharField(
+        label=_("Résumé du projet"), required=False, widget=forms.Textarea(attrs={"rows": 5})
+    )
     start_date = forms.DateField(label=_("Début du projet"), required=False, widget=DateInput())
     end_date = forms.DateField(label=_("Fin du projet"), required=False, widget=DateInput())
-    qpvs = forms.ModelMultipleChoiceField(QPV.objects.none(), label=_("Quartiers prioritaires ciblés"),
-                                          required=False,
-                                          help_text=_("Maintenez Ctrl (ou Cmd) pour en choisir plusieurs."))
-    pillar = forms.ModelChoiceField(Pillar.objects.none(), label=_("Pilier du contrat de ville"), required=False,
-                                    empty_label=_("— Choisissez un pilier —"))
-    themes = forms.ModelMultipleChoiceField(TransitionTheme.objects.all(), label=_("Thèmes de transition"),
-                                            required=False, widget=forms.CheckboxSelectMultiple)
-    beneficiaries_count = forms.IntegerField(label=_("Nombre de bénéficiaires visés"), required=False, min_value=0)
+    qpvs = forms.ModelMultipleChoiceField(
+        QPV.objects.none(),
+        label=_("Quartiers prioritaires ciblés"),
+        required=False,
+        help_text=_("Maintenez Ctrl (ou Cmd) pour en choisir plusieurs."),
+    )
+    pillar = forms.ModelChoiceField(
+        Pillar.objects.none(),
+        label=_("Pilier du contrat de ville"),
+        required=False,
+        empty_label=_("— Choisissez un pilier —"),
+    )
+    themes = forms.ModelMultipleChoiceField(
+        TransitionTheme.objects.all(),
+        label=_("Thèmes de transition"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    beneficiaries_count = forms.IntegerField(
+        label=_("Nombre de bénéficiaires visés"), required=False, min_value=0
+    )
     requested_amount = MoneyField(label=_("Montant demandé (€)"), required=False)
-    wants_multi_year = forms.BooleanField(label=_("Je demande un financement pluriannuel"), required=False)
-    objectives = forms.CharField(label=_("Objectifs"), required=False, widget=forms.Textarea(attrs={"rows": 4}),
-                                 help_text=_("Un objectif par ligne."))
+    wants_multi_year = forms.BooleanField(
+        label=_("Je demande un financement pluriannuel"), required=False
+    )
+    objectives = forms.CharField(
+        label=_("Objectifs"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Un objectif par ligne."),
+    )
 
     def __init__(self, *args: Any, call: Call | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         qpvs = call.eligible_qpvs.all() if call is not None else QPV.objects.none()
         pillars = call.eligible_pillars.all() if call is not None else Pillar.objects.none()
         # An open call lists its eligible neighbourhoods and pillars; no restriction means all.
-        self.fields["qpvs"].queryset = qpvs if call is not None and qpvs.exists() else QPV.objects.all()
-        self.fields["pillar"].queryset = pillars if call is not None and pillars.exists() else Pillar.objects.all()
+        self.fields["qpvs"].queryset = (
+            qpvs if call is not None and qpvs.exists() else QPV.objects.all()
+        )
+        self.fields["pillar"].queryset = (
+            pillars if call is not None and pillars.exists() else Pillar.objects.all()
+        )
         if call is not None and call.mode == CallMode.SOLUTIONS_CALL:
             # Call for solutions: the action answers one of the expected solutions retained for the call
             # (required on submission: grants.eligibility).
             self.fields["challenge"] = forms.ModelChoiceField(
-                Challenge.objects.filter(call=call, state=Challenge.State.APPROVED).select_related("qpv"),
-                label=_("Solution attendue à laquelle l'action répond"), required=False,
+                Challenge.objects.filter(call=call, state=Challenge.State.APPROVED).select_related(
+                    "qpv"
+                ),
+                label=_("Solution attendue à laquelle l'action répond"),
+                required=False,
                 empty_label=_("— Choisissez une solution attendue —"),
-                help_text=_("Les solutions attendues ont été définies par les habitant·es du quartier."))
+                help_text=_(
+                    "Les solutions attendues ont été définies par les habitant·es du quartier."
+                ),
+            )
 
     @staticmethod
     def initial_for(application: Application) -> dict[str, Any]:
@@ -143,8 +183,13 @@ class ApplicationForm(forms.Form):
 class IndicatorForm(forms.Form):
     label = forms.CharField(label=_("Indicateur"), max_length=300, required=False)
     unit = forms.CharField(label=_("Unité"), max_length=50, required=False)
-    target = forms.DecimalField(label=_("Cible"), max_digits=12, decimal_places=2, required=False,
-                                widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+    target = forms.DecimalField(
+        label=_("Cible"),
+        max_digits=12,
+        decimal_places=2,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -160,8 +205,11 @@ class BudgetRowForm(forms.Form):
     """One line of the CERFA 12156*06 budget: an account, its funder for 74, a label, an amount."""
 
     account = forms.ChoiceField(label=_("Compte"), required=False)
-    subsidy_source = forms.ChoiceField(label=_("Financeur (compte 74)"), required=False,
-                                       choices=[("", "—"), *SubsidySource.choices])
+    subsidy_source = forms.ChoiceField(
+        label=_("Financeur (compte 74)"),
+        required=False,
+        choices=[("", "—"), *SubsidySource.choices],
+    )
     label = forms.CharField(label=_("Libellé"), max_length=200, required=False)
     amount = MoneyField(label=_("Montant (€)"), required=False)
 
@@ -171,7 +219,10 @@ class BudgetRowForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         labels = dict(Account.choices)
-        self.fields["account"].choices = [("", _("— Compte —")), *((a, labels[a]) for a in self.accounts)]
+        self.fields["account"].choices = [
+            ("", _("— Compte —")),
+            *((a, labels[a]) for a in self.accounts),
+        ]
         self.fields["amount"].widget.attrs["data-budget"] = self.side
         if self.side == "charge":
             del self.fields["subsidy_source"]
@@ -188,8 +239,12 @@ class BudgetRowForm(forms.Form):
 
     def row(self) -> dict[str, Any]:
         data = self.cleaned_data
-        return {"account": data["account"], "subsidy_source": data.get("subsidy_source", ""),
-                "label": data.get("label", ""), "amount": data.get("amount") or Decimal("0")}
+        return {
+            "account": data["account"],
+            "subsidy_source": data.get("subsidy_source", ""),
+            "label": data.get("label", ""),
+            "amount": data.get("amount") or Decimal("0"),
+        }
 
 
 class ChargeRowForm(BudgetRowForm):
@@ -209,8 +264,12 @@ ProductFormSet = forms.formset_factory(ProductRowForm, extra=3)
 def budget_initial(application: Application) -> tuple[list[dict], list[dict]]:
     charges, products = [], []
     for item in application.budget_items.all():
-        row = {"account": item.account, "subsidy_source": item.subsidy_source, "label": item.label,
-               "amount": item.amount}
+        row = {
+            "account": item.account,
+            "subsidy_source": item.subsidy_source,
+            "label": item.label,
+            "amount": item.amount,
+        }
         (charges if item.account in CHARGE_ACCOUNTS else products).append(row)
     return charges, products
 
@@ -234,33 +293,52 @@ class EmptyTransitionForm(TransitionForm):
 
 
 class OptionalReasonForm(TransitionForm):
-    reason = forms.CharField(label=_("Commentaire (facultatif)"), required=False,
-                             widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label=_("Commentaire (facultatif)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
 
 class ReasonForm(TransitionForm):
-    reason = forms.CharField(label=_("Motif"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
-                             help_text=_("Obligatoire : il est communiqué au porteur de projet."))
+    reason = forms.CharField(
+        label=_("Motif"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Obligatoire : il est communiqué au porteur de projet."),
+    )
 
 
 class RequestCompletionForm(TransitionForm):
-    message = forms.CharField(label=_("Ce qui doit être complété"), required=False,
-                              widget=forms.Textarea(attrs={"rows": 4}))
-    deadline = forms.DateField(label=_("Date limite de réponse"), required=False, widget=DateInput())
+    message = forms.CharField(
+        label=_("Ce qui doit être complété"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    deadline = forms.DateField(
+        label=_("Date limite de réponse"), required=False, widget=DateInput()
+    )
 
 
 class ResubmitForm(TransitionForm):
-    answer = forms.CharField(label=_("Votre réponse"), required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    answer = forms.CharField(
+        label=_("Votre réponse"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
     attachment = forms.FileField(label=_("Pièce jointe (facultatif)"), required=False)
-    attachment_title = forms.CharField(label=_("Titre de la pièce jointe"), max_length=200, required=False)
+    attachment_title = forms.CharField(
+        label=_("Titre de la pièce jointe"), max_length=200, required=False
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         extensions = ", ".join(settings.UPLOAD_ALLOWED_EXTENSIONS)
         max_mb = settings.UPLOAD_MAX_BYTES // (1024 * 1024)
-        self.fields["attachment"].help_text = _("Formats acceptés : %(ext)s ; %(max)s Mo au plus.") % {
-            "ext": extensions, "max": max_mb}
-        self.fields["attachment"].widget.attrs["accept"] = ",".join(f".{e}" for e in settings.UPLOAD_ALLOWED_EXTENSIONS)
+        self.fields["attachment"].help_text = _(
+            "Formats acceptés : %(ext)s ; %(max)s Mo au plus."
+        ) % {"ext": extensions, "max": max_mb}
+        self.fields["attachment"].widget.attrs["accept"] = ",".join(
+            f".{e}" for e in settings.UPLOAD_ALLOWED_EXTENSIONS
+        )
 
     def service_data(self) -> dict[str, Any]:
         return {"answer": self.cleaned_data.get("answer", "")}
@@ -268,28 +346,45 @@ class ResubmitForm(TransitionForm):
 
 class SendToCommitteeForm(TransitionForm):
     proposed_amount = MoneyField(label=_("Montant proposé (€)"), required=False)
-    session = forms.ModelChoiceField(CommitteeSession.objects.none(), label=_("Séance de comité"), required=False,
-                                     empty_label=_("— Prochaine séance du programme —"))
-    note = forms.CharField(label=_("Avis de l'instruction"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    session = forms.ModelChoiceField(
+        CommitteeSession.objects.none(),
+        label=_("Séance de comité"),
+        required=False,
+        empty_label=_("— Prochaine séance du programme —"),
+    )
+    note = forms.CharField(
+        label=_("Avis de l'instruction"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["session"].queryset = CommitteeSession.objects.filter(
-            programme_id=self.application.programme_id, state=CommitteeSession.State.PLANNED)
+            programme_id=self.application.programme_id, state=CommitteeSession.State.PLANNED
+        )
         if not self.is_bound and self.application.requested_amount:
-            self.initial.setdefault("proposed_amount", self.application.proposed_amount
-                                    or self.application.requested_amount)
+            self.initial.setdefault(
+                "proposed_amount",
+                self.application.proposed_amount or self.application.requested_amount,
+            )
 
 
 class ApproveForm(TransitionForm):
     amount = MoneyField(label=_("Montant accordé (€)"), required=False)
-    conditions = forms.CharField(label=_("Conditions"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    conditions = forms.CharField(
+        label=_("Conditions"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
     is_multi_year = forms.BooleanField(label=_("Financement pluriannuel (CPO)"), required=False)
     envelope_override_reason = forms.CharField(
-        label=_("Motif de dépassement d'enveloppe"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("Seulement si la décision dépasse l'enveloppe."))
-    reason = forms.CharField(label=_("Motivation de la décision"), required=False,
-                             widget=forms.Textarea(attrs={"rows": 2}))
+        label=_("Motif de dépassement d'enveloppe"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Seulement si la décision dépasse l'enveloppe."),
+    )
+    reason = forms.CharField(
+        label=_("Motivation de la décision"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -299,9 +394,11 @@ class ApproveForm(TransitionForm):
         self.years = list(self.application.years.all())
         for year in self.years:
             self.fields[f"year_{year.fiscal_year}"] = MoneyField(
-                label=_("Montant accordé pour %(y)d (€)") % {"y": year.fiscal_year}, required=False,
+                label=_("Montant accordé pour %(y)d (€)") % {"y": year.fiscal_year},
+                required=False,
                 help_text=_("Demandé : %(a)s €. Vide : réparti au prorata de la demande.")
-                % {"a": year.requested_amount})
+                % {"a": year.requested_amount},
+            )
 
     def service_data(self) -> dict[str, Any]:
         data = {k: v for k, v in self.cleaned_data.items() if not k.startswith("year_")}
@@ -338,13 +435,22 @@ def transition_form(name: str) -> type[TransitionForm]:
 
 
 def instructors() -> Any:
-    return User.objects.filter(role_assignments__role__in=[Role.INSTRUCTOR, Role.PROGRAMME_MANAGER],
-                               is_active=True).distinct().order_by("last_name", "first_name", "email")
+    return (
+        User.objects.filter(
+            role_assignments__role__in=[Role.INSTRUCTOR, Role.PROGRAMME_MANAGER], is_active=True
+        )
+        .distinct()
+        .order_by("last_name", "first_name", "email")
+    )
 
 
 class AssignForm(forms.Form):
-    assigned_to = forms.ModelChoiceField(User.objects.none(), label=_("Instructeur·rice"), required=False,
-                                         empty_label=_("— Personne —"))
+    assigned_to = forms.ModelChoiceField(
+        User.objects.none(),
+        label=_("Instructeur·rice"),
+        required=False,
+        empty_label=_("— Personne —"),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -352,13 +458,21 @@ class AssignForm(forms.Form):
 
 
 class NoteForm(forms.Form):
-    text = forms.CharField(label=_("Nouvelle note interne"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
-                           help_text=_("Visible uniquement par l'instruction et le comité, jamais par le porteur."))
+    text = forms.CharField(
+        label=_("Nouvelle note interne"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Visible uniquement par l'instruction et le comité, jamais par le porteur."),
+    )
 
 
 class OpinionForm(forms.Form):
-    opinion = forms.ChoiceField(label=_("Avis"), choices=PartnerOpinion.Opinion.choices, widget=forms.RadioSelect)
-    comment = forms.CharField(label=_("Commentaire"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    opinion = forms.ChoiceField(
+        label=_("Avis"), choices=PartnerOpinion.Opinion.choices, widget=forms.RadioSelect
+    )
+    comment = forms.CharField(
+        label=_("Commentaire"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class ScoreForm(forms.Form):
@@ -368,31 +482,54 @@ class ScoreForm(forms.Form):
         super().__init__(*args, **kwargs)
         for criterion in criteria:
             self.fields[f"score_{criterion.pk}"] = forms.IntegerField(
-                label=_("%(label)s (sur %(max)d)") % {"label": criterion.label, "max": criterion.max_score},
-                required=False, initial=mine.get(criterion.pk),
-                widget=forms.NumberInput(attrs={"min": 0, "max": criterion.max_score}))
+                label=_("%(label)s (sur %(max)d)")
+                % {"label": criterion.label, "max": criterion.max_score},
+                required=False,
+                initial=mine.get(criterion.pk),
+                widget=forms.NumberInput(attrs={"min": 0, "max": criterion.max_score}),
+            )
 
     def scores(self) -> dict[int, int]:
-        return {int(name.removeprefix("score_")): value for name, value in self.cleaned_data.items()
-                if value is not None}
+        return {
+            int(name.removeprefix("score_")): value
+            for name, value in self.cleaned_data.items()
+            if value is not None
+        }
 
 
 class QueueFilterForm(forms.Form):
-    q = forms.CharField(label=_("Rechercher"), required=False,
-                        help_text=_("Référence, organisation, SIRET ou titre"),
-                        widget=forms.TextInput(attrs={"type": "search"}))
-    state = forms.ChoiceField(label=_("État"), required=False,
-                              choices=[("", _("Tous")), *((v, lbl) for v, lbl in ApplicationState.choices
-                                                          if v != ApplicationState.DRAFT)])
-    call = forms.ModelChoiceField(Call.objects.none(), label=_("Appel"), required=False, empty_label=_("Tous"))
-    pillar = forms.ModelChoiceField(Pillar.objects.all(), label=_("Pilier"), required=False, empty_label=_("Tous"))
-    qpv = forms.ModelChoiceField(QPV.objects.all(), label=_("Quartier"), required=False, empty_label=_("Tous"))
-    assigned_to = forms.ModelChoiceField(User.objects.none(), label=_("Instructeur·rice"), required=False,
-                                         empty_label=_("Tous"))
+    q = forms.CharField(
+        label=_("Rechercher"),
+        required=False,
+        help_text=_("Référence, organisation, SIRET ou titre"),
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+    state = forms.ChoiceField(
+        label=_("État"),
+        required=False,
+        choices=[
+            ("", _("Tous")),
+            *((v, lbl) for v, lbl in ApplicationState.choices if v != ApplicationState.DRAFT),
+        ],
+    )
+    call = forms.ModelChoiceField(
+        Call.objects.none(), label=_("Appel"), required=False, empty_label=_("Tous")
+    )
+    pillar = forms.ModelChoiceField(
+        Pillar.objects.all(), label=_("Pilier"), required=False, empty_label=_("Tous")
+    )
+    qpv = forms.ModelChoiceField(
+        QPV.objects.all(), label=_("Quartier"), required=False, empty_label=_("Tous")
+    )
+    assigned_to = forms.ModelChoiceField(
+        User.objects.none(), label=_("Instructeur·rice"), required=False, empty_label=_("Tous")
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["call"].queryset = Call.objects.exclude(state=CallState.DRAFT).order_by("-opens_at")
+        self.fields["call"].queryset = Call.objects.exclude(state=CallState.DRAFT).order_by(
+            "-opens_at"
+        )
         self.fields["assigned_to"].queryset = instructors()
 
     def filters(self) -> dict[str, Any]:
@@ -414,8 +551,12 @@ class QueueFilterForm(forms.Form):
 
 class SessionCreateForm(forms.Form):
     programme = forms.ModelChoiceField(None, label=_("Programme"))
-    call = forms.ModelChoiceField(Call.objects.none(), label=_("Appel (facultatif)"), required=False,
-                                  empty_label=_("— Tout le programme —"))
+    call = forms.ModelChoiceField(
+        Call.objects.none(),
+        label=_("Appel (facultatif)"),
+        required=False,
+        empty_label=_("— Tout le programme —"),
+    )
     title = forms.CharField(label=_("Intitulé de la séance"), max_length=200, required=False)
     date = forms.DateField(label=_("Date de la séance"), widget=DateInput())
 
@@ -424,7 +565,9 @@ class SessionCreateForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["programme"].queryset = Programme.objects.all()
-        self.fields["call"].queryset = Call.objects.exclude(state=CallState.DRAFT).select_related("programme")
+        self.fields["call"].queryset = Call.objects.exclude(state=CallState.DRAFT).select_related(
+            "programme"
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -439,13 +582,22 @@ class DecisionForm(forms.Form):
 
     DECISIONS = [("defer", _("Reporter")), ("approve", _("Accorder")), ("reject", _("Refuser"))]
 
-    decision = forms.ChoiceField(label=_("Décision"), choices=DECISIONS, initial="defer", widget=forms.RadioSelect)
+    decision = forms.ChoiceField(
+        label=_("Décision"), choices=DECISIONS, initial="defer", widget=forms.RadioSelect
+    )
     amount = MoneyField(label=_("Montant accordé (€)"), required=False)
-    conditions = forms.CharField(label=_("Conditions"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    conditions = forms.CharField(
+        label=_("Conditions"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
     is_multi_year = forms.BooleanField(label=_("Pluriannuel"), required=False)
-    envelope_override_reason = forms.CharField(label=_("Motif de dépassement d'enveloppe"), required=False,
-                                               widget=forms.Textarea(attrs={"rows": 2}))
-    reason = forms.CharField(label=_("Motivation"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    envelope_override_reason = forms.CharField(
+        label=_("Motif de dépassement d'enveloppe"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    reason = forms.CharField(
+        label=_("Motivation"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def __init__(self, *args: Any, application: Application, **kwargs: Any) -> None:
         self.application = application
@@ -459,5 +611,6 @@ class DecisionForm(forms.Form):
 
 
 class MinutesForm(forms.Form):
-    minutes = forms.CharField(label=_("Procès-verbal"), required=False, widget=forms.Textarea(attrs={"rows": 5}))
-
+    minutes = forms.CharField(
+        label=_("Procès-verbal"), required=False, widget=forms.Textarea(attrs={"rows": 5})
+    )

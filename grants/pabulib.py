@@ -48,8 +48,11 @@ class PbProject:
     fields: Mapping[str, str] = field(default_factory=dict)
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, PbProject) and (self.id, self.cost, dict(self.fields))
-                == (other.id, other.cost, dict(other.fields)))
+        return isinstance(other, PbProject) and (self.id, self.cost, dict(self.fields)) == (
+            other.id,
+            other.cost,
+            dict(other.fields),
+        )
 
     def __hash__(self) -> int:
         return hash((self.id, self.cost))
@@ -74,13 +77,15 @@ class Election:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Election):
             return NotImplemented
-        return (list(self.meta.items()) == list(other.meta.items())
-                and self.projects == other.projects
-                and list(self.ballots.items()) == list(other.ballots.items())
-                and {k: dict(v) for k, v in self.voter_fields.items()}
-                == {k: dict(v) for k, v in other.voter_fields.items()}
-                and self.project_columns == other.project_columns
-                and self.vote_columns == other.vote_columns)
+        return (
+            list(self.meta.items()) == list(other.meta.items())
+            and self.projects == other.projects
+            and list(self.ballots.items()) == list(other.ballots.items())
+            and {k: dict(v) for k, v in self.voter_fields.items()}
+            == {k: dict(v) for k, v in other.voter_fields.items()}
+            and self.project_columns == other.project_columns
+            and self.vote_columns == other.vote_columns
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -101,6 +106,7 @@ def natural_key(project_id: str) -> tuple[int, int | str]:
 
 # --- Reading -----------------------------------------------------------------------------------
 
+
 class _Errors:
     def __init__(self) -> None:
         self.messages: list[str] = []
@@ -110,8 +116,9 @@ class _Errors:
 
     def raise_if_any(self) -> None:
         if self.messages:
-            raise DomainError(self.messages[0], field="file", code="pabulib",
-                              errors={"file": list(self.messages)})
+            raise DomainError(
+                self.messages[0], field="file", code="pabulib", errors={"file": list(self.messages)}
+            )
 
 
 def _split(line: str) -> list[str]:
@@ -121,8 +128,11 @@ def _split(line: str) -> list[str]:
 def read_pb(text: str) -> Election:
     """Parse a `.pb` file (approval votes). Raises `DomainError` listing every error by line."""
     errors = _Errors()
-    rows = [(number, line) for number, line in enumerate(text.lstrip("\ufeff").splitlines(), start=1)
-            if line.strip()]
+    rows = [
+        (number, line)
+        for number, line in enumerate(text.lstrip("\ufeff").splitlines(), start=1)
+        if line.strip()
+    ]
     if not rows:
         raise DomainError(_("Le fichier est vide."), field="file", code="pabulib")
 
@@ -138,8 +148,11 @@ def read_pb(text: str) -> Election:
                 errors.raise_if_any()
             expected = SECTIONS[len(sections)]
             if name != expected:
-                errors.add(number, _("section %(s)s trouvée, la section %(e)s était attendue.")
-                           % {"s": name, "e": expected})
+                errors.add(
+                    number,
+                    _("section %(s)s trouvée, la section %(e)s était attendue.")
+                    % {"s": name, "e": expected},
+                )
                 errors.raise_if_any()
             current, expect_header = name, True
             sections[name] = (number, [], [])
@@ -170,16 +183,23 @@ def read_pb(text: str) -> Election:
     counts = None if errors.messages else (len(projects), len(ballots))
     _check_meta(meta, meta_lines, counts, errors)
     errors.raise_if_any()
-    return Election(meta=MappingProxyType(meta), projects=tuple(projects),
-                    ballots=MappingProxyType(ballots),
-                    voter_fields=MappingProxyType(voter_fields),
-                    project_columns=project_columns, vote_columns=vote_columns)
+    return Election(
+        meta=MappingProxyType(meta),
+        projects=tuple(projects),
+        ballots=MappingProxyType(ballots),
+        voter_fields=MappingProxyType(voter_fields),
+        project_columns=project_columns,
+        vote_columns=vote_columns,
+    )
 
 
 def _check_width(number: int, cells: list[str], header: list[str], errors: _Errors) -> bool:
     if len(cells) != len(header):
-        errors.add(number, _("%(expected)d champs attendus, %(found)d trouvés.")
-                   % {"expected": len(header), "found": len(cells)})
+        errors.add(
+            number,
+            _("%(expected)d champs attendus, %(found)d trouvés.")
+            % {"expected": len(header), "found": len(cells)},
+        )
         return False
     return True
 
@@ -205,8 +225,10 @@ def _read_meta(section, errors: _Errors) -> tuple[dict[str, str], dict[str, int]
 def _read_projects(section, errors: _Errors) -> tuple[list[PbProject], tuple[str, ...]]:
     header_line, header, rows = section
     if not header or header[0] != "project_id" or "cost" not in header:
-        errors.add(header_line, _("l'en-tête de PROJECTS doit commencer par « project_id » et "
-                                  "contenir « cost »."))
+        errors.add(
+            header_line,
+            _("l'en-tête de PROJECTS doit commencer par « project_id » et contenir « cost »."),
+        )
         return [], ()
     projects: list[PbProject] = []
     seen: set[str] = set()
@@ -223,9 +245,14 @@ def _read_projects(section, errors: _Errors) -> tuple[list[PbProject], tuple[str
             continue
         seen.add(pid)
         if not _AMOUNT.match(cost) or Decimal(cost) <= 0:
-            errors.add(number, _("coût invalide « %(cost)s » pour le projet « %(id)s » (un montant "
-                                 "positif, point décimal, deux décimales au plus).")
-                       % {"cost": cost, "id": pid})
+            errors.add(
+                number,
+                _(
+                    "coût invalide « %(cost)s » pour le projet « %(id)s » (un montant "
+                    "positif, point décimal, deux décimales au plus)."
+                )
+                % {"cost": cost, "id": pid},
+            )
             continue
         projects.append(PbProject(id=pid, cost=Decimal(cost), fields=MappingProxyType(values)))
     return projects, tuple(header[1:])
@@ -236,8 +263,10 @@ def _read_votes(section, known: set[str], errors: _Errors):
     ballots: dict[str, frozenset[str]] = {}
     voter_fields: dict[str, Mapping[str, str]] = {}
     if not header or header[0] != "voter_id" or "vote" not in header:
-        errors.add(header_line, _("l'en-tête de VOTES doit commencer par « voter_id » et "
-                                  "contenir « vote »."))
+        errors.add(
+            header_line,
+            _("l'en-tête de VOTES doit commencer par « voter_id » et contenir « vote »."),
+        )
         return ballots, voter_fields, ()
     for number, cells in rows:
         if not _check_width(number, cells, header, errors):
@@ -254,12 +283,17 @@ def _read_votes(section, known: set[str], errors: _Errors):
         problems = False
         for pid in chosen:
             if pid not in known:
-                errors.add(number, _("le votant « %(voter)s » vote pour le projet « %(id)s » qui "
-                                     "n'existe pas.") % {"voter": voter, "id": pid})
+                errors.add(
+                    number,
+                    _("le votant « %(voter)s » vote pour le projet « %(id)s » qui n'existe pas.")
+                    % {"voter": voter, "id": pid},
+                )
                 problems = True
         if len(set(chosen)) != len(chosen):
-            errors.add(number, _("le votant « %(voter)s » vote deux fois pour le même projet.")
-                       % {"voter": voter})
+            errors.add(
+                number,
+                _("le votant « %(voter)s » vote deux fois pour le même projet.") % {"voter": voter},
+            )
             problems = True
         if not problems:
             ballots[voter] = frozenset(chosen)
@@ -267,18 +301,26 @@ def _read_votes(section, known: set[str], errors: _Errors):
     return ballots, voter_fields, tuple(header[1:])
 
 
-def _check_meta(meta: dict[str, str], lines: dict[str, int], counts: tuple[int, int] | None,
-                errors: _Errors) -> None:
+def _check_meta(
+    meta: dict[str, str], lines: dict[str, int], counts: tuple[int, int] | None, errors: _Errors
+) -> None:
     meta_line = min(lines.values(), default=1)
     for key in ("budget", "vote_type"):
         if key not in meta:
             errors.add(meta_line, _("la clé « %(key)s » manque dans META.") % {"key": key})
     if "vote_type" in meta and meta["vote_type"] not in APPROVAL_VOTE_TYPES:
-        errors.add(lines["vote_type"], _("seuls les votes par approbation (vote_type « approval ») "
-                                         "sont pris en charge, pas « %(type)s ».")
-                   % {"type": meta["vote_type"]})
+        errors.add(
+            lines["vote_type"],
+            _(
+                "seuls les votes par approbation (vote_type « approval ») "
+                "sont pris en charge, pas « %(type)s »."
+            )
+            % {"type": meta["vote_type"]},
+        )
     if "budget" in meta and not _AMOUNT.match(meta["budget"]):
-        errors.add(lines["budget"], _("enveloppe invalide « %(budget)s ».") % {"budget": meta["budget"]})
+        errors.add(
+            lines["budget"], _("enveloppe invalide « %(budget)s ».") % {"budget": meta["budget"]}
+        )
     if counts is None:
         return
     for key, actual in zip(("num_projects", "num_votes"), counts, strict=True):
@@ -289,11 +331,15 @@ def _check_meta(meta: dict[str, str], lines: dict[str, int], counts: tuple[int, 
         except (InvalidOperation, ValueError):
             declared = None
         if declared != actual:
-            errors.add(lines[key], _("« %(key)s » annonce %(declared)s, le fichier en contient "
-                                     "%(actual)d.") % {"key": key, "declared": meta[key], "actual": actual})
+            errors.add(
+                lines[key],
+                _("« %(key)s » annonce %(declared)s, le fichier en contient %(actual)d.")
+                % {"key": key, "declared": meta[key], "actual": actual},
+            )
 
 
 # --- Writing -----------------------------------------------------------------------------------
+
 
 def write_pb(election: Election) -> str:
     """The election as `.pb` text (`\\n` line ends, final newline); `read_pb` gives it back."""
@@ -311,7 +357,9 @@ def write_pb(election: Election) -> str:
     out.write("VOTES\n")
     writer.writerow(["voter_id", *election.vote_columns])
     for voter, ballot in election.ballots.items():
-        values = {**election.voter_fields.get(voter, {}),
-                  "vote": ",".join(sorted(ballot, key=natural_key))}
+        values = {
+            **election.voter_fields.get(voter, {}),
+            "vote": ",".join(sorted(ballot, key=natural_key)),
+        }
         writer.writerow([voter, *(values.get(c, "") for c in election.vote_columns)])
     return out.getvalue()

@@ -45,7 +45,14 @@ def staff_visibility(user: User) -> Q | None:
     Drafts stay private to the applicant until filed."""
     if has_role(user, *ALL_SEEING_ROLES):
         return ~Q(state=S.DRAFT)
-    parts = [q for q in (_scoped_filter(user, Role.INSTRUCTOR), _scoped_filter(user, Role.COMMITTEE_MEMBER)) if q]
+    parts = [
+        q
+        for q in (
+            _scoped_filter(user, Role.INSTRUCTOR),
+            _scoped_filter(user, Role.COMMITTEE_MEMBER),
+        )
+        if q
+    ]
     if not parts:
         return None
     combined = parts[0]
@@ -64,7 +71,12 @@ def applications_visible_to(user: User) -> QuerySet[Application]:
         q |= staff
     qs = Application.objects.filter(q)
     scope = scope_of(user, Role.INSTRUCTOR) or scope_of(user, Role.COMMITTEE_MEMBER)
-    if staff is not None and not has_role(user, *ALL_SEEING_ROLES) and scope and not scope.everything:
+    if (
+        staff is not None
+        and not has_role(user, *ALL_SEEING_ROLES)
+        and scope
+        and not scope.everything
+    ):
         qs = qs.distinct()  # joins through calls and territories may repeat rows
     return qs
 
@@ -84,7 +96,9 @@ def instructor_queue(user: User, *, filters: dict | None = None) -> QuerySet[App
     if not has_role(user, *ALL_SEEING_ROLES) and scope and not scope.everything:
         qs = qs.distinct()
     qs = filter_applications(qs, filters or {})
-    return qs.select_related("organisation", "call", "assigned_to", "pillar").order_by("-submitted_at", "-id")
+    return qs.select_related("organisation", "call", "assigned_to", "pillar").order_by(
+        "-submitted_at", "-id"
+    )
 
 
 def filter_applications(qs: QuerySet[Application], filters: dict) -> QuerySet[Application]:
@@ -103,7 +117,11 @@ def filter_applications(qs: QuerySet[Application], filters: dict) -> QuerySet[Ap
         qs = qs.filter(assigned_to_id=assigned)
     if text := (filters.get("q") or "").strip():
         digits = text.replace(" ", "")
-        cond = Q(reference__iexact=text) | Q(title__icontains=text) | Q(organisation__name__icontains=text)
+        cond = (
+            Q(reference__iexact=text)
+            | Q(title__icontains=text)
+            | Q(organisation__name__icontains=text)
+        )
         if digits.isdigit() and len(digits) in (9, 14):
             cond |= Q(organisation__siret__startswith=digits)
         qs = qs.filter(cond)
@@ -117,8 +135,10 @@ COUNTER_FILTERS = {"call", "programme", "state"}
 def sees_every_filed_application(user: User) -> bool:
     if has_role(user, *ALL_SEEING_ROLES):
         return True
-    return any(scope is not None and scope.everything
-               for scope in (scope_of(user, Role.INSTRUCTOR), scope_of(user, Role.COMMITTEE_MEMBER)))
+    return any(
+        scope is not None and scope.everything
+        for scope in (scope_of(user, Role.INSTRUCTOR), scope_of(user, Role.COMMITTEE_MEMBER))
+    )
 
 
 def counter_counts(user: User, filters: dict | None = None) -> dict[str, int] | None:
@@ -127,7 +147,11 @@ def counter_counts(user: User, filters: dict | None = None) -> dict[str, int] | 
     organisations (their drafts count too), or a filter beyond call/programme/state."""
     filters = filters or {}
     used = {k for k, v in filters.items() if v}
-    if not used <= COUNTER_FILTERS or not sees_every_filed_application(user) or organisation_ids_of(user):
+    if (
+        not used <= COUNTER_FILTERS
+        or not sees_every_filed_application(user)
+        or organisation_ids_of(user)
+    ):
         return None
     counters = ApplicationStateCount.objects.exclude(state=S.DRAFT)
     if call := filters.get("call"):
@@ -140,8 +164,9 @@ def counter_counts(user: User, filters: dict | None = None) -> dict[str, int] | 
     return {row["state"]: row["total"] for row in rows if row["total"]}
 
 
-def queue_counts(qs: QuerySet[Application], *, user: User | None = None,
-                 filters: dict | None = None) -> dict[str, int]:
+def queue_counts(
+    qs: QuerySet[Application], *, user: User | None = None, filters: dict | None = None
+) -> dict[str, int]:
     """Count per state for the queue's tabs, in one query: from the counters when they can answer
     (the cost does not grow with the number of files), else by counting the filtered set."""
     if user is not None and (counts := counter_counts(user, filters)) is not None:
@@ -155,7 +180,9 @@ def budget_totals(application: Application) -> dict[str, Decimal]:
     """Totals of the CERFA budget: charges, products, in-kind, subsidies, and the balance."""
     sums = {
         row["account"]: row["total"] or Decimal("0")
-        for row in application.budget_items.order_by().values("account").annotate(total=Sum("amount"))
+        for row in application.budget_items.order_by()
+        .values("account")
+        .annotate(total=Sum("amount"))
     }
     charges = sum((sums.get(a, Decimal("0")) for a in CHARGE_ACCOUNTS), Decimal("0"))
     products = sum((sums.get(a, Decimal("0")) for a in PRODUCT_ACCOUNTS), Decimal("0"))
@@ -178,8 +205,10 @@ def similar_applications(application: Application) -> QuerySet[Application]:
     """Files of the same organisation in another call of the same fiscal year (a warning, not a
     block: double funding of one action must be visible to the instructor)."""
     return (
-        Application.objects.filter(organisation_id=application.organisation_id,
-                                   programme__fiscal_year=application.programme.fiscal_year)
+        Application.objects.filter(
+            organisation_id=application.organisation_id,
+            programme__fiscal_year=application.programme.fiscal_year,
+        )
         .exclude(pk=application.pk)
         .exclude(call_id=application.call_id)
         .exclude(state__in=[S.WITHDRAWN, S.DRAFT])
@@ -234,5 +263,9 @@ def committee_envelope(session, agenda: list[Application]) -> dict[str, Decimal]
         envelope = session.programme.envelope
         approved = approved_total_for_programme(session.programme_id)
     proposed = sum((a.proposed_amount or Decimal("0") for a in agenda), Decimal("0"))
-    return {"envelope": envelope, "approved": approved, "proposed": proposed,
-            "remaining": envelope - approved - proposed}
+    return {
+        "envelope": envelope,
+        "approved": approved,
+        "proposed": proposed,
+        "remaining": envelope - approved - proposed,
+    }

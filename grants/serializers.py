@@ -40,13 +40,18 @@ AMOUNT_ERRORS = {
     "min_value": _("Le montant ne peut pas être négatif."),
 }
 DATE_ERRORS = {**REQUIRED, "invalid": _("Saisissez une date valide au format AAAA-MM-JJ.")}
-PK_ERRORS = {**REQUIRED, "does_not_exist": _("Élément introuvable (identifiant {pk_value})."),
-             "incorrect_type": _("Identifiant invalide.")}
+PK_ERRORS = {
+    **REQUIRED,
+    "does_not_exist": _("Élément introuvable (identifiant {pk_value})."),
+    "incorrect_type": _("Identifiant invalide."),
+}
 
 
 def money(**kwargs: Any) -> serializers.DecimalField:
     """An amount in euros: exact to the cent, sent and returned as a string ("1250.50")."""
-    return serializers.DecimalField(max_digits=12, decimal_places=2, error_messages=AMOUNT_ERRORS, **kwargs)
+    return serializers.DecimalField(
+        max_digits=12, decimal_places=2, error_messages=AMOUNT_ERRORS, **kwargs
+    )
 
 
 def internal_visible(context: dict[str, Any], application: Application) -> bool:
@@ -55,7 +60,9 @@ def internal_visible(context: dict[str, Any], application: Application) -> bool:
     Staff see them on files they reach through their staff scope, never on their own
     organisation's files (a member stays an applicant there). The view sets `staff_scope` and
     `org_ids` once per request so a list page costs no query per row."""
-    return bool(context.get("staff_scope")) and application.organisation_id not in context.get("org_ids", ())
+    return bool(context.get("staff_scope")) and application.organisation_id not in context.get(
+        "org_ids", ()
+    )
 
 
 # --------------------------------------------------------------------------- read
@@ -77,12 +84,22 @@ class IndicatorSerializer(serializers.ModelSerializer):
 
 class BudgetItemSerializer(serializers.ModelSerializer):
     account_label = serializers.CharField(source="get_account_display", read_only=True)
-    subsidy_source_label = serializers.CharField(source="get_subsidy_source_display", read_only=True)
+    subsidy_source_label = serializers.CharField(
+        source="get_subsidy_source_display", read_only=True
+    )
 
     class Meta:
         model = BudgetItem
-        fields = ["id", "account", "account_label", "subsidy_source", "subsidy_source_label", "funder", "label",
-                  "amount"]
+        fields = [
+            "id",
+            "account",
+            "account_label",
+            "subsidy_source",
+            "subsidy_source_label",
+            "funder",
+            "label",
+            "amount",
+        ]
         read_only_fields = fields
 
 
@@ -101,7 +118,16 @@ class BudgetTotalsSerializer(serializers.Serializer):
 class CompletionRequestSerializer(serializers.ModelSerializer):
     class Meta:
         model = CompletionRequest
-        fields = ["id", "message", "deadline", "created_at", "answer", "answered_at", "is_overdue", "is_pending"]
+        fields = [
+            "id",
+            "message",
+            "deadline",
+            "created_at",
+            "answer",
+            "answered_at",
+            "is_overdue",
+            "is_pending",
+        ]
         read_only_fields = fields
 
 
@@ -114,9 +140,13 @@ class AvailableTransitionSerializer(serializers.Serializer):
 class ApplicationListSerializer(serializers.ModelSerializer):
     """A line of the list: what a queue shows, from joined and prefetched rows only."""
 
-    kind = NamedChoiceField(choices=ApplicationKind.choices, enum_name="ApplicationKindEnum", read_only=True)
+    kind = NamedChoiceField(
+        choices=ApplicationKind.choices, enum_name="ApplicationKindEnum", read_only=True
+    )
     kind_label = serializers.CharField(source="get_kind_display", read_only=True)
-    state = NamedChoiceField(choices=ApplicationState.choices, enum_name="ApplicationStateEnum", read_only=True)
+    state = NamedChoiceField(
+        choices=ApplicationState.choices, enum_name="ApplicationStateEnum", read_only=True
+    )
     state_label = serializers.CharField(source="get_state_display", read_only=True)
     organisation_name = serializers.CharField(source="organisation.name", read_only=True)
     call_title = serializers.CharField(source="call.title", read_only=True, default=None)
@@ -127,10 +157,32 @@ class ApplicationListSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Application
-        fields = ["id", "reference", "kind", "kind_label", "state", "state_label", "title", "organisation",
-                  "organisation_name", "call", "call_title", "programme", "programme_name", "pillar",
-                  "pillar_label", "qpvs", "themes", "requested_amount", "proposed_amount", "approved_amount",
-                  "assigned_to", "submitted_at", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "reference",
+            "kind",
+            "kind_label",
+            "state",
+            "state_label",
+            "title",
+            "organisation",
+            "organisation_name",
+            "call",
+            "call_title",
+            "programme",
+            "programme_name",
+            "pillar",
+            "pillar_label",
+            "qpvs",
+            "themes",
+            "requested_amount",
+            "proposed_amount",
+            "approved_amount",
+            "assigned_to",
+            "submitted_at",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True))
@@ -154,12 +206,32 @@ class ApplicationDetailSerializer(ApplicationListSerializer):
     envelope_override_reason = serializers.SerializerMethodField()
 
     class Meta(ApplicationListSerializer.Meta):
-        fields = [*ApplicationListSerializer.Meta.fields, "summary", "start_date", "end_date",
-                  "beneficiaries_count", "wants_multi_year", "duration_years", "previous", "challenge",
-                  "urgency_reason", "eligibility_note", "committee_session", "proposal_note",
-                  "decision_conditions", "decision_reason", "is_multi_year", "envelope_override_reason",
-                  "decided_at", "objectives", "indicators", "budget_items", "budget_totals",
-                  "completion_requests", "allowed_transitions"]
+        fields = [
+            *ApplicationListSerializer.Meta.fields,
+            "summary",
+            "start_date",
+            "end_date",
+            "beneficiaries_count",
+            "wants_multi_year",
+            "duration_years",
+            "previous",
+            "challenge",
+            "urgency_reason",
+            "eligibility_note",
+            "committee_session",
+            "proposal_note",
+            "decision_conditions",
+            "decision_reason",
+            "is_multi_year",
+            "envelope_override_reason",
+            "decided_at",
+            "objectives",
+            "indicators",
+            "budget_items",
+            "budget_totals",
+            "completion_requests",
+            "allowed_transitions",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(BudgetTotalsSerializer)
@@ -171,8 +243,10 @@ class ApplicationDetailSerializer(ApplicationListSerializer):
         request = self.context.get("request")
         if request is None:
             return []
-        return [{"name": spec.name, "label": str(spec.label), "needs_reason": spec.needs_reason}
-                for spec in available_transitions(actor=request.user, application=obj)]
+        return [
+            {"name": spec.name, "label": str(spec.label), "needs_reason": spec.needs_reason}
+            for spec in available_transitions(actor=request.user, application=obj)
+        ]
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_proposal_note(self, obj: Application) -> str | None:
@@ -189,22 +263,44 @@ class ApplicationDetailSerializer(ApplicationListSerializer):
 class IndicatorInputSerializer(serializers.Serializer):
     label = serializers.CharField(max_length=300, error_messages=REQUIRED)
     unit = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
-    target = serializers.DecimalField(max_digits=12, decimal_places=2, error_messages={
-        **AMOUNT_ERRORS, "invalid": _("Saisissez une cible numérique."),
-        "max_decimal_places": _("La cible a au plus 2 décimales.")})
+    target = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        error_messages={
+            **AMOUNT_ERRORS,
+            "invalid": _("Saisissez une cible numérique."),
+            "max_decimal_places": _("La cible a au plus 2 décimales."),
+        },
+    )
 
 
 class BudgetRowInputSerializer(serializers.Serializer):
     """One line of the CERFA 12156*06 budget. Account 74 lines name their funder (checked by the
     service, with the balance checked on submission)."""
 
-    account = serializers.ChoiceField(choices=Account.choices, error_messages={
-        **REQUIRED, "invalid_choice": _("« {input} » n'est pas un compte du budget (60 à 68, 70 à 78, 86, 87).")})
-    subsidy_source = serializers.ChoiceField(choices=SubsidySource.choices, required=False, allow_blank=True,
-                                             default="", error_messages={
-                                                 "invalid_choice": _("« {input} » n'est pas un financeur connu.")})
-    funder = serializers.PrimaryKeyRelatedField(queryset=Funder.objects.all(), required=False, allow_null=True,
-                                                default=None, error_messages=PK_ERRORS)
+    account = serializers.ChoiceField(
+        choices=Account.choices,
+        error_messages={
+            **REQUIRED,
+            "invalid_choice": _(
+                "« {input} » n'est pas un compte du budget (60 à 68, 70 à 78, 86, 87)."
+            ),
+        },
+    )
+    subsidy_source = serializers.ChoiceField(
+        choices=SubsidySource.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages={"invalid_choice": _("« {input} » n'est pas un financeur connu.")},
+    )
+    funder = serializers.PrimaryKeyRelatedField(
+        queryset=Funder.objects.all(),
+        required=False,
+        allow_null=True,
+        default=None,
+        error_messages=PK_ERRORS,
+    )
     label = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     amount = money(min_value=Decimal("0"))
 
@@ -217,16 +313,26 @@ class ApplicationUpdateSerializer(serializers.Serializer):
     summary = serializers.CharField(required=False, allow_blank=True)
     start_date = serializers.DateField(required=False, allow_null=True, error_messages=DATE_ERRORS)
     end_date = serializers.DateField(required=False, allow_null=True, error_messages=DATE_ERRORS)
-    pillar = serializers.PrimaryKeyRelatedField(queryset=Pillar.objects.all(), required=False, allow_null=True,
-                                                error_messages=PK_ERRORS)
+    pillar = serializers.PrimaryKeyRelatedField(
+        queryset=Pillar.objects.all(), required=False, allow_null=True, error_messages=PK_ERRORS
+    )
     requested_amount = money(required=False, min_value=Decimal("0"))
-    beneficiaries_count = serializers.IntegerField(required=False, allow_null=True, min_value=0, error_messages={
-        "invalid": _("Saisissez un nombre entier."), "min_value": _("Le nombre ne peut pas être négatif.")})
+    beneficiaries_count = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        error_messages={
+            "invalid": _("Saisissez un nombre entier."),
+            "min_value": _("Le nombre ne peut pas être négatif."),
+        },
+    )
     wants_multi_year = serializers.BooleanField(required=False)
-    qpvs = serializers.PrimaryKeyRelatedField(queryset=QPV.objects.all(), many=True, required=False,
-                                              error_messages=PK_ERRORS)
-    themes = serializers.PrimaryKeyRelatedField(queryset=TransitionTheme.objects.all(), many=True, required=False,
-                                                error_messages=PK_ERRORS)
+    qpvs = serializers.PrimaryKeyRelatedField(
+        queryset=QPV.objects.all(), many=True, required=False, error_messages=PK_ERRORS
+    )
+    themes = serializers.PrimaryKeyRelatedField(
+        queryset=TransitionTheme.objects.all(), many=True, required=False, error_messages=PK_ERRORS
+    )
     objectives = serializers.ListField(child=serializers.CharField(max_length=500), required=False)
     indicators = IndicatorInputSerializer(many=True, required=False)
     budget = BudgetRowInputSerializer(many=True, required=False)
@@ -234,15 +340,19 @@ class ApplicationUpdateSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         start, end = attrs.get("start_date"), attrs.get("end_date")
         if start and end and end < start:
-            raise serializers.ValidationError({"end_date": [_("La date de fin doit suivre la date de début.")]})
+            raise serializers.ValidationError(
+                {"end_date": [_("La date de fin doit suivre la date de début.")]}
+            )
         return attrs
 
     def service_data(self) -> dict[str, Any]:
         """The validated data in the shape grants.services expects (funders as ids)."""
         data = dict(self.validated_data)
         if "budget" in data:
-            data["budget"] = [{**row, "funder": row["funder"].pk if row.get("funder") else None}
-                              for row in data["budget"]]
+            data["budget"] = [
+                {**row, "funder": row["funder"].pk if row.get("funder") else None}
+                for row in data["budget"]
+            ]
         if "indicators" in data:
             data["indicators"] = [dict(row) for row in data["indicators"]]
         return data
@@ -251,13 +361,22 @@ class ApplicationUpdateSerializer(serializers.Serializer):
 class ApplicationCreateSerializer(ApplicationUpdateSerializer):
     """A new draft for one of the user's organisations, in a call (or a programme for a direct award)."""
 
-    organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.none(), error_messages={
-        **PK_ERRORS, "does_not_exist": _("Organisation inconnue ou hors de votre périmètre.")})
-    call = serializers.PrimaryKeyRelatedField(queryset=Call.objects.none(), required=False, allow_null=True,
-                                              error_messages={**PK_ERRORS,
-                                                              "does_not_exist": _("Appel inconnu.")})
-    programme = serializers.PrimaryKeyRelatedField(queryset=Programme.objects.all(), required=False,
-                                                   allow_null=True, error_messages=PK_ERRORS)
+    organisation = serializers.PrimaryKeyRelatedField(
+        queryset=Organisation.objects.none(),
+        error_messages={
+            **PK_ERRORS,
+            "does_not_exist": _("Organisation inconnue ou hors de votre périmètre."),
+        },
+    )
+    call = serializers.PrimaryKeyRelatedField(
+        queryset=Call.objects.none(),
+        required=False,
+        allow_null=True,
+        error_messages={**PK_ERRORS, "does_not_exist": _("Appel inconnu.")},
+    )
+    programme = serializers.PrimaryKeyRelatedField(
+        queryset=Programme.objects.all(), required=False, allow_null=True, error_messages=PK_ERRORS
+    )
     title = serializers.CharField(max_length=255, error_messages=REQUIRED)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -286,30 +405,46 @@ class NoInput(serializers.Serializer):
 
 
 class ReasonInput(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="",
-                                   help_text=_("Motif facultatif, gardé dans l'historique."))
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Motif facultatif, gardé dans l'historique."),
+    )
 
 
 class RequiredReasonInput(serializers.Serializer):
-    reason = serializers.CharField(error_messages={**REQUIRED, "blank": _("Un motif est obligatoire pour cette action.")},
-                                   help_text=_("Motif obligatoire, communiqué au porteur et gardé dans l'historique."))
+    reason = serializers.CharField(
+        error_messages={**REQUIRED, "blank": _("Un motif est obligatoire pour cette action.")},
+        help_text=_("Motif obligatoire, communiqué au porteur et gardé dans l'historique."),
+    )
 
 
 class ResubmitInput(serializers.Serializer):
-    answer = serializers.CharField(error_messages={**REQUIRED, "blank": _("Répondez à la demande de compléments.")},
-                                   help_text=_("Réponse à la demande de compléments."))
+    answer = serializers.CharField(
+        error_messages={**REQUIRED, "blank": _("Répondez à la demande de compléments.")},
+        help_text=_("Réponse à la demande de compléments."),
+    )
 
 
 class RequestCompletionInput(serializers.Serializer):
-    message = serializers.CharField(error_messages={**REQUIRED,
-                                                    "blank": _("Précisez ce qui doit être complété.")})
-    deadline = serializers.DateField(error_messages=DATE_ERRORS, help_text=_("Date limite (dans le futur)."))
+    message = serializers.CharField(
+        error_messages={**REQUIRED, "blank": _("Précisez ce qui doit être complété.")}
+    )
+    deadline = serializers.DateField(
+        error_messages=DATE_ERRORS, help_text=_("Date limite (dans le futur).")
+    )
 
 
 class SendToCommitteeInput(serializers.Serializer):
     proposed_amount = money(help_text=_("Montant proposé par l'instruction (≤ montant demandé)."))
-    session = serializers.PrimaryKeyRelatedField(queryset=CommitteeSession.objects.all(), required=False,
-                                                 allow_null=True, default=None, error_messages=PK_ERRORS)
+    session = serializers.PrimaryKeyRelatedField(
+        queryset=CommitteeSession.objects.all(),
+        required=False,
+        allow_null=True,
+        default=None,
+        error_messages=PK_ERRORS,
+    )
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -318,21 +453,32 @@ class ApproveInput(serializers.Serializer):
     conditions = serializers.CharField(required=False, allow_blank=True, default="")
     is_multi_year = serializers.BooleanField(required=False, default=False)
     envelope_override_reason = serializers.CharField(
-        required=False, allow_blank=True, default="",
-        help_text=_("Obligatoire si la décision dépasse l'enveloppe de l'appel ou du programme."))
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Obligatoire si la décision dépasse l'enveloppe de l'appel ou du programme."),
+    )
     reason = serializers.CharField(required=False, allow_blank=True, default="")
     yearly_amounts = serializers.DictField(
-        child=serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0), required=False,
-        allow_null=True, default=None,
-        help_text=_("Demande pluriannuelle : montant accordé par exercice (ex. {\"2026\": \"30000.00\"}) ; "
-                    "à défaut, réparti au prorata de la demande."))
+        child=serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_(
+            'Demande pluriannuelle : montant accordé par exercice (ex. {"2026": "30000.00"}) ; '
+            "à défaut, réparti au prorata de la demande."
+        ),
+    )
 
 
 class DirectAwardInput(serializers.Serializer):
     amount = money(help_text=_("Montant accordé hors appel (≤ montant demandé)."))
     envelope_override_reason = serializers.CharField(
-        required=False, allow_blank=True, default="",
-        help_text=_("Obligatoire si la décision dépasse l'enveloppe du programme."))
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Obligatoire si la décision dépasse l'enveloppe du programme."),
+    )
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -377,8 +523,14 @@ class OpinionSerializer(serializers.ModelSerializer):
         model = PartnerOpinion
         fields = ["id", "author", "funder", "opinion", "opinion_label", "comment", "created_at"]
         read_only_fields = ["id", "author", "funder", "created_at"]
-        extra_kwargs = {"opinion": {"error_messages": {
-            **REQUIRED, "invalid_choice": _("Avis inconnu : favourable, reserved ou unfavourable.")}}}
+        extra_kwargs = {
+            "opinion": {
+                "error_messages": {
+                    **REQUIRED,
+                    "invalid_choice": _("Avis inconnu : favourable, reserved ou unfavourable."),
+                }
+            }
+        }
 
 
 class ScoreSerializer(serializers.ModelSerializer):
@@ -392,8 +544,12 @@ class ScoreSerializer(serializers.ModelSerializer):
 
 
 class ScoreRowInput(serializers.Serializer):
-    criterion = serializers.IntegerField(error_messages={**REQUIRED, "invalid": _("Identifiant invalide.")})
-    value = serializers.IntegerField(error_messages={**REQUIRED, "invalid": _("Saisissez une note entière.")})
+    criterion = serializers.IntegerField(
+        error_messages={**REQUIRED, "invalid": _("Identifiant invalide.")}
+    )
+    value = serializers.IntegerField(
+        error_messages={**REQUIRED, "invalid": _("Saisissez une note entière.")}
+    )
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 

@@ -58,8 +58,17 @@ from .selectors import (
 )
 
 S = ApplicationState
-EDITABLE_FIELDS = ["title", "summary", "start_date", "end_date", "pillar", "requested_amount",
-                   "beneficiaries_count", "wants_multi_year", "challenge"]
+EDITABLE_FIELDS = [
+    "title",
+    "summary",
+    "start_date",
+    "end_date",
+    "pillar",
+    "requested_amount",
+    "beneficiaries_count",
+    "wants_multi_year",
+    "challenge",
+]
 
 
 # --------------------------------------------------------------------------- permissions
@@ -78,7 +87,9 @@ def _instructor_of(actor: User, application: Application) -> bool:
 def _decider_of(actor: User, application: Application) -> bool:
     if has_role(actor, Role.PROGRAMME_MANAGER):
         return True
-    return scope_of(actor, Role.COMMITTEE_MEMBER) is not None and is_staff_viewer(actor, application)
+    return scope_of(actor, Role.COMMITTEE_MEMBER) is not None and is_staff_viewer(
+        actor, application
+    )
 
 
 def _manager(actor: User, application: Application) -> bool:
@@ -103,37 +114,103 @@ class TransitionSpec:
 
 def _specs() -> dict[str, TransitionSpec]:
     return {
-        "submit": TransitionSpec("submit", _("Déposer le dossier"), "grants.application.submitted",
-                                 _applicant_of, style="primary"),
-        "resubmit": TransitionSpec("resubmit", _("Renvoyer le dossier complété"),
-                                   "grants.application.resubmitted", _applicant_of, style="primary"),
-        "withdraw": TransitionSpec("withdraw", _("Retirer le dossier"), "grants.application.withdrawn",
-                                   _applicant_of, style="danger"),
-        "request_completion": TransitionSpec("request_completion", _("Demander des compléments"),
-                                             "grants.application.completion_requested", _instructor_of),
-        "declare_eligible": TransitionSpec("declare_eligible", _("Déclarer recevable"),
-                                           "grants.application.declared_eligible", _instructor_of, style="primary"),
-        "declare_ineligible": TransitionSpec("declare_ineligible", _("Déclarer irrecevable"),
-                                             "grants.application.declared_ineligible", _instructor_of,
-                                             needs_reason=True, style="danger"),
-        "start_review": TransitionSpec("start_review", _("Commencer l'instruction"),
-                                       "grants.application.review_started", _instructor_of, style="primary"),
-        "send_to_committee": TransitionSpec("send_to_committee", _("Inscrire en comité"),
-                                            "grants.application.sent_to_committee", _instructor_of,
-                                            style="primary"),
-        "approve": TransitionSpec("approve", _("Accorder"), "grants.application.approved", _decider_of,
-                                  style="primary"),
-        "reject": TransitionSpec("reject", _("Refuser"), "grants.application.rejected", _decider_of,
-                                 needs_reason=True, style="danger"),
-        "dismiss": TransitionSpec("dismiss", _("Classer sans suite"), "grants.application.dismissed",
-                                  _instructor_or_manager, needs_reason=True, style="danger"),
-        "reopen": TransitionSpec("reopen", _("Rouvrir la décision"), "grants.application.reopened", _manager,
-                                 needs_reason=True),
-        "award_directly": TransitionSpec("award_directly", _("Accorder hors appel"),
-                                         "grants.application.awarded_directly", _manager, style="primary"),
-        "refuse_directly": TransitionSpec("refuse_directly", _("Refuser l'attribution hors appel"),
-                                          "grants.application.refused_directly", _manager, needs_reason=True,
-                                          style="danger"),
+        "submit": TransitionSpec(
+            "submit",
+            _("Déposer le dossier"),
+            "grants.application.submitted",
+            _applicant_of,
+            style="primary",
+        ),
+        "resubmit": TransitionSpec(
+            "resubmit",
+            _("Renvoyer le dossier complété"),
+            "grants.application.resubmitted",
+            _applicant_of,
+            style="primary",
+        ),
+        "withdraw": TransitionSpec(
+            "withdraw",
+            _("Retirer le dossier"),
+            "grants.application.withdrawn",
+            _applicant_of,
+            style="danger",
+        ),
+        "request_completion": TransitionSpec(
+            "request_completion",
+            _("Demander des compléments"),
+            "grants.application.completion_requested",
+            _instructor_of,
+        ),
+        "declare_eligible": TransitionSpec(
+            "declare_eligible",
+            _("Déclarer recevable"),
+            "grants.application.declared_eligible",
+            _instructor_of,
+            style="primary",
+        ),
+        "declare_ineligible": TransitionSpec(
+            "declare_ineligible",
+            _("Déclarer irrecevable"),
+            "grants.application.declared_ineligible",
+            _instructor_of,
+            needs_reason=True,
+            style="danger",
+        ),
+        "start_review": TransitionSpec(
+            "start_review",
+            _("Commencer l'instruction"),
+            "grants.application.review_started",
+            _instructor_of,
+            style="primary",
+        ),
+        "send_to_committee": TransitionSpec(
+            "send_to_committee",
+            _("Inscrire en comité"),
+            "grants.application.sent_to_committee",
+            _instructor_of,
+            style="primary",
+        ),
+        "approve": TransitionSpec(
+            "approve", _("Accorder"), "grants.application.approved", _decider_of, style="primary"
+        ),
+        "reject": TransitionSpec(
+            "reject",
+            _("Refuser"),
+            "grants.application.rejected",
+            _decider_of,
+            needs_reason=True,
+            style="danger",
+        ),
+        "dismiss": TransitionSpec(
+            "dismiss",
+            _("Classer sans suite"),
+            "grants.application.dismissed",
+            _instructor_or_manager,
+            needs_reason=True,
+            style="danger",
+        ),
+        "reopen": TransitionSpec(
+            "reopen",
+            _("Rouvrir la décision"),
+            "grants.application.reopened",
+            _manager,
+            needs_reason=True,
+        ),
+        "award_directly": TransitionSpec(
+            "award_directly",
+            _("Accorder hors appel"),
+            "grants.application.awarded_directly",
+            _manager,
+            style="primary",
+        ),
+        "refuse_directly": TransitionSpec(
+            "refuse_directly",
+            _("Refuser l'attribution hors appel"),
+            "grants.application.refused_directly",
+            _manager,
+            needs_reason=True,
+            style="danger",
+        ),
     }
 
 
@@ -151,7 +228,9 @@ def available_transitions(*, actor: User, application: Application) -> list[Tran
 def _check(actor: User, application: Application, name: str) -> TransitionSpec:
     spec = _specs()[name]
     if not spec.who(actor, application):
-        raise PermissionDenied(_("Vous n'avez pas le droit d'effectuer cette action sur ce dossier."))
+        raise PermissionDenied(
+            _("Vous n'avez pas le droit d'effectuer cette action sur ce dossier.")
+        )
     return spec
 
 
@@ -162,13 +241,27 @@ def _require_reason(reason: str) -> str:
     return reason
 
 
-def _transition(application: Application, name: str, *, actor: User, reason: str = "",
-                payload: dict | None = None, update_fields: list[str] | None = None) -> Application:
+def _transition(
+    application: Application,
+    name: str,
+    *,
+    actor: User,
+    reason: str = "",
+    payload: dict | None = None,
+    update_fields: list[str] | None = None,
+) -> Application:
     spec = _check(actor, application, name)
     if spec.needs_reason:
         reason = _require_reason(reason)
-    return apply_transition(application, name, actor=actor, action=spec.action, reason=reason, payload=payload,
-                            update_fields=[*(update_fields or []), "updated_at"])
+    return apply_transition(
+        application,
+        name,
+        actor=actor,
+        action=spec.action,
+        reason=reason,
+        payload=payload,
+        update_fields=[*(update_fields or []), "updated_at"],
+    )
 
 
 def _url(application: Application) -> str:
@@ -176,17 +269,27 @@ def _url(application: Application) -> str:
 
 
 def _notify_applicants(application: Application, title: str, body: str = "") -> None:
-    notify(users=application.organisation.members.all(), title=title, body=body, url=_url(application))
+    notify(
+        users=application.organisation.members.all(), title=title, body=body, url=_url(application)
+    )
 
 
 # --------------------------------------------------------------------------- drafting
 
 
-def application_create(*, actor: User, organisation: Organisation, call: Call | None,
-                       programme: Programme | None = None, kind: str | None = None,
-                       data: dict[str, Any] | None = None) -> Application:
+def application_create(
+    *,
+    actor: User,
+    organisation: Organisation,
+    call: Call | None,
+    programme: Programme | None = None,
+    kind: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> Application:
     """Start a draft for an organisation, in a call (or directly in a programme for direct awards)."""
-    if not is_member(actor, organisation) and not has_role(actor, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER):
+    if not is_member(actor, organisation) and not has_role(
+        actor, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER
+    ):
         raise PermissionDenied(_("Vous n'agissez pas pour cette organisation."))
     if call is None and programme is None:
         raise DomainError(_("Choisissez un appel."), field="call")
@@ -216,7 +319,9 @@ def application_create(*, actor: User, organisation: Organisation, call: Call | 
 def _apply_fields(application: Application, data: dict[str, Any]) -> None:
     challenge = data.get("challenge")
     if challenge is not None and challenge.call_id != application.call_id:
-        raise DomainError(_("Cette solution attendue ne relève pas de l'appel du dossier."), field="challenge")
+        raise DomainError(
+            _("Cette solution attendue ne relève pas de l'appel du dossier."), field="challenge"
+        )
     for name in EDITABLE_FIELDS:
         if name in data:
             setattr(application, name, data[name])
@@ -230,15 +335,26 @@ def _apply_relations(application: Application, data: dict[str, Any]) -> None:
     if "objectives" in data:
         application.objectives.all().delete()
         Objective.objects.bulk_create(
-            [Objective(application=application, text=t.strip(), position=i)
-             for i, t in enumerate(data["objectives"]) if t and t.strip()]
+            [
+                Objective(application=application, text=t.strip(), position=i)
+                for i, t in enumerate(data["objectives"])
+                if t and t.strip()
+            ]
         )
     if "indicators" in data:
         application.indicators.all().delete()
         Indicator.objects.bulk_create(
-            [Indicator(application=application, label=row["label"], unit=row.get("unit", ""),
-                       target=Decimal(str(row["target"])), position=i)
-             for i, row in enumerate(data["indicators"]) if row.get("label")]
+            [
+                Indicator(
+                    application=application,
+                    label=row["label"],
+                    unit=row.get("unit", ""),
+                    target=Decimal(str(row["target"])),
+                    position=i,
+                )
+                for i, row in enumerate(data["indicators"])
+                if row.get("label")
+            ]
         )
     if "budget" in data:
         application_set_budget_rows(application, data["budget"])
@@ -250,26 +366,42 @@ def application_set_budget_rows(application: Application, rows: list[dict[str, A
     for i, row in enumerate(rows, start=1):
         account = str(row.get("account", "")).strip()
         if account not in CHARGE_ACCOUNTS + PRODUCT_ACCOUNTS:
-            raise DomainError(_("Ligne %(n)d : compte « %(a)s » inconnu.") % {"n": i, "a": account}, field="budget")
+            raise DomainError(
+                _("Ligne %(n)d : compte « %(a)s » inconnu.") % {"n": i, "a": account},
+                field="budget",
+            )
         try:
             amount = Decimal(str(row.get("amount", "0")).replace(",", ".").replace(" ", ""))
         except Exception:
             raise DomainError(_("Ligne %(n)d : montant invalide.") % {"n": i}, field="budget")
         if amount < 0 or amount != amount.quantize(Decimal("0.01")):
-            raise DomainError(_("Ligne %(n)d : le montant doit être positif, au centime près.") % {"n": i},
-                              field="budget")
+            raise DomainError(
+                _("Ligne %(n)d : le montant doit être positif, au centime près.") % {"n": i},
+                field="budget",
+            )
         source = row.get("subsidy_source") or ""
         if account == SUBSIDIES and not source:
-            raise DomainError(_("Ligne %(n)d : précisez le financeur de la subvention (compte 74).") % {"n": i},
-                              field="budget")
-        items.append(BudgetItem(application=application, account=account, subsidy_source=source,
-                                funder_id=row.get("funder") or None, label=(row.get("label") or "")[:200],
-                                amount=amount))
+            raise DomainError(
+                _("Ligne %(n)d : précisez le financeur de la subvention (compte 74).") % {"n": i},
+                field="budget",
+            )
+        items.append(
+            BudgetItem(
+                application=application,
+                account=account,
+                subsidy_source=source,
+                funder_id=row.get("funder") or None,
+                label=(row.get("label") or "")[:200],
+                amount=amount,
+            )
+        )
     application.budget_items.all().delete()
     BudgetItem.objects.bulk_create(items)
 
 
-def application_update(*, actor: User, application: Application, data: dict[str, Any]) -> Application:
+def application_update(
+    *, actor: User, application: Application, data: dict[str, Any]
+) -> Application:
     """Edit a draft or a file returned for completion (the applicant's side only)."""
     with transaction.atomic():
         application = lock(application)
@@ -288,8 +420,15 @@ def application_update(*, actor: User, application: Application, data: dict[str,
             raise DomainError(_("Le dossier contient des erreurs."), errors=exc.message_dict)
         application.save()
         _apply_relations(application, data)
-        audit_log(actor=actor, obj=application, action="grants.application.updated",
-                  payload={"fields": sorted(k for k in data if k != "budget") + (["budget"] if "budget" in data else [])})
+        audit_log(
+            actor=actor,
+            obj=application,
+            action="grants.application.updated",
+            payload={
+                "fields": sorted(k for k in data if k != "budget")
+                + (["budget"] if "budget" in data else [])
+            },
+        )
     return application
 
 
@@ -298,22 +437,43 @@ def application_renew(*, actor: User, previous: Application, call: Call) -> Appl
     if not is_member(actor, previous.organisation):
         raise PermissionDenied(_("Vous n'agissez pas pour cette organisation."))
     with transaction.atomic():
-        data = {name: getattr(previous, name) for name in EDITABLE_FIELDS if name not in ("pillar", "challenge")}
+        data = {
+            name: getattr(previous, name)
+            for name in EDITABLE_FIELDS
+            if name not in ("pillar", "challenge")
+        }
         data["pillar"] = previous.pillar
         data.update(
             qpvs=list(previous.qpvs.all()),
             themes=list(previous.themes.all()),
             objectives=[o.text for o in previous.objectives.all()],
-            indicators=[{"label": i.label, "unit": i.unit, "target": i.target} for i in previous.indicators.all()],
-            budget=[{"account": b.account, "subsidy_source": b.subsidy_source, "funder": b.funder_id,
-                     "label": b.label, "amount": b.amount} for b in previous.budget_items.all()],
+            indicators=[
+                {"label": i.label, "unit": i.unit, "target": i.target}
+                for i in previous.indicators.all()
+            ],
+            budget=[
+                {
+                    "account": b.account,
+                    "subsidy_source": b.subsidy_source,
+                    "funder": b.funder_id,
+                    "label": b.label,
+                    "amount": b.amount,
+                }
+                for b in previous.budget_items.all()
+            ],
         )
         data["start_date"] = data["end_date"] = None
-        application = application_create(actor=actor, organisation=previous.organisation, call=call, data=data)
+        application = application_create(
+            actor=actor, organisation=previous.organisation, call=call, data=data
+        )
         application.previous = previous
         application.save(update_fields=["previous"])
-        audit_log(actor=actor, obj=application, action="grants.application.renewed",
-                  payload={"previous": previous.reference})
+        audit_log(
+            actor=actor,
+            obj=application,
+            action="grants.application.renewed",
+            payload={"previous": previous.reference},
+        )
     return application
 
 
@@ -329,17 +489,24 @@ def application_submit(*, actor: User, application: Application) -> Application:
             return application
         _check(actor, application, "submit")
         if application.state != S.DRAFT:
-            raise TransitionNotAllowed(_("Seul un brouillon peut être déposé."),
-                                       allowed=allowed_transition_names(application))
+            raise TransitionNotAllowed(
+                _("Seul un brouillon peut être déposé."),
+                allowed=allowed_transition_names(application),
+            )
         errors = eligibility_errors(application)
         if errors:
             raise DomainError(_("Le dossier ne respecte pas les règles de l'appel."), errors=errors)
         application.submitted_at = now()
-        application = _transition(application, "submit", actor=actor, update_fields=["submitted_at"])
+        application = _transition(
+            application, "submit", actor=actor, update_fields=["submitted_at"]
+        )
         application.documents.add(*valid_documents_by_kind(application).values())
         _auto_assign(application, actor=actor)
-        _notify_applicants(application, _("Dossier %(ref)s déposé") % {"ref": application.reference},
-                           _("Votre dossier a bien été déposé. Vous serez informé·e de chaque étape."))
+        _notify_applicants(
+            application,
+            _("Dossier %(ref)s déposé") % {"ref": application.reference},
+            _("Votre dossier a bien été déposé. Vous serez informé·e de chaque étape."),
+        )
     return application
 
 
@@ -359,8 +526,11 @@ def application_resubmit(*, actor: User, application: Application, answer: str) 
             request.save(update_fields=["answer", "answered_at", "answered_by"])
         application = _transition(application, "resubmit", actor=actor, payload={"answer": answer})
         if application.assigned_to:
-            notify(users=[application.assigned_to],
-                   title=_("Dossier %(ref)s complété") % {"ref": application.reference}, url=_url(application))
+            notify(
+                users=[application.assigned_to],
+                title=_("Dossier %(ref)s complété") % {"ref": application.reference},
+                url=_url(application),
+            )
     return application
 
 
@@ -371,15 +541,17 @@ def application_withdraw(*, actor: User, application: Application, reason: str =
             return application
         application = _transition(application, "withdraw", actor=actor, reason=reason)
         CompletionRequest.objects.filter(application=application, answered_at__isnull=True).update(
-            answered_at=now(), answer=_("Dossier retiré"))
+            answered_at=now(), answer=_("Dossier retiré")
+        )
     return application
 
 
 # --------------------------------------------------------------------------- instruction
 
 
-def application_request_completion(*, actor: User, application: Application, message: str,
-                                   deadline: date) -> Application:
+def application_request_completion(
+    *, actor: User, application: Application, message: str, deadline: date
+) -> Application:
     """Ask the applicant to complete the file by a deadline."""
     message = (message or "").strip()
     if not message:
@@ -391,13 +563,18 @@ def application_request_completion(*, actor: User, application: Application, mes
         if application.state == S.RETURNED:
             return application
         request_payload = {"message": message, "deadline": deadline}
-        application = _transition(application, "request_completion", actor=actor, reason=message,
-                                  payload=request_payload)
-        CompletionRequest.objects.create(application=application, message=message, deadline=deadline,
-                                         requested_by=actor)
-        _notify_applicants(application, _("Compléments demandés sur le dossier %(ref)s") % {"ref": application.reference},
-                           _("%(message)s\n\nÀ fournir avant le %(deadline)s.")
-                           % {"message": message, "deadline": deadline.strftime("%d/%m/%Y")})
+        application = _transition(
+            application, "request_completion", actor=actor, reason=message, payload=request_payload
+        )
+        CompletionRequest.objects.create(
+            application=application, message=message, deadline=deadline, requested_by=actor
+        )
+        _notify_applicants(
+            application,
+            _("Compléments demandés sur le dossier %(ref)s") % {"ref": application.reference},
+            _("%(message)s\n\nÀ fournir avant le %(deadline)s.")
+            % {"message": message, "deadline": deadline.strftime("%d/%m/%Y")},
+        )
     return application
 
 
@@ -417,7 +594,9 @@ application_declare_eligible = _simple("declare_eligible", S.ELIGIBLE)
 application_start_review = _simple("start_review", S.UNDER_REVIEW)
 
 
-def application_declare_ineligible(*, actor: User, application: Application, reason: str) -> Application:
+def application_declare_ineligible(
+    *, actor: User, application: Application, reason: str
+) -> Application:
     with transaction.atomic():
         application = lock(application)
         if application.state == S.INELIGIBLE:
@@ -425,9 +604,16 @@ def application_declare_ineligible(*, actor: User, application: Application, rea
         application.eligibility_note = (reason or "").strip()
         application.decided_at = now()
         application.decided_by = actor
-        application = _transition(application, "declare_ineligible", actor=actor, reason=reason,
-                                  update_fields=["eligibility_note", "decided_at", "decided_by"])
-        _notify_applicants(application, _("Dossier %(ref)s irrecevable") % {"ref": application.reference}, reason)
+        application = _transition(
+            application,
+            "declare_ineligible",
+            actor=actor,
+            reason=reason,
+            update_fields=["eligibility_note", "decided_at", "decided_by"],
+        )
+        _notify_applicants(
+            application, _("Dossier %(ref)s irrecevable") % {"ref": application.reference}, reason
+        )
     return application
 
 
@@ -439,16 +625,27 @@ def application_dismiss(*, actor: User, application: Application, reason: str) -
         application.decision_reason = (reason or "").strip()
         application.decided_at = now()
         application.decided_by = actor
-        application = _transition(application, "dismiss", actor=actor, reason=reason,
-                                  update_fields=["decision_reason", "decided_at", "decided_by"])
+        application = _transition(
+            application,
+            "dismiss",
+            actor=actor,
+            reason=reason,
+            update_fields=["decision_reason", "decided_at", "decided_by"],
+        )
         CompletionRequest.objects.filter(application=application, answered_at__isnull=True).update(
-            answered_at=now(), answer=_("Dossier classé sans suite"))
-        _notify_applicants(application, _("Dossier %(ref)s classé sans suite") % {"ref": application.reference},
-                           reason)
+            answered_at=now(), answer=_("Dossier classé sans suite")
+        )
+        _notify_applicants(
+            application,
+            _("Dossier %(ref)s classé sans suite") % {"ref": application.reference},
+            reason,
+        )
     return application
 
 
-def application_assign(*, actor: User, application: Application, instructor: User | None) -> Application:
+def application_assign(
+    *, actor: User, application: Application, instructor: User | None
+) -> Application:
     """Assign the file to an instructor by hand (or unassign with None)."""
     if not _instructor_of(actor, application):
         raise PermissionDenied(_("Vous n'avez pas le droit d'attribuer ce dossier."))
@@ -459,12 +656,22 @@ def application_assign(*, actor: User, application: Application, instructor: Use
         before = application.assigned_to_id
         application.assigned_to = instructor
         application.save(update_fields=["assigned_to", "updated_at"])
-        audit_log(actor=actor, obj=application, action="grants.application.assigned",
-                  payload={"before": before, "after": instructor.pk if instructor else None,
-                           "to": str(instructor) if instructor else ""})
+        audit_log(
+            actor=actor,
+            obj=application,
+            action="grants.application.assigned",
+            payload={
+                "before": before,
+                "after": instructor.pk if instructor else None,
+                "to": str(instructor) if instructor else "",
+            },
+        )
         if instructor is not None and instructor != actor:
-            notify(users=[instructor], title=_("Dossier %(ref)s attribué") % {"ref": application.reference},
-                   url=_url(application))
+            notify(
+                users=[instructor],
+                title=_("Dossier %(ref)s attribué") % {"ref": application.reference},
+                url=_url(application),
+            )
     return application
 
 
@@ -481,8 +688,12 @@ def _auto_assign(application: Application, *, actor: User | None) -> None:
             continue
         application.assigned_to_id = rule.instructor_id
         application.save(update_fields=["assigned_to"])
-        audit_log(actor=actor, obj=application, action="grants.application.assigned",
-                  payload={"after": rule.instructor_id, "rule": rule.pk})
+        audit_log(
+            actor=actor,
+            obj=application,
+            action="grants.application.assigned",
+            payload={"after": rule.instructor_id, "rule": rule.pk},
+        )
         return
 
 
@@ -498,34 +709,52 @@ def application_add_note(*, actor: User, application: Application, text: str) ->
     return note
 
 
-def application_give_opinion(*, actor: User, application: Application, opinion: str,
-                             comment: str = "") -> PartnerOpinion:
+def application_give_opinion(
+    *, actor: User, application: Application, opinion: str, comment: str = ""
+) -> PartnerOpinion:
     """A partner of the city contract gives (or updates) their opinion on a file."""
     if not has_role(actor, Role.COMMITTEE_MEMBER) or not is_staff_viewer(actor, application):
         raise PermissionDenied(_("Seuls les partenaires du contrat de ville donnent un avis."))
     if opinion not in PartnerOpinion.Opinion.values:
         raise DomainError(_("Avis inconnu."), field="opinion")
     if application.state not in (S.ELIGIBLE, S.UNDER_REVIEW, S.IN_COMMITTEE):
-        raise TransitionNotAllowed(_("Les avis se donnent pendant l'instruction."),
-                                   allowed=allowed_transition_names(application))
-    funder = next((a.funder for a in actor.role_assignments.all() if a.role == Role.COMMITTEE_MEMBER), None)
+        raise TransitionNotAllowed(
+            _("Les avis se donnent pendant l'instruction."),
+            allowed=allowed_transition_names(application),
+        )
+    funder = next(
+        (a.funder for a in actor.role_assignments.all() if a.role == Role.COMMITTEE_MEMBER), None
+    )
     with transaction.atomic():
         row, _created = PartnerOpinion.objects.update_or_create(
-            application=application, author=actor,
-            defaults={"opinion": opinion, "comment": (comment or "").strip(), "funder": funder})
-        audit_log(actor=actor, obj=application, action="grants.application.opinion_given",
-                  payload={"opinion": opinion})
+            application=application,
+            author=actor,
+            defaults={"opinion": opinion, "comment": (comment or "").strip(), "funder": funder},
+        )
+        audit_log(
+            actor=actor,
+            obj=application,
+            action="grants.application.opinion_given",
+            payload={"opinion": opinion},
+        )
     return row
 
 
-def application_score(*, actor: User, application: Application, scores: dict[int, int],
-                      comments: dict[int, str] | None = None) -> list[Score]:
+def application_score(
+    *,
+    actor: User,
+    application: Application,
+    scores: dict[int, int],
+    comments: dict[int, str] | None = None,
+) -> list[Score]:
     """Score the file against the call's grid (criterion id → value within 0..max)."""
     if not _instructor_of(actor, application):
         raise PermissionDenied(_("Seule l'instruction note les dossiers."))
     if application.state not in (S.ELIGIBLE, S.UNDER_REVIEW):
-        raise TransitionNotAllowed(_("La notation se fait pendant l'instruction."),
-                                   allowed=allowed_transition_names(application))
+        raise TransitionNotAllowed(
+            _("La notation se fait pendant l'instruction."),
+            allowed=allowed_transition_names(application),
+        )
     criteria = {c.pk: c for c in application.call.criteria.all()} if application.call else {}
     errors: dict[str, list[str]] = {}
     for cid, value in scores.items():
@@ -534,23 +763,37 @@ def application_score(*, actor: User, application: Application, scores: dict[int
             errors.setdefault(f"score_{cid}", []).append(_("Critère inconnu pour cet appel."))
         elif value is None or not (0 <= int(value) <= criterion.max_score):
             errors.setdefault(f"score_{cid}", []).append(
-                _("La note doit être comprise entre 0 et %(max)d.") % {"max": criterion.max_score})
+                _("La note doit être comprise entre 0 et %(max)d.") % {"max": criterion.max_score}
+            )
     if errors:
         raise DomainError(_("La notation contient des erreurs."), errors=errors)
     rows = []
     with transaction.atomic():
         for cid, value in scores.items():
             row, _created = Score.objects.update_or_create(
-                application=application, criterion_id=int(cid), scorer=actor,
-                defaults={"value": int(value), "comment": (comments or {}).get(cid, "")})
+                application=application,
+                criterion_id=int(cid),
+                scorer=actor,
+                defaults={"value": int(value), "comment": (comments or {}).get(cid, "")},
+            )
             rows.append(row)
-        audit_log(actor=actor, obj=application, action="grants.application.scored",
-                  payload={str(k): int(v) for k, v in scores.items()})
+        audit_log(
+            actor=actor,
+            obj=application,
+            action="grants.application.scored",
+            payload={str(k): int(v) for k, v in scores.items()},
+        )
     return rows
 
 
-def application_send_to_committee(*, actor: User, application: Application, proposed_amount: Decimal,
-                                  session: CommitteeSession | None = None, note: str = "") -> Application:
+def application_send_to_committee(
+    *,
+    actor: User,
+    application: Application,
+    proposed_amount: Decimal,
+    session: CommitteeSession | None = None,
+    note: str = "",
+) -> Application:
     """Put the file on a committee agenda with the instruction's proposed amount."""
     if proposed_amount is None or proposed_amount < 0:
         raise DomainError(_("Indiquez le montant proposé."), field="proposed_amount")
@@ -559,24 +802,44 @@ def application_send_to_committee(*, actor: User, application: Application, prop
         if application.state == S.IN_COMMITTEE:
             return application
         if proposed_amount > application.requested_amount:
-            raise DomainError(_("Le montant proposé ne peut pas dépasser le montant demandé (%(r)s).")
-                              % {"r": euros(application.requested_amount)}, field="proposed_amount")
+            raise DomainError(
+                _("Le montant proposé ne peut pas dépasser le montant demandé (%(r)s).")
+                % {"r": euros(application.requested_amount)},
+                field="proposed_amount",
+            )
         if session is not None and session.programme_id != application.programme_id:
-            raise DomainError(_("Cette séance ne concerne pas le programme du dossier."), field="session")
+            raise DomainError(
+                _("Cette séance ne concerne pas le programme du dossier."), field="session"
+            )
         application.proposed_amount = proposed_amount
         application.proposal_note = (note or "").strip()
         application.committee_session = session
-        return _transition(application, "send_to_committee", actor=actor,
-                           payload={"proposed_amount": proposed_amount, "session": session.pk if session else None},
-                           update_fields=["proposed_amount", "proposal_note", "committee_session"])
+        return _transition(
+            application,
+            "send_to_committee",
+            actor=actor,
+            payload={
+                "proposed_amount": proposed_amount,
+                "session": session.pk if session else None,
+            },
+            update_fields=["proposed_amount", "proposal_note", "committee_session"],
+        )
 
 
 # --------------------------------------------------------------------------- decisions
 
 
-def application_approve(*, actor: User, application: Application, amount: Decimal, conditions: str = "",
-                        is_multi_year: bool = False, envelope_override_reason: str = "",
-                        reason: str = "", yearly_amounts: dict[int, Decimal] | None = None) -> Application:
+def application_approve(
+    *,
+    actor: User,
+    application: Application,
+    amount: Decimal,
+    conditions: str = "",
+    is_multi_year: bool = False,
+    envelope_override_reason: str = "",
+    reason: str = "",
+    yearly_amounts: dict[int, Decimal] | None = None,
+) -> Application:
     """Grant the subsidy. Amount ≤ requested; no pending completion request; beyond the call's (or the
     programme's) envelope only with an explicit override reason, audited."""
     if amount is None or amount <= 0:
@@ -589,22 +852,37 @@ def application_approve(*, actor: User, application: Application, amount: Decima
             return application
         _check(actor, application, "approve")
         if amount > application.requested_amount:
-            raise DomainError(_("Le montant accordé ne peut pas dépasser le montant demandé (%(r)s).")
-                              % {"r": euros(application.requested_amount)}, field="amount")
+            raise DomainError(
+                _("Le montant accordé ne peut pas dépasser le montant demandé (%(r)s).")
+                % {"r": euros(application.requested_amount)},
+                field="amount",
+            )
         if pending_completion_request(application) is not None:
-            raise TransitionNotAllowed(_("Une demande de compléments est en attente : le dossier ne peut pas "
-                                         "être décidé."), allowed=[])
+            raise TransitionNotAllowed(
+                _(
+                    "Une demande de compléments est en attente : le dossier ne peut pas "
+                    "être décidé."
+                ),
+                allowed=[],
+            )
         has_years = application.years.exists()
         if has_years:
             is_multi_year = application.years.count() > 1
         if is_multi_year and application.call and not application.call.multi_year_allowed:
-            raise DomainError(_("Cet appel ne permet pas de financement pluriannuel."), field="is_multi_year")
+            raise DomainError(
+                _("Cet appel ne permet pas de financement pluriannuel."), field="is_multi_year"
+            )
         override = (envelope_override_reason or "").strip()
         over = _envelope_overrun(application, amount)
         if over is not None and not override:
             raise DomainError(
-                _("Cette décision dépasse l'enveloppe de %(over)s. Un dépassement doit être motivé.")
-                % {"over": euros(over)}, field="envelope_override_reason", code="envelope_exceeded")
+                _(
+                    "Cette décision dépasse l'enveloppe de %(over)s. Un dépassement doit être motivé."
+                )
+                % {"over": euros(over)},
+                field="envelope_override_reason",
+                code="envelope_exceeded",
+            )
         application.approved_amount = amount
         application.decision_conditions = (conditions or "").strip()
         application.decision_reason = (reason or "").strip()
@@ -616,17 +894,40 @@ def application_approve(*, actor: User, application: Application, amount: Decima
             # Multi-year request: each year's approved amount, summing to the total (the CPO's input).
             _approve_years(application, yearly_amounts or _years_pro_rata(application, amount))
         application = _transition(
-            application, "approve", actor=actor, reason=reason,
-            payload={"amount": amount, "requested": application.requested_amount, "multi_year": is_multi_year,
-                     "conditions": application.decision_conditions,
-                     "years": {str(y.fiscal_year): y.approved_amount for y in application.years.all()}},
-            update_fields=["approved_amount", "decision_conditions", "decision_reason", "is_multi_year",
-                           "decided_at", "decided_by", "envelope_override_reason"])
+            application,
+            "approve",
+            actor=actor,
+            reason=reason,
+            payload={
+                "amount": amount,
+                "requested": application.requested_amount,
+                "multi_year": is_multi_year,
+                "conditions": application.decision_conditions,
+                "years": {str(y.fiscal_year): y.approved_amount for y in application.years.all()},
+            },
+            update_fields=[
+                "approved_amount",
+                "decision_conditions",
+                "decision_reason",
+                "is_multi_year",
+                "decided_at",
+                "decided_by",
+                "envelope_override_reason",
+            ],
+        )
         if over is not None:
-            audit_log(actor=actor, obj=application, action="grants.application.envelope_overridden",
-                      reason=override, payload={"overrun": over, "amount": amount})
-        _notify_applicants(application, _("Subvention accordée : dossier %(ref)s") % {"ref": application.reference},
-                           _("Montant accordé : %(amount)s.") % {"amount": euros(amount)})
+            audit_log(
+                actor=actor,
+                obj=application,
+                action="grants.application.envelope_overridden",
+                reason=override,
+                payload={"overrun": over, "amount": amount},
+            )
+        _notify_applicants(
+            application,
+            _("Subvention accordée : dossier %(ref)s") % {"ref": application.reference},
+            _("Montant accordé : %(amount)s.") % {"amount": euros(amount)},
+        )
     return application
 
 
@@ -641,13 +942,23 @@ def _approve_years(application: Application, amounts: dict[int, Decimal]) -> Non
     years = {y.fiscal_year: y for y in application.years.all()}
     amounts = {int(k): Decimal(str(v)) for k, v in amounts.items()}
     if set(amounts) != set(years):
-        raise DomainError(_("Indiquez un montant accordé pour chaque exercice demandé."), field="years")
+        raise DomainError(
+            _("Indiquez un montant accordé pour chaque exercice demandé."), field="years"
+        )
     if sum(amounts.values(), Decimal("0")) != application.approved_amount:
-        raise DomainError(_("Les montants annuels doivent totaliser le montant accordé."), field="years")
+        raise DomainError(
+            _("Les montants annuels doivent totaliser le montant accordé."), field="years"
+        )
     for fiscal_year, value in amounts.items():
         if value < 0 or value > years[fiscal_year].requested_amount:
-            raise DomainError(_("Exercice %(y)d : le montant accordé doit être compris entre 0 et le montant "
-                                "demandé.") % {"y": fiscal_year}, field="years")
+            raise DomainError(
+                _(
+                    "Exercice %(y)d : le montant accordé doit être compris entre 0 et le montant "
+                    "demandé."
+                )
+                % {"y": fiscal_year},
+                field="years",
+            )
         years[fiscal_year].approved_amount = value
     ApplicationYear.objects.bulk_update(list(years.values()), ["approved_amount"])
 
@@ -675,15 +986,28 @@ def application_reject(*, actor: User, application: Application, reason: str) ->
             return application
         _check(actor, application, "reject")
         if pending_completion_request(application) is not None:
-            raise TransitionNotAllowed(_("Une demande de compléments est en attente : le dossier ne peut pas "
-                                         "être décidé."), allowed=[])
+            raise TransitionNotAllowed(
+                _(
+                    "Une demande de compléments est en attente : le dossier ne peut pas "
+                    "être décidé."
+                ),
+                allowed=[],
+            )
         application.decision_reason = (reason or "").strip()
         application.decided_at = now()
         application.decided_by = actor
-        application = _transition(application, "reject", actor=actor, reason=reason,
-                                  update_fields=["decision_reason", "decided_at", "decided_by"])
-        _notify_applicants(application, _("Subvention refusée : dossier %(ref)s") % {"ref": application.reference},
-                           reason)
+        application = _transition(
+            application,
+            "reject",
+            actor=actor,
+            reason=reason,
+            update_fields=["decision_reason", "decided_at", "decided_by"],
+        )
+        _notify_applicants(
+            application,
+            _("Subvention refusée : dossier %(ref)s") % {"ref": application.reference},
+            reason,
+        )
     return application
 
 
@@ -694,25 +1018,35 @@ def application_reopen(*, actor: User, application: Application, reason: str) ->
         if application.state == S.UNDER_REVIEW:
             return application
         before = {"approved_amount": application.approved_amount, "state": application.state}
-        application = _transition(application, "reopen", actor=actor, reason=reason, payload=before,
-                                  update_fields=["approved_amount", "decided_at", "decided_by"])
+        application = _transition(
+            application,
+            "reopen",
+            actor=actor,
+            reason=reason,
+            payload=before,
+            update_fields=["approved_amount", "decided_at", "decided_by"],
+        )
     return application
 
 
-def committee_session_create(*, actor: User, programme: Programme, title: str, date: date,
-                             call: Call | None = None) -> CommitteeSession:
+def committee_session_create(
+    *, actor: User, programme: Programme, title: str, date: date, call: Call | None = None
+) -> CommitteeSession:
     if not has_role(actor, Role.PROGRAMME_MANAGER, Role.INSTRUCTOR):
         raise PermissionDenied(_("Vous ne pouvez pas créer de séance de comité."))
     if not (title or "").strip():
         raise DomainError(_("Donnez un intitulé à la séance."), field="title")
     with transaction.atomic():
-        session = CommitteeSession.objects.create(programme=programme, call=call, title=title.strip(), date=date)
+        session = CommitteeSession.objects.create(
+            programme=programme, call=call, title=title.strip(), date=date
+        )
         audit_log(actor=actor, obj=session, action="grants.committee.created")
     return session
 
 
-def committee_record_decisions(*, actor: User, session: CommitteeSession, decisions: list[dict[str, Any]],
-                               minutes: str = "") -> list[Application]:
+def committee_record_decisions(
+    *, actor: User, session: CommitteeSession, decisions: list[dict[str, Any]], minutes: str = ""
+) -> list[Application]:
     """Record the session's decisions in one place, all or nothing.
 
     Each decision: {"application": id, "decision": "approve"|"reject"|"defer", "amount", "conditions",
@@ -724,7 +1058,11 @@ def committee_record_decisions(*, actor: User, session: CommitteeSession, decisi
             # The agenda: files of this session, or of its programme still waiting for a session.
             application = Application.objects.filter(
                 Q(committee_session=session)
-                | Q(committee_session__isnull=True, programme_id=session.programme_id, state=S.IN_COMMITTEE)
+                | Q(
+                    committee_session__isnull=True,
+                    programme_id=session.programme_id,
+                    state=S.IN_COMMITTEE,
+                )
             ).get(pk=row["application"])
             kind = row.get("decision")
             try:
@@ -732,30 +1070,46 @@ def committee_record_decisions(*, actor: User, session: CommitteeSession, decisi
                     application.committee_session = session
                     application.save(update_fields=["committee_session", "updated_at"])
                 if kind == "approve":
-                    done.append(application_approve(
-                        actor=actor, application=application, amount=row.get("amount"),
-                        conditions=row.get("conditions", ""), is_multi_year=bool(row.get("is_multi_year")),
-                        envelope_override_reason=row.get("envelope_override_reason", ""),
-                        reason=row.get("reason", "")))
+                    done.append(
+                        application_approve(
+                            actor=actor,
+                            application=application,
+                            amount=row.get("amount"),
+                            conditions=row.get("conditions", ""),
+                            is_multi_year=bool(row.get("is_multi_year")),
+                            envelope_override_reason=row.get("envelope_override_reason", ""),
+                            reason=row.get("reason", ""),
+                        )
+                    )
                 elif kind == "reject":
-                    done.append(application_reject(actor=actor, application=application,
-                                                   reason=row.get("reason", "")))
+                    done.append(
+                        application_reject(
+                            actor=actor, application=application, reason=row.get("reason", "")
+                        )
+                    )
             except DomainError as exc:
-                exc.application_id = application.pk  # lets the session form show the error on its row
+                exc.application_id = (
+                    application.pk
+                )  # lets the session form show the error on its row
                 raise
         if minutes.strip():
             session.minutes = minutes.strip()
         session.state = CommitteeSession.State.HELD
         session.save(update_fields=["minutes", "state"])
-        audit_log(actor=actor, obj=session, action="grants.committee.held",
-                  payload={"decisions": len(done)})
+        audit_log(
+            actor=actor,
+            obj=session,
+            action="grants.committee.held",
+            payload={"decisions": len(done)},
+        )
     return done
 
 
 def completion_requests_flag_overdue() -> int:
     """Flag pending completion requests whose deadline has passed. Idempotent."""
     return CompletionRequest.objects.filter(
-        answered_at__isnull=True, deadline__lt=today(), is_overdue=False).update(is_overdue=True)
+        answered_at__isnull=True, deadline__lt=today(), is_overdue=False
+    ).update(is_overdue=True)
 
 
 def _direct():
@@ -765,47 +1119,82 @@ def _direct():
 
 
 # The registry the API and views use to run a transition by name.
-def run_transition(*, name: str, actor: User, application: Application, data: dict[str, Any]) -> Application:
+def run_transition(
+    *, name: str, actor: User, application: Application, data: dict[str, Any]
+) -> Application:
     """Dispatch a transition by name with its inputs (API: POST …/transitions/{name}/)."""
     services = {
         "submit": lambda: application_submit(actor=actor, application=application),
-        "resubmit": lambda: application_resubmit(actor=actor, application=application,
-                                                 answer=data.get("answer", "")),
-        "withdraw": lambda: application_withdraw(actor=actor, application=application,
-                                                 reason=data.get("reason", "")),
+        "resubmit": lambda: application_resubmit(
+            actor=actor, application=application, answer=data.get("answer", "")
+        ),
+        "withdraw": lambda: application_withdraw(
+            actor=actor, application=application, reason=data.get("reason", "")
+        ),
         "request_completion": lambda: application_request_completion(
-            actor=actor, application=application, message=data.get("message", ""), deadline=data.get("deadline")),
-        "declare_eligible": lambda: application_declare_eligible(actor=actor, application=application,
-                                                                 reason=data.get("reason", "")),
-        "declare_ineligible": lambda: application_declare_ineligible(actor=actor, application=application,
-                                                                     reason=data.get("reason", "")),
-        "start_review": lambda: application_start_review(actor=actor, application=application,
-                                                         reason=data.get("reason", "")),
+            actor=actor,
+            application=application,
+            message=data.get("message", ""),
+            deadline=data.get("deadline"),
+        ),
+        "declare_eligible": lambda: application_declare_eligible(
+            actor=actor, application=application, reason=data.get("reason", "")
+        ),
+        "declare_ineligible": lambda: application_declare_ineligible(
+            actor=actor, application=application, reason=data.get("reason", "")
+        ),
+        "start_review": lambda: application_start_review(
+            actor=actor, application=application, reason=data.get("reason", "")
+        ),
         "send_to_committee": lambda: application_send_to_committee(
-            actor=actor, application=application, proposed_amount=data.get("proposed_amount"),
-            session=data.get("session"), note=data.get("note", "")),
+            actor=actor,
+            application=application,
+            proposed_amount=data.get("proposed_amount"),
+            session=data.get("session"),
+            note=data.get("note", ""),
+        ),
         "approve": lambda: application_approve(
-            actor=actor, application=application, amount=data.get("amount"), conditions=data.get("conditions", ""),
+            actor=actor,
+            application=application,
+            amount=data.get("amount"),
+            conditions=data.get("conditions", ""),
             is_multi_year=bool(data.get("is_multi_year")),
-            envelope_override_reason=data.get("envelope_override_reason", ""), reason=data.get("reason", ""),
-            yearly_amounts=data.get("yearly_amounts")),
-        "reject": lambda: application_reject(actor=actor, application=application, reason=data.get("reason", "")),
-        "dismiss": lambda: application_dismiss(actor=actor, application=application, reason=data.get("reason", "")),
-        "reopen": lambda: application_reopen(actor=actor, application=application, reason=data.get("reason", "")),
+            envelope_override_reason=data.get("envelope_override_reason", ""),
+            reason=data.get("reason", ""),
+            yearly_amounts=data.get("yearly_amounts"),
+        ),
+        "reject": lambda: application_reject(
+            actor=actor, application=application, reason=data.get("reason", "")
+        ),
+        "dismiss": lambda: application_dismiss(
+            actor=actor, application=application, reason=data.get("reason", "")
+        ),
+        "reopen": lambda: application_reopen(
+            actor=actor, application=application, reason=data.get("reason", "")
+        ),
         "award_directly": lambda: _direct().direct_award_decide(
-            actor=actor, application=application, approve=True, amount=data.get("amount"),
-            reason=data.get("reason", ""), envelope_override_reason=data.get("envelope_override_reason", "")),
+            actor=actor,
+            application=application,
+            approve=True,
+            amount=data.get("amount"),
+            reason=data.get("reason", ""),
+            envelope_override_reason=data.get("envelope_override_reason", ""),
+        ),
         "refuse_directly": lambda: _direct().direct_award_decide(
-            actor=actor, application=application, approve=False, reason=data.get("reason", "")),
+            actor=actor, application=application, approve=False, reason=data.get("reason", "")
+        ),
     }
     if name not in services:
-        raise TransitionNotAllowed(_("Action inconnue : « %(name)s ».") % {"name": name},
-                                   allowed=allowed_transition_names(application))
+        raise TransitionNotAllowed(
+            _("Action inconnue : « %(name)s ».") % {"name": name},
+            allowed=allowed_transition_names(application),
+        )
     return services[name]()
 
 
-def application_attach(*, actor: User, application: Application, file: Any,
-                       title: str = "") -> ApplicationAttachment:
+def application_attach(
+    *, actor: User, application: Application, file: Any, title: str = ""
+) -> ApplicationAttachment:
     """Attach a file to one application (a completion answer, a quote, a letter of support).
 
     The file's applicants only, while they may still change it (draft or returned for completion).
@@ -813,17 +1202,30 @@ def application_attach(*, actor: User, application: Application, file: Any,
     if not _applicant_of(actor, application):
         raise PermissionDenied(_("Vous n'agissez pas pour cette organisation."))
     if not application.is_editable_by_applicant:
-        raise TransitionNotAllowed(_("On ne peut plus joindre de pièce à ce dossier."),
-                                   allowed=allowed_transition_names(application))
+        raise TransitionNotAllowed(
+            _("On ne peut plus joindre de pièce à ce dossier."),
+            allowed=allowed_transition_names(application),
+        )
     if file is None:
         raise DomainError(_("Choisissez un fichier."), field="attachment")
     validate_upload(file, field="attachment")
     original_name = os.path.basename(file.name)[:255]
-    attachment = ApplicationAttachment(application=application, title=(title or "").strip()[:200] or original_name,
-                                       original_name=original_name, size=file.size, uploaded_by=actor)
+    attachment = ApplicationAttachment(
+        application=application,
+        title=(title or "").strip()[:200] or original_name,
+        original_name=original_name,
+        size=file.size,
+        uploaded_by=actor,
+    )
     with transaction.atomic():
-        attachment.file.save(original_name, file if isinstance(file, File) else File(file), save=False)
+        attachment.file.save(
+            original_name, file if isinstance(file, File) else File(file), save=False
+        )
         attachment.save()
-        audit_log(actor=actor, obj=application, action="grants.application.attachment_added",
-                  payload={"title": attachment.title, "size": attachment.size})
+        audit_log(
+            actor=actor,
+            obj=application,
+            action="grants.application.attachment_added",
+            payload={"title": attachment.title, "size": attachment.size},
+        )
     return attachment

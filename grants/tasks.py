@@ -51,10 +51,13 @@ def allocation_compute_task(call_id: int, actor_id: int) -> int | None:
 
     allocation_progress_set(call_id, state="running")
     try:
-        run = services_solutions.allocation_compute(actor=User.objects.get(pk=actor_id),
-                                                    call=Call.objects.get(pk=call_id))
+        run = services_solutions.allocation_compute(
+            actor=User.objects.get(pk=actor_id), call=Call.objects.get(pk=call_id)
+        )
     except DomainError as exc:
-        allocation_progress_set(call_id, state="failed", message=str(exc.message), status=exc.status_code)
+        allocation_progress_set(
+            call_id, state="failed", message=str(exc.message), status=exc.status_code
+        )
         return None
     except Exception:
         allocation_progress_set(call_id, state="failed", message="", status=500)

@@ -12,8 +12,16 @@ urlpatterns = [
     path("dossiers/<int:pk>/", views.application_detail, name="application_detail"),
     path("dossiers/<int:pk>/modifier/", views.application_edit, name="application_edit"),
     path("dossiers/<int:pk>/renouveler/", views.application_renew, name="application_renew"),
-    path("dossiers/<int:pk>/actions/<str:name>/", views.application_transition, name="application_transition"),
-    path("dossiers/<int:pk>/pieces/<int:attachment_pk>/", views.attachment_download, name="attachment_download"),
+    path(
+        "dossiers/<int:pk>/actions/<str:name>/",
+        views.application_transition,
+        name="application_transition",
+    ),
+    path(
+        "dossiers/<int:pk>/pieces/<int:attachment_pk>/",
+        views.attachment_download,
+        name="attachment_download",
+    ),
     # Instruction
     path("instruction/", views.queue, name="queue"),
     path("dossiers/<int:pk>/attribuer/", views.application_assign, name="application_assign"),

@@ -16,7 +16,6 @@ from core.models import (
     Membership,
     Organisation,
     Pillar,
-    Role,
     RoleAssignment,
     TransitionTheme,
     User,
@@ -125,7 +124,9 @@ class OrganisationFactory(factory.django.DjangoModelFactory):
 
 
 def add_member(user: User, organisation: Organisation, *, is_admin: bool = True) -> Membership:
-    return Membership.objects.get_or_create(user=user, organisation=organisation, defaults={"is_admin": is_admin})[0]
+    return Membership.objects.get_or_create(
+        user=user, organisation=organisation, defaults={"is_admin": is_admin}
+    )[0]
 
 
 def give_role(user: User, role: str, **kwargs) -> RoleAssignment:
@@ -205,14 +206,29 @@ class ApplicationFactory(factory.django.DjangoModelFactory):
             return
         self.qpvs.add(QPVFactory())
         Objective.objects.create(application=self, text="Réduire le décrochage scolaire")
-        BudgetItem.objects.bulk_create([
-            BudgetItem(application=self, account="60", label="Fournitures", amount=Decimal("5000.00")),
-            BudgetItem(application=self, account="64", label="Salaires", amount=Decimal("15000.00")),
-            BudgetItem(application=self, account="74", subsidy_source="municipality", label="Ville",
-                       amount=self.requested_amount),
-            BudgetItem(application=self, account="75", label="Cotisations",
-                       amount=Decimal("20000.00") - self.requested_amount),
-        ])
+        BudgetItem.objects.bulk_create(
+            [
+                BudgetItem(
+                    application=self, account="60", label="Fournitures", amount=Decimal("5000.00")
+                ),
+                BudgetItem(
+                    application=self, account="64", label="Salaires", amount=Decimal("15000.00")
+                ),
+                BudgetItem(
+                    application=self,
+                    account="74",
+                    subsidy_source="municipality",
+                    label="Ville",
+                    amount=self.requested_amount,
+                ),
+                BudgetItem(
+                    application=self,
+                    account="75",
+                    label="Cotisations",
+                    amount=Decimal("20000.00") - self.requested_amount,
+                ),
+            ]
+        )
 
 
 # --------------------------------------------------------------------------- other call modes
@@ -230,7 +246,12 @@ def published_need(call=None, **kwargs):
     from calls.models import Need
 
     call = call or anti_call()
-    return Need.objects.create(call=call, qpv=kwargs.pop("qpv", None) or QPVFactory(),
-                               title=kwargs.pop("title", "Pas de lieu d'accueil pour les jeunes le soir"),
-                               description="Les 16-25 ans n'ont aucun lieu ouvert après 19 h.",
-                               raised_by="Conseil citoyen", state=Need.State.PUBLISHED, **kwargs)
+    return Need.objects.create(
+        call=call,
+        qpv=kwargs.pop("qpv", None) or QPVFactory(),
+        title=kwargs.pop("title", "Pas de lieu d'accueil pour les jeunes le soir"),
+        description="Les 16-25 ans n'ont aucun lieu ouvert après 19 h.",
+        raised_by="Conseil citoyen",
+        state=Need.State.PUBLISHED,
+        **kwargs,
+    )

@@ -7,7 +7,9 @@ from hypothesis import strategies as st
 from core.money import split_exact, to_money
 
 amounts = st.decimals(min_value=Decimal("0"), max_value=Decimal("10000000"), places=2)
-weights = st.lists(st.integers(min_value=0, max_value=1000), min_size=1, max_size=12).filter(lambda w: sum(w) > 0)
+weights = st.lists(st.integers(min_value=0, max_value=1000), min_size=1, max_size=12).filter(
+    lambda w: sum(w) > 0
+)
 
 
 @given(total=amounts, weights=weights)
@@ -31,8 +33,15 @@ def test_split_in_whole_euros(total, weights):
 
 
 def test_hand_checked_cases():
-    assert split_exact(Decimal("100.00"), [1, 1, 1]) == [Decimal("33.34"), Decimal("33.33"), Decimal("33.33")]
-    assert split_exact(Decimal("10"), [1, 2], unit=Decimal("1")) == [Decimal("3.00"), Decimal("7.00")]
+    assert split_exact(Decimal("100.00"), [1, 1, 1]) == [
+        Decimal("33.34"),
+        Decimal("33.33"),
+        Decimal("33.33"),
+    ]
+    assert split_exact(Decimal("10"), [1, 2], unit=Decimal("1")) == [
+        Decimal("3.00"),
+        Decimal("7.00"),
+    ]
     assert to_money("2.675") == Decimal("2.68")
 
 

@@ -23,7 +23,10 @@ CSRF_TRUSTED_ORIGINS = [o for o in (env("CSRF_TRUSTED_ORIGINS", "") or "").split
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": env("PRIVATE_MEDIA_ROOT", "/var/lib/pluriel/media"), "base_url": None},
+        "OPTIONS": {
+            "location": env("PRIVATE_MEDIA_ROOT", "/var/lib/pluriel/media"),
+            "base_url": None,
+        },
     },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }

@@ -39,19 +39,35 @@ class Candidacy(models.Model):
     """A structure sourced to answer a need: an existing organisation, or one known only by name,
     SIRET or email until it joins."""
 
-    need = models.ForeignKey(Need, on_delete=models.PROTECT, related_name="candidacies", verbose_name=_("besoin"))
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, null=True, blank=True,
-                                     related_name="candidacies", verbose_name=_("structure"))
+    need = models.ForeignKey(
+        Need, on_delete=models.PROTECT, related_name="candidacies", verbose_name=_("besoin")
+    )
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="candidacies",
+        verbose_name=_("structure"),
+    )
     prospect_name = models.CharField(_("nom de la structure"), max_length=255, blank=True)
     prospect_siret = models.CharField(_("SIRET"), max_length=14, blank=True)
     prospect_email = models.EmailField(_("e-mail de contact"), blank=True)
     why = models.TextField(_("pourquoi cette structure"), blank=True)
     state = FSMField(_("état"), default=C.SOURCED, choices=C.choices, protected=True, db_index=True)
-    sourced_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                                   related_name="+", verbose_name=_("repérée par"))
-    invitation = models.ForeignKey(Invitation, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    prototyping_days = models.PositiveSmallIntegerField(_("durée du prototypage (jours)"),
-                                                        default=DEFAULT_PROTOTYPING_DAYS)
+    sourced_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("repérée par"),
+    )
+    invitation = models.ForeignKey(
+        Invitation, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    prototyping_days = models.PositiveSmallIntegerField(
+        _("durée du prototypage (jours)"), default=DEFAULT_PROTOTYPING_DAYS
+    )
     prototype_start = models.DateField(_("début du prototypage"), null=True, blank=True)
     prototype_deadline = models.DateField(_("fin du prototypage"), null=True, blank=True)
     reminder_sent_at = models.DateTimeField(_("relance envoyée le"), null=True, blank=True)
@@ -59,10 +75,22 @@ class Candidacy(models.Model):
     presentation_summary = models.TextField(_("synthèse de la présentation"), blank=True)
     outcome_reason = models.TextField(_("motif"), blank=True)
     funded_amount = models.DecimalField(_("montant financé (€)"), **MONEY, null=True, blank=True)
-    cofunder = models.ForeignKey(Funder, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                                 verbose_name=_("cofinanceur"))
-    application = models.OneToOneField(Application, on_delete=models.PROTECT, null=True, blank=True,
-                                       related_name="candidacy", verbose_name=_("dossier de financement"))
+    cofunder = models.ForeignKey(
+        Funder,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("cofinanceur"),
+    )
+    application = models.OneToOneField(
+        Application,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="candidacy",
+        verbose_name=_("dossier de financement"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -71,10 +99,17 @@ class Candidacy(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=~models.Q(organisation__isnull=True, prospect_name="", prospect_siret="",
-                                    prospect_email=""),
-                name="candidacy_identifies_structure"),
-            models.CheckConstraint(condition=models.Q(prototyping_days__gte=1), name="candidacy_prototyping_days"),
+                condition=~models.Q(
+                    organisation__isnull=True,
+                    prospect_name="",
+                    prospect_siret="",
+                    prospect_email="",
+                ),
+                name="candidacy_identifies_structure",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(prototyping_days__gte=1), name="candidacy_prototyping_days"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -135,10 +170,14 @@ class CoachingEntry(models.Model):
     candidacy = models.ForeignKey(Candidacy, on_delete=models.CASCADE, related_name="coaching")
     date = models.DateField(_("date"))
     kind = models.CharField(_("type"), max_length=10, choices=Kind.choices)
-    support = models.CharField(_("appui apporté"), max_length=15, choices=Support.choices, blank=True)
+    support = models.CharField(
+        _("appui apporté"), max_length=15, choices=Support.choices, blank=True
+    )
     notes = models.TextField(_("compte rendu"))
     cost = models.DecimalField(_("coût pris en charge (€)"), **MONEY, default=Decimal("0"))
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -161,7 +200,9 @@ class PrototypeDeliverable(models.Model):
     title = models.CharField(_("livrable"), max_length=255)
     description = models.TextField(_("description"), blank=True)
     file = models.FileField(_("fichier"), upload_to=deliverable_upload_to, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -53,16 +53,30 @@ class CommitteeSession(models.Model):
         PLANNED = "planned", _("Prévue")
         HELD = "held", _("Tenue")
 
-    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="committee_sessions",
-                                  verbose_name=_("programme"))
-    call = models.ForeignKey(Call, on_delete=models.PROTECT, null=True, blank=True,
-                             related_name="committee_sessions", verbose_name=_("appel"))
+    programme = models.ForeignKey(
+        Programme,
+        on_delete=models.PROTECT,
+        related_name="committee_sessions",
+        verbose_name=_("programme"),
+    )
+    call = models.ForeignKey(
+        Call,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="committee_sessions",
+        verbose_name=_("appel"),
+    )
     title = models.CharField(_("intitulé"), max_length=200)
     date = models.DateField(_("date"))
     state = models.CharField(_("état"), max_length=10, choices=State.choices, default=State.PLANNED)
     minutes = models.TextField(_("procès-verbal"), blank=True)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="committee_sessions",
-                                     verbose_name=_("membres"))
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="committee_sessions",
+        verbose_name=_("membres"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -78,61 +92,143 @@ class Application(models.Model):
     """A dossier: an organisation asks a programme (through a call, or directly) for money."""
 
     reference = models.CharField(_("référence"), max_length=30, unique=True)
-    kind = models.CharField(_("mode"), max_length=30, choices=ApplicationKind.choices,
-                            default=ApplicationKind.PROJECT_CALL)
-    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="applications",
-                                  verbose_name=_("programme"))
-    call = models.ForeignKey(Call, on_delete=models.PROTECT, null=True, blank=True, related_name="applications",
-                             verbose_name=_("appel"))
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="applications",
-                                     verbose_name=_("organisation"))
+    kind = models.CharField(
+        _("mode"),
+        max_length=30,
+        choices=ApplicationKind.choices,
+        default=ApplicationKind.PROJECT_CALL,
+    )
+    programme = models.ForeignKey(
+        Programme,
+        on_delete=models.PROTECT,
+        related_name="applications",
+        verbose_name=_("programme"),
+    )
+    call = models.ForeignKey(
+        Call,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="applications",
+        verbose_name=_("appel"),
+    )
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="applications",
+        verbose_name=_("organisation"),
+    )
     state = FSMField(_("état"), default=S.DRAFT, choices=S.choices, protected=True, db_index=True)
 
     title = models.CharField(_("titre du projet"), max_length=255)
     summary = models.TextField(_("résumé"), blank=True)
     start_date = models.DateField(_("début du projet"), null=True, blank=True)
     end_date = models.DateField(_("fin du projet"), null=True, blank=True)
-    qpvs = models.ManyToManyField(QPV, blank=True, related_name="applications", verbose_name=_("quartiers ciblés"))
-    pillar = models.ForeignKey(Pillar, on_delete=models.PROTECT, null=True, blank=True,
-                               related_name="applications", verbose_name=_("pilier"))
-    themes = models.ManyToManyField(TransitionTheme, blank=True, related_name="applications",
-                                    verbose_name=_("thèmes de transition"))
-    beneficiaries_count = models.PositiveIntegerField(_("nombre de bénéficiaires visés"), null=True, blank=True)
-    requested_amount = models.DecimalField(_("montant demandé (€)"), **MONEY, default=Decimal("0"),
-                                           validators=[MinValueValidator(Decimal("0"))])
+    qpvs = models.ManyToManyField(
+        QPV, blank=True, related_name="applications", verbose_name=_("quartiers ciblés")
+    )
+    pillar = models.ForeignKey(
+        Pillar,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="applications",
+        verbose_name=_("pilier"),
+    )
+    themes = models.ManyToManyField(
+        TransitionTheme,
+        blank=True,
+        related_name="applications",
+        verbose_name=_("thèmes de transition"),
+    )
+    beneficiaries_count = models.PositiveIntegerField(
+        _("nombre de bénéficiaires visés"), null=True, blank=True
+    )
+    requested_amount = models.DecimalField(
+        _("montant demandé (€)"),
+        **MONEY,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
     wants_multi_year = models.BooleanField(_("demande pluriannuelle"), default=False)
-    documents = models.ManyToManyField(OrganisationDocument, blank=True, related_name="applications",
-                                       verbose_name=_("pièces jointes"))
-    previous = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="renewals",
-                                 verbose_name=_("dossier renouvelé"))
-    challenge = models.ForeignKey(Challenge, on_delete=models.PROTECT, null=True, blank=True,
-                                  related_name="applications", verbose_name=_("solution attendue"))
+    documents = models.ManyToManyField(
+        OrganisationDocument,
+        blank=True,
+        related_name="applications",
+        verbose_name=_("pièces jointes"),
+    )
+    previous = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="renewals",
+        verbose_name=_("dossier renouvelé"),
+    )
+    challenge = models.ForeignKey(
+        Challenge,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="applications",
+        verbose_name=_("solution attendue"),
+    )
     urgency_reason = models.TextField(_("motif de l'attribution hors appel"), blank=True)
-    cofunder = models.ForeignKey(Funder, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                                 verbose_name=_("cofinanceur"))
+    cofunder = models.ForeignKey(
+        Funder,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("cofinanceur"),
+    )
     duration_years = models.PositiveSmallIntegerField(_("durée (années)"), default=1)
 
     # Instruction
-    assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="assigned_applications", verbose_name=_("instructeur·rice"))
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_applications",
+        verbose_name=_("instructeur·rice"),
+    )
     proposed_amount = models.DecimalField(_("montant proposé (€)"), **MONEY, null=True, blank=True)
     proposal_note = models.TextField(_("avis de l'instruction"), blank=True)
     eligibility_note = models.TextField(_("motif d'irrecevabilité"), blank=True)
 
     # Decision
-    committee_session = models.ForeignKey(CommitteeSession, on_delete=models.SET_NULL, null=True, blank=True,
-                                          related_name="applications", verbose_name=_("séance de comité"))
+    committee_session = models.ForeignKey(
+        CommitteeSession,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="applications",
+        verbose_name=_("séance de comité"),
+    )
     approved_amount = models.DecimalField(_("montant accordé (€)"), **MONEY, null=True, blank=True)
     decision_conditions = models.TextField(_("conditions"), blank=True)
     decision_reason = models.TextField(_("motivation de la décision"), blank=True)
     is_multi_year = models.BooleanField(_("pluriannuel"), default=False)
     envelope_override_reason = models.TextField(_("motif de dépassement d'enveloppe"), blank=True)
     decided_at = models.DateTimeField(_("décidé le"), null=True, blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+", verbose_name=_("décidé par"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("décidé par"),
+    )
 
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+", verbose_name=_("créé par"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("créé par"),
+    )
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
     submitted_at = models.DateTimeField(_("déposé le"), null=True, blank=True)
@@ -143,9 +239,14 @@ class Application(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             # The instruction queue: filed files newest first, overall and per state tab.
-            models.Index(fields=["-submitted_at", "-id"], condition=~models.Q(state="draft"),
-                         name="application_queue_idx"),
-            models.Index(fields=["state", "-submitted_at", "-id"], name="application_state_queue_idx"),
+            models.Index(
+                fields=["-submitted_at", "-id"],
+                condition=~models.Q(state="draft"),
+                name="application_queue_idx",
+            ),
+            models.Index(
+                fields=["state", "-submitted_at", "-id"], name="application_state_queue_idx"
+            ),
             models.Index(fields=["call", "state"]),
             models.Index(fields=["organisation", "-created_at"]),
             models.Index(fields=["-created_at", "-id"]),
@@ -157,8 +258,10 @@ class Application(models.Model):
                 | models.Q(approved_amount__lte=models.F("requested_amount")),
                 name="application_approved_le_requested",
             ),
-            models.CheckConstraint(condition=models.Q(requested_amount__gte=0),
-                                   name="application_requested_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(requested_amount__gte=0),
+                name="application_requested_non_negative",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -248,8 +351,11 @@ class ApplicationStateCount(models.Model):
     class Meta:
         verbose_name = _("compteur de dossiers")
         verbose_name_plural = _("compteurs de dossiers")
-        constraints = [models.UniqueConstraint(fields=["programme_id", "call_key", "state"],
-                                               name="uniq_application_state_count")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["programme_id", "call_key", "state"], name="uniq_application_state_count"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.programme_id}/{self.call_key}/{self.state}: {self.n}"
@@ -263,8 +369,9 @@ class ApplicationYear(models.Model):
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="years")
     fiscal_year = models.PositiveIntegerField(_("exercice"))
-    requested_amount = models.DecimalField(_("montant demandé (€)"), **MONEY,
-                                           validators=[MinValueValidator(Decimal("0"))])
+    requested_amount = models.DecimalField(
+        _("montant demandé (€)"), **MONEY, validators=[MinValueValidator(Decimal("0"))]
+    )
     proposed_amount = models.DecimalField(_("montant proposé (€)"), **MONEY, null=True, blank=True)
     approved_amount = models.DecimalField(_("montant accordé (€)"), **MONEY, null=True, blank=True)
 
@@ -273,8 +380,12 @@ class ApplicationYear(models.Model):
         verbose_name_plural = _("années du dossier")
         ordering = ["application", "fiscal_year"]
         constraints = [
-            models.UniqueConstraint(fields=["application", "fiscal_year"], name="one_row_per_fiscal_year"),
-            models.CheckConstraint(condition=models.Q(requested_amount__gte=0), name="year_requested_non_negative"),
+            models.UniqueConstraint(
+                fields=["application", "fiscal_year"], name="one_row_per_fiscal_year"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(requested_amount__gte=0), name="year_requested_non_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -282,7 +393,9 @@ class ApplicationYear(models.Model):
 
 
 class Objective(models.Model):
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="objectives")
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="objectives"
+    )
     text = models.CharField(_("objectif"), max_length=500)
     position = models.PositiveSmallIntegerField(default=0)
 
@@ -296,7 +409,9 @@ class Objective(models.Model):
 
 
 class Indicator(models.Model):
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="indicators")
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="indicators"
+    )
     label = models.CharField(_("indicateur"), max_length=300)
     unit = models.CharField(_("unité"), max_length=50, blank=True)
     target = models.DecimalField(_("cible"), max_digits=12, decimal_places=2)
@@ -314,20 +429,35 @@ class Indicator(models.Model):
 class BudgetItem(models.Model):
     """One line of the project budget (CERFA 12156*06). Account 74 lines name their source."""
 
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="budget_items")
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="budget_items"
+    )
     account = models.CharField(_("compte"), max_length=2, choices=Account.choices)
-    subsidy_source = models.CharField(_("financeur (compte 74)"), max_length=20, choices=SubsidySource.choices,
-                                      blank=True)
-    funder = models.ForeignKey(Funder, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                               verbose_name=_("financeur sollicité"))
+    subsidy_source = models.CharField(
+        _("financeur (compte 74)"), max_length=20, choices=SubsidySource.choices, blank=True
+    )
+    funder = models.ForeignKey(
+        Funder,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("financeur sollicité"),
+    )
     label = models.CharField(_("libellé"), max_length=200, blank=True)
-    amount = models.DecimalField(_("montant (€)"), **MONEY, validators=[MinValueValidator(Decimal("0"))])
+    amount = models.DecimalField(
+        _("montant (€)"), **MONEY, validators=[MinValueValidator(Decimal("0"))]
+    )
 
     class Meta:
         verbose_name = _("ligne de budget")
         verbose_name_plural = _("lignes de budget")
         ordering = ["account", "id"]
-        constraints = [models.CheckConstraint(condition=models.Q(amount__gte=0), name="budget_item_non_negative")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__gte=0), name="budget_item_non_negative"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.account} {self.label} {self.amount}"
@@ -336,16 +466,20 @@ class BudgetItem(models.Model):
 class CompletionRequest(models.Model):
     """A request for completion (demande de pièces ou de précisions) with a deadline."""
 
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="completion_requests")
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="completion_requests"
+    )
     message = models.TextField(_("message"))
     deadline = models.DateField(_("date limite"))
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                                     related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     answer = models.TextField(_("réponse"), blank=True)
     answered_at = models.DateTimeField(_("répondu le"), null=True, blank=True)
-    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="+")
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     is_overdue = models.BooleanField(_("en retard"), default=False)
 
     class Meta:
@@ -354,8 +488,11 @@ class CompletionRequest(models.Model):
         ordering = ["-created_at"]
         constraints = [
             # At most one pending request per file (enforced by the database).
-            models.UniqueConstraint(fields=["application"], condition=models.Q(answered_at__isnull=True),
-                                    name="one_pending_completion_request"),
+            models.UniqueConstraint(
+                fields=["application"],
+                condition=models.Q(answered_at__isnull=True),
+                name="one_pending_completion_request",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -370,7 +507,9 @@ class InstructorNote(models.Model):
     """A private note: instruction staff only, never the applicant."""
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="notes")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     text = models.TextField(_("note"))
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -390,9 +529,17 @@ class PartnerOpinion(models.Model):
         UNFAVOURABLE = "unfavourable", _("Défavorable")
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="opinions")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    funder = models.ForeignKey(Funder, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                               verbose_name=_("financeur"))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    funder = models.ForeignKey(
+        Funder,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("financeur"),
+    )
     opinion = models.CharField(_("avis"), max_length=15, choices=Opinion.choices)
     comment = models.TextField(_("commentaire"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -401,7 +548,11 @@ class PartnerOpinion(models.Model):
         verbose_name = _("avis de partenaire")
         verbose_name_plural = _("avis de partenaires")
         ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(fields=["application", "author"], name="one_opinion_per_partner")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "author"], name="one_opinion_per_partner"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.get_opinion_display()
@@ -419,7 +570,9 @@ class Score(models.Model):
         verbose_name = _("note")
         verbose_name_plural = _("notes")
         constraints = [
-            models.UniqueConstraint(fields=["application", "criterion", "scorer"], name="one_score_per_criterion")
+            models.UniqueConstraint(
+                fields=["application", "criterion", "scorer"], name="one_score_per_criterion"
+            )
         ]
 
     def __str__(self) -> str:
@@ -429,14 +582,36 @@ class Score(models.Model):
 class AssignmentRule(models.Model):
     """Automatic assignment of new files to an instructor, by territory and/or pillar."""
 
-    call = models.ForeignKey(Call, on_delete=models.CASCADE, null=True, blank=True, related_name="assignment_rules",
-                             verbose_name=_("appel (vide = tous)"))
-    qpv = models.ForeignKey(QPV, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
-                            verbose_name=_("quartier"))
-    pillar = models.ForeignKey(Pillar, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
-                               verbose_name=_("pilier"))
-    instructor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
-                                   verbose_name=_("instructeur·rice"))
+    call = models.ForeignKey(
+        Call,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="assignment_rules",
+        verbose_name=_("appel (vide = tous)"),
+    )
+    qpv = models.ForeignKey(
+        QPV,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("quartier"),
+    )
+    pillar = models.ForeignKey(
+        Pillar,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("pilier"),
+    )
+    instructor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("instructeur·rice"),
+    )
     priority = models.PositiveSmallIntegerField(_("priorité"), default=100)
 
     class Meta:
@@ -455,12 +630,16 @@ def attachment_upload_to(instance: ApplicationAttachment, filename: str) -> str:
 class ApplicationAttachment(models.Model):
     """A file attached to one application only (a quote, a letter of support, a completion answer)."""
 
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="attachments")
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="attachments"
+    )
     title = models.CharField(_("titre"), max_length=200)
     file = models.FileField(_("fichier"), upload_to=attachment_upload_to)
     original_name = models.CharField(max_length=255)
     size = models.PositiveIntegerField(default=0)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     uploaded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

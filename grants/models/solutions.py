@@ -24,7 +24,9 @@ class Ballot(models.Model):
     class Meta:
         verbose_name = _("bulletin")
         verbose_name_plural = _("bulletins")
-        constraints = [models.UniqueConstraint(fields=["call", "member"], name="one_ballot_per_member")]
+        constraints = [
+            models.UniqueConstraint(fields=["call", "member"], name="one_ballot_per_member")
+        ]
 
     def __str__(self) -> str:
         return f"{self.call} — {self.member_id}"
@@ -35,9 +37,17 @@ class BallotChoice(models.Model):
 
     call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="ballot_choices")
     paper = models.UUIDField(_("bulletin"), db_index=True)
-    ballot = models.ForeignKey(Ballot, on_delete=models.CASCADE, null=True, blank=True, related_name="choices",
-                               help_text=_("Vide quand le vote est secret."))
-    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="ballot_choices")
+    ballot = models.ForeignKey(
+        Ballot,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="choices",
+        help_text=_("Vide quand le vote est secret."),
+    )
+    application = models.ForeignKey(
+        Application, on_delete=models.PROTECT, related_name="ballot_choices"
+    )
     criterion = models.CharField(_("critère"), max_length=100, blank=True)
     score = models.PositiveSmallIntegerField(_("note"), default=1)
 
@@ -45,7 +55,9 @@ class BallotChoice(models.Model):
         verbose_name = _("choix")
         verbose_name_plural = _("choix")
         constraints = [
-            models.UniqueConstraint(fields=["paper", "application", "criterion"], name="one_choice_per_project")
+            models.UniqueConstraint(
+                fields=["paper", "application", "criterion"], name="one_choice_per_project"
+            )
         ]
 
     def __str__(self) -> str:
@@ -67,14 +79,18 @@ class AllocationRun(models.Model):
     greedy_selection = models.JSONField(default=list)
     equal_shares_selection = models.JSONField(default=list)
     equal_shares_variant = models.CharField(max_length=20, blank=True)
-    chosen_rule = models.CharField(_("règle retenue"), max_length=15, choices=Rule.choices, blank=True)
+    chosen_rule = models.CharField(
+        _("règle retenue"), max_length=15, choices=Rule.choices, blank=True
+    )
     chosen_selection = models.JSONField(default=list)
     reason = models.TextField(_("motif"), blank=True)
     computed_at = models.DateTimeField(auto_now_add=True)
-    computed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                                    related_name="+")
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    computed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     published_at = models.DateTimeField(_("publié le"), null=True, blank=True)
 
     class Meta:
@@ -95,7 +111,9 @@ class PanelAssessment(models.Model):
         PARTIAL = "partial", _("Partiellement")
         FAILS = "fails", _("En deçà des attentes")
 
-    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="panel_assessments")
+    application = models.ForeignKey(
+        Application, on_delete=models.PROTECT, related_name="panel_assessments"
+    )
     member = models.ForeignKey(PanelMember, on_delete=models.PROTECT, related_name="assessments")
     fiscal_year = models.PositiveIntegerField(_("exercice évalué"))
     rating = models.CharField(_("appréciation"), max_length=10, choices=Rating.choices)
@@ -106,7 +124,9 @@ class PanelAssessment(models.Model):
         verbose_name = _("appréciation du panel")
         verbose_name_plural = _("appréciations du panel")
         constraints = [
-            models.UniqueConstraint(fields=["application", "member", "fiscal_year"], name="one_assessment_per_year")
+            models.UniqueConstraint(
+                fields=["application", "member", "fiscal_year"], name="one_assessment_per_year"
+            )
         ]
 
     def __str__(self) -> str:

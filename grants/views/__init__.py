@@ -14,7 +14,18 @@ from .detail import (
 from .instruction import queue
 
 __all__ = [
-    "application_assign", "application_create", "application_detail", "application_edit", "application_note",
-    "application_opinion", "application_renew", "application_score", "application_transition",
-    "attachment_download", "committee_detail", "committee_list", "my_applications", "queue",
+    "application_assign",
+    "application_create",
+    "application_detail",
+    "application_edit",
+    "application_note",
+    "application_opinion",
+    "application_renew",
+    "application_score",
+    "application_transition",
+    "attachment_download",
+    "committee_detail",
+    "committee_list",
+    "my_applications",
+    "queue",
 ]

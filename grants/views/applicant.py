@@ -49,12 +49,16 @@ def my_applications(request: HttpRequest) -> HttpResponse:
         .order_by("-created_at", "-id")
     )
     open_calls = Call.objects.filter(state=CallState.OPEN).order_by("closes_at")
-    return render(request, "grants/my_applications.html", {
-        "applications": applications,
-        "open_calls": open_calls,
-        "has_organisation": bool(organisation_ids),
-        "renewable_states": RENEWABLE_STATES,
-    })
+    return render(
+        request,
+        "grants/my_applications.html",
+        {
+            "applications": applications,
+            "open_calls": open_calls,
+            "has_organisation": bool(organisation_ids),
+            "renewable_states": RENEWABLE_STATES,
+        },
+    )
 
 
 @login_required
@@ -66,30 +70,43 @@ def application_create(request: HttpRequest) -> HttpResponse:
     initial: dict[str, Any] = {}
     if call_id := request.GET.get("call", ""):
         initial["call"] = call_id if call_id.isdigit() else None
-    form = ApplicationCreateForm(request.POST or None, initial=initial, user=request.user,
-                                 organisation_ids=organisation_ids)
+    form = ApplicationCreateForm(
+        request.POST or None, initial=initial, user=request.user, organisation_ids=organisation_ids
+    )
     status = 200
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
             try:
                 application = services.application_create(
-                    actor=request.user, organisation=data["organisation"], call=data["call"],
-                    data={"title": data["title"]})
+                    actor=request.user,
+                    organisation=data["organisation"],
+                    call=data["call"],
+                    data={"title": data["title"]},
+                )
             except DomainError as exc:
                 add_domain_error(form, exc)
                 status = exc.status_code
             else:
-                messages.success(request, _("Le brouillon %(ref)s est créé. Complétez-le puis déposez-le.")
-                                 % {"ref": application.reference})
+                messages.success(
+                    request,
+                    _("Le brouillon %(ref)s est créé. Complétez-le puis déposez-le.")
+                    % {"ref": application.reference},
+                )
                 return redirect("grants:application_edit", pk=application.pk)
         else:
             status = 400
-    return render(request, "grants/application_create.html", {
-        "form": form,
-        "single_organisation": Organisation.objects.get(pk=next(iter(organisation_ids)))
-        if len(organisation_ids) == 1 else None,
-    }, status=status)
+    return render(
+        request,
+        "grants/application_create.html",
+        {
+            "form": form,
+            "single_organisation": Organisation.objects.get(pk=next(iter(organisation_ids)))
+            if len(organisation_ids) == 1
+            else None,
+        },
+        status=status,
+    )
 
 
 def _edit_forms(application: Application, data: Any = None) -> dict[str, Any]:
@@ -102,20 +119,36 @@ def _edit_forms(application: Application, data: Any = None) -> dict[str, Any]:
         }
     charges, products = budget_initial(application)
     return {
-        "form": ApplicationForm(initial=ApplicationForm.initial_for(application), call=application.call),
-        "indicators": IndicatorFormSet(prefix="indicators", initial=[
-            {"label": i.label, "unit": i.unit, "target": i.target} for i in application.indicators.all()]),
+        "form": ApplicationForm(
+            initial=ApplicationForm.initial_for(application), call=application.call
+        ),
+        "indicators": IndicatorFormSet(
+            prefix="indicators",
+            initial=[
+                {"label": i.label, "unit": i.unit, "target": i.target}
+                for i in application.indicators.all()
+            ],
+        ),
         "charges": ChargeFormSet(prefix="charges", initial=charges),
         "products": ProductFormSet(prefix="products", initial=products),
     }
 
 
-def _save_draft(request: HttpRequest, application: Application, forms: dict[str, Any]) -> tuple[bool, list[str]]:
+def _save_draft(
+    request: HttpRequest, application: Application, forms: dict[str, Any]
+) -> tuple[bool, list[str]]:
     """Save every valid part of the input (an invalid budget never costs the rest).
 
     Returns (everything valid and saved, budget errors)."""
-    form, indicators, charges, products = forms["form"], forms["indicators"], forms["charges"], forms["products"]
-    all_valid = all([form.is_valid(), indicators.is_valid(), charges.is_valid(), products.is_valid()])
+    form, indicators, charges, products = (
+        forms["form"],
+        forms["indicators"],
+        forms["charges"],
+        forms["products"],
+    )
+    all_valid = all(
+        [form.is_valid(), indicators.is_valid(), charges.is_valid(), products.is_valid()]
+    )
     data = form.service_data()
     if indicators.is_valid():
         data["indicators"] = [f.cleaned_data for f in indicators if f.cleaned_data.get("label")]
@@ -146,8 +179,11 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
     dossier » saves then submits, and shows the call's rules the file still breaks."""
     application = get_own(request, pk)
     if not application.is_editable_by_applicant:
-        messages.info(request, _("Ce dossier n'est plus modifiable dans l'état « %(state)s ».")
-                      % {"state": application.get_state_display()})
+        messages.info(
+            request,
+            _("Ce dossier n'est plus modifiable dans l'état « %(state)s ».")
+            % {"state": application.get_state_display()},
+        )
         return redirect("grants:application_detail", pk=application.pk)
     status = 200
     error = ""
@@ -156,14 +192,20 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
         forms = _edit_forms(application, request.POST)
         saved, budget_errors = _save_draft(request, application, forms)
         application = get_own(request, pk)
-        years = years_context(application, request.POST if "years-TOTAL_FORMS" in request.POST else None)
-        if years["years"] is not None and years["years"].is_bound:  # « Montants annuels » (multi-year)
+        years = years_context(
+            application, request.POST if "years-TOTAL_FORMS" in request.POST else None
+        )
+        if (
+            years["years"] is not None and years["years"].is_bound
+        ):  # « Montants annuels » (multi-year)
             years["years_errors"] = save_years(request.user, application, years["years"])
             saved = saved and not years["years_errors"]
             application = get_own(request, pk)
         if saved and request.POST.get("action") == "submit" and application.state == S.DRAFT:
             try:
-                services.run_transition(name="submit", actor=request.user, application=application, data={})
+                services.run_transition(
+                    name="submit", actor=request.user, application=application, data={}
+                )
             except DomainError as exc:
                 # Budget messages are shown once, in the budget section.
                 budget_errors += [str(m) for m in exc.errors.get("budget", [])]
@@ -172,29 +214,40 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 error = error_message(exc)
                 status = exc.status_code
             else:
-                messages.success(request, _("Votre dossier %(ref)s est déposé.") % {"ref": application.reference})
+                messages.success(
+                    request, _("Votre dossier %(ref)s est déposé.") % {"ref": application.reference}
+                )
                 return redirect("grants:application_detail", pk=application.pk)
         elif saved:
             messages.success(request, _("Le brouillon est enregistré."))
             return redirect("grants:application_edit", pk=application.pk)
         else:
             status = 400
-            error = _("Certaines informations sont à corriger (voir ci-dessous). Les autres sont enregistrées.")
+            error = _(
+                "Certaines informations sont à corriger (voir ci-dessous). Les autres sont enregistrées."
+            )
     else:
         forms = _edit_forms(application)
         years = years_context(application)
-    return render(request, "grants/application_edit.html", {
-        **forms,
-        "application": application,
-        "call": application.call,
-        "error": error,
-        "budget_errors": budget_errors,
-        "totals": budget_totals(application),
-        "eligibility": eligibility_list(application) if application.state == S.DRAFT else None,
-        "similar": list(similar_applications(application)),
-        "pending_request": application.completion_requests.filter(answered_at__isnull=True).first(),
-        **years,
-    }, status=status)
+    return render(
+        request,
+        "grants/application_edit.html",
+        {
+            **forms,
+            "application": application,
+            "call": application.call,
+            "error": error,
+            "budget_errors": budget_errors,
+            "totals": budget_totals(application),
+            "eligibility": eligibility_list(application) if application.state == S.DRAFT else None,
+            "similar": list(similar_applications(application)),
+            "pending_request": application.completion_requests.filter(
+                answered_at__isnull=True
+            ).first(),
+            **years,
+        },
+        status=status,
+    )
 
 
 @login_required
@@ -208,15 +261,27 @@ def application_renew(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                application = services.application_renew(actor=request.user, previous=previous,
-                                                         call=form.cleaned_data["call"])
+                application = services.application_renew(
+                    actor=request.user, previous=previous, call=form.cleaned_data["call"]
+                )
             except DomainError as exc:
                 add_domain_error(form, exc)
                 status = exc.status_code
             else:
-                messages.success(request, _("Le dossier %(ref)s est créé à partir de %(prev)s : vérifiez-le puis "
-                                            "déposez-le.") % {"ref": application.reference, "prev": previous.reference})
+                messages.success(
+                    request,
+                    _(
+                        "Le dossier %(ref)s est créé à partir de %(prev)s : vérifiez-le puis "
+                        "déposez-le."
+                    )
+                    % {"ref": application.reference, "prev": previous.reference},
+                )
                 return redirect("grants:application_edit", pk=application.pk)
         else:
             status = 400
-    return render(request, "grants/application_renew.html", {"previous": previous, "form": form}, status=status)
+    return render(
+        request,
+        "grants/application_renew.html",
+        {"previous": previous, "form": form},
+        status=status,
+    )

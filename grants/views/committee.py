@@ -45,18 +45,26 @@ def committee_list(request: HttpRequest) -> HttpResponse:
             data = form.cleaned_data
             try:
                 session = services.committee_session_create(
-                    actor=request.user, programme=data["programme"], call=data["call"],
-                    title=data["title"], date=data["date"])
+                    actor=request.user,
+                    programme=data["programme"],
+                    call=data["call"],
+                    title=data["title"],
+                    date=data["date"],
+                )
             except DomainError as exc:
                 add_domain_error(form, exc)
                 status = exc.status_code
             else:
-                messages.success(request, _("La séance « %(title)s » est créée.") % {"title": session.title})
+                messages.success(
+                    request, _("La séance « %(title)s » est créée.") % {"title": session.title}
+                )
                 return redirect("grants:committee_detail", pk=session.pk)
         else:
             status = 400
     sessions = CommitteeSession.objects.select_related("programme", "call").order_by("-date", "-id")
-    return render(request, "grants/committee_list.html", {"sessions": sessions, "form": form}, status=status)
+    return render(
+        request, "grants/committee_list.html", {"sessions": sessions, "form": form}, status=status
+    )
 
 
 def _agenda(request: HttpRequest, session: CommitteeSession) -> list:
@@ -78,14 +86,23 @@ def committee_detail(request: HttpRequest, pk: int) -> HttpResponse:
     minutes_form = MinutesForm(data, initial={"minutes": session.minutes}, prefix="session")
     status, error = 200, ""
     if data is not None:
-        valid = [row["form"].is_valid() for row in rows] + [minutes_form.is_valid()]  # every error shown
+        valid = [row["form"].is_valid() for row in rows] + [
+            minutes_form.is_valid()
+        ]  # every error shown
         if all(valid):
-            decisions = [row["form"].service_row() for row in rows if row["form"].cleaned_data["decision"] != "defer"]
+            decisions = [
+                row["form"].service_row()
+                for row in rows
+                if row["form"].cleaned_data["decision"] != "defer"
+            ]
             try:
                 with transaction.atomic():
                     done = services.committee_record_decisions(
-                        actor=request.user, session=session, decisions=decisions,
-                        minutes=minutes_form.cleaned_data["minutes"])
+                        actor=request.user,
+                        session=session,
+                        decisions=decisions,
+                        minutes=minutes_form.cleaned_data["minutes"],
+                    )
             except DomainError as exc:
                 failing = getattr(exc, "application_id", None)
                 target = next((row for row in rows if row["application"].pk == failing), None)
@@ -95,24 +112,37 @@ def committee_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     error = f"{target['application'].reference} : {error}"
                 status = exc.status_code
             else:
-                messages.success(request, ngettext(
-                    "%(n)d décision enregistrée. La séance est tenue.",
-                    "%(n)d décisions enregistrées. La séance est tenue.", len(done)) % {"n": len(done)})
+                messages.success(
+                    request,
+                    ngettext(
+                        "%(n)d décision enregistrée. La séance est tenue.",
+                        "%(n)d décisions enregistrées. La séance est tenue.",
+                        len(done),
+                    )
+                    % {"n": len(done)},
+                )
                 return redirect("grants:committee_detail", pk=session.pk)
         else:
             status, error = 400, _("Le formulaire contient des erreurs.")
-    return render(request, "grants/committee_detail.html", _context(session, rows, minutes_form, can_decide, error),
-                  status=status)
+    return render(
+        request,
+        "grants/committee_detail.html",
+        _context(session, rows, minutes_form, can_decide, error),
+        status=status,
+    )
 
 
-def _context(session: CommitteeSession, rows: list, minutes_form: MinutesForm, can_decide: bool,
-             error: str) -> dict[str, Any]:
+def _context(
+    session: CommitteeSession, rows: list, minutes_form: MinutesForm, can_decide: bool, error: str
+) -> dict[str, Any]:
     return {
         "session": session,
         "rows": rows,
         "minutes_form": minutes_form,
         "can_decide": can_decide and bool(rows),
         "envelope": committee_envelope(session, [row["application"] for row in rows]),
-        "decided": session.applications.exclude(state="in_committee").select_related("organisation"),
+        "decided": session.applications.exclude(state="in_committee").select_related(
+            "organisation"
+        ),
         "error": error,
     }

@@ -17,7 +17,14 @@ from ..services import transition_specs
 
 def visible_applications(request: HttpRequest) -> QuerySet[Application]:
     return applications_visible_to(request.user).select_related(
-        "organisation", "call", "programme", "pillar", "assigned_to", "committee_session", "previous")
+        "organisation",
+        "call",
+        "programme",
+        "pillar",
+        "assigned_to",
+        "committee_session",
+        "previous",
+    )
 
 
 def get_visible(request: HttpRequest, pk: int) -> Application:

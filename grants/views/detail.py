@@ -46,11 +46,17 @@ SCORING_STATES = (S.ELIGIBLE, S.UNDER_REVIEW)
 OPINION_STATES = (S.ELIGIBLE, S.UNDER_REVIEW, S.IN_COMMITTEE)
 
 FIELD_LABELS = {
-    "title": gettext_lazy("Titre du projet"), "summary": gettext_lazy("Résumé"),
-    "start_date": gettext_lazy("Dates du projet"), "end_date": gettext_lazy("Dates du projet"),
-    "requested_amount": gettext_lazy("Montant demandé"), "qpvs": gettext_lazy("Quartiers ciblés"),
-    "pillar": gettext_lazy("Pilier"), "objectives": gettext_lazy("Objectifs"), "budget": gettext_lazy("Budget"),
-    "call": gettext_lazy("Appel"), "documents": gettext_lazy("Pièces"),
+    "title": gettext_lazy("Titre du projet"),
+    "summary": gettext_lazy("Résumé"),
+    "start_date": gettext_lazy("Dates du projet"),
+    "end_date": gettext_lazy("Dates du projet"),
+    "requested_amount": gettext_lazy("Montant demandé"),
+    "qpvs": gettext_lazy("Quartiers ciblés"),
+    "pillar": gettext_lazy("Pilier"),
+    "objectives": gettext_lazy("Objectifs"),
+    "budget": gettext_lazy("Budget"),
+    "call": gettext_lazy("Appel"),
+    "documents": gettext_lazy("Pièces"),
     "challenge": gettext_lazy("Solution attendue"),
 }
 
@@ -59,31 +65,56 @@ def eligibility_list(application: Application) -> list[dict[str, str]]:
     """The eligibility problems as (field, label, message) rows for the pre-submission check."""
     return [
         {"field": field, "label": FIELD_LABELS.get(field, field), "message": message}
-        for field, msgs in eligibility_errors(application).items() for message in msgs
+        for field, msgs in eligibility_errors(application).items()
+        for message in msgs
     ]
 
 
 def _budget_rows(application: Application) -> dict[str, list]:
     items = list(application.budget_items.all())
-    return {"charges": [i for i in items if i.account in CHARGE_ACCOUNTS],
-            "products": [i for i in items if i.account not in CHARGE_ACCOUNTS]}
+    return {
+        "charges": [i for i in items if i.account in CHARGE_ACCOUNTS],
+        "products": [i for i in items if i.account not in CHARGE_ACCOUNTS],
+    }
 
 
 def _scores(application: Application, user) -> dict[str, Any]:
     criteria = list(application.call.criteria.all()) if application.call_id else []
     if not criteria:
         return {"criteria": []}
-    averages = dict(Score.objects.filter(application=application).values("criterion")
-                    .annotate(avg=Avg("value")).values_list("criterion", "avg"))
-    mine = dict(Score.objects.filter(application=application, scorer=user).values_list("criterion", "value"))
-    weighted = sum((Decimal(str(averages[c.pk])) * c.weight for c in criteria if c.pk in averages), Decimal("0"))
+    averages = dict(
+        Score.objects.filter(application=application)
+        .values("criterion")
+        .annotate(avg=Avg("value"))
+        .values_list("criterion", "avg")
+    )
+    mine = dict(
+        Score.objects.filter(application=application, scorer=user).values_list("criterion", "value")
+    )
+    weighted = sum(
+        (Decimal(str(averages[c.pk])) * c.weight for c in criteria if c.pk in averages),
+        Decimal("0"),
+    )
     weighted_max = sum((c.max_score * c.weight for c in criteria), Decimal("0"))
-    rows = [{"criterion": c, "average": averages.get(c.pk), "mine": mine.get(c.pk)} for c in criteria]
-    return {"criteria": criteria, "rows": rows, "mine": mine, "weighted": weighted, "weighted_max": weighted_max}
+    rows = [
+        {"criterion": c, "average": averages.get(c.pk), "mine": mine.get(c.pk)} for c in criteria
+    ]
+    return {
+        "criteria": criteria,
+        "rows": rows,
+        "mine": mine,
+        "weighted": weighted,
+        "weighted_max": weighted_max,
+    }
 
 
-def detail_context(request: HttpRequest, application: Application, *,
-                   bound: dict[str, Any] | None = None, error: str = "") -> dict[str, Any]:
+def detail_context(
+    request: HttpRequest,
+    application: Application,
+    *,
+    bound: dict[str, Any] | None = None,
+    error: str = "",
+) -> dict[str, Any]:
     """Everything the page shows. `bound` replaces the blank forms by the ones just posted."""
     user = request.user
     bound = bound or {}
@@ -91,10 +122,14 @@ def detail_context(request: HttpRequest, application: Application, *,
     staff = is_staff_viewer(user, application)
     transitions = []
     order = list(services.transition_specs())
-    available = sorted(services.available_transitions(actor=user, application=application),
-                       key=lambda spec: order.index(spec.name))
+    available = sorted(
+        services.available_transitions(actor=user, application=application),
+        key=lambda spec: order.index(spec.name),
+    )
     for spec in available:
-        form = bound.get(spec.name) or transition_form(spec.name)(application=application, prefix=spec.name)
+        form = bound.get(spec.name) or transition_form(spec.name)(
+            application=application, prefix=spec.name
+        )
         transitions.append({"spec": spec, "form": form})
     history = history_for(application)
     if not staff:
@@ -120,38 +155,53 @@ def detail_context(request: HttpRequest, application: Application, *,
         "documents": documents,
         "attachments": application.attachments.all(),
         "completion_requests": application.completion_requests.all(),
-        "pending_request": next((r for r in application.completion_requests.all() if r.is_pending), None),
+        "pending_request": next(
+            (r for r in application.completion_requests.all() if r.is_pending), None
+        ),
         "similar": list(similar_applications(application)),
         "history": history,
     }
     if member and application.state == S.DRAFT:
         context["eligibility"] = eligibility_list(application)
     if staff:
-        may_instruct = has_role(user, Role.PROGRAMME_MANAGER) or scope_of(user, Role.INSTRUCTOR) is not None
+        may_instruct = (
+            has_role(user, Role.PROGRAMME_MANAGER) or scope_of(user, Role.INSTRUCTOR) is not None
+        )
         is_partner = has_role(user, Role.COMMITTEE_MEMBER)
         scores = _scores(application, user)
-        context.update({
-            "notes": application.notes.select_related("author"),
-            "opinions": application.opinions.select_related("author", "funder"),
-            "scores": scores,
-            "can_note": may_instruct or is_partner,
-            "note_form": bound.get("note") or NoteForm(prefix="note"),
-            "can_assign": may_instruct,
-            "assign_form": bound.get("assign") or AssignForm(prefix="assign",
-                                                             initial={"assigned_to": application.assigned_to_id}),
-            "can_score": may_instruct and application.state in SCORING_STATES and bool(scores["criteria"]),
-            "can_give_opinion": is_partner and application.state in OPINION_STATES,
-            "opinion_form": bound.get("opinion") or OpinionForm(prefix="opinion"),
-        })
+        context.update(
+            {
+                "notes": application.notes.select_related("author"),
+                "opinions": application.opinions.select_related("author", "funder"),
+                "scores": scores,
+                "can_note": may_instruct or is_partner,
+                "note_form": bound.get("note") or NoteForm(prefix="note"),
+                "can_assign": may_instruct,
+                "assign_form": bound.get("assign")
+                or AssignForm(prefix="assign", initial={"assigned_to": application.assigned_to_id}),
+                "can_score": may_instruct
+                and application.state in SCORING_STATES
+                and bool(scores["criteria"]),
+                "can_give_opinion": is_partner and application.state in OPINION_STATES,
+                "opinion_form": bound.get("opinion") or OpinionForm(prefix="opinion"),
+            }
+        )
         if context["can_score"]:
-            context["score_form"] = bound.get("score") or ScoreForm(prefix="score", criteria=scores["criteria"],
-                                                                    mine=scores["mine"])
+            context["score_form"] = bound.get("score") or ScoreForm(
+                prefix="score", criteria=scores["criteria"], mine=scores["mine"]
+            )
     return context
 
 
-def _render(request: HttpRequest, application: Application, *, status: int = 200, **kwargs: Any) -> HttpResponse:
-    return render(request, "grants/application_detail.html", detail_context(request, application, **kwargs),
-                  status=status)
+def _render(
+    request: HttpRequest, application: Application, *, status: int = 200, **kwargs: Any
+) -> HttpResponse:
+    return render(
+        request,
+        "grants/application_detail.html",
+        detail_context(request, application, **kwargs),
+        status=status,
+    )
 
 
 @login_required
@@ -171,22 +221,44 @@ def application_transition(request: HttpRequest, pk: int, name: str) -> HttpResp
         raise Http404
     form = transition_form(name)(request.POST, request.FILES, application=application, prefix=name)
     if not form.is_valid():
-        return _render(request, application, status=400, bound={name: form},
-                       error=_("Le formulaire contient des erreurs."))
+        return _render(
+            request,
+            application,
+            status=400,
+            bound={name: form},
+            error=_("Le formulaire contient des erreurs."),
+        )
     try:
         with transaction.atomic():
             upload = form.cleaned_data.get("attachment")
             if upload is not None:
-                services.application_attach(actor=request.user, application=application, file=upload,
-                                            title=form.cleaned_data.get("attachment_title", ""))
-            application = services.run_transition(name=name, actor=request.user, application=application,
-                                                   data=form.service_data())
+                services.application_attach(
+                    actor=request.user,
+                    application=application,
+                    file=upload,
+                    title=form.cleaned_data.get("attachment_title", ""),
+                )
+            application = services.run_transition(
+                name=name, actor=request.user, application=application, data=form.service_data()
+            )
     except DomainError as exc:
         add_domain_error(form, exc)
         application = get_visible(request, pk)
-        return _render(request, application, status=exc.status_code, bound={name: form}, error=error_message(exc))
-    messages.success(request, _("Action effectuée : %(label)s. Le dossier est maintenant « %(state)s ».")
-                     % {"label": services.transition_specs()[name].label, "state": application.get_state_display()})
+        return _render(
+            request,
+            application,
+            status=exc.status_code,
+            bound={name: form},
+            error=error_message(exc),
+        )
+    messages.success(
+        request,
+        _("Action effectuée : %(label)s. Le dossier est maintenant « %(state)s ».")
+        % {
+            "label": services.transition_specs()[name].label,
+            "state": application.get_state_display(),
+        },
+    )
     return redirect("grants:application_detail", pk=application.pk)
 
 
@@ -201,29 +273,45 @@ def _side_action(request: HttpRequest, pk: int, key: str, form_factory, run) -> 
             message = run(application, form)
         except DomainError as exc:
             add_domain_error(form, exc)
-            return _render(request, application, status=exc.status_code, bound={key: form},
-                           error=error_message(exc))
+            return _render(
+                request,
+                application,
+                status=exc.status_code,
+                bound={key: form},
+                error=error_message(exc),
+            )
         messages.success(request, message)
         return redirect("grants:application_detail", pk=application.pk)
-    return _render(request, application, status=400, bound={key: form}, error=_("Le formulaire contient des erreurs."))
+    return _render(
+        request,
+        application,
+        status=400,
+        bound={key: form},
+        error=_("Le formulaire contient des erreurs."),
+    )
 
 
 @login_required
 @require_POST
 def application_assign(request: HttpRequest, pk: int) -> HttpResponse:
     def run(application, form):
-        services.application_assign(actor=request.user, application=application,
-                                    instructor=form.cleaned_data["assigned_to"])
+        services.application_assign(
+            actor=request.user, application=application, instructor=form.cleaned_data["assigned_to"]
+        )
         return _("L'attribution du dossier est enregistrée.")
 
-    return _side_action(request, pk, "assign", lambda a: AssignForm(request.POST, prefix="assign"), run)
+    return _side_action(
+        request, pk, "assign", lambda a: AssignForm(request.POST, prefix="assign"), run
+    )
 
 
 @login_required
 @require_POST
 def application_note(request: HttpRequest, pk: int) -> HttpResponse:
     def run(application, form):
-        services.application_add_note(actor=request.user, application=application, text=form.cleaned_data["text"])
+        services.application_add_note(
+            actor=request.user, application=application, text=form.cleaned_data["text"]
+        )
         return _("La note interne est enregistrée.")
 
     return _side_action(request, pk, "note", lambda a: NoteForm(request.POST, prefix="note"), run)
@@ -233,12 +321,17 @@ def application_note(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def application_opinion(request: HttpRequest, pk: int) -> HttpResponse:
     def run(application, form):
-        services.application_give_opinion(actor=request.user, application=application,
-                                          opinion=form.cleaned_data["opinion"],
-                                          comment=form.cleaned_data["comment"])
+        services.application_give_opinion(
+            actor=request.user,
+            application=application,
+            opinion=form.cleaned_data["opinion"],
+            comment=form.cleaned_data["comment"],
+        )
         return _("Votre avis est enregistré.")
 
-    return _side_action(request, pk, "opinion", lambda a: OpinionForm(request.POST, prefix="opinion"), run)
+    return _side_action(
+        request, pk, "opinion", lambda a: OpinionForm(request.POST, prefix="opinion"), run
+    )
 
 
 @login_required
@@ -249,7 +342,9 @@ def application_score(request: HttpRequest, pk: int) -> HttpResponse:
         return ScoreForm(request.POST, prefix="score", criteria=criteria, mine={})
 
     def run(application, form):
-        services.application_score(actor=request.user, application=application, scores=form.scores())
+        services.application_score(
+            actor=request.user, application=application, scores=form.scores()
+        )
         return _("La notation est enregistrée.")
 
     return _side_action(request, pk, "score", form_factory, run)

@@ -39,14 +39,21 @@ def queue(request: HttpRequest) -> HttpResponse:
     params.pop("page", None)
     tab_params = params.copy()
     tab_params.pop("state", None)
-    tabs = [{"state": value, "label": label, "count": counts.get(value, 0)}
-            for value, label in ApplicationState.choices if value != ApplicationState.DRAFT]
-    return render(request, "grants/queue.html", {
-        "form": form,
-        "page": page,
-        "tabs": tabs,
-        "total": sum(counts.values()),
-        "current_state": state,
-        "query_string": params.urlencode(),
-        "tab_query_string": tab_params.urlencode(),
-    })
+    tabs = [
+        {"state": value, "label": label, "count": counts.get(value, 0)}
+        for value, label in ApplicationState.choices
+        if value != ApplicationState.DRAFT
+    ]
+    return render(
+        request,
+        "grants/queue.html",
+        {
+            "form": form,
+            "page": page,
+            "tabs": tabs,
+            "total": sum(counts.values()),
+            "current_state": state,
+            "query_string": params.urlencode(),
+            "tab_query_string": tab_params.urlencode(),
+        },
+    )

@@ -7,8 +7,17 @@ from rest_framework.test import APIClient
 
 from grants.models import Application
 
-ROLES = ["anonymous", "applicant", "other_applicant", "instructor", "committee_member", "manager",
-         "finance_officer", "auditor", "panel_member"]
+ROLES = [
+    "anonymous",
+    "applicant",
+    "other_applicant",
+    "instructor",
+    "committee_member",
+    "manager",
+    "finance_officer",
+    "auditor",
+    "panel_member",
+]
 
 
 def put(application: Application, state: str) -> Application:

@@ -14,18 +14,22 @@ pytestmark = pytest.mark.django_db
 IBAN = "FR7630006000011234567890189"
 
 
-@pytest.mark.parametrize(("role", "sees_org", "sees_bank"), [
-    ("applicant", True, True),
-    ("finance_officer", True, True),
-    ("instructor", True, False),
-    ("committee_member", True, False),
-    ("manager", True, False),
-    ("auditor", True, False),
-    ("other_applicant", False, None),
-    ("panel_member", False, None),
-])
-def test_organisation_visibility_and_bank_details(role, sees_org, sees_bank, organisation, applicant,
-                                                  client_for):
+@pytest.mark.parametrize(
+    ("role", "sees_org", "sees_bank"),
+    [
+        ("applicant", True, True),
+        ("finance_officer", True, True),
+        ("instructor", True, False),
+        ("committee_member", True, False),
+        ("manager", True, False),
+        ("auditor", True, False),
+        ("other_applicant", False, None),
+        ("panel_member", False, None),
+    ],
+)
+def test_organisation_visibility_and_bank_details(
+    role, sees_org, sees_bank, organisation, applicant, client_for
+):
     client = client_for(role)
     listing = client.get("/api/organisations/")
     assert listing.status_code == 200
@@ -46,23 +50,35 @@ def test_organisations_need_an_account(client_for, organisation):
 
 
 def test_organisation_admin_updates_the_profile(client_for, organisation, applicant):
-    response = client_for("applicant").patch(f"/api/organisations/{organisation.pk}/",
-                                             {"phone": "04 91 00 00 00", "city": "Marseille 3e"}, format="json")
+    response = client_for("applicant").patch(
+        f"/api/organisations/{organisation.pk}/",
+        {"phone": "04 91 00 00 00", "city": "Marseille 3e"},
+        format="json",
+    )
     assert response.status_code == 200, response.content
     assert response.json()["city"] == "Marseille 3e"
     organisation.refresh_from_db()
     assert organisation.phone == "04 91 00 00 00"
-    assert AuditLog.objects.filter(action="core.organisation.updated", object_id=str(organisation.pk)).exists()
+    assert AuditLog.objects.filter(
+        action="core.organisation.updated", object_id=str(organisation.pk)
+    ).exists()
 
 
 def test_profile_update_refusals(client_for, organisation, applicant, instructor):
     url = f"/api/organisations/{organisation.pk}/"
-    assert client_for("instructor").patch(url, {"city": "Ailleurs"}, format="json").status_code == 403
-    assert client_for("other_applicant").patch(url, {"city": "Ailleurs"}, format="json").status_code == 404
+    assert (
+        client_for("instructor").patch(url, {"city": "Ailleurs"}, format="json").status_code == 403
+    )
+    assert (
+        client_for("other_applicant").patch(url, {"city": "Ailleurs"}, format="json").status_code
+        == 404
+    )
     invalid = client_for("applicant").patch(url, {"email": "pas-une-adresse"}, format="json")
     assert invalid.status_code == 400
     assert invalid.json() == {"email": ["Saisissez une adresse e-mail valide."]}
-    siret = client_for("applicant").patch(url, {"siret": "12345678901234", "iban": "FR00"}, format="json")
+    siret = client_for("applicant").patch(
+        url, {"siret": "12345678901234", "iban": "FR00"}, format="json"
+    )
     assert siret.status_code == 200  # not editable here: ignored
     assert Organisation.objects.get(pk=organisation.pk).city == "Marseille"
     assert Organisation.objects.get(pk=organisation.pk).siret == organisation.siret
@@ -99,7 +115,9 @@ def test_anonymous_reads_every_call_but_drafts(api, calls_in_every_state):
     assert opened["state_label"] == "Ouvert" and opened["mode_label"] == "Appel à projets"
 
 
-def test_signed_in_users_read_every_call_but_drafts(client_for, applicant, manager, calls_in_every_state):
+def test_signed_in_users_read_every_call_but_drafts(
+    client_for, applicant, manager, calls_in_every_state
+):
     assert "Appel draft" not in titles(client_for("applicant").get("/api/calls/"))
     assert "Appel closed" in titles(client_for("applicant").get("/api/calls/"))
     assert "Appel draft" in titles(client_for("manager").get("/api/calls/"))
@@ -111,13 +129,22 @@ def test_programmes_for_signed_in_users(client_for, call, applicant):
     assert body["results"][0]["envelope"] == "500000.00"
 
 
-@pytest.mark.parametrize(("role", "status"), [
-    ("manager", 200), ("instructor", 403), ("applicant", 403), ("anonymous", 403),
-])
-def test_call_transition_for_programme_managers(role, status, client_for, applicant, instructor, manager):
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [
+        ("manager", 200),
+        ("instructor", 403),
+        ("applicant", 403),
+        ("anonymous", 403),
+    ],
+)
+def test_call_transition_for_programme_managers(
+    role, status, client_for, applicant, instructor, manager
+):
     call = f.CallFactory(state=CallState.OPEN)
-    response = client_for(role).post(f"/api/calls/{call.pk}/transitions/close/",
-                                      {"reason": "Date atteinte"}, format="json")
+    response = client_for(role).post(
+        f"/api/calls/{call.pk}/transitions/close/", {"reason": "Date atteinte"}, format="json"
+    )
     assert response.status_code == status
     expected = CallState.CLOSED if status == 200 else CallState.OPEN
     assert Call.objects.get(pk=call.pk).state == expected
@@ -127,7 +154,9 @@ def test_call_transition_for_programme_managers(role, status, client_for, applic
 
 def test_call_transition_at_the_wrong_moment_is_409(client_for, manager):
     call = f.CallFactory(state=CallState.OPEN)
-    response = client_for("manager").post(f"/api/calls/{call.pk}/transitions/archive/", {}, format="json")
+    response = client_for("manager").post(
+        f"/api/calls/{call.pk}/transitions/archive/", {}, format="json"
+    )
     assert response.status_code == 409
     assert response.json()["allowed_transitions"] == ["close"]
     assert Call.objects.get(pk=call.pk).state == CallState.OPEN
@@ -135,5 +164,9 @@ def test_call_transition_at_the_wrong_moment_is_409(client_for, manager):
 
 def test_draft_call_transition_hidden_from_non_managers(client_for, instructor):
     call = f.CallFactory(state=CallState.DRAFT)
-    assert client_for("instructor").post(f"/api/calls/{call.pk}/transitions/publish/", {},
-                                         format="json").status_code == 404
+    assert (
+        client_for("instructor")
+        .post(f"/api/calls/{call.pk}/transitions/publish/", {}, format="json")
+        .status_code
+        == 404
+    )

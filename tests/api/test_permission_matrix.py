@@ -26,8 +26,10 @@ def _inputs(name: str) -> dict:
     return {
         "resubmit": {"answer": "Voici le RIB à jour."},
         "withdraw": {"reason": "Nous renonçons"},
-        "request_completion": {"message": "Merci de joindre le RIB.",
-                               "deadline": (today() + datetime.timedelta(days=15)).isoformat()},
+        "request_completion": {
+            "message": "Merci de joindre le RIB.",
+            "deadline": (today() + datetime.timedelta(days=15)).isoformat(),
+        },
         "declare_ineligible": {"reason": "Hors périmètre"},
         "send_to_committee": {"proposed_amount": "8000.00"},
         "approve": {"amount": "8000.00", "conditions": "Bilan intermédiaire en juin"},
@@ -50,16 +52,46 @@ TRANSITIONS = {
     "submit": (S.DRAFT, S.SUBMITTED, table(applicant=200, **staff(404))),
     "withdraw": (S.SUBMITTED, S.WITHDRAWN, table(applicant=200, **staff(403))),
     "resubmit": (S.RETURNED, S.SUBMITTED, table(applicant=200, **staff(403))),
-    "request_completion": (S.SUBMITTED, S.RETURNED, table(applicant=403, **staff(403, instructor=200, manager=200))),
-    "declare_eligible": (S.SUBMITTED, S.ELIGIBLE, table(applicant=403, **staff(403, instructor=200, manager=200))),
-    "declare_ineligible": (S.SUBMITTED, S.INELIGIBLE,
-                           table(applicant=403, **staff(403, instructor=200, manager=200))),
-    "start_review": (S.ELIGIBLE, S.UNDER_REVIEW, table(applicant=403, **staff(403, instructor=200, manager=200))),
-    "send_to_committee": (S.UNDER_REVIEW, S.IN_COMMITTEE,
-                          table(applicant=403, **staff(403, instructor=200, manager=200))),
-    "approve": (S.IN_COMMITTEE, S.APPROVED, table(applicant=403, **staff(403, committee_member=200, manager=200))),
-    "reject": (S.IN_COMMITTEE, S.REJECTED, table(applicant=403, **staff(403, committee_member=200, manager=200))),
-    "dismiss": (S.UNDER_REVIEW, S.DISMISSED, table(applicant=403, **staff(403, instructor=200, manager=200))),
+    "request_completion": (
+        S.SUBMITTED,
+        S.RETURNED,
+        table(applicant=403, **staff(403, instructor=200, manager=200)),
+    ),
+    "declare_eligible": (
+        S.SUBMITTED,
+        S.ELIGIBLE,
+        table(applicant=403, **staff(403, instructor=200, manager=200)),
+    ),
+    "declare_ineligible": (
+        S.SUBMITTED,
+        S.INELIGIBLE,
+        table(applicant=403, **staff(403, instructor=200, manager=200)),
+    ),
+    "start_review": (
+        S.ELIGIBLE,
+        S.UNDER_REVIEW,
+        table(applicant=403, **staff(403, instructor=200, manager=200)),
+    ),
+    "send_to_committee": (
+        S.UNDER_REVIEW,
+        S.IN_COMMITTEE,
+        table(applicant=403, **staff(403, instructor=200, manager=200)),
+    ),
+    "approve": (
+        S.IN_COMMITTEE,
+        S.APPROVED,
+        table(applicant=403, **staff(403, committee_member=200, manager=200)),
+    ),
+    "reject": (
+        S.IN_COMMITTEE,
+        S.REJECTED,
+        table(applicant=403, **staff(403, committee_member=200, manager=200)),
+    ),
+    "dismiss": (
+        S.UNDER_REVIEW,
+        S.DISMISSED,
+        table(applicant=403, **staff(403, instructor=200, manager=200)),
+    ),
     "reopen": (S.APPROVED, S.UNDER_REVIEW, table(applicant=403, **staff(403, manager=200))),
 }
 
@@ -76,9 +108,15 @@ ACTIONS = {
 
 def snapshot(application: Application) -> tuple:
     fresh = Application.objects.get(pk=application.pk)
-    return (fresh.state, fresh.title, fresh.updated_at, fresh.approved_amount, Application.objects.count(),
-            AuditLog.objects.filter(object_id=str(application.pk)).count(),
-            fresh.completion_requests.count())
+    return (
+        fresh.state,
+        fresh.title,
+        fresh.updated_at,
+        fresh.approved_amount,
+        Application.objects.count(),
+        AuditLog.objects.filter(object_id=str(application.pk)).count(),
+        fresh.completion_requests.count(),
+    )
 
 
 def _do(client, action: str, application: Application):
@@ -90,7 +128,9 @@ def _do(client, action: str, application: Application):
     if action in ("update_draft", "update_submitted"):
         return client.patch(url, {"title": "Titre changé"}, format="json")
     if action == "put_draft":
-        return client.put(url, {"title": "Titre changé", "summary": "Nouveau résumé"}, format="json")
+        return client.put(
+            url, {"title": "Titre changé", "summary": "Nouveau résumé"}, format="json"
+        )
     return client.post(url + f"transitions/{action}/", _inputs(action), format="json")
 
 
@@ -105,8 +145,16 @@ def foreign(call, other_applicant):
 
 
 @pytest.fixture
-def everyone(applicant, other_applicant, instructor, committee_member, manager, finance_officer, auditor,
-             panel_member):
+def everyone(
+    applicant,
+    other_applicant,
+    instructor,
+    committee_member,
+    manager,
+    finance_officer,
+    auditor,
+    panel_member,
+):
     """Every role exists in the database whatever the role under test (visibility depends on them)."""
 
 
@@ -146,10 +194,17 @@ def test_transitions_on_own_file(name, role, own, everyone, client_for):
         assert body["detail"]  # a message, in French, for the client to show
 
 
-@pytest.mark.parametrize(("action", "state"), [
-    ("retrieve", S.SUBMITTED), ("history", S.SUBMITTED), ("update_draft", S.DRAFT), ("submit", S.DRAFT),
-    ("withdraw", S.SUBMITTED), ("resubmit", S.RETURNED),
-])
+@pytest.mark.parametrize(
+    ("action", "state"),
+    [
+        ("retrieve", S.SUBMITTED),
+        ("history", S.SUBMITTED),
+        ("update_draft", S.DRAFT),
+        ("submit", S.DRAFT),
+        ("withdraw", S.SUBMITTED),
+        ("resubmit", S.RETURNED),
+    ],
+)
 def test_another_organisations_file_is_404(action, state, foreign, applicant, client_for):
     application = put(foreign, state)
     before = snapshot(application)
@@ -159,8 +214,15 @@ def test_another_organisations_file_is_404(action, state, foreign, applicant, cl
 
 
 CREATE_EXPECTED = {
-    "anonymous": 403, "applicant": 201, "other_applicant": 400, "instructor": 201, "committee_member": 403,
-    "manager": 201, "finance_officer": 403, "auditor": 403, "panel_member": 400,
+    "anonymous": 403,
+    "applicant": 201,
+    "other_applicant": 400,
+    "instructor": 201,
+    "committee_member": 403,
+    "manager": 201,
+    "finance_officer": 403,
+    "auditor": 403,
+    "panel_member": 400,
 }
 
 
@@ -169,8 +231,11 @@ def test_create_for_the_applicants_organisation(role, organisation, call, everyo
     """Members create drafts; instruction may start one for an association (direct award); partners,
     finance and auditors may not. Naming an organisation one cannot see reads as unknown (400)."""
     before = Application.objects.count()
-    response = client_for(role).post("/api/applications/", {
-        "organisation": organisation.pk, "call": call.pk, "title": "Jardins partagés"}, format="json")
+    response = client_for(role).post(
+        "/api/applications/",
+        {"organisation": organisation.pk, "call": call.pk, "title": "Jardins partagés"},
+        format="json",
+    )
     assert response.status_code == CREATE_EXPECTED[role], response.content
     if response.status_code == 201:
         assert Application.objects.count() == before + 1
@@ -179,12 +244,20 @@ def test_create_for_the_applicants_organisation(role, organisation, call, everyo
     else:
         assert Application.objects.count() == before
     if response.status_code == 400:
-        assert response.json()["organisation"] == ["Organisation inconnue ou hors de votre périmètre."]
+        assert response.json()["organisation"] == [
+            "Organisation inconnue ou hors de votre périmètre."
+        ]
 
 
 LIST_SEES_OWN_FILED_FILE = {
-    "applicant": True, "other_applicant": False, "instructor": True, "committee_member": True, "manager": True,
-    "finance_officer": True, "auditor": True, "panel_member": False,
+    "applicant": True,
+    "other_applicant": False,
+    "instructor": True,
+    "committee_member": True,
+    "manager": True,
+    "finance_officer": True,
+    "auditor": True,
+    "panel_member": False,
 }
 
 

@@ -54,8 +54,11 @@ def test_documentation_pages_are_served_without_cdn(api, url):
 
 
 def test_token_for_email_and_password_then_used(api, applicant, draft):
-    response = api.post("/api/auth/token/", {"email": "Porteur@asso.example.org", "password": "secret-pass-123"},
-                        format="json")
+    response = api.post(
+        "/api/auth/token/",
+        {"email": "Porteur@asso.example.org", "password": "secret-pass-123"},
+        format="json",
+    )
     assert response.status_code == 200
     key = response.json()["token"]
     assert Token.objects.get(user=applicant).key == key
@@ -66,7 +69,9 @@ def test_token_for_email_and_password_then_used(api, applicant, draft):
 
 
 def test_token_refused_for_a_wrong_password_and_the_failure_counted(api, applicant):
-    response = api.post("/api/auth/token/", {"email": applicant.email, "password": "wrong"}, format="json")
+    response = api.post(
+        "/api/auth/token/", {"email": applicant.email, "password": "wrong"}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["detail"] == "Adresse e-mail ou mot de passe incorrect."
     assert LoginFailure.objects.filter(email=applicant.email).count() == 1
@@ -76,8 +81,9 @@ def test_token_refused_for_a_wrong_password_and_the_failure_counted(api, applica
 def test_token_follows_login_throttling(api, applicant, settings):
     for _ in range(settings.LOGIN_MAX_FAILURES):
         api.post("/api/auth/token/", {"email": applicant.email, "password": "wrong"}, format="json")
-    response = api.post("/api/auth/token/", {"email": applicant.email, "password": "secret-pass-123"},
-                        format="json")
+    response = api.post(
+        "/api/auth/token/", {"email": applicant.email, "password": "secret-pass-123"}, format="json"
+    )
     assert response.status_code == 429
     assert "Trop de tentatives" in response.json()["detail"]
     assert not Token.objects.filter(user=applicant).exists()
@@ -86,16 +92,19 @@ def test_token_follows_login_throttling(api, applicant, settings):
 def test_token_refused_for_an_unconfirmed_account(api, applicant):
     applicant.is_active = False
     applicant.save(update_fields=["is_active"])
-    response = api.post("/api/auth/token/", {"email": applicant.email, "password": "secret-pass-123"},
-                        format="json")
+    response = api.post(
+        "/api/auth/token/", {"email": applicant.email, "password": "secret-pass-123"}, format="json"
+    )
     assert response.status_code == 400
 
 
 def test_token_request_fields_are_checked_in_french(api):
     response = api.post("/api/auth/token/", {"email": "pas-une-adresse"}, format="json")
     assert response.status_code == 400
-    assert response.json() == {"email": ["Saisissez une adresse e-mail valide."],
-                               "password": ["Ce champ est obligatoire."]}
+    assert response.json() == {
+        "email": ["Saisissez une adresse e-mail valide."],
+        "password": ["Ce champ est obligatoire."],
+    }
 
 
 def test_an_invalid_token_is_refused(api, draft):

@@ -19,7 +19,11 @@ CHROMIUM_ARGS = [
 
 
 def chromium_path() -> str | None:
-    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+    return (
+        os.environ.get("CHROMIUM_PATH")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -27,11 +31,15 @@ def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     path = chromium_path()
     if path is None:
-        pytest.fail("Debian's Chromium is not installed (apt-get install -y chromium); .ci/run installs it.")
+        pytest.fail(
+            "Debian's Chromium is not installed (apt-get install -y chromium); .ci/run installs it."
+        )
     # Playwright's event loop runs in this thread; Django's ORM calls from the test body are safe here.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=path, headless=True, args=CHROMIUM_ARGS
+        )
         yield browser
         browser.close()
 

@@ -47,12 +47,22 @@ class TestCallDetail:
         assert "Déposer un dossier" in html
         assert f"{reverse('grants:application_create')}?call={call.pk}" in html
 
-    def test_no_apply_button_without_organisation_or_when_closed(self, client, instructor, applicant):
+    def test_no_apply_button_without_organisation_or_when_closed(
+        self, client, instructor, applicant
+    ):
         closed = f.CallFactory(state=CallState.CLOSED)
         client.force_login(instructor)
-        assert 'id="apply-button"' not in client.get(reverse("calls:call_detail", args=[f.CallFactory().pk])).content.decode()
+        assert (
+            'id="apply-button"'
+            not in client.get(
+                reverse("calls:call_detail", args=[f.CallFactory().pk])
+            ).content.decode()
+        )
         client.force_login(applicant)
-        assert 'id="apply-button"' not in client.get(reverse("calls:call_detail", args=[closed.pk])).content.decode()
+        assert (
+            'id="apply-button"'
+            not in client.get(reverse("calls:call_detail", args=[closed.pk])).content.decode()
+        )
 
     def test_draft_calls_are_hidden_from_the_public(self, client, manager):
         draft_call = f.CallFactory(state=CallState.DRAFT)
@@ -62,7 +72,10 @@ class TestCallDetail:
 
     def test_managers_see_only_the_transitions_possible_now(self, client, manager, applicant, call):
         client.force_login(applicant)
-        assert "Clore les candidatures" not in client.get(reverse("calls:call_detail", args=[call.pk])).content.decode()
+        assert (
+            "Clore les candidatures"
+            not in client.get(reverse("calls:call_detail", args=[call.pk])).content.decode()
+        )
         client.force_login(manager)
         html = client.get(reverse("calls:call_detail", args=[call.pk])).content.decode()
         assert "Clore les candidatures" in html
@@ -85,7 +98,10 @@ class TestCallTransition:
 
     def test_others_cannot_change_a_call(self, client, instructor, call):
         client.force_login(instructor)
-        assert client.post(reverse("calls:call_transition", args=[call.pk, "close"])).status_code == 404
+        assert (
+            client.post(reverse("calls:call_transition", args=[call.pk, "close"])).status_code
+            == 404
+        )
         assert state_of(call) == CallState.OPEN
 
     def test_anonymous_is_sent_to_login(self, client, call):

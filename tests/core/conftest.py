@@ -3,7 +3,12 @@
 import pytest
 from django.urls import NoReverseMatch, reverse
 
-NAMES_USED_BY_BASE_HTML = ["calls:call_list", "grants:my_applications", "grants:queue", "grants:committee_list"]
+NAMES_USED_BY_BASE_HTML = [
+    "calls:call_list",
+    "grants:my_applications",
+    "grants:queue",
+    "grants:committee_list",
+]
 
 
 @pytest.fixture(autouse=True)

@@ -42,22 +42,38 @@ def _check(html: str) -> None:
 
 @pytest.fixture
 def pages(organisation, applicant):
-    document = services.document_upload(actor=applicant, organisation=organisation, kind="statutes",
-                                        file=SimpleUploadedFile("s.pdf", b"%PDF-1.4 x"), valid_until=None)
-    invitation = services.membership_invite(actor=applicant, organisation=organisation, email="n@example.org")
+    document = services.document_upload(
+        actor=applicant,
+        organisation=organisation,
+        kind="statutes",
+        file=SimpleUploadedFile("s.pdf", b"%PDF-1.4 x"),
+        valid_until=None,
+    )
+    invitation = services.membership_invite(
+        actor=applicant, organisation=organisation, email="n@example.org"
+    )
     pk = organisation.pk
     return {
         "signed_in": [
-            reverse("core:home"), reverse("core:profile"), reverse("core:notifications"),
+            reverse("core:home"),
+            reverse("core:profile"),
+            reverse("core:notifications"),
             reverse("core:password_change"),
-            reverse("core:organisation_detail", args=[pk]), reverse("core:organisation_edit", args=[pk]),
-            reverse("core:organisation_bank", args=[pk]), reverse("core:documents", args=[pk]),
+            reverse("core:organisation_detail", args=[pk]),
+            reverse("core:organisation_edit", args=[pk]),
+            reverse("core:organisation_bank", args=[pk]),
+            reverse("core:documents", args=[pk]),
             reverse("core:members", args=[pk]),
         ],
         "anonymous": [
-            reverse("core:home"), reverse("core:login"), reverse("core:signup"), reverse("core:signup_done"),
-            reverse("core:verify_email_resend"), reverse("core:verify_email", args=["x"]),
-            reverse("core:password_reset"), reverse("core:password_reset_done"),
+            reverse("core:home"),
+            reverse("core:login"),
+            reverse("core:signup"),
+            reverse("core:signup_done"),
+            reverse("core:verify_email_resend"),
+            reverse("core:verify_email", args=["x"]),
+            reverse("core:password_reset"),
+            reverse("core:password_reset_done"),
             reverse("core:password_reset_complete"),
             reverse("core:invitation_accept", args=[invitation.token]),
         ],

@@ -35,9 +35,14 @@ def _office(kind: str) -> bytes:
 
 
 def _doc(actor, organisation, name="statuts.pdf", content=PDF, **kwargs):
-    return services.document_upload(actor=actor, organisation=organisation, kind=kwargs.pop("kind", "statutes"),
-                                    file=_upload(name, content), valid_until=kwargs.pop("valid_until", None),
-                                    title=kwargs.pop("title", "Statuts 2025"))
+    return services.document_upload(
+        actor=actor,
+        organisation=organisation,
+        kind=kwargs.pop("kind", "statutes"),
+        file=_upload(name, content),
+        valid_until=kwargs.pop("valid_until", None),
+        title=kwargs.pop("title", "Statuts 2025"),
+    )
 
 
 # --------------------------------------------------------------------------- upload rules
@@ -55,8 +60,15 @@ def test_member_uploads_pdf_stored_privately_and_audited(organisation, applicant
     assert row.payload["kind"] == "statutes" and row.actor == applicant
 
 
-@pytest.mark.parametrize("name,content", [("logo.png", PNG), ("photo.JPG", b"\xff\xd8\xff\xe0" + b"\x00" * 20),
-                                          ("rapport.odt", _office("odt")), ("budget.docx", _office("docx"))])
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("logo.png", PNG),
+        ("photo.JPG", b"\xff\xd8\xff\xe0" + b"\x00" * 20),
+        ("rapport.odt", _office("odt")),
+        ("budget.docx", _office("docx")),
+    ],
+)
 def test_accepted_formats(organisation, applicant, name, content):
     assert _doc(applicant, organisation, name=name, content=content).pk
 
@@ -75,8 +87,15 @@ def test_wrong_extension_refused(organisation, applicant):
     assert "Type de fichier refusé" in str(exc.value.errors["file"][0])
 
 
-@pytest.mark.parametrize("name,content", [("statuts.pdf", EXE), ("rib.png", PDF), ("compte.docx", b"PK\x03\x04garbage"),
-                                          ("rapport.odt", _office("docx"))])
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("statuts.pdf", EXE),
+        ("rib.png", PDF),
+        ("compte.docx", b"PK\x03\x04garbage"),
+        ("rapport.odt", _office("docx")),
+    ],
+)
 def test_renamed_or_fake_files_refused(organisation, applicant, name, content):
     with pytest.raises(DomainError) as exc:
         _doc(applicant, organisation, name=name, content=content)
@@ -120,13 +139,22 @@ def test_document_attached_to_a_filed_application_is_kept(organisation, applican
 def test_upload_page_shows_errors_next_to_the_file_field(client, organisation, applicant):
     client.force_login(applicant)
     url = reverse("core:documents", args=[organisation.pk])
-    response = client.post(url, {"kind": "statutes", "title": "", "valid_until": "",
-                                  "file": _upload("statuts.pdf", EXE)})
+    response = client.post(
+        url,
+        {"kind": "statutes", "title": "", "valid_until": "", "file": _upload("statuts.pdf", EXE)},
+    )
     assert response.status_code == 400
     body = response.content.decode()
     assert 'id="id_file_error"' in body and "ne correspond pas" in body
-    response = client.post(url, {"kind": "statutes", "title": "Statuts", "valid_until": "",
-                                  "file": _upload("statuts.pdf", PDF)})
+    response = client.post(
+        url,
+        {
+            "kind": "statutes",
+            "title": "Statuts",
+            "valid_until": "",
+            "file": _upload("statuts.pdf", PDF),
+        },
+    )
     assert response.status_code == 302
     assert "Statuts" in client.get(url).content.decode()
 

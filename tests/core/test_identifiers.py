@@ -21,7 +21,9 @@ def _valid(validator, value) -> bool:
     return True
 
 
-@pytest.mark.parametrize("value", ["73282932000074", "44306184100047", "443 061 841 00047", "35600000000048"])
+@pytest.mark.parametrize(
+    "value", ["73282932000074", "44306184100047", "443 061 841 00047", "35600000000048"]
+)
 def test_valid_sirets(value):
     assert _valid(validate_siret, value)
 

@@ -23,8 +23,9 @@ def _token_from_last_email() -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_org_admin_invites_member_email_sent_after_commit(organisation, applicant):
-    invitation = services.membership_invite(actor=applicant, organisation=organisation,
-                                            email="Nouveau@Asso.example.org", is_admin=False)
+    invitation = services.membership_invite(
+        actor=applicant, organisation=organisation, email="Nouveau@Asso.example.org", is_admin=False
+    )
     assert invitation.email == "nouveau@asso.example.org"
     assert invitation.expires_at - timezone.now() > timedelta(days=13, hours=23)
     assert len(mail.outbox) == 1 and organisation.name in mail.outbox[0].subject
@@ -37,31 +38,50 @@ def test_plain_member_or_staff_cannot_invite(organisation, instructor):
     f.add_member(member, organisation, is_admin=False)
     for actor in (member, instructor):
         with pytest.raises(PermissionDenied):
-            services.membership_invite(actor=actor, organisation=organisation, email="x@example.org")
+            services.membership_invite(
+                actor=actor, organisation=organisation, email="x@example.org"
+            )
 
 
 def test_inviting_an_existing_member_is_refused(organisation, applicant):
     with pytest.raises(DomainError) as exc:
-        services.membership_invite(actor=applicant, organisation=organisation, email=applicant.email.upper())
+        services.membership_invite(
+            actor=applicant, organisation=organisation, email=applicant.email.upper()
+        )
     assert exc.value.field == "email"
 
 
 def test_new_person_accepts_and_becomes_member(organisation, applicant):
-    invitation = services.membership_invite(actor=applicant, organisation=organisation, email="nina@example.org",
-                                            is_admin=True)
-    user = services.invitation_accept(token=invitation.token, user_or_new_user_data={
-        "first_name": "Nina", "last_name": "Diallo", "password": "Jardins-partages-2026"})
-    assert user.email == "nina@example.org" and user.is_active and user.email_verified_at is not None
+    invitation = services.membership_invite(
+        actor=applicant, organisation=organisation, email="nina@example.org", is_admin=True
+    )
+    user = services.invitation_accept(
+        token=invitation.token,
+        user_or_new_user_data={
+            "first_name": "Nina",
+            "last_name": "Diallo",
+            "password": "Jardins-partages-2026",
+        },
+    )
+    assert (
+        user.email == "nina@example.org" and user.is_active and user.email_verified_at is not None
+    )
     assert Membership.objects.get(user=user, organisation=organisation).is_admin
     invitation.refresh_from_db()
     assert invitation.accepted_at is not None
-    assert AuditLog.objects.filter(action="core.invitation.accepted", object_id=str(invitation.pk)).exists()
+    assert AuditLog.objects.filter(
+        action="core.invitation.accepted", object_id=str(invitation.pk)
+    ).exists()
     with pytest.raises(DomainError):  # single use
         services.invitation_accept(token=invitation.token, user_or_new_user_data=user)
 
 
-def test_existing_user_accepts_only_with_the_invited_address(organisation, applicant, other_applicant):
-    invitation = services.membership_invite(actor=applicant, organisation=organisation, email=other_applicant.email)
+def test_existing_user_accepts_only_with_the_invited_address(
+    organisation, applicant, other_applicant
+):
+    invitation = services.membership_invite(
+        actor=applicant, organisation=organisation, email=other_applicant.email
+    )
     intruder = f.UserFactory(email="intrus@example.org")
     with pytest.raises(DomainError):
         services.invitation_accept(token=invitation.token, user_or_new_user_data=intruder)
@@ -70,31 +90,53 @@ def test_existing_user_accepts_only_with_the_invited_address(organisation, appli
     assert not Membership.objects.get(user=other_applicant, organisation=organisation).is_admin
 
 
-def test_new_account_data_refused_when_the_address_has_an_account(organisation, applicant, other_applicant):
-    invitation = services.membership_invite(actor=applicant, organisation=organisation, email=other_applicant.email)
+def test_new_account_data_refused_when_the_address_has_an_account(
+    organisation, applicant, other_applicant
+):
+    invitation = services.membership_invite(
+        actor=applicant, organisation=organisation, email=other_applicant.email
+    )
     with pytest.raises(DomainError) as exc:
-        services.invitation_accept(token=invitation.token, user_or_new_user_data={
-            "first_name": "X", "last_name": "Y", "password": "Jardins-partages-2026"})
+        services.invitation_accept(
+            token=invitation.token,
+            user_or_new_user_data={
+                "first_name": "X",
+                "last_name": "Y",
+                "password": "Jardins-partages-2026",
+            },
+        )
     assert exc.value.code == "account_exists"
     other_applicant.refresh_from_db()
     assert other_applicant.check_password("secret-pass-123")
 
 
 def test_expired_invitation_refused(organisation, applicant, time_machine):
-    invitation = services.membership_invite(actor=applicant, organisation=organisation, email="tard@example.org")
+    invitation = services.membership_invite(
+        actor=applicant, organisation=organisation, email="tard@example.org"
+    )
     time_machine.move_to(timezone.now() + timedelta(days=15))
     with pytest.raises(DomainError) as exc:
-        services.invitation_accept(token=invitation.token, user_or_new_user_data={
-            "first_name": "A", "last_name": "B", "password": "Jardins-partages-2026"})
+        services.invitation_accept(
+            token=invitation.token,
+            user_or_new_user_data={
+                "first_name": "A",
+                "last_name": "B",
+                "password": "Jardins-partages-2026",
+            },
+        )
     assert exc.value.code == "expired"
     assert not User.objects.filter(email="tard@example.org").exists()
 
 
 def test_weak_password_reported_on_field(organisation, applicant):
-    invitation = services.membership_invite(actor=applicant, organisation=organisation, email="n@example.org")
+    invitation = services.membership_invite(
+        actor=applicant, organisation=organisation, email="n@example.org"
+    )
     with pytest.raises(DomainError) as exc:
-        services.invitation_accept(token=invitation.token, user_or_new_user_data={
-            "first_name": "A", "last_name": "B", "password": "123"})
+        services.invitation_accept(
+            token=invitation.token,
+            user_or_new_user_data={"first_name": "A", "last_name": "B", "password": "123"},
+        )
     assert "password" in exc.value.errors
     assert not Invitation.objects.filter(accepted_at__isnull=False).exists()
 
@@ -103,9 +145,17 @@ def test_weak_password_reported_on_field(organisation, applicant):
 
 
 def test_manager_invites_instructor_who_accepts(manager):
-    invitation = services.staff_invite(actor=manager, email="agent@ville.example.org", role=Role.INSTRUCTOR)
-    user = services.invitation_accept(token=invitation.token, user_or_new_user_data={
-        "first_name": "Karim", "last_name": "Haddad", "password": "Instruction-2026!"})
+    invitation = services.staff_invite(
+        actor=manager, email="agent@ville.example.org", role=Role.INSTRUCTOR
+    )
+    user = services.invitation_accept(
+        token=invitation.token,
+        user_or_new_user_data={
+            "first_name": "Karim",
+            "last_name": "Haddad",
+            "password": "Instruction-2026!",
+        },
+    )
     assert RoleAssignment.objects.filter(user=user, role=Role.INSTRUCTOR).exists()
     assert AuditLog.objects.filter(action="core.user.role_granted", object_id=str(user.pk)).exists()
 
@@ -140,12 +190,21 @@ def test_members_page_invite_then_accept_as_newcomer(client, organisation, appli
     accept = reverse("core:invitation_accept", args=[_token_from_last_email()])
     page = client.get(accept).content.decode()
     assert organisation.name in page and 'for="id_password"' in page
-    response = client.post(accept, {"first_name": "Léa", "last_name": "Martin", "password": "Quartiers-2026!",
-                                    "password_confirm": "Quartiers-2026!"})
+    response = client.post(
+        accept,
+        {
+            "first_name": "Léa",
+            "last_name": "Martin",
+            "password": "Quartiers-2026!",
+            "password_confirm": "Quartiers-2026!",
+        },
+    )
     assert response.status_code == 302
     lea = User.objects.get(email="lea@example.org")
     assert int(client.session["_auth_user_id"]) == lea.pk
-    assert client.get(reverse("core:organisation_detail", args=[organisation.pk])).status_code == 200
+    assert (
+        client.get(reverse("core:organisation_detail", args=[organisation.pk])).status_code == 200
+    )
 
 
 def test_invitation_page_unknown_token_is_404(client, db):
@@ -155,7 +214,9 @@ def test_invitation_page_unknown_token_is_404(client, db):
 
 
 def test_invitation_page_wrong_signed_in_account(client, organisation, applicant, other_applicant):
-    invitation = services.membership_invite(actor=applicant, organisation=organisation, email="bon@example.org")
+    invitation = services.membership_invite(
+        actor=applicant, organisation=organisation, email="bon@example.org"
+    )
     client.force_login(other_applicant)
     url = reverse("core:invitation_accept", args=[invitation.token])
     assert "un autre compte" in client.get(url).content.decode()
@@ -167,6 +228,8 @@ def test_staff_invite_page_only_for_managers(client, manager, instructor):
     client.force_login(instructor)
     assert client.get(reverse("core:staff_invite")).status_code == 404
     client.force_login(manager)
-    response = client.post(reverse("core:staff_invite"), {"email": "audit2@ville.example.org", "role": "auditor"})
+    response = client.post(
+        reverse("core:staff_invite"), {"email": "audit2@ville.example.org", "role": "auditor"}
+    )
     assert response.status_code == 302
     assert Invitation.objects.filter(email="audit2@ville.example.org", role="auditor").exists()

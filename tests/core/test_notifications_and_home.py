@@ -9,8 +9,12 @@ from tests import factories as f
 
 
 def test_notifications_list_marks_shown_items_read(client, applicant, other_applicant):
-    notify(users=[applicant], title="Dossier AAP-2026-0001 déposé", body="Votre dossier est déposé.",
-           url="/dossiers/1/")
+    notify(
+        users=[applicant],
+        title="Dossier AAP-2026-0001 déposé",
+        body="Votre dossier est déposé.",
+        url="/dossiers/1/",
+    )
     notify(users=[other_applicant], title="Pas pour vous")
     client.force_login(applicant)
     assert "1 non lue" in client.get(reverse("core:home")).content.decode()
@@ -92,7 +96,15 @@ def test_admin_reference_data_pages(client, superuser):
     f.QPVFactory()
     f.BudgetLineFactory()
     client.force_login(superuser)
-    for model in ("qpv", "funder", "pillar", "transitiontheme", "budgetline", "user", "organisation"):
+    for model in (
+        "qpv",
+        "funder",
+        "pillar",
+        "transitiontheme",
+        "budgetline",
+        "user",
+        "organisation",
+    ):
         assert client.get(reverse(f"admin:core_{model}_changelist")).status_code == 200
         assert client.get(reverse(f"admin:core_{model}_add")).status_code == 200
 
@@ -105,7 +117,9 @@ def test_admin_user_page_has_role_inline(client, superuser, instructor):
 
 def test_admin_organisation_bank_details_read_only(client, superuser, organisation):
     client.force_login(superuser)
-    body = client.get(reverse("admin:core_organisation_change", args=[organisation.pk])).content.decode()
+    body = client.get(
+        reverse("admin:core_organisation_change", args=[organisation.pk])
+    ).content.decode()
     assert 'name="iban"' not in body and "memberships-TOTAL_FORMS" in body
 
 
@@ -117,7 +131,12 @@ def test_admin_audit_log_is_read_only(client, superuser, organisation):
     assert client.get(reverse("admin:core_auditlog_changelist")).status_code == 200
     assert client.get(reverse("admin:core_auditlog_change", args=[row.pk])).status_code == 200
     assert client.get(reverse("admin:core_auditlog_add")).status_code == 403
-    assert client.post(reverse("admin:core_auditlog_delete", args=[row.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        client.post(
+            reverse("admin:core_auditlog_delete", args=[row.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
     client.post(reverse("admin:core_auditlog_change", args=[row.pk]), {"action": "x"})
     row.refresh_from_db()
     assert row.action == "core.organisation.updated"

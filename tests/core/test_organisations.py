@@ -31,13 +31,17 @@ def test_bank_details_page_visible_to_members_and_finance(client, organisation, 
     assert organisation.iban in response.content.decode()
 
 
-@pytest.mark.parametrize("who", ["other_applicant", "instructor", "auditor", "committee_member", "panel_member"])
+@pytest.mark.parametrize(
+    "who", ["other_applicant", "instructor", "auditor", "committee_member", "panel_member"]
+)
 def test_bank_details_page_404_for_others(client, organisation, who, request):
     client.force_login(request.getfixturevalue(who))
     assert client.get(reverse("core:organisation_bank", args=[organisation.pk])).status_code == 404
 
 
-def test_bank_details_hidden_on_profile_for_staff_without_finance_role(client, organisation, instructor):
+def test_bank_details_hidden_on_profile_for_staff_without_finance_role(
+    client, organisation, instructor
+):
     client.force_login(instructor)
     response = client.get(reverse("core:organisation_detail", args=[organisation.pk]))
     assert response.status_code == 200
@@ -56,7 +60,9 @@ def test_profile_shows_masked_iban_to_members(client, organisation, applicant):
 
 def test_other_organisation_profile_is_404(client, organisation, other_applicant):
     client.force_login(other_applicant)
-    assert client.get(reverse("core:organisation_detail", args=[organisation.pk])).status_code == 404
+    assert (
+        client.get(reverse("core:organisation_detail", args=[organisation.pk])).status_code == 404
+    )
     assert client.get(reverse("core:documents", args=[organisation.pk])).status_code == 404
     assert client.get(reverse("core:members", args=[organisation.pk])).status_code == 404
 
@@ -71,8 +77,12 @@ def test_anonymous_is_sent_to_login(client, organisation):
 
 def test_org_admin_changes_bank_details_audited_with_masked_iban(organisation, applicant, member):
     old_iban = organisation.iban
-    services.organisation_set_bank_details(actor=applicant, organisation=organisation,
-                                           iban="fr14 2004 1010 0505 0001 3m02 606", bic="psstfrpppar")
+    services.organisation_set_bank_details(
+        actor=applicant,
+        organisation=organisation,
+        iban="fr14 2004 1010 0505 0001 3m02 606",
+        bic="psstfrpppar",
+    )
     organisation.refresh_from_db()
     assert (organisation.iban, organisation.bic) == (NEW_IBAN, NEW_BIC)
     assert organisation.bank_details_changed_by == applicant
@@ -83,27 +93,38 @@ def test_org_admin_changes_bank_details_audited_with_masked_iban(organisation, a
     dumped = str(row.payload)
     assert NEW_IBAN not in dumped and old_iban not in dumped
     # The other members hear about it (a hijacked account cannot divert a grant unnoticed).
-    assert Notification.objects.filter(user=member, title__contains="Coordonnées bancaires").exists()
+    assert Notification.objects.filter(
+        user=member, title__contains="Coordonnées bancaires"
+    ).exists()
     assert not Notification.objects.filter(user=applicant).exists()
 
 
 def test_same_bank_details_again_is_a_no_op(organisation, applicant):
-    services.organisation_set_bank_details(actor=applicant, organisation=organisation,
-                                           iban=organisation.iban, bic=organisation.bic)
+    services.organisation_set_bank_details(
+        actor=applicant, organisation=organisation, iban=organisation.iban, bic=organisation.bic
+    )
     assert not AuditLog.objects.filter(action="core.organisation.bank_details_changed").exists()
 
 
 @pytest.mark.parametrize("who", ["member", "finance_officer", "other_applicant"])
 def test_only_org_admins_change_bank_details(organisation, who, request):
     with pytest.raises(PermissionDenied):
-        services.organisation_set_bank_details(actor=request.getfixturevalue(who), organisation=organisation,
-                                               iban=NEW_IBAN, bic=NEW_BIC)
+        services.organisation_set_bank_details(
+            actor=request.getfixturevalue(who),
+            organisation=organisation,
+            iban=NEW_IBAN,
+            bic=NEW_BIC,
+        )
 
 
 def test_invalid_iban_and_bic_refused(organisation, applicant):
     with pytest.raises(DomainError) as exc:
-        services.organisation_set_bank_details(actor=applicant, organisation=organisation,
-                                               iban="FR7630006000011234567890188", bic="AGRIFRP")
+        services.organisation_set_bank_details(
+            actor=applicant,
+            organisation=organisation,
+            iban="FR7630006000011234567890188",
+            bic="AGRIFRP",
+        )
     assert set(exc.value.errors) == {"iban", "bic"}
     assert "n'est pas un IBAN valide" in str(exc.value.errors["iban"][0])
 
@@ -119,8 +140,11 @@ def test_bank_form_page(client, organisation, applicant, member):
     assert organisation.iban == NEW_IBAN
     # A plain member reads the page but gets no form and cannot post.
     client.force_login(member)
-    assert "<form method=\"post\" novalidate>" not in client.get(url).content.decode()
-    assert client.post(url, {"iban": "FR7630006000011234567890189", "bic": "AGRIFRPP"}).status_code == 404
+    assert '<form method="post" novalidate>' not in client.get(url).content.decode()
+    assert (
+        client.post(url, {"iban": "FR7630006000011234567890189", "bic": "AGRIFRPP"}).status_code
+        == 404
+    )
     organisation.refresh_from_db()
     assert organisation.iban == NEW_IBAN
 
@@ -129,8 +153,11 @@ def test_bank_form_page(client, organisation, applicant, member):
 
 
 def test_org_admin_updates_profile_with_audit(organisation, applicant):
-    services.organisation_update(actor=applicant, organisation=organisation,
-                                 data={"name": "Nouveau nom", "rna": "w 133000001", "phone": "04 91 00 00 00"})
+    services.organisation_update(
+        actor=applicant,
+        organisation=organisation,
+        data={"name": "Nouveau nom", "rna": "w 133000001", "phone": "04 91 00 00 00"},
+    )
     organisation.refresh_from_db()
     assert organisation.name == "Nouveau nom" and organisation.rna == "W133000001"
     row = AuditLog.objects.get(action="core.organisation.updated")
@@ -139,8 +166,9 @@ def test_org_admin_updates_profile_with_audit(organisation, applicant):
 
 def test_profile_update_validates(organisation, applicant):
     with pytest.raises(DomainError) as exc:
-        services.organisation_update(actor=applicant, organisation=organisation,
-                                     data={"rna": "X1", "commune_insee": "2C004"})
+        services.organisation_update(
+            actor=applicant, organisation=organisation, data={"rna": "X1", "commune_insee": "2C004"}
+        )
     assert {"rna", "commune_insee"} <= set(exc.value.errors)
 
 
@@ -163,11 +191,23 @@ def test_edit_page(client, organisation, applicant, member):
     assert client.get(reverse("core:organisation_edit", args=[organisation.pk])).status_code == 404
     client.force_login(applicant)
     url = reverse("core:organisation_edit", args=[organisation.pk])
-    data = {"name": "Ateliers", "rna": "", "legal_form": "association", "email": "", "phone": "", "address": "",
-            "postcode": "13003", "city": "Marseille", "commune_insee": "2C004", "legal_rep_name": "",
-            "legal_rep_role": ""}
+    data = {
+        "name": "Ateliers",
+        "rna": "",
+        "legal_form": "association",
+        "email": "",
+        "phone": "",
+        "address": "",
+        "postcode": "13003",
+        "city": "Marseille",
+        "commune_insee": "2C004",
+        "legal_rep_name": "",
+        "legal_rep_role": "",
+    }
     response = client.post(url, data)
-    assert response.status_code == 200 and 'id="id_commune_insee_error"' in response.content.decode()
+    assert (
+        response.status_code == 200 and 'id="id_commune_insee_error"' in response.content.decode()
+    )
     data["commune_insee"] = "13055"
     assert client.post(url, data).status_code == 302
     organisation.refresh_from_db()

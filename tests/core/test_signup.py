@@ -20,10 +20,17 @@ LA_POSTE_SIRET = "35600000000048"
 
 def _signup_post(client, **overrides):
     data = {
-        "first_name": "Samia", "last_name": "Benali", "email": "Samia@Asso-Nord.example.org",
-        "password": PASSWORD, "password_confirm": PASSWORD,
-        "name": "Les Ateliers du Nord", "siret": "443 061 841 00047", "rna": "W133000001",
-        "legal_form": "association", "postcode": "13015", "city": "Marseille",
+        "first_name": "Samia",
+        "last_name": "Benali",
+        "email": "Samia@Asso-Nord.example.org",
+        "password": PASSWORD,
+        "password_confirm": PASSWORD,
+        "name": "Les Ateliers du Nord",
+        "siret": "443 061 841 00047",
+        "rna": "W133000001",
+        "legal_form": "association",
+        "postcode": "13015",
+        "city": "Marseille",
     }
     data.update(overrides)
     return client.post(reverse("core:signup"), data)
@@ -38,14 +45,22 @@ def _link_from_last_email() -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_signup_creates_inactive_user_and_organisation_with_admin_and_sends_link():
-    user = services.user_signup(email="Samia@Asso.example.org", password=PASSWORD, first_name="Samia",
-                                last_name="Benali", organisation_data={"name": "Asso", "siret": LA_POSTE_SIRET})
+    user = services.user_signup(
+        email="Samia@Asso.example.org",
+        password=PASSWORD,
+        first_name="Samia",
+        last_name="Benali",
+        organisation_data={"name": "Asso", "siret": LA_POSTE_SIRET},
+    )
     assert user.email == "samia@asso.example.org"
     assert not user.is_active and user.email_verified_at is None
     org = Organisation.objects.get(siret=LA_POSTE_SIRET)
     assert Membership.objects.get(user=user, organisation=org).is_admin
     assert set(AuditLog.objects.values_list("action", flat=True)) >= {
-        "core.user.signed_up", "core.organisation.created", "core.organisation.member_added"}
+        "core.user.signed_up",
+        "core.organisation.created",
+        "core.organisation.member_added",
+    }
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["samia@asso.example.org"]
     assert "/inscription/confirmer/" in mail.outbox[0].body
@@ -54,8 +69,13 @@ def test_signup_creates_inactive_user_and_organisation_with_admin_and_sends_link
 def test_signup_refuses_existing_siret_without_attaching_the_person(db):
     organisation = f.OrganisationFactory(siret="73282932000074")
     with pytest.raises(DomainError) as exc:
-        services.user_signup(email="intrus@example.org", password=PASSWORD, first_name="A", last_name="B",
-                             organisation_data={"name": "Copie", "siret": organisation.siret})
+        services.user_signup(
+            email="intrus@example.org",
+            password=PASSWORD,
+            first_name="A",
+            last_name="B",
+            organisation_data={"name": "Copie", "siret": organisation.siret},
+        )
     assert "invit" in str(exc.value.errors["siret"][0])
     assert not User.objects.filter(email="intrus@example.org").exists()
     assert organisation.memberships.count() == 0
@@ -63,8 +83,13 @@ def test_signup_refuses_existing_siret_without_attaching_the_person(db):
 
 def test_signup_refuses_invalid_siret_in_french(db):
     with pytest.raises(DomainError) as exc:
-        services.user_signup(email="a@example.org", password=PASSWORD, first_name="A", last_name="B",
-                             organisation_data={"name": "Asso", "siret": "12345678901234"})
+        services.user_signup(
+            email="a@example.org",
+            password=PASSWORD,
+            first_name="A",
+            last_name="B",
+            organisation_data={"name": "Asso", "siret": "12345678901234"},
+        )
     assert "n'est pas un SIRET valide" in str(exc.value.errors["siret"][0])
     assert not User.objects.exists() and not Organisation.objects.exists()
 
@@ -72,8 +97,13 @@ def test_signup_refuses_invalid_siret_in_french(db):
 def test_signup_reports_every_error_at_once(db):
     f.UserFactory(email="pris@example.org")
     with pytest.raises(DomainError) as exc:
-        services.user_signup(email="pris@example.org", password="123", first_name="", last_name="B",
-                             organisation_data={"name": "", "siret": "1", "rna": "X1"})
+        services.user_signup(
+            email="pris@example.org",
+            password="123",
+            first_name="",
+            last_name="B",
+            organisation_data={"name": "", "siret": "1", "rna": "X1"},
+        )
     assert {"email", "password", "first_name", "siret", "name", "rna"} <= set(exc.value.errors)
 
 
@@ -87,7 +117,9 @@ def test_signup_page_happy_path_then_confirmation_then_login(client):
     assert "samia@asso-nord.example.org" in client.get(response.url).content.decode()
 
     # Before confirming, login is refused with an explanation (not "wrong password").
-    response = client.post(reverse("core:login"), {"username": "samia@asso-nord.example.org", "password": PASSWORD})
+    response = client.post(
+        reverse("core:login"), {"username": "samia@asso-nord.example.org", "password": PASSWORD}
+    )
     assert response.status_code == 200
     assert "pas encore confirmée" in response.content.decode()
     assert "_auth_user_id" not in client.session
@@ -98,7 +130,9 @@ def test_signup_page_happy_path_then_confirmation_then_login(client):
     user = User.objects.get(email="samia@asso-nord.example.org")
     assert user.is_active and user.email_verified_at is not None
 
-    response = client.post(reverse("core:login"), {"username": "Samia@asso-nord.example.org", "password": PASSWORD})
+    response = client.post(
+        reverse("core:login"), {"username": "Samia@asso-nord.example.org", "password": PASSWORD}
+    )
     assert response.status_code == 302
     assert int(client.session["_auth_user_id"]) == user.pk
     page = client.get(reverse("core:home")).content.decode()
@@ -111,7 +145,10 @@ def test_signup_page_existing_siret_says_to_ask_for_an_invitation(client, db):
     assert response.status_code == 200
     body = response.content.decode()
     assert "déjà inscrite" in body and "inviter" in body
-    assert 'id="id_siret_error"' in body and 'aria-describedby="id_siret_helptext id_siret_error"' in body
+    assert (
+        'id="id_siret_error"' in body
+        and 'aria-describedby="id_siret_helptext id_siret_error"' in body
+    )
     assert not User.objects.filter(email="samia@asso-nord.example.org").exists()
 
 
@@ -137,7 +174,10 @@ def test_verify_email_is_idempotent_and_audited_once(db):
     token = services.email_verification_token(user)
     assert services.user_verify_email(token=token).is_active
     services.user_verify_email(token=token)
-    assert AuditLog.objects.filter(action="core.user.email_verified", object_id=str(user.pk)).count() == 1
+    assert (
+        AuditLog.objects.filter(action="core.user.email_verified", object_id=str(user.pk)).count()
+        == 1
+    )
 
 
 def test_verify_email_rejects_tampered_or_expired_token(db, client, settings):
@@ -184,14 +224,18 @@ def test_resend_link_only_for_pending_accounts(client):
 
 
 def test_login_with_email(client, applicant):
-    response = client.post(reverse("core:login"), {"username": "PORTEUR@asso.example.org",
-                                                   "password": "secret-pass-123"})
+    response = client.post(
+        reverse("core:login"),
+        {"username": "PORTEUR@asso.example.org", "password": "secret-pass-123"},
+    )
     assert response.status_code == 302
     assert int(client.session["_auth_user_id"]) == applicant.pk
 
 
 def test_login_wrong_password_message(client, applicant):
-    response = client.post(reverse("core:login"), {"username": applicant.email, "password": "mauvais"})
+    response = client.post(
+        reverse("core:login"), {"username": applicant.email, "password": "mauvais"}
+    )
     assert response.status_code == 200
     assert "Adresse e-mail ou mot de passe incorrect." in response.content.decode()
 
@@ -225,7 +269,9 @@ def test_password_reset_sends_french_email_with_working_link(client, applicant):
     response = client.get(path, follow=True)
     assert "Choisir un nouveau mot de passe" in response.content.decode()
     form_url = response.redirect_chain[-1][0]
-    response = client.post(form_url, {"new_password1": "Nouveau-Mot-2026!", "new_password2": "Nouveau-Mot-2026!"})
+    response = client.post(
+        form_url, {"new_password1": "Nouveau-Mot-2026!", "new_password2": "Nouveau-Mot-2026!"}
+    )
     assert response.status_code == 302
     applicant.refresh_from_db()
     assert applicant.check_password("Nouveau-Mot-2026!")

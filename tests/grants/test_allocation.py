@@ -38,11 +38,13 @@ def approvals(**ballots: str) -> dict[str, frozenset[str]]:
 
 # --- Greedy by votes (CONSUL) ------------------------------------------------------------------
 
+
 def test_greedy_funds_by_votes_and_skips_what_no_longer_fits():
     # Envelope 10. Votes: a 3, b 2, c 1.
     # a (8) fits → 2 left; b (5) does not fit → skipped, not the end; c (2) fits → 0 left.
-    result = greedy_by_votes(projects(a=8, b=5, c=2), approvals(v1="abc", v2="ab", v3="a"),
-                             Decimal("10"))
+    result = greedy_by_votes(
+        projects(a=8, b=5, c=2), approvals(v1="abc", v2="ab", v3="a"), Decimal("10")
+    )
     assert result.rule == RULE_GREEDY
     assert result.selected == ("a", "c")
     assert result.total_cost == Decimal("10.00")
@@ -68,6 +70,7 @@ def test_greedy_never_funds_a_project_nobody_voted_for():
 
 # --- Method of Equal Shares: hand-checked ------------------------------------------------------
 
+
 def majority_and_minority():
     """The classic: 6 voters approve a01..a10, 4 voters approve b01..b10, every project costs 10,
     envelope 100 (ten projects)."""
@@ -91,7 +94,10 @@ def test_equal_shares_gives_the_minority_its_share():
     items, ballots, budget = majority_and_minority()
     result = method_of_equal_shares(items, ballots, budget, completion="none")
     assert result.rule == RULE_EQUAL_SHARES and result.variant == "none"
-    assert result.selected == (*(f"a{i:02}" for i in range(1, 7)), *(f"b{i:02}" for i in range(1, 5)))
+    assert result.selected == (
+        *(f"a{i:02}" for i in range(1, 7)),
+        *(f"b{i:02}" for i in range(1, 5)),
+    )
     assert result.total_cost == Decimal("100.00") and result.remaining == Decimal("0.00")
     assert result.voter_share == Fraction(10)
     assert dict(result.payments["b01"]) == {f"min{i}": Decimal("2.50") for i in range(4)}
@@ -119,8 +125,11 @@ def test_equal_shares_charges_poorer_supporters_all_they_have_left():
         "g": {"v1": Decimal("5.00"), "v2": Decimal("5.00"), "v3": Decimal("8.00")},
     }
     assert result.remaining == Decimal("7.00")
-    assert project_price(Fraction(18), {"v1": Fraction(18), "v2": Fraction(18), "v3": Fraction(18)},
-                         {"v1": Fraction(5), "v2": Fraction(5), "v3": Fraction(10)}) == Fraction(4, 9)
+    assert project_price(
+        Fraction(18),
+        {"v1": Fraction(18), "v2": Fraction(18), "v3": Fraction(18)},
+        {"v1": Fraction(5), "v2": Fraction(5), "v3": Fraction(10)},
+    ) == Fraction(4, 9)
     # The outcome is already exhaustive: every completion returns the same projects.
     for completion in COMPLETIONS:
         completed = method_of_equal_shares(items, ballots, budget, completion=completion)
@@ -130,8 +139,11 @@ def test_equal_shares_charges_poorer_supporters_all_they_have_left():
 
 def completions_case():
     # Envelope 100, four voters (share 25). Votes: c 4, a 2 (v3, v4), d 2 (v1, v2), b 1 (v3).
-    return (projects(a=50, b=20, c=50, d=50),
-            approvals(v1="cd", v2="cd", v3="abc", v4="ac"), Decimal(100))
+    return (
+        projects(a=50, b=20, c=50, d=50),
+        approvals(v1="cd", v2="cd", v3="abc", v4="ac"),
+        Decimal(100),
+    )
 
 
 def test_completions_hand_checked():
@@ -189,8 +201,12 @@ def test_equal_shares_with_score_ballots_uses_scores_as_utilities():
 
 def test_scores_split_the_cost_in_proportion_to_utility():
     # One project (cost 9), v1 scores it 2 and v2 scores it 1: v1 pays 6, v2 pays 3 (rho 3).
-    result = method_of_equal_shares(projects(p=9), {"v1": {"p": Decimal(2)}, "v2": {"p": Decimal(1)}},
-                                    Decimal(20), completion="none")
+    result = method_of_equal_shares(
+        projects(p=9),
+        {"v1": {"p": Decimal(2)}, "v2": {"p": Decimal(1)}},
+        Decimal(20),
+        completion="none",
+    )
     assert dict(result.payments["p"]) == {"v1": Decimal("6.00"), "v2": Decimal("3.00")}
 
 
@@ -201,18 +217,31 @@ def test_no_voter_no_project():
 
 # --- Errors, in French -------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda: Project(id="a", cost=Decimal("0")), "doit être positif"),
-    (lambda: Project(id="a", cost=Decimal("1.001")), "euros et centimes"),
-    (lambda: greedy_by_votes(projects(a=1, b=2) + projects(a=3), {}, Decimal(1)), "figure deux fois"),
-    (lambda: greedy_by_votes(projects(a=1), approvals(v="z"), Decimal(1)), "projet inconnu"),
-    (lambda: greedy_by_votes(projects(a=1), {}, Decimal(-1)), "L'enveloppe"),
-    (lambda: method_of_equal_shares(projects(a=1), {}, Decimal(1), completion="x"), "Variante"),
-    (lambda: method_of_equal_shares(projects(a=1), {"v": {"a": Decimal(-1)}}, Decimal(1)),
-     "note invalide"),
-    (lambda: method_of_equal_shares(projects(a=1), {"v": {"a": Decimal(1)}, "w": frozenset("a")},
-                                    Decimal(1)), "mélangent"),
-])
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: Project(id="a", cost=Decimal("0")), "doit être positif"),
+        (lambda: Project(id="a", cost=Decimal("1.001")), "euros et centimes"),
+        (
+            lambda: greedy_by_votes(projects(a=1, b=2) + projects(a=3), {}, Decimal(1)),
+            "figure deux fois",
+        ),
+        (lambda: greedy_by_votes(projects(a=1), approvals(v="z"), Decimal(1)), "projet inconnu"),
+        (lambda: greedy_by_votes(projects(a=1), {}, Decimal(-1)), "L'enveloppe"),
+        (lambda: method_of_equal_shares(projects(a=1), {}, Decimal(1), completion="x"), "Variante"),
+        (
+            lambda: method_of_equal_shares(projects(a=1), {"v": {"a": Decimal(-1)}}, Decimal(1)),
+            "note invalide",
+        ),
+        (
+            lambda: method_of_equal_shares(
+                projects(a=1), {"v": {"a": Decimal(1)}, "w": frozenset("a")}, Decimal(1)
+            ),
+            "mélangent",
+        ),
+    ],
+)
 def test_invalid_inputs_are_refused_with_a_french_message(call, message):
     with pytest.raises(DomainError) as error:
         call()
@@ -224,18 +253,36 @@ def test_checker_catches_a_result_that_breaks_the_definition():
     result = method_of_equal_shares(items, ballots, budget, completion="none")
     # Reversing the order: g did not have the smallest price at step 1.
     swapped = replace(result, selected=("g", "h"))
-    assert any("step 1" in p for p in check_equal_shares_definition(items, ballots, budget, swapped))
+    assert any(
+        "step 1" in p for p in check_equal_shares_definition(items, ballots, budget, swapped)
+    )
     # Stopping early: g was still affordable.
-    short = replace(result, selected=("h",), total_cost=Decimal("15.00"), remaining=Decimal("25.00"),
-                    payments={"h": result.payments["h"]})
-    assert any("still affordable" in p for p in check_equal_shares_definition(items, ballots, budget, short))
+    short = replace(
+        result,
+        selected=("h",),
+        total_cost=Decimal("15.00"),
+        remaining=Decimal("25.00"),
+        payments={"h": result.payments["h"]},
+    )
+    assert any(
+        "still affordable" in p
+        for p in check_equal_shares_definition(items, ballots, budget, short)
+    )
     # Wrong cents.
-    bad = {**result.payments, "g": {"v1": Decimal("6.00"), "v2": Decimal("4.00"), "v3": Decimal("8.00")}}
-    assert any("cent payments" in p
-               for p in check_equal_shares_definition(items, ballots, budget, replace(result, payments=bad)))
+    bad = {
+        **result.payments,
+        "g": {"v1": Decimal("6.00"), "v2": Decimal("4.00"), "v3": Decimal("8.00")},
+    }
+    assert any(
+        "cent payments" in p
+        for p in check_equal_shares_definition(
+            items, ballots, budget, replace(result, payments=bad)
+        )
+    )
 
 
 # --- Properties (hypothesis) --------------------------------------------------------------------
+
 
 @st.composite
 def elections(draw):
@@ -244,8 +291,13 @@ def elections(draw):
     ids = [f"p{i}" for i in range(n_projects)]
     costs = draw(st.lists(st.integers(1, 40), min_size=n_projects, max_size=n_projects))
     items = [Project(pid, Decimal(c)) for pid, c in zip(ids, costs, strict=True)]
-    ballots = draw(st.dictionaries(st.from_regex(r"v[0-9]{1,2}", fullmatch=True),
-                                   st.frozensets(st.sampled_from(ids)), max_size=15))
+    ballots = draw(
+        st.dictionaries(
+            st.from_regex(r"v[0-9]{1,2}", fullmatch=True),
+            st.frozensets(st.sampled_from(ids)),
+            max_size=15,
+        )
+    )
     budget = Decimal(draw(st.integers(0, 80)))
     return items, ballots, budget
 
@@ -297,8 +349,9 @@ def test_greedy_properties(election):
         if project.id in result.selected or votes[project.id] == 0:
             continue
         key = (-votes[project.id], project.cost, project.id)
-        spent_before = sum((cost[p] for p in result.selected
-                            if (-votes[p], cost[p], p) < key), Decimal(0))
+        spent_before = sum(
+            (cost[p] for p in result.selected if (-votes[p], cost[p], p) < key), Decimal(0)
+        )
         assert spent_before + project.cost > budget
     assert greedy_by_votes(list(reversed(items)), ballots, budget) == result
     assert all(votes[p] > 0 for p in result.selected)

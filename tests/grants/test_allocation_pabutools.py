@@ -49,8 +49,10 @@ GREEDY_TIES = TieBreakingRule(lambda inst, prof, p: (p.cost, p.name))
 def random_election(rng: random.Random):
     """≤ 8 projects, ≤ 15 voters, integer costs; many equal costs and votes, so ties happen."""
     n_projects = rng.randint(1, 8)
-    projects = [Project(id=f"p{i}", cost=Decimal(rng.choice([1, 2, 3, 5, 8, rng.randint(1, 40)])))
-                for i in range(n_projects)]
+    projects = [
+        Project(id=f"p{i}", cost=Decimal(rng.choice([1, 2, 3, 5, 8, rng.randint(1, 40)])))
+        for i in range(n_projects)
+    ]
     ballots = {}
     for v in range(rng.randint(0, 15)):
         size = rng.randint(0, n_projects)
@@ -63,8 +65,9 @@ def to_pabutools(projects, ballots, budget):
     supported = {pid for ballot in ballots.values() for pid in ballot}
     by_id = {p.id: PabuProject(p.id, int(p.cost)) for p in projects if p.id in supported}
     instance = Instance(by_id.values(), budget_limit=int(budget))
-    profile = ApprovalProfile([ApprovalBallot(by_id[pid] for pid in ballot)
-                               for _, ballot in sorted(ballots.items())])
+    profile = ApprovalProfile(
+        [ApprovalBallot(by_id[pid] for pid in ballot) for _, ballot in sorted(ballots.items())]
+    )
     return instance, profile
 
 
@@ -85,8 +88,9 @@ def cases():
 def test_greedy_by_votes_matches_pabutools(cases):
     for (projects, ballots, budget), (instance, profile) in cases:
         ours = allocation.greedy_by_votes(projects, ballots, budget)
-        ref = greedy_utilitarian_welfare(instance, profile, sat_class=Cost_Sat,
-                                         tie_breaking=GREEDY_TIES)
+        ref = greedy_utilitarian_welfare(
+            instance, profile, sat_class=Cost_Sat, tie_breaking=GREEDY_TIES
+        )
         assert set(ours.selected) == names(ref), (projects, ballots, budget)
 
 
@@ -102,15 +106,20 @@ def test_bare_equal_shares_matches_pabutools(cases):
 def test_add1_matches_pabutools_both_ways(cases):
     for (projects, ballots, budget), (instance, profile) in cases:
         ours = allocation.method_of_equal_shares(projects, ballots, budget, completion="add1")
-        iterated = method_of_equal_shares(instance, profile, sat_class=Cost_Sat,
-                                          tie_breaking=MES_TIES, voter_budget_increment=1)
+        iterated = method_of_equal_shares(
+            instance, profile, sat_class=Cost_Sat, tie_breaking=MES_TIES, voter_budget_increment=1
+        )
         assert set(ours.selected) == names(iterated), (projects, ballots, budget)
         if not ballots:
             continue
         # The same completion through the generic wrapper: +1 per voter = +n on the envelope.
         increased = exhaustion_by_budget_increase(
-            instance, profile, method_of_equal_shares,
-            {"sat_class": Cost_Sat, "tie_breaking": MES_TIES}, budget_step=len(ballots))
+            instance,
+            profile,
+            method_of_equal_shares,
+            {"sat_class": Cost_Sat, "tie_breaking": MES_TIES},
+            budget_step=len(ballots),
+        )
         assert set(ours.selected) == names(increased), (projects, ballots, budget)
 
 
@@ -118,33 +127,54 @@ def test_greedy_completion_matches_pabutools(cases):
     for (projects, ballots, budget), (instance, profile) in cases:
         ours = allocation.method_of_equal_shares(projects, ballots, budget, completion="greedy")
         ref = completion_by_rule_combination(
-            instance, profile, [method_of_equal_shares, greedy_utilitarian_welfare],
-            [{"sat_class": Cost_Sat, "tie_breaking": MES_TIES},
-             {"sat_class": Cost_Sat, "tie_breaking": GREEDY_TIES}])
+            instance,
+            profile,
+            [method_of_equal_shares, greedy_utilitarian_welfare],
+            [
+                {"sat_class": Cost_Sat, "tie_breaking": MES_TIES},
+                {"sat_class": Cost_Sat, "tie_breaking": GREEDY_TIES},
+            ],
+        )
         assert set(ours.selected) == names(ref), (projects, ballots, budget)
 
 
 def test_add1_then_greedy_matches_pabutools(cases):
     for (projects, ballots, budget), (instance, profile) in cases:
-        ours = allocation.method_of_equal_shares(projects, ballots, budget, completion="add1_greedy")
+        ours = allocation.method_of_equal_shares(
+            projects, ballots, budget, completion="add1_greedy"
+        )
         ref = completion_by_rule_combination(
-            instance, profile, [method_of_equal_shares, greedy_utilitarian_welfare],
-            [{"sat_class": Cost_Sat, "tie_breaking": MES_TIES, "voter_budget_increment": 1},
-             {"sat_class": Cost_Sat, "tie_breaking": GREEDY_TIES}])
+            instance,
+            profile,
+            [method_of_equal_shares, greedy_utilitarian_welfare],
+            [
+                {"sat_class": Cost_Sat, "tie_breaking": MES_TIES, "voter_budget_increment": 1},
+                {"sat_class": Cost_Sat, "tie_breaking": GREEDY_TIES},
+            ],
+        )
         assert set(ours.selected) == names(ref), (projects, ballots, budget)
 
 
 def test_the_comparison_covers_ties_and_completions(cases):
     """Guard against a vacuous comparison: the sample must contain the hard cases."""
-    tied_costs = sum(1 for (projects, _, _), _ in cases
-                     if len({p.cost for p in projects}) < len(projects))
+    tied_costs = sum(
+        1 for (projects, _, _), _ in cases if len({p.cost for p in projects}) < len(projects)
+    )
     completions_that_add = sum(
-        1 for (projects, ballots, budget), _ in cases
-        if allocation.method_of_equal_shares(projects, ballots, budget, completion="add1_greedy").selected
-        != allocation.method_of_equal_shares(projects, ballots, budget, completion="none").selected)
+        1
+        for (projects, ballots, budget), _ in cases
+        if allocation.method_of_equal_shares(
+            projects, ballots, budget, completion="add1_greedy"
+        ).selected
+        != allocation.method_of_equal_shares(projects, ballots, budget, completion="none").selected
+    )
     add1_rounds = sum(
-        1 for (projects, ballots, budget), _ in cases
-        if allocation.method_of_equal_shares(projects, ballots, budget, completion="add1").add1_rounds)
+        1
+        for (projects, ballots, budget), _ in cases
+        if allocation.method_of_equal_shares(
+            projects, ballots, budget, completion="add1"
+        ).add1_rounds
+    )
     assert tied_costs > 50
     assert completions_that_add > 30
     assert add1_rounds > 30
@@ -155,21 +185,29 @@ def test_bare_equal_shares_with_score_ballots_matches_pabutools():
     from pabutools.election import Additive_Cardinal_Sat, CardinalBallot, CardinalProfile
 
     rng = random.Random(7)
-    ties = TieBreakingRule(lambda inst, prof, p: (
-        p.cost, -sum(1 for b in prof if b.get(p, 0) > 0), p.name))
+    ties = TieBreakingRule(
+        lambda inst, prof, p: (p.cost, -sum(1 for b in prof if b.get(p, 0) > 0), p.name)
+    )
     compared = 0
     for _ in range(ELECTIONS):
         items, approval, budget = random_election(rng)
-        ballots = {v: {pid: Decimal(rng.randint(0, 3)) for pid in sorted(ballot)}
-                   for v, ballot in approval.items()}
+        ballots = {
+            v: {pid: Decimal(rng.randint(0, 3)) for pid in sorted(ballot)}
+            for v, ballot in approval.items()
+        }
         supported = {pid for b in ballots.values() for pid, s in b.items() if s > 0}
         by_id = {p.id: PabuProject(p.id, int(p.cost)) for p in items if p.id in supported}
         instance = Instance(by_id.values(), budget_limit=int(budget))
-        profile = CardinalProfile([CardinalBallot({by_id[pid]: int(s) for pid, s in b.items() if s > 0})
-                                   for _, b in sorted(ballots.items())])
+        profile = CardinalProfile(
+            [
+                CardinalBallot({by_id[pid]: int(s) for pid, s in b.items() if s > 0})
+                for _, b in sorted(ballots.items())
+            ]
+        )
         ours = allocation.method_of_equal_shares(items, ballots, budget, completion="none")
-        ref = method_of_equal_shares(instance, profile, sat_class=Additive_Cardinal_Sat,
-                                     tie_breaking=ties)
+        ref = method_of_equal_shares(
+            instance, profile, sat_class=Additive_Cardinal_Sat, tie_breaking=ties
+        )
         assert list(ours.selected) == [p.name for p in ref], (items, ballots, budget)
         assert allocation.check_equal_shares_definition(items, ballots, budget, ours) == []
         compared += bool(ours.selected)

@@ -16,7 +16,8 @@ from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.models import AuditLog, DocumentKind, Notification, OrganisationDocument, Role
 from grants import services
 from grants.eligibility import eligibility_errors
-from grants.models import Application, ApplicationState as S, AssignmentRule, BudgetItem, CompletionRequest
+from grants.models import Application, AssignmentRule, BudgetItem, CompletionRequest
+from grants.models import ApplicationState as S
 from grants.selectors import applications_visible_to, similar_applications
 
 from .. import factories as f
@@ -36,7 +37,9 @@ class TestEligibility:
         assert eligibility_errors(draft) == {}
 
     def test_unbalanced_budget_is_refused_with_totals(self, draft, applicant):
-        BudgetItem.objects.filter(application=draft, account="64").update(amount=Decimal("16000.00"))
+        BudgetItem.objects.filter(application=draft, account="64").update(
+            amount=Decimal("16000.00")
+        )
         with pytest.raises(DomainError) as exc:
             services.application_submit(actor=applicant, application=draft)
         assert "budget" in exc.value.errors
@@ -74,12 +77,20 @@ class TestEligibility:
         Call.objects.filter(pk=draft.call_id).update(required_documents=[DocumentKind.STATUTES])
         app = Application.objects.get(pk=draft.pk)
         assert "Statuts" in eligibility_errors(app)["documents"][0]
-        OrganisationDocument.objects.create(organisation=app.organisation, kind=DocumentKind.STATUTES,
-                                            file="documents/x.pdf", original_name="statuts.pdf",
-                                            valid_until=datetime.date(2000, 1, 1))
+        OrganisationDocument.objects.create(
+            organisation=app.organisation,
+            kind=DocumentKind.STATUTES,
+            file="documents/x.pdf",
+            original_name="statuts.pdf",
+            valid_until=datetime.date(2000, 1, 1),
+        )
         assert "documents" in eligibility_errors(app)  # expired
-        doc = OrganisationDocument.objects.create(organisation=app.organisation, kind=DocumentKind.STATUTES,
-                                                  file="documents/y.pdf", original_name="statuts.pdf")
+        doc = OrganisationDocument.objects.create(
+            organisation=app.organisation,
+            kind=DocumentKind.STATUTES,
+            file="documents/y.pdf",
+            original_name="statuts.pdf",
+        )
         assert "documents" not in eligibility_errors(app)
         app = services.application_submit(actor=applicant, application=app)
         assert list(app.documents.all()) == [doc]  # reused from the profile: tell us once
@@ -89,52 +100,91 @@ class TestDecisions:
     def test_amount_above_requested_refused(self, draft, committee_member):
         app = in_committee(draft)
         with pytest.raises(DomainError) as exc:
-            services.application_approve(actor=committee_member, application=app, amount=Decimal("10000.01"))
+            services.application_approve(
+                actor=committee_member, application=app, amount=Decimal("10000.01")
+            )
         assert exc.value.field == "amount"
         assert Application.objects.get(pk=app.pk).state == S.IN_COMMITTEE
 
     def test_pending_completion_request_blocks_decision(self, draft, committee_member, instructor):
         app = in_committee(draft)
-        CompletionRequest.objects.create(application=app, message="RIB", deadline=datetime.date(2030, 1, 1),
-                                         requested_by=instructor)
+        CompletionRequest.objects.create(
+            application=app,
+            message="RIB",
+            deadline=datetime.date(2030, 1, 1),
+            requested_by=instructor,
+        )
         with pytest.raises(TransitionNotAllowed):
-            services.application_approve(actor=committee_member, application=app, amount=Decimal("5000"))
+            services.application_approve(
+                actor=committee_member, application=app, amount=Decimal("5000")
+            )
         with pytest.raises(TransitionNotAllowed):
             services.application_reject(actor=committee_member, application=app, reason="non")
 
-    def test_envelope_guard_needs_reason_and_is_audited(self, committee_member, organisation, applicant):
+    def test_envelope_guard_needs_reason_and_is_audited(
+        self, committee_member, organisation, applicant
+    ):
         call = f.CallFactory(envelope=Decimal("15000.00"))
         first = in_committee(f.ApplicationFactory(call=call, organisation=organisation))
         second = in_committee(f.ApplicationFactory(call=call, organisation=organisation))
-        services.application_approve(actor=committee_member, application=first, amount=Decimal("10000.00"))
+        services.application_approve(
+            actor=committee_member, application=first, amount=Decimal("10000.00")
+        )
         with pytest.raises(DomainError) as exc:
-            services.application_approve(actor=committee_member, application=second, amount=Decimal("6000.00"))
+            services.application_approve(
+                actor=committee_member, application=second, amount=Decimal("6000.00")
+            )
         assert exc.value.code == "envelope_exceeded"
         assert "1\xa0000,00 €" in str(exc.value.message)
-        app = services.application_approve(actor=committee_member, application=second, amount=Decimal("6000.00"),
-                                           envelope_override_reason="Urgence validée en comité")
+        app = services.application_approve(
+            actor=committee_member,
+            application=second,
+            amount=Decimal("6000.00"),
+            envelope_override_reason="Urgence validée en comité",
+        )
         assert app.state == S.APPROVED
-        row = AuditLog.objects.get(action="grants.application.envelope_overridden", object_id=str(second.pk))
+        row = AuditLog.objects.get(
+            action="grants.application.envelope_overridden", object_id=str(second.pk)
+        )
         assert row.reason == "Urgence validée en comité"
         assert row.payload["overrun"] == "1000.00"
 
     def test_committee_decisions_are_all_or_nothing(self, manager, organisation):
         call = f.CallFactory()
-        session = services.committee_session_create(actor=manager, programme=call.programme, title="Comité 1",
-                                                    date=datetime.date(2026, 6, 1), call=call)
+        session = services.committee_session_create(
+            actor=manager,
+            programme=call.programme,
+            title="Comité 1",
+            date=datetime.date(2026, 6, 1),
+            call=call,
+        )
         ok = in_committee(f.ApplicationFactory(call=call, organisation=organisation))
         bad = in_committee(f.ApplicationFactory(call=call, organisation=organisation))
         Application.objects.filter(pk__in=[ok.pk, bad.pk]).update(committee_session=session)
         with pytest.raises(DomainError):
-            services.committee_record_decisions(actor=manager, session=session, decisions=[
-                {"application": ok.pk, "decision": "approve", "amount": Decimal("9000")},
-                {"application": bad.pk, "decision": "approve", "amount": Decimal("99999")},
-            ])
+            services.committee_record_decisions(
+                actor=manager,
+                session=session,
+                decisions=[
+                    {"application": ok.pk, "decision": "approve", "amount": Decimal("9000")},
+                    {"application": bad.pk, "decision": "approve", "amount": Decimal("99999")},
+                ],
+            )
         assert Application.objects.get(pk=ok.pk).state == S.IN_COMMITTEE
-        done = services.committee_record_decisions(actor=manager, session=session, minutes="PV", decisions=[
-            {"application": ok.pk, "decision": "approve", "amount": Decimal("9000"), "conditions": "Bilan à mi-parcours"},
-            {"application": bad.pk, "decision": "reject", "reason": "Hors critères"},
-        ])
+        done = services.committee_record_decisions(
+            actor=manager,
+            session=session,
+            minutes="PV",
+            decisions=[
+                {
+                    "application": ok.pk,
+                    "decision": "approve",
+                    "amount": Decimal("9000"),
+                    "conditions": "Bilan à mi-parcours",
+                },
+                {"application": bad.pk, "decision": "reject", "reason": "Hors critères"},
+            ],
+        )
         assert [a.state for a in done] == [S.APPROVED, S.REJECTED]
         session.refresh_from_db()
         assert session.state == "held" and session.minutes == "PV"
@@ -148,8 +198,9 @@ class TestDecisions:
             services.application_dismiss(actor=instructor, application=app, reason="")
 
     def test_reopen_clears_decision(self, draft, committee_member, manager):
-        app = services.application_approve(actor=committee_member, application=in_committee(draft),
-                                           amount=Decimal("7000"))
+        app = services.application_approve(
+            actor=committee_member, application=in_committee(draft), amount=Decimal("7000")
+        )
         app = services.application_reopen(actor=manager, application=app, reason="Erreur de saisie")
         assert app.state == S.UNDER_REVIEW and app.approved_amount is None
 
@@ -159,10 +210,15 @@ class TestCompletion:
         app = services.application_submit(actor=applicant, application=draft)
         mail.outbox.clear()
         with pytest.raises(DomainError):
-            services.application_request_completion(actor=instructor, application=app, message="RIB",
-                                                    deadline=datetime.date(2000, 1, 1))
-        app = services.application_request_completion(actor=instructor, application=app, message="Joindre le RIB",
-                                                      deadline=datetime.date.today() + datetime.timedelta(days=10))
+            services.application_request_completion(
+                actor=instructor, application=app, message="RIB", deadline=datetime.date(2000, 1, 1)
+            )
+        app = services.application_request_completion(
+            actor=instructor,
+            application=app,
+            message="Joindre le RIB",
+            deadline=datetime.date.today() + datetime.timedelta(days=10),
+        )
         assert app.state == S.RETURNED
         assert Notification.objects.filter(user=applicant, title__contains=app.reference).exists()
         with pytest.raises(DomainError):
@@ -173,8 +229,12 @@ class TestCompletion:
         assert app.state == S.SUBMITTED
 
     def test_overdue_flag_is_idempotent(self, draft, instructor):
-        CompletionRequest.objects.create(application=draft, message="x", deadline=datetime.date(2026, 1, 10),
-                                         requested_by=instructor)
+        CompletionRequest.objects.create(
+            application=draft,
+            message="x",
+            deadline=datetime.date(2026, 1, 10),
+            requested_by=instructor,
+        )
         with time_machine.travel(datetime.datetime(2026, 1, 12, 9, tzinfo=datetime.UTC)):
             assert services.completion_requests_flag_overdue() == 1
             assert services.completion_requests_flag_overdue() == 0
@@ -183,16 +243,27 @@ class TestCompletion:
 
 class TestDraftingAndRenewal:
     def test_applicant_edits_draft_but_not_after_submission(self, draft, applicant):
-        services.application_update(actor=applicant, application=draft, data={"title": "Nouveau titre"})
+        services.application_update(
+            actor=applicant, application=draft, data={"title": "Nouveau titre"}
+        )
         assert Application.objects.get(pk=draft.pk).title == "Nouveau titre"
-        app = services.application_submit(actor=applicant, application=Application.objects.get(pk=draft.pk))
+        app = services.application_submit(
+            actor=applicant, application=Application.objects.get(pk=draft.pk)
+        )
         with pytest.raises(TransitionNotAllowed):
-            services.application_update(actor=applicant, application=app, data={"title": "Trop tard"})
+            services.application_update(
+                actor=applicant, application=app, data={"title": "Trop tard"}
+            )
 
     def test_invalid_budget_row_is_refused_whole(self, draft, applicant):
         with pytest.raises(DomainError) as exc:
-            services.application_update(actor=applicant, application=draft, data={"budget": [
-                {"account": "60", "amount": "100"}, {"account": "99", "amount": "5"}]})
+            services.application_update(
+                actor=applicant,
+                application=draft,
+                data={
+                    "budget": [{"account": "60", "amount": "100"}, {"account": "99", "amount": "5"}]
+                },
+            )
         assert "Ligne 2" in str(exc.value.message)
         assert BudgetItem.objects.filter(application=draft).count() == 4
 
@@ -204,29 +275,45 @@ class TestDraftingAndRenewal:
         assert renewed.title == draft.title and renewed.requested_amount == draft.requested_amount
         assert set(renewed.qpvs.all()) == set(draft.qpvs.all())
         assert set(renewed.themes.all()) == set(draft.themes.all())
-        assert [o.text for o in renewed.objectives.all()] == [o.text for o in draft.objectives.all()]
+        assert [o.text for o in renewed.objectives.all()] == [
+            o.text for o in draft.objectives.all()
+        ]
         assert sorted(renewed.budget_items.values_list("account", "amount")) == sorted(
-            draft.budget_items.values_list("account", "amount"))
+            draft.budget_items.values_list("account", "amount")
+        )
         assert renewed.reference != draft.reference
 
     def test_similar_file_same_year_other_call(self, draft, applicant, organisation):
         services.application_submit(actor=applicant, application=draft)
-        other = f.ApplicationFactory(organisation=organisation, call=f.CallFactory(programme=draft.programme))
+        other = f.ApplicationFactory(
+            organisation=organisation, call=f.CallFactory(programme=draft.programme)
+        )
         assert list(similar_applications(other)) == [Application.objects.get(pk=draft.pk)]
 
     def test_references_are_sequential_per_prefix_and_year(self, applicant, organisation, call):
-        a = services.application_create(actor=applicant, organisation=organisation, call=call, data={"title": "A"})
-        b = services.application_create(actor=applicant, organisation=organisation, call=call, data={"title": "B"})
-        assert a.reference.startswith("AAP-2026-") and int(b.reference[-4:]) == int(a.reference[-4:]) + 1
+        a = services.application_create(
+            actor=applicant, organisation=organisation, call=call, data={"title": "A"}
+        )
+        b = services.application_create(
+            actor=applicant, organisation=organisation, call=call, data={"title": "B"}
+        )
+        assert (
+            a.reference.startswith("AAP-2026-")
+            and int(b.reference[-4:]) == int(a.reference[-4:]) + 1
+        )
 
     def test_cannot_create_for_another_organisation(self, other_applicant, organisation, call):
         with pytest.raises(PermissionDenied):
-            services.application_create(actor=other_applicant, organisation=organisation, call=call, data={})
+            services.application_create(
+                actor=other_applicant, organisation=organisation, call=call, data={}
+            )
 
 
 def test_auto_assignment_by_territory(draft, applicant, instructor):
     qpv = draft.qpvs.get()
-    AssignmentRule.objects.create(qpv=f.QPVFactory(code="QN00000A"), instructor=f.UserFactory(), priority=1)
+    AssignmentRule.objects.create(
+        qpv=f.QPVFactory(code="QN00000A"), instructor=f.UserFactory(), priority=1
+    )
     AssignmentRule.objects.create(qpv=qpv, instructor=instructor, priority=5)
     app = services.application_submit(actor=applicant, application=draft)
     assert Application.objects.get(pk=app.pk).assigned_to == instructor
@@ -234,10 +321,16 @@ def test_auto_assignment_by_territory(draft, applicant, instructor):
 
 def test_calls_open_and_close_by_date_idempotently(manager):
     now = datetime.datetime(2026, 3, 1, 12, tzinfo=datetime.UTC)
-    published = f.CallFactory(state=CallState.PUBLISHED, opens_at=now - datetime.timedelta(hours=1),
-                              closes_at=now + datetime.timedelta(days=5))
-    expired = f.CallFactory(state=CallState.OPEN, opens_at=now - datetime.timedelta(days=30),
-                            closes_at=now - datetime.timedelta(minutes=1))
+    published = f.CallFactory(
+        state=CallState.PUBLISHED,
+        opens_at=now - datetime.timedelta(hours=1),
+        closes_at=now + datetime.timedelta(days=5),
+    )
+    expired = f.CallFactory(
+        state=CallState.OPEN,
+        opens_at=now - datetime.timedelta(days=30),
+        closes_at=now - datetime.timedelta(minutes=1),
+    )
     with time_machine.travel(now):
         assert calls_advance_by_dates() == {"opened": 1, "closed": 1}
         assert calls_advance_by_dates() == {"opened": 0, "closed": 0}
@@ -248,15 +341,29 @@ def test_calls_open_and_close_by_date_idempotently(manager):
 
 # ------------------------------------------------------------------ permission matrix (services)
 
-ROLES = ["applicant", "other_applicant", "instructor", "committee_member", "manager", "finance_officer",
-         "auditor", "panel_member"]
+ROLES = [
+    "applicant",
+    "other_applicant",
+    "instructor",
+    "committee_member",
+    "manager",
+    "finance_officer",
+    "auditor",
+    "panel_member",
+]
 # Who may run each transition (on a file visible to them). Everyone else is refused.
 MAY = {
-    "submit": {"applicant"}, "resubmit": {"applicant"}, "withdraw": {"applicant"},
-    "request_completion": {"instructor", "manager"}, "declare_eligible": {"instructor", "manager"},
-    "declare_ineligible": {"instructor", "manager"}, "start_review": {"instructor", "manager"},
-    "send_to_committee": {"instructor", "manager"}, "dismiss": {"instructor", "manager"},
-    "approve": {"committee_member", "manager"}, "reject": {"committee_member", "manager"},
+    "submit": {"applicant"},
+    "resubmit": {"applicant"},
+    "withdraw": {"applicant"},
+    "request_completion": {"instructor", "manager"},
+    "declare_eligible": {"instructor", "manager"},
+    "declare_ineligible": {"instructor", "manager"},
+    "start_review": {"instructor", "manager"},
+    "send_to_committee": {"instructor", "manager"},
+    "dismiss": {"instructor", "manager"},
+    "approve": {"committee_member", "manager"},
+    "reject": {"committee_member", "manager"},
     "reopen": {"manager"},
 }
 
@@ -289,7 +396,9 @@ def test_scoped_instructor_sees_only_their_territory(draft, applicant):
     assert services.application_declare_eligible(actor=inside, application=app).state == S.ELIGIBLE
 
 
-def test_drafts_are_private_to_the_applicant(draft, instructor, auditor, other_applicant, applicant):
+def test_drafts_are_private_to_the_applicant(
+    draft, instructor, auditor, other_applicant, applicant
+):
     assert not applications_visible_to(instructor).exists()
     assert not applications_visible_to(auditor).exists()
     assert not applications_visible_to(other_applicant).exists()

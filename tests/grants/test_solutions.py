@@ -8,14 +8,20 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.utils import timezone
 
 from calls.models import Challenge, Panel
-from calls.services import challenge_moderate, challenge_propose, challenge_record, panel_add_member, panel_configure
+from calls.services import (
+    challenge_moderate,
+    challenge_propose,
+    challenge_record,
+    panel_add_member,
+    panel_configure,
+)
 from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
-from core.models import AuditLog, Role
+from core.models import AuditLog
 from grants import services_solutions as svc
-from grants.models import AllocationRun, Application, ApplicationState as S, Ballot, BallotChoice
+from grants.models import AllocationRun, Application, Ballot, BallotChoice
+from grants.models import ApplicationState as S
 
 from .. import factories as f
 
@@ -29,34 +35,57 @@ def setup(manager):
     """An appel à solutions of 10 000 €, four actions, a panel of 5 with quorum 3, voting 1–8 April."""
     call = f.solutions_call(envelope=Decimal("10000.00"))
     qpv = f.QPVFactory()
-    challenge = challenge_record(actor=manager, call=call, qpv=qpv, title="Réussite scolaire",
-                                 description="Même accès aux grandes écoles")
-    panel = panel_configure(actor=manager, call=call, quorum=3, voting_opens_at=T0,
-                            voting_closes_at=T0 + datetime.timedelta(days=7))
+    challenge = challenge_record(
+        actor=manager,
+        call=call,
+        qpv=qpv,
+        title="Réussite scolaire",
+        description="Même accès aux grandes écoles",
+    )
+    panel = panel_configure(
+        actor=manager,
+        call=call,
+        quorum=3,
+        voting_opens_at=T0,
+        voting_closes_at=T0 + datetime.timedelta(days=7),
+    )
     members = [f.UserFactory() for _ in range(5)]
     for user in members:
         panel_add_member(actor=manager, panel=panel, user=user, college="citizen_council")
     costs = {"A": "6000.00", "B": "4000.00", "C": "5000.00", "D": "5000.00"}
     apps = {}
     for name, cost in costs.items():
-        app = f.ApplicationFactory(call=call, title=f"Action {name}", requested_amount=Decimal(cost))
+        app = f.ApplicationFactory(
+            call=call, title=f"Action {name}", requested_amount=Decimal(cost)
+        )
         Application.objects.filter(pk=app.pk).update(state=S.IN_COMMITTEE, challenge=challenge)
         apps[name] = Application.objects.get(pk=app.pk)
     return {"call": call, "panel": panel, "members": members, "apps": apps, "challenge": challenge}
 
 
 def vote(setup, who: int, names: str):
-    return svc.ballot_cast(actor=setup["members"][who], call=setup["call"],
-                           approvals=[setup["apps"][n].pk for n in names])
+    return svc.ballot_cast(
+        actor=setup["members"][who],
+        call=setup["call"],
+        approvals=[setup["apps"][n].pk for n in names],
+    )
 
 
 def test_challenges_from_the_public_wait_for_moderation(setup, manager, applicant):
     call = setup["call"]
     with pytest.raises(DomainError) as exc:
-        challenge_propose(call=call, qpv=f.QPVFactory(), title="", description="", name="", email="")
+        challenge_propose(
+            call=call, qpv=f.QPVFactory(), title="", description="", name="", email=""
+        )
     assert {"title", "description", "name"} <= set(exc.value.errors)
-    proposed = challenge_propose(call=call, qpv=f.QPVFactory(), title="Plus de cafards",
-                                 description="Traitement des immeubles", name="Mme Benali", email="")
+    proposed = challenge_propose(
+        call=call,
+        qpv=f.QPVFactory(),
+        title="Plus de cafards",
+        description="Traitement des immeubles",
+        name="Mme Benali",
+        email="",
+    )
     assert proposed.state == Challenge.State.PROPOSED
     with pytest.raises(PermissionDenied):
         challenge_moderate(actor=applicant, challenge=proposed, approve=True)
@@ -67,7 +96,10 @@ def test_challenges_from_the_public_wait_for_moderation(setup, manager, applican
 
 
 def test_one_ballot_per_member_and_only_during_the_phase(setup, applicant):
-    with time_machine.travel(T0 - datetime.timedelta(minutes=1)), pytest.raises(TransitionNotAllowed):
+    with (
+        time_machine.travel(T0 - datetime.timedelta(minutes=1)),
+        pytest.raises(TransitionNotAllowed),
+    ):
         vote(setup, 0, "A")
     with time_machine.travel(T0 + datetime.timedelta(days=1)):
         with pytest.raises(PermissionDenied):
@@ -113,14 +145,23 @@ def test_allocation_side_by_side_choice_and_publication(setup, manager):
         with pytest.raises(DomainError):
             svc.allocation_decide(actor=manager, run=run, rule="equal_shares", reason="")
         with pytest.raises(DomainError):  # an override over the envelope is refused
-            svc.allocation_decide(actor=manager, run=run, rule="override", reason="x",
-                                  selection=[apps["A"].pk, apps["C"].pk])
-        run = svc.allocation_decide(actor=manager, run=run, rule="equal_shares", reason="Règle votée par le panel")
+            svc.allocation_decide(
+                actor=manager,
+                run=run,
+                rule="override",
+                reason="x",
+                selection=[apps["A"].pk, apps["C"].pk],
+            )
+        run = svc.allocation_decide(
+            actor=manager, run=run, rule="equal_shares", reason="Règle votée par le panel"
+        )
         svc.allocation_publish(actor=manager, run=run)
     states = {n: Application.objects.get(pk=a.pk).state for n, a in apps.items()}
     assert states == {"A": S.APPROVED, "B": S.APPROVED, "C": S.REJECTED, "D": S.REJECTED}
     assert Application.objects.get(pk=apps["A"].pk).approved_amount == Decimal("6000.00")
-    assert AuditLog.objects.filter(action="grants.allocation.decided", reason="Règle votée par le panel").exists()
+    assert AuditLog.objects.filter(
+        action="grants.allocation.decided", reason="Règle votée par le panel"
+    ).exists()
 
 
 def test_quorum_is_required(setup, manager):
@@ -137,9 +178,16 @@ def test_panel_assessment_only_by_the_calls_panel(setup, applicant):
     Application.objects.filter(pk=app.pk).update(state=S.APPROVED, approved_amount=Decimal("6000"))
     app = Application.objects.get(pk=app.pk)
     with pytest.raises(PermissionDenied):
-        svc.panel_assessment_record(actor=applicant, application=app, fiscal_year=2026, rating="meets")
-    row = svc.panel_assessment_record(actor=setup["members"][0], application=app, fiscal_year=2026,
-                                      rating="exceeds", comment="Les jeunes ont trouvé des stages")
+        svc.panel_assessment_record(
+            actor=applicant, application=app, fiscal_year=2026, rating="meets"
+        )
+    row = svc.panel_assessment_record(
+        actor=setup["members"][0],
+        application=app,
+        fiscal_year=2026,
+        rating="exceeds",
+        comment="Les jeunes ont trouvé des stages",
+    )
     assert row.member.user == setup["members"][0]
 
 
@@ -148,8 +196,19 @@ def test_panel_rules_are_validated(manager):
     with pytest.raises(DomainError):
         panel_configure(actor=manager, call=call, quorum=3, voting_opens_at=T0, voting_closes_at=T0)
     with pytest.raises(DomainError):
-        panel_configure(actor=manager, call=call, quorum=3, voting_opens_at=T0,
-                        voting_closes_at=T0 + datetime.timedelta(days=1), ballot_kind=Panel.BallotKind.SCORE)
+        panel_configure(
+            actor=manager,
+            call=call,
+            quorum=3,
+            voting_opens_at=T0,
+            voting_closes_at=T0 + datetime.timedelta(days=1),
+            ballot_kind=Panel.BallotKind.SCORE,
+        )
     with pytest.raises(DomainError):
-        panel_configure(actor=manager, call=f.CallFactory(), quorum=3, voting_opens_at=T0,
-                        voting_closes_at=T0 + datetime.timedelta(days=1))
+        panel_configure(
+            actor=manager,
+            call=f.CallFactory(),
+            quorum=3,
+            voting_opens_at=T0,
+            voting_closes_at=T0 + datetime.timedelta(days=1),
+        )

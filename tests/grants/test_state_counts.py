@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from grants import services
-from grants.models import Application, ApplicationState as S, ApplicationStateCount
+from grants.models import Application, ApplicationStateCount
+from grants.models import ApplicationState as S
 from grants.selectors import counter_counts, instructor_queue, queue_counts
 
 from .. import factories as f
@@ -21,17 +22,28 @@ def real_counts() -> Counter:
 
 
 def counter_table() -> Counter:
-    return Counter({(c.programme_id, c.call_key, c.state): c.n for c in ApplicationStateCount.objects.all()
-                    if c.n})
+    return Counter(
+        {
+            (c.programme_id, c.call_key, c.state): c.n
+            for c in ApplicationStateCount.objects.all()
+            if c.n
+        }
+    )
 
 
-def test_counters_follow_inserts_transitions_bulk_updates_and_deletes(applicant, instructor, organisation):
+def test_counters_follow_inserts_transitions_bulk_updates_and_deletes(
+    applicant, instructor, organisation
+):
     calls = [f.CallFactory(), f.CallFactory()]
     apps = [f.ApplicationFactory(call=calls[i % 2], organisation=organisation) for i in range(6)]
     assert counter_table() == real_counts()
     services.application_submit(actor=applicant, application=apps[0])
-    services.application_declare_eligible(actor=instructor, application=Application.objects.get(pk=apps[0].pk))
-    Application.objects.filter(pk__in=[apps[1].pk, apps[2].pk]).update(state=S.SUBMITTED)  # bulk update
+    services.application_declare_eligible(
+        actor=instructor, application=Application.objects.get(pk=apps[0].pk)
+    )
+    Application.objects.filter(pk__in=[apps[1].pk, apps[2].pk]).update(
+        state=S.SUBMITTED
+    )  # bulk update
     Application.objects.filter(pk=apps[3].pk).update(call=calls[0])  # moved to another call
     Application.objects.filter(pk=apps[4].pk).delete()
     assert counter_table() == real_counts()
@@ -41,7 +53,9 @@ def test_queue_counts_from_counters_match_a_real_count(manager, instructor, orga
     call = f.CallFactory()
     for state in (S.SUBMITTED, S.SUBMITTED, S.ELIGIBLE, S.APPROVED, S.DRAFT):
         app = f.ApplicationFactory(call=call, organisation=organisation)
-        Application.objects.filter(pk=app.pk).update(state=state, approved_amount=Decimal("1") if state == S.APPROVED else None)
+        Application.objects.filter(pk=app.pk).update(
+            state=state, approved_amount=Decimal("1") if state == S.APPROVED else None
+        )
     fast = counter_counts(manager, {"call": call.pk})
     slow = queue_counts(instructor_queue(manager, filters={"call": call.pk}))
     assert fast == slow == {S.SUBMITTED: 2, S.ELIGIBLE: 1, S.APPROVED: 1}

@@ -12,9 +12,8 @@ import pytest
 from core.errors import TransitionNotAllowed
 from core.models import AuditLog
 from grants import services
-from grants.models import Application, ApplicationState as S, CompletionRequest
-
-from .. import factories as f
+from grants.models import Application, CompletionRequest
+from grants.models import ApplicationState as S
 
 pytestmark = pytest.mark.django_db
 
@@ -29,8 +28,10 @@ def put(app: Application, state: str) -> Application:
 def inputs(name: str) -> dict:
     return {
         "resubmit": {"answer": "Voici le RIB à jour."},
-        "request_completion": {"message": "Merci de joindre le RIB.",
-                               "deadline": datetime.date.today() + datetime.timedelta(days=15)},
+        "request_completion": {
+            "message": "Merci de joindre le RIB.",
+            "deadline": datetime.date.today() + datetime.timedelta(days=15),
+        },
         "declare_ineligible": {"reason": "Hors périmètre"},
         "send_to_committee": {"proposed_amount": Decimal("8000.00")},
         "approve": {"amount": Decimal("8000.00")},
@@ -52,9 +53,16 @@ TRANSITIONS = {
     "send_to_committee": ([S.UNDER_REVIEW], S.IN_COMMITTEE, "instructor"),
     "approve": ([S.IN_COMMITTEE], S.APPROVED, "committee_member"),
     "reject": ([S.IN_COMMITTEE], S.REJECTED, "committee_member"),
-    "dismiss": ([S.SUBMITTED, S.RETURNED, S.ELIGIBLE, S.UNDER_REVIEW, S.IN_COMMITTEE], S.DISMISSED, "instructor"),
-    "withdraw": ([S.DRAFT, S.SUBMITTED, S.RETURNED, S.ELIGIBLE, S.UNDER_REVIEW, S.IN_COMMITTEE], S.WITHDRAWN,
-                 "applicant"),
+    "dismiss": (
+        [S.SUBMITTED, S.RETURNED, S.ELIGIBLE, S.UNDER_REVIEW, S.IN_COMMITTEE],
+        S.DISMISSED,
+        "instructor",
+    ),
+    "withdraw": (
+        [S.DRAFT, S.SUBMITTED, S.RETURNED, S.ELIGIBLE, S.UNDER_REVIEW, S.IN_COMMITTEE],
+        S.WITHDRAWN,
+        "applicant",
+    ),
     "reopen": ([S.APPROVED, S.REJECTED, S.DISMISSED, S.INELIGIBLE], S.UNDER_REVIEW, "manager"),
 }
 
@@ -70,8 +78,12 @@ FORBIDDEN = [
 
 @pytest.fixture
 def actors(applicant, instructor, committee_member, manager):
-    return {"applicant": applicant, "instructor": instructor, "committee_member": committee_member,
-            "manager": manager}
+    return {
+        "applicant": applicant,
+        "instructor": instructor,
+        "committee_member": committee_member,
+        "manager": manager,
+    }
 
 
 @pytest.mark.parametrize(("name", "source"), ALLOWED)
@@ -79,10 +91,14 @@ def test_allowed_source_moves_and_audits(name, source, draft, actors):
     sources, target, who = TRANSITIONS[name]
     app = put(draft, source)
     before = AuditLog.objects.count()
-    result = services.run_transition(name=name, actor=actors[who], application=app, data=inputs(name))
+    result = services.run_transition(
+        name=name, actor=actors[who], application=app, data=inputs(name)
+    )
     assert result.state == target
     assert Application.objects.get(pk=app.pk).state == target
-    row = AuditLog.objects.filter(object_id=str(app.pk), source_state=source, target_state=target).get()
+    row = AuditLog.objects.filter(
+        object_id=str(app.pk), source_state=source, target_state=target
+    ).get()
     assert row.actor == actors[who]
     assert row.action == services.transition_specs()[name].action
     assert AuditLog.objects.count() > before
@@ -105,7 +121,10 @@ def test_forbidden_source_is_refused_with_allowed_list(name, source, draft, acto
 def test_failure_after_transition_rolls_back(name, draft, actors):
     sources, target, who = TRANSITIONS[name]
     app = put(draft, sources[0])
-    with mock.patch("core.fsm.audit_log", side_effect=RuntimeError("disk full")), pytest.raises(RuntimeError):
+    with (
+        mock.patch("core.fsm.audit_log", side_effect=RuntimeError("disk full")),
+        pytest.raises(RuntimeError),
+    ):
         services.run_transition(name=name, actor=actors[who], application=app, data=inputs(name))
     assert Application.objects.get(pk=app.pk).state == sources[0]
     assert not AuditLog.objects.filter(object_id=str(app.pk), target_state=target).exists()
@@ -119,8 +138,12 @@ def test_running_twice_is_idempotent(name, draft, actors):
     app = put(draft, sources[0])
     services.run_transition(name=name, actor=actors[who], application=app, data=inputs(name))
     count = AuditLog.objects.filter(object_id=str(app.pk)).count()
-    services.run_transition(name=name, actor=actors[who], application=Application.objects.get(pk=app.pk),
-                            data=inputs(name))
+    services.run_transition(
+        name=name,
+        actor=actors[who],
+        application=Application.objects.get(pk=app.pk),
+        data=inputs(name),
+    )
     assert Application.objects.get(pk=app.pk).state == target
     assert AuditLog.objects.filter(object_id=str(app.pk)).count() == count
 

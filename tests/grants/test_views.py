@@ -57,11 +57,17 @@ def in_review(draft, applicant, instructor):
 
 
 def management(prefix, total, initial=0):
-    return {f"{prefix}-TOTAL_FORMS": str(total), f"{prefix}-INITIAL_FORMS": str(initial),
-            f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
+    return {
+        f"{prefix}-TOTAL_FORMS": str(total),
+        f"{prefix}-INITIAL_FORMS": str(initial),
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
 
 
-def edit_payload(*, qpv, pillar, charges, products, title="Ateliers du mercredi", requested="8000,00", **extra):
+def edit_payload(
+    *, qpv, pillar, charges, products, title="Ateliers du mercredi", requested="8000,00", **extra
+):
     """The edit form as a browser posts it: project fields, one objective, an indicator, the budget."""
     data = {
         "title": title,
@@ -82,10 +88,22 @@ def edit_payload(*, qpv, pillar, charges, products, title="Ateliers du mercredi"
         "action": "save",
     }
     for i, (account, label, amount) in enumerate(charges):
-        data.update({f"charges-{i}-account": account, f"charges-{i}-label": label, f"charges-{i}-amount": amount})
+        data.update(
+            {
+                f"charges-{i}-account": account,
+                f"charges-{i}-label": label,
+                f"charges-{i}-amount": amount,
+            }
+        )
     for i, (account, source, label, amount) in enumerate(products):
-        data.update({f"products-{i}-account": account, f"products-{i}-subsidy_source": source,
-                     f"products-{i}-label": label, f"products-{i}-amount": amount})
+        data.update(
+            {
+                f"products-{i}-account": account,
+                f"products-{i}-subsidy_source": source,
+                f"products-{i}-label": label,
+                f"products-{i}-amount": amount,
+            }
+        )
     data.update(extra)
     return data
 
@@ -99,8 +117,12 @@ BALANCED_PRODUCTS = [("74", "municipality", "Ville", "8000"), ("75", "", "Cotisa
 
 class TestAccess:
     def test_anonymous_is_sent_to_login(self, client, draft):
-        for url in [reverse("grants:my_applications"), reverse("grants:queue"), detail_url(draft),
-                    reverse("grants:committee_list")]:
+        for url in [
+            reverse("grants:my_applications"),
+            reverse("grants:queue"),
+            detail_url(draft),
+            reverse("grants:committee_list"),
+        ]:
             response = client.get(url)
             assert response.status_code == 302
             assert reverse("core:login") in response["Location"]
@@ -142,8 +164,12 @@ class TestAccess:
         assert login(client, auditor).get(reverse("grants:queue")).status_code == 200
 
     def test_committee_pages_by_role(self, client, applicant, committee_member, call):
-        session = CommitteeSession.objects.create(programme=call.programme, call=call, title="Comité de mars",
-                                                  date=datetime.date(2026, 3, 20))
+        session = CommitteeSession.objects.create(
+            programme=call.programme,
+            call=call,
+            title="Comité de mars",
+            date=datetime.date(2026, 3, 20),
+        )
         login(client, applicant)
         assert client.get(reverse("grants:committee_list")).status_code == 403
         assert client.get(reverse("grants:committee_detail", args=[session.pk])).status_code == 403
@@ -151,8 +177,9 @@ class TestAccess:
         assert client.get(reverse("grants:committee_list")).status_code == 200
         assert client.get(reverse("grants:committee_detail", args=[session.pk])).status_code == 200
 
-    def test_bank_details_only_for_finance_and_members(self, client, draft, applicant, instructor,
-                                                       finance_officer):
+    def test_bank_details_only_for_finance_and_members(
+        self, client, draft, applicant, instructor, finance_officer
+    ):
         app = submitted(draft, applicant)
         iban = app.organisation.iban
         assert iban not in login(client, instructor).get(detail_url(app)).content.decode()
@@ -169,20 +196,26 @@ class TestApplicantPages:
         page = client.get(reverse("grants:application_create") + f"?call={call.pk}")
         assert page.status_code == 200
         assert organisation.name in page.content.decode()
-        response = client.post(reverse("grants:application_create"),
-                               {"organisation": organisation.pk, "call": call.pk, "title": "Jardins partagés"})
+        response = client.post(
+            reverse("grants:application_create"),
+            {"organisation": organisation.pk, "call": call.pk, "title": "Jardins partagés"},
+        )
         app = Application.objects.get(title="Jardins partagés")
         assert response.status_code == 302
         assert response["Location"] == reverse("grants:application_edit", args=[app.pk])
         assert app.state == S.DRAFT and app.organisation == organisation and app.call == call
 
     def test_create_needs_an_organisation(self, client, instructor):
-        assert login(client, instructor).get(reverse("grants:application_create")).status_code == 403
+        assert (
+            login(client, instructor).get(reverse("grants:application_create")).status_code == 403
+        )
 
     def test_create_refuses_another_organisation(self, client, applicant, call):
         stranger = f.OrganisationFactory(name="Association étrangère")
-        response = login(client, applicant).post(reverse("grants:application_create"),
-                                                 {"organisation": stranger.pk, "call": call.pk, "title": "X"})
+        response = login(client, applicant).post(
+            reverse("grants:application_create"),
+            {"organisation": stranger.pk, "call": call.pk, "title": "X"},
+        )
         assert response.status_code == 400
         assert not Application.objects.filter(title="X").exists()
 
@@ -190,26 +223,42 @@ class TestApplicantPages:
         qpv, pillar = f.QPVFactory(), f.PillarFactory()
         response = login(client, applicant).post(
             reverse("grants:application_edit", args=[draft.pk]),
-            edit_payload(qpv=qpv, pillar=pillar, charges=BALANCED_CHARGES, products=BALANCED_PRODUCTS))
+            edit_payload(
+                qpv=qpv, pillar=pillar, charges=BALANCED_CHARGES, products=BALANCED_PRODUCTS
+            ),
+        )
         assert response.status_code == 302
         draft = fresh(draft)
         assert draft.title == "Ateliers du mercredi"
         assert draft.requested_amount == Decimal("8000.00")
         assert list(draft.qpvs.all()) == [qpv]
-        assert [o.text for o in draft.objectives.all()] == ["Réduire le décrochage", "Ouvrir des horizons culturels"]
+        assert [o.text for o in draft.objectives.all()] == [
+            "Réduire le décrochage",
+            "Ouvrir des horizons culturels",
+        ]
         assert draft.indicators.get().target == Decimal("40")
         amounts = sorted((b.account, b.amount) for b in draft.budget_items.all())
-        assert amounts == [("60", Decimal("2000.00")), ("64", Decimal("10000.00")), ("74", Decimal("8000.00")),
-                           ("75", Decimal("4000.00"))]
+        assert amounts == [
+            ("60", Decimal("2000.00")),
+            ("64", Decimal("10000.00")),
+            ("74", Decimal("8000.00")),
+            ("75", Decimal("4000.00")),
+        ]
         page = client.get(reverse("grants:application_edit", args=[draft.pk])).content.decode()
         assert "Le budget est équilibré." in page
 
     def test_invalid_budget_shows_errors_and_keeps_every_input(self, client, applicant, draft):
         qpv, pillar = f.QPVFactory(), f.PillarFactory()
-        payload = edit_payload(qpv=qpv, pillar=pillar, title="Titre corrigé",
-                               charges=[("60", "Fournitures", "deux mille"), ("64", "Animateurs", "-5")],
-                               products=BALANCED_PRODUCTS)
-        response = login(client, applicant).post(reverse("grants:application_edit", args=[draft.pk]), payload)
+        payload = edit_payload(
+            qpv=qpv,
+            pillar=pillar,
+            title="Titre corrigé",
+            charges=[("60", "Fournitures", "deux mille"), ("64", "Animateurs", "-5")],
+            products=BALANCED_PRODUCTS,
+        )
+        response = login(client, applicant).post(
+            reverse("grants:application_edit", args=[draft.pk]), payload
+        )
         html = response.content.decode()
         assert response.status_code == 400
         assert 'value="deux mille"' in html  # the typed input is shown again
@@ -217,46 +266,83 @@ class TestApplicantPages:
         assert "Certaines informations sont à corriger" in html
         draft = fresh(draft)
         assert draft.title == "Titre corrigé"  # the valid part is saved
-        assert draft.budget_items.filter(account="60", amount=Decimal("5000.00")).exists()  # old budget intact
+        assert draft.budget_items.filter(
+            account="60", amount=Decimal("5000.00")
+        ).exists()  # old budget intact
 
     def test_budget_rule_of_the_service_is_shown_and_the_rest_saved(self, client, applicant, draft):
-        products = [("74", "", "Subvention sans financeur", "8000"), ("75", "", "Cotisations", "4000")]
-        payload = edit_payload(qpv=f.QPVFactory(), pillar=f.PillarFactory(), title="Nouveau titre",
-                               charges=BALANCED_CHARGES, products=products)
-        response = login(client, applicant).post(reverse("grants:application_edit", args=[draft.pk]), payload)
+        products = [
+            ("74", "", "Subvention sans financeur", "8000"),
+            ("75", "", "Cotisations", "4000"),
+        ]
+        payload = edit_payload(
+            qpv=f.QPVFactory(),
+            pillar=f.PillarFactory(),
+            title="Nouveau titre",
+            charges=BALANCED_CHARGES,
+            products=products,
+        )
+        response = login(client, applicant).post(
+            reverse("grants:application_edit", args=[draft.pk]), payload
+        )
         assert response.status_code == 400
         assert "précisez le financeur de la subvention" in response.content.decode()
         assert 'value="Subvention sans financeur"' in response.content.decode()
         draft = fresh(draft)
         assert draft.title == "Nouveau titre"
 
-    def test_eligibility_check_is_shown_before_submitting(self, client, applicant, call, organisation):
-        app = services.application_create(actor=applicant, organisation=organisation, call=call,
-                                          data={"title": "Brouillon vide"})
-        html = login(client, applicant).get(reverse("grants:application_edit", args=[app.pk])).content.decode()
+    def test_eligibility_check_is_shown_before_submitting(
+        self, client, applicant, call, organisation
+    ):
+        app = services.application_create(
+            actor=applicant, organisation=organisation, call=call, data={"title": "Brouillon vide"}
+        )
+        html = (
+            login(client, applicant)
+            .get(reverse("grants:application_edit", args=[app.pk]))
+            .content.decode()
+        )
         assert "Vérification avant dépôt" in html
         assert "Le budget prévisionnel est vide." in html
         assert "Indiquez au moins un objectif." in html
 
     def test_submit_from_the_edit_form(self, client, applicant, draft):
-        payload = edit_payload(qpv=f.QPVFactory(), pillar=f.PillarFactory(), charges=BALANCED_CHARGES,
-                               products=BALANCED_PRODUCTS, action="submit")
-        response = login(client, applicant).post(reverse("grants:application_edit", args=[draft.pk]), payload)
+        payload = edit_payload(
+            qpv=f.QPVFactory(),
+            pillar=f.PillarFactory(),
+            charges=BALANCED_CHARGES,
+            products=BALANCED_PRODUCTS,
+            action="submit",
+        )
+        response = login(client, applicant).post(
+            reverse("grants:application_edit", args=[draft.pk]), payload
+        )
         assert response.status_code == 302
         assert response["Location"] == detail_url(draft)
         draft = fresh(draft)
         assert draft.state == S.SUBMITTED
 
-    def test_submit_of_an_unbalanced_budget_is_refused_with_the_reason(self, client, applicant, draft):
+    def test_submit_of_an_unbalanced_budget_is_refused_with_the_reason(
+        self, client, applicant, draft
+    ):
         charges = [("60", "Fournitures", "3000"), ("64", "Animateurs", "10000")]
-        payload = edit_payload(qpv=f.QPVFactory(), pillar=f.PillarFactory(), charges=charges,
-                               products=BALANCED_PRODUCTS, action="submit")
-        response = login(client, applicant).post(reverse("grants:application_edit", args=[draft.pk]), payload)
+        payload = edit_payload(
+            qpv=f.QPVFactory(),
+            pillar=f.PillarFactory(),
+            charges=charges,
+            products=BALANCED_PRODUCTS,
+            action="submit",
+        )
+        response = login(client, applicant).post(
+            reverse("grants:application_edit", args=[draft.pk]), payload
+        )
         assert response.status_code == 400
         assert "Le budget n&#x27;est pas équilibré" in response.content.decode()
         draft = fresh(draft)
         assert draft.state == S.DRAFT
-        assert draft.budget_items.filter(account="60", amount=Decimal("3000")).exists()  # saved anyway
+        assert draft.budget_items.filter(
+            account="60", amount=Decimal("3000")
+        ).exists()  # saved anyway
 
     def test_submit_from_the_detail_page(self, client, applicant, draft):
         response = login(client, applicant).post(action_url(draft, "submit"))
@@ -268,7 +354,9 @@ class TestApplicantPages:
 
     def test_withdraw(self, client, applicant, draft):
         app = submitted(draft, applicant)
-        login(client, applicant).post(action_url(app, "withdraw"), {"withdraw-reason": "Projet abandonné"})
+        login(client, applicant).post(
+            action_url(app, "withdraw"), {"withdraw-reason": "Projet abandonné"}
+        )
         app = fresh(app)
         assert app.state == S.WITHDRAWN
 
@@ -279,7 +367,9 @@ class TestApplicantPages:
         login(client, applicant)
         listing = client.get(reverse("grants:my_applications")).content.decode()
         assert reverse("grants:application_renew", args=[app.pk]) in listing
-        response = client.post(reverse("grants:application_renew", args=[app.pk]), {"call": new_call.pk})
+        response = client.post(
+            reverse("grants:application_renew", args=[app.pk]), {"call": new_call.pk}
+        )
         renewed = Application.objects.get(previous=app)
         assert response.status_code == 302
         assert renewed.call == new_call and renewed.title == app.title
@@ -287,8 +377,14 @@ class TestApplicantPages:
 
     def test_similar_files_warning(self, client, applicant, draft):
         submitted(draft, applicant)
-        other = f.ApplicationFactory(call=f.CallFactory(programme=draft.programme), organisation=draft.organisation)
-        html = login(client, applicant).get(reverse("grants:application_edit", args=[other.pk])).content.decode()
+        other = f.ApplicationFactory(
+            call=f.CallFactory(programme=draft.programme), organisation=draft.organisation
+        )
+        html = (
+            login(client, applicant)
+            .get(reverse("grants:application_edit", args=[other.pk]))
+            .content.decode()
+        )
         assert 'id="similar-warning"' in html
         assert draft.reference in html
 
@@ -296,16 +392,22 @@ class TestApplicantPages:
 # --------------------------------------------------------------------------- the whole path
 
 
-def test_completion_committee_and_approval_through_the_pages(client, applicant, draft, instructor,
-                                                             committee_member, manager):
+def test_completion_committee_and_approval_through_the_pages(
+    client, applicant, draft, instructor, committee_member, manager
+):
     app = submitted(draft, applicant)
     # Instruction asks for completion.
     login(client, instructor)
     page = client.get(detail_url(app)).content.decode()
     assert "Demander des compléments" in page and "Déclarer recevable" in page
     deadline = (datetime.date.today() + datetime.timedelta(days=15)).isoformat()
-    response = client.post(action_url(app, "request_completion"), {
-        "request_completion-message": "Joignez le devis du traiteur.", "request_completion-deadline": deadline})
+    response = client.post(
+        action_url(app, "request_completion"),
+        {
+            "request_completion-message": "Joignez le devis du traiteur.",
+            "request_completion-deadline": deadline,
+        },
+    )
     assert response.status_code == 302
     app = fresh(app)
     assert app.state == S.RETURNED
@@ -315,9 +417,14 @@ def test_completion_committee_and_approval_through_the_pages(client, applicant, 
     page = client.get(detail_url(app)).content.decode()
     assert "Joignez le devis du traiteur." in page and "Renvoyer le dossier complété" in page
     upload = SimpleUploadedFile("devis.pdf", PDF, content_type="application/pdf")
-    response = client.post(action_url(app, "resubmit"), {
-        "resubmit-answer": "Voici le devis.", "resubmit-attachment": upload,
-        "resubmit-attachment_title": "Devis traiteur"})
+    response = client.post(
+        action_url(app, "resubmit"),
+        {
+            "resubmit-answer": "Voici le devis.",
+            "resubmit-attachment": upload,
+            "resubmit-attachment_title": "Devis traiteur",
+        },
+    )
     assert response.status_code == 302
     app = fresh(app)
     assert app.state == S.SUBMITTED
@@ -328,14 +435,23 @@ def test_completion_committee_and_approval_through_the_pages(client, applicant, 
     assert download.status_code == 200
 
     # Instruction: eligible, review, committee with a proposal and a session.
-    session = CommitteeSession.objects.create(programme=app.programme, call=app.call, title="Comité d'avril",
-                                              date=datetime.date(2026, 4, 10))
+    session = CommitteeSession.objects.create(
+        programme=app.programme,
+        call=app.call,
+        title="Comité d'avril",
+        date=datetime.date(2026, 4, 10),
+    )
     login(client, instructor)
     assert client.post(action_url(app, "declare_eligible")).status_code == 302
     assert client.post(action_url(app, "start_review")).status_code == 302
-    response = client.post(action_url(app, "send_to_committee"), {
-        "send_to_committee-proposed_amount": "9 000,00", "send_to_committee-session": session.pk,
-        "send_to_committee-note": "Projet solide."})
+    response = client.post(
+        action_url(app, "send_to_committee"),
+        {
+            "send_to_committee-proposed_amount": "9 000,00",
+            "send_to_committee-session": session.pk,
+            "send_to_committee-note": "Projet solide.",
+        },
+    )
     assert response.status_code == 302
     app = fresh(app)
     assert app.state == S.IN_COMMITTEE and app.proposed_amount == Decimal("9000.00")
@@ -345,9 +461,15 @@ def test_completion_committee_and_approval_through_the_pages(client, applicant, 
     page = client.get(reverse("grants:committee_detail", args=[session.pk])).content.decode()
     assert app.reference in page and "Enregistrer les décisions" in page
     assert 'id="envelope-proposed">9' in page
-    response = client.post(reverse("grants:committee_detail", args=[session.pk]), {
-        f"app-{app.pk}-decision": "approve", f"app-{app.pk}-amount": "9000",
-        f"app-{app.pk}-conditions": "Bilan intermédiaire en juin", "session-minutes": "Quorum atteint."})
+    response = client.post(
+        reverse("grants:committee_detail", args=[session.pk]),
+        {
+            f"app-{app.pk}-decision": "approve",
+            f"app-{app.pk}-amount": "9000",
+            f"app-{app.pk}-conditions": "Bilan intermédiaire en juin",
+            "session-minutes": "Quorum atteint.",
+        },
+    )
     assert response.status_code == 302
     app = fresh(app)
     session.refresh_from_db()
@@ -365,7 +487,9 @@ def test_completion_committee_and_approval_through_the_pages(client, applicant, 
 
 
 class TestInstructionPage:
-    def test_a_transition_not_allowed_now_answers_409_in_french(self, client, applicant, draft, instructor):
+    def test_a_transition_not_allowed_now_answers_409_in_french(
+        self, client, applicant, draft, instructor
+    ):
         app = submitted(draft, applicant)
         response = login(client, instructor).post(action_url(app, "start_review"))
         html = response.content.decode()
@@ -375,10 +499,17 @@ class TestInstructionPage:
         app = fresh(app)
         assert app.state == S.SUBMITTED
 
-    def test_missing_input_is_shown_next_to_the_field_and_kept(self, client, applicant, draft, instructor):
+    def test_missing_input_is_shown_next_to_the_field_and_kept(
+        self, client, applicant, draft, instructor
+    ):
         app = submitted(draft, applicant)
-        response = login(client, instructor).post(action_url(app, "request_completion"), {
-            "request_completion-message": "Il manque le bilan.", "request_completion-deadline": "2020-01-01"})
+        response = login(client, instructor).post(
+            action_url(app, "request_completion"),
+            {
+                "request_completion-message": "Il manque le bilan.",
+                "request_completion-deadline": "2020-01-01",
+            },
+        )
         html = response.content.decode()
         assert response.status_code == 400
         assert "La date limite doit être dans le futur." in html
@@ -402,8 +533,10 @@ class TestInstructionPage:
     def test_private_notes_never_reach_the_applicant(self, client, applicant, draft, instructor):
         app = submitted(draft, applicant)
         login(client, instructor)
-        response = client.post(reverse("grants:application_note", args=[app.pk]),
-                               {"note-text": "Président en conflit d'intérêts"})
+        response = client.post(
+            reverse("grants:application_note", args=[app.pk]),
+            {"note-text": "Président en conflit d'intérêts"},
+        )
         assert response.status_code == 302
         assert InstructorNote.objects.filter(application=app).count() == 1
         assert "Président en conflit" in client.get(detail_url(app)).content.decode()
@@ -414,10 +547,14 @@ class TestInstructionPage:
 
     def test_manual_assignment(self, client, applicant, draft, instructor):
         app = submitted(draft, applicant)
-        colleague = f.UserFactory(email="collegue@ville.example.org", first_name="Awa", last_name="Diallo")
+        colleague = f.UserFactory(
+            email="collegue@ville.example.org", first_name="Awa", last_name="Diallo"
+        )
         f.give_role(colleague, Role.INSTRUCTOR)
-        response = login(client, instructor).post(reverse("grants:application_assign", args=[app.pk]),
-                                                  {"assign-assigned_to": colleague.pk})
+        response = login(client, instructor).post(
+            reverse("grants:application_assign", args=[app.pk]),
+            {"assign-assigned_to": colleague.pk},
+        )
         assert response.status_code == 302
         app = fresh(app)
         assert app.assigned_to == colleague
@@ -426,19 +563,23 @@ class TestInstructionPage:
         criterion = f.CriterionFactory(call=draft.call, label="Ancrage local", max_score=5)
         app = in_review(draft, applicant, instructor)
         login(client, instructor)
-        response = client.post(reverse("grants:application_score", args=[app.pk]),
-                               {f"score-score_{criterion.pk}": "7"})
+        response = client.post(
+            reverse("grants:application_score", args=[app.pk]), {f"score-score_{criterion.pk}": "7"}
+        )
         assert response.status_code == 400
         assert "La note doit être comprise entre 0 et 5." in response.content.decode()
-        response = client.post(reverse("grants:application_score", args=[app.pk]),
-                               {f"score-score_{criterion.pk}": "4"})
+        response = client.post(
+            reverse("grants:application_score", args=[app.pk]), {f"score-score_{criterion.pk}": "4"}
+        )
         assert response.status_code == 302
         assert app.scores.get().value == 4
 
     def test_partner_opinion(self, client, applicant, draft, instructor, committee_member):
         app = in_review(draft, applicant, instructor)
-        response = login(client, committee_member).post(reverse("grants:application_opinion", args=[app.pk]),
-                                                        {"opinion-opinion": "favourable", "opinion-comment": "Utile"})
+        response = login(client, committee_member).post(
+            reverse("grants:application_opinion", args=[app.pk]),
+            {"opinion-opinion": "favourable", "opinion-comment": "Utile"},
+        )
         assert response.status_code == 302
         assert app.opinions.get().opinion == "favourable"
 
@@ -448,21 +589,34 @@ class TestInstructionPage:
 
 class TestCommittee:
     def test_create_a_session(self, client, manager, call):
-        response = login(client, manager).post(reverse("grants:committee_list"), {
-            "programme": call.programme.pk, "call": call.pk, "title": "Comité de juin", "date": "2026-06-12"})
+        response = login(client, manager).post(
+            reverse("grants:committee_list"),
+            {
+                "programme": call.programme.pk,
+                "call": call.pk,
+                "title": "Comité de juin",
+                "date": "2026-06-12",
+            },
+        )
         session = CommitteeSession.objects.get(title="Comité de juin")
         assert response.status_code == 302
         assert session.call == call
 
-    def test_amount_above_request_is_shown_on_its_row(self, client, applicant, draft, instructor, committee_member):
+    def test_amount_above_request_is_shown_on_its_row(
+        self, client, applicant, draft, instructor, committee_member
+    ):
         app = in_review(draft, applicant, instructor)
         # On the programme's agenda without a session yet.
-        app = services.application_send_to_committee(actor=instructor, application=app,
-                                                     proposed_amount=Decimal("10000.00"))
-        session = CommitteeSession.objects.create(programme=app.programme, title="Comité", date=datetime.date(2026, 5, 1))
+        app = services.application_send_to_committee(
+            actor=instructor, application=app, proposed_amount=Decimal("10000.00")
+        )
+        session = CommitteeSession.objects.create(
+            programme=app.programme, title="Comité", date=datetime.date(2026, 5, 1)
+        )
         response = login(client, committee_member).post(
             reverse("grants:committee_detail", args=[session.pk]),
-            {f"app-{app.pk}-decision": "approve", f"app-{app.pk}-amount": "12000"})
+            {f"app-{app.pk}-decision": "approve", f"app-{app.pk}-amount": "12000"},
+        )
         html = response.content.decode()
         assert response.status_code == 400
         assert "ne peut pas dépasser le montant demandé" in html
@@ -470,20 +624,34 @@ class TestCommittee:
         app = fresh(app)
         assert app.state == S.IN_COMMITTEE and app.committee_session is None  # all or nothing
 
-    def test_defer_leaves_the_file_on_the_agenda(self, client, applicant, draft, instructor, manager):
+    def test_defer_leaves_the_file_on_the_agenda(
+        self, client, applicant, draft, instructor, manager
+    ):
         app = in_review(draft, applicant, instructor)
-        session = CommitteeSession.objects.create(programme=app.programme, title="Comité", date=datetime.date(2026, 5, 1))
-        services.application_send_to_committee(actor=instructor, application=app, proposed_amount=Decimal("5000"),
-                                               session=session)
-        response = login(client, manager).post(reverse("grants:committee_detail", args=[session.pk]),
-                                               {f"app-{app.pk}-decision": "defer"})
+        session = CommitteeSession.objects.create(
+            programme=app.programme, title="Comité", date=datetime.date(2026, 5, 1)
+        )
+        services.application_send_to_committee(
+            actor=instructor, application=app, proposed_amount=Decimal("5000"), session=session
+        )
+        response = login(client, manager).post(
+            reverse("grants:committee_detail", args=[session.pk]),
+            {f"app-{app.pk}-decision": "defer"},
+        )
         assert response.status_code == 302
         app = fresh(app)
         assert app.state == S.IN_COMMITTEE
 
     def test_readers_cannot_post_decisions(self, client, auditor, call):
-        session = CommitteeSession.objects.create(programme=call.programme, title="Comité", date=datetime.date(2026, 5, 1))
-        assert login(client, auditor).post(reverse("grants:committee_detail", args=[session.pk]), {}).status_code == 403
+        session = CommitteeSession.objects.create(
+            programme=call.programme, title="Comité", date=datetime.date(2026, 5, 1)
+        )
+        assert (
+            login(client, auditor)
+            .post(reverse("grants:committee_detail", args=[session.pk]), {})
+            .status_code
+            == 403
+        )
 
 
 # --------------------------------------------------------------------------- queue
@@ -493,7 +661,9 @@ def _filed(n, call, applicant_user=None):
     apps = []
     for _ in range(n):
         app = f.ApplicationFactory(call=call, state=S.SUBMITTED)
-        Application.objects.filter(pk=app.pk).update(submitted_at=datetime.datetime.now(datetime.UTC))
+        Application.objects.filter(pk=app.pk).update(
+            submitted_at=datetime.datetime.now(datetime.UTC)
+        )
         apps.append(app)
     return apps
 
@@ -505,7 +675,9 @@ class TestQueue:
         assert response.status_code == 200
         return len(ctx.captured_queries)
 
-    def test_same_number_of_queries_for_5_and_30_files(self, client, instructor, call, django_assert_max_num_queries):
+    def test_same_number_of_queries_for_5_and_30_files(
+        self, client, instructor, call, django_assert_max_num_queries
+    ):
         login(client, instructor)
         plain = reverse("grants:queue")
         filtered = plain + f"?state=submitted&call={call.pk}&q=Projet"
@@ -546,7 +718,11 @@ class TestQueue:
     def test_filter_by_state(self, client, instructor, call, applicant, draft):
         _filed(2, call)
         reviewed = in_review(draft, applicant, instructor)
-        html = login(client, instructor).get(reverse("grants:queue"), {"state": "under_review"}).content.decode()
+        html = (
+            login(client, instructor)
+            .get(reverse("grants:queue"), {"state": "under_review"})
+            .content.decode()
+        )
         assert reviewed.reference in html
         assert html.count("<tr>") == 2
 
@@ -559,15 +735,22 @@ def test_admin_pages_render_and_applications_stay_read_only(client, draft, call)
 
     client.force_login(User.objects.create_superuser("root@example.org", "secret-pass-123"))
     f.CriterionFactory(call=call)
-    for url in [reverse("admin:grants_application_changelist"),
-                reverse("admin:grants_application_change", args=[draft.pk]),
-                reverse("admin:calls_call_change", args=[call.pk]),
-                reverse("admin:calls_programme_changelist"),
-                reverse("admin:calls_scoringcriterion_changelist"),
-                reverse("admin:grants_committeesession_add"),
-                reverse("admin:grants_assignmentrule_add")]:
+    for url in [
+        reverse("admin:grants_application_changelist"),
+        reverse("admin:grants_application_change", args=[draft.pk]),
+        reverse("admin:calls_call_change", args=[call.pk]),
+        reverse("admin:calls_programme_changelist"),
+        reverse("admin:calls_scoringcriterion_changelist"),
+        reverse("admin:grants_committeesession_add"),
+        reverse("admin:grants_assignmentrule_add"),
+    ]:
         assert client.get(url).status_code == 200, url
     assert client.get(reverse("admin:grants_application_add")).status_code == 403
-    change = client.get(reverse("admin:grants_application_change", args=[draft.pk])).content.decode()
+    change = client.get(
+        reverse("admin:grants_application_change", args=[draft.pk])
+    ).content.decode()
     assert 'name="state"' not in change and 'name="requested_amount"' not in change
-    assert 'name="state"' not in client.get(reverse("admin:calls_call_change", args=[call.pk])).content.decode()
+    assert (
+        'name="state"'
+        not in client.get(reverse("admin:calls_call_change", args=[call.pk])).content.decode()
+    )
