@@ -7,4 +7,9 @@ class CallsConfig(AppConfig):
     verbose_name = _("Programmes et appels")
 
     def ready(self) -> None:
+        from core.services import register_invitation_accept_hook
+
         from . import audit_actions  # noqa: F401
+        from .services import panel_seat_invited
+
+        register_invitation_accept_hook(panel_seat_invited)

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
-from core.models import QPV, BudgetLine, DocumentKind, Funder, Pillar
+from core.models import QPV, BudgetLine, DocumentKind, Funder, Invitation, Pillar
 
 
 class Programme(models.Model):
@@ -362,3 +362,23 @@ class PanelMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_college_display()})"
+
+
+class PanelInvitation(models.Model):
+    """A resident invited to a panel before having an account: seated when the invitation is
+    accepted (calls.services.panel_seat_invited, registered as a core invitation hook)."""
+
+    panel = models.ForeignKey(Panel, on_delete=models.CASCADE, related_name="invitations")
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="+")
+    college = models.CharField(_("collège"), max_length=20, choices=PanelMember.College.choices)
+    seated_at = models.DateTimeField(_("installé·e le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("invitation au panel")
+        verbose_name_plural = _("invitations au panel")
+        constraints = [
+            models.UniqueConstraint(fields=["panel", "invitation"], name="one_panel_invitation")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invitation.email} → {self.panel}"

@@ -11,8 +11,9 @@ from core.errors import DomainError, PermissionDenied
 from core.fsm import apply_transition, lock
 from core.models import Role, RoleAssignment, User
 from core.permissions import has_role
+from core.services import staff_invite
 
-from .models import Call, CallMode, CallState, Challenge, Need, Panel, PanelMember
+from .models import Call, CallMode, CallState, Challenge, Need, Panel, PanelInvitation, PanelMember
 
 CALL_TRANSITION_ACTIONS = {
     "publish": "calls.call.published",
@@ -334,18 +335,43 @@ def panel_add_member(*, actor: User, panel, user: User, college: str):
     if college not in PanelMember.College.values:
         raise DomainError(_("Collège inconnu."), field="college")
     with transaction.atomic():
-        member, created = PanelMember.objects.get_or_create(
-            panel=panel, user=user, defaults={"college": college}
+        return _seat(panel=panel, user=user, college=college, actor=actor)
+
+
+def _seat(*, panel: Panel, user: User, college: str, actor: User | None) -> PanelMember:
+    member, created = PanelMember.objects.get_or_create(
+        panel=panel, user=user, defaults={"college": college}
+    )
+    RoleAssignment.objects.get_or_create(user=user, role=Role.PANEL_MEMBER)
+    if created:
+        audit_log(
+            actor=actor,
+            obj=panel.call,
+            action="calls.panel.member_added",
+            payload={"user": user.pk, "college": college},
         )
-        RoleAssignment.objects.get_or_create(user=user, role=Role.PANEL_MEMBER)
-        if created:
-            audit_log(
-                actor=actor,
-                obj=panel.call,
-                action="calls.panel.member_added",
-                payload={"user": user.pk, "college": college},
-            )
     return member
+
+
+def panel_invite_member(*, actor: User, panel: Panel, email: str, college: str) -> PanelInvitation:
+    """Invite a resident who has no account yet: they are seated on the panel, in their college, as
+    soon as they accept the invitation (no second step for the programme manager)."""
+    if not has_role(actor, Role.PROGRAMME_MANAGER):
+        raise PermissionDenied(_("Seul·e un·e responsable de programme compose le panel."))
+    if college not in PanelMember.College.values:
+        raise DomainError(_("Collège inconnu."), field="college")
+    with transaction.atomic():
+        invitation = staff_invite(actor=actor, email=email, role=Role.PANEL_MEMBER)
+        return PanelInvitation.objects.create(panel=panel, invitation=invitation, college=college)
+
+
+def panel_seat_invited(user: User, invitation) -> None:
+    """Invitation hook: seat the user on every panel they were invited to with this invitation."""
+    pending = PanelInvitation.objects.filter(invitation=invitation, seated_at__isnull=True)
+    for row in pending.select_related("panel__call"):
+        _seat(panel=row.panel, user=user, college=row.college, actor=invitation.invited_by)
+        row.seated_at = now()
+        row.save(update_fields=["seated_at"])
 
 
 def call_panel_member(call: Call, user: User):

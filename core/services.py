@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -609,6 +610,16 @@ def ensure_invitation_usable(invitation: Invitation | None) -> Invitation:
     return invitation
 
 
+# Other apps react to an accepted invitation (e.g. calls seats an invited resident on a panel)
+# without core importing them: they register a callable(user, invitation), run in the same transaction.
+_INVITATION_ACCEPT_HOOKS: list[Callable[[User, Invitation], None]] = []
+
+
+def register_invitation_accept_hook(hook: Callable[[User, Invitation], None]) -> None:
+    if hook not in _INVITATION_ACCEPT_HOOKS:
+        _INVITATION_ACCEPT_HOOKS.append(hook)
+
+
 def invitation_accept(*, token: str, user_or_new_user_data: User | dict[str, Any]) -> User:
     """Accept an invitation: membership of the organisation, or the staff role.
 
@@ -669,6 +680,8 @@ def invitation_accept(*, token: str, user_or_new_user_data: User | dict[str, Any
         invitation.accepted_at = now()
         invitation.save(update_fields=["accepted_at"])
         audit_log(actor=user, obj=invitation, action="core.invitation.accepted")
+        for hook in _INVITATION_ACCEPT_HOOKS:
+            hook(user, invitation)
         forget_cached_roles(user)
     return user
 

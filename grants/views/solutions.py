@@ -28,13 +28,13 @@ from calls.services import (
     challenge_record,
     panel_add_member,
     panel_configure,
+    panel_invite_member,
 )
 from core.auth import client_ip
 from core.clock import now
 from core.errors import DomainError
-from core.models import Invitation, Role, User
+from core.models import Role, User
 from core.permissions import has_role
-from core.services import staff_invite
 
 from .. import services_solutions as svc
 from ..forms_solutions import (
@@ -330,10 +330,10 @@ def panel_manage(request: HttpRequest, call_id: int) -> HttpResponse:
                         "who": user.get_full_name() or user.email
                     }
                 else:
-                    staff_invite(actor=request.user, email=email, role=Role.PANEL_MEMBER)
+                    panel_invite_member(actor=request.user, panel=panel, email=email, college=college)
                     message = _(
-                        "Une invitation est envoyée à %(email)s. Une fois son compte créé, ajoutez cette "
-                        "personne au panel avec la même adresse."
+                        "Une invitation est envoyée à %(email)s : cette personne siégera au panel dès "
+                        "qu'elle aura créé son compte."
                     ) % {"email": email}
             except DomainError as exc:
                 add_domain_error(member_form, exc)
@@ -350,13 +350,17 @@ def panel_manage(request: HttpRequest, call_id: int) -> HttpResponse:
         if panel
         else []
     )
-    seated = {m.user.email.lower() for m in members}
-    # Invited residents not seated yet: pending, or accepted and waiting to be added with their address.
-    invitations = [
-        i
-        for i in Invitation.objects.filter(role=Role.PANEL_MEMBER).order_by("-id")[:50]
-        if i.email.lower() not in seated
-    ]
+    # Residents invited to this panel who have not accepted yet (they are seated on acceptance).
+    invitations = (
+        [
+            row.invitation
+            for row in panel.invitations.filter(seated_at__isnull=True)
+            .select_related("invitation")
+            .order_by("-id")
+        ]
+        if panel
+        else []
+    )
     return render(
         request,
         "grants/solutions/panel.html",
