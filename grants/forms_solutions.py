@@ -12,7 +12,7 @@ from calls.models import Call, Panel, PanelMember
 from core.models import QPV
 
 from .forms import add_domain_error  # noqa: F401 (re-exported for the views)
-from .models import AllocationRun
+from .models import AllocationRun, PanelAssessment
 
 
 class DateTimeInput(forms.DateTimeInput):
@@ -177,4 +177,15 @@ class PbImportForm(forms.Form):
     file = forms.FileField(
         label=_("Fichier pabulib (.pb)"),
         help_text=_("Vote par approbation ; 5 Mo au plus. Rien n'est enregistré."),
+    )
+
+
+class AssessmentForm(forms.Form):
+    """A panel member's appreciation of one chosen project for one year."""
+
+    rating = forms.ChoiceField(
+        label=_("Appréciation"), widget=forms.RadioSelect, choices=PanelAssessment.Rating.choices
+    )
+    comment = forms.CharField(
+        label=_("Commentaire (facultatif)"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )

@@ -613,3 +613,65 @@ def _decimal_payment(paid: dict[str, Any] | None) -> dict[str, Any] | None:
     if not paid:
         return None
     return {k: Decimal(v) if k in ("min", "max", "total") else v for k, v in paid.items()}
+
+
+def panel_assessments_invite(*, actor: User, call: Call, fiscal_year: int) -> int:
+    """Invite the call's panel to the annual evaluation of the projects it chose: each member is
+    notified with the link to their assessment page. Returns how many were invited."""
+    if not has_role(actor, Role.PROGRAMME_MANAGER, Role.INSTRUCTOR):
+        raise PermissionDenied(_("Seule l'équipe invite le panel à l'évaluation."))
+    if call.mode != CallMode.SOLUTIONS_CALL or not hasattr(call, "panel"):
+        raise DomainError(_("Seul le panel d'un appel à solutions évalue les projets choisis."))
+    chosen = Application.objects.filter(call=call, state=S.APPROVED)
+    if not chosen.exists():
+        raise TransitionNotAllowed(_("Aucun projet retenu à évaluer pour cet appel."), allowed=[])
+    members = [m.user for m in call.panel.members.select_related("user")]
+    with transaction.atomic():
+        notify(
+            users=members,
+            title=_("Évaluation %(year)d : votre appréciation des projets choisis")
+            % {"year": fiscal_year},
+            body=_(
+                "Le panel a choisi %(n)d projet(s) pour « %(call)s ». Dites comment ils ont répondu "
+                "aux solutions attendues."
+            )
+            % {"n": chosen.count(), "call": call.title},
+            url=f"/appels-a-solutions/{call.pk}/evaluation/{fiscal_year}/",
+        )
+        audit_log(
+            actor=actor,
+            obj=call,
+            action="grants.panel.assessment_invited",
+            payload={"fiscal_year": fiscal_year, "members": len(members)},
+        )
+    return len(members)
+
+
+def panel_assessment_sheet(*, call: Call, fiscal_year: int, member: PanelMember | None) -> list[dict]:
+    """The projects the panel chose, each with this member's assessment (if any) and everyone's
+    ratings counted — what the evaluation page and the instructor's review show."""
+    chosen = list(
+        Application.objects.filter(call=call, state=S.APPROVED)
+        .select_related("organisation", "challenge")
+        .order_by("title")
+    )
+    assessments = PanelAssessment.objects.filter(
+        application__in=chosen, fiscal_year=fiscal_year
+    ).select_related("member__user")
+    by_app: dict[int, list[PanelAssessment]] = {}
+    for row in assessments:
+        by_app.setdefault(row.application_id, []).append(row)
+    sheet = []
+    for application in chosen:
+        rows = by_app.get(application.pk, [])
+        mine = next((r for r in rows if member is not None and r.member_id == member.pk), None)
+        counts = Counter(r.rating for r in rows)
+        sheet.append(
+            {
+                "application": application,
+                "mine": mine,
+                "ratings": [(label, counts.get(value, 0)) for value, label in PanelAssessment.Rating.choices],
+                "comments": [r.comment for r in rows if r.comment],
+            }
+        )
+    return sheet

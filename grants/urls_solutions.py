@@ -49,4 +49,9 @@ urlpatterns = [
         name="allocation_publish",
     ),
     path("appels-a-solutions/<int:call_id>/election.pb", views.export_pb, name="export_pb"),
+    path(
+        "appels-a-solutions/<int:call_id>/evaluation/<int:year>/",
+        views.panel_evaluation,
+        name="panel_evaluation",
+    ),
 ]

@@ -173,6 +173,9 @@ def detail_context(
             {
                 "notes": application.notes.select_related("author"),
                 "opinions": application.opinions.select_related("author", "funder"),
+                "panel_assessments": application.panel_assessments.select_related(
+                    "member__user"
+                ).order_by("-fiscal_year", "id"),
                 "scores": scores,
                 "can_note": may_instruct or is_partner,
                 "note_form": bound.get("note") or NoteForm(prefix="note"),

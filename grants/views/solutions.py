@@ -38,6 +38,7 @@ from core.permissions import has_role
 
 from .. import services_solutions as svc
 from ..forms_solutions import (
+    AssessmentForm,
     ChallengeProposeForm,
     ChallengeRecordForm,
     DecideForm,
@@ -654,5 +655,67 @@ def import_pb(request: HttpRequest) -> HttpResponse:
         request,
         "grants/solutions/import.html",
         {"form": form, "outcome": outcome, "file_errors": file_errors},
+        status=status,
+    )
+
+
+@login_required
+def panel_evaluation(request: HttpRequest, call_id: int, year: int) -> HttpResponse:
+    """The panel's part in the annual evaluation: each member rates the projects the panel chose;
+    staff see every rating counted and invite the panel (DOMAIN.md §2.3: the evaluation is done
+    with the residents who chose)."""
+    call = _get_call(request, call_id)
+    member = call_panel_member(call, request.user)
+    is_staff = has_role(request.user, Role.PROGRAMME_MANAGER, Role.INSTRUCTOR, Role.AUDITOR)
+    if member is None and not is_staff:
+        raise PermissionDenied
+    can_invite = has_role(request.user, Role.PROGRAMME_MANAGER, Role.INSTRUCTOR)
+    status, errors = 200, {}
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "invite" and can_invite:
+                n = svc.panel_assessments_invite(actor=request.user, call=call, fiscal_year=year)
+                messages.success(request, _("%(n)d membres du panel invités.") % {"n": n})
+                return redirect("solutions:panel_evaluation", call_id=call.pk, year=year)
+            if member is None:
+                raise PermissionDenied
+            application = get_object_or_404(
+                call.applications.filter(state="approved"), pk=request.POST.get("application")
+            )
+            form = AssessmentForm(request.POST, prefix=f"a{application.pk}")
+            if form.is_valid():
+                svc.panel_assessment_record(
+                    actor=request.user,
+                    application=application,
+                    fiscal_year=year,
+                    rating=form.cleaned_data["rating"],
+                    comment=form.cleaned_data["comment"],
+                )
+                messages.success(request, _("Votre appréciation est enregistrée."))
+                return redirect("solutions:panel_evaluation", call_id=call.pk, year=year)
+            errors[application.pk] = form
+            status = 400
+        except DomainError as exc:
+            messages.error(request, str(exc.message))
+            status = exc.status_code
+    sheet = svc.panel_assessment_sheet(call=call, fiscal_year=year, member=member)
+    for row in sheet:
+        app = row["application"]
+        mine = row["mine"]
+        row["form"] = errors.get(app.pk) or AssessmentForm(
+            prefix=f"a{app.pk}",
+            initial={"rating": mine.rating, "comment": mine.comment} if mine else None,
+        )
+    return render(
+        request,
+        "grants/solutions/evaluation.html",
+        {
+            "call": call,
+            "year": year,
+            "sheet": sheet,
+            "member": member,
+            "is_staff": is_staff,
+            "can_invite": can_invite,
+        },
         status=status,
     )

@@ -12,6 +12,7 @@ import time_machine
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from calls.models import Challenge, Panel, PanelMember
 from calls.services import challenge_record, panel_add_member, panel_configure
@@ -575,3 +576,57 @@ def test_operator_picks_the_expected_solution_and_it_is_required(
     }
     client.post(edit, form)
     assert Application.objects.get(pk=draft.pk).challenge == approved
+
+
+class TestPanelEvaluation:
+    """The panel is invited to the annual evaluation of the projects it chose, and rates them."""
+
+    @pytest.fixture
+    def chosen(self, db, manager):
+        import datetime as dt
+        from decimal import Decimal
+
+        from calls.services import panel_add_member, panel_configure
+        from grants.models import Application, ApplicationState
+
+        call = f.solutions_call()
+        panel = panel_configure(
+            actor=manager,
+            call=call,
+            quorum=1,
+            voting_opens_at=timezone.now() - dt.timedelta(days=10),
+            voting_closes_at=timezone.now() - dt.timedelta(days=1),
+        )
+        resident = f.UserFactory(email="residente@quartier.example.org")
+        panel_add_member(actor=manager, panel=panel, user=resident, college="residents")
+        app = f.ApplicationFactory(call=call, title="Soutien scolaire renforcé")
+        Application.objects.filter(pk=app.pk).update(
+            state=ApplicationState.APPROVED, approved_amount=Decimal("1000")
+        )
+        return call, resident, app
+
+    def test_invite_rate_and_see_the_count(self, client, chosen, manager, applicant):
+        from core.models import Notification
+        from grants.models import PanelAssessment
+
+        call, resident, app = chosen
+        url = f"/appels-a-solutions/{call.pk}/evaluation/2026/"
+        client.force_login(applicant)
+        assert client.get(url).status_code == 403
+        client.force_login(manager)
+        assert client.post(url, {"action": "invite"}).status_code == 302
+        assert Notification.objects.filter(user=resident, url=url).exists()
+        client.force_login(resident)
+        page = client.get(url)
+        assert page.status_code == 200 and "Soutien scolaire renforcé" in page.content.decode()
+        bad = client.post(url, {"application": app.pk, f"a{app.pk}-rating": "nope"})
+        assert bad.status_code == 400
+        ok = client.post(
+            url, {"application": app.pk, f"a{app.pk}-rating": "meets", f"a{app.pk}-comment": "Utile"}
+        )
+        assert ok.status_code == 302
+        row = PanelAssessment.objects.get(application=app, fiscal_year=2026)
+        assert (row.rating, row.comment, row.member.user) == ("meets", "Utile", resident)
+        client.force_login(manager)
+        content = client.get(url).content.decode()
+        assert "Utile" in content and "Conforme aux attentes" in content
