@@ -1,7 +1,7 @@
 """What every page's navigation needs: the user's roles and unread notifications."""
 
 from .models import Role
-from .permissions import has_role, is_staff_member, organisation_ids_of
+from .permissions import has_role, is_staff_member, organisation_ids_of, roles_of
 
 
 def navigation(request):
@@ -16,6 +16,7 @@ def navigation(request):
             "is_instructor": has_role(user, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER),
             "is_committee": has_role(user, Role.COMMITTEE_MEMBER, Role.PROGRAMME_MANAGER),
             "is_manager": has_role(user, Role.PROGRAMME_MANAGER),
+            "is_panel_member": Role.PANEL_MEMBER in roles_of(user),
             "unread": user.notifications.filter(read_at__isnull=True).count(),
         }
     }

@@ -10,6 +10,7 @@ app_name = "solutions"
 urlpatterns = [
     path("appels/<int:call_id>/resultats/", views.results, name="results"),
     path("appels-a-solutions/importer/", views.import_pb, name="import_pb"),
+    path("appels-a-solutions/mes-panels/", views.my_panels, name="my_panels"),
     path("appels-a-solutions/<int:call_id>/", views.solutions_hub, name="hub"),
     path(
         "appels-a-solutions/<int:call_id>/proposer/",

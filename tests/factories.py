@@ -235,11 +235,13 @@ class ApplicationFactory(factory.django.DjangoModelFactory):
 
 
 def anti_call(**kwargs):
-    return CallFactory(mode=CallMode.ANTI_CALL, title="Anti-appel à projets", **kwargs)
+    kwargs.setdefault("title", "Anti-appel à projets")
+    return CallFactory(mode=CallMode.ANTI_CALL, **kwargs)
 
 
 def solutions_call(**kwargs):
-    return CallFactory(mode=CallMode.SOLUTIONS_CALL, title="Appel à solutions", **kwargs)
+    kwargs.setdefault("title", "Appel à solutions")
+    return CallFactory(mode=CallMode.SOLUTIONS_CALL, **kwargs)
 
 
 def published_need(call=None, **kwargs):

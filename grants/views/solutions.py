@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from calls.models import Call, CallMode, CallState, Challenge, Panel
+from calls.models import Call, CallMode, CallState, Challenge, Panel, PanelMember
 from calls.selectors import calls_readable_by
 from calls.services import (
     call_panel_member,
@@ -331,7 +331,9 @@ def panel_manage(request: HttpRequest, call_id: int) -> HttpResponse:
                         "who": user.get_full_name() or user.email
                     }
                 else:
-                    panel_invite_member(actor=request.user, panel=panel, email=email, college=college)
+                    panel_invite_member(
+                        actor=request.user, panel=panel, email=email, college=college
+                    )
                     message = _(
                         "Une invitation est envoyée à %(email)s : cette personne siégera au panel dès "
                         "qu'elle aura créé son compte."
@@ -719,3 +721,31 @@ def panel_evaluation(request: HttpRequest, call_id: int, year: int) -> HttpRespo
         },
         status=status,
     )
+
+
+@login_required
+def my_panels(request: HttpRequest) -> HttpResponse:
+    """A resident's seats: each call for solutions, the voting phase, whether they voted, results
+    and the evaluation of the projects the panel chose."""
+    seats = (
+        PanelMember.objects.filter(user=request.user)
+        .select_related("panel__call__programme")
+        .order_by("-panel__voting_closes_at")
+    )
+    voted = set(Ballot.objects.filter(member__in=seats).values_list("call_id", flat=True))
+    moment = now()
+    rows = [
+        {
+            "seat": seat,
+            "call": seat.panel.call,
+            "panel": seat.panel,
+            "voted": seat.panel.call_id in voted,
+            "voting_open": seat.panel.voting_opens_at <= moment < seat.panel.voting_closes_at,
+            "voting_future": moment < seat.panel.voting_opens_at,
+            "published": AllocationRun.objects.filter(
+                call_id=seat.panel.call_id, published_at__isnull=False
+            ).exists(),
+        }
+        for seat in seats
+    ]
+    return render(request, "grants/solutions/my_panels.html", {"rows": rows})

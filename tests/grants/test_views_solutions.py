@@ -630,3 +630,25 @@ class TestPanelEvaluation:
         client.force_login(manager)
         content = client.get(url).content.decode()
         assert "Utile" in content and "Conforme aux attentes" in content
+
+
+def test_my_panels_lists_seats_with_the_vote_link(client, manager):
+    import datetime as dt
+
+    from calls.services import panel_add_member, panel_configure
+
+    call = f.solutions_call(title="Appel à solutions — Frais Vallon")
+    panel = panel_configure(
+        actor=manager,
+        call=call,
+        quorum=1,
+        voting_opens_at=timezone.now() - dt.timedelta(days=1),
+        voting_closes_at=timezone.now() + dt.timedelta(days=5),
+    )
+    resident = f.UserFactory()
+    panel_add_member(actor=manager, panel=panel, user=resident, college="parents")
+    client.force_login(resident)
+    page = client.get("/appels-a-solutions/mes-panels/").content.decode()
+    assert "Appel à solutions — Frais Vallon" in page
+    assert f"/appels-a-solutions/{call.pk}/vote/" in page
+    assert "Mes panels" in client.get("/").content.decode()
