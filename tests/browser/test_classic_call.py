@@ -285,7 +285,7 @@ def test_completion_review_committee_and_grant_seen_by_the_association(
     screenshot(member, "10-committee-session")
     member.get_by_role("button", name="Enregistrer les décisions").click()
     expect(member.get_by_role("status")).to_contain_text(
-        "1 décision(s) enregistrée(s). La séance est tenue."
+        "1 décision enregistrée. La séance est tenue."
     )
     expect(member.get_by_text("Aucun dossier en attente de décision.")).to_be_visible()
 
