@@ -14,9 +14,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from core.audit import history_for
 from core.errors import DomainError, TransitionNotAllowed
 from core.models import Role
-from core.permissions import has_role, organisation_ids_of
+from core.permissions import has_role, is_staff_member, organisation_ids_of
 
 from .models import Call, CallState
 from .selectors import PUBLIC_STATES, calls_readable_by
@@ -65,6 +66,8 @@ def _detail_context(request: HttpRequest, call: Call) -> dict:
         "is_manager": is_manager,
         "transitions": transitions,
         "criteria": call.criteria.all(),
+        # The call's own history (publication, opening, closing…) for the staff who run it.
+        "history": history_for(call) if is_staff_member(request.user) else None,
     }
 
 

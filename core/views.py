@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
+from .audit import history_for
 from .clock import today
 from .errors import DomainError
 from .forms import (
@@ -196,6 +197,7 @@ def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = _organisation_context(request, organisation, "profile")
     if context["can_see_bank"]:
         context["masked_iban"] = services.mask_iban(organisation.iban)
+    context["history"] = history_for(organisation)
     return render(request, "core/organisation_detail.html", context)
 
 

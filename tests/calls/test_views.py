@@ -108,3 +108,16 @@ class TestCallTransition:
         response = client.post(reverse("calls:call_transition", args=[call.pk, "close"]))
         assert response.status_code == 302
         assert state_of(call) == CallState.OPEN
+
+
+def test_staff_read_the_calls_history_the_public_does_not(client, manager):
+    from calls.services import call_transition
+    from tests import factories as f
+
+    call = f.CallFactory(state="draft")
+    call_transition(call=call, name="publish", actor=manager)
+    client.force_login(manager)
+    page = client.get(f"/appels/{call.pk}/").content.decode()
+    assert "Historique" in page and "Appel publié" in page
+    client.logout()
+    assert "Appel publié" not in client.get(f"/appels/{call.pk}/").content.decode()

@@ -218,3 +218,18 @@ def test_profile_page_lists_my_organisations(client, organisation, applicant):
     client.force_login(applicant)
     body = client.get(reverse("core:profile")).content.decode()
     assert applicant.email in body and organisation.name in body
+
+
+def test_organisation_page_shows_its_history(client, db):
+    from core import services
+    from tests import factories as f
+
+    user = f.UserFactory()
+    organisation = f.OrganisationFactory()
+    f.add_member(user, organisation, is_admin=True)
+    services.organisation_set_bank_details(
+        actor=user, organisation=organisation, iban="FR1420041010050500013M02606", bic="PSSTFRPPMAR"
+    )
+    client.force_login(user)
+    page = client.get(f"/organisations/{organisation.pk}/").content.decode()
+    assert "Historique" in page and "Coordonnées bancaires modifiées" in page
