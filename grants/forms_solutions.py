@@ -187,5 +187,7 @@ class AssessmentForm(forms.Form):
         label=_("Appréciation"), widget=forms.RadioSelect, choices=PanelAssessment.Rating.choices
     )
     comment = forms.CharField(
-        label=_("Commentaire (facultatif)"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Commentaire (facultatif)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )

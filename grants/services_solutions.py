@@ -647,7 +647,9 @@ def panel_assessments_invite(*, actor: User, call: Call, fiscal_year: int) -> in
     return len(members)
 
 
-def panel_assessment_sheet(*, call: Call, fiscal_year: int, member: PanelMember | None) -> list[dict]:
+def panel_assessment_sheet(
+    *, call: Call, fiscal_year: int, member: PanelMember | None
+) -> list[dict]:
     """The projects the panel chose, each with this member's assessment (if any) and everyone's
     ratings counted — what the evaluation page and the instructor's review show."""
     chosen = list(
@@ -670,7 +672,9 @@ def panel_assessment_sheet(*, call: Call, fiscal_year: int, member: PanelMember 
             {
                 "application": application,
                 "mine": mine,
-                "ratings": [(label, counts.get(value, 0)) for value, label in PanelAssessment.Rating.choices],
+                "ratings": [
+                    (label, counts.get(value, 0)) for value, label in PanelAssessment.Rating.choices
+                ],
                 "comments": [r.comment for r in rows if r.comment],
             }
         )

@@ -220,12 +220,19 @@ def test_invited_resident_is_seated_when_accepting(setup, manager):
     from core.services import invitation_accept
 
     row = panel_invite_member(
-        actor=manager, panel=setup["panel"], email="nouvelle@quartier.example.org", college="parents"
+        actor=manager,
+        panel=setup["panel"],
+        email="nouvelle@quartier.example.org",
+        college="parents",
     )
     assert not PanelMember.objects.filter(user__email="nouvelle@quartier.example.org").exists()
     user = invitation_accept(
         token=row.invitation.token,
-        user_or_new_user_data={"first_name": "Awa", "last_name": "Diallo", "password": "Quartier-Nord-2026!"},
+        user_or_new_user_data={
+            "first_name": "Awa",
+            "last_name": "Diallo",
+            "password": "Quartier-Nord-2026!",
+        },
     )
     seat = PanelMember.objects.get(user=user, panel=setup["panel"])
     assert seat.college == "parents"

@@ -622,7 +622,8 @@ class TestPanelEvaluation:
         bad = client.post(url, {"application": app.pk, f"a{app.pk}-rating": "nope"})
         assert bad.status_code == 400
         ok = client.post(
-            url, {"application": app.pk, f"a{app.pk}-rating": "meets", f"a{app.pk}-comment": "Utile"}
+            url,
+            {"application": app.pk, f"a{app.pk}-rating": "meets", f"a{app.pk}-comment": "Utile"},
         )
         assert ok.status_code == 302
         row = PanelAssessment.objects.get(application=app, fiscal_year=2026)
