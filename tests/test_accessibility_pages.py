@@ -46,7 +46,8 @@ class PageAudit(HTMLParser):
             self.fields.append({**a, "_tag": tag, "_wrapped": self.label_depth > 0})
         elif tag == "th" and "scope" not in a:
             self.th_without_scope += 1
-        elif tag in ("script", "link", "img") and (src := a.get("src") or a.get("href") or ""):
+        elif tag in ("script", "link", "img"):
+            src = a.get("src") or a.get("href") or ""
             if src.startswith(("http://", "https://", "//")):
                 self.external.append(src)
 
