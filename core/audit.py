@@ -54,6 +54,37 @@ def audit_log(
     )
 
 
+def audit_log_many(
+    *,
+    actor: User | None,
+    model: type[models.Model],
+    action: str,
+    entries: list[dict[str, Any]],
+) -> int:
+    """Write one audit row per entry in a single INSERT (set-based jobs over many objects).
+
+    Each entry: object_id, object_repr, and optionally source, target, reason, payload."""
+    if action not in _ACTIONS:
+        raise ValueError(f"audit action {action!r} is not registered")
+    content_type = ContentType.objects.get_for_model(model)
+    rows = [
+        AuditLog(
+            actor=actor if actor is not None and actor.is_authenticated else None,
+            content_type=content_type,
+            object_id=str(e["object_id"]),
+            object_repr=str(e.get("object_repr", ""))[:255],
+            action=action,
+            source_state=e.get("source", "") or "",
+            target_state=e.get("target", "") or "",
+            reason=e.get("reason", "") or "",
+            payload=_jsonable(e.get("payload") or {}),
+        )
+        for e in entries
+    ]
+    AuditLog.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
 def history_for(obj: models.Model, *, state_field: str = "state") -> list[AuditLog]:
     """The audit rows of one object, newest first (one query, actor joined), with the states'
     human labels set as `source_label` / `target_label` for the history page."""

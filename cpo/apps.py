@@ -7,3 +7,6 @@ class CpoConfig(AppConfig):
 
     name = "cpo"
     verbose_name = _("Conventions et paiements")
+
+    def ready(self) -> None:
+        from . import audit_actions  # noqa: F401

@@ -173,6 +173,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "calls-advance-by-dates": {"task": "calls.tasks.calls_advance_by_dates", "schedule": 15 * 60},
+    "cpo-instalments-refresh": {"task": "cpo.tasks.instalments_refresh", "schedule": 24 * 60 * 60},
+    "cpo-evaluations-remind": {"task": "cpo.tasks.evaluations_remind", "schedule": 24 * 60 * 60},
     "grants-prototyping-deadlines": {
         "task": "grants.tasks.candidacies_prototyping_deadlines",
         "schedule": 24 * 60 * 60,

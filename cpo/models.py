@@ -1,0 +1,499 @@
+"""Agreements (conventions, CPO) and what happens to them until they close: yearly amounts split
+between funders, instalments, annual evaluations, amendments and recoveries (DOMAIN.md §4–5)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, transition
+
+from calls.models import Programme
+from core.identifiers import validate_ej
+from core.models import Funder, Organisation
+from core.uploads import private_upload_path
+from grants.models import Application
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class AgreementState(models.TextChoices):
+    DRAFT = "draft", _("Brouillon")
+    SENT_FOR_SIGNATURE = "sent_for_signature", _("Envoyée pour signature")
+    SIGNED = "signed", _("Signée")
+    ACTIVE = "active", _("En cours")
+    SUSPENDED = "suspended", _("Suspendue")
+    COMPLETED = "completed", _("Soldée")
+    TERMINATED = "terminated", _("Résiliée")
+
+
+A = AgreementState
+
+
+class Profile(models.TextChoices):
+    FLAT = "flat", _("Constant")
+    PROGRESSIVE_RATE = "progressive_rate", _("Progressif (taux annuel)")
+    PROGRESSIVE_STEP = "progressive_step", _("Progressif (pas fixe)")
+    DEGRESSIVE_RATE = "degressive_rate", _("Dégressif (taux annuel)")
+    DEGRESSIVE_STEP = "degressive_step", _("Dégressif (pas fixe)")
+    CUSTOM = "custom", _("Personnalisé par année")
+
+
+class InstalmentTemplate(models.TextChoices):
+    AT_SIGNATURE = "at_signature", _("En une fois à la signature")
+    ADVANCE_BALANCE = "advance_balance", _("Avance puis solde")
+    QUARTERLY = "quarterly", _("Trimestriel")
+    CUSTOM = "custom", _("Personnalisé")
+
+
+def signed_upload_to(instance: Agreement, filename: str) -> str:
+    return private_upload_path("agreements", instance.pk or "new", filename)
+
+
+class Agreement(models.Model):
+    """The agreement that follows an approved application, over 1 to 5 fiscal years.
+
+    Above 23 000 € in a year a written agreement is mandatory (loi n° 2000-321 art. 10); below, a
+    notified decision is enough and is handled as the same object downstream."""
+
+    class Kind(models.TextChoices):
+        AGREEMENT = "agreement", _("Convention")
+        DECISION = "decision", _("Arrêté / décision attributive")
+
+    reference = models.CharField(_("référence"), max_length=30, unique=True)
+    application = models.OneToOneField(
+        Application, on_delete=models.PROTECT, related_name="agreement", verbose_name=_("dossier")
+    )
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="agreements",
+        verbose_name=_("organisation"),
+    )
+    programme = models.ForeignKey(
+        Programme, on_delete=models.PROTECT, related_name="agreements", verbose_name=_("programme")
+    )
+    kind = models.CharField(_("forme"), max_length=10, choices=Kind.choices)
+    state = FSMField(_("état"), default=A.DRAFT, choices=A.choices, protected=True, db_index=True)
+    title = models.CharField(_("objet"), max_length=255)
+    first_year = models.PositiveIntegerField(_("premier exercice"))
+    duration_years = models.PositiveSmallIntegerField(
+        _("durée (exercices)"), validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    total_amount = models.DecimalField(_("montant total (€)"), **MONEY)
+    profile = models.CharField(_("profil des montants"), max_length=20, choices=Profile.choices)
+    profile_rate = models.DecimalField(
+        _("taux annuel"), max_digits=6, decimal_places=4, null=True, blank=True
+    )
+    profile_step = models.DecimalField(_("pas annuel (€)"), **MONEY, null=True, blank=True)
+    rounding_unit = models.DecimalField(
+        _("arrondi (€)"), max_digits=4, decimal_places=2, default=Decimal("1")
+    )
+    instalment_template = models.CharField(
+        _("échéancier type"), max_length=20, choices=InstalmentTemplate.choices
+    )
+    advance_cap_percent = models.DecimalField(
+        _("plafond de l'avance (%)"), max_digits=5, decimal_places=2, default=Decimal("50")
+    )
+    evaluation_delay_months = models.PositiveSmallIntegerField(
+        _("délai de l'évaluation après l'exercice (mois)"), default=6
+    )
+    surplus_allowance_percent = models.DecimalField(
+        _("excédent raisonnable conservé (%)"), max_digits=5, decimal_places=2, default=Decimal("0")
+    )
+    signed_on = models.DateField(_("signée le"), null=True, blank=True)
+    notified_on = models.DateField(_("notifiée le"), null=True, blank=True)
+    signed_document = models.FileField(
+        _("exemplaire signé"), upload_to=signed_upload_to, blank=True
+    )
+    end_reason = models.TextField(_("motif de fin"), blank=True)
+    version = models.PositiveSmallIntegerField(_("version"), default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("convention")
+        verbose_name_plural = _("conventions")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(duration_years__gte=1, duration_years__lte=5),
+                name="agreement_duration_1_5",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(total_amount__gt=0), name="agreement_total_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} — {self.organisation}"
+
+    @property
+    def last_year(self) -> int:
+        return self.first_year + self.duration_years - 1
+
+    @transition(field=state, source=A.DRAFT, target=A.SENT_FOR_SIGNATURE)
+    def send_for_signature(self) -> None:
+        """Sent to the association for signature."""
+
+    @transition(field=state, source=[A.DRAFT, A.SENT_FOR_SIGNATURE], target=A.SIGNED)
+    def sign(self) -> None:
+        """Signed (or the decision notified): the payment clock starts."""
+
+    @transition(field=state, source=A.SIGNED, target=A.ACTIVE)
+    def activate(self) -> None:
+        """Running: instalments can fall due."""
+
+    @transition(field=state, source=A.ACTIVE, target=A.SUSPENDED)
+    def suspend(self) -> None:
+        """Suspended: every unpaid instalment is on hold."""
+
+    @transition(field=state, source=A.SUSPENDED, target=A.ACTIVE)
+    def resume(self) -> None:
+        """Resumed after a suspension."""
+
+    @transition(field=state, source=A.ACTIVE, target=A.COMPLETED)
+    def complete(self) -> None:
+        """Closed after the final evaluation."""
+
+    @transition(field=state, source=[A.SIGNED, A.ACTIVE, A.SUSPENDED], target=A.TERMINATED)
+    def terminate(self) -> None:
+        """Terminated: unpaid instalments are cancelled."""
+
+
+class AgreementFunder(models.Model):
+    """A funder of the agreement, with its legal commitment number (EJ) and its share."""
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="funders")
+    funder = models.ForeignKey(
+        Funder, on_delete=models.PROTECT, related_name="+", verbose_name=_("financeur")
+    )
+    share = models.DecimalField(
+        _("part"),
+        max_digits=7,
+        decimal_places=6,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+    )
+    ej_number = models.CharField(
+        _("n° d'engagement juridique"), max_length=10, blank=True, validators=[validate_ej]
+    )
+
+    class Meta:
+        verbose_name = _("financeur de la convention")
+        verbose_name_plural = _("financeurs de la convention")
+        constraints = [
+            models.UniqueConstraint(fields=["agreement", "funder"], name="one_row_per_funder")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.funder} ({self.share})"
+
+
+class AgreementYear(models.Model):
+    """One fiscal year of the agreement and its amount (the sum of its funders' shares)."""
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="years")
+    fiscal_year = models.PositiveIntegerField(_("exercice"))
+    amount = models.DecimalField(_("montant (€)"), **MONEY)
+
+    class Meta:
+        verbose_name = _("année de convention")
+        verbose_name_plural = _("années de convention")
+        ordering = ["agreement", "fiscal_year"]
+        constraints = [
+            models.UniqueConstraint(fields=["agreement", "fiscal_year"], name="one_agreement_year"),
+            models.CheckConstraint(
+                condition=models.Q(amount__gte=0), name="agreement_year_non_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fiscal_year}: {self.amount}"
+
+
+class InstalmentState(models.TextChoices):
+    PLANNED = "planned", _("Prévue")
+    DUE = "due", _("Exigible")
+    ON_HOLD = "on_hold", _("Suspendue")
+    CANCELLED = "cancelled", _("Annulée")
+
+
+class Instalment(models.Model):
+    """One payment of one funder's part of one year, with the conditions that make it due."""
+
+    class Kind(models.TextChoices):
+        SINGLE = "single", _("Versement unique")
+        ADVANCE = "advance", _("Avance")
+        BALANCE = "balance", _("Solde")
+        QUARTER = "quarter", _("Trimestre")
+        CUSTOM = "custom", _("Versement")
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="instalments")
+    year = models.ForeignKey(AgreementYear, on_delete=models.CASCADE, related_name="instalments")
+    funder = models.ForeignKey(
+        AgreementFunder, on_delete=models.PROTECT, related_name="instalments"
+    )
+    number = models.PositiveSmallIntegerField(_("n°"))
+    kind = models.CharField(_("nature"), max_length=10, choices=Kind.choices)
+    amount = models.DecimalField(_("montant (€)"), **MONEY)
+    earliest_date = models.DateField(_("au plus tôt le"))
+    requires_signature = models.BooleanField(_("après signature"), default=True)
+    requires_evaluation_of = models.PositiveIntegerField(
+        _("après acceptation de l'évaluation de"), null=True, blank=True
+    )
+    requires_valid_documents = models.BooleanField(_("pièces à jour"), default=False)
+    state = FSMField(
+        _("état"),
+        default=InstalmentState.PLANNED,
+        choices=InstalmentState.choices,
+        protected=True,
+        db_index=True,
+    )
+    hold_reason = models.CharField(_("motif de suspension"), max_length=255, blank=True)
+    due_since = models.DateField(_("exigible depuis"), null=True, blank=True)
+    is_late = models.BooleanField(_("en retard (règle des 60 jours)"), default=False)
+    amendment_version = models.PositiveSmallIntegerField(_("version de la convention"), default=1)
+
+    class Meta:
+        verbose_name = _("échéance")
+        verbose_name_plural = _("échéances")
+        ordering = ["agreement", "year__fiscal_year", "number"]
+        indexes = [models.Index(fields=["state", "earliest_date"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="instalment_positive"),
+            models.UniqueConstraint(
+                fields=["agreement", "year", "funder", "number", "amendment_version"],
+                name="one_instalment_number",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agreement.reference} {self.year.fiscal_year} n° {self.number}"
+
+    @transition(
+        field=state,
+        source=[InstalmentState.PLANNED, InstalmentState.ON_HOLD],
+        target=InstalmentState.DUE,
+    )
+    def make_due(self) -> None:
+        """Every condition holds: the finance team may pay it."""
+
+    @transition(
+        field=state,
+        source=[InstalmentState.PLANNED, InstalmentState.DUE],
+        target=InstalmentState.ON_HOLD,
+    )
+    def hold(self) -> None:
+        """Waiting (evaluation, suspension)."""
+
+    @transition(
+        field=state,
+        source=[InstalmentState.PLANNED, InstalmentState.DUE, InstalmentState.ON_HOLD],
+        target=InstalmentState.CANCELLED,
+    )
+    def cancel(self) -> None:
+        """Cancelled by an amendment or a termination."""
+
+
+class EvaluationState(models.TextChoices):
+    EXPECTED = "expected", _("Attendue")
+    SUBMITTED = "submitted", _("Déposée")
+    ACCEPTED = "accepted", _("Acceptée")
+    ACCEPTED_WITH_RESERVATIONS = "accepted_with_reservations", _("Acceptée avec réserves")
+    REJECTED = "rejected", _("Rejetée")
+
+
+E = EvaluationState
+
+
+class Evaluation(models.Model):
+    """The annual evaluation of one agreement year: activity report, financial report (CERFA
+    n° 15059: planned vs actual), indicator values and approved accounts, due 6 months after the
+    end of the fiscal year. Its outcome releases or blocks the next payments."""
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="evaluations")
+    fiscal_year = models.PositiveIntegerField(_("exercice évalué"))
+    due_on = models.DateField(_("à déposer avant le"))
+    is_final = models.BooleanField(_("évaluation finale"), default=False)
+    state = FSMField(
+        _("état"), default=E.EXPECTED, choices=E.choices, protected=True, db_index=True
+    )
+    activity_report = models.TextField(_("rapport d'activité"), blank=True)
+    submitted_at = models.DateTimeField(_("déposée le"), null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    review_comment = models.TextField(_("avis de l'instruction"), blank=True)
+    reviewed_at = models.DateTimeField(_("examinée le"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reminders_sent = models.JSONField(_("relances envoyées"), default=list, blank=True)
+    is_overdue = models.BooleanField(_("en retard"), default=False)
+
+    class Meta:
+        verbose_name = _("évaluation annuelle")
+        verbose_name_plural = _("évaluations annuelles")
+        ordering = ["agreement", "fiscal_year"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agreement", "fiscal_year"], name="one_evaluation_per_year"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agreement.reference} — {self.fiscal_year}"
+
+    @transition(field=state, source=[E.EXPECTED, E.REJECTED], target=E.SUBMITTED)
+    def submit(self) -> None:
+        """The association files its reports."""
+
+    @transition(field=state, source=E.SUBMITTED, target=E.ACCEPTED)
+    def accept(self) -> None:
+        """Accepted: instalments waiting for it are released."""
+
+    @transition(field=state, source=E.SUBMITTED, target=E.ACCEPTED_WITH_RESERVATIONS)
+    def accept_with_reservations(self) -> None:
+        """Accepted with reservations: released too, the reservations recorded."""
+
+    @transition(field=state, source=E.SUBMITTED, target=E.REJECTED)
+    def reject(self) -> None:
+        """Rejected: instalments waiting for it stay on hold."""
+
+
+class EvaluationBudgetLine(models.Model):
+    """One account group of the financial report: planned vs actual (CERFA n° 15059)."""
+
+    evaluation = models.ForeignKey(
+        Evaluation, on_delete=models.CASCADE, related_name="budget_lines"
+    )
+    account = models.CharField(_("compte"), max_length=2)
+    planned = models.DecimalField(_("prévu (€)"), **MONEY)
+    actual = models.DecimalField(_("réalisé (€)"), **MONEY)
+
+    class Meta:
+        verbose_name = _("ligne du compte rendu financier")
+        verbose_name_plural = _("lignes du compte rendu financier")
+        ordering = ["account"]
+        constraints = [
+            models.UniqueConstraint(fields=["evaluation", "account"], name="one_line_per_account")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.planned} / {self.actual}"
+
+    @property
+    def gap(self) -> Decimal:
+        return self.actual - self.planned
+
+    @property
+    def gap_percent(self) -> Decimal | None:
+        if not self.planned:
+            return None
+        return (self.gap * 100 / self.planned).quantize(Decimal("0.1"))
+
+
+class EvaluationIndicator(models.Model):
+    evaluation = models.ForeignKey(
+        Evaluation, on_delete=models.CASCADE, related_name="indicator_values"
+    )
+    label = models.CharField(_("indicateur"), max_length=300)
+    unit = models.CharField(_("unité"), max_length=50, blank=True)
+    target = models.DecimalField(_("cible"), max_digits=12, decimal_places=2)
+    actual = models.DecimalField(
+        _("réalisé"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("valeur d'indicateur")
+        verbose_name_plural = _("valeurs d'indicateurs")
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.actual} / {self.target}"
+
+
+class Amendment(models.Model):
+    """An amendment (avenant): a new version of the agreement, with what changed, why, by whom and
+    from when. Instalments already due or paid never change; future ones are re-planned."""
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="amendments")
+    version = models.PositiveSmallIntegerField(_("version"))
+    reason = models.TextField(_("motif"))
+    effective_on = models.DateField(_("prend effet le"))
+    before = models.JSONField(_("avant"), default=dict)
+    after = models.JSONField(_("après"), default=dict)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("avenant")
+        verbose_name_plural = _("avenants")
+        ordering = ["agreement", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["agreement", "version"], name="one_amendment_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agreement.reference} — avenant n° {self.version - 1}"
+
+
+class RecoveryState(models.TextChoices):
+    ISSUED = "issued", _("Émis")
+    COLLECTED = "collected", _("Recouvré")
+    OFFSET = "offset", _("Compensé sur une échéance")
+    CANCELLED = "cancelled", _("Annulé")
+
+
+class Recovery(models.Model):
+    """A recovery order (titre de recette) for unspent or misused money, less the reasonable surplus
+    the agreement lets the association keep."""
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="recoveries")
+    fiscal_year = models.PositiveIntegerField(_("exercice"))
+    reason = models.TextField(_("motif"))
+    unspent = models.DecimalField(_("non consommé ou mal employé (€)"), **MONEY)
+    surplus_kept = models.DecimalField(
+        _("excédent raisonnable conservé (€)"), **MONEY, default=Decimal("0")
+    )
+    amount = models.DecimalField(_("montant à reverser (€)"), **MONEY)
+    state = FSMField(
+        _("état"), default=RecoveryState.ISSUED, choices=RecoveryState.choices, protected=True
+    )
+    offset_instalment = models.ForeignKey(
+        Instalment, on_delete=models.PROTECT, null=True, blank=True, related_name="offsets"
+    )
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reversement")
+        verbose_name_plural = _("reversements")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="recovery_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agreement.reference} — {self.amount} €"
+
+    @transition(field=state, source=RecoveryState.ISSUED, target=RecoveryState.COLLECTED)
+    def collect(self) -> None:
+        """The money came back."""
+
+    @transition(field=state, source=RecoveryState.ISSUED, target=RecoveryState.OFFSET)
+    def offset(self) -> None:
+        """Deducted from a later instalment."""
+
+    @transition(field=state, source=RecoveryState.ISSUED, target=RecoveryState.CANCELLED)
+    def cancel(self) -> None:
+        """Cancelled, with a reason."""
