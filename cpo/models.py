@@ -13,7 +13,7 @@ from django_fsm import FSMField, transition
 
 from calls.models import Programme
 from core.identifiers import validate_ej
-from core.models import Funder, Organisation
+from core.models import Funder, Organisation, OrganisationDocument
 from core.uploads import private_upload_path
 from grants.models import Application
 
@@ -45,6 +45,7 @@ class Profile(models.TextChoices):
 class InstalmentTemplate(models.TextChoices):
     AT_SIGNATURE = "at_signature", _("En une fois à la signature")
     ADVANCE_BALANCE = "advance_balance", _("Avance puis solde")
+    ADVANCE_INTERIM_BALANCE = "advance_interim_balance", _("Avance, acompte et solde")
     QUARTERLY = "quarterly", _("Trimestriel")
     CUSTOM = "custom", _("Personnalisé")
 
@@ -93,7 +94,7 @@ class Agreement(models.Model):
         _("arrondi (€)"), max_digits=4, decimal_places=2, default=Decimal("1")
     )
     instalment_template = models.CharField(
-        _("échéancier type"), max_length=20, choices=InstalmentTemplate.choices
+        _("échéancier type"), max_length=30, choices=InstalmentTemplate.choices
     )
     advance_cap_percent = models.DecimalField(
         _("plafond de l'avance (%)"), max_digits=5, decimal_places=2, default=Decimal("50")
@@ -229,6 +230,7 @@ class Instalment(models.Model):
     class Kind(models.TextChoices):
         SINGLE = "single", _("Versement unique")
         ADVANCE = "advance", _("Avance")
+        INTERIM = "interim", _("Acompte")
         BALANCE = "balance", _("Solde")
         QUARTER = "quarter", _("Trimestre")
         CUSTOM = "custom", _("Versement")
@@ -324,6 +326,14 @@ class Evaluation(models.Model):
         _("état"), default=E.EXPECTED, choices=E.choices, protected=True, db_index=True
     )
     activity_report = models.TextField(_("rapport d'activité"), blank=True)
+    approved_accounts = models.ForeignKey(
+        OrganisationDocument,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="evaluations",
+        verbose_name=_("comptes approuvés"),
+    )
     submitted_at = models.DateTimeField(_("déposée le"), null=True, blank=True)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -40,7 +40,7 @@ from datetime import date
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 from typing import Any, Literal
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
 from core.money import CENT, split_exact, to_money
@@ -61,11 +61,11 @@ PROFILES = (
     "degressive_step",
     "custom",
 )
-TEMPLATES = ("at_signature", "advance_balance", "quarterly", "custom")
+TEMPLATES = ("at_signature", "advance_balance", "advance_interim_balance", "quarterly", "custom")
 QUARTER_STARTS = ((1, 1), (4, 1), (7, 1), (10, 1))
 FIRST_YEAR_BALANCE_DATE = (7, 1)  # no previous evaluation to wait for: the balance waits for July
 
-InstalmentKind = Literal["single", "advance", "balance", "quarter", "custom"]
+InstalmentKind = Literal["single", "advance", "interim", "balance", "quarter", "custom"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -399,6 +399,7 @@ def instalment_plan(
     fiscal_year: int,
     advance_percent: Decimal = ADVANCE_CAP_PERCENT,
     advance_cap_percent: Decimal = ADVANCE_CAP_PERCENT,
+    interim_percent: Decimal = Decimal("30"),
     custom: list[tuple[Decimal, date | None]] | None = None,
     custom_as: Literal["amount", "percent"] = "amount",
     unit: Decimal = CENT,
@@ -409,7 +410,8 @@ def instalment_plan(
 
     Templates: `at_signature` (the whole year at signature), `advance_balance` (an advance early in
     the year — the State aims at before 31 March — at most `advance_cap_percent`, 50 % by default
-    per the circulaire of 2015, then the balance), `quarterly` (1 Jan, 1 Apr, 1 Jul, 1 Oct),
+    per the circulaire of 2015, then the balance), `advance_interim_balance` (avance, acompte on
+    1 July, solde), `quarterly` (1 Jan, 1 Apr, 1 Jul, 1 Oct),
     `custom` (rows of amount — or percent with `custom_as="percent"` — and optional date).
     Outside the first year of an agreement (`first_year=False`) the last instalment of the year
     waits for the acceptance of the previous fiscal year's evaluation (DOMAIN §4); in the first
@@ -469,6 +471,26 @@ def instalment_plan(
         )
         balance_date = date(fiscal_year, *FIRST_YEAR_BALANCE_DATE) if first_year else start
         rows = [("advance", advance, start), ("balance", balance, balance_date)]
+    elif template == "advance_interim_balance":
+        # Avance, acompte, solde: the advance early in the year, an interim payment on 1 July, the
+        # balance on 1 October (first year) or once the previous year's evaluation is accepted.
+        percent = _decimal(advance_percent, "advance_percent", _("Le pourcentage d'avance"))
+        interim = _decimal(interim_percent, "interim_percent", _("Le pourcentage d'acompte"))
+        if not (0 < percent and 0 < interim and percent + interim < HUNDRED):
+            raise DomainError(
+                _("Avance et acompte doivent être positifs et laisser un solde."),
+                field="interim_percent",
+            )
+        _check_cap(percent, cap)
+        advance, middle, balance = _instalment_split(
+            year, [percent, interim, HUNDRED - percent - interim], unit, "advance_percent"
+        )
+        balance_date = date(fiscal_year, 10, 1) if first_year else start
+        rows = [
+            ("advance", advance, start),
+            ("interim", middle, date(fiscal_year, 7, 1)),
+            ("balance", balance, balance_date),
+        ]
     elif template == "quarterly":
         amounts = _instalment_split(year, [1, 1, 1, 1], unit, "year_amount")
         _check_first_under_cap(amounts[0], year, cap)

@@ -14,13 +14,14 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core.audit import audit_log, audit_log_many
+from core.bulk import copy_insert
 from core.clock import now, today
 from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.fsm import apply_transition, lock
 from core.models import Funder, Role, User
 from core.notifications import notify
 from core.permissions import has_role, is_member
-from core.references import next_reference
+from core.references import next_references
 from grants.budget import CHARGE_ACCOUNTS, PRODUCT_ACCOUNTS
 from grants.models import Application, ApplicationState
 
@@ -70,6 +71,7 @@ def agreement_create_from_application(
     rounding_unit: Decimal = Decimal("1"),
     funders: list[dict[str, Any]] | None = None,
     advance_percent: Decimal = Decimal("50"),
+    interim_percent: Decimal = Decimal("30"),
     advance_cap_percent: Decimal = Decimal("50"),
 ) -> Agreement:
     """Build the agreement of an approved application with no re-typing: organisation, title,
@@ -78,14 +80,79 @@ def agreement_create_from_application(
 
     A written agreement when a year exceeds 23 000 € (loi n° 2000-321 art. 10), a notified decision
     otherwise — the same object downstream."""
+    return agreements_create_bulk(
+        actor=actor,
+        applications=[application],
+        profile=profile,
+        instalment_template=instalment_template,
+        duration_years=duration_years,
+        first_year=first_year,
+        rate=rate,
+        step=step,
+        custom=custom,
+        rounding_unit=rounding_unit,
+        funders=funders,
+        advance_percent=advance_percent,
+        interim_percent=interim_percent,
+        advance_cap_percent=advance_cap_percent,
+    )[0]
+
+
+def agreements_create_bulk(
+    *, actor: User, applications: list[Application], **params: Any
+) -> list[Agreement]:
+    """The agreements of many approved applications at once, with the same parameters (see
+    agreement_create_from_application): every schedule is computed in memory, then written in a
+    few bulk INSERTs — the path of the single creation too, so both follow the same rules."""
     _staff(actor)
-    if application.state != ApplicationState.APPROVED or application.approved_amount is None:
-        raise TransitionNotAllowed(
-            _("Seul un dossier accordé donne lieu à une convention."), allowed=[]
+    existing = set(
+        Agreement.objects.filter(application__in=applications).values_list(
+            "application_id", flat=True
         )
-    if Agreement.objects.filter(application=application).exists():
-        raise DomainError(_("Ce dossier a déjà sa convention."), code="exists")
-    approved_years = list(application.years.order_by("fiscal_year"))
+    )
+    # What every spec reads, loaded once: approved years, programmes and their funders.
+    applications = list(
+        Application.objects.filter(pk__in=[a.pk for a in applications])
+        .select_related("programme__budget_line__funder", "cofunder")
+        .prefetch_related("years", "programme__funders")
+        .order_by("pk")
+    )
+    specs = []
+    for application in applications:
+        if application.state != ApplicationState.APPROVED or application.approved_amount is None:
+            raise TransitionNotAllowed(
+                _("Seul un dossier accordé donne lieu à une convention (%(ref)s).")
+                % {"ref": application.reference},
+                allowed=[],
+            )
+        if application.pk in existing:
+            raise DomainError(
+                _("Ce dossier a déjà sa convention (%(ref)s).") % {"ref": application.reference},
+                code="exists",
+            )
+        specs.append(_spec(application, **params))
+    with transaction.atomic():
+        return _persist(actor, specs)
+
+
+def _spec(
+    application: Application,
+    *,
+    profile: str | None = None,
+    instalment_template: str = "advance_balance",
+    duration_years: int | None = None,
+    first_year: int | None = None,
+    rate: Decimal | None = None,
+    step: Decimal | None = None,
+    custom: list[Decimal] | None = None,
+    rounding_unit: Decimal = Decimal("1"),
+    funders: list[dict[str, Any]] | None = None,
+    advance_percent: Decimal = Decimal("50"),
+    interim_percent: Decimal = Decimal("30"),
+    advance_cap_percent: Decimal = Decimal("50"),
+) -> dict[str, Any]:
+    """Everything an agreement will hold, computed and validated, nothing written."""
+    approved_years = sorted(application.years.all(), key=lambda y: y.fiscal_year)
     if approved_years and all(y.approved_amount is not None for y in approved_years):
         profile = profile or "custom"
         if profile == "custom" and custom is None:
@@ -113,71 +180,146 @@ def agreement_create_from_application(
             % {"sum": sum(amounts), "total": total},
             field="custom",
         )
-    funder_rows = _funder_rows(application, funders)
     kind = Agreement.Kind.AGREEMENT if max(amounts) > _threshold() else Agreement.Kind.DECISION
-    prefix = (
-        "CPO" if duration_years > 1 else ("CONV" if kind == Agreement.Kind.AGREEMENT else "DEC")
-    )
-    with transaction.atomic():
-        agreement = Agreement.objects.create(
-            reference=next_reference(prefix, first_year),
-            application=application,
-            organisation=application.organisation,
-            programme=application.programme,
-            kind=kind,
-            title=application.title,
-            first_year=first_year,
-            duration_years=duration_years,
-            total_amount=total,
-            profile=profile,
-            profile_rate=rate,
-            profile_step=step,
-            rounding_unit=rounding_unit,
-            instalment_template=instalment_template,
-            advance_cap_percent=advance_cap_percent,
-            created_by=actor,
-        )
-        links = [
-            AgreementFunder.objects.create(
-                agreement=agreement,
-                funder=row["funder"],
-                share=row["share"],
-                ej_number=row.get("ej_number", ""),
+    return {
+        "application": application,
+        "amounts": amounts,
+        "funders": _funder_rows(application, funders),
+        "kind": kind,
+        "prefix": "CPO"
+        if duration_years > 1
+        else ("CONV" if kind == Agreement.Kind.AGREEMENT else "DEC"),
+        "first_year": first_year,
+        "duration_years": duration_years,
+        "profile": profile,
+        "rate": rate,
+        "step": step,
+        "rounding_unit": rounding_unit,
+        "template": instalment_template,
+        "advance_percent": advance_percent,
+        "interim_percent": interim_percent,
+        "advance_cap_percent": advance_cap_percent,
+    }
+
+
+def _persist(actor: User, specs: list[dict[str, Any]]) -> list[Agreement]:
+    references: dict[tuple[str, int], list[str]] = {}
+    for key in {(s["prefix"], s["first_year"]) for s in specs}:
+        count = sum(1 for s in specs if (s["prefix"], s["first_year"]) == key)
+        references[key] = next_references(*key, count)
+    agreements = []
+    for spec in specs:
+        application = spec["application"]
+        agreements.append(
+            Agreement(
+                reference=references[(spec["prefix"], spec["first_year"])].pop(0),
+                application=application,
+                organisation_id=application.organisation_id,
+                programme_id=application.programme_id,
+                kind=spec["kind"],
+                title=application.title,
+                first_year=spec["first_year"],
+                duration_years=spec["duration_years"],
+                total_amount=application.approved_amount,
+                profile=spec["profile"],
+                profile_rate=spec["rate"],
+                profile_step=spec["step"],
+                rounding_unit=spec["rounding_unit"],
+                instalment_template=spec["template"],
+                advance_cap_percent=spec["advance_cap_percent"],
+                created_by=actor,
             )
-            for row in funder_rows
-        ]
-        _plan(agreement, links, amounts, advance_percent=advance_percent, version=1)
-        Evaluation.objects.bulk_create(
-            [
-                Evaluation(
-                    agreement=agreement,
-                    fiscal_year=year,
-                    due_on=evaluation_due_on(year, agreement.evaluation_delay_months),
-                    is_final=year == agreement.last_year,
-                )
-                for year in range(first_year, first_year + duration_years)
-            ]
         )
-        audit_log(
-            actor=actor,
-            obj=agreement,
-            action="cpo.agreement.created",
-            target=A.DRAFT,
-            payload={
-                "application": application.reference,
-                "years": {str(first_year + i): a for i, a in enumerate(amounts)},
-                "kind": kind,
-                "profile": profile,
-                "template": instalment_template,
-            },
+    Agreement.objects.bulk_create(agreements, batch_size=2000)
+    links = [
+        AgreementFunder(
+            agreement=agreement,
+            funder=row["funder"],
+            share=row["share"],
+            ej_number=row.get("ej_number", ""),
         )
-    return agreement
+        for agreement, spec in zip(agreements, specs, strict=True)
+        for row in spec["funders"]
+    ]
+    AgreementFunder.objects.bulk_create(links, batch_size=2000)
+    links_of: dict[int, list[AgreementFunder]] = {}
+    for link in links:
+        links_of.setdefault(link.agreement_id, []).append(link)
+    years = [
+        AgreementYear(agreement=agreement, fiscal_year=spec["first_year"] + i, amount=amount)
+        for agreement, spec in zip(agreements, specs, strict=True)
+        for i, amount in enumerate(spec["amounts"])
+    ]
+    AgreementYear.objects.bulk_create(years, batch_size=2000)
+    by_agreement: dict[int, list[AgreementYear]] = {}
+    for year in years:
+        by_agreement.setdefault(year.agreement_id, []).append(year)
+    copy_insert(
+        Instalment,
+        INSTALMENT_COLUMNS,
+        (
+            row
+            for agreement, spec in zip(agreements, specs, strict=True)
+            for index, year in enumerate(by_agreement[agreement.pk])
+            for row in _year_instalment_rows(
+                agreement,
+                year,
+                links_of[agreement.pk],
+                first=index == 0,
+                version=1,
+                advance_percent=spec["advance_percent"],
+                interim_percent=spec["interim_percent"],
+            )
+        ),
+    )
+    copy_insert(
+        Evaluation,
+        EVALUATION_COLUMNS,
+        (
+            (
+                agreement.pk,
+                year,
+                evaluation_due_on(year, agreement.evaluation_delay_months),
+                year == agreement.last_year,
+                E.EXPECTED,
+                "",
+                "",
+                [],
+                False,
+            )
+            for agreement in agreements
+            for year in range(agreement.first_year, agreement.last_year + 1)
+        ),
+    )
+    audit_log_many(
+        actor=actor,
+        model=Agreement,
+        action="cpo.agreement.created",
+        entries=[
+            {
+                "object_id": agreement.pk,
+                "object_repr": str(agreement.reference),
+                "target": A.DRAFT,
+                "payload": {
+                    "application": spec["application"].reference,
+                    "years": {
+                        str(spec["first_year"] + i): a for i, a in enumerate(spec["amounts"])
+                    },
+                    "kind": spec["kind"],
+                    "profile": spec["profile"],
+                    "template": spec["template"],
+                },
+            }
+            for agreement, spec in zip(agreements, specs, strict=True)
+        ],
+    )
+    return agreements
 
 
 def _funder_rows(
     application: Application, funders: list[dict[str, Any]] | None
 ) -> list[dict[str, Any]]:
-    """Funders and shares: given, or the programme's funder (plus the application's co-funder)."""
+    """Funders and shares: given, or the programme's funder (or the application's co-funder)."""
     if funders:
         shares = [Decimal(str(r["share"])) for r in funders]
         if any(s <= 0 for s in shares) or sum(shares) != 1:
@@ -186,65 +328,105 @@ def _funder_rows(
                 field="funders",
             )
         return funders
+    if application.cofunder_id:
+        return [{"funder": application.cofunder, "share": Decimal("1")}]
     programme = application.programme
-    main = (
-        programme.budget_line.funder if programme.budget_line else None
-    ) or programme.funders.first()
+    main = (programme.budget_line.funder if programme.budget_line_id else None) or next(
+        iter(programme.funders.all()), None
+    )
     if main is None:
         raise DomainError(_("Le programme n'a pas de financeur : indiquez-en un."), field="funders")
-    if application.cofunder and application.cofunder != main:
-        return [{"funder": application.cofunder, "share": Decimal("1")}]
     return [{"funder": main, "share": Decimal("1")}]
 
 
-def _plan(
+INSTALMENT_COLUMNS = (
+    "agreement_id",
+    "year_id",
+    "funder_id",
+    "number",
+    "kind",
+    "amount",
+    "earliest_date",
+    "requires_signature",
+    "requires_evaluation_of",
+    "requires_valid_documents",
+    "state",
+    "hold_reason",
+    "is_late",
+    "amendment_version",
+)
+EVALUATION_COLUMNS = (
+    "agreement_id",
+    "fiscal_year",
+    "due_on",
+    "is_final",
+    "state",
+    "activity_report",
+    "review_comment",
+    "reminders_sent",
+    "is_overdue",
+)
+
+
+def _year_instalment_rows(
     agreement: Agreement,
+    year: AgreementYear,
     links: list[AgreementFunder],
-    amounts: list[Decimal],
     *,
-    advance_percent: Decimal,
+    first: bool,
     version: int,
-    from_year: int | None = None,
-) -> list[Instalment]:
-    """Years and their instalments, per funder (each with its own legal commitment)."""
-    rows: list[Instalment] = []
-    for index, amount in enumerate(amounts):
-        fiscal_year = agreement.first_year + index
-        if from_year is not None and fiscal_year < from_year:
-            continue
-        year, _created = AgreementYear.objects.update_or_create(
-            agreement=agreement, fiscal_year=fiscal_year, defaults={"amount": amount}
-        )
-        parts = schedules.split_between_funders(
-            amount, [(str(link.pk), link.share) for link in links], unit=Decimal("0.01")
-        )
-        by_id = {str(link.pk): link for link in links}
-        for link_id, part in parts:
-            for planned in schedules.instalment_plan(
-                year_amount=part,
-                template=agreement.instalment_template,
-                fiscal_year=fiscal_year,
-                advance_percent=advance_percent,
-                advance_cap_percent=agreement.advance_cap_percent,
-                signature_date=agreement.signed_on,
-                first_year=index == 0,
-            ):
-                rows.append(
-                    Instalment(
-                        agreement=agreement,
-                        year=year,
-                        funder=by_id[link_id],
-                        number=planned.number,
-                        kind=planned.kind,
-                        amount=planned.amount,
-                        earliest_date=planned.earliest_date,
-                        requires_signature=planned.requires_signature,
-                        requires_evaluation_of=planned.requires_evaluation_of,
-                        requires_valid_documents=planned.requires_valid_documents,
-                        amendment_version=version,
-                    )
+    advance_percent: Decimal = Decimal("50"),
+    interim_percent: Decimal = Decimal("30"),
+    amount: Decimal | None = None,
+) -> list[tuple]:
+    """One year's instalments (INSTALMENT_COLUMNS tuples), per funder — each with its own legal
+    commitment —, summing exactly to `amount` (the year's amount unless part of it is already due:
+    see amendments)."""
+    amount = year.amount if amount is None else amount
+    parts = schedules.split_between_funders(
+        amount, [(str(i), link.share) for i, link in enumerate(links)]
+    )
+    rows = []
+    for (_key, part), link in zip(parts, links, strict=True):
+        for planned in schedules.instalment_plan(
+            year_amount=part,
+            template=agreement.instalment_template,
+            fiscal_year=year.fiscal_year,
+            advance_percent=advance_percent,
+            interim_percent=interim_percent,
+            advance_cap_percent=agreement.advance_cap_percent,
+            signature_date=agreement.signed_on,
+            first_year=first,
+        ):
+            rows.append(
+                (
+                    agreement.pk,
+                    year.pk,
+                    link.pk,
+                    planned.number,
+                    planned.kind,
+                    planned.amount,
+                    planned.earliest_date,
+                    planned.requires_signature,
+                    planned.requires_evaluation_of,
+                    planned.requires_valid_documents,
+                    I.PLANNED,
+                    "",
+                    False,
+                    version,
                 )
-    return Instalment.objects.bulk_create(rows, batch_size=2000)
+            )
+    return rows
+
+
+def _year_instalments(
+    agreement: Agreement, year: AgreementYear, links: list[AgreementFunder], **kwargs: Any
+):
+    """The same instalments as unsaved model objects (re-planning after an amendment)."""
+    return [
+        Instalment(**dict(zip(INSTALMENT_COLUMNS, row, strict=True)))
+        for row in _year_instalment_rows(agreement, year, links, **kwargs)
+    ]
 
 
 def evaluation_due_on(fiscal_year: int, delay_months: int) -> datetime.date:

@@ -764,3 +764,20 @@ def test_future_years_refused(kwargs, field):
     with pytest.raises(DomainError) as caught:
         future_years_effect(**kwargs)
     assert caught.value.field == field
+
+
+def test_advance_interim_balance_hand_checked():
+    from cpo.schedules import instalment_plan
+
+    plan = instalment_plan(
+        year_amount=Decimal("30000.00"), template="advance_interim_balance", fiscal_year=2027
+    )
+    assert [(p.kind, p.amount, p.earliest_date, p.requires_evaluation_of) for p in plan] == [
+        ("advance", Decimal("15000.00"), date(2027, 1, 1), None),
+        ("interim", Decimal("9000.00"), date(2027, 7, 1), None),
+        ("balance", Decimal("6000.00"), date(2027, 1, 1), 2026),
+    ]
+    first = instalment_plan(
+        year_amount=Decimal("100.01"), template="advance_interim_balance", fiscal_year=2026, first_year=True
+    )
+    assert sum(p.amount for p in first) == Decimal("100.01") and first[2].earliest_date == date(2026, 10, 1)
