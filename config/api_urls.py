@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from calls.api import register as register_calls
 from core.api_views import register as register_core
+from cpo.api import register as register_cpo
 from grants.api import register as register_grants
 from grants.api_anticall import register as register_anticall
 from grants.api_direct import register as register_direct
@@ -16,5 +17,6 @@ register_grants(router)
 register_direct(router)
 register_anticall(router)
 register_solutions(router)
+register_cpo(router)
 
 urlpatterns = router.urls

@@ -15,4 +15,5 @@ urlpatterns = [
     path("hors-appel/", include("grants.urls_direct")),
     path("anti-appels/", include("grants.urls_anticall")),
     path("", include("grants.urls_solutions")),
+    path("conventions/", include("cpo.urls")),
 ]

@@ -99,6 +99,12 @@ class Agreement(models.Model):
     advance_cap_percent = models.DecimalField(
         _("plafond de l'avance (%)"), max_digits=5, decimal_places=2, default=Decimal("50")
     )
+    advance_percent = models.DecimalField(
+        _("avance (%)"), max_digits=5, decimal_places=2, default=Decimal("50")
+    )
+    interim_percent = models.DecimalField(
+        _("acompte (%)"), max_digits=5, decimal_places=2, default=Decimal("30")
+    )
     evaluation_delay_months = models.PositiveSmallIntegerField(
         _("délai de l'évaluation après l'exercice (mois)"), default=6
     )

@@ -476,7 +476,7 @@ def instalment_plan(
         # balance on 1 October (first year) or once the previous year's evaluation is accepted.
         percent = _decimal(advance_percent, "advance_percent", _("Le pourcentage d'avance"))
         interim = _decimal(interim_percent, "interim_percent", _("Le pourcentage d'acompte"))
-        if not (0 < percent and 0 < interim and percent + interim < HUNDRED):
+        if not (percent > 0 and interim > 0 and percent + interim < HUNDRED):
             raise DomainError(
                 _("Avance et acompte doivent être positifs et laisser un solde."),
                 field="interim_percent",

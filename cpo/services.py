@@ -130,12 +130,12 @@ def agreements_create_bulk(
                 _("Ce dossier a déjà sa convention (%(ref)s).") % {"ref": application.reference},
                 code="exists",
             )
-        specs.append(_spec(application, **params))
+        specs.append(agreement_spec(application, **params))
     with transaction.atomic():
         return _persist(actor, specs)
 
 
-def _spec(
+def agreement_spec(
     application: Application,
     *,
     profile: str | None = None,
@@ -227,6 +227,8 @@ def _persist(actor: User, specs: list[dict[str, Any]]) -> list[Agreement]:
                 rounding_unit=spec["rounding_unit"],
                 instalment_template=spec["template"],
                 advance_cap_percent=spec["advance_cap_percent"],
+                advance_percent=spec["advance_percent"],
+                interim_percent=spec["interim_percent"],
                 created_by=actor,
             )
         )

@@ -257,3 +257,55 @@ def published_need(call=None, **kwargs):
         state=Need.State.PUBLISHED,
         **kwargs,
     )
+
+
+# --------------------------------------------------------------------------- agreements (CPO)
+
+
+def cpo_awaiting_evaluation(
+    *, instructor: User, organisation: Organisation | None = None, call=None
+):
+    """An active 3-year CPO (30 000 € a year, advance + balance) that started last year, signed
+    on 15 January of its first year: last year's instalments and this year's advance are due,
+    this year's balance is on hold until last year's evaluation is accepted. Dates are relative to
+    core.clock.today(), so it holds whatever the day the tests run. Returns the agreement."""
+    from core.clock import today
+    from cpo import services as cpo_services
+    from grants.models import Indicator
+
+    first_year = today().year - 1
+    application = ApplicationFactory(
+        organisation=organisation or OrganisationFactory(),
+        requested_amount=Decimal("90000.00"),
+        complete=False,
+        **({"call": call} if call is not None else {}),
+    )
+    BudgetItem.objects.bulk_create(
+        [
+            BudgetItem(application=application, account=account, label=label, amount=amount)
+            for account, label, amount in [
+                ("60", "Fournitures", Decimal("20000.00")),
+                ("64", "Salaires", Decimal("70000.00")),
+                ("74", "Ville", Decimal("90000.00")),
+            ]
+        ]
+    )
+    Indicator.objects.create(
+        application=application, label="Jeunes accompagnés", unit="jeunes", target=Decimal("40")
+    )
+    Application.objects.filter(pk=application.pk).update(
+        state=ApplicationState.APPROVED, approved_amount=Decimal("90000.00")
+    )
+    application = Application.objects.get(pk=application.pk)
+    agreement = cpo_services.agreement_create_from_application(
+        actor=instructor,
+        application=application,
+        profile="flat",
+        duration_years=3,
+        first_year=first_year,
+    )
+    cpo_services.agreement_sign(
+        actor=instructor, agreement=agreement, signed_on=datetime.date(first_year, 1, 15)
+    )
+    cpo_services.instalments_refresh(day=today(), agreement_ids=[agreement.pk])
+    return type(agreement).objects.get(pk=agreement.pk)

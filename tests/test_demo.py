@@ -255,3 +255,46 @@ def test_demo_resident_can_vote_through_the_service(demo):
     open_call = Call.objects.get(mode=CallMode.SOLUTIONS_CALL, state=CallState.OPEN)
     first = ballot_candidates(open_call).first()
     assert ballot_cast(actor=resident, call=open_call, approvals=[first.pk]).member.user == resident
+
+
+def test_agreements_in_every_state_with_evaluations_amendment_and_recovery(demo):
+    from cpo.models import (
+        Agreement,
+        AgreementState,
+        Amendment,
+        Evaluation,
+        EvaluationState,
+        Instalment,
+        InstalmentState,
+        Recovery,
+    )
+
+    assert set(Agreement.objects.values_list("state", flat=True)) == set(AgreementState.values)
+    assert {"flat", "progressive_rate", "degressive_step", "custom"} <= set(
+        Agreement.objects.values_list("profile", flat=True)
+    )
+    outcomes = set(Evaluation.objects.values_list("state", flat=True))
+    assert {EvaluationState.ACCEPTED, EvaluationState.REJECTED} <= outcomes
+    accepted = Evaluation.objects.filter(state=EvaluationState.ACCEPTED).first()
+    assert accepted.budget_lines.exists() and accepted.approved_accounts is not None
+    assert AuditLog.objects.filter(action="cpo.evaluation.accepted").exists()
+    instalments = Instalment.objects.all()
+    assert instalments.filter(state=InstalmentState.DUE).exists()
+    assert instalments.filter(state=InstalmentState.ON_HOLD).exists()
+    assert instalments.filter(is_late=True).exists()
+    assert Amendment.objects.exists() and Recovery.objects.exists()
+
+
+def test_agreements_are_idempotent_and_rebuilt_identically(demo):
+    from cpo.models import Agreement
+
+    def agreements():
+        return sorted(
+            Agreement.objects.values_list("reference", "state", "total_amount", "profile")
+        )
+
+    before = agreements()
+    call_command("demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert agreements() == before
+    call_command("demo", "--reset", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert agreements() == before

@@ -778,6 +778,11 @@ def test_advance_interim_balance_hand_checked():
         ("balance", Decimal("6000.00"), date(2027, 1, 1), 2026),
     ]
     first = instalment_plan(
-        year_amount=Decimal("100.01"), template="advance_interim_balance", fiscal_year=2026, first_year=True
+        year_amount=Decimal("100.01"),
+        template="advance_interim_balance",
+        fiscal_year=2026,
+        first_year=True,
     )
-    assert sum(p.amount for p in first) == Decimal("100.01") and first[2].earliest_date == date(2026, 10, 1)
+    assert sum(p.amount for p in first) == Decimal("100.01") and first[2].earliest_date == date(
+        2026, 10, 1
+    )

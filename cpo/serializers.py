@@ -1,0 +1,399 @@
+"""API shapes of agreements: read (list, detail with years, funders, instalments, evaluations,
+amendments, recoveries) and one input per write. Serializers check formats only; every rule is in
+cpo.services and cpo.services_changes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from core.models import Funder
+from core.serializers import NamedChoiceField, UserSummarySerializer
+from grants.models import Application
+from grants.serializers import DATE_ERRORS, PK_ERRORS, money
+
+from .models import (
+    Agreement,
+    AgreementFunder,
+    AgreementState,
+    AgreementYear,
+    Amendment,
+    Evaluation,
+    EvaluationState,
+    Instalment,
+    InstalmentState,
+    InstalmentTemplate,
+    Profile,
+    Recovery,
+    RecoveryState,
+)
+from .schedules import MAX_YEARS
+
+AGREEMENT_TRANSITIONS = ("send_for_signature", "sign", "suspend", "resume", "terminate")
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready copy of a service's dict: Decimals as strings ("1250.50"), dates ISO."""
+    from datetime import date
+
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "pk"):
+        return value.pk
+    return value
+
+
+# --------------------------------------------------------------------------- read
+
+
+class AgreementFunderSerializer(serializers.ModelSerializer):
+    funder_name = serializers.CharField(source="funder.name", read_only=True)
+
+    class Meta:
+        model = AgreementFunder
+        fields = ["id", "funder", "funder_name", "share", "ej_number"]
+        read_only_fields = fields
+
+
+class InstalmentSerializer(serializers.ModelSerializer):
+    fiscal_year = serializers.IntegerField(source="year.fiscal_year", read_only=True)
+    funder = serializers.IntegerField(source="funder.funder_id", read_only=True)
+    kind = NamedChoiceField(
+        choices=Instalment.Kind.choices, enum_name="InstalmentKindEnum", read_only=True
+    )
+    state = NamedChoiceField(
+        choices=InstalmentState.choices, enum_name="InstalmentStateEnum", read_only=True
+    )
+
+    class Meta:
+        model = Instalment
+        fields = [
+            "id",
+            "fiscal_year",
+            "funder",
+            "number",
+            "kind",
+            "amount",
+            "earliest_date",
+            "requires_signature",
+            "requires_evaluation_of",
+            "requires_valid_documents",
+            "state",
+            "hold_reason",
+            "due_since",
+            "is_late",
+            "amendment_version",
+        ]
+        read_only_fields = fields
+
+
+class AgreementYearSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AgreementYear
+        fields = ["fiscal_year", "amount"]
+        read_only_fields = fields
+
+
+class EvaluationSummarySerializer(serializers.ModelSerializer):
+    state = NamedChoiceField(
+        choices=EvaluationState.choices, enum_name="EvaluationStateEnum", read_only=True
+    )
+
+    class Meta:
+        model = Evaluation
+        fields = [
+            "id",
+            "fiscal_year",
+            "due_on",
+            "is_final",
+            "state",
+            "is_overdue",
+            "submitted_at",
+            "reviewed_at",
+            "review_comment",
+        ]
+        read_only_fields = fields
+
+
+class AmendmentSerializer(serializers.ModelSerializer):
+    author = UserSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Amendment
+        fields = [
+            "id",
+            "version",
+            "reason",
+            "effective_on",
+            "before",
+            "after",
+            "author",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class RecoverySerializer(serializers.ModelSerializer):
+    state = NamedChoiceField(
+        choices=RecoveryState.choices, enum_name="RecoveryStateEnum", read_only=True
+    )
+
+    class Meta:
+        model = Recovery
+        fields = [
+            "id",
+            "fiscal_year",
+            "reason",
+            "unspent",
+            "surplus_kept",
+            "amount",
+            "state",
+            "offset_instalment",
+            "created_at",
+            "closed_at",
+        ]
+        read_only_fields = fields
+
+
+class AgreementListSerializer(serializers.ModelSerializer):
+    organisation_name = serializers.CharField(source="organisation.name", read_only=True)
+    application_reference = serializers.CharField(source="application.reference", read_only=True)
+    last_year = serializers.IntegerField(read_only=True)
+    kind = NamedChoiceField(
+        choices=Agreement.Kind.choices, enum_name="AgreementKindEnum", read_only=True
+    )
+    state = NamedChoiceField(
+        choices=AgreementState.choices, enum_name="AgreementStateEnum", read_only=True
+    )
+
+    class Meta:
+        model = Agreement
+        fields = [
+            "id",
+            "reference",
+            "kind",
+            "state",
+            "title",
+            "application",
+            "application_reference",
+            "organisation",
+            "organisation_name",
+            "programme",
+            "first_year",
+            "last_year",
+            "duration_years",
+            "total_amount",
+            "version",
+            "signed_on",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class AgreementDetailSerializer(AgreementListSerializer):
+    years = AgreementYearSerializer(many=True, read_only=True)
+    funders = AgreementFunderSerializer(many=True, read_only=True)
+    instalments = InstalmentSerializer(many=True, read_only=True)
+    evaluations = EvaluationSummarySerializer(many=True, read_only=True)
+    amendments = AmendmentSerializer(many=True, read_only=True)
+    recoveries = RecoverySerializer(many=True, read_only=True)
+    has_signed_copy = serializers.SerializerMethodField()
+
+    class Meta(AgreementListSerializer.Meta):
+        fields = [
+            *AgreementListSerializer.Meta.fields,
+            "profile",
+            "profile_rate",
+            "profile_step",
+            "rounding_unit",
+            "instalment_template",
+            "advance_cap_percent",
+            "notified_on",
+            "end_reason",
+            "has_signed_copy",
+            "years",
+            "funders",
+            "instalments",
+            "evaluations",
+            "amendments",
+            "recoveries",
+        ]
+        read_only_fields = fields
+
+    def get_has_signed_copy(self, obj: Agreement) -> bool:
+        return bool(obj.signed_document)
+
+
+# --------------------------------------------------------------------------- write
+
+
+class FunderShareInput(serializers.Serializer):
+    funder = serializers.PrimaryKeyRelatedField(
+        queryset=Funder.objects.all(), error_messages=PK_ERRORS
+    )
+    share = serializers.DecimalField(
+        max_digits=7,
+        decimal_places=6,
+        min_value=Decimal("0"),
+        max_value=Decimal("1"),
+        help_text=_("Fraction du montant (0.5 pour la moitié) ; les parts totalisent 1."),
+    )
+    ej_number = serializers.RegexField(
+        r"^\d{10}$", required=False, allow_blank=True, default="", help_text=_("10 chiffres.")
+    )
+
+
+class AgreementCreateSerializer(serializers.Serializer):
+    """The parameters of cpo.services.agreement_create_from_application; left out, they take the
+    service's defaults (the approved years of the application, its programme's funder…)."""
+
+    application = serializers.PrimaryKeyRelatedField(
+        queryset=Application.objects.all(), error_messages=PK_ERRORS
+    )
+    profile = serializers.ChoiceField(choices=Profile.choices, required=False)
+    duration_years = serializers.IntegerField(min_value=1, max_value=MAX_YEARS, required=False)
+    first_year = serializers.IntegerField(min_value=2000, max_value=2200, required=False)
+    rate = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=4,
+        required=False,
+        help_text=_("Taux annuel en fraction (0.05 pour 5 %)."),
+    )
+    step = money(required=False)
+    custom = serializers.ListField(child=money(), required=False, max_length=MAX_YEARS)
+    rounding_unit = serializers.ChoiceField(choices=["1", "0.01"], required=False)
+    instalment_template = serializers.ChoiceField(
+        choices=[c for c in InstalmentTemplate.choices if c[0] != "custom"], required=False
+    )
+    advance_percent = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
+    interim_percent = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
+    advance_cap_percent = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
+    funders = FunderShareInput(many=True, required=False)
+
+    def service_params(self) -> dict[str, Any]:
+        data = dict(self.validated_data)
+        data.pop("application")
+        if "rounding_unit" in data:
+            data["rounding_unit"] = Decimal(data["rounding_unit"])
+        if "funders" in data:
+            data["funders"] = [dict(row) for row in data["funders"]] or None
+        return data
+
+
+class AgreementNoInput(serializers.Serializer):
+    pass
+
+
+class AgreementSignInput(serializers.Serializer):
+    signed_on = serializers.DateField(error_messages=DATE_ERRORS)
+
+
+class AgreementReasonInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+TRANSITION_INPUTS: dict[str, type[serializers.Serializer]] = {
+    "send_for_signature": AgreementNoInput,
+    "sign": AgreementSignInput,
+    "suspend": AgreementReasonInput,
+    "resume": AgreementReasonInput,
+    "terminate": AgreementReasonInput,
+}
+
+
+class AmendmentPreviewInput(serializers.Serializer):
+    years = serializers.DictField(
+        child=money(),
+        required=False,
+        help_text=_('Nouveaux montants par exercice : {"2027": "32000.00"}.'),
+    )
+    duration_years = serializers.IntegerField(min_value=1, max_value=MAX_YEARS, required=False)
+    funders = FunderShareInput(many=True, required=False)
+
+    def validate_years(self, value: dict[str, Decimal]) -> dict[int, Decimal]:
+        try:
+            return {int(k): v for k, v in value.items()}
+        except ValueError:
+            raise serializers.ValidationError(
+                _("Les exercices sont des années (ex. 2027).")
+            ) from None
+
+    def change_params(self) -> dict[str, Any]:
+        data = self.validated_data
+        params = {
+            "years": data.get("years") or None,
+            "duration_years": data.get("duration_years"),
+            "funders": [dict(r) for r in data["funders"]] if data.get("funders") else None,
+        }
+        return params
+
+
+class AmendmentCreateInput(AmendmentPreviewInput):
+    reason = serializers.CharField()
+    effective_on = serializers.DateField(error_messages=DATE_ERRORS)
+    objectives = serializers.ListField(child=serializers.CharField(), required=False)
+
+    def change_params(self) -> dict[str, Any]:
+        return {**super().change_params(), "objectives": self.validated_data.get("objectives")}
+
+
+class RecoveryIssueInput(serializers.Serializer):
+    fiscal_year = serializers.IntegerField(min_value=2000, max_value=2200)
+    unspent = money()
+    reason = serializers.CharField()
+
+
+class RecoveryOffsetInput(serializers.Serializer):
+    instalment = serializers.IntegerField(
+        help_text=_("Identifiant de l'échéance de la convention.")
+    )
+
+
+class RecoveryCancelInput(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+RECOVERY_INPUTS: dict[str, type[serializers.Serializer]] = {
+    "collect": AgreementNoInput,
+    "offset": RecoveryOffsetInput,
+    "cancel": RecoveryCancelInput,
+}
+
+
+class BudgetLineInput(serializers.Serializer):
+    account = serializers.CharField(max_length=2)
+    planned = money()
+    actual = money()
+
+
+class IndicatorValueInput(serializers.Serializer):
+    label = serializers.CharField(max_length=300)
+    unit = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    target = serializers.DecimalField(max_digits=12, decimal_places=2)
+    actual = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+
+
+class EvaluationSubmitInput(serializers.Serializer):
+    activity_report = serializers.CharField(allow_blank=True)
+    budget_lines = BudgetLineInput(many=True)
+    indicators = IndicatorValueInput(many=True, required=False, default=list)
+
+
+class EvaluationReviewInput(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=["accept", "accept_with_reservations", "reject"])
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class PreviewSerializer(serializers.Serializer):
+    """A service's before/after preview, as returned by cpo.services_changes.amendment_preview."""
+
+    preview = serializers.DictField()

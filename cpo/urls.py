@@ -1,0 +1,36 @@
+"""Pages of agreements (French slugs), under /conventions/ (included in config/urls.py).
+
+The evaluation pages (cpo.views.evaluation) have their own list, cpo/urls_evaluation.py, appended
+here in the same `cpo` namespace."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "cpo"
+urlpatterns = [
+    path("", views.agreement_list, name="agreement_list"),
+    path("nouvelle/<int:application_id>/", views.agreement_prepare, name="agreement_prepare"),
+    path("<int:pk>/", views.agreement_detail, name="agreement_detail"),
+    path("<int:pk>/actions/<str:name>/", views.agreement_action, name="agreement_action"),
+    path("<int:pk>/avenants/", views.agreement_amend, name="agreement_amend"),
+    path(
+        "<int:pk>/avenants/<int:amendment_pk>/pdf/",
+        views.amendment_document,
+        name="amendment_document",
+    ),
+    path("<int:pk>/reversements/", views.recovery_issue, name="recovery_issue"),
+    path(
+        "<int:pk>/reversements/<int:recovery_pk>/<str:op>/",
+        views.recovery_action,
+        name="recovery_action",
+    ),
+    path("<int:pk>/exemplaire-signe/", views.agreement_signed_copy, name="agreement_signed_copy"),
+    path("<int:pk>/document.pdf", views.agreement_document, name="agreement_document"),
+]
+
+try:
+    from .urls_evaluation import urlpatterns as evaluation_urls
+except ImportError:  # the evaluation pages are optional for the rest of the app
+    evaluation_urls = []
+urlpatterns += evaluation_urls

@@ -1,0 +1,28 @@
+"""Pages of agreements: preparation from an approved application, the list, the agreement page
+with its timeline and actions, and the downloads. The evaluation pages are in `evaluation.py`."""
+
+from .agreements import (
+    agreement_action,
+    agreement_amend,
+    agreement_detail,
+    agreement_document,
+    agreement_list,
+    agreement_signed_copy,
+    amendment_document,
+    recovery_action,
+    recovery_issue,
+)
+from .prepare import agreement_prepare
+
+__all__ = [
+    "agreement_action",
+    "agreement_amend",
+    "agreement_detail",
+    "agreement_document",
+    "agreement_list",
+    "agreement_prepare",
+    "agreement_signed_copy",
+    "amendment_document",
+    "recovery_action",
+    "recovery_issue",
+]

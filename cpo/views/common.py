@@ -1,0 +1,43 @@
+"""What every agreement page shares: finding the agreement the user may see, and error display."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from core.errors import DomainError, TransitionNotAllowed
+
+from ..models import Agreement
+from ..selectors import agreement_detail_queryset, agreements_visible_to
+
+ACTION_LABELS = {
+    "send_for_signature": gettext_lazy("Envoyer pour signature"),
+    "sign": gettext_lazy("Enregistrer la signature"),
+    "activate": gettext_lazy("Mettre en cours"),
+    "suspend": gettext_lazy("Suspendre"),
+    "resume": gettext_lazy("Reprendre"),
+    "complete": gettext_lazy("Solder"),
+    "terminate": gettext_lazy("Résilier"),
+}
+
+
+def get_visible(request: HttpRequest, pk: int, *, detail: bool = False) -> Agreement:
+    """The agreement if the user may see it; 404 otherwise (existence not leaked)."""
+    qs = agreements_visible_to(request.user)
+    if detail:
+        qs = agreement_detail_queryset(qs)
+    return get_object_or_404(qs, pk=pk)
+
+
+def error_message(exc: DomainError) -> str:
+    """The service's message, transition code names replaced by their labels and, for a
+    transition not allowed now, the actions that are."""
+    message = str(exc.message)
+    for name, label in ACTION_LABELS.items():
+        message = message.replace(f"« {name} »", f"« {label} »")
+    if isinstance(exc, TransitionNotAllowed) and exc.allowed:
+        labels = ", ".join(f"« {ACTION_LABELS.get(n, n)} »" for n in exc.allowed)
+        message = f"{message} " + _("Actions possibles maintenant : %(list)s.") % {"list": labels}
+    return message
