@@ -3,6 +3,7 @@ cpo.services_changes and cpo.schedules (a DomainError is put back on the form by
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +35,8 @@ FIELD_MAP = {
     "signature_date": None,
     "fiscal_year": "first_year",
 }
-TEMPLATE_CHOICES = [c for c in InstalmentTemplate.choices if c[0] != InstalmentTemplate.CUSTOM]
+TEMPLATE_CHOICES = InstalmentTemplate.choices
+CUSTOM_ROW = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*%\s*(?:au|le|à)?\s*(\d{1,2})/(\d{1,2})\s*$")
 
 
 def put_error(form: forms.Form, exc: DomainError, field_map: dict[str, Any] | None = None) -> None:
@@ -106,6 +108,14 @@ class AgreementPrepareForm(forms.Form):
         required=False,
         help_text=_("Échéancier « avance, acompte et solde » seulement."),
     )
+    instalment_custom = forms.CharField(
+        label=_("Échéancier personnalisé"),
+        required=False,
+        help_text=_(
+            "Échéancier « personnalisé » seulement : les versements de chaque année, séparés par « ; », "
+            "par exemple « 40 % au 15/01 ; 35 % au 01/06 ; 25 % au 01/10 »."
+        ),
+    )
     advance_cap_percent = PercentField(
         label=_("Plafond de l'avance (%)"),
         initial=Decimal("50"),
@@ -162,6 +172,24 @@ class AgreementPrepareForm(forms.Form):
                 initial[f"custom_{index}"] = year.approved_amount
         return initial
 
+    def clean_instalment_custom(self) -> str:
+        """« 40 % au 15/01 ; 35 % au 01/06 » → rows of percent, month, day (checked by the service)."""
+        text = self.cleaned_data.get("instalment_custom") or ""
+        rows = []
+        for i, part in enumerate(p for p in text.split(";") if p.strip()):
+            match = CUSTOM_ROW.match(part)
+            if not match:
+                raise forms.ValidationError(
+                    _("Versement %(n)d illisible : écrivez par exemple « 40 %% au 15/01 ».")
+                    % {"n": i + 1}
+                )
+            percent, day, month = match.groups()
+            rows.append(
+                {"percent": percent.replace(",", "."), "month": int(month), "day": int(day)}
+            )
+        self.cleaned_data["instalment_custom_rows"] = rows
+        return text
+
     def service_params(self, funders: list[dict[str, Any]]) -> dict[str, Any]:
         """The keyword arguments of agreement_create_from_application (but actor and application).
         Parameters of another profile than the one chosen are left out, not refused."""
@@ -181,6 +209,8 @@ class AgreementPrepareForm(forms.Form):
             params["advance_percent"] = data["advance_percent"]
         if data.get("interim_percent") is not None:
             params["interim_percent"] = data["interim_percent"]
+        if data["instalment_template"] == InstalmentTemplate.CUSTOM:
+            params["instalment_custom"] = data.get("instalment_custom_rows") or []
         if profile.endswith("_rate"):
             params["rate"] = None if data.get("rate") is None else data["rate"] / HUNDRED
         elif profile.endswith("_step"):

@@ -105,6 +105,12 @@ class Agreement(models.Model):
     interim_percent = models.DecimalField(
         _("acompte (%)"), max_digits=5, decimal_places=2, default=Decimal("30")
     )
+    instalment_custom = models.JSONField(
+        _("échéancier personnalisé"),
+        default=list,
+        blank=True,
+        help_text=_("Versements de chaque année : pourcentage, mois et jour."),
+    )
     evaluation_delay_months = models.PositiveSmallIntegerField(
         _("délai de l'évaluation après l'exercice (mois)"), default=6
     )

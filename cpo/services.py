@@ -73,6 +73,7 @@ def agreement_create_from_application(
     advance_percent: Decimal = Decimal("50"),
     interim_percent: Decimal = Decimal("30"),
     advance_cap_percent: Decimal = Decimal("50"),
+    instalment_custom: list[dict[str, Any]] | None = None,
 ) -> Agreement:
     """Build the agreement of an approved application with no re-typing: organisation, title,
     amounts (the approved yearly amounts of a multi-year request, or a profile over the duration),
@@ -95,6 +96,7 @@ def agreement_create_from_application(
         advance_percent=advance_percent,
         interim_percent=interim_percent,
         advance_cap_percent=advance_cap_percent,
+        instalment_custom=instalment_custom,
     )[0]
 
 
@@ -150,6 +152,7 @@ def agreement_spec(
     advance_percent: Decimal = Decimal("50"),
     interim_percent: Decimal = Decimal("30"),
     advance_cap_percent: Decimal = Decimal("50"),
+    instalment_custom: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Everything an agreement will hold, computed and validated, nothing written."""
     approved_years = sorted(application.years.all(), key=lambda y: y.fiscal_year)
@@ -199,6 +202,7 @@ def agreement_spec(
         "advance_percent": advance_percent,
         "interim_percent": interim_percent,
         "advance_cap_percent": advance_cap_percent,
+        "instalment_custom": _custom_instalments(instalment_template, instalment_custom),
     }
 
 
@@ -229,6 +233,7 @@ def _persist(actor: User, specs: list[dict[str, Any]]) -> list[Agreement]:
                 advance_cap_percent=spec["advance_cap_percent"],
                 advance_percent=spec["advance_percent"],
                 interim_percent=spec["interim_percent"],
+                instalment_custom=spec["instalment_custom"],
                 created_by=actor,
             )
         )
@@ -341,6 +346,48 @@ def _funder_rows(
     return [{"funder": main, "share": Decimal("1")}]
 
 
+def _custom_instalments(template: str, rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """A custom plan: the same rows every year (percent of the year, month, day), validated."""
+    if template != "custom":
+        return []
+    if not rows:
+        raise DomainError(
+            _("Indiquez les versements de l'échéancier personnalisé."), field="instalment_custom"
+        )
+    cleaned = []
+    for i, row in enumerate(rows, start=1):
+        try:
+            percent = Decimal(str(row["percent"]))
+            datetime.date(2024, int(row["month"]), int(row["day"]))  # a leap year accepts 29/02
+        except Exception:
+            raise DomainError(
+                _("Versement %(n)d : pourcentage ou date invalide.") % {"n": i},
+                field="instalment_custom",
+            )
+        cleaned.append(
+            {"percent": str(percent), "month": int(row["month"]), "day": int(row["day"])}
+        )
+    total = sum(Decimal(r["percent"]) for r in cleaned)
+    if total != 100:
+        raise DomainError(
+            _("Les versements doivent totaliser 100 %% (ici %(t)s %%).") % {"t": total},
+            field="instalment_custom",
+        )
+    return cleaned
+
+
+def _custom_rows_for(
+    agreement: Agreement, fiscal_year: int
+) -> list[tuple[Decimal, datetime.date]] | None:
+    if agreement.instalment_template != "custom":
+        return None
+    rows = []
+    for row in agreement.instalment_custom:
+        day = min(row["day"], 28) if row["month"] == 2 else row["day"]
+        rows.append((Decimal(row["percent"]), datetime.date(fiscal_year, row["month"], day)))
+    return rows
+
+
 INSTALMENT_COLUMNS = (
     "agreement_id",
     "year_id",
@@ -397,6 +444,8 @@ def _year_instalment_rows(
             advance_percent=advance_percent,
             interim_percent=interim_percent,
             advance_cap_percent=agreement.advance_cap_percent,
+            custom=_custom_rows_for(agreement, year.fiscal_year),
+            custom_as="percent",
             signature_date=agreement.signed_on,
             first_year=first,
         ):

@@ -301,3 +301,41 @@ def test_evaluation_reminders_once_each_then_overdue(cpo, instructor, applicant)
     assert services.evaluations_remind(day=D(2027, 6, 23))["reminded"] == 1  # 7 days before
     assert services.evaluations_remind(day=D(2027, 7, 1)) == {"reminded": 0, "overdue": 1}
     assert services.evaluations_remind(day=D(2027, 7, 2))["overdue"] == 0
+
+
+def test_custom_instalment_plan_every_year(instructor):
+    agreement = services.agreement_create_from_application(
+        actor=instructor,
+        application=approved("60000.00"),
+        duration_years=2,
+        first_year=2026,
+        instalment_template="custom",
+        instalment_custom=[
+            {"percent": "40", "month": 1, "day": 15},
+            {"percent": "35", "month": 6, "day": 1},
+            {"percent": "25", "month": 10, "day": 1},
+        ],
+    )
+    rows = [
+        (i.year.fiscal_year, i.amount, i.earliest_date, i.requires_evaluation_of)
+        for i in agreement.instalments.order_by("year__fiscal_year", "number")
+    ]
+    assert rows == [
+        (2026, Decimal("12000.00"), D(2026, 1, 15), None),
+        (2026, Decimal("10500.00"), D(2026, 6, 1), None),
+        (2026, Decimal("7500.00"), D(2026, 10, 1), None),
+        (2027, Decimal("12000.00"), D(2027, 1, 15), None),
+        (2027, Decimal("10500.00"), D(2027, 6, 1), None),
+        (2027, Decimal("7500.00"), D(2027, 10, 1), 2026),
+    ]
+
+
+def test_custom_plan_must_total_100_percent(instructor):
+    with pytest.raises(DomainError) as exc:
+        services.agreement_create_from_application(
+            actor=instructor,
+            application=approved("60000.00"),
+            instalment_template="custom",
+            instalment_custom=[{"percent": "40", "month": 1, "day": 15}],
+        )
+    assert exc.value.field == "instalment_custom"

@@ -371,3 +371,20 @@ def test_amendment_preview_then_create(client, instructor):
     assert agreement.amendments.count() == 1 and agreement.version == 2
     page = client.get(reverse("cpo:agreement_detail", args=[agreement.pk])).content.decode()
     assert f'id="amendment-{agreement.amendments.get().pk}"' in page
+
+
+def test_custom_instalment_plan_is_read_from_the_preparation_form(db):
+    from cpo.forms import AgreementPrepareForm as PrepareForm
+
+    app = f.ApplicationFactory()
+    form = PrepareForm(application=app)
+    form.cleaned_data = {"instalment_custom": "40 % au 15/01 ; 35,5 % le 1/6 ; 24,5 % au 01/10"}
+    assert form.clean_instalment_custom()
+    assert form.cleaned_data["instalment_custom_rows"] == [
+        {"percent": "40", "month": 1, "day": 15},
+        {"percent": "35.5", "month": 6, "day": 1},
+        {"percent": "24.5", "month": 10, "day": 1},
+    ]
+    form.cleaned_data = {"instalment_custom": "la moitié en janvier"}
+    with pytest.raises(Exception, match="illisible"):
+        form.clean_instalment_custom()
