@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from django.db import models
 from django.utils.translation import gettext as _
-from django_fsm import can_proceed, get_available_FIELD_transitions  # noqa: F401
+from django_fsm import can_proceed
 
 from .audit import audit_log
 from .errors import TransitionNotAllowed
