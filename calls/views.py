@@ -15,7 +15,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from core.audit import history_for
-from core.errors import DomainError, TransitionNotAllowed
+from core.errors import DomainError
+from core.forms import transition_error_message
 from core.models import Role
 from core.permissions import has_role, is_staff_member, organisation_ids_of
 
@@ -77,15 +78,7 @@ def call_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _error_message(exc: DomainError) -> str:
-    """The service's message with transition code names replaced by button labels, and the
-    actions possible now when the transition is not."""
-    message = str(exc.message)
-    for name, label in TRANSITION_LABELS.items():
-        message = message.replace(f"« {name} »", f"« {label} »")
-    if isinstance(exc, TransitionNotAllowed) and exc.allowed:
-        labels = ", ".join(f"« {TRANSITION_LABELS.get(n, n)} »" for n in exc.allowed)
-        message = f"{message} " + _("Actions possibles maintenant : %(list)s.") % {"list": labels}
-    return message
+    return transition_error_message(exc, TRANSITION_LABELS)
 
 
 @login_required

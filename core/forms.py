@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -13,7 +14,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from .auth import client_ip, is_throttled
-from .errors import DomainError
+from .errors import DomainError, TransitionNotAllowed
 from .models import DocumentKind, Organisation, Role
 from .services import INVITABLE_ROLES
 
@@ -29,6 +30,18 @@ def add_domain_error(form: forms.BaseForm, exc: DomainError) -> None:
         target = field if field in form.fields else None
         for message in messages:
             form.add_error(target, str(message))
+
+
+def transition_error_message(exc: DomainError, labels: Mapping[str, Any]) -> str:
+    """A service's message for a page: transition code names replaced by their button labels and,
+    for a transition not allowed now, the actions that are (`labels`: code name → label)."""
+    message = str(exc.message)
+    for name, label in labels.items():
+        message = message.replace(f"« {name} »", f"« {label} »")
+    if isinstance(exc, TransitionNotAllowed) and exc.allowed:
+        names = ", ".join(f"« {labels.get(n, n)} »" for n in exc.allowed)
+        message = f"{message} " + _("Actions possibles maintenant : %(list)s.") % {"list": names}
+    return message
 
 
 class DateInput(forms.DateInput):

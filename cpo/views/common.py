@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from core.errors import DomainError, TransitionNotAllowed
+from core.errors import DomainError
+from core.forms import transition_error_message
 
 from ..models import Agreement
 from ..selectors import agreement_detail_queryset, agreements_visible_to
@@ -32,12 +32,4 @@ def get_visible(request: HttpRequest, pk: int, *, detail: bool = False) -> Agree
 
 
 def error_message(exc: DomainError) -> str:
-    """The service's message, transition code names replaced by their labels and, for a
-    transition not allowed now, the actions that are."""
-    message = str(exc.message)
-    for name, label in ACTION_LABELS.items():
-        message = message.replace(f"« {name} »", f"« {label} »")
-    if isinstance(exc, TransitionNotAllowed) and exc.allowed:
-        labels = ", ".join(f"« {ACTION_LABELS.get(n, n)} »" for n in exc.allowed)
-        message = f"{message} " + _("Actions possibles maintenant : %(list)s.") % {"list": labels}
-    return message
+    return transition_error_message(exc, ACTION_LABELS)

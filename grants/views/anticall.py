@@ -24,7 +24,8 @@ from calls import services as call_services
 from calls.models import Call, Need
 from core.audit import history_for
 from core.clock import today
-from core.errors import DomainError, TransitionNotAllowed
+from core.errors import DomainError
+from core.forms import transition_error_message
 from core.models import Role
 from core.permissions import has_role
 
@@ -69,16 +70,8 @@ def _acts_as_staff(request: HttpRequest) -> bool:
 
 
 def _error_message(exc: DomainError) -> str:
-    """The service's message with transition code names replaced by their button labels and, for a
-    transition not allowed now, the actions that are."""
     specs = svc.candidacy_transition_specs()
-    message = str(exc.message)
-    for name, spec in specs.items():
-        message = message.replace(f"« {name} »", f"« {spec.label} »")
-    if isinstance(exc, TransitionNotAllowed) and exc.allowed:
-        labels = ", ".join(f"« {specs[n].label if n in specs else n} »" for n in exc.allowed)
-        message = f"{message} " + _("Actions possibles maintenant : %(list)s.") % {"list": labels}
-    return message
+    return transition_error_message(exc, {name: spec.label for name, spec in specs.items()})
 
 
 def _next_is_invitations(request: HttpRequest) -> bool:

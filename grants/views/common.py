@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
-from django.utils.translation import gettext as _
 
-from core.errors import DomainError, TransitionNotAllowed
+from core.errors import DomainError
+from core.forms import transition_error_message
 from core.permissions import is_member
 
 from ..models import Application
@@ -46,12 +46,6 @@ def transition_label(name: str) -> str:
 
 
 def error_message(exc: DomainError) -> str:
-    """The service's message, with transition code names replaced by their button labels and,
-    for a transition not allowed now, the actions that are."""
-    message = str(exc.message)
-    for name, spec in transition_specs().items():
-        message = message.replace(f"« {name} »", f"« {spec.label} »")
-    if isinstance(exc, TransitionNotAllowed) and exc.allowed:
-        labels = ", ".join(f"« {transition_label(n)} »" for n in exc.allowed)
-        message = f"{message} " + _("Actions possibles maintenant : %(list)s.") % {"list": labels}
-    return message
+    return transition_error_message(
+        exc, {name: spec.label for name, spec in transition_specs().items()}
+    )
