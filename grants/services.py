@@ -873,16 +873,13 @@ def application_approve(
                 _("Cet appel ne permet pas de financement pluriannuel."), field="is_multi_year"
             )
         override = (envelope_override_reason or "").strip()
-        over = _envelope_overrun(application, amount)
-        if over is not None and not override:
-            raise DomainError(
-                _(
-                    "Cette décision dépasse l'enveloppe de %(over)s. Un dépassement doit être motivé."
-                )
-                % {"over": euros(over)},
-                field="envelope_override_reason",
-                code="envelope_exceeded",
-            )
+        over = envelope_guard(
+            call_id=application.call_id,
+            programme_id=application.programme_id,
+            amount=amount,
+            override=override,
+            exclude_pk=application.pk,
+        )
         application.approved_amount = amount
         application.decision_conditions = (conditions or "").strip()
         application.decision_reason = (reason or "").strip()
@@ -915,14 +912,9 @@ def application_approve(
                 "envelope_override_reason",
             ],
         )
-        if over is not None:
-            audit_log(
-                actor=actor,
-                obj=application,
-                action="grants.application.envelope_overridden",
-                reason=override,
-                payload={"overrun": over, "amount": amount},
-            )
+        audit_envelope_override(
+            actor=actor, application=application, over=over, override=override, amount=amount
+        )
         _notify_applicants(
             application,
             _("Subvention accordée : dossier %(ref)s") % {"ref": application.reference},
@@ -963,20 +955,50 @@ def _approve_years(application: Application, amounts: dict[int, Decimal]) -> Non
     ApplicationYear.objects.bulk_update(list(years.values()), ["approved_amount"])
 
 
-def _envelope_overrun(application: Application, amount: Decimal) -> Decimal | None:
-    """How far this approval would go beyond the call's envelope (or the programme's), or None.
+def envelope_guard(
+    *,
+    call_id: int | None,
+    programme_id: int,
+    amount: Decimal,
+    override: str,
+    exclude_pk: int | None = None,
+) -> Decimal | None:
+    """How far granting `amount` goes beyond the call's envelope (outside any call, the
+    programme's), or None. Beyond it, an explicit reason is required (DomainError otherwise).
 
     The call (or programme) row is locked so two approvals cannot both squeeze under the limit."""
-    if application.call_id:
-        call = Call.objects.select_for_update().get(pk=application.call_id)
-        used = approved_total_for_call(call.pk, exclude_pk=application.pk)
-        limit = call.envelope
+    if call_id:
+        call = Call.objects.select_for_update().get(pk=call_id)
+        used, limit = approved_total_for_call(call.pk, exclude_pk=exclude_pk), call.envelope
     else:
-        programme = Programme.objects.select_for_update().get(pk=application.programme_id)
-        used = approved_total_for_programme(programme.pk, exclude_pk=application.pk)
+        programme = Programme.objects.select_for_update().get(pk=programme_id)
+        used = approved_total_for_programme(programme.pk, exclude_pk=exclude_pk)
         limit = programme.envelope
     over = used + amount - limit
-    return over if over > 0 else None
+    if over <= 0:
+        return None
+    if not override:
+        raise DomainError(
+            _("Cette décision dépasse l'enveloppe de %(over)s. Un dépassement doit être motivé.")
+            % {"over": euros(over)},
+            field="envelope_override_reason",
+            code="envelope_exceeded",
+        )
+    return over
+
+
+def audit_envelope_override(
+    *, actor: User, application: Application, over: Decimal | None, override: str, amount: Decimal
+) -> None:
+    """The audit row of an approval beyond the envelope, with its reason (nothing if within)."""
+    if over is not None:
+        audit_log(
+            actor=actor,
+            obj=application,
+            action="grants.application.envelope_overridden",
+            reason=override,
+            payload={"overrun": over, "amount": amount},
+        )
 
 
 def application_reject(*, actor: User, application: Application, reason: str) -> Application:

@@ -38,7 +38,7 @@ from .models import (
     Objective,
     PrototypeDeliverable,
 )
-from .selectors import approved_total_for_call
+from .services import audit_envelope_override, envelope_guard
 
 C = CandidacyState
 REMINDER_DAYS_BEFORE = 3
@@ -418,20 +418,16 @@ def candidacy_fund(
                 _("Seul un prototype présenté peut être financé."),
                 allowed=sorted(t.name for t in candidacy.get_available_state_transitions()),
             )
-        call: Call = Call.objects.select_for_update().get(pk=candidacy.need.call_id)
+        call: Call = candidacy.need.call
         override = (envelope_override_reason or "").strip()
-        if cofunder is None:
-            over = approved_total_for_call(call.pk) + amount - call.envelope
-            if over > 0 and not override:
-                raise DomainError(
-                    _(
-                        "Ce financement dépasse l'enveloppe de %(over)s. Un dépassement doit être "
-                        "motivé."
-                    )
-                    % {"over": euros(over)},
-                    field="envelope_override_reason",
-                    code="envelope_exceeded",
-                )
+        # A co-funder with its own fund (a foundation) pays: the anti-call's envelope is untouched.
+        over = (
+            None
+            if cofunder is not None
+            else envelope_guard(
+                call_id=call.pk, programme_id=call.programme_id, amount=amount, override=override
+            )
+        )
         application = _application_from_candidacy(
             actor=actor,
             candidacy=candidacy,
@@ -442,6 +438,9 @@ def candidacy_fund(
             duration_years=duration_years,
             reason=reason,
             override=override,
+        )
+        audit_envelope_override(
+            actor=actor, application=application, over=over, override=override, amount=amount
         )
         candidacy.funded_amount, candidacy.cofunder, candidacy.application = (
             amount,

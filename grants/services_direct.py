@@ -21,7 +21,7 @@ from core.permissions import has_role
 from .eligibility import euros
 from .models import Application, ApplicationKind, ApplicationState, ApplicationYear
 from .selectors_direct import multi_year_share  # noqa: F401 (a read, moved to the selectors)
-from .services import _envelope_overrun, application_create
+from .services import application_create, audit_envelope_override, envelope_guard
 
 S = ApplicationState
 STRUCTURAL_MIN_YEARS, STRUCTURAL_MAX_YEARS = 3, 5
@@ -136,17 +136,13 @@ def direct_award_decide(
                 field="amount",
             )
         override = (envelope_override_reason or "").strip()
-        over = _envelope_overrun(application, amount)
-        if over is not None and not override:
-            raise DomainError(
-                _(
-                    "Cette décision dépasse l'enveloppe du programme de %(over)s. Un dépassement doit "
-                    "être motivé."
-                )
-                % {"over": euros(over)},
-                field="envelope_override_reason",
-                code="envelope_exceeded",
-            )
+        over = envelope_guard(
+            call_id=application.call_id,
+            programme_id=application.programme_id,
+            amount=amount,
+            override=override,
+            exclude_pk=application.pk,
+        )
         application.approved_amount = amount
         application.envelope_override_reason = override if over is not None else ""
         application = apply_transition(
@@ -164,14 +160,9 @@ def direct_award_decide(
                 "envelope_override_reason",
             ],
         )
-        if over is not None:
-            audit_log(
-                actor=actor,
-                obj=application,
-                action="grants.application.envelope_overridden",
-                reason=override,
-                payload={"overrun": over, "amount": amount},
-            )
+        audit_envelope_override(
+            actor=actor, application=application, over=over, override=override, amount=amount
+        )
         notify(
             users=application.organisation.members.all(),
             title=_("Subvention accordée : dossier %(ref)s") % {"ref": application.reference},

@@ -181,6 +181,23 @@ def test_funding_counts_against_the_envelope_unless_cofunded(candidacy, manager)
         actor=manager, candidacy=candidacy, amount=over, cofunder=f.FunderFactory()
     )
     assert funded.state == C.FUNDED
+    assert not AuditLog.objects.filter(action="grants.application.envelope_overridden").exists()
+
+
+def test_funding_beyond_the_envelope_is_audited_with_its_reason(candidacy, manager):
+    candidacy = put(candidacy, C.PRESENTED)
+    funded = svc.candidacy_fund(
+        actor=manager,
+        candidacy=candidacy,
+        amount=Decimal("200000.01"),
+        envelope_override_reason="Urgence",
+    )
+    row = AuditLog.objects.get(action="grants.application.envelope_overridden")
+    assert (row.object_id, row.reason, row.payload["overrun"]) == (
+        str(funded.application_id),
+        "Urgence",
+        "0.01",
+    )
 
 
 TRANSITIONS = {
