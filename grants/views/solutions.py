@@ -733,6 +733,11 @@ def my_panels(request: HttpRequest) -> HttpResponse:
         .order_by("-panel__voting_closes_at")
     )
     voted = set(Ballot.objects.filter(member__in=seats).values_list("call_id", flat=True))
+    published = set(
+        AllocationRun.objects.filter(
+            call_id__in=[seat.panel.call_id for seat in seats], published_at__isnull=False
+        ).values_list("call_id", flat=True)
+    )
     moment = now()
     rows = [
         {
@@ -742,9 +747,7 @@ def my_panels(request: HttpRequest) -> HttpResponse:
             "voted": seat.panel.call_id in voted,
             "voting_open": seat.panel.voting_opens_at <= moment < seat.panel.voting_closes_at,
             "voting_future": moment < seat.panel.voting_opens_at,
-            "published": AllocationRun.objects.filter(
-                call_id=seat.panel.call_id, published_at__isnull=False
-            ).exists(),
+            "published": seat.panel.call_id in published,
         }
         for seat in seats
     ]
