@@ -448,3 +448,77 @@ class ReferenceCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}-{self.year}: {self.last}"
+
+
+class BackgroundJob(models.Model):
+    """A long task (large export, import, payment-run processing) run by a Celery worker, with its
+    progress shown to the person who started it and, when it makes one, a private result file that
+    expires."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("En attente")
+        RUNNING = "running", _("En cours")
+        DONE = "done", _("Terminée")
+        FAILED = "failed", _("Échouée")
+
+    kind = models.CharField(_("nature"), max_length=60)
+    label = models.CharField(_("libellé"), max_length=255)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs"
+    )
+    state = models.CharField(
+        _("état"), max_length=10, choices=State.choices, default=State.QUEUED, db_index=True
+    )
+    params = models.JSONField(_("paramètres"), default=dict, blank=True)
+    progress_done = models.PositiveIntegerField(_("fait"), default=0)
+    progress_total = models.PositiveIntegerField(_("total"), null=True, blank=True)
+    result = models.JSONField(_("résultat"), default=dict, blank=True)
+    result_file = models.FileField(_("fichier"), upload_to="jobs/", blank=True, max_length=255)
+    result_name = models.CharField(_("nom du fichier"), max_length=255, blank=True)
+    error = models.TextField(_("erreur"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
+    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+    started_at = models.DateTimeField(_("commencée le"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("terminée le"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expire le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("tâche de fond")
+        verbose_name_plural = _("tâches de fond")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.get_state_display()})"
+
+    @property
+    def percent(self) -> int | None:
+        if not self.progress_total:
+            return 100 if self.state == self.State.DONE else None
+        return min(100, self.progress_done * 100 // self.progress_total)
+
+
+class ExportTemplate(models.Model):
+    """The columns a person chose for an export of one kind of data, saved under a name."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="export_templates"
+    )
+    dataset = models.CharField(_("données"), max_length=60)
+    name = models.CharField(_("nom"), max_length=120)
+    columns = models.JSONField(_("colonnes"), default=list)
+    file_format = models.CharField(_("format"), max_length=10, default="csv")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("modèle d'export")
+        verbose_name_plural = _("modèles d'export")
+        ordering = ["dataset", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "dataset", "name"], name="one_export_template_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -9,3 +9,28 @@ from django.core.mail import send_mail
 def send_email(subject: str, message: str, recipients: list[str]) -> int:
     """Send one notification email. Enqueued after commit; retried on transient SMTP errors only."""
     return send_mail(subject, message, settings.DEFAULT_FROM_EMAIL, recipients)
+
+
+@shared_task(
+    name="core.tasks.run_job",
+    bind=True,
+    autoretry_for=(Exception,),
+    max_retries=2,
+    retry_backoff=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def run_job(self, job_id: int) -> str | None:  # noqa: ANN001 - Celery's bound task
+    """Run one background job. Retried twice on failure; the runners are idempotent."""
+    from .jobs import job_run
+
+    job = job_run(job_id)
+    return job.state if job else None
+
+
+@shared_task(name="core.tasks.jobs_purge_expired")
+def jobs_purge_expired() -> int:
+    """Daily: delete the result files whose download link has expired."""
+    from .jobs import jobs_purge_expired as purge
+
+    return purge()

@@ -57,6 +57,9 @@ urlpatterns = [
     ),
     path("organisations/<int:pk>/membres/", views.members, name="members"),
     path("documents/<int:pk>/telecharger/", views.document_download, name="document_download"),
+    path("compte/taches/", views.jobs, name="jobs"),
+    path("compte/taches/<int:pk>/", views.job_detail, name="job_detail"),
+    path("compte/taches/<int:pk>/fichier/", views.job_download, name="job_download"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("equipe/inviter/", views.staff_invite, name="staff_invite"),
 ]

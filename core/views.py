@@ -12,7 +12,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -35,7 +35,8 @@ from .forms import (
     StaffInviteForm,
     add_domain_error,
 )
-from .models import Organisation, Role
+from .jobs import job_file_available
+from .models import BackgroundJob, Organisation, Role
 from .permissions import (
     can_see_bank_details,
     has_role,
@@ -468,3 +469,59 @@ def notifications_mark_all_read(request: HttpRequest) -> HttpResponse:
     if count:
         messages.success(request, _("Toutes les notifications sont marquées comme lues."))
     return redirect(reverse("core:notifications"))
+
+
+# --------------------------------------------------------------------------- background jobs
+
+
+@login_required
+def jobs(request: HttpRequest) -> HttpResponse:
+    """The person's own background jobs, newest first."""
+    page = Paginator(BackgroundJob.objects.filter(owner=request.user), 25).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "core/jobs.html", {"page": page, "rows": page.object_list})
+
+
+@login_required
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Progress of one job; the page refreshes itself while the job runs. `?format=json` answers
+    the same as JSON for scripts."""
+    job = get_object_or_404(BackgroundJob, pk=pk, owner=request.user)
+    available = job_file_available(job)
+    if request.GET.get("format") == "json":
+        return JsonResponse(
+            {
+                "id": job.pk,
+                "state": job.state,
+                "done": job.progress_done,
+                "total": job.progress_total,
+                "percent": job.percent,
+                "result": job.result,
+                "error": job.error,
+                "download": reverse("core:job_download", args=[job.pk]) if available else None,
+            }
+        )
+    return render(
+        request,
+        "core/job_detail.html",
+        {
+            "job": job,
+            "available": available,
+            "running": job.state in (BackgroundJob.State.QUEUED, BackgroundJob.State.RUNNING),
+        },
+    )
+
+
+@login_required
+def job_download(request: HttpRequest, pk: int) -> FileResponse:
+    """The job's file, for its owner only, until it expires (then 404 with the page explaining)."""
+    job = get_object_or_404(BackgroundJob, pk=pk, owner=request.user)
+    if not job_file_available(job):
+        raise Http404
+    response = FileResponse(
+        job.result_file.open("rb"), as_attachment=True, filename=job.result_name
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

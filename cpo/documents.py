@@ -497,6 +497,8 @@ def _current_objectives(agreement: Agreement) -> list[str]:
         objectives = _objectives_of(amendment.after) if isinstance(amendment.after, dict) else None
         if objectives is not None:
             return objectives
+    if agreement.application_id is None:
+        return []
     return [o.text for o in agreement.application.objectives.all()]
 
 

@@ -65,8 +65,28 @@ class Agreement(models.Model):
         DECISION = "decision", _("Arrêté / décision attributive")
 
     reference = models.CharField(_("référence"), max_length=30, unique=True)
+
+    class Source(models.TextChoices):
+        PLURIEL = "pluriel", _("Instruite dans Pluriel")
+        IMPORTED = "imported", _("Importée (historique)")
+
     application = models.OneToOneField(
-        Application, on_delete=models.PROTECT, related_name="agreement", verbose_name=_("dossier")
+        Application,
+        on_delete=models.PROTECT,
+        related_name="agreement",
+        verbose_name=_("dossier"),
+        null=True,
+        blank=True,
+    )
+    source = models.CharField(
+        _("origine"), max_length=10, choices=Source.choices, default=Source.PLURIEL
+    )
+    external_id = models.CharField(
+        _("identifiant d'origine"),
+        max_length=255,
+        blank=True,
+        db_index=True,
+        help_text=_("idSubvention du fichier importé, pour les conventions historiques."),
     )
     organisation = models.ForeignKey(
         Organisation,
@@ -233,7 +253,18 @@ class InstalmentState(models.TextChoices):
     PLANNED = "planned", _("Prévue")
     DUE = "due", _("Exigible")
     ON_HOLD = "on_hold", _("Suspendue")
+    APPROVED = "approved", _("Liquidée (service fait)")
+    IN_RUN = "in_run", _("Dans un lot de paiement")
+    EXPORTED = "exported", _("Transmise à la comptabilité")
+    PAID = "paid", _("Payée")
     CANCELLED = "cancelled", _("Annulée")
+
+
+I = InstalmentState  # noqa: E741
+#: Not paid yet, and still expected to be.
+UNPAID_STATES = [I.PLANNED, I.DUE, I.ON_HOLD, I.APPROVED, I.IN_RUN, I.EXPORTED]
+#: Money on its way: the 60-day rule still runs until it is paid.
+OWED_STATES = [I.DUE, I.APPROVED, I.IN_RUN, I.EXPORTED]
 
 
 class Instalment(models.Model):
@@ -272,12 +303,28 @@ class Instalment(models.Model):
     due_since = models.DateField(_("exigible depuis"), null=True, blank=True)
     is_late = models.BooleanField(_("en retard (règle des 60 jours)"), default=False)
     amendment_version = models.PositiveSmallIntegerField(_("version de la convention"), default=1)
+    charged_year = models.PositiveIntegerField(
+        _("exercice d'imputation"),
+        null=True,
+        blank=True,
+        help_text=_("Exercice sur lequel le paiement est imputé ; par défaut celui de l'année."),
+    )
+    certified_at = models.DateTimeField(_("service fait certifié le"), null=True, blank=True)
+    certified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    paid_on = models.DateField(_("payée le"), null=True, blank=True, db_index=True)
+    reject_reason = models.CharField(_("motif du rejet"), max_length=255, blank=True)
 
     class Meta:
         verbose_name = _("échéance")
         verbose_name_plural = _("échéances")
         ordering = ["agreement", "year__fiscal_year", "number"]
-        indexes = [models.Index(fields=["state", "earliest_date"])]
+        indexes = [
+            models.Index(fields=["state", "earliest_date"]),
+            models.Index(fields=["state", "due_since"]),
+            models.Index(fields=["charged_year", "state"]),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="instalment_positive"),
             models.UniqueConstraint(
@@ -289,29 +336,54 @@ class Instalment(models.Model):
     def __str__(self) -> str:
         return f"{self.agreement.reference} {self.year.fiscal_year} n° {self.number}"
 
-    @transition(
-        field=state,
-        source=[InstalmentState.PLANNED, InstalmentState.ON_HOLD],
-        target=InstalmentState.DUE,
-    )
+    @property
+    def reference(self) -> str:
+        """The instalment's reference in exports and confirmation files."""
+        return instalment_reference(self.agreement.reference, self.pk)
+
+    @transition(field=state, source=[I.PLANNED, I.ON_HOLD], target=I.DUE)
     def make_due(self) -> None:
         """Every condition holds: the finance team may pay it."""
 
-    @transition(
-        field=state,
-        source=[InstalmentState.PLANNED, InstalmentState.DUE],
-        target=InstalmentState.ON_HOLD,
-    )
+    @transition(field=state, source=[I.PLANNED, I.DUE, I.APPROVED], target=I.ON_HOLD)
     def hold(self) -> None:
         """Waiting (evaluation, suspension)."""
 
-    @transition(
-        field=state,
-        source=[InstalmentState.PLANNED, InstalmentState.DUE, InstalmentState.ON_HOLD],
-        target=InstalmentState.CANCELLED,
-    )
+    @transition(field=state, source=I.DUE, target=I.APPROVED)
+    def approve(self) -> None:
+        """Liquidation: the finance team certifies the service done."""
+
+    @transition(field=state, source=I.APPROVED, target=I.DUE)
+    def unapprove(self) -> None:
+        """The certification is withdrawn (with a reason)."""
+
+    @transition(field=state, source=I.APPROVED, target=I.IN_RUN)
+    def add_to_run(self) -> None:
+        """Put in a payment run."""
+
+    @transition(field=state, source=I.IN_RUN, target=I.APPROVED)
+    def remove_from_run(self) -> None:
+        """Taken out of a payment run that is not exported yet."""
+
+    @transition(field=state, source=I.IN_RUN, target=I.EXPORTED)
+    def export(self) -> None:
+        """Sent to the accounting system with its run."""
+
+    @transition(field=state, source=I.EXPORTED, target=I.PAID)
+    def pay(self) -> None:
+        """The accounting system confirmed the payment."""
+
+    @transition(field=state, source=I.EXPORTED, target=I.DUE)
+    def reject(self) -> None:
+        """The accounting system rejected the payment: due again, with the reason."""
+
+    @transition(field=state, source=[I.PLANNED, I.DUE, I.ON_HOLD, I.APPROVED], target=I.CANCELLED)
     def cancel(self) -> None:
-        """Cancelled by an amendment or a termination."""
+        """Cancelled by an amendment, a termination or a fiscal year closing."""
+
+
+def instalment_reference(agreement_reference: str, pk: int) -> str:
+    return f"{agreement_reference}/E{pk}"
 
 
 class EvaluationState(models.TextChoices):
@@ -519,3 +591,217 @@ class Recovery(models.Model):
     @transition(field=state, source=RecoveryState.ISSUED, target=RecoveryState.CANCELLED)
     def cancel(self) -> None:
         """Cancelled, with a reason."""
+
+
+# --------------------------------------------------------------------------- finance (DOMAIN.md §5)
+
+
+class FiscalYear(models.Model):
+    """A fiscal year (the civil year). Once closed, nothing more is paid or charged to it: every
+    instalment still unpaid was carried to the next year or cancelled, explicitly."""
+
+    year = models.PositiveIntegerField(_("exercice"), unique=True)
+    closed_at = models.DateTimeField(_("clos le"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    closing_note = models.TextField(_("note de clôture"), blank=True)
+
+    class Meta:
+        verbose_name = _("exercice budgétaire")
+        verbose_name_plural = _("exercices budgétaires")
+        ordering = ["-year"]
+
+    def __str__(self) -> str:
+        return str(self.year)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
+
+
+class PaymentRunState(models.TextChoices):
+    DRAFT = "draft", _("En préparation")
+    APPROVED = "approved", _("Validé")
+    EXPORTED = "exported", _("Transmis à la comptabilité")
+    CLOSED = "closed", _("Soldé")
+    CANCELLED = "cancelled", _("Abandonné")
+
+
+def run_export_upload_to(instance: PaymentRun, filename: str) -> str:
+    return private_upload_path("payment-runs", instance.pk, filename)
+
+
+class PaymentRun(models.Model):
+    """A payment run (lot de paiement): approved instalments sent together to the accounting
+    system. Whoever creates it cannot approve it; above a configurable total it needs two
+    approvers; a change of bank details of a paid account sends it back for approval."""
+
+    reference = models.CharField(_("référence"), max_length=30, unique=True)
+    state = FSMField(
+        _("état"),
+        default=PaymentRunState.DRAFT,
+        choices=PaymentRunState.choices,
+        protected=True,
+        db_index=True,
+    )
+    fiscal_year = models.PositiveIntegerField(_("exercice"))
+    label = models.CharField(_("libellé"), max_length=255, blank=True)
+    criteria = models.JSONField(_("critères de sélection"), default=dict, blank=True)
+    total = models.DecimalField(_("total (€)"), **MONEY, default=Decimal("0"))
+    item_count = models.PositiveIntegerField(_("nombre de paiements"), default=0)
+    paid_total = models.DecimalField(_("payé (€)"), **MONEY, default=Decimal("0"))
+    rejected_total = models.DecimalField(_("rejeté (€)"), **MONEY, default=Decimal("0"))
+    approvals_required = models.PositiveSmallIntegerField(_("validations requises"), default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    approved_at = models.DateTimeField(_("validé le"), null=True, blank=True)
+    exported_at = models.DateTimeField(_("transmis le"), null=True, blank=True)
+    exported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    export_csv = models.FileField(upload_to=run_export_upload_to, blank=True, max_length=255)
+    export_xlsx = models.FileField(upload_to=run_export_upload_to, blank=True, max_length=255)
+    export_sha256 = models.CharField(max_length=64, blank=True)
+    blocked_reason = models.CharField(_("motif de blocage"), max_length=255, blank=True)
+    closed_at = models.DateTimeField(_("soldé le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("lot de paiement")
+        verbose_name_plural = _("lots de paiement")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @transition(field=state, source=PaymentRunState.DRAFT, target=PaymentRunState.APPROVED)
+    def approve(self) -> None:
+        """Every approval required is given."""
+
+    @transition(field=state, source=PaymentRunState.APPROVED, target=PaymentRunState.DRAFT)
+    def reopen(self) -> None:
+        """Back to preparation: bank details changed, or a withdrawn approval."""
+
+    @transition(field=state, source=PaymentRunState.APPROVED, target=PaymentRunState.EXPORTED)
+    def export(self) -> None:
+        """The file is handed to the accounting system."""
+
+    @transition(field=state, source=PaymentRunState.EXPORTED, target=PaymentRunState.CLOSED)
+    def close(self) -> None:
+        """Every payment was confirmed paid or rejected."""
+
+    @transition(field=state, source=PaymentRunState.DRAFT, target=PaymentRunState.CANCELLED)
+    def cancel(self) -> None:
+        """Abandoned before approval: its instalments are free again."""
+
+
+class PaymentRunItem(models.Model):
+    """One payment of a run. Beneficiary, bank details, budget line and EJ are copied when the run
+    is approved, so the exported file never changes afterwards."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("En cours")
+        PAID = "paid", _("Payé")
+        REJECTED = "rejected", _("Rejeté")
+        REMOVED = "removed", _("Retiré du lot")
+
+    run = models.ForeignKey(PaymentRun, on_delete=models.CASCADE, related_name="items")
+    instalment = models.ForeignKey(Instalment, on_delete=models.PROTECT, related_name="run_items")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(_("montant (€)"), **MONEY)
+    status = models.CharField(
+        _("statut"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    beneficiary_name = models.CharField(_("bénéficiaire"), max_length=255, blank=True)
+    siret = models.CharField(_("SIRET"), max_length=14, blank=True)
+    iban = models.CharField(_("IBAN"), max_length=34, blank=True)
+    bic = models.CharField(_("BIC"), max_length=11, blank=True)
+    budget_line = models.CharField(_("ligne budgétaire"), max_length=40, blank=True)
+    ej_number = models.CharField(_("n° EJ"), max_length=10, blank=True)
+    fiscal_year = models.PositiveIntegerField(_("exercice"))
+    agreement_reference = models.CharField(_("convention"), max_length=30)
+    instalment_reference = models.CharField(_("échéance"), max_length=50, db_index=True)
+    paid_on = models.DateField(_("payé le"), null=True, blank=True)
+    reject_reason = models.CharField(_("motif du rejet"), max_length=255, blank=True)
+    confirmed_at = models.DateTimeField(_("confirmé le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("paiement du lot")
+        verbose_name_plural = _("paiements du lot")
+        ordering = ["run", "id"]
+        constraints = [
+            # An instalment belongs to at most one open run.
+            models.UniqueConstraint(
+                fields=["instalment"],
+                condition=models.Q(status="pending"),
+                name="instalment_in_one_open_run",
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="run_item_positive"),
+        ]
+        indexes = [models.Index(fields=["run", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.run.reference} {self.instalment_reference}"
+
+
+class PaymentRunApproval(models.Model):
+    """One approver's approval of a run, as it stood (total and count) when approved."""
+
+    run = models.ForeignKey(PaymentRun, on_delete=models.CASCADE, related_name="approvals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    total = models.DecimalField(_("total validé (€)"), **MONEY)
+    item_count = models.PositiveIntegerField(_("paiements validés"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    is_valid = models.BooleanField(_("en vigueur"), default=True)
+
+    class Meta:
+        verbose_name = _("validation du lot")
+        verbose_name_plural = _("validations du lot")
+        ordering = ["run", "created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "user"],
+                condition=models.Q(is_valid=True),
+                name="one_valid_approval_per_person",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run.reference} — {self.user}"
+
+
+def confirmation_upload_to(instance: PaymentConfirmation, filename: str) -> str:
+    return private_upload_path("payment-confirmations", "files", filename)
+
+
+class PaymentConfirmation(models.Model):
+    """A confirmation file returned by the accounting system: checked first (dry run, with every
+    row's error), then applied. Applying is idempotent: the same file twice changes nothing."""
+
+    class State(models.TextChoices):
+        CHECKED = "checked", _("Vérifié")
+        INVALID = "invalid", _("Erreurs à corriger")
+        APPLYING = "applying", _("En cours d'application")
+        APPLIED = "applied", _("Appliqué")
+
+    file = models.FileField(_("fichier"), upload_to=confirmation_upload_to, max_length=255)
+    original_name = models.CharField(_("nom du fichier"), max_length=255)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    state = models.CharField(_("état"), max_length=10, choices=State.choices)
+    row_count = models.PositiveIntegerField(_("lignes"), default=0)
+    report = models.JSONField(_("compte rendu"), default=dict, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(_("appliqué le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("retour de la comptabilité")
+        verbose_name_plural = _("retours de la comptabilité")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.original_name

@@ -15,7 +15,7 @@ from core.errors import DomainError
 from core.models import Role, User
 from core.permissions import has_role, organisation_ids_of
 from grants.models import Application
-from grants.selectors import applications_visible_to, staff_visibility
+from grants.selectors import ALL_SEEING_ROLES, applications_visible_to, staff_visibility
 
 from . import schedules
 from .models import (
@@ -36,9 +36,13 @@ def agreements_visible_to(user: User) -> QuerySet[Agreement]:
     files, and the files of their staff scope). Anything else is a 404."""
     if not user.is_authenticated:
         return Agreement.objects.none()
-    return Agreement.objects.filter(
-        application_id__in=applications_visible_to(user).values("pk")
-    ).select_related("organisation", "programme", "application")
+    q = Q(application_id__in=applications_visible_to(user).values("pk"))
+    # Imported (historical) agreements have no application: their organisation's members and the
+    # staff who see every file read them.
+    q |= Q(application__isnull=True, organisation_id__in=organisation_ids_of(user))
+    if has_role(user, *ALL_SEEING_ROLES):
+        q |= Q(application__isnull=True)
+    return Agreement.objects.filter(q).select_related("organisation", "programme", "application")
 
 
 def has_agreements(user: User) -> bool:
@@ -54,10 +58,11 @@ def has_agreements(user: User) -> bool:
 def is_agreement_staff(user: User, agreement: Agreement) -> bool:
     """Staff who reach the agreement through their staff scope (not as a member)."""
     staff = staff_visibility(user)
-    return (
-        staff is not None
-        and Application.objects.filter(staff, pk=agreement.application_id).exists()
-    )
+    if staff is None:
+        return False
+    if agreement.application_id is None:
+        return has_role(user, *ALL_SEEING_ROLES)
+    return Application.objects.filter(staff, pk=agreement.application_id).exists()
 
 
 def can_manage(user: User) -> bool:

@@ -743,7 +743,8 @@ def evaluation_prefill(evaluation: Evaluation) -> list[dict[str, Any]]:
     """The planned column of the financial report, from the application's CERFA budget (the same
     accounts, so figures compare), and the indicators with their targets."""
     planned: dict[str, Decimal] = {}
-    for item in evaluation.agreement.application.budget_items.all():
+    application = evaluation.agreement.application
+    for item in application.budget_items.all() if application else []:
         planned[item.account] = planned.get(item.account, Decimal("0")) + item.amount
     return [
         {"account": a, "planned": planned.get(a, Decimal("0"))}

@@ -279,6 +279,8 @@ def _current_objectives(agreement: Agreement) -> list[str]:
     ):
         if isinstance(after, dict) and "objectives" in after:
             return list(after["objectives"])
+    if agreement.application_id is None:
+        return []
     return [o.text for o in agreement.application.objectives.all()]
 
 

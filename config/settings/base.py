@@ -179,6 +179,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "grants.tasks.candidacies_prototyping_deadlines",
         "schedule": 24 * 60 * 60,
     },
+    "core-jobs-purge-expired": {"task": "core.tasks.jobs_purge_expired", "schedule": 24 * 60 * 60},
     "grants-completion-overdue": {
         "task": "grants.tasks.completion_requests_flag_overdue",
         "schedule": 60 * 60,
@@ -198,3 +199,7 @@ LOGGING = {
 
 # Domain figures (DOMAIN.md): written agreement above this yearly amount (loi 2000-321 art. 10).
 AGREEMENT_THRESHOLD = "23000.00"
+# How long the file of a background export stays downloadable.
+JOB_FILE_TTL_HOURS = int(env("JOB_FILE_TTL_HOURS", "48"))
+# Payment runs whose total exceeds this amount (€) need a second approver.
+PAYMENT_RUN_SECOND_APPROVAL_ABOVE = env("PAYMENT_RUN_SECOND_APPROVAL_ABOVE", "100000.00")

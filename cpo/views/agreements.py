@@ -405,6 +405,8 @@ def agreement_document(request: HttpRequest, pk: int) -> HttpResponse:
     """The generated document, ready to sign: the agreement, or the notification letter of a
     decision under the threshold. Staff of the scope and the organisation's members only."""
     agreement = get_visible(request, pk)
+    if agreement.application_id is None:
+        raise Http404  # imported from another tool: its document lives there
     document = documents.agreement_document(agreement)
     return _pdf_response(document.content, document.filename)
 

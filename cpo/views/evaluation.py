@@ -71,7 +71,11 @@ def _indicators(evaluation: Evaluation) -> list[dict[str, Any]]:
     filed = {v.label: v.actual for v in evaluation.indicator_values.all()}
     return [
         {"label": i.label, "unit": i.unit, "target": i.target, "actual": filed.get(i.label)}
-        for i in evaluation.agreement.application.indicators.all()
+        for i in (
+            evaluation.agreement.application.indicators.all()
+            if evaluation.agreement.application_id
+            else []
+        )
     ]
 
 
@@ -184,7 +188,11 @@ def evaluation_detail(request: HttpRequest, agreement_pk: int, year: int) -> Htt
 
     assessments = []
     application = agreement.application
-    is_solutions = bool(application.call_id) and application.call.mode == CallMode.SOLUTIONS_CALL
+    is_solutions = (
+        application is not None
+        and bool(application.call_id)
+        and application.call.mode == CallMode.SOLUTIONS_CALL
+    )
     if staff and is_solutions:
         assessments = list(panel_assessments_for(evaluation))
     instalments = agreement.instalments.filter(
