@@ -359,6 +359,8 @@ def organisation_set_bank_details(
             action="core.organisation.bank_details_changed",
             payload={"iban": mask_iban(iban), "previous_iban": mask_iban(previous), "bic": bic},
         )
+        for hook in _BANK_DETAILS_HOOKS:
+            hook(organisation, actor)
         from .notifications import notify
 
         others = [
@@ -613,6 +615,14 @@ def ensure_invitation_usable(invitation: Invitation | None) -> Invitation:
 # Other apps react to an accepted invitation (e.g. calls seats an invited resident on a panel)
 # without core importing them: they register a callable(user, invitation), run in the same transaction.
 _INVITATION_ACCEPT_HOOKS: list[Callable[[User, Invitation], None]] = []
+_BANK_DETAILS_HOOKS: list[Callable[[Organisation, User | None], None]] = []
+
+
+def register_bank_details_hook(hook: Callable[[Organisation, User | None], None]) -> None:
+    """Run `hook(organisation, actor)` in the transaction that changes bank details (payment runs
+    paying the account go back for approval)."""
+    if hook not in _BANK_DETAILS_HOOKS:
+        _BANK_DETAILS_HOOKS.append(hook)
 
 
 def register_invitation_accept_hook(hook: Callable[[User, Invitation], None]) -> None:

@@ -3,10 +3,15 @@ from django.utils.translation import gettext_lazy as _
 
 
 class CpoConfig(AppConfig):
-    """Multi-year agreements (CPO), instalments, evaluations, payments — built in a later issue."""
+    """Multi-year agreements (CPO), instalments, evaluations, amendments, recoveries, payments."""
 
     name = "cpo"
     verbose_name = _("Conventions et paiements")
 
     def ready(self) -> None:
-        from . import audit_actions  # noqa: F401
+        from core.services import register_bank_details_hook
+
+        from . import audit_actions, confirmations  # noqa: F401
+        from .services_finance import bank_details_changed
+
+        register_bank_details_hook(bank_details_changed)

@@ -27,6 +27,7 @@ from grants.models import Application, ApplicationState
 
 from . import schedules
 from .models import (
+    OWED_STATES,
     Agreement,
     AgreementFunder,
     AgreementState,
@@ -555,15 +556,28 @@ def _simple(name: str, *, needs_reason: bool = False):
             agreement = apply_transition(
                 agreement, name, actor=actor, action=AGREEMENT_ACTIONS[name], reason=reason
             )
+            if name in ("suspend", "terminate"):
+                # Payments in runs not yet exported come out; exported ones are with the
+                # accountant already, and paid ones are never touched.
+                from .services_finance import instalments_withdraw_from_open_runs
+
+                instalments_withdraw_from_open_runs(
+                    agreement.instalments.all(), actor=actor, reason=reason or name
+                )
             if name == "suspend":
                 _hold(
-                    agreement.instalments.filter(state__in=[I.PLANNED, I.DUE]),
+                    agreement.instalments.filter(state__in=[I.PLANNED, I.DUE, I.APPROVED]),
                     _("Convention suspendue"),
                 )
             if name == "terminate":
                 agreement.end_reason = reason.strip()
                 agreement.save(update_fields=["end_reason"])
-                _cancel(agreement.instalments.exclude(state=I.CANCELLED), reason.strip())
+                _cancel(
+                    agreement.instalments.filter(
+                        state__in=[I.PLANNED, I.DUE, I.ON_HOLD, I.APPROVED]
+                    ),
+                    reason.strip(),
+                )
         if name in ("resume", "activate"):
             instalments_refresh(agreement_ids=[agreement.pk])
         return agreement
@@ -719,7 +733,9 @@ def instalments_refresh(
         counts["due"], counts["on_hold"] = len(to_due), len(to_hold)
 
         late = Instalment.objects.filter(
-            state=I.DUE, is_late=False, due_since__lt=day - datetime.timedelta(days=LATE_AFTER_DAYS)
+            state__in=OWED_STATES,
+            is_late=False,
+            due_since__lt=day - datetime.timedelta(days=LATE_AFTER_DAYS),
         )
         if agreement_ids is not None:
             late = late.filter(agreement_id__in=agreement_ids)

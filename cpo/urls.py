@@ -10,6 +10,7 @@ from . import views
 app_name = "cpo"
 urlpatterns = [
     path("", views.agreement_list, name="agreement_list"),
+    path("paiements/", views.my_payments, name="my_payments"),
     path("nouvelle/<int:application_id>/", views.agreement_prepare, name="agreement_prepare"),
     path("<int:pk>/", views.agreement_detail, name="agreement_detail"),
     path("<int:pk>/actions/<str:name>/", views.agreement_action, name="agreement_action"),

@@ -12,6 +12,7 @@ from .agreements import (
     recovery_action,
     recovery_issue,
 )
+from .payments import my_payments
 from .prepare import agreement_prepare
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "agreement_prepare",
     "agreement_signed_copy",
     "amendment_document",
+    "my_payments",
     "recovery_action",
     "recovery_issue",
 ]
