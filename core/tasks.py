@@ -11,21 +11,23 @@ def send_email(subject: str, message: str, recipients: list[str]) -> int:
     return send_mail(subject, message, settings.DEFAULT_FROM_EMAIL, recipients)
 
 
-@shared_task(
-    name="core.tasks.run_job",
-    bind=True,
-    autoretry_for=(Exception,),
-    max_retries=2,
-    retry_backoff=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-)
+@shared_task(name="core.tasks.run_job", bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_job(self, job_id: int) -> str | None:  # noqa: ANN001 - Celery's bound task
-    """Run one background job. Retried twice on failure; the runners are idempotent."""
-    from .jobs import job_run
+    """Run one background job. A failure is retried with a growing delay; `job_run` stops after
+    MAX_ATTEMPTS and reports the failure. The runners are idempotent, so a redelivery after a
+    worker was killed resumes safely."""
+    from .jobs import MAX_ATTEMPTS, job_run
 
-    job = job_run(job_id)
-    return job.state if job else None
+    while True:
+        try:
+            job = job_run(job_id)
+        except Exception as exc:
+            if self.request.is_eager:
+                continue  # in-process (make run, tests): retry at once
+            raise self.retry(
+                exc=exc, countdown=5 * 2**self.request.retries, max_retries=MAX_ATTEMPTS
+            ) from exc
+        return job.state if job else None
 
 
 @shared_task(name="core.tasks.jobs_purge_expired")
