@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+"""The organisation pages of « Pilotage », under /pilotage/organisations/ (namespace reporting)."""
 
-from . import views_organisations  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views_organisations as views
+
+urlpatterns = [
+    path("", views.organisation_search, name="organisation_search"),
+    path("<int:pk>/", views.organisation_global, name="organisation_global"),
+]
