@@ -404,6 +404,7 @@ INSTALMENT_COLUMNS = (
     "hold_reason",
     "is_late",
     "amendment_version",
+    "reject_reason",
 )
 EVALUATION_COLUMNS = (
     "agreement_id",
@@ -466,6 +467,7 @@ def _year_instalment_rows(
                     "",
                     False,
                     version,
+                    "",
                 )
             )
     return rows
