@@ -5,6 +5,7 @@ Views read through core.selectors and write through core.services only."""
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.utils import (
@@ -20,7 +21,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .auth import client_ip, is_throttled
-from .models import QPV, Funder, Pillar, TransitionTheme
+from .jobs import job_file_available
+from .models import QPV, BackgroundJob, Funder, Pillar, TransitionTheme
 from .selectors import organisations_visible_to
 from .serializers import (
     FunderSerializer,
@@ -186,6 +188,54 @@ class TokenViewSet(viewsets.GenericViewSet):
         return Response({"token": token.key})
 
 
+class JobSerializer(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True, allow_null=True)
+    download = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BackgroundJob
+        fields = [
+            "id",
+            "kind",
+            "label",
+            "state",
+            "progress_done",
+            "progress_total",
+            "percent",
+            "result",
+            "error",
+            "created_at",
+            "finished_at",
+            "expires_at",
+            "download",
+        ]
+
+    def get_download(self, job: BackgroundJob) -> str | None:
+        if not job_file_available(job):
+            return None
+        return self.context["request"].build_absolute_uri(
+            reverse("core:job_download", args=[job.pk])
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(summary=_lazy("Mes tâches de fond")),
+    retrieve=extend_schema(summary=_lazy("Avancement d'une tâche de fond")),
+)
+class JobViewSet(viewsets.ReadOnlyModelViewSet):
+    """GET /api/jobs/{id}/: progress and result of one of the caller's background jobs (exports,
+    imports, confirmation files). Someone else's job is a 404. The file itself is downloaded from
+    `download` with the same authentication."""
+
+    serializer_class = JobSerializer
+    queryset = BackgroundJob.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return BackgroundJob.objects.none()
+        return BackgroundJob.objects.filter(owner=self.request.user).order_by("-created_at", "-id")
+
+
 def register(router) -> None:
     """Register this app's viewsets on the API router."""
     router.register("auth/token", TokenViewSet, basename="auth-token")
@@ -194,3 +244,4 @@ def register(router) -> None:
     router.register("pillars", PillarViewSet, basename="pillar")
     router.register("themes", ThemeViewSet, basename="theme")
     router.register("funders", FunderViewSet, basename="funder")
+    router.register("jobs", JobViewSet, basename="job")

@@ -751,7 +751,13 @@ def confirmations_apply_rows(
             for year in {p["fiscal_year"] for p in group}:
                 Instalment.objects.filter(
                     pk__in=[p["instalment_id"] for p in group if p["fiscal_year"] == year]
-                ).update(state=I.PAID, paid_on=paid_on, charged_year=year, is_late=False)
+                ).update(
+                    state=I.PAID,
+                    paid_on=paid_on,
+                    charged_year=year,
+                    is_late=False,
+                    reject_reason="",
+                )
         for p in rejected:
             reason = wanted[p["pk"]]["reason"][:255]
             PaymentRunItem.objects.filter(pk=p["pk"]).update(

@@ -111,3 +111,13 @@ def test_a_finished_job_is_not_run_again(applicant, django_capture_on_commit_cal
 def test_unknown_kind_is_refused(applicant):
     with pytest.raises(KeyError):
         jobs.job_start(owner=applicant, kind="nope", label="x")
+
+
+def test_api_shows_own_jobs_only(applicant, client, django_capture_on_commit_callbacks):
+    job = start(applicant, "tests.count", django_capture_on_commit_callbacks)
+    client.force_login(applicant)
+    data = client.get(f"/api/jobs/{job.pk}/").json()
+    assert data["state"] == "done" and data["percent"] == 100
+    assert data["download"].endswith(reverse("core:job_download", args=[job.pk]))
+    client.force_login(UserFactory())
+    assert client.get(f"/api/jobs/{job.pk}/").status_code == 404
