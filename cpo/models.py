@@ -321,7 +321,7 @@ class Instalment(models.Model):
         verbose_name_plural = _("échéances")
         ordering = ["agreement", "year__fiscal_year", "number"]
         indexes = [
-            models.Index(fields=["state", "earliest_date"]),
+            models.Index(fields=["state", "earliest_date", "id"], name="instalment_state_date_id"),
             models.Index(fields=["state", "due_since"]),
             models.Index(fields=["charged_year", "state"]),
             # The finance lists page by (earliest_date, id): flat at a million instalments.
