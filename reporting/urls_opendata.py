@@ -1,5 +1,9 @@
-from django.urls import path  # noqa: F401
+"""Staff open-data page (« Données ouvertes »), under /pilotage/donnees-ouvertes/."""
 
-from . import views_opendata  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views_opendata
+
+urlpatterns = [
+    path("", views_opendata.overview, name="opendata"),
+]

@@ -107,6 +107,7 @@ def test_main_pages_meet_the_basics(client):
             "/inscription/",
             f"/appels-a-solutions/{solutions.pk}/",
             f"/appels-a-solutions/{solutions.pk}/proposer/",
+            "/donnees/subventions/",
         ],
         "porteur@demo.pluriel.fr": [
             "/",
@@ -116,6 +117,19 @@ def test_main_pages_meet_the_basics(client):
             f"/organisations/{organisation.pk}/",
             f"/organisations/{organisation.pk}/documents/",
             "/compte/",
+            "/conventions/paiements/",
+            f"/pilotage/organisations/{organisation.pk}/",
+        ],
+        "finances@demo.pluriel.fr": [
+            "/finances/",
+            "/finances/echeances/",
+            "/finances/lots/",
+            "/finances/retours/",
+            "/finances/exercices/",
+            "/finances/reversements/",
+            "/pilotage/donnees-ouvertes/",
+            f"/pilotage/organisations/{organisation.pk}/",
+            "/pilotage/organisations/",
         ],
         "instructeur@demo.pluriel.fr": [
             "/instruction/",

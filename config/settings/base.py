@@ -204,6 +204,10 @@ LOGGING = {
 
 # Domain figures (DOMAIN.md): written agreement above this yearly amount (loi 2000-321 art. 10).
 AGREEMENT_THRESHOLD = "23000.00"
+# Open data (décret n° 2017-779): agreements above this yearly amount are published in the SCDL
+# « Subventions » format; SCDL_PUBLISH_ALL=true publishes every agreement.
+SCDL_THRESHOLD = env("SCDL_THRESHOLD", "23000.00")
+SCDL_PUBLISH_ALL = env_bool("SCDL_PUBLISH_ALL")
 # How long the file of a background export stays downloadable.
 JOB_FILE_TTL_HOURS = int(env("JOB_FILE_TTL_HOURS", "48"))
 # Payment runs whose total exceeds this amount (€) need a second approver.
