@@ -657,8 +657,11 @@ def reset_demo() -> int:
 
 
 def load_reference_data(ctx: Context) -> None:
-    for name, kind in FUNDERS:
-        ctx.funders[name], _ = Funder.objects.update_or_create(name=name, defaults={"kind": kind})
+    for i, (name, kind) in enumerate(FUNDERS):
+        # Funders publish their grants under their own SIRET (SCDL idAttribuant).
+        ctx.funders[name], _ = Funder.objects.update_or_create(
+            name=name, defaults={"kind": kind, "siret": siret_for(9001 + i)}
+        )
     for code, label, funder in BUDGET_LINES:
         BudgetLine.objects.update_or_create(
             code=code, defaults={"label": label, "funder": ctx.funders[funder]}
