@@ -17,6 +17,9 @@ def navigation(request):
             "is_committee": has_role(user, Role.COMMITTEE_MEMBER, Role.PROGRAMME_MANAGER),
             "is_manager": has_role(user, Role.PROGRAMME_MANAGER),
             "is_finance": has_role(user, Role.FINANCE_OFFICER, Role.PROGRAMME_MANAGER, Role.AUDITOR),
+            "is_dashboard": has_role(
+                user, Role.PROGRAMME_MANAGER, Role.FINANCE_OFFICER, Role.AUDITOR
+            ),
             "is_panel_member": Role.PANEL_MEMBER in roles_of(user),
             "unread": user.notifications.filter(read_at__isnull=True).count(),
         }

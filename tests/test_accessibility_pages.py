@@ -130,6 +130,13 @@ def test_main_pages_meet_the_basics(client):
             "/pilotage/donnees-ouvertes/",
             f"/pilotage/organisations/{organisation.pk}/",
             "/pilotage/organisations/",
+            "/pilotage/",
+            "/pilotage/montants/?dimension=qpv",
+            "/pilotage/enveloppes/",
+            "/pilotage/restes-a-payer/",
+            "/pilotage/delais/",
+            "/pilotage/quartiers/",
+            "/pilotage/pluriannualite-et-habitants/",
         ],
         "instructeur@demo.pluriel.fr": [
             "/instruction/",
