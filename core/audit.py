@@ -54,6 +54,9 @@ def audit_log(
     )
 
 
+COPY_ABOVE = 500
+
+
 def audit_log_many(
     *,
     actor: User | None,
@@ -67,6 +70,39 @@ def audit_log_many(
     if action not in _ACTIONS:
         raise ValueError(f"audit action {action!r} is not registered")
     content_type = ContentType.objects.get_for_model(model)
+    if len(entries) > COPY_ABOVE:
+        # Large set-based jobs (payment runs, daily job): COPY on PostgreSQL, ~3× faster.
+        from .bulk import copy_insert
+
+        actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+        return copy_insert(
+            AuditLog,
+            [
+                "actor_id",
+                "content_type_id",
+                "object_id",
+                "object_repr",
+                "action",
+                "source_state",
+                "target_state",
+                "reason",
+                "payload",
+            ],
+            (
+                (
+                    actor_id,
+                    content_type.pk,
+                    str(e["object_id"]),
+                    str(e.get("object_repr", ""))[:255],
+                    action,
+                    e.get("source", "") or "",
+                    e.get("target", "") or "",
+                    e.get("reason", "") or "",
+                    _jsonable(e.get("payload") or {}),
+                )
+                for e in entries
+            ),
+        )
     rows = [
         AuditLog(
             actor=actor if actor is not None and actor.is_authenticated else None,

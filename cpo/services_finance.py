@@ -625,17 +625,25 @@ def payment_run_approve(*, actor: User, run: PaymentRun) -> PaymentRun:
 def bank_details_changed(organisation: Organisation, actor: User | None) -> None:
     """Hook run when an organisation's bank details change: the pending payments of runs not yet
     exported take the new details, and approved runs paying it go back for approval."""
-    items = PaymentRunItem.objects.filter(
-        organisation=organisation,
-        status=ItemStatus.PENDING,
-        run__state__in=OPEN_RUN_STATES,
+    # Lock the runs first, then re-read their state: a run being exported meanwhile is left to
+    # the export (which compares the details itself) and keeps the items its file was made from.
+    runs = list(
+        PaymentRun.objects.select_for_update()
+        .filter(
+            state__in=OPEN_RUN_STATES,
+            pk__in=PaymentRunItem.objects.filter(
+                organisation=organisation, status=ItemStatus.PENDING
+            ).values("run_id"),
+        )
+        .order_by("pk")
     )
-    run_ids = set(items.values_list("run_id", flat=True))
-    if not run_ids:
+    if not runs:
         return
-    items.update(iban=organisation.iban, bic=organisation.bic)
+    PaymentRunItem.objects.filter(
+        organisation=organisation, status=ItemStatus.PENDING, run__in=runs
+    ).update(iban=organisation.iban, bic=organisation.bic)
     reason = _("Coordonnées bancaires de %(org)s modifiées") % {"org": organisation.name}
-    for run in PaymentRun.objects.select_for_update().filter(pk__in=run_ids).order_by("pk"):
+    for run in runs:
         _invalidate_approvals(run, actor=actor, reason=reason)
         if run.state == RS.DRAFT:
             run.blocked_reason = reason[:255]
@@ -868,12 +876,12 @@ def instalments_withdraw_from_open_runs(
 ) -> int:
     """An agreement is suspended or terminated: its payments in runs not yet exported come out
     (approved runs go back for approval). Exported ones are with the accountant already."""
-    items = PaymentRunItem.objects.filter(
-        instalment__in=instalments, status=ItemStatus.PENDING, run__state__in=OPEN_RUN_STATES
-    )
+    items = PaymentRunItem.objects.filter(instalment__in=instalments, status=ItemStatus.PENDING)
     count = 0
     for run in (
-        PaymentRun.objects.select_for_update().filter(pk__in=items.values("run_id")).order_by("pk")
+        PaymentRun.objects.select_for_update()
+        .filter(state__in=OPEN_RUN_STATES, pk__in=items.values("run_id"))
+        .order_by("pk")
     ):
         count += _release_items(run, items.filter(run=run), actor=actor, reason=reason)
         _invalidate_approvals(run, actor=actor, reason=reason)

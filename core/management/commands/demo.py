@@ -578,6 +578,9 @@ class Command(BaseCommand):
             decided = record_committee_decisions(ctx)
             built = load_other_modes(ctx)
             built["agreements"] = load_agreements(ctx)
+            from cpo.demo_finance import load_finance_demo
+
+            built["finance"] = load_finance_demo(write=self.stdout.write)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready in {time.monotonic() - started:.1f} s: {created} applications created, "
@@ -609,6 +612,9 @@ def reset_demo() -> int:
         programmes = list(
             Programme.objects.filter(name="Contrat de ville", fiscal_year=FISCAL_YEAR)
         )
+        from cpo.demo_finance import reset_finance_demo
+
+        reset_finance_demo(programmes)
         apps = Application.objects.filter(programme__in=programmes)
         ids = {
             Application: [str(pk) for pk in apps.values_list("pk", flat=True)],
