@@ -674,7 +674,7 @@ def instalments_refresh(
 
         candidates = Instalment.objects.filter(
             state__in=[I.PLANNED, I.ON_HOLD],
-            agreement__state__in=[A.SIGNED, A.ACTIVE],
+            agreement__state__in=[A.SIGNED, A.ACTIVE, A.COMPLETED],
             earliest_date__lte=day,
         )
         if agreement_ids is not None:

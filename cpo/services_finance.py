@@ -53,8 +53,9 @@ from .models import InstalmentState as I  # noqa: N817
 RS = PaymentRunState
 ItemStatus = PaymentRunItem.Status
 OPEN_RUN_STATES = (RS.DRAFT, RS.APPROVED)
-#: Agreements whose instalments may be paid.
-PAYABLE_AGREEMENTS = (AgreementState.SIGNED, AgreementState.ACTIVE)
+#: Agreements whose instalments may be paid. A completed agreement still pays its last balance,
+#: which the final evaluation released.
+PAYABLE_AGREEMENTS = (AgreementState.SIGNED, AgreementState.ACTIVE, AgreementState.COMPLETED)
 
 
 def _eur(amount: Decimal) -> str:

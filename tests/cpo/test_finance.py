@@ -413,3 +413,12 @@ def test_fiscal_year_with_an_open_run_cannot_close(agreement, finance_officer):
     run = make_run(agreement, finance_officer)
     with pytest.raises(DomainError, match=run.reference):
         services_finance.fiscal_year_close(actor=finance_officer, year=run.fiscal_year)
+
+
+def test_a_completed_agreement_still_pays_its_last_balance(agreement, finance_officer):
+    """The final evaluation completes the agreement and releases the balance: it must be payable."""
+    from cpo.models import Agreement, AgreementState
+
+    Agreement.objects.filter(pk=agreement.pk).update(state=AgreementState.COMPLETED)
+    run = make_run(agreement, finance_officer)
+    assert run.item_count == 3

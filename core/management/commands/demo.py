@@ -768,7 +768,8 @@ def _documents(org: Organisation) -> None:
         (
             DocumentKind.APPROVED_ACCOUNTS,
             "Comptes 2025 approuvés en AG",
-            datetime.date(FISCAL_YEAR + 1, 6, 30),
+            # Valid a year ahead whenever the demo is loaded (dates elsewhere follow today).
+            max(datetime.date(FISCAL_YEAR + 1, 6, 30), today() + datetime.timedelta(days=365)),
         ),
     ]:
         doc = OrganisationDocument(
