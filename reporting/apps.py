@@ -3,7 +3,10 @@ from django.utils.translation import gettext_lazy as _
 
 
 class ReportingConfig(AppConfig):
-    """Analytics, dashboards, open data, imports and exports — built in a later issue."""
+    """Analytics, dashboards, open data, imports and exports."""
 
     name = "reporting"
     verbose_name = _("Pilotage et données")
+
+    def ready(self) -> None:
+        from . import jobs  # noqa: F401 - registers the background-job runners

@@ -1,5 +1,13 @@
-from django.urls import path  # noqa: F401
+"""Imports (/pilotage/imports/, namespace "reporting")."""
 
-from . import views_imports  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views_imports
+
+urlpatterns = [
+    path("", views_imports.import_list, name="import_list"),
+    path("nouveau/<str:kind>/", views_imports.import_new, name="import_new"),
+    path("<int:pk>/", views_imports.import_detail, name="import_detail"),
+    path("<int:pk>/appliquer/", views_imports.import_apply, name="import_apply"),
+    path("<int:pk>/rapport.csv", views_imports.import_report_csv, name="import_report_csv"),
+]

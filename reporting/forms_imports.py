@@ -1,0 +1,44 @@
+"""The upload form of an import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .imports.kinds import Kind
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("Fichier"),
+        help_text=_("CSV (UTF-8 ou Latin-1, séparé par ; , ou tabulation), XLSX ou ODS."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.tsv,.txt,.xlsx,.ods"}),
+    )
+    strict = forms.TypedChoiceField(
+        label=_("Contrôle du format"),
+        choices=[
+            ("1", _("Strict : fichier publié au format SCDL 2.1.1 (règles du schéma à la lettre)")),
+            (
+                "0",
+                _(
+                    "Tolérant : export d'un ancien outil ou d'un tableur (virgule décimale, dates "
+                    "JJ/MM/AAAA, noms de colonnes approchés)"
+                ),
+            ),
+        ],
+        coerce=lambda value: value == "1",
+        initial="1",
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args: Any, kind: Kind, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not kind.strict_option:
+            del self.fields["strict"]
+
+    def options(self) -> dict[str, Any]:
+        if "strict" in self.cleaned_data:
+            return {"strict": self.cleaned_data["strict"]}
+        return {}

@@ -1,0 +1,1 @@
+"""File imports: organisations, reference lists (QPV, communes) and historical grants (SCDL)."""

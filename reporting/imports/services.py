@@ -1,0 +1,257 @@
+"""The life of an import: upload and dry run (`import_check`), then apply (`import_apply`, or
+`import_start` which hands big files to a background job).
+
+Nothing is written unless the dry run found no error and the user confirmed; the apply reads the
+file again (the database may have changed since the dry run) and writes every row in one
+transaction, or nothing. A file is applied once per kind: its SHA-256 is recorded, sending it
+again is refused, and applying a batch twice does nothing the second time (a job re-run by the
+worker finds it applied)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from core.clock import now
+from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
+from core.fsm import apply_transition
+from core.jobs import job_start
+from core.models import BackgroundJob, User
+
+from ..models import ImportBatch, ImportState
+from . import audit_actions  # noqa: F401 - registers the action codes
+from .kinds import KINDS, Kind, may_import
+from .reader import open_table
+from .report import Report
+
+MAX_BYTES = 80 * 1024 * 1024
+#: Above this many rows the apply runs as a background job the user follows.
+SYNC_MAX_ROWS = 5_000
+JOB_KIND = "reporting.import_apply"
+
+Progress = Callable[[int, int | None], None]
+
+
+def _kind(actor: User, kind: str) -> Kind:
+    if not may_import(actor, kind):
+        raise PermissionDenied(_("Vous ne pouvez pas importer ce type de fichier."))
+    return KINDS[kind]
+
+
+def _options(spec: Kind, options: dict[str, Any] | None) -> dict[str, Any]:
+    if spec.strict_option:
+        return {"strict": bool((options or {}).get("strict", True))}
+    return {}
+
+
+def import_check(
+    *, actor: User, kind: str, file: UploadedFile, options: dict[str, Any] | None = None
+) -> ImportBatch:
+    """Dry run: read and check every row, match them with the database, record the report.
+    The batch is `checked` (ready to apply) or `invalid`; nothing else is written. A file that
+    is not a table at all (PDF, XLS, empty) is refused with a DomainError on "file"."""
+    spec = _kind(actor, kind)
+    if file.size > MAX_BYTES:
+        raise DomainError(
+            _("Le fichier dépasse %(max)s Mo : découpez-le en plusieurs fichiers.")
+            % {"max": MAX_BYTES // (1024 * 1024)},
+            field="file",
+        )
+    options = _options(spec, options)
+    digest = hashlib.sha256()
+    for chunk in file.chunks():
+        digest.update(chunk)
+    sha256 = digest.hexdigest()
+    report = Report()
+    _read(spec, file, file.name, options, report=report)
+    if report.ok and report.row_count == 0:
+        report.error(None, "", "", _("Le fichier ne contient aucune ligne de données."))
+    previous = (
+        ImportBatch.objects.filter(kind=kind, sha256=sha256, state=ImportState.APPLIED)
+        .select_related("applied_by")
+        .first()
+    )
+    if previous is not None:
+        report.error(
+            None,
+            "",
+            "",
+            _(
+                "Ce fichier a déjà été importé le %(date)s (import n° %(id)s) : il ne sera pas "
+                "importé deux fois."
+            )
+            % {"date": previous.applied_at.strftime("%d/%m/%Y"), "id": previous.pk},
+        )
+    batch = ImportBatch(
+        kind=kind,
+        state=ImportState.CHECKED if report.ok else ImportState.INVALID,
+        original_name=file.name[:255],
+        size=file.size,
+        sha256=sha256,
+        options=options,
+        row_count=report.row_count,
+        report=report.as_json(),
+        created_by=actor,
+    )
+    with transaction.atomic():
+        batch.file.save(file.name, file, save=False)
+        batch.save()
+    return batch
+
+
+def _read(
+    spec: Kind,
+    file: Any,
+    name: str,
+    options: dict[str, Any],
+    *,
+    report: Report,
+    progress: Callable[[int], None] = lambda n: None,
+    plan: bool = True,
+) -> list[Any]:
+    """Read and check the rows, recording every problem in `report` (and, with `plan`, what
+    the database says); returns the rows read."""
+    table = open_table(file, name=name)  # an unreadable file is refused: DomainError on "file"
+    report.file = table.describe()
+    try:
+        rows = spec.read(table, options, report, progress)
+    except DomainError as exc:  # a malformed line in the middle of a CSV
+        report.error(None, "", "", str(exc.message))
+        return []
+    if table.blank_rows:
+        report.file["blank_rows"] = table.blank_rows
+    if plan and rows:
+        spec.plan(rows, report)
+    return rows
+
+
+def import_apply(
+    *, actor: User, batch: ImportBatch, progress: Progress | None = None
+) -> ImportBatch:
+    """Apply a checked batch: read the file again, then write every row in one transaction.
+
+    Refused (and the batch marked invalid, with the new report) if a row is no longer valid.
+    Applying an applied batch returns it unchanged."""
+    spec = _kind(actor, batch.kind)
+    batch = ImportBatch.objects.get(pk=batch.pk)
+    if batch.state == ImportState.APPLIED:
+        return batch
+    if batch.state != ImportState.CHECKED:
+        raise TransitionNotAllowed(
+            _("Ce fichier a été refusé : corrigez-le puis déposez-le à nouveau."), allowed=[]
+        )
+    # Progress: reading the rows is the first half; the write is one transaction, so the
+    # second half shows at once when it commits.
+    total = batch.row_count
+    tick = progress or (lambda done, total=None: None)
+    tick(0, 2 * total)
+    report = Report()
+    with batch.file.open("rb") as handle:
+        rows = _read(
+            spec,
+            handle,
+            batch.original_name,
+            batch.options,
+            report=report,
+            progress=lambda n: tick(n, 2 * total),
+            plan=False,
+        )
+    if not report.ok:
+        _invalidate(actor, batch, report)
+    tick(total, 2 * total)
+    try:
+        with transaction.atomic():
+            batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+            if batch.state == ImportState.APPLIED:
+                return batch
+            if ImportBatch.objects.filter(
+                kind=batch.kind, sha256=batch.sha256, state=ImportState.APPLIED
+            ).exists():
+                raise DomainError(
+                    _("Ce fichier a déjà été importé : il ne sera pas importé deux fois."),
+                    field="file",
+                )
+            result = spec.apply(
+                actor=actor,
+                rows=rows,
+                source=f"{batch.original_name} (import n° {batch.pk})",
+            )
+            batch.result = result
+            batch.applied_at = now()
+            batch.applied_by = actor
+            apply_transition(
+                batch,
+                "apply",
+                actor=actor,
+                action="reporting.import.applied",
+                payload={"kind": batch.kind, "sha256": batch.sha256, "result": result},
+                update_fields=["result", "applied_at", "applied_by"],
+            )
+    except IntegrityError:
+        if not ImportBatch.objects.filter(
+            kind=batch.kind, sha256=batch.sha256, state=ImportState.APPLIED
+        ).exists():
+            raise
+        raise DomainError(
+            _("Ce fichier vient d'être importé par ailleurs : il ne sera pas importé deux fois."),
+            field="file",
+        )
+    except DomainError as exc:
+        if isinstance(exc, PermissionDenied):
+            raise
+        again = Report()
+        if rows:
+            spec.plan(rows, again)
+        if again.ok:
+            again.error(None, "", "", str(exc.message))
+        _invalidate(actor, batch, again)
+    return batch
+
+
+def _invalidate(actor: User, batch: ImportBatch, report: Report) -> None:
+    """Record why the batch can no longer be applied, then refuse."""
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.state == ImportState.CHECKED:
+            batch.report = report.as_json()
+            apply_transition(
+                batch,
+                "invalidate",
+                actor=actor,
+                action="reporting.import.invalidated",
+                payload={"errors": report.error_count},
+                update_fields=["report"],
+            )
+    raise DomainError(
+        _(
+            "Le fichier ne peut plus être importé : %(n)s erreur(s), voir le rapport. Rien n'a "
+            "été importé."
+        )
+        % {"n": report.error_count},
+        field="file",
+    )
+
+
+def import_start(*, actor: User, batch: ImportBatch) -> BackgroundJob | None:
+    """Apply now when the file is small; otherwise start the background job and return it."""
+    _kind(actor, batch.kind)
+    if batch.state != ImportState.CHECKED:
+        import_apply(actor=actor, batch=batch)  # idempotent when applied, refuses otherwise
+        return None
+    if batch.row_count <= SYNC_MAX_ROWS:
+        import_apply(actor=actor, batch=batch)
+        return None
+    with transaction.atomic():
+        job = job_start(
+            owner=actor,
+            kind=JOB_KIND,
+            label=_("Import : %(name)s") % {"name": batch.original_name},
+            params={"batch": batch.pk},
+        )
+        ImportBatch.objects.filter(pk=batch.pk).update(job=job)
+    return job
