@@ -137,6 +137,10 @@ def test_main_pages_meet_the_basics(client):
             "/pilotage/delais/",
             "/pilotage/quartiers/",
             "/pilotage/pluriannualite-et-habitants/",
+            "/pilotage/exports/",
+            "/pilotage/exports/echeances/",
+            "/pilotage/imports/",
+            "/pilotage/imports/nouveau/organisations/",
         ],
         "instructeur@demo.pluriel.fr": [
             "/instruction/",
