@@ -16,7 +16,9 @@ def navigation(request):
             "is_instructor": has_role(user, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER),
             "is_committee": has_role(user, Role.COMMITTEE_MEMBER, Role.PROGRAMME_MANAGER),
             "is_manager": has_role(user, Role.PROGRAMME_MANAGER),
-            "is_finance": has_role(user, Role.FINANCE_OFFICER, Role.PROGRAMME_MANAGER, Role.AUDITOR),
+            "is_finance": has_role(
+                user, Role.FINANCE_OFFICER, Role.PROGRAMME_MANAGER, Role.AUDITOR
+            ),
             "is_dashboard": has_role(
                 user, Role.PROGRAMME_MANAGER, Role.FINANCE_OFFICER, Role.AUDITOR
             ),
