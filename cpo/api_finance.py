@@ -463,19 +463,6 @@ class PaymentRunViewSet(
         data = RemoveItemsInput(data=request.data)
         data.is_valid(raise_exception=True)
         ids = set(data.validated_data["item_ids"])
-        if run.state == RS.DRAFT:
-            pending = set(
-                run.items.filter(pk__in=ids, status=PaymentRunItem.Status.PENDING).values_list(
-                    "pk", flat=True
-                )
-            )
-            unknown = sorted(ids - pending)
-            if unknown:
-                raise DomainError(
-                    _("Ces paiements ne sont pas en cours dans le lot %(ref)s : %(ids)s.")
-                    % {"ref": run.reference, "ids": ", ".join(str(i) for i in unknown[:20])},
-                    field="item_ids",
-                )
         return self._act(
             run,
             lambda: services_finance.payment_run_remove_items(

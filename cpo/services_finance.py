@@ -517,9 +517,20 @@ def payment_run_remove_items(
                 _("Seul un lot en préparation peut être modifié."),
                 allowed=[],
             )
+        ids = set(item_ids)
+        pending = set(
+            run.items.filter(pk__in=ids, status=ItemStatus.PENDING).values_list("pk", flat=True)
+        )
+        unknown = sorted(ids - pending)
+        if unknown:
+            raise DomainError(
+                _("Ces paiements ne sont pas en cours dans le lot %(ref)s : %(ids)s.")
+                % {"ref": run.reference, "ids": ", ".join(str(i) for i in unknown[:20])},
+                field="item_ids",
+            )
         removed = _release_items(
             run,
-            run.items.filter(pk__in=list(item_ids)),
+            run.items.filter(pk__in=ids),
             actor=actor,
             reason=reason or _("Retiré du lot"),
         )

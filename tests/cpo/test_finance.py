@@ -422,3 +422,18 @@ def test_a_completed_agreement_still_pays_its_last_balance(agreement, finance_of
     Agreement.objects.filter(pk=agreement.pk).update(state=AgreementState.COMPLETED)
     run = make_run(agreement, finance_officer)
     assert run.item_count == 3
+
+
+def test_removing_payments_not_pending_in_the_run_is_refused(agreement, finance_officer):
+    run = make_run(agreement, finance_officer)
+    item = run.items.first()
+    with pytest.raises(DomainError, match="pas en cours dans le lot"):
+        services_finance.payment_run_remove_items(
+            actor=finance_officer, run=run, item_ids=[item.pk, 999999]
+        )
+    assert run.items.filter(status="pending").count() == 3
+    run = services_finance.payment_run_remove_items(
+        actor=finance_officer, run=run, item_ids=[item.pk], reason="Doublon"
+    )
+    assert run.item_count == 2
+    assert Instalment.objects.get(pk=item.instalment_id).state == I.APPROVED
