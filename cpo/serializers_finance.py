@@ -26,6 +26,7 @@ from .models import (
     PaymentRunState,
 )
 from .selectors_payments import PaymentStage, payment_stage
+from .serializers import InstalmentSerializer
 
 IDS_MAX = 50_000
 NULLABLE_TEXT = serializers.CharField(allow_null=True)
@@ -48,7 +49,7 @@ def _ids(**kwargs: Any) -> serializers.ListField:
 # --------------------------------------------------------------------------- instalments
 
 
-class FinanceInstalmentSerializer(serializers.ModelSerializer):
+class FinanceInstalmentSerializer(InstalmentSerializer):
     """An instalment as the finance team sees it: agreement, beneficiary, funder, state, the
     payment references. The fiscal year it is charged to is `charged_year` (its own year unless
     carried at a year's closing, or the run's year once paid)."""
@@ -58,19 +59,10 @@ class FinanceInstalmentSerializer(serializers.ModelSerializer):
     organisation = serializers.IntegerField(source="agreement.organisation_id", read_only=True)
     organisation_name = serializers.CharField(source="agreement.organisation.name", read_only=True)
     programme = serializers.IntegerField(source="agreement.programme_id", read_only=True)
-    fiscal_year = serializers.IntegerField(source="year.fiscal_year", read_only=True)
     charged_year = serializers.SerializerMethodField()
-    funder = serializers.IntegerField(source="funder.funder_id", read_only=True)
     funder_name = serializers.CharField(source="funder.funder.name", read_only=True)
-    kind = NamedChoiceField(
-        choices=Instalment.Kind.choices, enum_name="InstalmentKindEnum", read_only=True
-    )
-    state = NamedChoiceField(
-        choices=InstalmentState.choices, enum_name="InstalmentStateEnum", read_only=True
-    )
 
-    class Meta:
-        model = Instalment
+    class Meta(InstalmentSerializer.Meta):
         fields = [
             "id",
             "reference",
