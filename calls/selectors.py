@@ -15,7 +15,7 @@ PUBLIC_STATES = [CallState.PUBLISHED, CallState.OPEN]
 
 def calls_readable_by(user: User) -> QuerySet[Call]:
     """Programme managers read every call; everyone else every call but drafts (what was called
-    and decided is public: transparency, DOMAIN.md §7)."""
+    and decided is public: transparency, docs/domain.md §7)."""
     if has_role(user, Role.PROGRAMME_MANAGER):
         return Call.objects.all()
     return Call.objects.exclude(state=CallState.DRAFT)

@@ -1,4 +1,4 @@
-"""The shared shape of a transition service (STYLE.md): lock, check, transition, save, audit."""
+"""The shared shape of a transition service (docs/style.md): lock, check, transition, save, audit."""
 
 from __future__ import annotations
 

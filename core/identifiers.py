@@ -1,4 +1,4 @@
-"""Identifier validators (DOMAIN.md §6): SIRET, SIREN, RNA, QPV, INSEE commune, IBAN, BIC, EJ."""
+"""Identifier validators (docs/domain.md §6): SIRET, SIREN, RNA, QPV, INSEE commune, IBAN, BIC, EJ."""
 
 from __future__ import annotations
 

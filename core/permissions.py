@@ -84,7 +84,7 @@ def is_organisation_admin(user: User, organisation: Organisation) -> bool:
 
 
 def can_see_bank_details(user: User, organisation: Organisation) -> bool:
-    """Bank details: finance officers and the organisation's own members only (DOMAIN.md §1)."""
+    """Bank details: finance officers and the organisation's own members only (docs/domain.md §1)."""
     return is_member(user, organisation) or has_role(user, Role.FINANCE_OFFICER)
 
 

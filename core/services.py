@@ -1,7 +1,7 @@
 """Writes for accounts, organisations, documents, invitations and notifications.
 
 Every service is keyword-only, checks who may act, runs in one transaction, writes its audit row
-in that transaction and sends its emails only after commit (STYLE.md).
+in that transaction and sends its emails only after commit (docs/style.md).
 """
 
 from __future__ import annotations

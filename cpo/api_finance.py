@@ -1,4 +1,4 @@
-"""API of the finance side (DOMAIN.md §5), under /api/finance/: instalments (list with filters and a
+"""API of the finance side (docs/domain.md §5), under /api/finance/: instalments (list with filters and a
 keyset cursor, liquidation), payment runs (create, approve, remove items, cancel, export, the stored
 files, the items), confirmation files (dry run, then applied by a background job) and fiscal years
 (overview, closing). And /api/my-payments/: the association's own instalments, read-only.

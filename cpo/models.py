@@ -1,5 +1,5 @@
 """Agreements (conventions, CPO) and what happens to them until they close: yearly amounts split
-between funders, instalments, annual evaluations, amendments and recoveries (DOMAIN.md §4–5)."""
+between funders, instalments, annual evaluations, amendments and recoveries (docs/domain.md §4–5)."""
 
 from __future__ import annotations
 
@@ -595,7 +595,7 @@ class Recovery(models.Model):
         """Cancelled, with a reason."""
 
 
-# --------------------------------------------------------------------------- finance (DOMAIN.md §5)
+# --------------------------------------------------------------------------- finance (docs/domain.md §5)
 
 
 class FiscalYear(models.Model):

@@ -1,5 +1,5 @@
 """django-import-export resources of the finance side: the payment file handed to the accounting
-system (DOMAIN.md §5: one line per payment — beneficiary, SIRET, IBAN/BIC, amount, budget line, EJ,
+system (docs/domain.md §5: one line per payment — beneficiary, SIRET, IBAN/BIC, amount, budget line, EJ,
 fiscal year, references of agreement, instalment and run)."""
 
 from __future__ import annotations

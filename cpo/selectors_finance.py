@@ -1,6 +1,6 @@
 """Reads of the finance workspace (« Finances »): who may read and act, the dashboard's figures,
 the instalment list with keyset pagination, a run's totals, the fiscal years, the recoveries.
-Nothing here writes; every figure is an ORM aggregate computed in the database (DOMAIN.md §5).
+Nothing here writes; every figure is an ORM aggregate computed in the database (docs/domain.md §5).
 
 Vocabulary: AE (autorisations d'engagement) are consumed at signature for the whole amount of the
 agreement; CP (crédits de paiement) are what is paid within one fiscal year; « restes à payer »

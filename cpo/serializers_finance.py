@@ -293,7 +293,7 @@ class FinanceNoInput(serializers.Serializer):
 
 
 class PaymentRunItemSerializer(serializers.ModelSerializer):
-    """One payment of a run. IBAN and BIC are shown to the finance team only (DOMAIN.md §1)."""
+    """One payment of a run. IBAN and BIC are shown to the finance team only (docs/domain.md §1)."""
 
     status = NamedChoiceField(
         choices=PaymentRunItem.Status.choices, enum_name="PaymentRunItemStatusEnum", read_only=True

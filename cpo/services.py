@@ -1,6 +1,6 @@
 """Writes for agreements: creation from an approved application, signature and life cycle, the
 daily job that makes instalments due (or holds them), and the annual evaluation that releases or
-blocks the next payments (DOMAIN.md §4)."""
+blocks the next payments (docs/domain.md §4)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Writes that change a signed agreement: amendments (avenants) and recoveries (titres de recette).
 
-Amendment (DOMAIN.md §4): any change to the yearly amounts, the duration, the objectives or the
+Amendment (docs/domain.md §4): any change to the yearly amounts, the duration, the objectives or the
 co-funding is a new version of the agreement, kept with its reason, author and effective date.
 What is already due (and, later, paid) is never rewritten:
 
@@ -25,7 +25,7 @@ What is already due (and, later, paid) is never rewritten:
 Invariant (tested): for each year, non-cancelled instalments + recoveries offset against the year's
 instalments = the year's amount.
 
-Recovery (DOMAIN.md §4): unspent or misused money of a fiscal year is recovered, less the
+Recovery (docs/domain.md §4): unspent or misused money of a fiscal year is recovered, less the
 reasonable surplus the agreement lets the association keep (`surplus_allowance_percent` of that
 year's amount); it is then collected, offset against a later instalment, or cancelled.
 """

@@ -1,4 +1,4 @@
-"""Filing the annual evaluation with its approved accounts (DOMAIN.md §4): the reports go through
+"""Filing the annual evaluation with its approved accounts (docs/domain.md §4): the reports go through
 `cpo.services.evaluation_submit`; the approved accounts are a document of the organisation's
 profile (uploaded once, reused), attached to the evaluation in the same transaction."""
 

@@ -1,4 +1,4 @@
-"""The finance side of instalments (DOMAIN.md §5): liquidation (service done certified), payment
+"""The finance side of instalments (docs/domain.md §5): liquidation (service done certified), payment
 runs with segregation of duties, the export handed to the accounting system, the confirmations it
 returns, and the closing of a fiscal year.
 

@@ -1,6 +1,6 @@
 """Historical grants imported from other funders' SCDL files or from a previous tool: each becomes
 an agreement with no application (source "imported"), so an association's whole funding shows in
-one place (DOMAIN.md §7, the "global contract") and the open-data and analytics pages count it.
+one place (docs/domain.md §7, the "global contract") and the open-data and analytics pages count it.
 
 Rules (docs/decisions, "Historical grants import"):
 - Identity: a grant is (funder, external_id). The external_id is the file's idSubvention when it

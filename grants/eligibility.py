@@ -110,7 +110,7 @@ def eligibility_errors(application: Application) -> dict[str, list[str]]:
             add("pillar", _("Ce pilier n'est pas éligible à cet appel."))
         if call.mode == CallMode.SOLUTIONS_CALL:
             # Call for solutions: an operator's action answers one expected solution retained for the
-            # call (DOMAIN.md §2.3).
+            # call (docs/domain.md §2.3).
             challenge = application.challenge
             if challenge is None:
                 add(

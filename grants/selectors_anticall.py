@@ -1,4 +1,4 @@
-"""Reads of the anti-call: who sees which anti-calls, needs and candidacies (DOMAIN.md §2.2).
+"""Reads of the anti-call: who sees which anti-calls, needs and candidacies (docs/domain.md §2.2).
 
 Staff of the city policy (instructors, partners on the committee, programme managers, auditors
 read-only) see every anti-call page. A structure sees only its own candidacies, once invited: the

@@ -1,5 +1,5 @@
 """Reads for direct awards (hors appel) and multi-year support: the lists, the programme's envelope
-figures, and the share of associations supported over several years (DOMAIN.md §2, §7)."""
+figures, and the share of associations supported over several years (docs/domain.md §2, §7)."""
 
 from __future__ import annotations
 

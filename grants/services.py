@@ -1,6 +1,6 @@
 """Writes for applications: drafting, the workflow, instruction and committee decisions.
 
-Every transition service follows STYLE.md: one transaction, the row locked, early return when
+Every transition service follows docs/style.md: one transaction, the row locked, early return when
 already in the target state, permission check, transition, save, one audit row, notifications
 after commit.
 """

@@ -1,5 +1,5 @@
 """Anti-call services: source structures for a published need, invite them, coach them through a
-short prototyping phase, then fund the chosen ones directly (DOMAIN.md §2.2)."""
+short prototyping phase, then fund the chosen ones directly (docs/domain.md §2.2)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Direct awards (hors appel) and structural support (3–5 years): the modes that skip or extend the
-classic call (DOMAIN.md §2)."""
+classic call (docs/domain.md §2)."""
 
 from __future__ import annotations
 

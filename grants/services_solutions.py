@@ -1,6 +1,6 @@
 """Call for solutions services: the resident panel votes, the envelope is allocated from the votes
 by two rules shown side by side, the programme manager picks one (or overrides) with a reason, and
-the results are published with the full tally (DOMAIN.md §2.3)."""
+the results are published with the full tally (docs/domain.md §2.3)."""
 
 from __future__ import annotations
 

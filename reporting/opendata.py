@@ -1,4 +1,4 @@
-"""Open data (DOMAIN.md §6): the SCDL « Subventions » 2.1.1 file of signed agreements, its
+"""Open data (docs/domain.md §6): the SCDL « Subventions » 2.1.1 file of signed agreements, its
 multi-year extension, a reader that checks a SCDL file against the schema, and the tracking of the
 publication deadline. Reads only: nothing here writes.
 

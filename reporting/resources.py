@@ -469,7 +469,7 @@ def _charged_year(charged_year: int | None, fiscal_year: int | None) -> int | No
 
 
 class InstalmentResource(ExportResource):
-    """One line per payment (DOMAIN.md §5): beneficiary, SIRET, IBAN/BIC (finance only), amount,
+    """One line per payment (docs/domain.md §5): beneficiary, SIRET, IBAN/BIC (finance only), amount,
     budget line, EJ number, fiscal year, references of agreement and instalment."""
 
     reference = Column(

@@ -1,4 +1,4 @@
-"""Reads for the « contrat global » of an organisation (DOMAIN.md §7: one view of an association's
+"""Reads for the « contrat global » of an organisation (docs/domain.md §7: one view of an association's
 funding across programmes and funders): who may open it, the search, and everything the page shows —
 applications, agreements, money per funder and fiscal year, payments, evaluations, documents and
 one history of all of them. Nothing here writes.

@@ -1,5 +1,5 @@
 """The search of organisations (staff) and the « contrat global » of one organisation: its funding
-across programmes and funders on one page (DOMAIN.md §7). Read-only; who sees what is decided in
+across programmes and funders on one page (docs/domain.md §7). Read-only; who sees what is decided in
 reporting.selectors_organisations (anything out of scope is a 404)."""
 
 from __future__ import annotations

@@ -204,7 +204,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
 
-# Domain figures (DOMAIN.md): written agreement above this yearly amount (loi 2000-321 art. 10).
+# Domain figures (docs/domain.md): written agreement above this yearly amount (loi 2000-321 art. 10).
 AGREEMENT_THRESHOLD = "23000.00"
 # Open data (décret n° 2017-779): agreements above this yearly amount are published in the SCDL
 # « Subventions » format; SCDL_PUBLISH_ALL=true publishes every agreement.

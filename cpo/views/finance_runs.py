@@ -3,7 +3,7 @@
 A run page shows its payments, its totals by budget line and funder, the approvals given, the
 actions this person may take now (approve — or why not —, remove payments, abandon, hand to the
 accounting system, download the stored files) and its history. Bank details and the payment files
-are for finance officers only (DOMAIN.md §1). A confirmation file is checked first (dry run, every
+are for finance officers only (docs/domain.md §1). A confirmation file is checked first (dry run, every
 error by line and column); only a valid one can be applied, in the background."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Anti-call (anti-appel à projets): structures sourced for a need, invited, coached through a short
-prototyping phase, then funded directly (DOMAIN.md §2.2)."""
+prototyping phase, then funded directly (docs/domain.md §2.2)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Call for solutions (appel à solutions): the resident panel's ballots, the allocation of the
-envelope from the votes, and the panel's assessments at evaluation time (DOMAIN.md §2.3)."""
+envelope from the votes, and the panel's assessments at evaluation time (docs/domain.md §2.3)."""
 
 from __future__ import annotations
 

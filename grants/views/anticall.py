@@ -1,4 +1,4 @@
-"""Pages of the anti-call (anti-appel à projets, DOMAIN.md §2.2): needs by neighbourhood, sourcing,
+"""Pages of the anti-call (anti-appel à projets, docs/domain.md §2.2): needs by neighbourhood, sourcing,
 the candidacy page with its prototyping window, coaching log and deliverables, and the structure's
 « Mes invitations ».
 

@@ -1,4 +1,4 @@
-"""Pages of the call for solutions (appel à solutions, DOMAIN.md §2.3): residents propose expected
+"""Pages of the call for solutions (appel à solutions, docs/domain.md §2.3): residents propose expected
 solutions, the panel moderates them, the programme manager sets up the panel, panel members vote,
 the envelope is allocated from the votes (two rules side by side) and the results are published.
 
@@ -664,7 +664,7 @@ def import_pb(request: HttpRequest) -> HttpResponse:
 @login_required
 def panel_evaluation(request: HttpRequest, call_id: int, year: int) -> HttpResponse:
     """The panel's part in the annual evaluation: each member rates the projects the panel chose;
-    staff see every rating counted and invite the panel (DOMAIN.md §2.3: the evaluation is done
+    staff see every rating counted and invite the panel (docs/domain.md §2.3: the evaluation is done
     with the residents who chose)."""
     call = _get_call(request, call_id)
     member = call_panel_member(call, request.user)

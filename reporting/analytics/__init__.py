@@ -1,5 +1,5 @@
 """Analytics behind the dashboards (« Pilotage »): money at every stage, the multi-year forecast,
-processing times, multi-year security and the residents' part (DOMAIN.md §5, §7).
+processing times, multi-year security and the residents' part (docs/domain.md §5, §7).
 
 pandas lives here and only here (this package). Data is loaded narrow and summed in SQL first:
 money by the dimension's key (amounts as whole cents, so integers cross the wire), the equal split

@@ -9,7 +9,7 @@ Two ways to read a file:
 - tolerant (exports of a previous tool or of a spreadsheet): headers matched without case, accents
   or punctuation, in any order; decimal commas and thousands separators, DD/MM/YYYY dates, SIRETs
   with spaces, percentages written « 45 % », RNA numbers with a letter in third position
-  (DOMAIN.md §6); the columns an import does not need (nature, payment conditions and dates,
+  (docs/domain.md §6); the columns an import does not need (nature, payment conditions and dates,
   notificationUE, share) may be missing or empty.
 Either way a value is read or the reason it is not is reported with its row and column.
 

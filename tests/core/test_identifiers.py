@@ -1,4 +1,4 @@
-"""Identifier validators (DOMAIN.md §6)."""
+"""Identifier validators (docs/domain.md §6)."""
 
 import pytest
 from django.core.exceptions import ValidationError
