@@ -20,7 +20,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .auth import client_ip, is_throttled
+from .auth import throttled_message
 from .jobs import job_file_available
 from .models import QPV, BackgroundJob, Funder, Pillar, TransitionTheme
 from .selectors import organisations_visible_to
@@ -150,8 +150,8 @@ class FunderViewSet(_Reference):
 class TokenViewSet(viewsets.GenericViewSet):
     """POST /api/auth/token/: an API token for an email and password.
 
-    Goes through the same throttled authentication as the login page (core.auth): after too many
-    failures for an account or an address, the password is not even checked."""
+    Goes through the same throttled authentication as the login page (django-axes, core.auth):
+    after too many failures for an account or an address, the password is not even checked."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -166,19 +166,14 @@ class TokenViewSet(viewsets.GenericViewSet):
         data = TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         email = data.validated_data["email"].strip().lower()
-        if is_throttled(email, client_ip(request)):
-            return Response(
-                {
-                    "detail": _(
-                        "Trop de tentatives de connexion infructueuses. Réessayez plus tard."
-                    ),
-                    "code": "throttled",
-                },
-                status=status.HTTP_429_TOO_MANY_REQUESTS,
-            )
         user = authenticate(
             request._request, username=email, password=data.validated_data["password"]
         )
+        if getattr(request._request, "axes_locked_out", False):
+            return Response(
+                {"detail": throttled_message(), "code": "throttled"},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
         if user is None:
             return Response(
                 {"detail": _("Adresse e-mail ou mot de passe incorrect."), "code": "invalid_login"},

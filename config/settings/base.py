@@ -1,6 +1,7 @@
 """Settings shared by every environment. Environment-specific files import and adjust these."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "import_export",
+    "axes",
     "core",
     "calls",
     "grants",
@@ -56,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login refused by django-axes into a 429 (core.auth.lockout_response).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -82,12 +86,19 @@ DATABASES = {
     "default": dj_database_url.parse(
         env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=int(env("DB_CONN_MAX_AGE", "60") or 60),
+        # A persistent connection that died (failover, restart, idle timeout) is replaced at the
+        # start of the next request instead of failing it.
+        conn_health_checks=True,
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
-AUTHENTICATION_BACKENDS = ["core.auth.ThrottledModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses without checking the password once a client is locked out (core.auth).
+    "axes.backends.AxesStandaloneBackend",
+    "core.auth.EmailBackend",
+]
 LOGIN_URL = "core:login"
 LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "core:home"
@@ -97,9 +108,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Login throttling: at most this many failures per account (and per IP) in the window.
-LOGIN_MAX_FAILURES = 5
-LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+
+# Client addresses (or networks) of the reverse proxies whose X-Forwarded-For is believed: only a
+# request whose REMOTE_ADDR is one of them has its client address read from that header.
+TRUSTED_PROXIES: list[str] = [
+    p.strip() for p in (env("TRUSTED_PROXIES", "") or "").split(",") if p.strip()
+]
+# Login throttling (django-axes, see core/auth.py): at most AXES_FAILURE_LIMIT failures for one
+# account from one client address, and LOGIN_ADDRESS_FAILURE_FACTOR times that from one address
+# over all accounts, within AXES_COOLOFF_TIME; older failures are purged.
+AXES_FAILURE_LIMIT = int(env("LOGIN_MAX_FAILURES", "5") or 5)
+LOGIN_ADDRESS_FAILURE_FACTOR = int(env("LOGIN_ADDRESS_FAILURE_FACTOR", "4") or 4)
+AXES_COOLOFF_TIME = timedelta(minutes=int(env("LOGIN_LOCKOUT_MINUTES", "15") or 15))
+AXES_LOCKOUT_PARAMETERS = "core.auth.lockout_parameters"
+AXES_HANDLER = "core.auth.LoginThrottleHandler"
+AXES_CLIENT_IP_CALLABLE = "core.auth.client_ip"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "core.auth.login_username"
+AXES_LOCKOUT_CALLABLE = "core.auth.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# A failure while locked out does not push the end of the lockout further.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_SENSITIVE_PARAMETERS = ["username", "email", "password"]
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("French")), ("en", _("English"))]
