@@ -35,6 +35,7 @@ from .serializers import (
     TokenSerializer,
 )
 from .services import organisation_update
+from .twofactor import requires_two_factor
 
 # The error bodies every endpoint may return (core.api.exception_handler).
 ErrorSerializer = inline_serializer(
@@ -160,7 +161,7 @@ class TokenViewSet(viewsets.GenericViewSet):
     @extend_schema(
         summary=_lazy("Obtenir un jeton d'API"),
         request=TokenRequestSerializer,
-        responses={200: TokenSerializer, 400: R400, 429: R429},
+        responses={200: TokenSerializer, 400: R400, 403: R403, 429: R429},
     )
     def create(self, request: Request) -> Response:
         data = TokenRequestSerializer(data=request.data)
@@ -178,6 +179,18 @@ class TokenViewSet(viewsets.GenericViewSet):
             return Response(
                 {"detail": _("Adresse e-mail ou mot de passe incorrect."), "code": "invalid_login"},
                 status=status.HTTP_400_BAD_REQUEST,
+            )
+        if requires_two_factor(user):
+            # A password alone must not open the API to someone who needs a second factor.
+            return Response(
+                {
+                    "detail": _(
+                        "Ce compte utilise la double authentification : créez un jeton personnel "
+                        "depuis la page « Mon compte »."
+                    ),
+                    "code": "personal_token_required",
+                },
+                status=status.HTTP_403_FORBIDDEN,
             )
         token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})

@@ -511,3 +511,6 @@ class ExportTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+from .models_security import PersonalApiToken  # noqa: E402, F401  (a model of this app)

@@ -26,7 +26,8 @@ DEBUG = False
 ALLOWED_HOSTS: list[str] = [h for h in (env("ALLOWED_HOSTS", "") or "").split(",") if h]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with a site that requires the second factor (core.twofactor).
+    "core.apps.PlurielAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -41,6 +42,10 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "import_export",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "core",
     "calls",
     "grants",
@@ -56,6 +61,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "core.twofactor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a login refused by django-axes into a 429 (core.auth.lockout_response).
@@ -98,6 +105,8 @@ AUTHENTICATION_BACKENDS = [
     # First: refuses without checking the password once a client is locked out (core.auth).
     "axes.backends.AxesStandaloneBackend",
     "core.auth.EmailBackend",
+    # Passkeys (second factor only: OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN is off).
+    "django_otp_webauthn.backends.WebAuthnBackend",
 ]
 LOGIN_URL = "core:login"
 LOGIN_REDIRECT_URL = "core:home"
@@ -108,6 +117,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Two-factor authentication (core/twofactor.py): required for these roles (and staff of /admin/)
+# when TWO_FACTOR_REQUIRED is on (production default; off in development and tests unless set).
+TWO_FACTOR_REQUIRED = env_bool("TWO_FACTOR_REQUIRED", True)
+TWO_FACTOR_ROLES: list[str] = [
+    r.strip()
+    for r in (env("TWO_FACTOR_ROLES", "finance_officer,programme_manager,admin") or "").split(",")
+    if r.strip()
+]
+OTP_TOTP_ISSUER = "Pluriel"
+OTP_WEBAUTHN_RP_NAME = "Pluriel"
+OTP_WEBAUTHN_RP_ID_CALLABLE = "core.twofactor.webauthn_rp_id"
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+WEBAUTHN_RP_ID = env("WEBAUTHN_RP_ID", "") or ""
 
 # Client addresses (or networks) of the reverse proxies whose X-Forwarded-For is believed: only a
 # request whose REMOTE_ADDR is one of them has its client address read from that header.
@@ -159,6 +182,16 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 
 # Absolute address of the site, for links in emails.
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+# Origins where passkeys are used (https://…, or http://localhost in development).
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [
+    o.strip().rstrip("/")
+    for o in (env("WEBAUTHN_ALLOWED_ORIGINS", "") or "").split(",")
+    if o.strip()
+] or (
+    [SITE_URL.rstrip("/")]
+    if SITE_URL.startswith(("https://", "http://localhost"))
+    else ["http://localhost:8000"]
+)
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(env("EMAIL_PORT", "25") or 25)
@@ -171,8 +204,9 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "core.twofactor.PersonalTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "core.twofactor.PasswordTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
