@@ -19,3 +19,4 @@ register_action("core.user.two_factor_enrolled", _("Double authentification acti
 register_action("core.user.recovery_codes_generated", _("Codes de secours générés"))
 register_action("core.user.api_token_created", _("Jeton d'API personnel créé"))
 register_action("core.user.api_token_revoked", _("Jeton d'API personnel révoqué"))
+register_action("core.user.created_by_sso", _("Compte créé par authentification unique"))

@@ -6,6 +6,8 @@ visibility in core.selectors. An object the user may not see answers 404 (existe
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -72,9 +74,29 @@ class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from .oidc import oidc_enabled
+
+        return {**super().get_context_data(**kwargs), "oidc_enabled": oidc_enabled()}
+
 
 class LogoutView(auth_views.LogoutView):
-    pass
+    """Local logout; a session opened by single sign-on also ends at the identity provider."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        from .oidc import oidc_enabled, provider_logout_url
+
+        provider_url = None
+        if (
+            oidc_enabled()
+            and settings.OIDC_OP_LOGOUT_ENDPOINT
+            and "oidc_id_token" in request.session
+        ):
+            provider_url = provider_logout_url(request)
+        response = super().post(request, *args, **kwargs)
+        if provider_url is not None:
+            return redirect(provider_url)
+        return response
 
 
 def signup(request: HttpRequest) -> HttpResponse:

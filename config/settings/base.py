@@ -107,6 +107,8 @@ AUTHENTICATION_BACKENDS = [
     "core.auth.EmailBackend",
     # Passkeys (second factor only: OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN is off).
     "django_otp_webauthn.backends.WebAuthnBackend",
+    # Single sign-on for staff (OpenID Connect, ProConnect): idle unless OIDC_RP_CLIENT_ID is set.
+    "core.oidc.ProConnectBackend",
 ]
 LOGIN_URL = "core:login"
 LOGIN_REDIRECT_URL = "core:home"
@@ -131,6 +133,34 @@ OTP_WEBAUTHN_RP_NAME = "Pluriel"
 OTP_WEBAUTHN_RP_ID_CALLABLE = "core.twofactor.webauthn_rp_id"
 OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 WEBAUTHN_RP_ID = env("WEBAUTHN_RP_ID", "") or ""
+
+# Single sign-on (OpenID Connect, core/oidc.py), for staff; shaped for ProConnect. Off unless
+# OIDC_RP_CLIENT_ID is set. Endpoints are given one by one (ProConnect publishes them in its
+# discovery document).
+OIDC_RP_CLIENT_ID = env("OIDC_RP_CLIENT_ID", "") or ""
+OIDC_RP_CLIENT_SECRET = env("OIDC_RP_CLIENT_SECRET", "") or ""
+OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_OP_AUTHORIZATION_ENDPOINT", "") or ""
+OIDC_OP_TOKEN_ENDPOINT = env("OIDC_OP_TOKEN_ENDPOINT", "") or ""
+OIDC_OP_USER_ENDPOINT = env("OIDC_OP_USER_ENDPOINT", "") or ""
+OIDC_OP_JWKS_ENDPOINT = env("OIDC_OP_JWKS_ENDPOINT", "") or ""
+OIDC_OP_LOGOUT_ENDPOINT = env("OIDC_OP_LOGOUT_ENDPOINT", "") or ""
+OIDC_OP_LOGOUT_URL_METHOD = "core.oidc.provider_logout_url"
+OIDC_RP_SIGN_ALGO = env("OIDC_RP_SIGN_ALGO", "RS256") or "RS256"
+OIDC_RP_SCOPES = env("OIDC_RP_SCOPES", "openid email given_name usual_name siret uid") or "openid"
+OIDC_USE_PKCE = True
+OIDC_STORE_ID_TOKEN = True  # the hint of the logout at the provider
+OIDC_AUTH_REQUEST_EXTRA_PARAMS = (
+    {"acr_values": env("OIDC_ACR_VALUES", "")} if env("OIDC_ACR_VALUES", "") else {}
+)
+OIDC_TIMEOUT = 10
+OIDC_AUTHENTICATE_CLASS = "core.oidc.ProConnectLoginView"
+LOGIN_REDIRECT_URL_FAILURE = "/connexion/?sso=echec"
+# Roles are granted by admins; set OIDC_ROLES_CLAIM to take some from the provider, and only those
+# listed in OIDC_ROLES_ALLOWED (comma-separated role codes).
+OIDC_ROLES_CLAIM = env("OIDC_ROLES_CLAIM", "") or ""
+OIDC_ROLES_ALLOWED: list[str] = [
+    r.strip() for r in (env("OIDC_ROLES_ALLOWED", "") or "").split(",") if r.strip()
+]
 
 # Client addresses (or networks) of the reverse proxies whose X-Forwarded-For is believed: only a
 # request whose REMOTE_ADDR is one of them has its client address read from that header.
