@@ -9,7 +9,10 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from . import audit_actions  # noqa: F401  (registers the action labels)
+        from . import (
+            audit_actions,  # noqa: F401  (registers the action labels)
+            twofactor,  # noqa: F401  (its OpenAPI authentication extension)
+        )
 
 
 class PlurielAdminConfig(admin_apps.AdminConfig):

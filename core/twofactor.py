@@ -26,6 +26,7 @@ from django_otp import devices_for_user
 from django_otp.admin import OTPAdminSite
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, TokenAuthentication
 
@@ -270,3 +271,19 @@ class PasswordTokenAuthentication(TokenAuthentication):
                 _("Ce compte doit utiliser un jeton personnel, créé depuis la page « Mon compte ».")
             )
         return user, token
+
+
+class PersonalTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """How the OpenAPI schema documents personal tokens."""
+
+    target_class = "core.twofactor.PersonalTokenAuthentication"
+    name = "personalToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": _(
+                "Jeton personnel (plr_…), créé, listé et révoqué depuis la page « Mon compte »."
+            ),
+        }

@@ -442,7 +442,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 context["error"] = exc.message
         else:
             if not user.is_authenticated:
-                login(request, accepted, backend=settings.AUTHENTICATION_BACKENDS[0])
+                login(request, accepted, backend="core.auth.EmailBackend")
             messages.success(request, _("Bienvenue ! L'invitation est acceptée."))
             if invitation.organisation_id:
                 return redirect("core:organisation_detail", pk=invitation.organisation_id)

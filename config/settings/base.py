@@ -234,8 +234,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "core.twofactor.PersonalTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+        "core.twofactor.PersonalTokenAuthentication",
         "core.twofactor.PasswordTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
