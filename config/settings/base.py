@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -55,6 +56,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -286,6 +289,49 @@ CELERY_BEAT_SCHEDULE = {
         "task": "grants.tasks.completion_requests_flag_overdue",
         "schedule": 60 * 60,
     },
+}
+
+# Content-Security-Policy (django-csp): no inline script or style anywhere; the one exception is
+# the ReDoc page (config/urls.py), whose bundle injects its styles.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        # A form may also end at the identity provider (logout of a single sign-on session).
+        "form-action": [SELF]
+        + [
+            "/".join(url.split("/")[:3])
+            for url in [env("OIDC_OP_LOGOUT_ENDPOINT", "") or ""]
+            if url.startswith("http")
+        ],
+    }
+}
+# Permissions-Policy (django-permissions-policy): no powerful feature but passkeys, on this origin.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    "accelerometer": [],
+    "autoplay": [],
+    "camera": [],
+    "display-capture": [],
+    "encrypted-media": [],
+    "fullscreen": [],
+    "geolocation": [],
+    "gyroscope": [],
+    "magnetometer": [],
+    "microphone": [],
+    "midi": [],
+    "payment": [],
+    "publickey-credentials-create": ["self"],
+    "publickey-credentials-get": ["self"],
+    "screen-wake-lock": [],
+    "usb": [],
+    "xr-spatial-tracking": [],
 }
 
 SESSION_COOKIE_HTTPONLY = True

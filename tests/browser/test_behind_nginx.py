@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from .conftest import CHROMIUM_ARGS  # noqa: F401  (same browser as the other tests)
+from .conftest import assert_no_csp_violation, watch_csp
 
 pytestmark = pytest.mark.browser
 
@@ -25,8 +25,10 @@ def prod_context(browser):
         pytest.skip("needs nginx + gunicorn in production settings: run by .ci/prod_smoke.sh")
     context = browser.new_context(base_url=BASE, locale="fr-FR", ignore_https_errors=True)
     context.set_default_timeout(15_000)
+    violations = watch_csp(context)
     yield context
     context.close()
+    assert_no_csp_violation(violations)
 
 
 def login(page, email: str, password: str = PASSWORD):
@@ -59,6 +61,8 @@ def test_an_instructor_logs_in_over_tls_with_secure_cookies_and_hsts(prod_contex
     first = page.goto("/connexion/")
     assert first.status == 200
     assert "max-age=31536000" in first.headers["strict-transport-security"]
+    assert "script-src 'self'" in first.headers["content-security-policy"]
+    assert "camera=()" in first.headers["permissions-policy"]
     # Static files come from collectstatic (WhiteNoise, hashed names) through nginx.
     stylesheets = page.locator("link[rel=stylesheet]")
     href = stylesheets.first.get_attribute("href")
