@@ -193,3 +193,6 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+from . import admin_security  # noqa: E402, F401  (personal API tokens)

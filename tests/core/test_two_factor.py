@@ -204,3 +204,21 @@ def test_token_names_and_durations_are_checked(finance_officer):
         api_token_create(actor=finance_officer, name="", days=30)
     with pytest.raises(DomainError):
         api_token_create(actor=finance_officer, name="x", days=5000)
+
+
+def test_admins_list_and_revoke_personal_tokens(finance_officer, settings):
+    from core.twofactor import api_token_create
+
+    settings.TWO_FACTOR_REQUIRED = False
+    admin = f.UserFactory(email="admin@ville.example.org", is_staff=True, is_superuser=True)
+    token, _key = api_token_create(actor=finance_officer, name="Export nocturne", days=30)
+    client = Client()
+    client.force_login(admin)
+    listing = client.get(reverse("admin:core_personalapitoken_changelist"))
+    assert listing.status_code == 200 and "Export nocturne" in listing.content.decode()
+    client.post(
+        reverse("admin:core_personalapitoken_changelist"),
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
+    token.refresh_from_db()
+    assert token.revoked_at is not None
