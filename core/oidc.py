@@ -10,9 +10,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from csp.constants import SELF
 from django.conf import settings
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
@@ -123,3 +125,26 @@ class ProConnectLoginView(OIDCAuthenticationRequestView):
         if not oidc_enabled():
             raise Http404
         return super().get(request)
+
+
+def provider_origin() -> str:
+    """scheme://host[:port] of the provider's logout endpoint, if single sign-on is on."""
+    url = settings.OIDC_OP_LOGOUT_ENDPOINT if oidc_enabled() else ""
+    return "/".join(url.split("/")[:3]) if url.startswith(("http://", "https://")) else ""
+
+
+class ProviderFormActionMiddleware:
+    """The logout form of a single sign-on session ends at the provider (a redirect after a POST):
+    CSP's form-action must allow the provider's origin on every page that shows that form."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        origin = provider_origin()
+        if origin:
+            update: dict[str, Any] = dict(getattr(response, "_csp_update", None) or {})
+            update["form-action"] = [*update.get("form-action", []), SELF, origin]
+            response._csp_update = update  # type: ignore[attr-defined]
+        return response

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    "core.oidc.ProviderFormActionMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -304,13 +305,8 @@ CONTENT_SECURITY_POLICY = {
         "object-src": [NONE],
         "base-uri": [SELF],
         "frame-ancestors": [NONE],
-        # A form may also end at the identity provider (logout of a single sign-on session).
-        "form-action": [SELF]
-        + [
-            "/".join(url.split("/")[:3])
-            for url in [env("OIDC_OP_LOGOUT_ENDPOINT", "") or ""]
-            if url.startswith("http")
-        ],
+        # core.oidc.ProviderFormActionMiddleware adds the identity provider when SSO is on.
+        "form-action": [SELF],
     }
 }
 # Permissions-Policy (django-permissions-policy): no powerful feature but passkeys, on this origin.
@@ -343,6 +339,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    # django-axes logs every login at INFO; failures and lockouts are WARNING.
+    "loggers": {"axes": {"level": env("AXES_LOG_LEVEL", "WARNING")}},
 }
 
 # Domain figures (docs/domain.md): written agreement above this yearly amount (loi 2000-321 art. 10).
