@@ -38,9 +38,7 @@ def test_every_project_app_is_checked_by_the_layers_contract():
 def test_every_project_app_has_a_layer():
     layers = _importlinter_options()["contracts"][0]["layers"]
     names = {
-        name.strip().strip("()")
-        for layer in layers
-        for name in layer.replace("|", ":").split(":")
+        name.strip().strip("()") for layer in layers for name in layer.replace("|", ":").split(":")
     }
     missing = _project_apps() - names
     assert not missing, f"Give {sorted(missing)} a layer in pyproject.toml's layers contract."
