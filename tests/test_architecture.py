@@ -1,5 +1,6 @@
-"""The layering contract (pyproject.toml, run by `lint-imports` in `make lint`) only sees the
-packages listed in its `root_packages`: an app missing there would escape the contract silently."""
+"""`make lint` only checks what pyproject.toml lists: the layering contract (`lint-imports`) sees
+the packages in its `root_packages`, mypy the ones in `files`. An app missing there (a new app
+such as `finance/` or `demo/`) would escape both silently."""
 
 import tomllib
 from pathlib import Path
@@ -43,3 +44,10 @@ def test_every_project_app_has_a_layer():
     missing = _project_apps() - names
     assert not missing, f"Give {sorted(missing)} a layer in pyproject.toml's layers contract."
     assert {"core", "calls", "grants", "cpo", "finance", "reporting", "demo", "config"} <= names
+
+
+def test_every_project_app_is_type_checked():
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        files = set(tomllib.load(f)["tool"]["mypy"]["files"])
+    missing = _project_apps() - files
+    assert not missing, f"Add {sorted(missing)} to [tool.mypy] files in pyproject.toml."
