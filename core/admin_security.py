@@ -4,19 +4,20 @@ admin pages."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from .models import User
 from .models_security import PersonalApiToken
 from .twofactor import api_token_revoke
 
 
 @admin.register(PersonalApiToken)
-class PersonalApiTokenAdmin(admin.ModelAdmin):
+class PersonalApiTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = [
         "name",
         "user",
@@ -44,7 +45,7 @@ class PersonalApiTokenAdmin(admin.ModelAdmin):
         return False
 
     @admin.action(description=_("Révoquer les jetons sélectionnés"))
-    def revoke(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+    def revoke(self, request: HttpRequest, queryset: QuerySet[PersonalApiToken]) -> None:
         for token in queryset.select_related("user"):
-            api_token_revoke(actor=request.user, token=token)  # type: ignore[arg-type]
+            api_token_revoke(actor=cast(User, request.user), token=token)
         messages.success(request, _("Jetons révoqués."))

@@ -98,13 +98,13 @@ def lockout_parameters(request: Any, credentials: dict[str, Any] | None) -> list
     return [["username", "ip_address"], "ip_address"]
 
 
-class LoginThrottleHandler(AxesDatabaseHandler):
+class LoginThrottleHandler(AxesDatabaseHandler):  # type: ignore[misc]
     """axes' database handler where an address gets `LOGIN_ADDRESS_FAILURE_FACTOR` times more
     failures (over all accounts) than one account from that address."""
 
     def get_failures(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> int:
         per_account, per_address = (
-            sum(attempt.failures_since_start for attempt in attempts)
+            int(sum(attempt.failures_since_start for attempt in attempts))
             for attempts in self.get_user_attempts(request, credentials)
         )
         factor = max(1, int(settings.LOGIN_ADDRESS_FAILURE_FACTOR))

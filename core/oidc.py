@@ -31,7 +31,7 @@ def oidc_enabled() -> bool:
     return bool(settings.OIDC_RP_CLIENT_ID)
 
 
-class ProConnectBackend(OIDCAuthenticationBackend):
+class ProConnectBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Instantiated for every login (even by password): idle when SSO is not configured.
         if oidc_enabled():
@@ -118,13 +118,14 @@ def provider_logout_url(request: HttpRequest) -> str:
     return f"{settings.OIDC_OP_LOGOUT_ENDPOINT}?{urlencode(params)}"
 
 
-class ProConnectLoginView(OIDCAuthenticationRequestView):
+class ProConnectLoginView(OIDCAuthenticationRequestView):  # type: ignore[misc]
     """Starts a single sign-on (404 when SSO is not configured)."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
         if not oidc_enabled():
             raise Http404
-        return super().get(request)
+        response: HttpResponse = super().get(request)
+        return response
 
 
 def provider_origin() -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
@@ -179,7 +179,7 @@ class TwoFactorMiddleware:
             and not is_verified(request)
             and requires_two_factor(user)
         ):
-            blocked = self._blocked(request, user)
+            blocked = self._blocked(request, cast(User, user))
             if blocked is not None:
                 return blocked
         return self.get_response(request)
@@ -207,7 +207,7 @@ class TwoFactorMiddleware:
         return redirect(target)
 
 
-class TwoFactorAdminSite(OTPAdminSite):
+class TwoFactorAdminSite(OTPAdminSite):  # type: ignore[misc]
     """The admin of django-otp's OTPAdminSite: a staff member who must use a second factor gets in
     only once verified (the login itself is the site's, core:login)."""
 
@@ -226,7 +226,7 @@ class TwoFactorAdminSite(OTPAdminSite):
 
 def webauthn_rp_id(request: HttpRequest) -> str:
     """The relying party of passkeys: WEBAUTHN_RP_ID, else the host of SITE_URL."""
-    return settings.WEBAUTHN_RP_ID or (urlsplit(settings.SITE_URL).hostname or "localhost")
+    return str(settings.WEBAUTHN_RP_ID or urlsplit(settings.SITE_URL).hostname or "localhost")
 
 
 # --------------------------------------------------------------------------- API authentication

@@ -3,7 +3,7 @@ tokens. The rules live in core.twofactor."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import segno
 from django import forms
@@ -22,6 +22,7 @@ from django_otp import login as otp_login
 from . import twofactor
 from .errors import DomainError
 from .forms import add_domain_error
+from .models import User
 from .models_security import PersonalApiToken
 
 
@@ -60,7 +61,7 @@ def _next_url(request: HttpRequest) -> str:
 
 @login_required
 def security(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = cast(User, request.user)
     devices = [d for d in devices_for_user(user, confirmed=True) if d.persistent_id]
     return render(
         request,
@@ -78,7 +79,7 @@ def security(request: HttpRequest) -> HttpResponse:
 @login_required
 def two_factor_enrol(request: HttpRequest) -> HttpResponse:
     """Add an authenticator app (TOTP): scan, type one code, keep the recovery codes."""
-    user = request.user
+    user = cast(User, request.user)
     if twofactor.has_confirmed_device(user) and not twofactor.is_verified(request):
         return redirect("core:two_factor_verify")
     device = twofactor.totp_device_start(actor=user)
@@ -121,7 +122,7 @@ def _secret_b32(device: Any) -> str:
 @login_required
 def two_factor_verify(request: HttpRequest) -> HttpResponse:
     """Second step of a login: a code of the app, a recovery code, or a passkey."""
-    user = request.user
+    user = cast(User, request.user)
     if not twofactor.has_confirmed_device(user):
         return redirect("core:two_factor_enrol")
     form = CodeForm(request.POST or None)
@@ -142,7 +143,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
 def two_factor_recovery_codes(request: HttpRequest) -> HttpResponse:
     if not twofactor.is_verified(request):
         return redirect("core:two_factor_verify")
-    codes = twofactor.recovery_codes_generate(actor=request.user)
+    codes = twofactor.recovery_codes_generate(actor=cast(User, request.user))
     return render(
         request, "core/two_factor_codes.html", {"codes": codes, "next": "/compte/securite/"}
     )
@@ -155,7 +156,9 @@ def api_token_create(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             token, key = twofactor.api_token_create(
-                actor=request.user, name=form.cleaned_data["name"], days=form.cleaned_data["days"]
+                actor=cast(User, request.user),
+                name=form.cleaned_data["name"],
+                days=form.cleaned_data["days"],
             )
         except DomainError as exc:
             messages.error(request, str(exc.message))
@@ -169,7 +172,7 @@ def api_token_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    token = get_object_or_404(PersonalApiToken, pk=pk, user=request.user)
-    twofactor.api_token_revoke(actor=request.user, token=token)
+    token = get_object_or_404(PersonalApiToken, pk=pk, user=cast(User, request.user))
+    twofactor.api_token_revoke(actor=cast(User, request.user), token=token)
     messages.success(request, _("Le jeton « %(name)s » est révoqué.") % {"name": token.name})
     return redirect("core:security")
