@@ -17,7 +17,13 @@ urlpatterns = [
     ),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its initialisation as a script file (no inline script: CSP).
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api-schema", template_name="drf_spectacular_csp/swagger_ui.html"
+        ),
+        name="api-docs",
+    ),
     # ReDoc's bundle injects inline styles and starts from an inline script: the only page allowed.
     path(
         "api/redoc/",

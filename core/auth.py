@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
+from axes.backends import AxesStandaloneBackend
 from axes.handlers.database import AxesDatabaseHandler
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
@@ -136,6 +137,23 @@ def lockout_response(
         original_response.status_code = 429
         return original_response
     return render(request, "core/locked_out.html", {"message": throttled_message()}, status=429)
+
+
+class LoginThrottleBackend(AxesStandaloneBackend):  # type: ignore[misc]
+    """axes' backend, which refuses once a client is locked out. Every login of the site passes
+    the request (form, API, admin); a call without one (test client, shell) has no client to
+    count, so it is left to the next backend instead of failing."""
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
 
 
 class EmailBackend(ModelBackend):

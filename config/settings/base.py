@@ -107,7 +107,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
 AUTHENTICATION_BACKENDS = [
     # First: refuses without checking the password once a client is locked out (core.auth).
-    "axes.backends.AxesStandaloneBackend",
+    "core.auth.LoginThrottleBackend",
     "core.auth.EmailBackend",
     # Passkeys (second factor only: OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN is off).
     "django_otp_webauthn.backends.WebAuthnBackend",

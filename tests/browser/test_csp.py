@@ -28,3 +28,9 @@ def test_an_inline_style_or_script_is_reported(browser, live_server):
     context.close()
     assert any("style-src" in v for v in violations), violations
     assert any("script-src" in v for v in violations), violations
+
+
+def test_the_api_documentation_runs_under_the_policy(page):
+    """Swagger UI (drf-spectacular's split view: its start-up script and styles are files)."""
+    page.goto("/api/docs/")
+    page.get_by_text("Pluriel API").first.wait_for()
