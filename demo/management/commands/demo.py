@@ -578,7 +578,7 @@ class Command(BaseCommand):
             decided = record_committee_decisions(ctx)
             built = load_other_modes(ctx)
             built["agreements"] = load_agreements(ctx)
-            from cpo.demo_finance import load_finance_demo
+            from demo.finance import load_finance_demo
 
             built["finance"] = load_finance_demo(write=self.stdout.write)
             if created:
@@ -664,7 +664,7 @@ def reset_demo() -> int:
         programmes = list(
             Programme.objects.filter(name="Contrat de ville", fiscal_year=FISCAL_YEAR)
         )
-        from cpo.demo_finance import reset_finance_demo
+        from demo.finance import reset_finance_demo
 
         reset_finance_demo(programmes)
         apps = Application.objects.filter(programme__in=programmes)
