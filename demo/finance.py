@@ -48,8 +48,6 @@ from core.models import (
     User,
 )
 from core.notifications import notify
-from grants.models import Application, ApplicationState
-
 from cpo import confirmations, services, services_changes, services_finance
 from cpo.models import (
     Agreement,
@@ -61,6 +59,7 @@ from cpo.models import (
     PaymentRunState,
     Recovery,
 )
+from grants.models import Application, ApplicationState
 
 I = InstalmentState  # noqa: E741
 RS = PaymentRunState
@@ -432,9 +431,9 @@ def _run(plan: RunPlan, people: People) -> tuple[PaymentRun | None, bool]:
 
 def _change_bank_details(organisation_name: str) -> None:
     """The association records a new account: the approved run paying it goes back for approval."""
-    from demo.data import iban_for
     from core.models import Organisation
     from core.services import organisation_set_bank_details
+    from demo.data import iban_for
 
     organisation = Organisation.objects.filter(name=organisation_name).first()
     admin = (
