@@ -12,6 +12,7 @@ from ..models import Agreement, Amendment, Profile
 from .agreement import (
     _agreement_title,
 )
+from .clauses import write_clauses
 from .facts import (
     _KNOWN,
     _choice_label,
@@ -35,6 +36,8 @@ from .rendering import (
     long_date,
     percent,
 )
+
+AMENDMENT_TEMPLATE = "cpo/documents/amendment.txt"
 
 
 def render_amendment(amendment: Amendment, *, compress: bool = True) -> RenderedDocument:
@@ -67,74 +70,45 @@ def _render_amendment(amendment: Amendment, *, compress: bool) -> RenderedDocume
         title,
         _("à la %(kind)s n° %(ref)s") % {"kind": kind_title.lower(), "ref": agreement.reference},
     )
-    _parties(b, agreement, links)
-
-    b.h2(_("Préambule"))
-    b.bullets(
-        [
-            _("Vu la %(kind)s n° %(ref)s relative au projet « %(title)s »%(signed)s ;")
-            % {
-                "kind": kind_title.lower(),
-                "ref": agreement.reference,
-                "title": agreement.title,
-                "signed": (
-                    _(", signée le %(date)s") % {"date": long_date(agreement.signed_on)}
-                    if agreement.signed_on
-                    else ""
-                ),
-            },
-            *[
-                _("Vu l'avenant n° %(n)s prenant effet le %(date)s ;")
-                % {"n": a.version - 1, "date": long_date(a.effective_on)}
-                for a in agreement.amendments.filter(version__lt=amendment.version).order_by(
-                    "version"
-                )
-            ],
-        ]
-    )
-    b.para(_("Considérant le motif suivant : %(reason)s") % {"reason": amendment.reason})
-    b.para(_("Il a été convenu ce qui suit :"), style="left")
-
-    b.h2(_("Article 1 — Objet de l'avenant"))
-    b.para(
-        _(
-            "Le présent avenant modifie la %(kind)s n° %(ref)s dans les conditions prévues à son "
-            "article relatif aux avenants. Les sommes déjà versées ne sont pas remises en cause."
-        )
-        % {"kind": kind_title.lower(), "ref": agreement.reference}
-    )
-
-    b.h2(_("Article 2 — Modifications"))
     before = amendment.before if isinstance(amendment.before, dict) else {}
     after = amendment.after if isinstance(amendment.after, dict) else {}
-    if not _changes(b, before, after):
-        b.para(_("Le présent avenant ne modifie aucun montant ni aucune durée."))
-
+    # The before/after tables are built aside first: the template says whether there are any.
+    changes = _Builder(title="", footer="", doc_date=b.doc_date)
+    changed = _changes(changes, before, after)
     new_instalments = _instalments(agreement, version=amendment.version)
-    b.h2(_("Article 3 — Échéancier"))
-    if new_instalments:
-        b.para(
-            _(
-                "Les échéances déjà versées ou exigibles sont maintenues. Les échéances à venir "
-                "sont remplacées par les suivantes :"
-            )
-        )
-        _instalment_table(b, new_instalments, funders=len(links))
-    else:
-        b.para(_("L'échéancier de la convention n'est pas modifié."))
+    context: dict[str, Any] = {
+        "kind": kind_title.lower(),
+        "reference": agreement.reference,
+        "title": agreement.title,
+        "signed_on": long_date(agreement.signed_on) if agreement.signed_on else "",
+        "previous_amendments": [
+            {"number": a.version - 1, "effective_on": long_date(a.effective_on)}
+            for a in agreement.amendments.filter(version__lt=amendment.version).order_by("version")
+        ],
+        "reason": amendment.reason,
+        "changed": changed,
+        "has_instalments": bool(new_instalments),
+        "effective_on": long_date(amendment.effective_on),
+    }
 
-    b.h2(_("Article 4 — Date d'effet"))
-    b.para(
-        _(
-            "Le présent avenant prend effet le %(date)s. Toutes les autres stipulations de la "
-            "%(kind)s demeurent inchangées."
-        )
-        % {"date": long_date(amendment.effective_on), "kind": kind_title.lower()}
-    )
-    b.signatures(
-        _("Fait en %(copies)s exemplaires originaux, à %(place)s, le %(date)s.")
-        % {"copies": len(links) + 1, "place": BLANK, "date": BLANK},
-        _signature_blocks(agreement, links),
+    def add_changes() -> None:
+        b.story.extend(changes.story)
+        b.lines.extend(changes.lines)
+
+    write_clauses(
+        b,
+        AMENDMENT_TEMPLATE,
+        context,
+        {
+            "parties": lambda: _parties(b, agreement, links),
+            "changes": add_changes,
+            "instalments": lambda: _instalment_table(b, new_instalments, funders=len(links)),
+            "signatures": lambda: b.signatures(
+                _("Fait en %(copies)s exemplaires originaux, à %(place)s, le %(date)s.")
+                % {"copies": len(links) + 1, "place": BLANK, "date": BLANK},
+                _signature_blocks(agreement, links),
+            ),
+        },
     )
     return b.render(f"{agreement.reference}-avenant-{number}.pdf", compress=compress)
 
