@@ -15,13 +15,6 @@ from core.clock import today
 from core.models import BackgroundJob, Role
 from core.permissions import has_role
 from cpo import confirmations
-from demo.finance import (
-    OFFICER,
-    REJECTION,
-    SECOND_OFFICER,
-    load_finance_demo,
-    reset_finance_demo,
-)
 from cpo.models import (
     Instalment,
     InstalmentState,
@@ -31,6 +24,13 @@ from cpo.models import (
     PaymentRunState,
     Recovery,
     RecoveryState,
+)
+from demo.finance import (
+    OFFICER,
+    REJECTION,
+    SECOND_OFFICER,
+    load_finance_demo,
+    reset_finance_demo,
 )
 
 RS = PaymentRunState
