@@ -48,19 +48,12 @@ from core.models import (
     User,
 )
 from core.notifications import notify
+from cpo import services, services_changes
+from cpo.models import Agreement, Instalment, InstalmentState, Recovery
+from finance import confirmations
+from finance import services as services_finance
+from finance.models import PaymentConfirmation, PaymentRun, PaymentRunItem, PaymentRunState
 from grants.models import Application, ApplicationState
-
-from . import confirmations, services, services_changes, services_finance
-from .models import (
-    Agreement,
-    Instalment,
-    InstalmentState,
-    PaymentConfirmation,
-    PaymentRun,
-    PaymentRunItem,
-    PaymentRunState,
-    Recovery,
-)
 
 I = InstalmentState  # noqa: E741
 RS = PaymentRunState

@@ -26,6 +26,7 @@ from grants.budget import CHARGE_ACCOUNTS, PRODUCT_ACCOUNTS
 from grants.models import Application, ApplicationState
 
 from . import schedules
+from .hooks import agreement_stopped
 from .models import (
     OWED_STATES,
     Agreement,
@@ -561,11 +562,8 @@ def _simple(name: str, *, needs_reason: bool = False):
             if name in ("suspend", "terminate"):
                 # Payments in runs not yet exported come out; exported ones are with the
                 # accountant already, and paid ones are never touched.
-                from .services_finance import instalments_withdraw_from_open_runs
-
-                instalments_withdraw_from_open_runs(
-                    agreement.instalments.all(), actor=actor, reason=reason or name
-                )
+                # The payment side subscribes to this hook (finance.apps).
+                agreement_stopped(agreement.instalments.all(), actor=actor, reason=reason or name)
             if name == "suspend":
                 _hold(
                     agreement.instalments.filter(state__in=[I.PLANNED, I.DUE, I.APPROVED]),

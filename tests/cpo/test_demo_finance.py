@@ -14,7 +14,6 @@ from django.core.management import call_command
 from core.clock import today
 from core.models import BackgroundJob, Role
 from core.permissions import has_role
-from cpo import confirmations
 from cpo.demo_finance import (
     OFFICER,
     REJECTION,
@@ -22,16 +21,9 @@ from cpo.demo_finance import (
     load_finance_demo,
     reset_finance_demo,
 )
-from cpo.models import (
-    Instalment,
-    InstalmentState,
-    PaymentConfirmation,
-    PaymentRun,
-    PaymentRunItem,
-    PaymentRunState,
-    Recovery,
-    RecoveryState,
-)
+from cpo.models import Instalment, InstalmentState, Recovery, RecoveryState
+from finance import confirmations
+from finance.models import PaymentConfirmation, PaymentRun, PaymentRunItem, PaymentRunState
 
 RS = PaymentRunState
 Item = PaymentRunItem.Status
