@@ -40,6 +40,7 @@ from .models import (
     Instalment,
     InstalmentState,
 )
+from .transitions import instalments_transition
 
 A, E, I = AgreementState, EvaluationState, InstalmentState  # noqa: E741
 ACCEPTED_EVALUATIONS = (E.ACCEPTED, E.ACCEPTED_WITH_RESERVATIONS)
@@ -612,28 +613,24 @@ ROW_FIELDS = ("pk", "state", "number", "agreement__reference", "year__fiscal_yea
 
 def _hold(queryset, reason: str, *, actor: User | None = None) -> int:
     rows = list(queryset.values(*ROW_FIELDS))
-    Instalment.objects.filter(pk__in=[r["pk"] for r in rows]).update(
-        state=I.ON_HOLD, hold_reason=reason[:255]
-    )
-    audit_log_many(
+    instalments_transition(
+        [r["pk"] for r in rows],
+        transition="hold",
         actor=actor,
-        model=Instalment,
-        action="cpo.instalment.on_hold",
         entries=_instalment_entries(rows, "state", I.ON_HOLD, reason),
+        values={"hold_reason": reason[:255]},
     )
     return len(rows)
 
 
 def _cancel(queryset, reason: str, *, actor: User | None = None) -> int:
     rows = list(queryset.values(*ROW_FIELDS))
-    Instalment.objects.filter(pk__in=[r["pk"] for r in rows]).update(
-        state=I.CANCELLED, hold_reason=reason[:255]
-    )
-    audit_log_many(
+    instalments_transition(
+        [r["pk"] for r in rows],
+        transition="cancel",
         actor=actor,
-        model=Instalment,
-        action="cpo.instalment.cancelled",
         entries=_instalment_entries(rows, "state", I.CANCELLED, reason),
+        values={"hold_reason": reason[:255]},
     )
     return len(rows)
 
@@ -711,24 +708,20 @@ def instalments_refresh(
                 to_due.append(r)
         for reason in {r["reason"] for r in to_hold}:
             group = [r for r in to_hold if r["reason"] == reason]
-            Instalment.objects.filter(pk__in=[r["pk"] for r in group]).update(
-                state=I.ON_HOLD, hold_reason=reason
-            )
-        audit_log_many(
-            actor=None,
-            model=Instalment,
-            action="cpo.instalment.on_hold",
-            entries=_instalment_entries(to_hold, "state", I.ON_HOLD),
-        )
-        if to_due:
-            Instalment.objects.filter(pk__in=[r["pk"] for r in to_due]).update(
-                state=I.DUE, hold_reason="", due_since=day
-            )
-            audit_log_many(
+            instalments_transition(
+                [r["pk"] for r in group],
+                transition="hold",
                 actor=None,
-                model=Instalment,
-                action="cpo.instalment.due",
+                entries=_instalment_entries(group, "state", I.ON_HOLD),
+                values={"hold_reason": reason},
+            )
+        if to_due:
+            instalments_transition(
+                [r["pk"] for r in to_due],
+                transition="make_due",
+                actor=None,
                 entries=_instalment_entries(to_due, "state", I.DUE),
+                values={"hold_reason": "", "due_since": day},
             )
         counts["due"], counts["on_hold"] = len(to_due), len(to_hold)
 

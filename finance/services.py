@@ -39,6 +39,7 @@ from core.permissions import has_role
 from core.references import next_reference
 from cpo.models import AgreementState, Instalment, instalment_reference
 from cpo.models import InstalmentState as I  # noqa: N817
+from cpo.transitions import instalments_transition
 from finance.models import (
     FiscalYear,
     PaymentRun,
@@ -166,14 +167,11 @@ def fiscal_year_close(
                 ],
             )
         if cancel:
-            Instalment.objects.filter(pk__in=cancel).update(
-                state=I.CANCELLED,
-                hold_reason=(_("Exercice %(year)d clos") % {"year": year})[:255],
-            )
-            audit_log_many(
+            instalments_transition(
+                sorted(cancel),
+                transition="cancel",
                 actor=actor,
-                model=Instalment,
-                action="cpo.instalment.cancelled",
+                values={"hold_reason": (_("Exercice %(year)d clos") % {"year": year})[:255]},
                 entries=[
                     {
                         "object_id": pk,
@@ -233,13 +231,11 @@ def instalments_approve(*, actor: User, instalment_ids: Iterable[int], note: str
         to_approve = [r for r in rows if r["state"] == I.DUE]
         if not to_approve:
             return 0
-        Instalment.objects.filter(pk__in=[r["pk"] for r in to_approve]).update(
-            state=I.APPROVED, certified_at=now(), certified_by=actor
-        )
-        audit_log_many(
+        instalments_transition(
+            [r["pk"] for r in to_approve],
+            transition="approve",
             actor=actor,
-            model=Instalment,
-            action="cpo.instalment.approved",
+            values={"certified_at": now(), "certified_by": actor},
             entries=[
                 {
                     "object_id": r["pk"],
@@ -387,20 +383,18 @@ def payment_run_create(
         due = [r for r in rows if r["state"] == I.DUE]
         stamp = now()
         if due:
-            Instalment.objects.filter(pk__in=[r["pk"] for r in due]).update(
-                certified_at=stamp, certified_by=actor
-            )
-            audit_log_many(
+            # A due instalment put in a run is certified on the way (liquidation, then the run).
+            instalments_transition(
+                [r["pk"] for r in due],
+                transition="approve",
                 actor=actor,
-                model=Instalment,
-                action="cpo.instalment.approved",
+                values={"certified_at": stamp, "certified_by": actor},
                 entries=[_entry(r, I.DUE, I.APPROVED, run.reference) for r in due],
             )
-        Instalment.objects.filter(pk__in=[r["pk"] for r in rows]).update(state=I.IN_RUN)
-        audit_log_many(
+        instalments_transition(
+            [r["pk"] for r in rows],
+            transition="add_to_run",
             actor=actor,
-            model=Instalment,
-            action="cpo.instalment.added_to_run",
             entries=[_entry(r, I.APPROVED, I.IN_RUN, run.reference) for r in rows],
         )
         audit_log(
@@ -474,13 +468,10 @@ def _release_items(
     items.filter(status=ItemStatus.PENDING).update(
         status=ItemStatus.REMOVED, reject_reason=reason[:255]
     )
-    Instalment.objects.filter(pk__in=[r["pk"] for r in rows], state=I.IN_RUN).update(
-        state=I.APPROVED
-    )
-    audit_log_many(
+    instalments_transition(
+        [r["pk"] for r in rows],
+        transition="remove_from_run",
         actor=actor,
-        model=Instalment,
-        action="cpo.instalment.removed_from_run",
         entries=[_entry(r, I.IN_RUN, I.APPROVED, run.reference, reason) for r in rows],
     )
     return len(rows)
@@ -709,11 +700,10 @@ def payment_run_export(*, actor: User, run: PaymentRun) -> PaymentRun:
             rows = list(
                 Instalment.objects.filter(pk__in=pending.values("instalment_id")).values(*ROW)
             )
-            Instalment.objects.filter(pk__in=[r["pk"] for r in rows]).update(state=I.EXPORTED)
-            audit_log_many(
+            instalments_transition(
+                [r["pk"] for r in rows],
+                transition="export",
                 actor=actor,
-                model=Instalment,
-                action="cpo.instalment.exported",
                 entries=[_entry(r, I.IN_RUN, I.EXPORTED, run.reference) for r in rows],
             )
             run = apply_transition(
@@ -758,31 +748,6 @@ def confirmations_apply_rows(
         stamp = now()
         paid = [p for p in pending if wanted[p["pk"]]["status"] == ItemStatus.PAID]
         rejected = [p for p in pending if wanted[p["pk"]]["status"] == ItemStatus.REJECTED]
-        by_date: dict[datetime.date, list[dict]] = defaultdict(list)
-        for p in paid:
-            by_date[wanted[p["pk"]]["paid_on"]].append(p)
-        for paid_on, group in by_date.items():
-            PaymentRunItem.objects.filter(pk__in=[p["pk"] for p in group]).update(
-                status=ItemStatus.PAID, paid_on=paid_on, confirmed_at=stamp
-            )
-            for year in {p["fiscal_year"] for p in group}:
-                Instalment.objects.filter(
-                    pk__in=[p["instalment_id"] for p in group if p["fiscal_year"] == year]
-                ).update(
-                    state=I.PAID,
-                    paid_on=paid_on,
-                    charged_year=year,
-                    is_late=False,
-                    reject_reason="",
-                )
-        for p in rejected:
-            reason = wanted[p["pk"]]["reason"][:255]
-            PaymentRunItem.objects.filter(pk=p["pk"]).update(
-                status=ItemStatus.REJECTED, reject_reason=reason, confirmed_at=stamp
-            )
-            Instalment.objects.filter(pk=p["instalment_id"]).update(
-                state=I.DUE, reject_reason=reason, certified_at=None, certified_by=None
-            )
         info = {
             r["pk"]: r
             for r in Instalment.objects.filter(pk__in=[p["instalment_id"] for p in pending]).values(
@@ -794,38 +759,60 @@ def confirmations_apply_rows(
                 "pk", "reference"
             )
         )
-        audit_log_many(
-            actor=actor,
-            model=Instalment,
-            action="cpo.instalment.paid",
-            entries=[
-                {
-                    **_entry(info[p["instalment_id"]], I.EXPORTED, I.PAID, run_refs[p["run_id"]]),
-                    "payload": {
-                        "run": run_refs[p["run_id"]],
-                        "paid_on": wanted[p["pk"]]["paid_on"],
-                        "amount": p["amount"],
-                        "source": source,
+        by_date: dict[datetime.date, list[dict]] = defaultdict(list)
+        for p in paid:
+            by_date[wanted[p["pk"]]["paid_on"]].append(p)
+        for paid_on, group in by_date.items():
+            PaymentRunItem.objects.filter(pk__in=[p["pk"] for p in group]).update(
+                status=ItemStatus.PAID, paid_on=paid_on, confirmed_at=stamp
+            )
+            for year in {p["fiscal_year"] for p in group}:
+                of_year = [p for p in group if p["fiscal_year"] == year]
+                instalments_transition(
+                    [p["instalment_id"] for p in of_year],
+                    transition="pay",
+                    actor=actor,
+                    values={
+                        "paid_on": paid_on,
+                        "charged_year": year,
+                        "is_late": False,
+                        "reject_reason": "",
                     },
-                }
-                for p in paid
-            ],
-        )
-        audit_log_many(
-            actor=actor,
-            model=Instalment,
-            action="cpo.instalment.rejected",
-            entries=[
-                _entry(
-                    info[p["instalment_id"]],
-                    I.EXPORTED,
-                    I.DUE,
-                    run_refs[p["run_id"]],
-                    wanted[p["pk"]]["reason"],
+                    entries=[
+                        {
+                            **_entry(
+                                info[p["instalment_id"]], I.EXPORTED, I.PAID, run_refs[p["run_id"]]
+                            ),
+                            "payload": {
+                                "run": run_refs[p["run_id"]],
+                                "paid_on": paid_on,
+                                "amount": p["amount"],
+                                "source": source,
+                            },
+                        }
+                        for p in of_year
+                    ],
                 )
-                for p in rejected
-            ],
-        )
+        for p in rejected:
+            reason = wanted[p["pk"]]["reason"][:255]
+            PaymentRunItem.objects.filter(pk=p["pk"]).update(
+                status=ItemStatus.REJECTED, reject_reason=reason, confirmed_at=stamp
+            )
+            instalments_transition(
+                [p["instalment_id"]],
+                transition="reject",
+                actor=actor,
+                values={"reject_reason": reason, "certified_at": None, "certified_by": None},
+                entries=[
+                    _entry(
+                        info[p["instalment_id"]],
+                        I.EXPORTED,
+                        I.DUE,
+                        run_refs[p["run_id"]],
+                        wanted[p["pk"]]["reason"],
+                    )
+                ],
+            )
         for run in PaymentRun.objects.select_for_update().filter(pk__in=run_refs).order_by("pk"):
             _settle(run, actor=actor)
         counts["paid"], counts["rejected"] = len(paid), len(rejected)
