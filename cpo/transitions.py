@@ -59,7 +59,7 @@ def instalments_transition(
     *,
     transition: str,
     actor: User | None,
-    entries: Sequence[Mapping[str, Any]],
+    entries: Sequence[dict[str, Any]],
     values: Mapping[str, Any] | None = None,
 ) -> int:
     """Move the instalments `ids` through `transition`: one UPDATE (state, plus `values`, such as
