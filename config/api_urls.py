@@ -5,7 +5,7 @@ from rest_framework.routers import DefaultRouter
 from calls.api import register as register_calls
 from core.api_views import register as register_core
 from cpo.api import register as register_cpo
-from cpo.api_finance import register as register_finance
+from finance.api import register as register_finance
 from grants.api import register as register_grants
 from grants.api_anticall import register as register_anticall
 from grants.api_direct import register as register_direct

@@ -16,7 +16,7 @@ urlpatterns = [
     path("anti-appels/", include("grants.urls_anticall")),
     path("", include("grants.urls_solutions")),
     path("conventions/", include("cpo.urls")),
-    path("finances/", include("cpo.urls_finance")),
+    path("finances/", include("finance.urls")),
     path("pilotage/", include("reporting.urls")),
     path("donnees/", include("reporting.urls_public")),
 ]
