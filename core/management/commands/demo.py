@@ -1475,7 +1475,7 @@ def _call(ctx: Context, title: str) -> Call:
 def load_anti_call(ctx: Context, residents: list[User]) -> bool:
     """Needs published in the 3 neighbourhoods and structures in every state of the anti-call."""
     from calls.models import Need
-    from grants import services_anticall as anticall
+    from grants.anticall import services as anticall
     from grants.models import CoachingEntry
 
     call = _call(ctx, ANTI_CALL_TITLE)
@@ -1665,7 +1665,7 @@ def _operators(ctx: Context, call: Call, challenges: list, rows: list) -> list[A
 
 
 def _open_solutions_call(ctx: Context, call: Call, residents: list[User]) -> None:
-    from grants import services_solutions as solutions
+    from grants.solutions import services as solutions
 
     manager = ctx.users["responsable@demo.pluriel.fr"]
     moment = now()
@@ -1697,14 +1697,14 @@ def _open_solutions_call(ctx: Context, call: Call, residents: list[User]) -> Non
 def _closed_solutions_call(ctx: Context, residents: list[User]) -> None:
     """The demo cannot travel in time: the files are filed while the call is open, then the call's
     dates are set back, the panel is created with past voting dates and the ballots are written the
-    way grants.services_solutions.ballot_cast writes them. The allocation then runs through the
+    way grants.solutions.services.ballot_cast writes them. The allocation then runs through the
     services."""
     import uuid
 
     from calls.models import Panel
     from core.audit import audit_log
-    from grants import services_solutions as solutions
     from grants.models import AllocationRun, Ballot, BallotChoice
+    from grants.solutions import services as solutions
 
     manager = ctx.users["responsable@demo.pluriel.fr"]
     moment = now()
@@ -1767,7 +1767,7 @@ def _closed_solutions_call(ctx: Context, residents: list[User]) -> None:
 
 def load_structural(ctx: Context, residents: list[User]) -> bool:
     """Structural support files over 3, 4 and 5 years: filed, in committee, approved year by year."""
-    from grants import services_direct
+    from grants.direct import services as services_direct
 
     call = _call(ctx, STRUCTURAL_CALL_TITLE)
     if Application.objects.filter(call=call).exists():
@@ -1828,7 +1828,7 @@ def load_structural(ctx: Context, residents: list[User]) -> bool:
 
 def load_direct_awards(ctx: Context, residents: list[User]) -> bool:
     """Three direct awards opened by the instructor: one approved, one refused, one pending."""
-    from grants import services_direct
+    from grants.direct import services as services_direct
     from grants.models import ApplicationKind
 
     if Application.objects.filter(

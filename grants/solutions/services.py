@@ -23,9 +23,8 @@ from core.models import Role, User
 from core.notifications import notify
 from core.permissions import has_role
 
-from . import allocation, pabulib
-from .eligibility import euros
-from .models import (
+from ..eligibility import euros
+from ..models import (
     AllocationRun,
     Application,
     ApplicationState,
@@ -33,6 +32,7 @@ from .models import (
     BallotChoice,
     PanelAssessment,
 )
+from . import allocation, pabulib
 
 S = ApplicationState
 
@@ -221,7 +221,7 @@ def allocation_compute(*, actor: User, call: Call) -> AllocationRun:
         audit_log(
             actor=actor,
             obj=call,
-            action="grants.allocation.computed",
+            action="grants.solutions.allocation.computed",
             payload={
                 "run": run.pk,
                 "greedy": list(greedy.selected),
@@ -308,7 +308,7 @@ def allocation_decide(
         audit_log(
             actor=actor,
             obj=run.call,
-            action="grants.allocation.decided",
+            action="grants.solutions.allocation.decided",
             reason=reason,
             payload={"run": run.pk, "rule": rule, "selection": chosen},
         )
@@ -376,7 +376,7 @@ def allocation_publish(*, actor: User, run: AllocationRun) -> AllocationRun:
         audit_log(
             actor=actor,
             obj=run.call,
-            action="grants.allocation.published",
+            action="grants.solutions.allocation.published",
             payload={"run": run.pk, "selection": sorted(chosen)},
         )
         notify(

@@ -18,10 +18,10 @@ from core.models import Organisation, Role, User
 from core.notifications import notify
 from core.permissions import has_role
 
-from .eligibility import euros
-from .models import Application, ApplicationKind, ApplicationState, ApplicationYear
-from .selectors_direct import multi_year_share  # noqa: F401 (a read, moved to the selectors)
-from .services import application_create, audit_envelope_override, envelope_guard
+from ..eligibility import euros
+from ..models import Application, ApplicationKind, ApplicationState, ApplicationYear
+from ..services import application_create, audit_envelope_override, envelope_guard
+from .selectors import multi_year_share  # noqa: F401 (a read, moved to the selectors)
 
 S = ApplicationState
 STRUCTURAL_MIN_YEARS, STRUCTURAL_MAX_YEARS = 3, 5

@@ -27,8 +27,8 @@ from core.notifications import notify
 from core.permissions import has_role, is_member, organisation_ids_of
 from core.references import next_reference
 
-from .eligibility import euros
-from .models import (
+from ..eligibility import euros
+from ..models import (
     Application,
     ApplicationKind,
     ApplicationState,
@@ -38,7 +38,7 @@ from .models import (
     Objective,
     PrototypeDeliverable,
 )
-from .services import audit_envelope_override, envelope_guard
+from ..services import audit_envelope_override, envelope_guard
 
 C = CandidacyState
 REMINDER_DAYS_BEFORE = 3
