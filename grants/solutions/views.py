@@ -599,7 +599,11 @@ def allocation_publish(request: HttpRequest, call_id: int, run_id: int) -> HttpR
     call = _get_call(request, call_id)
     run = _run_of(request, call, run_id)
     try:
-        svc.allocation_publish(actor=request.user, run=run)
+        svc.allocation_publish(
+            actor=request.user,
+            run=run,
+            envelope_override_reason=request.POST.get("envelope_override_reason", ""),
+        )
     except DomainError as exc:
         context = _results_context(request, call, error=str(exc.message))
         return render(request, "grants/solutions/results.html", context, status=exc.status_code)
