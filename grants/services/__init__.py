@@ -1,6 +1,7 @@
 """Writes for applications of the classic workflow, one module per concept:
 
-- `workflow`: who may run each transition, and the helper every transition goes through;
+- `workflow`: the permission predicates, and the helper every transition goes through (the
+  transitions themselves are declared once in grants/transitions.py);
 - `drafting`: creating and editing a draft, budget rows, renewal, attachments;
 - `submission`: filing and withdrawing;
 - `completion`: completion requests and their answers;
@@ -65,7 +66,6 @@ from .submission import (
 )
 from .workflow import (
     S,
-    TransitionSpec,
     available_transitions,
     transition_specs,
 )
@@ -78,7 +78,6 @@ __all__ = [
     "application_grant",
     "EDITABLE_FIELDS",
     "S",
-    "TransitionSpec",
     "application_add_note",
     "application_approve",
     "application_assign",

@@ -31,7 +31,7 @@ from ..models import (
 )
 from .workflow import (
     S,
-    _applicant_of,
+    applicant_of,
 )
 
 EDITABLE_FIELDS = [
@@ -178,7 +178,7 @@ def application_update(
     """Edit a draft or a file returned for completion (the applicant's side only)."""
     with transaction.atomic():
         application = lock(application)
-        if not _applicant_of(actor, application):
+        if not applicant_of(actor, application):
             raise PermissionDenied(_("Vous n'agissez pas pour cette organisation."))
         if not application.is_editable_by_applicant:
             raise TransitionNotAllowed(
@@ -257,7 +257,7 @@ def application_attach(
 
     The file's applicants only, while they may still change it (draft or returned for completion).
     Same size, type and content checks as every upload (core.uploads)."""
-    if not _applicant_of(actor, application):
+    if not applicant_of(actor, application):
         raise PermissionDenied(_("Vous n'agissez pas pour cette organisation."))
     if not application.is_editable_by_applicant:
         raise TransitionNotAllowed(

@@ -32,11 +32,11 @@ from ..selectors import (
 )
 from .workflow import (
     S,
-    _decider_of,
-    _instructor_of,
     _notify_applicants,
     _transition,
     _url,
+    decider_of,
+    instructor_of,
 )
 
 # --------------------------------------------------------------------------- instruction
@@ -111,7 +111,7 @@ def application_assign(
     *, actor: User, application: Application, instructor: User | None
 ) -> Application:
     """Assign the file to an instructor by hand (or unassign with None)."""
-    if not _instructor_of(actor, application):
+    if not instructor_of(actor, application):
         raise PermissionDenied(_("Vous n'avez pas le droit d'attribuer ce dossier."))
     if instructor is not None and not has_role(instructor, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER):
         raise DomainError(_("Cette personne n'est pas instructeur·rice."), field="assigned_to")
@@ -162,7 +162,7 @@ def _auto_assign(application: Application, *, actor: User | None) -> None:
 
 
 def application_add_note(*, actor: User, application: Application, text: str) -> InstructorNote:
-    if not (_instructor_of(actor, application) or _decider_of(actor, application)):
+    if not (instructor_of(actor, application) or decider_of(actor, application)):
         raise PermissionDenied(_("Les notes internes sont réservées à l'instruction."))
     text = (text or "").strip()
     if not text:
@@ -212,7 +212,7 @@ def application_score(
     comments: dict[int, str] | None = None,
 ) -> list[Score]:
     """Score the file against the call's grid (criterion id → value within 0..max)."""
-    if not _instructor_of(actor, application):
+    if not instructor_of(actor, application):
         raise PermissionDenied(_("Seule l'instruction note les dossiers."))
     if application.state not in (S.ELIGIBLE, S.UNDER_REVIEW):
         raise TransitionNotAllowed(

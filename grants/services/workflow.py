@@ -1,5 +1,6 @@
-"""The classic workflow's transitions: who may run each one, and the helper every transition
-service goes through (permission check, reason, FSM step, one audit row).
+"""The classic workflow's plumbing: the permission predicates the declaration of the transitions
+(grants.transitions) refers to, and the helper every transition service goes through (permission
+check, reason, FSM step, one audit row).
 
 Every transition service follows docs/style.md: one transaction, the row locked, early return when
 already in the target state, permission check, transition, save, one audit row, notifications
@@ -8,8 +9,8 @@ after commit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 
@@ -27,23 +28,26 @@ from ..selectors import (
     is_staff_viewer,
 )
 
+if TYPE_CHECKING:
+    from ..transitions import Transition
+
 S = ApplicationState
 
 
 # --------------------------------------------------------------------------- permissions
 
 
-def _applicant_of(actor: User, application: Application) -> bool:
+def applicant_of(actor: User, application: Application) -> bool:
     return is_member(actor, application.organisation)
 
 
-def _instructor_of(actor: User, application: Application) -> bool:
+def instructor_of(actor: User, application: Application) -> bool:
     if has_role(actor, Role.PROGRAMME_MANAGER):
         return True
     return scope_of(actor, Role.INSTRUCTOR) is not None and is_staff_viewer(actor, application)
 
 
-def _decider_of(actor: User, application: Application) -> bool:
+def decider_of(actor: User, application: Application) -> bool:
     if has_role(actor, Role.PROGRAMME_MANAGER):
         return True
     return scope_of(actor, Role.COMMITTEE_MEMBER) is not None and is_staff_viewer(
@@ -51,141 +55,26 @@ def _decider_of(actor: User, application: Application) -> bool:
     )
 
 
-def _manager(actor: User, application: Application) -> bool:
+def manager_of(actor: User, application: Application) -> bool:
     return has_role(actor, Role.PROGRAMME_MANAGER)
 
 
-def _instructor_or_manager(actor: User, application: Application) -> bool:
-    return _instructor_of(actor, application)
+def transition_specs() -> Mapping[str, Transition]:
+    """The declared transitions (grants.transitions), by name, in the page's order."""
+    from ..transitions import TRANSITIONS  # the declaration sits above the services it runs
+
+    return TRANSITIONS
 
 
-@dataclass(frozen=True)
-class TransitionSpec:
-    """What a transition needs: who may run it and which inputs it takes."""
-
-    name: str
-    label: str
-    action: str
-    who: Any
-    needs_reason: bool = False
-    style: str = "secondary"
-
-
-def _specs() -> dict[str, TransitionSpec]:
-    return {
-        "submit": TransitionSpec(
-            "submit",
-            _("Déposer le dossier"),
-            "grants.application.submitted",
-            _applicant_of,
-            style="primary",
-        ),
-        "resubmit": TransitionSpec(
-            "resubmit",
-            _("Renvoyer le dossier complété"),
-            "grants.application.resubmitted",
-            _applicant_of,
-            style="primary",
-        ),
-        "withdraw": TransitionSpec(
-            "withdraw",
-            _("Retirer le dossier"),
-            "grants.application.withdrawn",
-            _applicant_of,
-            style="danger",
-        ),
-        "request_completion": TransitionSpec(
-            "request_completion",
-            _("Demander des compléments"),
-            "grants.application.completion_requested",
-            _instructor_of,
-        ),
-        "declare_eligible": TransitionSpec(
-            "declare_eligible",
-            _("Déclarer recevable"),
-            "grants.application.declared_eligible",
-            _instructor_of,
-            style="primary",
-        ),
-        "declare_ineligible": TransitionSpec(
-            "declare_ineligible",
-            _("Déclarer irrecevable"),
-            "grants.application.declared_ineligible",
-            _instructor_of,
-            needs_reason=True,
-            style="danger",
-        ),
-        "start_review": TransitionSpec(
-            "start_review",
-            _("Commencer l'instruction"),
-            "grants.application.review_started",
-            _instructor_of,
-            style="primary",
-        ),
-        "send_to_committee": TransitionSpec(
-            "send_to_committee",
-            _("Inscrire en comité"),
-            "grants.application.sent_to_committee",
-            _instructor_of,
-            style="primary",
-        ),
-        "approve": TransitionSpec(
-            "approve", _("Accorder"), "grants.application.approved", _decider_of, style="primary"
-        ),
-        "reject": TransitionSpec(
-            "reject",
-            _("Refuser"),
-            "grants.application.rejected",
-            _decider_of,
-            needs_reason=True,
-            style="danger",
-        ),
-        "dismiss": TransitionSpec(
-            "dismiss",
-            _("Classer sans suite"),
-            "grants.application.dismissed",
-            _instructor_or_manager,
-            needs_reason=True,
-            style="danger",
-        ),
-        "reopen": TransitionSpec(
-            "reopen",
-            _("Rouvrir la décision"),
-            "grants.application.reopened",
-            _manager,
-            needs_reason=True,
-        ),
-        "award_directly": TransitionSpec(
-            "award_directly",
-            _("Accorder hors appel"),
-            "grants.application.awarded_directly",
-            _manager,
-            style="primary",
-        ),
-        "refuse_directly": TransitionSpec(
-            "refuse_directly",
-            _("Refuser l'attribution hors appel"),
-            "grants.application.refused_directly",
-            _manager,
-            needs_reason=True,
-            style="danger",
-        ),
-    }
-
-
-def transition_specs() -> dict[str, TransitionSpec]:
-    return _specs()
-
-
-def available_transitions(*, actor: User, application: Application) -> list[TransitionSpec]:
+def available_transitions(*, actor: User, application: Application) -> list[Transition]:
     """The transitions this actor may run on this file now (the UI shows exactly these)."""
-    specs = _specs()
+    specs = transition_specs()
     names = allowed_transition_names(application)
     return [specs[n] for n in names if n in specs and specs[n].who(actor, application)]
 
 
-def _check(actor: User, application: Application, name: str) -> TransitionSpec:
-    spec = _specs()[name]
+def _check(actor: User, application: Application, name: str) -> Transition:
+    spec = transition_specs()[name]
     if not spec.who(actor, application):
         raise PermissionDenied(
             _("Vous n'avez pas le droit d'effectuer cette action sur ce dossier.")
