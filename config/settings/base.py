@@ -51,7 +51,9 @@ INSTALLED_APPS = [
     "calls",
     "grants",
     "cpo",
+    "finance",
     "reporting",
+    "demo",
 ]
 
 MIDDLEWARE = [
