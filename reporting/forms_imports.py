@@ -33,12 +33,22 @@ class ImportUploadForm(forms.Form):
         widget=forms.RadioSelect,
     )
 
+    sheet = forms.CharField(
+        label=_("Feuille du classeur"),
+        help_text=_("XLSX ou ODS : nom ou numéro de la feuille à lire (la première sinon)."),
+        max_length=100,
+        required=False,
+    )
+
     def __init__(self, *args: Any, kind: Kind, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not kind.strict_option:
             del self.fields["strict"]
 
     def options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
         if "strict" in self.cleaned_data:
-            return {"strict": self.cleaned_data["strict"]}
-        return {}
+            options["strict"] = self.cleaned_data["strict"]
+        if self.cleaned_data.get("sheet"):
+            options["sheet"] = self.cleaned_data["sheet"]
+        return options

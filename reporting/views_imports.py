@@ -77,7 +77,7 @@ def import_new(request: HttpRequest, kind: str) -> HttpResponse:
         except DomainPermissionDenied:
             raise PermissionDenied
         except DomainError as exc:
-            form.add_error("file", str(exc.message))
+            form.add_error("sheet" if exc.field == "sheet" else "file", str(exc.message))
         else:
             return redirect("reporting:import_detail", batch.pk)
     status = 400 if form.errors else 200
