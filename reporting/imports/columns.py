@@ -11,6 +11,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from .cleaning import Fixed, placeholder, refuse_scientific
 from .reader import CellError, Table, clean_text, loose_header, normalise_header
 from .report import Report
 
@@ -117,10 +118,15 @@ def read_records(
     width = len(table.headers)
     # Without a required column no row can be imported; its cells are still all checked.
     unusable = any(c.required and c.key not in mapping.index for c in columns)
+    first_of: dict[int, int] = {}  # a row's cells' hash → the first row with the same cells
     for row, cells in table.rows():
         report.row_count += 1
         values: dict[str, Any] = {}
         bad: set[str] = {""} if unusable else set()
+        same = first_of.setdefault(hash(tuple(c.strip() for c in cells)), row)
+        if same != row:
+            report.warning(row, "", "", _("Ligne identique à la ligne %(row)s.") % {"row": same})
+            report.clean("duplicate", "", 1, _("lignes identiques à une ligne précédente"), row=row)
         if len(cells) > width and any(c.strip() for c in cells[width:]):
             report.error(
                 row,
@@ -133,10 +139,19 @@ def read_records(
         for key, label, index, required, parse, max_length in plan:
             raw = cells[index] if index < len(cells) else ""
             text = _clean(raw)
+            if text and placeholder(text):
+                report.clean(
+                    f"placeholder:{text}",
+                    label,
+                    1,
+                    _("« %(value)s » lu comme vide") % {"value": text},
+                    row=row,
+                )
+                text = ""
             if not text:
                 values[key] = None
                 if required:
-                    report.error(row, label, "", _("Cellule obligatoire vide."))
+                    report.error(row, label, raw, _("Cellule obligatoire vide."))
                     bad.add(key)
                 continue
             if max_length is not None and len(text) > max_length:
@@ -154,11 +169,18 @@ def read_records(
                 values[key] = text
                 continue
             try:
-                values[key] = parse(text)
+                if "E" in text or "e" in text:
+                    refuse_scientific(text)
+                value = parse(text)
             except CellError as exc:
                 report.error(row, label, raw, exc.message)
                 values[key] = None
                 bad.add(key)
+                continue
+            if type(value) is Fixed:
+                report.clean(value.code, label, 1, value.message, row=row)
+                value = value.value
+            values[key] = value
         yield row, values, bad
 
 

@@ -20,8 +20,9 @@ from core.identifiers import INSEE_RE, RNA_RE
 from core.models import Organisation, User
 from core.services_import import organisation_ids_by_siret, organisations_upsert
 
+from .cleaning import siret_cell
 from .columns import Column, map_headers, read_records
-from .reader import CellError, Table, loose_header, normalise_header, parse_siret
+from .reader import CellError, Table, loose_header, normalise_header
 from .report import Report
 
 
@@ -105,7 +106,7 @@ COLUMNS = [
         required=True,
         max_length=255,
     ),
-    Column("siret", "siret", ("n° siret", "numero siret"), required=True, parse=parse_siret),
+    Column("siret", "siret", ("n° siret", "numero siret"), required=True, parse=siret_cell),
     Column("rna", "rna", ("numero rna", "n° rna", "rna association"), parse=_rna),
     Column("legal_form", "forme juridique", ("statut", "forme"), parse=_legal_form),
     Column("email", "email", ("e-mail", "courriel", "mail", "adresse e-mail"), parse=_email),

@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 
 from core.identifiers import EJ_RE, RNA_RE
 
+from .cleaning import Fixed, date_cell, nature_synonym, siret_cell, siret_or_siren_cell
 from .columns import Column, Mapping
 from .reader import (
     CellError,
@@ -40,7 +41,6 @@ from .reader import (
     normalise_header,
     parse_date,
     parse_decimal,
-    parse_siret,
     parse_year,
 )
 from .report import Report
@@ -103,7 +103,9 @@ def _parser(spec: dict[str, Any], *, strict: bool) -> Callable[[str], Any] | Non
     name, kind = spec["name"], spec.get("type", "string")
     constraints = spec.get("constraints", {})
     if name in SIRET_FIELDS:
-        return _cached(lambda text: parse_siret(text, strict=strict))
+        if not strict and name == "idBeneficiaire":
+            return _cached(siret_or_siren_cell)
+        return _cached(lambda text: siret_cell(text, strict=strict))
     if name == "rnaBeneficiaire" and not strict:
         return _rna_tolerant
     if name == "datesPeriodeVersement":
@@ -113,7 +115,7 @@ def _parser(spec: dict[str, Any], *, strict: bool) -> Callable[[str], Any] | Non
     if name == "nature" and not strict:
         return _enum_tolerant(constraints["enum"])
     if kind == "date":
-        return lambda text: parse_date(text, strict=strict)
+        return lambda text: date_cell(text, strict=strict)
     if kind == "boolean":
         trues, falses = spec.get("trueValues", ["true"]), spec.get("falseValues", ["false"])
         return _boolean(trues, falses, strict=strict)
@@ -185,11 +187,13 @@ def _enum(allowed: list[str]) -> Callable[[Any, str], None]:
     return check
 
 
-def _enum_tolerant(allowed: list[str]) -> Callable[[str], str]:
+def _enum_tolerant(allowed: list[str]) -> Callable[[str], Any]:
     known = {_enum_key(a): a for a in allowed}
 
-    def parse(text: str) -> str:
-        value = known.get(_enum_key(text))
+    def parse(text: str) -> Any:
+        value: Any = known.get(_enum_key(text))
+        if value is None:
+            value = nature_synonym(text)
         if value is None:
             raise CellError(
                 _("« %(value)s » n'est pas une valeur autorisée : %(allowed)s.")
@@ -238,7 +242,7 @@ def _boolean(trues: list[str], falses: list[str], *, strict: bool) -> Callable[[
 
 
 def _rna_tolerant(text: str) -> str:
-    value = re.sub(r"[\s.-]", "", text).upper()
+    value = re.sub(r"[\s.'’-]", "", text).upper()
     if not RNA_RE.match(value):
         raise CellError(
             _("« %(value)s » n'est pas un numéro RNA (W suivi de 9 caractères, ex. W751234567).")
@@ -259,7 +263,7 @@ def _period_strict(text: str) -> tuple[Any, ...]:
     return _period_dates(text.split("/"))
 
 
-def _period_tolerant(text: str) -> tuple[Any, ...]:
+def _period_tolerant(text: str) -> Any:
     if _PERIOD.match(text):
         return _period_dates(text.split("/"))
     parts = re.split(r"\s*(?:_| au | - )\s*", text)
@@ -267,7 +271,12 @@ def _period_tolerant(text: str) -> tuple[Any, ...]:
         raise CellError(
             _("« %(value)s » n'est ni une date ni une période (date/date).") % {"value": text}
         )
-    return tuple(parse_date(p) for p in parts)
+    dates = [date_cell(p) for p in parts]
+    fixed = next((d for d in dates if isinstance(d, Fixed)), None)
+    result = tuple(d.value if isinstance(d, Fixed) else d for d in dates)
+    if fixed is not None:
+        return Fixed(result, fixed.code, fixed.message)
+    return result
 
 
 def _period_dates(parts: list[str]) -> tuple[Any, ...]:

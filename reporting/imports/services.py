@@ -86,6 +86,8 @@ def import_check(
     sha256 = digest.hexdigest()
     report = Report()
     _read(spec, file, file.name, options, report=report)
+    if options.get("strict") and not report.ok and report.row_count:
+        _suggest_tolerant(spec, file, options, report)
     if report.ok and report.row_count == 0:
         report.error(None, "", "", _("Le fichier ne contient aucune ligne de données."))
     previous = (
@@ -158,6 +160,30 @@ def _read(
     if plan and rows:
         spec.plan(rows, report)
     return rows
+
+
+def _suggest_tolerant(spec: Kind, file: Any, options: dict[str, Any], report: Report) -> None:
+    """A file refused in strict mode is read again in tolerant mode: the report says how many
+    errors would remain (none: depositing it again in tolerant mode imports it)."""
+    tolerant = Report()
+    try:
+        _read(spec, file, file.name, {**options, "strict": False}, report=tolerant, plan=False)
+    except DomainError:
+        return
+    if tolerant.error_count >= report.error_count:
+        return
+    if tolerant.ok:
+        message = _(
+            "Ce fichier ne suit pas le schéma SCDL à la lettre, mais il serait accepté en mode "
+            "tolérant (%(n)s correction(s) signalée(s)) : déposez-le à nouveau en choisissant "
+            "« Tolérant »."
+        ) % {"n": sum(e["count"] for e in tolerant.cleaning.values()) + tolerant.warning_count}
+    else:
+        message = _(
+            "En mode tolérant, ce fichier n'aurait plus que %(n)s erreur(s) au lieu de "
+            "%(m)s : déposez-le à nouveau en choisissant « Tolérant »."
+        ) % {"n": tolerant.error_count, "m": report.error_count}
+    report.hint(message)
 
 
 def import_apply(
