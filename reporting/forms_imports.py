@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .imports.kinds import Kind
+from .models import ImportProfile
 
 
 class ImportUploadForm(forms.Form):
@@ -40,10 +41,27 @@ class ImportUploadForm(forms.Form):
         required=False,
     )
 
-    def __init__(self, *args: Any, kind: Kind, **kwargs: Any) -> None:
+    profile = forms.TypedChoiceField(
+        label=_("Profil de correspondance des colonnes"),
+        help_text=_("Pour un fichier de la même source qu'un import précédent."),
+        required=False,
+        coerce=int,
+        empty_value=None,
+    )
+
+    def __init__(
+        self, *args: Any, kind: Kind, profiles: list[ImportProfile] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         if not kind.strict_option:
             del self.fields["strict"]
+        self.profiles = {p.pk: p for p in profiles or []}
+        if self.profiles:
+            self.fields["profile"].choices = [("", _("Aucun : correspondance automatique"))] + [
+                (p.pk, p.name) for p in self.profiles.values()
+            ]
+        else:
+            del self.fields["profile"]
 
     def options(self) -> dict[str, Any]:
         options: dict[str, Any] = {}
@@ -51,4 +69,8 @@ class ImportUploadForm(forms.Form):
             options["strict"] = self.cleaned_data["strict"]
         if self.cleaned_data.get("sheet"):
             options["sheet"] = self.cleaned_data["sheet"]
+        profile = self.profiles.get(self.cleaned_data.get("profile") or 0)
+        if profile is not None:
+            options["mapping"] = profile.mapping
+            options["profile"] = profile.name
         return options

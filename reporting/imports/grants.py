@@ -36,6 +36,7 @@ from cpo.services_import import (
 from . import scdl
 from .cleaning import Siren
 from .columns import read_records
+from .mapping import overrides_of
 from .reader import Table, normalise_header
 from .report import Report
 
@@ -50,7 +51,7 @@ def read(
     rows (the caller imports nothing unless the report has no error)."""
     strict = options.get("strict", True)
     cols = scdl.columns(strict=strict)
-    mapping = scdl.map_headers(table, cols, report, strict=strict)
+    mapping = scdl.map_headers(table, cols, report, strict=strict, overrides=overrides_of(options))
     multi_year = "exerciceBudgetaire" in mapping.index
     label = mapping.labels.get
     grants_by_key: dict[tuple[str, str], HistoricalGrant] = {}

@@ -22,6 +22,7 @@ from core.services_import import organisation_ids_by_siret, organisations_upsert
 
 from .cleaning import siret_cell
 from .columns import Column, map_headers, read_records
+from .mapping import overrides_of
 from .reader import CellError, Table, loose_header, normalise_header
 from .report import Report
 
@@ -140,7 +141,7 @@ IGNORED = {
 def read(
     table: Table, options: dict[str, Any], report: Report, progress: Callable[[int], None]
 ) -> list[dict[str, Any]]:
-    mapping = map_headers(table, COLUMNS, report, ignored=IGNORED)
+    mapping = map_headers(table, COLUMNS, report, ignored=IGNORED, overrides=overrides_of(options))
     rows: list[dict[str, Any]] = []
     first_row: dict[str, int] = {}
     for row, values, bad in read_records(table, COLUMNS, mapping, report):

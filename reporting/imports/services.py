@@ -59,6 +59,8 @@ def _options(spec: Kind, options: dict[str, Any] | None) -> dict[str, Any]:
         result["strict"] = bool(options.get("strict", True))
     if options.get("sheet"):
         result["sheet"] = str(options["sheet"])[:100]
+    if options.get("profile"):
+        result["profile"] = str(options["profile"])[:100]
     if options.get("mapping"):
         result["mapping"] = {
             str(k)[:255]: str(v)[:100] for k, v in dict(options["mapping"]).items()
