@@ -429,7 +429,7 @@ class LineDecoder:
                 "",
                 _(
                     "%(n)s ligne(s) contiennent des octets qui ne sont des caractères ni en UTF-8 "
-                    "ni en Windows-1252, remplacés par « \ufffd » (lignes %(lines)s du fichier)."
+                    "ni en Windows-1252, remplacés par « � » (lignes %(lines)s du fichier)."
                 )
                 % {"n": self.invalid_count, "lines": line_list(self.invalid, self.invalid_count)},
             )
