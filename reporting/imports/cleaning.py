@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -62,14 +63,21 @@ PLACEHOLDERS = frozenset(
 )
 
 
+@lru_cache(maxsize=1 << 16)
 def placeholder(text: str) -> bool:
     """True for a cell that means « empty »: a placeholder word, or only punctuation (-, --, .,
     ?, /, "", ''), no letter nor digit."""
     if len(text) > 16:
         return False
-    if not any(c.isalnum() for c in text):
+    first = text[0]
+    if first.isdigit():  # most cells: amounts, identifiers, dates
+        return False
+    if not first.isalnum() and not any(c.isalnum() for c in text):
         return True
-    return normalise_header(text) in PLACEHOLDERS
+    folded = text.casefold()
+    return folded in PLACEHOLDERS or (
+        not folded.isascii() and normalise_header(text) in PLACEHOLDERS
+    )
 
 
 # --------------------------------------------------------------------------- numbers
@@ -77,17 +85,16 @@ def placeholder(text: str) -> bool:
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(?:[.,]\d+)?\s?[eE][+-]?\d+$")
 
 
-def refuse_scientific(text: str) -> None:
-    """Excel shows long numbers as 7,86E+13 and saves them so in CSV: the digits are lost."""
-    if _SCIENTIFIC.match(text):
-        raise CellError(
-            _(
-                "« %(value)s » est en notation scientifique : le tableur a arrondi le nombre et "
-                "ses derniers chiffres sont perdus. Formatez la colonne en texte (ou en nombre "
-                "sans décimale) dans le fichier d'origine et exportez-le à nouveau."
-            )
-            % {"value": text}
-        )
+def scientific_notation(text: str) -> str | None:
+    """Excel shows long numbers as 7,86E+13 and saves them so in CSV: the digits are lost. The
+    message saying so, for a cell written that way (None otherwise)."""
+    if ("E" not in text and "e" not in text) or not _SCIENTIFIC.match(text):
+        return None
+    return _(
+        "« %(value)s » est en notation scientifique : le tableur a arrondi le nombre et ses "
+        "derniers chiffres sont perdus. Formatez la colonne en texte (ou en nombre sans "
+        "décimale) dans le fichier d'origine et exportez-le à nouveau."
+    ) % {"value": text}
 
 
 # --------------------------------------------------------------------------- identifiers

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from .cleaning import Fixed, placeholder, refuse_scientific
+from .cleaning import Fixed, placeholder, scientific_notation
 from .mapping import (
     SIMILAR,
     Target,
@@ -193,7 +193,7 @@ def read_records(
             sampling = add_samples(report.mapping, cells) and report.row_count < 100
         values: dict[str, Any] = {}
         bad: set[str] = {""} if unusable else set()
-        same = first_of.setdefault(hash(tuple(c.strip() for c in cells)), row)
+        same = first_of.setdefault(hash(tuple(cells)), row)
         if same != row:
             report.warning(row, "", "", _("Ligne identique à la ligne %(row)s.") % {"row": same})
             report.clean("duplicate", "", 1, _("lignes identiques à une ligne précédente"), row=row)
@@ -209,7 +209,7 @@ def read_records(
         for key, label, index, required, parse, max_length in plan:
             raw = cells[index] if index < len(cells) else ""
             text = _clean(raw)
-            if text and placeholder(text):
+            if text and len(text) <= 16 and not "0" <= text[0] <= "9" and placeholder(text):
                 report.clean(
                     f"placeholder:{text}",
                     label,
@@ -239,11 +239,10 @@ def read_records(
                 values[key] = text
                 continue
             try:
-                if "E" in text or "e" in text:
-                    refuse_scientific(text)
                 value = parse(text)
             except CellError as exc:
-                report.error(row, label, raw, exc.message)
+                # Excel's 7,86E+13: say why the digits are lost.
+                report.error(row, label, raw, scientific_notation(text) or exc.message)
                 values[key] = None
                 bad.add(key)
                 continue

@@ -167,7 +167,11 @@ class Table:
             if not any(cells) or not "".join(cells).strip():
                 self.blank_rows += 1
                 continue
-            if not typed and (len(cells) < width or any(c.strip() for c in cells[width:])):
+            if (
+                not typed
+                and len(cells) != width
+                and (len(cells) < width or any(c.strip() for c in cells[width:]))
+            ):
                 self.ragged_rows += 1
             yield number, cells
         if self.decoder is not None:
@@ -342,6 +346,27 @@ def _cp1252_for_invalid_utf8(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error("pluriel-cp1252", _cp1252_for_invalid_utf8)
 
 
+def _line_too_long(line: int) -> DomainError:
+    return DomainError(
+        _(
+            "La ligne %(line)s dépasse %(max)s Mo : ce n'est pas un tableau lisible (fichier "
+            "binaire, ou séparateur de lignes inconnu)."
+        )
+        % {"line": line, "max": MAX_LINE_BYTES // (1024 * 1024)},
+        field="file",
+    )
+
+
+def _limited_lines(text: IO[str]) -> Iterator[str]:
+    """The lines of a text stream, refused beyond MAX_LINE_BYTES characters."""
+    number = 0
+    while line := text.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(line) > MAX_LINE_BYTES:
+            raise _line_too_long(number)
+        yield line
+
+
 class LineDecoder:
     """The lines of a CSV file, each decoded on its own: UTF-8, and the bytes of a line that
     are not UTF-8 as Windows-1252 (Excel's « CSV » in France). Remembers which lines needed
@@ -363,14 +388,7 @@ class LineDecoder:
         while raw := readline(MAX_LINE_BYTES + 1):
             self.line += 1
             if len(raw) > MAX_LINE_BYTES:
-                raise DomainError(
-                    _(
-                        "La ligne %(line)s dépasse %(max)s Mo : ce n'est pas un tableau lisible "
-                        "(fichier binaire, ou séparateur de lignes inconnu)."
-                    )
-                    % {"line": self.line, "max": MAX_LINE_BYTES // (1024 * 1024)},
-                    field="file",
-                )
+                raise _line_too_long(self.line)
             try:
                 text = raw.decode("utf-8")
                 if not raw.isascii():
@@ -487,6 +505,28 @@ class _BorrowedText(io.TextIOWrapper):
         pass
 
 
+def _all_utf8(file: IO[bytes]) -> bool:
+    """Whether the whole file is UTF-8 (read once, in chunks; the file is rewound)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        while chunk := file.read(1 << 20):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+        return True
+    except UnicodeDecodeError:
+        return False
+    finally:
+        file.seek(0)
+
+
+def _fast_encoding(utf16: bool, raw_sample: bytes, sample: str) -> str:
+    if utf16:
+        return "UTF-16"
+    if "\r" in sample and "\n" not in sample:
+        return "CP1252"
+    return "UTF-8 (BOM)" if raw_sample.startswith(codecs.BOM_UTF8) else "UTF-8"
+
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -509,9 +549,13 @@ def _open_csv(file: IO[bytes]) -> Table:
     decoder: LineDecoder | None = None
     lines: Iterator[str]
     if utf16:
-        lines = iter(_BorrowedText(file, encoding="utf-16", errors="replace", newline=""))
+        lines = _limited_lines(_BorrowedText(file, encoding="utf-16", errors="replace", newline=""))
     elif "\r" in sample and "\n" not in sample:  # old Mac line endings: one « line » per file
-        lines = iter(_BorrowedText(file, encoding="cp1252", errors="replace", newline=""))
+        lines = _limited_lines(_BorrowedText(file, encoding="cp1252", errors="replace", newline=""))
+    elif _all_utf8(file):  # the usual case, decoded in C
+        bom = raw_sample.startswith(codecs.BOM_UTF8)
+        encoding = "utf-8-sig" if bom else "utf-8"
+        lines = _limited_lines(_BorrowedText(file, encoding=encoding, newline=""))
     else:
         decoder = LineDecoder(file, bom=raw_sample.startswith(codecs.BOM_UTF8))
         lines = iter(decoder)
@@ -538,7 +582,7 @@ def _open_csv(file: IO[bytes]) -> Table:
     return Table(
         format="csv",
         headers=check_headers(headers),
-        encoding="UTF-16" if utf16 else (decoder.describe() if decoder else "CP1252"),
+        encoding=decoder.describe() if decoder else _fast_encoding(utf16, raw_sample, sample),
         delimiter=delimiter,
         decimal=sniff_decimal(sample, delimiter),
         _rows=rows,

@@ -116,7 +116,7 @@ def _parser(spec: dict[str, Any], *, strict: bool) -> Callable[[str], Any] | Non
     if name == "nature" and not strict:
         return _enum_tolerant(constraints["enum"])
     if kind == "date":
-        return lambda text: date_cell(text, strict=strict)
+        return (lambda text: parse_date(text, strict=True)) if strict else date_cell
     if kind == "boolean":
         trues, falses = spec.get("trueValues", ["true"]), spec.get("falseValues", ["false"])
         return _boolean(trues, falses, strict=strict)
