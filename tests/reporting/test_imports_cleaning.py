@@ -195,3 +195,15 @@ def test_placeholders(text):
 @pytest.mark.parametrize("text", ["Nantes", "0", "na-ture", "A", "Sans objet précis ici"])
 def test_not_placeholders(text):
     assert not placeholder(text)
+
+
+def test_the_report_page_shows_hints_and_corrections(client, manager):
+    batch = check(manager, row("Asso", f"{B1}'", rae="NA", date="2023"), strict=True)
+    client.force_login(manager)
+    page = client.get(f"/pilotage/imports/{batch.pk}/").content.decode()
+    assert 'id="import-hints"' in page and "mode tolérant" in page
+    batch = check(manager, row("Asso", f"{B1}'", rae="NA", date="2023"))
+    page = client.get(f"/pilotage/imports/{batch.pk}/").content.decode()
+    assert 'id="import-cleaning-rules"' in page
+    assert "SIRET : apostrophe de tableur retirée" in page
+    assert "décimales après « , »" in page
