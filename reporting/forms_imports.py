@@ -56,8 +56,9 @@ class ImportUploadForm(forms.Form):
         if not kind.strict_option:
             del self.fields["strict"]
         self.profiles = {p.pk: p for p in profiles or []}
-        if self.profiles:
-            self.fields["profile"].choices = [("", _("Aucun : correspondance automatique"))] + [
+        field = self.fields["profile"]
+        if self.profiles and isinstance(field, forms.TypedChoiceField):
+            field.choices = [("", _("Aucun : correspondance automatique"))] + [
                 (p.pk, p.name) for p in self.profiles.values()
             ]
         else:

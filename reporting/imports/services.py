@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.base import File
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -69,7 +69,7 @@ def _options(spec: Kind, options: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def import_check(
-    *, actor: User, kind: str, file: UploadedFile, options: dict[str, Any] | None = None
+    *, actor: User, kind: str, file: File, options: dict[str, Any] | None = None
 ) -> ImportBatch:
     """Dry run: read and check every row, match them with the database, record the report.
     The batch is `checked` (ready to apply) or `invalid`; nothing else is written. A file that
