@@ -19,7 +19,7 @@ project's payments still add up to its cost.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -336,6 +336,7 @@ def method_of_equal_shares(
     budget: Decimal,
     *,
     completion: str = DEFAULT_COMPLETION,
+    progress: Callable[[int], None] | None = None,
 ) -> AllocationResult:
     """The Method of Equal Shares: the envelope is split equally between the voters, each voter's
     share only pays for projects that voter supports.
@@ -353,6 +354,8 @@ def method_of_equal_shares(
       project fits any more) or would exceed the envelope, keeping the last outcome within it;
     - "greedy": the bare rule, then the remaining envelope by votes (`greedy_by_votes` order);
     - "add1_greedy" (default): "add1", then greedy by votes — equalshares.net's standard.
+
+    `progress`, when given, is called with the number of Add1 rounds done so far.
     """
     if completion not in COMPLETIONS:
         raise DomainError(
@@ -373,10 +376,13 @@ def method_of_equal_shares(
     share = Fraction(budget) / len(election.voters)
     if not election.cardinal:
         run, share, rounds = _approval_equal_shares(
-            election, share, add1=completion in (COMPLETION_ADD1, COMPLETION_ADD1_GREEDY)
+            election,
+            share,
+            add1=completion in (COMPLETION_ADD1, COMPLETION_ADD1_GREEDY),
+            progress=progress,
         )
     else:
-        run, share, rounds = _score_equal_shares(election, share, completion)
+        run, share, rounds = _textbook_equal_shares(election, share, completion)
     selected, spent = list(run.selected), run.spent
     completed: list[str] = []
     if completion in (COMPLETION_GREEDY, COMPLETION_ADD1_GREEDY):
@@ -398,7 +404,11 @@ def method_of_equal_shares(
 
 
 def _approval_equal_shares(
-    election: _Election, share: Fraction, *, add1: bool
+    election: _Election,
+    share: Fraction,
+    *,
+    add1: bool,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[_MesRun, Fraction, int]:
     """Approval ballots: the fast exact engine of `grants.equal_shares` (same outcome as
     `_equal_shares_run` and its Add1 loop, see docs/decisions/2026-12-06-fast-equal-shares.md)."""
@@ -415,16 +425,11 @@ def _approval_equal_shares(
         return _is_exhaustive(election, [ids[j] for j in selected], _decimal(spent))
 
     if add1:
-        costs = [p.cost for pid, p in election.projects.items() if election.votes[pid]]
         run, share, rounds = equal_shares.add1(
-            engine,
-            share,
-            Fraction(election.budget),
-            exhaustive,
-            Fraction(max(costs, default=Decimal(0))),
+            engine, share, Fraction(election.budget), exhaustive, progress
         )
     else:
-        run, rounds = engine.run(share, stability=False), 0
+        run, rounds = engine.run(share), 0
     paid = engine.payments(run)
     return (
         _MesRun(
@@ -448,10 +453,11 @@ def _decimal(amount: Fraction) -> Decimal:
     return Decimal(cents.numerator).scaleb(-2)
 
 
-def _score_equal_shares(
+def _textbook_equal_shares(
     election: _Election, share: Fraction, completion: str
 ) -> tuple[_MesRun, Fraction, int]:
-    """Score ballots: the textbook loop (one full run per Add1 round)."""
+    """The textbook loop, one full run per Add1 round: used for score ballots, and by the tests
+    as the reference of the fast engine."""
     run = _equal_shares_run(election, share)
     rounds = 0
     if completion in (COMPLETION_ADD1, COMPLETION_ADD1_GREEDY):

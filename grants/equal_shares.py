@@ -6,28 +6,28 @@ the way to reach it changes. How, and why the outcome is unchanged, is in
 docs/decisions/2026-12-06-fast-equal-shares.md. In short:
 
 1. **Interchangeable voters.** With cost utilities every supporter of a project pays the same
-   amount `t` (or everything they have left when that is less), so the price of a project only
-   depends on how many of its supporters hold each remaining budget. Voters are grouped in
-   *classes* of equal remaining budget; a price costs one `numpy.bincount` over the supporters
+   amount `t` (or everything they have left when that is less), so a project's price only
+   depends on how many of its supporters hold each remaining budget. Exact runs group voters in
+   *classes* of equal remaining budget: a price costs one `numpy.bincount` over the supporters
    plus a water-filling over the few distinct budgets, in exact `Fraction`s.
 2. **Lazy prices.** Budgets only decrease during a run, so a price computed earlier is a lower
    bound of the current one: each round re-prices projects in increasing order of that bound and
-   stops as soon as the bound exceeds the best exact price found.
-3. **Add1 by intervals.** Budgets are kept as affine functions `v + β·d` of the extra share `d`
-   given to every voter. For a run at share `s` the engine derives, from linear inequalities in
-   `d`, the largest whole `m` such that the runs at `s + 1 … s + m` provably make the very same
-   choices (same project each round, same voters paying all they have, same projects left
-   unaffordable). Add1 then jumps over those rounds: their outcome is known without running them.
+   stops as soon as the bound exceeds the best price found.
+3. **Add1 by certified stretches.** `FloatMes` runs the rule in floats for a whole stretch of
+   shares at once, carrying a rigorous bound of how far each float budget can be from the exact
+   budget of any share of the stretch; every decision (cheapest project, unaffordable projects)
+   must hold for all budgets within that bound, else nothing is claimed. A certified stretch
+   has one outcome, so the Add1 loop skips it; what cannot be certified is computed exactly.
 4. **Early exit.** A run of the Add1 loop stops as soon as it has spent more than the envelope:
    the loop only needs to know that it did.
 
-Arithmetic is exact throughout (`fractions.Fraction`; numpy only counts voters by class).
+Every outcome used is either computed in exact arithmetic or certified; the final run, whose
+payments are shown to residents, is always exact.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -35,33 +35,21 @@ import numpy as np
 import numpy.typing as npt
 
 _ZERO = Fraction(0)
-# Float shadows of exact values are only trusted beyond this relative margin (their error is
-# below 1e-15 relative): a decision too close to call is always taken in exact arithmetic.
-_ABOVE = 1 + 1e-9
-_RELATIVE = 1e-9
-_ESTIMATE_MARGIN = 1.001
-
-# A condition `a + b·d >= 0` (or `> 0` when strict) on the extra share d >= 0.
-_Condition = tuple[Fraction, Fraction, bool]
-# A price: payment level t0, its slope τ, the classes paying all they have, the others.
-_Price = tuple[Fraction, Fraction, list[int], list[int]]
 
 
 @dataclass
 class MesRun:
-    """One run of the bare rule at a given share per voter.
+    """One exact run of the bare rule at a given share per voter.
 
-    `selected` in the order of selection; `pays[k]` describes how the k-th selected project was
-    paid (payment level t, supporters), resolved per voter by `ApprovalMes.payments()`. `stable` is
-    the number of further whole euros per voter for which the outcome provably stays the same
-    (None: not computed). `over` is True when the run stopped early because it overspent `cap`.
+    `selected` in the order of selection; `trace[k]` = (payment level t, supporters) of the k-th
+    selected project, resolved per voter by `ApprovalMes.payments()`. `over` is True when the run
+    stopped early because it overspent its cap.
     """
 
     share: Fraction
     selected: list[int]
     spent: Fraction
     over: bool = False
-    stable: int | None = None
     trace: list[tuple[Fraction, npt.NDArray[np.int64]]] = field(default_factory=list)
 
 
@@ -82,109 +70,60 @@ class ApprovalMes:
         self.costs = list(costs)
         self.n_voters = n_voters
         self.supporters = [np.asarray(sorted(s), dtype=np.int64) for s in supporters]
-        self.keys = [tie_key(j) for j in range(len(self.costs))]
-        self.rank = {
-            j: r for r, j in enumerate(sorted(range(len(self.costs)), key=self.keys.__getitem__))
-        }
+        keys = [tie_key(j) for j in range(len(self.costs))]
+        order = sorted(range(len(self.costs)), key=keys.__getitem__)  # type: ignore[arg-type]
+        self.rank = {j: r for r, j in enumerate(order)}
         self.candidates = [j for j in range(len(self.costs)) if len(self.supporters[j])]
 
-    # --- one run ---------------------------------------------------------------------------
-
-    def run(
-        self, share: Fraction, *, cap: Fraction | None = None, stability: bool = True
-    ) -> MesRun:
-        """The bare rule with every voter starting from `share`.
-
-        With `cap`, stop as soon as the spending exceeds it (`over=True`). With `stability`,
-        compute `stable` (see `MesRun`).
-        """
+    def run(self, share: Fraction, *, cap: Fraction | None = None) -> MesRun:
+        """The bare rule with every voter starting from `share`; with `cap`, stop as soon as
+        the spending exceeds it (`over=True`)."""
         cls = np.zeros(self.n_voters, dtype=np.int64)
-        # Class k: budget cv[k] + cb[k]·d for an extra share d. Class 0 = the untouched share.
+        # Class k: the voters whose remaining budget is cv[k]. cf[k] = float(cv[k]) is correctly
+        # rounded, hence monotone: it orders classes exactly except between equal floats.
         cv: list[Fraction] = [share]
-        # cf[k] = float(cv[k]), correctly rounded hence monotone: it orders classes exactly
-        # except between equal floats, which are then ordered exactly.
         cf: list[float] = [float(share)]
-        cb: list[Fraction] = [Fraction(1)]
         costs = self.costs
-        # Lower bound of each project's payment level t, as an affine function t0 + τ·d, and
-        # a float shadow of t0 / cost used only to order the re-pricing (never to decide).
-        bound: dict[int, tuple[Fraction, Fraction]] = {}
-        shadow: dict[int, float] = {}
+        lower: dict[int, Fraction] = {}  # a lower bound of each project's price rho
+        shadow: dict[int, float] = {}  # float(lower[j]), to order the re-pricing
         remaining = set(self.candidates)
-        conditions = _Conditions()
         result = MesRun(share=share, selected=[], spent=_ZERO)
         while remaining:
-            order = sorted(remaining, key=lambda j: shadow.get(j, -1.0))
             best: tuple[Fraction, int, int] | None = None
-            best_price: _Price | None = None
-            best_float = 0.0
-            for j in order:
-                if best is not None and j in bound and shadow[j] > best_float * _ABOVE:
-                    # Lower bounds only grow: this project and the next ones cannot be cheaper.
-                    # (The float test is only trusted with a margin far above its error.)
+            best_t, best_float = _ZERO, 0.0
+            for j in sorted(remaining, key=lambda j: shadow.get(j, -1.0)):
+                if best is not None and j in shadow and shadow[j] > best_float:
+                    # Lower bounds only grow: this project and the next cost more (floats
+                    # are monotone: a float strictly above float(best) means above best).
                     break
-                price = self._price(j, cls, cv, cb, cf)
-                if price is None:
-                    remaining.discard(j)
-                    bound.pop(j, None)
-                    if stability:
-                        conditions.exact(self._unaffordable(j, cls, cv, cb))
+                t = self._price(j, cls, cv, cf)
+                if t is None:
+                    remaining.discard(j)  # budgets only decrease: unaffordable for good
                     continue
-                t0, tau = price[0], price[1]
-                bound[j] = (t0, tau)
-                rho = t0 / costs[j]
-                shadow[j] = float(rho)
+                rho = t / costs[j]
+                lower[j], shadow[j] = rho, float(rho)
                 key = (rho, self.rank[j], j)
                 if best is None or key < best:
-                    best, best_price, best_float = key, price, shadow[j]
-            if best is None or best_price is None:
+                    best, best_t, best_float = key, t, shadow[j]
+            if best is None:
                 break
             pid = best[2]
-            t0, tau, poor, rich = best_price
-            if stability:
-                self._selected_conditions(conditions, pid, best_price, cv, cb, bound, remaining)
-            # Charge the supporters: the poor pay all they have, the rich pay t0.
-            remap = np.arange(len(cv), dtype=np.int64)
-            zero = len(cv)
-            cv.append(_ZERO)
-            cb.append(_ZERO)
-            cf.append(0.0)
-            for k in poor:
-                remap[k] = zero
-            for k in rich:
-                remap[k] = len(cv)
-                cv.append(cv[k] - t0)
-                cb.append(cb[k] - tau)
-                cf.append(float(cv[-1]))
-            sup = self.supporters[pid]
-            cls[sup] = remap[cls[sup]]
-            result.trace.append((t0, sup))
+            self._charge(pid, best_t, cls, cv, cf)
+            result.trace.append((best_t, self.supporters[pid]))
             result.selected.append(pid)
             result.spent += costs[pid]
             remaining.discard(pid)
-            bound.pop(pid, None)
             if cap is not None and result.spent > cap:
                 result.over = True
-                return result
-        if stability:
-            result.stable = conditions.largest_whole()
+                break
         return result
 
-    def _price(
-        self,
-        j: int,
-        cls: npt.NDArray[np.int64],
-        cv: list[Fraction],
-        cb: list[Fraction],
-        cf: list[float],
-    ) -> _Price | None:
-        """Payment level t of project j (each supporter pays min(budget, t)), as t0 + τ·d.
-
-        Water-filling over the distinct budgets of the supporters, poorest first; None when the
-        supporters cannot pay the cost. τ is the slope of t when the same supporters stay poor.
-        """
+    def _classes(
+        self, j: int, cls: npt.NDArray[np.int64], cv: list[Fraction], cf: list[float]
+    ) -> tuple[list[int], npt.NDArray[np.int64]]:
+        """The classes among project j's supporters, poorest first, and their sizes."""
         counts = np.bincount(cls[self.supporters[j]])
-        present = np.flatnonzero(counts).tolist()
+        present: list[int] = np.flatnonzero(counts).tolist()
         present.sort(key=cf.__getitem__)
         i = 0
         while i < len(present) - 1:
@@ -194,138 +133,61 @@ class ApprovalMes:
             if end - i > 1:
                 present[i:end] = sorted(present[i:end], key=cv.__getitem__)
             i = end
+        return present, counts
+
+    def _price(
+        self, j: int, cls: npt.NDArray[np.int64], cv: list[Fraction], cf: list[float]
+    ) -> Fraction | None:
+        """Payment level t of project j: the smallest t with Σ min(budget, t) = cost over its
+        supporters (water-filling, poorest first); None when they cannot pay the cost."""
+        present, counts = self._classes(j, cls, cv, cf)
         left = self.costs[j]
         n = len(self.supporters[j])
-        slope = _ZERO
-        for i, k in enumerate(present):
+        for k in present:
             v = cv[k]
             if left <= v * n:
-                t0 = left / n
-                return t0, -slope / n, present[:i], present[i:]
+                return left / n
             w = int(counts[k])
             left -= w * v
-            slope += w * cb[k]
             n -= w
         return None
 
-    def _unaffordable(
-        self, j: int, cls: npt.NDArray[np.int64], cv: list[Fraction], cb: list[Fraction]
-    ) -> _Condition:
-        """Supporters' budgets sum below the cost: cost − Σ(v + β·d) > 0."""
-        counts = np.bincount(cls[self.supporters[j]])
-        total_v = _ZERO
-        total_b = _ZERO
-        for k in np.flatnonzero(counts).tolist():
-            w = int(counts[k])
-            total_v += w * cv[k]
-            total_b += w * cb[k]
-        return (self.costs[j] - total_v, -total_b, True)
-
-    def _selected_conditions(
+    def _charge(
         self,
-        conditions: _Conditions,
         pid: int,
-        price: _Price,
+        t: Fraction,
+        cls: npt.NDArray[np.int64],
         cv: list[Fraction],
-        cb: list[Fraction],
-        bound: Mapping[int, tuple[Fraction, Fraction]],
-        remaining: set[int],
+        cf: list[float],
     ) -> None:
-        """What must hold at d for this round to choose `pid` and charge it the same way:
-        the same supporters pay all they have, and every other project's price stays above
-        (at least equal when `pid` wins the tie). For another project q, any split of its
-        supporters into "pay all" P and "pay t" R gives t_q >= (cost_q − Σ_P budgets) / |R|,
-        so the affine bound kept for q is a lower bound of its price at every d."""
-        t0, tau, poor, rich = price
-        for k in poor:
-            conditions.exact((t0 - cv[k], tau - cb[k], False))
-        for k in rich:
-            conditions.exact((cv[k] - t0, cb[k] - tau, False))
-        cost = self.costs[pid]
-        rank = self.rank[pid]
-        f_cost, f_t0, f_tau = float(cost), float(t0), float(tau)
-        for q in remaining:
-            if q == pid:
-                continue
-            lt0, ltau = bound[q]
-            # cost_pid · t_q(d) − cost_q · t_pid(d) >= 0  (> 0 when q wins ties)
-            conditions.lazy(
-                (cost, lt0, self.costs[q], t0, ltau, tau, self.rank[q] < rank),
-                (f_cost, float(lt0), float(self.costs[q]), f_t0, float(ltau), f_tau),
-            )
-
-    # --- payments ---------------------------------------------------------------------------
+        """The supporters of `pid` pay min(budget, t): new classes for what they have left."""
+        present, _ = self._classes(pid, cls, cv, cf)
+        remap = np.arange(len(cv), dtype=np.int64)
+        zero = len(cv)
+        cv.append(_ZERO)
+        cf.append(0.0)
+        for k in present:
+            if cv[k] <= t:
+                remap[k] = zero
+            else:
+                remap[k] = len(cv)
+                cv.append(cv[k] - t)
+                cf.append(float(cv[-1]))
+        sup = self.supporters[pid]
+        cls[sup] = remap[cls[sup]]
 
     def payments(self, run: MesRun) -> dict[int, dict[int, Fraction]]:
         """Project → voter index → exact amount paid from the voter's share, replayed."""
         budget = [run.share] * self.n_voters
         result: dict[int, dict[int, Fraction]] = {}
-        for pid, (t0, sup) in zip(run.selected, run.trace, strict=True):
+        for pid, (t, sup) in zip(run.selected, run.trace, strict=True):
             paid: dict[int, Fraction] = {}
             for i in sup.tolist():
-                amount = budget[i] if budget[i] < t0 else t0
+                amount = budget[i] if budget[i] < t else t
                 paid[i] = amount
                 budget[i] -= amount
             result[pid] = paid
         return result
-
-
-def _whole(condition: _Condition) -> int | None:
-    """Largest whole m >= 0 with the condition true on [0, m] (it holds at 0 and is linear in
-    d, so it holds on an interval starting at 0); None when it holds for every d >= 0."""
-    a, b, strict = condition
-    if b >= 0:
-        return None
-    limit = a / -b
-    return max(0, math.ceil(limit) - 1 if strict else math.floor(limit))
-
-
-class _Conditions:
-    """The linear conditions of a run, and the largest whole extra share satisfying them all.
-
-    The conditions comparing two prices are many (one per project left, per round): they are
-    kept unevaluated with a float estimate, and computed exactly in increasing order of that
-    estimate, only while they could still be the smallest."""
-
-    def __init__(self) -> None:
-        self.best: int | None = None
-        self.pending: list[
-            tuple[float, tuple[Fraction, Fraction, Fraction, Fraction, Fraction, Fraction, bool]]
-        ] = []
-
-    def exact(self, condition: _Condition) -> None:
-        whole = _whole(condition)
-        if whole is not None and (self.best is None or whole < self.best):
-            self.best = whole
-
-    def lazy(
-        self,
-        terms: tuple[Fraction, Fraction, Fraction, Fraction, Fraction, Fraction, bool],
-        floats: tuple[float, float, float, float, float, float],
-    ) -> None:
-        """Condition cp·lt0 − cq·t0 + (cp·ltau − cq·tau)·d >= 0 (> 0 if strict)."""
-        cp, lt0, cq, t0, ltau, tau = floats
-        a1, a2, b1, b2 = cp * lt0, cq * t0, cp * ltau, cq * tau
-        a, b = a1 - a2, b1 - b2
-        scale_a, scale_b = abs(a1) + abs(a2), abs(b1) + abs(b2)
-        if b > _RELATIVE * scale_b:
-            return  # the slope is certainly positive: never binding
-        # Too close to call in floats: computed exactly first (estimate -1).
-        certain = b < -_RELATIVE * scale_b and a > _RELATIVE * scale_a
-        estimate = a / -b if certain else -1.0
-        self.pending.append((estimate, terms))
-
-    def largest_whole(self) -> int | None:
-        self.pending.sort(key=lambda item: item[0])
-        for estimate, (cp, lt0, cq, t0, ltau, tau, strict) in self.pending:
-            if self.best is not None and estimate > (self.best + 1) * _ESTIMATE_MARGIN + 1:
-                # This estimate and the next are far above the smallest bound: with a and b
-                # both certain to 1e-6 relative, the exact bounds are too.
-                break
-            self.exact((cp * lt0 - cq * t0, cp * ltau - cq * tau, strict))
-            if self.best == 0:
-                break
-        return self.best
 
 
 def add1(
@@ -333,46 +195,50 @@ def add1(
     share: Fraction,
     budget: Fraction,
     is_exhaustive: Callable[[Sequence[int], Fraction], bool],
-    max_cost: Fraction,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[MesRun, Fraction, int]:
     """The Add1 completion: the run at `share`, then at share + 1, + 2… until the outcome is
     exhaustive or the next one would exceed `budget`; returns (the exact run of the last
-    outcome within it, its share, rounds).
+    outcome within it, its share, the number of rounds).
 
-    Rounds whose outcome is provably that of the current run are skipped (`MesRun.stable`).
-    When that proof keeps failing (the outcome may change at every euro), the next rounds are
-    computed by `FloatMes`, whose outcome is used only when certified, else exactly."""
+    Instead of one run per euro, `FloatMes` certifies one outcome for a whole stretch of shares
+    share + 1 … share + width at once; the width doubles after each certified stretch and halves
+    when a stretch cannot be certified. A single share that cannot be certified (a tie, or a
+    decision closer than the float error) is computed by the exact engine."""
     fast = FloatMes(engine)
-    run = engine.run(share)
-    selected, spent, stable = run.selected, run.spent, run.stable
-    exact_mode = bool(stable)
+    first = fast.run(share)
+    outcome: MesRun | FloatRun = first if first.certain else engine.run(share)
+    selected, spent = outcome.selected, outcome.spent
     rounds = 0
+    width = 1
+    # After a stretch fails, wait for more and more certified steps before widening again, so
+    # that elections whose outcome moves at every euro do not pay for failed attempts each time.
+    patience, streak = 1, 0
     while not is_exhaustive(selected, spent):
-        # Beyond a share of `max_cost` every supported project is affordable on its own, so a
-        # stable outcome cannot last past it: the bound keeps the loop finite in any case.
-        ceiling = max(0, math.ceil(max_cost - share) + 1)
-        jump = min(stable if stable is not None else ceiling, ceiling)
-        share += jump
-        rounds += jump
-        bigger: MesRun | FloatRun | None = None
-        if not exact_mode:
-            bigger = fast.run(share + 1, cap=budget)
-            if not bigger.certain:
-                bigger = None
-        if bigger is None:
-            bigger = engine.run(share + 1, cap=budget)
-            exact_mode = bool(bigger.stable)
-        if bigger.over or bigger.spent > budget:
+        if progress is not None:
+            progress(rounds)
+        stretch = fast.run(share + 1, cap=budget, spread=Fraction(width - 1))
+        if stretch.certain:
+            outcome = stretch
+        elif width > 1:
+            width //= 2
+            patience, streak = min(patience * 2, 8), 0
+            continue
+        else:
+            outcome = engine.run(share + 1, cap=budget)
+        if outcome.over or outcome.spent > budget:
+            break  # the outcome at share + 1 overspends: keep the one at share
+        selected, spent = outcome.selected, outcome.spent
+        if is_exhaustive(selected, spent):
+            share, rounds = share + 1, rounds + 1
             break
-        share, rounds = share + 1, rounds + 1
-        selected, spent = bigger.selected, bigger.spent
-        stable = bigger.stable if isinstance(bigger, MesRun) else 0
-        if isinstance(bigger, MesRun):
-            run = bigger
-    if run.share != share or run.selected != selected:
-        run = engine.run(share, stability=False)
-        if run.selected != selected:  # pragma: no cover - would be a bug in the certificate
-            raise RuntimeError("float run certified a different outcome than the exact run")
+        share, rounds = share + width, rounds + width
+        streak += 1
+        if streak >= patience:
+            width, streak = width * 2, 0
+    run = engine.run(share)
+    if run.selected != selected:  # pragma: no cover - would be a bug in the certificate
+        raise RuntimeError("the certified outcome differs from the exact run")
     return run, share, rounds
 
 
@@ -411,9 +277,11 @@ class FloatMes:
 
     def _interval(
         self, j: int, budgets: npt.NDArray[np.float64], error: float
-    ) -> tuple[float, float] | None | bool:
-        """(lowest, highest) possible exact payment level t of project j; None when certainly
-        unaffordable; False when affordability cannot be decided."""
+    ) -> tuple[float, float, bool] | None | bool:
+        """(lowest, highest) possible exact payment level t of project j, and whether every
+        supporter can certainly pay cost / supporters (then t is exactly that, for all budgets
+        within the error); None when certainly unaffordable; False when affordability cannot be
+        decided."""
         x = budgets[self.engine.supporters[j]]
         x.sort()
         n = len(x)
@@ -437,52 +305,130 @@ class FloatMes:
         if not (t_low[k_low] <= x[k_low] + error and t_high[k_high] <= x[k_high] - error):
             return False
         room = rounding / (n - max(k_low, k_high))
-        return float(t_low[k_low]) - room, float(t_high[k_high]) + room
+        everyone_pays = k_high == 0 and float(t_high[0]) + room <= float(x[0]) - error
+        return float(t_low[k_low]) - room, float(t_high[k_high]) + room, everyone_pays
+
+    def _everyone_pays(
+        self,
+        j: int,
+        budgets: npt.NDArray[np.float64],
+        zero: npt.NDArray[np.bool_],
+        error: float,
+    ) -> tuple[Fraction, float] | None:
+        """(exact rho, t) when every supporter not certainly at zero can certainly pay
+        cost / n' (n' of them): then t = cost / n' and rho = 1 / n' exactly."""
+        sup = self.engine.supporters[j]
+        at_zero = zero[sup]
+        payers = len(sup) - int(at_zero.sum())
+        if not payers:
+            return None
+        t = self.costs[j] / payers
+        if float(budgets[sup][~at_zero].min()) - error < t * (1 + 8 * _EPS):
+            return None
+        return Fraction(1, payers), t
 
     def _payers_for(self, n: int) -> npt.NDArray[np.float64]:
         self._payers[n] = n - self._ranks[:n]
         return self._payers[n]
 
-    def run(self, share: Fraction, cap: Fraction | None = None) -> FloatRun:
+    def run(
+        self, share: Fraction, cap: Fraction | None = None, spread: Fraction = _ZERO
+    ) -> FloatRun:
+        """The bare rule for every share in [share, share + spread] at once: when `certain`,
+        all those shares give this outcome (each voter's exact budget starts within `error`
+        of the float one, and every decision holds for all budgets within the error)."""
         engine = self.engine
-        budgets = np.full(engine.n_voters, float(share), dtype=np.float64)
-        error = _EPS * float(share)  # float(share) is share rounded once
+        middle = share + spread / 2
+        budgets = np.full(engine.n_voters, float(middle), dtype=np.float64)
+        # float(middle) is middle rounded once; the shares are within spread / 2 of middle.
+        error = float(spread) / 2 * (1 + 2 * _EPS) + _EPS * float(middle)
         lower: dict[int, float] = {}  # lower bound of rho = t / cost, from an earlier round
+        # Voters never charged yet hold exactly the starting share: a project all of whose
+        # supporters are untouched has the exact price rho = 1 / supporters (each pays
+        # cost / supporters), whatever the share in the stretch, so exact ties are decided.
+        touched = np.zeros(engine.n_voters, dtype=bool)
+        # Voters certainly left with exactly nothing (they paid all they had).
+        zero = np.zeros(engine.n_voters, dtype=bool)
         remaining = set(engine.candidates)
         result = FloatRun(selected=[], spent=_ZERO, certain=True)
         while remaining:
             order = sorted(remaining, key=lambda j: lower.get(j, -1.0))
-            best: tuple[float, float, int, float, float] | None = None  # hi rho, lo rho, j, t
-            contenders: list[tuple[float, float, int]] = []
+            # (hi rho, rank, exact rho or None, lo rho, j, t low, t high)
+            contenders: list[tuple[float, int, Fraction | None, float, int, float, float]] = []
+            best_hi: float | None = None
             for j in order:
-                if best is not None and j in lower and lower[j] > best[0]:
-                    break
-                interval = self._interval(j, budgets, error)
-                if interval is None:
-                    remaining.discard(j)
-                    continue
-                if interval is False:
-                    result.certain = False
-                    return result
-                low, high = interval
+                if best_hi is not None and j in lower and lower[j] > best_hi:
+                    break  # its exact price is above the best one's
+                sup = engine.supporters[j]
                 cost = self.costs[j]
-                lo_rho, hi_rho = low / cost * (1 - 4 * _EPS), high / cost * (1 + 4 * _EPS)
-                lower[j] = lo_rho
-                contenders.append((lo_rho, hi_rho, j))
-                if best is None or hi_rho < best[0]:
-                    best = (hi_rho, lo_rho, j, low, high)
-            if best is None:
+                if not touched[sup].any():
+                    n = len(sup)
+                    if share * n < engine.costs[j]:
+                        if (share + spread) * n < engine.costs[j]:
+                            remaining.discard(j)  # unaffordable at every share
+                            continue
+                        result.certain = False
+                        return result
+                    exact = Fraction(1, n)
+                    rho = float(exact)
+                    t = cost / n
+                    lo_rho, hi_rho = rho * (1 - 4 * _EPS), rho * (1 + 4 * _EPS)
+                    contenders.append((hi_rho, engine.rank[j], exact, lo_rho, j, t, t))
+                    lower[j] = lo_rho
+                elif (exact_pay := self._everyone_pays(j, budgets, zero, error)) is not None:
+                    # Supporters certainly at zero pay nothing, all the others pay cost / n'.
+                    exact, t = exact_pay
+                    rho = float(exact)
+                    lo_rho, hi_rho = rho * (1 - 4 * _EPS), rho * (1 + 4 * _EPS)
+                    low, high = t * (1 - 2 * _EPS), t * (1 + 2 * _EPS)
+                    contenders.append((hi_rho, engine.rank[j], exact, lo_rho, j, low, high))
+                    lower[j] = lo_rho
+                else:
+                    interval = self._interval(j, budgets, error)
+                    if interval is None:
+                        remaining.discard(j)
+                        continue
+                    if interval is False:
+                        result.certain = False
+                        return result
+                    low, high, everyone_pays = interval
+                    lo_rho, hi_rho = low / cost * (1 - 4 * _EPS), high / cost * (1 + 4 * _EPS)
+                    lower[j] = lo_rho
+                    # When every supporter pays the same cost / n, rho is exactly 1 / n.
+                    exact_rho = Fraction(1, len(sup)) if everyone_pays else None
+                    if exact_rho is not None:  # same float bounds for equal exact prices
+                        lo_rho = float(exact_rho) * (1 - 4 * _EPS)
+                        hi_rho = float(exact_rho) * (1 + 4 * _EPS)
+                    contenders.append((hi_rho, engine.rank[j], exact_rho, lo_rho, j, low, high))
+                if best_hi is None or contenders[-1][0] < best_hi:
+                    best_hi = contenders[-1][0]
+            if not contenders:
                 break
-            hi_rho, _, pid, low, high = best
-            for lo_rho, _, q in contenders:
-                if q != pid and lo_rho <= hi_rho:
-                    result.certain = False  # too close to call (or a tie): exact engine
-                    return result
+            contenders.sort(key=lambda c: (c[0], c[1]))
+            hi_rho, rank, exact, _, pid, low, high = contenders[0]
+            for other in contenders[1:]:
+                if other[3] > hi_rho:
+                    continue  # certainly more expensive
+                if (
+                    exact is not None
+                    and other[2] is not None
+                    and (exact, rank)
+                    < (
+                        other[2],
+                        other[1],
+                    )
+                ):
+                    continue  # both exact: decided exactly, ties by the tie-breaking rank
+                result.certain = False  # too close to call in floats: exact engine
+                return result
             t = (low + high) / 2
             sup = engine.supporters[pid]
-            paid = budgets[sup]
-            budgets[sup] = np.maximum(paid - t, 0.0)
-            error += (high - low) / 2 + 2 * _EPS * float(share)
+            before = budgets[sup]
+            # Certainly at or below the price: pays all, exactly zero left.
+            zero[sup] |= before + error < low
+            budgets[sup] = np.maximum(before - t, 0.0)
+            touched[sup] = True
+            error += (high - low) / 2 + 2 * _EPS * float(middle)
             result.selected.append(pid)
             result.spent += engine.costs[pid]
             remaining.discard(pid)
