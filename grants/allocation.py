@@ -421,13 +421,17 @@ def _approval_equal_shares(
         tie_key=lambda j: equal_shares_tie_key(election.projects[ids[j]], election.votes[ids[j]]),
     )
 
+    # `_is_exhaustive` on the engine's indices: only the cheapest supported project left matters.
+    by_cost = sorted((engine.costs[j], j) for j in engine.candidates)
+    envelope = Fraction(election.budget)
+
     def exhaustive(selected: Sequence[int], spent: Fraction) -> bool:
-        return _is_exhaustive(election, [ids[j] for j in selected], _decimal(spent))
+        chosen = set(selected)
+        cheapest = next((cost for cost, j in by_cost if j not in chosen), None)
+        return cheapest is None or cheapest > envelope - spent
 
     if add1:
-        run, share, rounds = equal_shares.add1(
-            engine, share, Fraction(election.budget), exhaustive, progress
-        )
+        run, share, rounds = equal_shares.add1(engine, share, envelope, exhaustive, progress)
     else:
         run, rounds = engine.run(share), 0
     paid = engine.payments(run)

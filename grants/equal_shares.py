@@ -27,6 +27,7 @@ payments are shown to residents, is always exact.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -245,6 +246,13 @@ def add1(
 # --- Float runs with a certificate ----------------------------------------------------------------
 
 _EPS = float(np.finfo(np.float64).eps)
+_ABOVE = 1 + 1e-9  # a float comparison is trusted only with this relative margin
+
+
+@functools.lru_cache(maxsize=4096)
+def _unit(n: int) -> Fraction:
+    """1 / n (cached: the exact price of a project whose n payers all pay cost / n)."""
+    return Fraction(1, n)
 
 
 @dataclass
@@ -325,7 +333,7 @@ class FloatMes:
         t = self.costs[j] / payers
         if float(budgets[sup][~at_zero].min()) - error < t * (1 + 8 * _EPS):
             return None
-        return Fraction(1, payers), t
+        return _unit(payers), t
 
     def _payers_for(self, n: int) -> npt.NDArray[np.float64]:
         self._payers[n] = n - self._ranks[:n]
@@ -351,6 +359,7 @@ class FloatMes:
         zero = np.zeros(engine.n_voters, dtype=bool)
         remaining = set(engine.candidates)
         result = FloatRun(selected=[], spent=_ZERO, certain=True)
+        low_share, high_share = float(share), float(share + spread)
         while remaining:
             order = sorted(remaining, key=lambda j: lower.get(j, -1.0))
             # (hi rho, rank, exact rho or None, lo rho, j, t low, t high)
@@ -363,13 +372,14 @@ class FloatMes:
                 cost = self.costs[j]
                 if not touched[sup].any():
                     n = len(sup)
-                    if share * n < engine.costs[j]:
-                        if (share + spread) * n < engine.costs[j]:
+                    # Exact comparisons, unless floats decide with a wide margin.
+                    if not (low_share * n > cost * _ABOVE or share * n >= engine.costs[j]):
+                        if high_share * n * _ABOVE < cost or (share + spread) * n < engine.costs[j]:
                             remaining.discard(j)  # unaffordable at every share
                             continue
                         result.certain = False
                         return result
-                    exact = Fraction(1, n)
+                    exact = _unit(n)
                     rho = float(exact)
                     t = cost / n
                     lo_rho, hi_rho = rho * (1 - 4 * _EPS), rho * (1 + 4 * _EPS)
@@ -395,7 +405,7 @@ class FloatMes:
                     lo_rho, hi_rho = low / cost * (1 - 4 * _EPS), high / cost * (1 + 4 * _EPS)
                     lower[j] = lo_rho
                     # When every supporter pays the same cost / n, rho is exactly 1 / n.
-                    exact_rho = Fraction(1, len(sup)) if everyone_pays else None
+                    exact_rho = _unit(len(sup)) if everyone_pays else None
                     if exact_rho is not None:  # same float bounds for equal exact prices
                         lo_rho = float(exact_rho) * (1 - 4 * _EPS)
                         hi_rho = float(exact_rho) * (1 + 4 * _EPS)
