@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 _ZERO = Fraction(0)
+_SMALL = 20_000  # voters × projects under which Add1 starts with an exact run
 
 
 @dataclass
@@ -178,16 +179,24 @@ class ApprovalMes:
         cls[sup] = remap[cls[sup]]
 
     def payments(self, run: MesRun) -> dict[int, dict[int, Fraction]]:
-        """Project → voter index → exact amount paid from the voter's share, replayed."""
-        budget = [run.share] * self.n_voters
+        """Project → voter index → exact amount paid from the voter's share, replayed by class
+        of equal budget (each supporter pays min(budget, t))."""
+        cls = np.zeros(self.n_voters, dtype=np.int64)
+        values: list[Fraction] = [run.share]
         result: dict[int, dict[int, Fraction]] = {}
         for pid, (t, sup) in zip(run.selected, run.trace, strict=True):
-            paid: dict[int, Fraction] = {}
-            for i in sup.tolist():
-                amount = budget[i] if budget[i] < t else t
-                paid[i] = amount
-                budget[i] -= amount
-            result[pid] = paid
+            before = cls[sup]
+            present = np.unique(before).tolist()
+            remap = np.arange(len(values), dtype=np.int64)
+            paid_by_class: dict[int, Fraction] = {}
+            for k in present:
+                paid_by_class[k] = values[k] if values[k] < t else t
+                remap[k] = len(values)
+                values.append(values[k] - paid_by_class[k])
+            result[pid] = {
+                i: paid_by_class[k] for i, k in zip(sup.tolist(), before.tolist(), strict=True)
+            }
+            cls[sup] = remap[before]
         return result
 
 
@@ -207,8 +216,16 @@ def add1(
     when a stretch cannot be certified. A single share that cannot be certified (a tie, or a
     decision closer than the float error) is computed by the exact engine."""
     fast = FloatMes(engine)
-    first = fast.run(share)
-    outcome: MesRun | FloatRun = first if first.certain else engine.run(share)
+    start = share
+    # Small elections: the exact run at the starting share is cheap, and is the final run when
+    # no Add1 round is accepted. Large ones start with a (certified) float run.
+    exact_first: MesRun | None = None
+    if engine.n_voters * len(engine.candidates) <= _SMALL:
+        exact_first = engine.run(share)
+        outcome: MesRun | FloatRun = exact_first
+    else:
+        first = fast.run(share)
+        outcome = first if first.certain else engine.run(share)
     selected, spent = outcome.selected, outcome.spent
     rounds = 0
     width = 1
@@ -237,7 +254,7 @@ def add1(
         streak += 1
         if streak >= patience:
             width, streak = width * 2, 0
-    run = engine.run(share)
+    run = exact_first if exact_first is not None and share == start else engine.run(share)
     if run.selected != selected:  # pragma: no cover - would be a bug in the certificate
         raise RuntimeError("the certified outcome differs from the exact run")
     return run, share, rounds
