@@ -30,7 +30,7 @@ Progress = Callable[[int, int | None], None]
 @dataclass
 class JobResult:
     summary: dict[str, Any] = field(default_factory=dict)
-    file: File | None = None
+    file: File[Any] | None = None
     file_name: str = ""
     notify_title: str = ""
 
@@ -76,11 +76,13 @@ def job_run(job_id: int) -> BackgroundJob | None:
         state=BackgroundJob.State.RUNNING, started_at=now(), attempts=attempts
     )
 
+    job_pk = job.pk
+
     def progress(done: int, total: int | None = None) -> None:
         values: dict[str, Any] = {"progress_done": done}
         if total is not None:
             values["progress_total"] = total
-        BackgroundJob.objects.filter(pk=job.pk).update(**values)
+        BackgroundJob.objects.filter(pk=job_pk).update(**values)
 
     try:
         result = runner(job, progress)
@@ -137,5 +139,5 @@ def jobs_purge_expired() -> int:
     return count
 
 
-def content_file(data: bytes) -> ContentFile:
+def content_file(data: bytes) -> ContentFile[bytes]:
     return ContentFile(data)

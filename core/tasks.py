@@ -1,3 +1,5 @@
+from typing import Any
+
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
@@ -12,7 +14,7 @@ def send_email(subject: str, message: str, recipients: list[str]) -> int:
 
 
 @shared_task(name="core.tasks.run_job", bind=True, acks_late=True, reject_on_worker_lost=True)
-def run_job(self, job_id: int) -> str | None:  # noqa: ANN001 - Celery's bound task
+def run_job(self: Any, job_id: int) -> str | None:  # Celery's bound task
     """Run one background job. A failure is retried with a growing delay; `job_run` stops after
     MAX_ATTEMPTS and reports the failure. The runners are idempotent, so a redelivery after a
     worker was killed resumes safely."""

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "grants",
     "cpo",
     "reporting",
+    "demo",
 ]
 
 MIDDLEWARE = [
