@@ -31,6 +31,7 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -302,7 +303,7 @@ class FloatMes:
 
     def _interval(
         self, j: int, budgets: npt.NDArray[np.float64], error: float
-    ) -> tuple[float, float, bool] | None | bool:
+    ) -> tuple[float, float, bool] | None | Literal[False]:
         """(lowest, highest) possible exact payment level t of project j, and whether every
         supporter can certainly pay cost / supporters (then t is exactly that, for all budgets
         within the error); None when certainly unaffordable; False when affordability cannot be
@@ -432,14 +433,14 @@ class FloatMes:
             if not contenders:
                 break
             contenders.sort(key=lambda c: (c[0], c[1]))
-            hi_rho, rank, exact, _, pid, low, high = contenders[0]
+            hi_rho, rank, best_exact, _, pid, low, high = contenders[0]
             for other in contenders[1:]:
                 if other[3] > hi_rho:
                     continue  # certainly more expensive
                 if (
-                    exact is not None
+                    best_exact is not None
                     and other[2] is not None
-                    and (exact, rank)
+                    and (best_exact, rank)
                     < (
                         other[2],
                         other[1],
