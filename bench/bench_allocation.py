@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def pluriel(path: Path) -> tuple[float, set[str], int, int]:
-    from grants import allocation, pabulib
+    from grants.solutions import allocation, pabulib
 
     election = pabulib.read_pb(path.read_text(encoding="utf-8"))
     projects = election.allocation_projects()

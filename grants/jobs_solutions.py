@@ -1,7 +1,7 @@
 """Call for solutions: the allocation (both rules, equal shares with Add1) as a background job.
 
 The web page and the API only start the job (`allocation_compute_start`); a worker runs
-`services_solutions.allocation_compute` and reports the Add1 rounds done as the job's progress.
+`grants.solutions.services.allocation_compute` and reports the Add1 rounds done as the job's progress.
 The results page follows the job (`allocation_job`) and shows the results once it is done.
 """
 
@@ -33,7 +33,7 @@ def allocation_compute_start(*, actor: User, call: Call) -> BackgroundJob:
     """Check now what can be refused now (role, vote still open, results published, quorum, no
     project: `DomainError` with the reason), then queue the computation. A computation already
     queued or running for the call is returned instead of starting a second one."""
-    from . import services_solutions
+    from .solutions import services as services_solutions
 
     with transaction.atomic():
         services_solutions.allocation_compute_check(actor=actor, call=call)
@@ -51,7 +51,7 @@ def allocation_compute_start(*, actor: User, call: Call) -> BackgroundJob:
 
 @register_job(KIND)
 def _run(job: BackgroundJob, progress: Progress) -> JobResult:
-    from . import services_solutions
+    from .solutions import services as services_solutions
 
     call = Call.objects.get(pk=job.params["call"])
     last = [0.0]

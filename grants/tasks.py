@@ -12,6 +12,6 @@ def completion_requests_flag_overdue() -> int:
 @shared_task(name="grants.tasks.candidacies_prototyping_deadlines")
 def candidacies_prototyping_deadlines() -> dict[str, int]:
     """Anti-call: reminder 3 days before the prototyping deadline, overdue flag after it (daily)."""
-    from . import services_anticall
+    from .anticall import services as services_anticall
 
     return services_anticall.candidacies_prototyping_deadlines()

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from grants import allocation, equal_shares, pabulib
-from grants.allocation import Project
+from grants import equal_shares
+from grants.solutions import allocation, pabulib
+from grants.solutions.allocation import Project
 
 DATA = Path(__file__).parent / "data"
 
