@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import identifiers
@@ -358,7 +361,13 @@ class AuditLog(models.Model):
     target_state = models.CharField(_("état d'arrivée"), max_length=40, blank=True)
     reason = models.TextField(_("motif"), blank=True)
     payload = models.JSONField(_("données"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("date"), auto_now_add=True, db_index=True)
+    # A default rather than auto_now_add: the time is hashed before the row is inserted.
+    created_at = models.DateTimeField(_("date"), default=timezone.now, db_index=True)
+    # Hash chain (core.audit_chain): position in the global chain, previous row's hash, this row's.
+    seq = models.BigIntegerField(_("n° dans la chaîne"), unique=True, null=True, editable=False)
+    prev_hash = models.CharField(_("empreinte précédente"), max_length=64, editable=False)
+    row_hash = models.CharField(_("empreinte"), max_length=64, editable=False)
+    content_hash = models.CharField(_("empreinte du contenu"), max_length=64, editable=False)
 
     class Meta:
         verbose_name = _("entrée du journal")
@@ -369,11 +378,45 @@ class AuditLog(models.Model):
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A new row is chained in the caller's transaction; an existing row is never rewritten."""
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("audit rows are append-only")
+        from django.db import transaction
+
+        from .audit_chain import HASHED_FIELDS, chain_values
+
+        with transaction.atomic():
+            if self.created_at is None:
+                self.created_at = timezone.now()
+            values = {f: getattr(self, f) for f in HASHED_FIELDS}
+            chain_values([values])
+            for name in ("seq", "prev_hash", "row_hash", "content_hash"):
+                setattr(self, name, values[name])
+            super().save(*args, **kwargs)
+
     @property
     def label(self) -> str:
         from .audit import action_label
 
         return action_label(self.action)
+
+
+class AuditAnchor(models.Model):
+    """The head of the audit chain recorded at a moment (daily): a later truncation of the chain
+    below this point shows, since the anchor is also exported outside the database."""
+
+    seq = models.BigIntegerField(_("n° dans la chaîne"))
+    row_hash = models.CharField(_("empreinte"), max_length=64)
+    created_at = models.DateTimeField(_("date"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ancre du journal")
+        verbose_name_plural = _("ancres du journal")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.row_hash[:12]}"
 
 
 class Notification(models.Model):
@@ -477,6 +520,10 @@ class BackgroundJob(models.Model):
     result_name = models.CharField(_("nom du fichier"), max_length=255, blank=True)
     error = models.TextField(_("erreur"), blank=True)
     attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
+    # Claim (core.jobs.job_claim): the worker holding the job, until when; totals of all attempts.
+    claim_token = models.CharField(_("jeton de prise en charge"), max_length=32, blank=True)
+    lease_until = models.DateTimeField(_("réservée jusqu'au"), null=True, blank=True)
+    tally = models.JSONField(_("totaux de toutes les tentatives"), default=dict, blank=True)
     created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
     started_at = models.DateTimeField(_("commencée le"), null=True, blank=True)
     finished_at = models.DateTimeField(_("terminée le"), null=True, blank=True)

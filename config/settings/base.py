@@ -187,6 +187,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 24 * 60 * 60,
     },
     "core-jobs-purge-expired": {"task": "core.tasks.jobs_purge_expired", "schedule": 24 * 60 * 60},
+    "core-audit-anchor": {"task": "core.tasks.audit_anchor_export", "schedule": 24 * 60 * 60},
     "grants-completion-overdue": {
         "task": "grants.tasks.completion_requests_flag_overdue",
         "schedule": 60 * 60,
@@ -212,5 +213,10 @@ SCDL_THRESHOLD = env("SCDL_THRESHOLD", "23000.00")
 SCDL_PUBLISH_ALL = env_bool("SCDL_PUBLISH_ALL")
 # How long the file of a background export stays downloadable.
 JOB_FILE_TTL_HOURS = int(env("JOB_FILE_TTL_HOURS", "48"))
+# A worker's claim on a background job lasts this long past its last progress report; then
+# another worker may take the job over (core.jobs.job_claim).
+JOB_LEASE_SECONDS = int(env("JOB_LEASE_SECONDS", "300"))
+# Where the daily audit-chain anchors are appended (core.audit_chain): copy it off-site.
+AUDIT_ANCHOR_DIR = env("AUDIT_ANCHOR_DIR", str(BASE_DIR / "audit-anchors"))
 # Payment runs whose total exceeds this amount (€) need a second approver.
 PAYMENT_RUN_SECOND_APPROVAL_ABOVE = env("PAYMENT_RUN_SECOND_APPROVAL_ABOVE", "100000.00")

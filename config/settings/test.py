@@ -24,3 +24,4 @@ LANGUAGE_CODE = "fr"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 DEMO_OUTPUT_DIR = tempfile.mkdtemp(prefix="pluriel-test-demo-")
+AUDIT_ANCHOR_DIR = tempfile.mkdtemp(prefix="pluriel-test-anchors-")
