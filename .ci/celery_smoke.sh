@@ -3,9 +3,12 @@
 #   1. a task enqueued by the app is executed by the worker and its effect is visible in the database;
 #   2. payments: 3 000 due instalments (agreements created through the services) are put in a run,
 #      approved, exported; the confirmation file is applied by a background job the worker runs;
-#   3. a worker killed (-9) while applying a 20 000-line confirmation file in 2 000-line chunks: a
-#      new worker picks the job up again once the broker's visibility timeout (5 s) has passed, and
-#      the job finishes with every payment confirmed exactly once — none lost, none paid twice.
+#   3. a worker killed (-9) while applying a 20 000-line confirmation file in 2 000-line chunks: the
+#      task is delivered again to a new worker once the broker's visibility timeout (5 s) has passed;
+#      it finds the job still claimed (the dead worker's lease, 30 s) and leaves it, then takes it
+#      over when the lease has expired; the job finishes with every payment confirmed exactly
+#      once — none lost, none paid twice — and reports totals over both attempts (payments
+#      confirmed, progress) equal to the file's lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -87,6 +90,8 @@ wait "$WORKER" 2>/dev/null || true
 # Both payment workers run with a short visibility timeout: an unacknowledged job (its worker
 # killed) is handed to another worker after 5 s instead of an hour.
 export CELERY_VISIBILITY_TIMEOUT=5
+# A worker's claim on a job lasts 30 s past its last progress report (core.jobs).
+export JOB_LEASE_SECONDS=30
 
 # Builds SMOKE_AGREEMENTS one-year agreements (advance + balance, last year: both due) through the
 # services, then a run of their instalments: created, approved by two other officers, exported;
@@ -227,8 +232,27 @@ kill -0 "$DOOMED" 2>/dev/null && fail "the worker was never killed (progress $(j
 echo "Worker killed at $(job_field progress_done)/$(job_field progress_total) (job state: $(job_field state); $((SECONDS - STARTED)) s)"
 [[ "$(job_field state)" == "running" ]] || fail "the killed job should still be marked running"
 start_worker rescuer
+RESCUER_LOG="$LOGS/rescuer.log"
+deadline=$((SECONDS + 60))
+until grep -q "job $JOB is claimed by another worker" "$RESCUER_LOG"; do
+    ((SECONDS < deadline)) || fail "the redelivered task did not find the job claimed"
+    [[ "$(job_field state)" == "done" ]] && fail "the job was taken over before its lease expired"
+    sleep 0.5
+done
+[[ "$(job_field attempts)" == 1 ]] || fail "the redelivered task ran a job still claimed"
+echo "Redelivered task found job $JOB claimed (lease until $(job_field lease_until)) and left it"
 wait_done 150
 echo "Job $JOB done after $(job_field attempts) attempts ($((SECONDS - STARTED)) s)"
 [[ "$(job_field attempts)" -ge 2 ]] || fail "the job should have been run again by the new worker"
 check_paid_once
+totals=$(psql_db "$DB" "
+    SELECT j.result->>'Paiements confirmés', j.result->>'Paiements rejetés', j.progress_done,
+           j.progress_total, c.report->'applied'->>'paid'
+      FROM core_backgroundjob j
+      JOIN cpo_paymentconfirmation c ON c.id = (j.params->>'confirmation')::int
+     WHERE j.id = $JOB")
+IFS='|' read -r confirmed rejected pdone ptotal applied <<<"$totals"
+echo "  reported: $confirmed confirmed, $rejected rejected, progress $pdone/$ptotal, confirmation file: $applied paid"
+[[ "$confirmed" == "$LINES" && "$rejected" == 0 && "$pdone" == "$LINES" && "$ptotal" == "$LINES" \
+    && "$applied" == "$LINES" ]] || fail "the resumed job must report totals over all its attempts"
 echo "Killed worker: job resumed by another worker, every payment confirmed once: OK ($((SECONDS - STARTED)) s)"

@@ -193,3 +193,6 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+from . import admin_privacy  # noqa: E402, F401  (retention rules, erasure requests)

@@ -8,3 +8,6 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from . import audit_actions  # noqa: F401  (registers the action labels)
+        from .privacy import rules
+
+        rules.register()  # core's retention rules; upper apps register theirs in their ready()

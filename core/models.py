@@ -569,3 +569,58 @@ class ExportTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RetentionRun(models.Model):
+    """One application of the retention rules (daily job): what each rule anonymised or deleted."""
+
+    started_at = models.DateTimeField(_("commencée le"), auto_now_add=True)
+    results = models.JSONField(_("résultats"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("application des durées de conservation")
+        verbose_name_plural = _("applications des durées de conservation")
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ErasureRequest(models.Model):
+    """A person's request to have their personal data erased (RGPD art. 17), with its reason;
+    carried out by the retention rules' `erase`, or refused with the legal duty that applies."""
+
+    class State(models.TextChoices):
+        RECEIVED = "received", _("Reçue")
+        DONE = "done", _("Effectuée")
+        REFUSED = "refused", _("Refusée")
+
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="erasure_requests",
+        verbose_name=_("personne"),
+    )
+    reason = models.TextField(_("motif de la demande"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("enregistrée par"),
+    )
+    state = models.CharField(
+        _("état"), max_length=10, choices=State.choices, default=State.RECEIVED
+    )
+    refusal_reason = models.TextField(_("motif du refus"), blank=True)
+    outcome = models.JSONField(_("résultat"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("reçue le"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("traitée le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("demande d'effacement")
+        verbose_name_plural = _("demandes d'effacement")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} ({self.get_state_display()})"

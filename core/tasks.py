@@ -55,3 +55,11 @@ def audit_anchor_export() -> dict:
     from .audit_chain import audit_anchor_export as export
 
     return export()
+
+
+@shared_task(name="core.tasks.retention_apply")
+def retention_apply() -> dict:
+    """Daily: apply the declared retention rules (core.privacy), audited."""
+    from .privacy.services import retention_apply as apply
+
+    return apply().results

@@ -7,4 +7,9 @@ class GrantsConfig(AppConfig):
     verbose_name = _("Dossiers et décisions")
 
     def ready(self) -> None:
-        from . import audit_actions  # noqa: F401
+        from . import (
+            audit_actions,  # noqa: F401
+            privacy,
+        )
+
+        privacy.register()  # retention rules and erasure holds (core.privacy)

@@ -188,6 +188,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "core-jobs-purge-expired": {"task": "core.tasks.jobs_purge_expired", "schedule": 24 * 60 * 60},
     "core-audit-anchor": {"task": "core.tasks.audit_anchor_export", "schedule": 24 * 60 * 60},
+    "core-retention-apply": {"task": "core.tasks.retention_apply", "schedule": 24 * 60 * 60},
     "grants-completion-overdue": {
         "task": "grants.tasks.completion_requests_flag_overdue",
         "schedule": 60 * 60,
