@@ -78,3 +78,29 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                 )
             else:
                 self.message_user(request, f"#{item.pk} : {_('effectuée')}", messages.SUCCESS)
+
+
+@admin.action(description=_("Exporter les données personnelles (au nom de la personne)"))
+def export_personal_data(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
+) -> None:
+    """An administrator prepares a person's export on their behalf; the file is the
+    administrator's job (core:jobs), to hand over to the person."""
+    from .privacy.export import personal_data_export_start
+
+    for person in queryset:
+        job = personal_data_export_start(actor=request.user, person=person)
+        modeladmin.message_user(
+            request, _("Export lancé : tâche n° %(pk)s (Mon compte → tâches).") % {"pk": job.pk}
+        )
+
+
+def _add_user_action() -> None:
+    from .models import User
+
+    user_admin = admin.site._registry.get(User)
+    if user_admin is not None and export_personal_data not in (user_admin.actions or []):
+        user_admin.actions = [*(user_admin.actions or []), export_personal_data]
+
+
+_add_user_action()

@@ -8,6 +8,6 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from . import audit_actions  # noqa: F401  (registers the action labels)
-        from .privacy import rules
+        from .privacy import export, rules  # noqa: F401  (export registers its job)
 
         rules.register()  # core's retention rules; upper apps register theirs in their ready()

@@ -13,3 +13,4 @@ class GrantsConfig(AppConfig):
         )
 
         privacy.register()  # retention rules and erasure holds (core.privacy)
+        privacy.register_export()  # sections of a person's data export

@@ -51,3 +51,50 @@ def register() -> None:
             hold=_open_file_hold,
         )
     )
+
+
+def register_export() -> None:
+    """The grants sections of a person's data export (core.privacy.export)."""
+    from core.privacy.export import Section, register_section
+
+    from .models import ApplicationAttachment
+
+    @register_section("pieces_de_dossiers")
+    def _attachments(user: User) -> Section:
+        data, files = [], []
+        for item in ApplicationAttachment.objects.filter(uploaded_by=user).select_related(
+            "application"
+        ):
+            name = f"fichiers/dossiers/{item.pk}-{item.file.name.rsplit('/', 1)[-1]}"
+            data.append({"dossier": item.application.reference, "fichier": name})
+            files.append((name, item.file))
+        return Section(data, files)
+
+    @register_section("panels")
+    def _panels(user: User) -> Section:
+        """Seats and participation only: a secret ballot's choices are not linked to anyone."""
+        from calls.models import PanelMember
+
+        from .models.solutions import Ballot, BallotChoice
+
+        seats = []
+        for seat in PanelMember.objects.filter(user=user).select_related("panel__call"):
+            ballot = Ballot.objects.filter(member=seat).first()
+            choices = (
+                list(
+                    BallotChoice.objects.filter(ballot=ballot).values_list(
+                        "application__reference", "criterion", "score"
+                    )
+                )
+                if ballot is not None
+                else []
+            )
+            seats.append(
+                {
+                    "appel": str(seat.panel.call),
+                    "collège": seat.get_college_display(),
+                    "a_voté_le": ballot.cast_at.isoformat() if ballot else None,
+                    "choix": [list(c) for c in choices],  # empty for a secret ballot
+                }
+            )
+        return Section(seats)
