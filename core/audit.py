@@ -9,7 +9,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.functional import Promise
 
-from .audit_chain import chain_values
+from .audit_chain import chain_finish, chain_prepare
 from .models import AuditLog, User
 
 _ACTIONS: dict[str, Promise | str] = {}
@@ -68,10 +68,8 @@ CHAINED_COLUMNS = [
     "reason",
     "payload",
     "created_at",
-    "seq",
-    "prev_hash",
-    "row_hash",
     "content_hash",
+    "txid",
 ]
 
 
@@ -109,15 +107,17 @@ def audit_log_many(
         for e in entries
     ]
     with transaction.atomic():
-        chain_values(values)
+        txid = chain_prepare(values)
         if len(values) > COPY_ABOVE:
             # Large set-based jobs (payment runs, daily job): COPY on PostgreSQL, ~3× faster.
             from .bulk import copy_insert
 
-            return copy_insert(
+            copy_insert(
                 AuditLog, CHAINED_COLUMNS, ([v[c] for c in CHAINED_COLUMNS] for v in values)
             )
-        AuditLog.objects.bulk_create([AuditLog(**v) for v in values], batch_size=2000)
+        else:
+            AuditLog.objects.bulk_create([AuditLog(**v) for v in values], batch_size=2000)
+        chain_finish(txid)
     return len(values)
 
 

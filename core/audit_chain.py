@@ -1,16 +1,19 @@
-"""Tamper-evident audit trail: every `core.AuditLog` row carries the SHA-256 of its content
-(`content_hash`) chained to the previous row's hash (`row_hash`), one global chain ordered by `seq`,
-computed in the transaction that writes the row. See docs/decisions/2026-12-06-audit-hash-chain.md.
+"""Tamper-evident audit trail. Every `core.AuditLog` row carries the SHA-256 of its content
+(`content_hash`, computed in Python when the row is built) and the id of the transaction that
+wrote it (`txid`). The rows of one transaction are sealed together by one `core.AuditSeal`, and
+the seals form one global hash chain ordered by `seq`, made in the writing transaction:
 
-    content_hash = SHA-256(canonical JSON of the row's content)          — Python, at insertion
-    row_hash     = SHA-256(prev_hash ":" seq ":" content_hash)            — at commit
+    digest   = SHA-256(the content hashes of the transaction's rows, in id order, comma-joined)
+    row_hash = SHA-256(prev_hash ":" seq ":" digest)
 
-On PostgreSQL the link is made by a deferred constraint trigger (`zz_audit_chain_seal`, created by
-migration 0005) at commit time: it takes a transaction-level advisory lock, reads the head and
-seals the transaction's new rows in id order. The lock is held only from the commit's start to its
-end, after every row lock of the transaction was taken, so chaining never waits inside the
-transaction nor deadlocks with row locks; COPY inserts fire the trigger too. On SQLite (development)
-the link is made at once, in Python (its single writer lock serialises writers).
+On PostgreSQL the seal is made at COMMIT by a deferred constraint trigger on core_auditseal
+(`zz_audit_seal`, migration 0005): the first audit write of a transaction inserts an open seal
+(one statement, idempotent); at commit the trigger takes a transaction-level advisory lock, reads
+the head of the chain and closes the seal. The lock is held only from the commit's start to its
+end, after every row lock of the transaction was taken, so sealing never deadlocks with row locks
+and costs one UPDATE per transaction, not per row; COPY-inserted rows are covered like any other.
+On SQLite (development) each write is sealed at once in Python (one writer at a time).
+See docs/decisions/2026-12-06-audit-hash-chain.md.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +31,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 GENESIS = "0" * 64
-# Any constant: the key of the transaction-level advisory lock that serialises chain writers.
+# Any constant: the key of the transaction-level advisory lock that serialises sealing.
 LOCK_KEY = 0x504C5552  # "PLUR"
 HASHED_FIELDS = (
     "actor_id",
@@ -58,7 +62,7 @@ def _normalise(value: Any) -> Any:
 
 
 def content_digest(values: dict[str, Any]) -> str:
-    """SHA-256 (hex) of the row's canonical JSON content (every hashed field but seq)."""
+    """SHA-256 (hex) of the row's canonical JSON content."""
     content = json.dumps(
         [_normalise(values[name]) for name in HASHED_FIELDS],
         sort_keys=True,
@@ -69,16 +73,70 @@ def content_digest(values: dict[str, Any]) -> str:
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
-def link_digest(prev_hash: str, seq: int, content_hash: str) -> str:
+def batch_digest(content_hashes: list[str]) -> str:
+    return hashlib.sha256(",".join(content_hashes).encode()).hexdigest()
+
+
+def link_digest(prev_hash: str, seq: int, digest: str) -> str:
     """The chain's link, as the PostgreSQL trigger computes it."""
-    return hashlib.sha256(f"{prev_hash}:{seq}:{content_hash}".encode()).hexdigest()
+    return hashlib.sha256(f"{prev_hash}:{seq}:{digest}".encode()).hexdigest()
+
+
+OPEN_SEAL_SQL = """
+WITH t AS (SELECT txid_current() AS txid),
+     i AS (INSERT INTO core_auditseal (txid, count, digest, prev_hash, row_hash)
+           SELECT txid, 0, '', '', '' FROM t
+           ON CONFLICT (txid) WHERE seq IS NULL DO NOTHING)
+SELECT txid FROM t
+"""
+
+
+def chain_prepare(values: list[dict[str, Any]]) -> int:
+    """Prepare rows (dicts of HASHED_FIELDS) for insertion in the current transaction: their
+    content hash and transaction id (on PostgreSQL, the transaction's seal is opened)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit rows are written inside a transaction")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(OPEN_SEAL_SQL)
+            txid = int(cursor.fetchone()[0])
+    else:
+        txid = secrets.randbits(62)
+    for row in values:
+        row["content_hash"] = content_digest(row)
+        row["txid"] = txid
+    return txid
+
+
+def chain_finish(txid: int) -> None:
+    """After the rows are inserted: seal them now on SQLite (PostgreSQL seals at commit)."""
+    if connection.vendor == "postgresql":
+        return
+    from .models import AuditLog, AuditSeal
+
+    rows = list(AuditLog.objects.filter(txid=txid).order_by("id").values_list("id", "content_hash"))
+    if not rows:
+        return
+    seq, prev = _head()
+    seq += 1
+    digest = batch_digest([r[1] for r in rows])
+    AuditSeal.objects.create(
+        txid=txid,
+        seq=seq,
+        first_id=rows[0][0],
+        last_id=rows[-1][0],
+        count=len(rows),
+        digest=digest,
+        prev_hash=prev,
+        row_hash=link_digest(prev, seq, digest),
+    )
 
 
 def _head() -> tuple[int, str]:
-    from .models import AuditLog
+    from .models import AuditSeal
 
     head = (
-        AuditLog.objects.filter(seq__isnull=False)
+        AuditSeal.objects.filter(seq__isnull=False)
         .order_by("-seq")
         .values_list("seq", "row_hash")[:1]
     )
@@ -86,84 +144,66 @@ def _head() -> tuple[int, str]:
     return (row[0], row[1]) if row else (0, GENESIS)
 
 
+def chain_seal_pending() -> None:
+    """Seal the current transaction's rows now rather than at commit (PostgreSQL; no-op
+    elsewhere): used before reading the chain inside the transaction that wrote it."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS zz_audit_seal IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS zz_audit_seal DEFERRED")
+
+
 def chain_lock() -> tuple[int, str]:
-    """Lock the chain for the rest of the current transaction and return its head (seq, hash)."""
-    if not connection.in_atomic_block:
-        raise RuntimeError("audit rows are chained inside a transaction")
+    """Lock the chain until the end of the transaction; its head (seq, hash)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            # A separate statement: under READ COMMITTED the head is read by the next statement,
-            # whose snapshot is taken after the lock was granted (after the previous writer's
-            # commit).
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
     return _head()
 
 
-def chain_values(values: list[dict[str, Any]]) -> None:
-    """Prepare rows (dicts of HASHED_FIELDS) for insertion in the current transaction: their
-    content hash, and on SQLite their place in the chain (PostgreSQL links them at commit)."""
-    for row in values:
-        row["content_hash"] = content_digest(row)
-        row["seq"] = None
-        row["prev_hash"] = row["row_hash"] = ""
-    if connection.vendor == "postgresql":
-        return
-    seq, prev = chain_lock()
-    for row in values:
-        seq += 1
-        row["seq"], row["prev_hash"] = seq, prev
-        prev = row["row_hash"] = link_digest(prev, seq, row["content_hash"])
-
-
-def chain_seal_pending() -> None:
-    """Link the current transaction's rows now rather than at commit (PostgreSQL; no-op
-    elsewhere): used before reading the chain inside the transaction that wrote it."""
-    if connection.vendor == "postgresql" and connection.in_atomic_block:
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS zz_audit_chain_seal IMMEDIATE")
-            cursor.execute("SET CONSTRAINTS zz_audit_chain_seal DEFERRED")
-
-
 SEAL_FUNCTION_SQL = f"""
-CREATE OR REPLACE FUNCTION core_audit_chain_seal() RETURNS trigger
+CREATE OR REPLACE FUNCTION core_audit_seal() RETURNS trigger
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
+    lo bigint;
+    lo_id bigint;
+    hi_id bigint;
+    n integer;
+    d text;
     head_seq bigint;
     head_hash varchar(64);
-    upto bigint;
-    r record;
 BEGIN
-    upto := coalesce(nullif(current_setting('pluriel.audit_sealed_upto', true), ''), '0')::bigint;
-    IF NEW.id <= upto THEN
-        RETURN NULL;  -- sealed with an earlier row of this transaction
-    END IF;
     PERFORM pg_advisory_xact_lock({LOCK_KEY});
+    SELECT coalesce(max(last_id), 0) INTO lo
+      FROM core_auditseal WHERE txid = NEW.txid AND seq IS NOT NULL;
+    SELECT min(id), max(id), count(*),
+           encode(sha256(convert_to(string_agg(content_hash, ',' ORDER BY id), 'UTF8')), 'hex')
+      INTO lo_id, hi_id, n, d
+      FROM core_auditlog WHERE txid = NEW.txid AND id > lo;
+    IF n = 0 THEN
+        DELETE FROM core_auditseal WHERE id = NEW.id;  -- its rows were rolled back
+        RETURN NULL;
+    END IF;
     SELECT seq, row_hash INTO head_seq, head_hash
-      FROM core_auditlog WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1;
-    head_seq := coalesce(head_seq, 0);
+      FROM core_auditseal WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1;
+    head_seq := coalesce(head_seq, 0) + 1;
     head_hash := coalesce(head_hash, '{GENESIS}');
-    FOR r IN SELECT id, content_hash FROM core_auditlog WHERE seq IS NULL ORDER BY id LOOP
-        head_seq := head_seq + 1;
-        UPDATE core_auditlog
-           SET seq = head_seq,
-               prev_hash = head_hash,
-               row_hash = encode(sha256(convert_to(
-                   head_hash || ':' || head_seq::text || ':' || r.content_hash, 'UTF8')), 'hex')
-         WHERE id = r.id
-        RETURNING row_hash INTO head_hash;
-        upto := greatest(upto, r.id);
-    END LOOP;
-    PERFORM set_config('pluriel.audit_sealed_upto', upto::text, true);
+    UPDATE core_auditseal
+       SET seq = head_seq, first_id = lo_id, last_id = hi_id, count = n, digest = d,
+           prev_hash = head_hash, sealed_at = now(),
+           row_hash = encode(sha256(convert_to(
+               head_hash || ':' || head_seq::text || ':' || d, 'UTF8')), 'hex')
+     WHERE id = NEW.id;
     RETURN NULL;
 END $$;
 """
 SEAL_TRIGGER_SQL = """
-CREATE CONSTRAINT TRIGGER zz_audit_chain_seal AFTER INSERT ON core_auditlog
-DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION core_audit_chain_seal();
+CREATE CONSTRAINT TRIGGER zz_audit_seal AFTER INSERT ON core_auditseal
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION core_audit_seal();
 """
 DROP_SQL = """
-DROP TRIGGER IF EXISTS zz_audit_chain_seal ON core_auditlog;
-DROP FUNCTION IF EXISTS core_audit_chain_seal();
+DROP TRIGGER IF EXISTS zz_audit_seal ON core_auditseal;
+DROP FUNCTION IF EXISTS core_audit_seal();
 """
 
 
@@ -177,7 +217,7 @@ class Break:
     reason: str
 
     def __str__(self) -> str:
-        return f"seq {self.seq} (row id {self.row_id}): {self.reason}"
+        return f"seal {self.seq} (row id {self.row_id}): {self.reason}"
 
 
 @dataclass
@@ -193,17 +233,31 @@ class Verification:
         return self.first_break is None
 
 
-def _rows(chunk: int = 5000) -> Iterator[dict[str, Any]]:
-    from .models import AuditLog
+def _joined_rows(chunk: int = 500) -> Iterator[dict[str, Any]]:
+    """Every sealed row with its seal's fields, in chain order (seals fetched by chunks, then
+    their rows in one query a chunk)."""
+    from .models import AuditLog, AuditSeal
 
-    fields = ["id", "prev_hash", "row_hash", "content_hash", "seq", *HASHED_FIELDS]
+    seal_fields = ["seq", "txid", "first_id", "last_id", "count", "digest", "prev_hash", "row_hash"]
     last = 0
     while True:
-        batch = list(AuditLog.objects.filter(seq__gt=last).order_by("seq").values(*fields)[:chunk])
-        if not batch:
+        seals = list(
+            AuditSeal.objects.filter(seq__gt=last).order_by("seq").values(*seal_fields)[:chunk]
+        )
+        if not seals:
             return
-        yield from batch
-        last = batch[-1]["seq"]
+        by_txid: dict[int, list[dict[str, Any]]] = {}
+        for row in (
+            AuditLog.objects.filter(txid__in={s["txid"] for s in seals})
+            .order_by("id")
+            .values("id", "txid", "content_hash", *HASHED_FIELDS)
+        ):
+            by_txid.setdefault(row["txid"], []).append(row)
+        for seal in seals:
+            for row in by_txid.get(seal["txid"], []):
+                if seal["first_id"] <= row["id"] <= seal["last_id"]:
+                    yield {**row, **seal}
+        last = seals[-1]["seq"]
 
 
 def anchor_file() -> Path:
@@ -226,47 +280,76 @@ def _anchors() -> dict[int, str]:
 
 
 def chain_verify() -> Verification:
-    """Recompute the whole chain; the first row whose content, link or sequence is wrong, or the
-    first anchor the chain no longer matches."""
+    """Recompute the whole chain; the first altered row, the first seal whose rows, link or
+    sequence are wrong, rows outside any seal, or the first anchor the chain no longer matches."""
     from .models import AuditLog
 
     chain_seal_pending()
     anchors = _anchors()
-    prev, expected_seq, count = GENESIS, 1, 0
+    prev, expected_seq, rows = GENESIS, 1, 0
     first_break: Break | None = None
-    unchained = AuditLog.objects.filter(seq__isnull=True).order_by("id").first()
-    if unchained is not None:
-        first_break = Break(None, unchained.pk, "row outside the chain (no sequence number)")
-    for row in _rows():
-        count += 1
+    seal: dict[str, Any] | None = None
+    hashes: list[str] = []
+
+    def close(seal: dict[str, Any]) -> Break | None:
+        if seal["seq"] != expected_seq:
+            return Break(seal["seq"], seal["first_id"], f"seal(s) {expected_seq}.. missing")
+        if len(hashes) != seal["count"] or batch_digest(hashes) != seal["digest"]:
+            return Break(
+                seal["seq"],
+                seal["first_id"],
+                f"rows {seal['first_id']}..{seal['last_id']}: a row was deleted or added",
+            )
+        if seal["prev_hash"] != prev:
+            return Break(seal["seq"], seal["first_id"], "link to the previous seal broken")
+        if link_digest(prev, seal["seq"], seal["digest"]) != seal["row_hash"]:
+            return Break(seal["seq"], seal["first_id"], "seal hash altered")
+        if seal["seq"] in anchors and anchors[seal["seq"]] != seal["row_hash"]:
+            return Break(seal["seq"], seal["first_id"], "hash differs from the exported anchor")
+        return None
+
+    for row in _joined_rows():
+        rows += 1
         if first_break is not None:
             continue
-        if row["seq"] != expected_seq:
-            first_break = Break(
-                row["seq"],
-                row["id"],
-                f"sequence gap: rows {expected_seq}..{row['seq'] - 1} are missing",
-            )
-        elif content_digest(row) != row["content_hash"]:
+        if seal is not None and row["seq"] != seal["seq"]:
+            first_break = close(seal)
+            prev, expected_seq, hashes = seal["row_hash"], expected_seq + 1, []
+            if first_break is not None:
+                continue
+        seal = row
+        if content_digest(row) != row["content_hash"]:
             first_break = Break(row["seq"], row["id"], "content altered (hash mismatch)")
-        elif row["prev_hash"] != prev:
-            first_break = Break(row["seq"], row["id"], "link to the previous row broken")
-        elif link_digest(prev, row["seq"], row["content_hash"]) != row["row_hash"]:
-            first_break = Break(row["seq"], row["id"], "link hash altered")
-        elif row["seq"] in anchors and anchors[row["seq"]] != row["row_hash"]:
-            first_break = Break(row["seq"], row["id"], "hash differs from the exported anchor")
-        prev = row["row_hash"]
+            continue
+        hashes.append(row["content_hash"])
+    if seal is not None and first_break is None:
+        first_break = close(seal)
+        prev = seal["row_hash"]
         expected_seq += 1
     head_seq = expected_seq - 1
+    total = AuditLog.objects.count()
+    if first_break is None and total != rows:
+        from django.db.models import Exists, OuterRef, Q
+
+        from .models import AuditSeal
+
+        covered = AuditSeal.objects.filter(
+            Q(seq__isnull=False),
+            txid=OuterRef("txid"),
+            first_id__lte=OuterRef("id"),
+            last_id__gte=OuterRef("id"),
+        )
+        stray = AuditLog.objects.filter(~Exists(covered)).order_by("id").first()
+        first_break = Break(None, stray.pk if stray else None, "row outside the chain (no seal)")
     if first_break is None and anchors:
         top = max(anchors)
         if top > head_seq:
             first_break = Break(
                 head_seq + 1,
                 None,
-                f"chain truncated: an anchor records row {top} but the chain ends at {head_seq}",
+                f"chain truncated: an anchor records seal {top} but the chain ends at {head_seq}",
             )
-    return Verification(count, head_seq, prev, len(anchors), first_break)
+    return Verification(rows, head_seq, prev, len(anchors), first_break)
 
 
 def audit_anchor_export() -> dict[str, Any]:

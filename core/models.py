@@ -363,11 +363,9 @@ class AuditLog(models.Model):
     payload = models.JSONField(_("données"), default=dict, blank=True)
     # A default rather than auto_now_add: the time is hashed before the row is inserted.
     created_at = models.DateTimeField(_("date"), default=timezone.now, db_index=True)
-    # Hash chain (core.audit_chain): position in the global chain, previous row's hash, this row's.
-    seq = models.BigIntegerField(_("n° dans la chaîne"), unique=True, null=True, editable=False)
-    prev_hash = models.CharField(_("empreinte précédente"), max_length=64, editable=False)
-    row_hash = models.CharField(_("empreinte"), max_length=64, editable=False)
+    # Hash chain (core.audit_chain): this row's content hash, the transaction sealing it.
     content_hash = models.CharField(_("empreinte du contenu"), max_length=64, editable=False)
+    txid = models.BigIntegerField(_("transaction"), null=True, editable=False, db_index=True)
 
     class Meta:
         verbose_name = _("entrée du journal")
@@ -384,22 +382,52 @@ class AuditLog(models.Model):
             raise ValueError("audit rows are append-only")
         from django.db import transaction
 
-        from .audit_chain import HASHED_FIELDS, chain_values
+        from .audit_chain import HASHED_FIELDS, chain_finish, chain_prepare
 
         with transaction.atomic():
             if self.created_at is None:
                 self.created_at = timezone.now()
             values = {f: getattr(self, f) for f in HASHED_FIELDS}
-            chain_values([values])
-            for name in ("seq", "prev_hash", "row_hash", "content_hash"):
-                setattr(self, name, values[name])
+            txid = chain_prepare([values])
+            self.content_hash, self.txid = values["content_hash"], txid
             super().save(*args, **kwargs)
+            chain_finish(txid)
 
     @property
     def label(self) -> str:
         from .audit import action_label
 
         return action_label(self.action)
+
+
+class AuditSeal(models.Model):
+    """The audit rows one transaction wrote (ids first_id..last_id with its txid), sealed at its
+    commit as one link of the global hash chain (core.audit_chain)."""
+
+    txid = models.BigIntegerField(_("transaction"))
+    seq = models.BigIntegerField(_("n° dans la chaîne"), unique=True, null=True)
+    first_id = models.BigIntegerField(null=True)
+    last_id = models.BigIntegerField(null=True)
+    count = models.PositiveIntegerField(default=0)
+    digest = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    row_hash = models.CharField(max_length=64, blank=True)
+    sealed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sceau du journal")
+        verbose_name_plural = _("sceaux du journal")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["txid"],
+                condition=models.Q(seq__isnull=True),
+                name="one_open_seal_per_transaction",
+            )
+        ]
+        indexes = [models.Index(fields=["txid"], name="core_auditseal_txid_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.row_hash[:12]}"
 
 
 class AuditAnchor(models.Model):

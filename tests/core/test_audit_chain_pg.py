@@ -10,7 +10,7 @@ from django.db import connection, transaction
 
 from core.audit import audit_log_many
 from core.audit_chain import chain_verify
-from core.models import AuditLog, Organisation
+from core.models import AuditLog, AuditSeal, Organisation
 from grants import services
 from grants.models import Application
 
@@ -63,4 +63,6 @@ def test_parallel_transitions_produce_one_valid_chain(call, organisation, applic
     assert rows >= before + 8 + 1200
     result = chain_verify()
     assert result.ok, result.first_break
-    assert result.rows == rows and result.head_seq == rows
+    seals = list(AuditSeal.objects.order_by("seq").values_list("seq", flat=True))
+    assert result.rows == rows and seals == list(range(1, len(seals) + 1))
+    assert result.head_seq == len(seals) and not AuditSeal.objects.filter(seq__isnull=True)
