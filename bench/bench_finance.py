@@ -197,8 +197,10 @@ def confirmation_bytes(run) -> bytes:
 
 def bench_run(agreements: int, *, fixes: bool = False) -> None:
     from core.models import AuditLog, BackgroundJob
-    from cpo import confirmations, services_finance
-    from cpo.models import Instalment, InstalmentState, PaymentRun, PaymentRunState
+    from cpo.models import Instalment, InstalmentState
+    from finance import confirmations
+    from finance import services as services_finance
+    from finance.models import PaymentRun, PaymentRunState
 
     print(
         "(a) One payment run from creation to confirmation"
@@ -265,12 +267,12 @@ def bench_run(agreements: int, *, fixes: bool = False) -> None:
 
 
 def payment_run_dataset_values(run):  # noqa: ANN001, ANN201
-    """cpo.resources.payment_run_dataset from one values_list instead of the resource's per-field
+    """finance.resources.payment_run_dataset from one values_list instead of the resource's per-field
     export of each model instance: the same headers and cells."""
     import tablib
 
-    from cpo.models import PaymentRunItem
-    from cpo.resources import PAYMENT_COLUMNS
+    from finance.models import PaymentRunItem
+    from finance.resources import PAYMENT_COLUMNS
 
     data = tablib.Dataset(headers=[column for _name, column in PAYMENT_COLUMNS])
     rows = (
@@ -284,13 +286,11 @@ def payment_run_dataset_values(run):  # noqa: ANN001, ANN201
 
 
 def apply_proposed_fixes() -> None:
-    import cpo.resources
-    import cpo.services
-    import cpo.services_finance
+    import finance.resources
 
-    # (The COPY of audit rows it once proposed is in core.audit_log_many, chained.)
-    ORIGINAL["dataset"] = cpo.resources.payment_run_dataset
-    cpo.resources.payment_run_dataset = payment_run_dataset_values
+    # (The COPY of audit rows it once proposed is in core.audit.audit_log_many, sealed.)
+    ORIGINAL["dataset"] = finance.resources.payment_run_dataset
+    finance.resources.payment_run_dataset = payment_run_dataset_values
 
 
 ORIGINAL: dict[str, Callable] = {}
@@ -400,7 +400,7 @@ class Lists:
 
     @staticmethod
     def payable_first_page() -> object:
-        from cpo.services_finance import payable_instalments
+        from finance.services import payable_instalments
 
         return list(
             payable_instalments()
@@ -431,7 +431,7 @@ def explain_first_pages() -> None:
     from django.db import connection
 
     from cpo.models import Instalment
-    from cpo.services_finance import payable_instalments
+    from finance.services import payable_instalments
 
     for label, qs in [
         ("every state, first page", Instalment.objects.order_by("earliest_date", "pk")[:PAGE]),

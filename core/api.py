@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
@@ -16,10 +17,10 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from .errors import DomainError, TransitionNotAllowed
 
 
-class KnownCountPaginator(Paginator):
+class KnownCountPaginator(Paginator):  # type: ignore[type-arg]  # not subscriptable at runtime
     """A Django paginator told the total in advance (from maintained counters) instead of counting."""
 
-    def __init__(self, *args, known_count: int, **kwargs) -> None:
+    def __init__(self, *args: Any, known_count: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.count = known_count
 
@@ -31,15 +32,15 @@ class DefaultPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any] | None:
         known = view.known_count() if view is not None and hasattr(view, "known_count") else None
         if known is not None:
-            self.django_paginator_class = partial(KnownCountPaginator, known_count=known)
+            self.django_paginator_class = partial(KnownCountPaginator, known_count=known)  # type: ignore[assignment]
         return super().paginate_queryset(queryset, request, view)
 
 
 def domain_error_response(exc: DomainError) -> Response:
-    body: dict = {"detail": str(exc.message), "code": exc.code}
+    body: dict[str, Any] = {"detail": str(exc.message), "code": exc.code}
     if exc.errors:
         body["errors"] = {field: [str(m) for m in msgs] for field, msgs in exc.errors.items()}
     if isinstance(exc, TransitionNotAllowed):
@@ -47,7 +48,7 @@ def domain_error_response(exc: DomainError) -> Response:
     return Response(body, status=exc.status_code)
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DomainError → 400 (403, 409); Django ValidationError → 400 with field messages."""
     if isinstance(exc, DomainError):
         return domain_error_response(exc)

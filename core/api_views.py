@@ -4,7 +4,10 @@ Views read through core.selectors and write through core.services only."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.contrib.auth import authenticate
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -19,10 +22,11 @@ from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.routers import BaseRouter
 
 from .auth import client_ip, is_throttled
 from .jobs import job_file_available
-from .models import QPV, BackgroundJob, Funder, Pillar, TransitionTheme
+from .models import QPV, BackgroundJob, Funder, Organisation, Pillar, TransitionTheme, User
 from .selectors import organisations_visible_to
 from .serializers import (
     FunderSerializer,
@@ -88,7 +92,7 @@ class OrganisationViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[Organisation],
 ):
     """Members see their organisations, staff every one, anyone else nothing (404).
 
@@ -98,22 +102,24 @@ class OrganisationViewSet(
     serializer_class = OrganisationSerializer
     http_method_names = ["get", "patch", "head", "options"]
 
-    def get_queryset(self):
-        return organisations_visible_to(self.request.user).order_by("name", "pk")
+    def get_queryset(self) -> QuerySet[Organisation]:
+        return organisations_visible_to(cast(User, self.request.user)).order_by("name", "pk")
 
-    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         organisation = self.get_object()
         data = OrganisationUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         organisation = organisation_update(
-            actor=request.user, organisation=organisation, data=dict(data.validated_data)
+            actor=cast(User, request.user),
+            organisation=organisation,
+            data=dict(data.validated_data),
         )
         return Response(
             OrganisationSerializer(organisation, context=self.get_serializer_context()).data
         )
 
 
-class _Reference(viewsets.ReadOnlyModelViewSet):
+class _Reference(viewsets.ReadOnlyModelViewSet[Any]):
     """Reference data: read-only for every signed-in user, not paginated (short lists)."""
 
     pagination_class = None
@@ -147,14 +153,14 @@ class FunderViewSet(_Reference):
     serializer_class = FunderSerializer
 
 
-class TokenViewSet(viewsets.GenericViewSet):
+class TokenViewSet(viewsets.GenericViewSet[Any]):
     """POST /api/auth/token/: an API token for an email and password.
 
     Goes through the same throttled authentication as the login page (core.auth): after too many
     failures for an account or an address, the password is not even checked."""
 
     permission_classes = [AllowAny]
-    authentication_classes: list = []
+    authentication_classes: list[Any] = []
     serializer_class = TokenRequestSerializer
 
     @extend_schema(
@@ -188,7 +194,7 @@ class TokenViewSet(viewsets.GenericViewSet):
         return Response({"token": token.key})
 
 
-class JobSerializer(serializers.ModelSerializer):
+class JobSerializer(serializers.ModelSerializer[BackgroundJob]):
     percent = serializers.IntegerField(read_only=True, allow_null=True)
     download = serializers.SerializerMethodField()
 
@@ -213,16 +219,17 @@ class JobSerializer(serializers.ModelSerializer):
     def get_download(self, job: BackgroundJob) -> str | None:
         if not job_file_available(job):
             return None
-        return self.context["request"].build_absolute_uri(
+        url: str = self.context["request"].build_absolute_uri(
             reverse("core:job_download", args=[job.pk])
         )
+        return url
 
 
 @extend_schema_view(
     list=extend_schema(summary=_lazy("Mes tâches de fond")),
     retrieve=extend_schema(summary=_lazy("Avancement d'une tâche de fond")),
 )
-class JobViewSet(viewsets.ReadOnlyModelViewSet):
+class JobViewSet(viewsets.ReadOnlyModelViewSet[BackgroundJob]):
     """GET /api/jobs/{id}/: progress and result of one of the caller's background jobs (exports,
     imports, confirmation files). Someone else's job is a 404. The file itself is downloaded from
     `download` with the same authentication."""
@@ -230,13 +237,15 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = JobSerializer
     queryset = BackgroundJob.objects.none()
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[BackgroundJob]:
         if getattr(self, "swagger_fake_view", False):
             return BackgroundJob.objects.none()
-        return BackgroundJob.objects.filter(owner=self.request.user).order_by("-created_at", "-id")
+        return BackgroundJob.objects.filter(owner=cast(User, self.request.user)).order_by(
+            "-created_at", "-id"
+        )
 
 
-def register(router) -> None:
+def register(router: BaseRouter) -> None:
     """Register this app's viewsets on the API router."""
     router.register("auth/token", TokenViewSet, basename="auth-token")
     router.register("organisations", OrganisationViewSet, basename="organisation")

@@ -130,12 +130,12 @@ def history_for(obj: models.Model, *, state_field: str = "state") -> list[AuditL
         ).select_related("actor")
     )
     try:
-        labels = dict(obj._meta.get_field(state_field).choices or [])
+        labels = dict(obj._meta.get_field(state_field).choices or [])  # type: ignore[union-attr]
     except Exception:
         labels = {}
     for row in rows:
-        row.source_label = str(labels.get(row.source_state, row.source_state))
-        row.target_label = str(labels.get(row.target_state, row.target_state))
+        row.source_label = str(labels.get(row.source_state, row.source_state))  # type: ignore[attr-defined]
+        row.target_label = str(labels.get(row.target_state, row.target_state))  # type: ignore[attr-defined]
     return rows
 
 

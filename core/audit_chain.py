@@ -141,7 +141,7 @@ def _head() -> tuple[int, str]:
         .values_list("seq", "row_hash")[:1]
     )
     row = next(iter(head), None)
-    return (row[0], row[1]) if row else (0, GENESIS)
+    return (int(row[0] or 0), row[1]) if row else (0, GENESIS)
 
 
 def chain_seal_pending() -> None:
@@ -261,7 +261,7 @@ def _joined_rows(chunk: int = 500) -> Iterator[dict[str, Any]]:
 
 
 def anchor_file() -> Path:
-    return Path(settings.AUDIT_ANCHOR_DIR) / "audit-anchors.jsonl"
+    return Path(str(settings.AUDIT_ANCHOR_DIR)) / "audit-anchors.jsonl"
 
 
 def _anchors() -> dict[int, str]:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 from django.utils import timezone
 
-from .models import LoginFailure
+from .models import LoginFailure, User
 
 
-def client_ip(request) -> str | None:
+def client_ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR")
+    ip: str | None = request.META.get("REMOTE_ADDR")
+    return ip
 
 
 def is_throttled(email: str, ip: str | None) -> bool:
@@ -29,7 +32,13 @@ def is_throttled(email: str, ip: str | None) -> bool:
 class ThrottledModelBackend(ModelBackend):
     """ModelBackend that refuses to check passwords once an account or address is throttled."""
 
-    def authenticate(self, request, username=None, password=None, **kwargs):
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> User | None:
         email = (username or kwargs.get("email") or "").lower()
         ip = client_ip(request)
         if is_throttled(email, ip):

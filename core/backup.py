@@ -109,7 +109,7 @@ def backup_create(output: Path) -> Path:
                 name = path.relative_to(root).as_posix()
                 files[name] = _sha256(path)
                 archive.add(path, arcname=name)
-    anchors = Path(settings.AUDIT_ANCHOR_DIR) / "audit-anchors.jsonl"
+    anchors = Path(str(settings.AUDIT_ANCHOR_DIR)) / "audit-anchors.jsonl"
     if anchors.exists():
         shutil.copy2(anchors, folder / "audit-anchors.jsonl")
     manifest = {
@@ -169,7 +169,7 @@ def backup_restore(folder: Path, *, media: Path | None = None) -> RestoreReport:
         archive.extractall(root, filter="data")
     anchors = folder / "audit-anchors.jsonl"
     if anchors.exists():
-        target = Path(settings.AUDIT_ANCHOR_DIR)
+        target = Path(str(settings.AUDIT_ANCHOR_DIR))
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy2(anchors, target / "audit-anchors.jsonl")
 

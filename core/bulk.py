@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, models
 
@@ -30,7 +30,7 @@ def copy_insert(
     count = 0
     if connection.vendor == "postgresql":
         table = connection.ops.quote_name(model._meta.db_table)
-        names = ", ".join(connection.ops.quote_name(fields[c].column) for c in columns)
+        names = ", ".join(connection.ops.quote_name(cast(str, fields[c].column)) for c in columns)
         with (
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
@@ -44,7 +44,7 @@ def copy_insert(
                 count += 1
         return count
     objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
-    model.objects.bulk_create(objects, batch_size=2000)
+    model.objects.bulk_create(objects, batch_size=2000)  # type: ignore[attr-defined]
     return len(objects)
 
 

@@ -1,10 +1,14 @@
 """What every page's navigation needs: the user's roles and unread notifications."""
 
+from typing import Any
+
+from django.http import HttpRequest
+
 from .models import Role
 from .permissions import has_role, is_staff_member, organisation_ids_of, roles_of
 
 
-def navigation(request):
+def navigation(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     if not user.is_authenticated:
         return {"nav": {"authenticated": False}}

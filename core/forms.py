@@ -164,7 +164,8 @@ class SignupForm(forms.Form):
     ORGANISATION_FIELDS = ("name", "siret", "rna", "legal_form", "postcode", "city")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if (
             data.get("password")
             and data.get("password_confirm")
@@ -183,7 +184,7 @@ class EmailForm(forms.Form):
     )
 
 
-class OrganisationForm(forms.ModelForm):
+class OrganisationForm(forms.ModelForm):  # type: ignore[type-arg]  # not subscriptable at runtime
     class Meta:
         model = Organisation
         fields = [
@@ -282,7 +283,8 @@ class InvitationSignupForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if (
             data.get("password")
             and data.get("password_confirm")

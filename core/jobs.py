@@ -37,7 +37,7 @@ from .notifications import notify
 @dataclass
 class JobResult:
     summary: dict[str, Any] = field(default_factory=dict)
-    file: File | None = None
+    file: File[Any] | None = None
     file_name: str = ""
     notify_title: str = ""
 
@@ -222,5 +222,5 @@ def jobs_purge_expired() -> int:
     return count
 
 
-def content_file(data: bytes) -> ContentFile:
+def content_file(data: bytes) -> ContentFile[bytes]:
     return ContentFile(data)

@@ -3,7 +3,7 @@ audit rows and the token request. Serializers shape data; the rules stay in core
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
@@ -14,7 +14,10 @@ from rest_framework import serializers
 from .models import QPV, AuditLog, Funder, Organisation, Pillar, TransitionTheme, User
 from .permissions import can_see_bank_details
 
-REQUIRED = {
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
+REQUIRED: dict[str, str | StrPromise] = {
     "required": _("Ce champ est obligatoire."),
     "blank": _("Ce champ ne peut pas être vide."),
     "null": _("Ce champ ne peut pas être vide."),
@@ -30,15 +33,15 @@ class NamedChoiceField(serializers.ChoiceField):
         super().__init__(*args, **kwargs)
 
 
-class NamedChoiceFieldExtension(OpenApiSerializerFieldExtension):
+class NamedChoiceFieldExtension(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
     target_class = NamedChoiceField
 
-    def map_serializer_field(self, auto_schema, direction):
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
         schema = build_choice_field(self.target)
         schema.pop("x-spec-enum-id", None)
         if None in schema["enum"]:
             schema["enum"] = [v for v in schema["enum"] if v is not None]
-        component = ResolvedComponent(
+        component = ResolvedComponent(  # type: ignore[no-untyped-call]
             name=self.target.enum_name,
             type=ResolvedComponent.SCHEMA,
             object=self.target.enum_name,
@@ -48,7 +51,7 @@ class NamedChoiceFieldExtension(OpenApiSerializerFieldExtension):
         return component.ref
 
 
-class UserSummarySerializer(serializers.ModelSerializer):
+class UserSummarySerializer(serializers.ModelSerializer[User]):
     """Who acted: a name and an address, nothing else."""
 
     name = serializers.SerializerMethodField()
@@ -61,25 +64,25 @@ class UserSummarySerializer(serializers.ModelSerializer):
         return obj.get_full_name() or obj.email
 
 
-class QPVSerializer(serializers.ModelSerializer):
+class QPVSerializer(serializers.ModelSerializer[QPV]):
     class Meta:
         model = QPV
         fields = ["id", "code", "name", "commune_insee", "commune_name"]
 
 
-class PillarSerializer(serializers.ModelSerializer):
+class PillarSerializer(serializers.ModelSerializer[Pillar]):
     class Meta:
         model = Pillar
         fields = ["id", "code", "label"]
 
 
-class ThemeSerializer(serializers.ModelSerializer):
+class ThemeSerializer(serializers.ModelSerializer[TransitionTheme]):
     class Meta:
         model = TransitionTheme
         fields = ["id", "code", "label"]
 
 
-class FunderSerializer(serializers.ModelSerializer):
+class FunderSerializer(serializers.ModelSerializer[Funder]):
     kind = NamedChoiceField(choices=Funder.Kind.choices, enum_name="FunderKindEnum", read_only=True)
     kind_label = serializers.CharField(source="get_kind_display", read_only=True)
 
@@ -88,7 +91,7 @@ class FunderSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "kind", "kind_label", "siret"]
 
 
-class OrganisationSerializer(serializers.ModelSerializer):
+class OrganisationSerializer(serializers.ModelSerializer[Organisation]):
     """The organisation profile. `iban` and `bic` are present only for the organisation's members
     and finance officers (core.permissions.can_see_bank_details); everyone else gets null."""
 
@@ -132,7 +135,7 @@ class OrganisationSerializer(serializers.ModelSerializer):
         return obj.bic if self._bank_visible(obj) else None
 
 
-class OrganisationUpdateSerializer(serializers.Serializer):
+class OrganisationUpdateSerializer(serializers.Serializer[Any]):
     """The profile fields an organisation administrator may change (core.services.organisation_update).
 
     Format checks only; the SIRET and bank details are not edited here."""
@@ -158,10 +161,10 @@ class OrganisationUpdateSerializer(serializers.Serializer):
     legal_rep_role = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
-class AuditEntrySerializer(serializers.ModelSerializer):
+class AuditEntrySerializer(serializers.ModelSerializer[AuditLog]):
     """One line of an object's history, with the action's and states' human labels."""
 
-    label = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]  # a field, not Field.label
     source_label = serializers.CharField(read_only=True, default="")
     target_label = serializers.CharField(read_only=True, default="")
     actor = UserSummarySerializer(read_only=True, allow_null=True)
@@ -190,7 +193,7 @@ class AuditEntrySerializer(serializers.ModelSerializer):
         return obj.payload if self.context.get("show_payload") else None
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenRequestSerializer(serializers.Serializer[Any]):
     email = serializers.EmailField(
         error_messages={**REQUIRED, "invalid": _("Saisissez une adresse e-mail valide.")}
     )
@@ -199,5 +202,5 @@ class TokenRequestSerializer(serializers.Serializer):
     )
 
 
-class TokenSerializer(serializers.Serializer):
+class TokenSerializer(serializers.Serializer[Any]):
     token = serializers.CharField(read_only=True)

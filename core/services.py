@@ -442,7 +442,7 @@ def document_upload(
                 },
             )
         except Exception:
-            default_storage.delete(document.file.name)
+            default_storage.delete(document.file.name)  # type: ignore[arg-type]
             raise
     return document
 
@@ -489,7 +489,7 @@ def document_delete(*, actor: User, document: OrganisationDocument) -> None:
             },
         )
         document.delete()
-        transaction.on_commit(lambda: default_storage.delete(name))
+        transaction.on_commit(lambda: default_storage.delete(name))  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- invitations
@@ -667,7 +667,7 @@ def invitation_accept(*, token: str, user_or_new_user_data: User | dict[str, Any
                 membership.save(update_fields=["is_admin"])
             audit_log(
                 actor=user,
-                obj=invitation.organisation,
+                obj=invitation.organisation,  # type: ignore[arg-type]  # organisation_id is set
                 action="core.organisation.member_added",
                 payload={
                     "user": user.pk,

@@ -1,4 +1,5 @@
 import logging
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -16,7 +17,7 @@ def send_email(subject: str, message: str, recipients: list[str]) -> int:
 
 
 @shared_task(name="core.tasks.run_job", bind=True, acks_late=True, reject_on_worker_lost=True)
-def run_job(self, job_id: int) -> str | None:  # noqa: ANN001 - Celery's bound task
+def run_job(self: Any, job_id: int) -> str | None:  # Celery's bound task
     """Run one background job. A failure is retried with a growing delay; `job_run` stops after
     MAX_ATTEMPTS and reports the failure. The runners are idempotent, so a redelivery after a
     worker was killed resumes safely."""
@@ -50,7 +51,7 @@ def jobs_purge_expired() -> int:
 
 
 @shared_task(name="core.tasks.audit_anchor_export")
-def audit_anchor_export() -> dict:
+def audit_anchor_export() -> dict[str, Any]:
     """Daily: record the audit chain's head in the database and in the anchor file."""
     from .audit_chain import audit_anchor_export as export
 
@@ -58,8 +59,8 @@ def audit_anchor_export() -> dict:
 
 
 @shared_task(name="core.tasks.retention_apply")
-def retention_apply() -> dict:
+def retention_apply() -> dict[str, Any]:
     """Daily: apply the declared retention rules (core.privacy), audited."""
     from .privacy.services import retention_apply as apply
 
-    return apply().results
+    return dict(apply().results)

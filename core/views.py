@@ -6,6 +6,8 @@ visibility in core.selectors. An object the user may not see answers 404 (existe
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -35,8 +37,9 @@ from .forms import (
     StaffInviteForm,
     add_domain_error,
 )
+from .http import AuthenticatedHttpRequest
 from .jobs import job_file_available
-from .models import BackgroundJob, Organisation, Role
+from .models import BackgroundJob, Organisation, Role, User
 from .permissions import (
     can_see_bank_details,
     has_role,
@@ -167,7 +170,7 @@ class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
 
 
 @login_required
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request, "core/profile.html", {"memberships": selectors.memberships_of(request.user)}
     )
@@ -176,11 +179,13 @@ def profile(request: HttpRequest) -> HttpResponse:
 # --------------------------------------------------------------------------- organisations
 
 
-def _visible_organisation(request: HttpRequest, pk: int) -> Organisation:
+def _visible_organisation(request: AuthenticatedHttpRequest, pk: int) -> Organisation:
     return get_object_or_404(selectors.organisations_visible_to(request.user), pk=pk)
 
 
-def _organisation_context(request: HttpRequest, organisation: Organisation, tab: str) -> dict:
+def _organisation_context(
+    request: AuthenticatedHttpRequest, organisation: Organisation, tab: str
+) -> dict[str, Any]:
     user = request.user
     return {
         "organisation": organisation,
@@ -193,7 +198,7 @@ def _organisation_context(request: HttpRequest, organisation: Organisation, tab:
 
 
 @login_required
-def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def organisation_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     organisation = _visible_organisation(request, pk)
     context = _organisation_context(request, organisation, "profile")
     if context["can_see_bank"]:
@@ -203,7 +208,7 @@ def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def organisation_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     organisation = _visible_organisation(request, pk)
     context = _organisation_context(request, organisation, "profile")
     if not context["can_edit"]:
@@ -227,7 +232,7 @@ def organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def organisation_bank(request: HttpRequest, pk: int) -> HttpResponse:
+def organisation_bank(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Bank details: members and finance read them; organisation administrators change them."""
     organisation = _visible_organisation(request, pk)
     context = _organisation_context(request, organisation, "bank")
@@ -265,7 +270,7 @@ def organisation_bank(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def documents(request: HttpRequest, pk: int) -> HttpResponse:
+def documents(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The organisation's documents (tell us once); members upload here."""
     organisation = _visible_organisation(request, pk)
     context = _organisation_context(request, organisation, "documents")
@@ -301,7 +306,7 @@ def documents(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def document_delete(request: HttpRequest, pk: int, doc_pk: int) -> HttpResponse:
+def document_delete(request: AuthenticatedHttpRequest, pk: int, doc_pk: int) -> HttpResponse:
     document = get_object_or_404(
         selectors.documents_visible_to(request.user), pk=doc_pk, organisation_id=pk
     )
@@ -317,7 +322,7 @@ def document_delete(request: HttpRequest, pk: int, doc_pk: int) -> HttpResponse:
 
 
 @login_required
-def document_download(request: HttpRequest, pk: int) -> FileResponse:
+def document_download(request: AuthenticatedHttpRequest, pk: int) -> FileResponse:
     """Stream a private document to the organisation's members and to staff; 404 for anyone else."""
     document = get_object_or_404(selectors.documents_visible_to(request.user), pk=pk)
     try:
@@ -336,7 +341,7 @@ def document_download(request: HttpRequest, pk: int) -> FileResponse:
 
 
 @login_required
-def members(request: HttpRequest, pk: int) -> HttpResponse:
+def members(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     organisation = _visible_organisation(request, pk)
     context = _organisation_context(request, organisation, "members")
     if not context["is_member"] and not is_staff_member(request.user):
@@ -372,7 +377,7 @@ def members(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def staff_invite(request: HttpRequest) -> HttpResponse:
+def staff_invite(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not has_role(request.user, Role.PROGRAMME_MANAGER):
         raise Http404
     form = StaffInviteForm(request.POST or None)
@@ -394,9 +399,9 @@ def staff_invite(request: HttpRequest) -> HttpResponse:
 
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     """A signed-in invitee confirms; a newcomer creates the account with the invited address."""
-    invitation = services.invitation_for_token(token)
+    found = services.invitation_for_token(token)
     try:
-        services.ensure_invitation_usable(invitation)
+        invitation = services.ensure_invitation_usable(found)
     except DomainError as exc:
         return render(
             request,
@@ -404,15 +409,15 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             {"error": exc.message},
             status=404 if exc.code == "invalid_token" else 410,
         )
-    context: dict = {
+    context: dict[str, Any] = {
         "invitation": invitation,
         "is_admin": services.invitation_is_admin(invitation),
         "role_label": Role(invitation.role).label if invitation.role else "",
     }
     user = request.user
     form = None if user.is_authenticated else InvitationSignupForm(request.POST or None)
-    if request.method == "POST" and (user.is_authenticated or form.is_valid()):
-        data = user if user.is_authenticated else form.cleaned_data
+    if request.method == "POST" and (form is None or form.is_valid()):
+        data = cast(User, user) if form is None else form.cleaned_data
         try:
             accepted = services.invitation_accept(token=token, user_or_new_user_data=data)
         except DomainError as exc:
@@ -438,7 +443,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @login_required
-def notifications(request: HttpRequest) -> HttpResponse:
+def notifications(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The user's notifications, newest first. Opening the list marks the page shown as read;
     those unread until now stay highlighted on this display."""
     page = Paginator(selectors.notifications_of(request.user), 25).get_page(request.GET.get("page"))
@@ -453,7 +458,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+def notification_open(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Mark one notification read and follow its link (only to this site)."""
     notification = get_object_or_404(selectors.notifications_of(request.user), pk=pk)
     services.notification_mark_read(actor=request.user, notification=notification)
@@ -466,7 +471,7 @@ def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def notifications_mark_all_read(request: HttpRequest) -> HttpResponse:
+def notifications_mark_all_read(request: AuthenticatedHttpRequest) -> HttpResponse:
     count = services.notifications_mark_read(actor=request.user)
     if count:
         messages.success(request, _("Toutes les notifications sont marquées comme lues."))
@@ -477,7 +482,7 @@ def notifications_mark_all_read(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def jobs(request: HttpRequest) -> HttpResponse:
+def jobs(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The person's own background jobs, newest first."""
     page = Paginator(BackgroundJob.objects.filter(owner=request.user), 25).get_page(
         request.GET.get("page")
@@ -486,7 +491,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def job_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Progress of one job; the page refreshes itself while the job runs. `?format=json` answers
     the same as JSON for scripts."""
     job = get_object_or_404(BackgroundJob, pk=pk, owner=request.user)
@@ -516,7 +521,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def job_download(request: HttpRequest, pk: int) -> FileResponse:
+def job_download(request: AuthenticatedHttpRequest, pk: int) -> FileResponse:
     """The job's file, for its owner only, until it expires (then 404 with the page explaining)."""
     job = get_object_or_404(BackgroundJob, pk=pk, owner=request.user)
     if not job_file_available(job):

@@ -4,6 +4,7 @@ processing), a person's own data export, who downloaded an organisation's docume
 from __future__ import annotations
 
 import csv
+from typing import cast
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -11,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from .models import Membership, Organisation
+from .models import Membership, Organisation, User
 from .privacy.export import personal_data_export_start
 from .privacy.register import register_rows
 from .privacy.retention import rules
@@ -43,7 +44,8 @@ def my_data(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def my_data_export(request: HttpRequest) -> HttpResponse:
-    job = personal_data_export_start(actor=request.user, person=request.user)
+    user = cast(User, request.user)
+    job = personal_data_export_start(actor=user, person=user)
     return redirect("core:job_detail", job.pk)
 
 
@@ -52,7 +54,7 @@ def organisation_downloads(request: HttpRequest, pk: int) -> HttpResponse:
     """Who downloaded the organisation's documents: its administrators only (404 otherwise)."""
     organisation = get_object_or_404(Organisation, pk=pk)
     if not Membership.objects.filter(
-        user=request.user, organisation=organisation, is_admin=True
+        user=cast(User, request.user), organisation=organisation, is_admin=True
     ).exists():
         raise Http404
     return render(

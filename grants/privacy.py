@@ -65,7 +65,7 @@ def register_export() -> None:
         for item in ApplicationAttachment.objects.filter(uploaded_by=user).select_related(
             "application"
         ):
-            name = f"fichiers/dossiers/{item.pk}-{item.file.name.rsplit('/', 1)[-1]}"
+            name = f"fichiers/dossiers/{item.pk}-{(item.file.name or '').rsplit('/', 1)[-1]}"
             data.append({"dossier": item.application.reference, "fichier": name})
             files.append((name, item.file))
         return Section(data, files)
@@ -75,7 +75,7 @@ def register_export() -> None:
         """Seats and participation only: a secret ballot's choices are not linked to anyone."""
         from calls.models import PanelMember
 
-        from .models.solutions import Ballot, BallotChoice
+        from .solutions.models import Ballot, BallotChoice
 
         seats = []
         for seat in PanelMember.objects.filter(user=user).select_related("panel__call"):

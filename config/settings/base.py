@@ -43,7 +43,9 @@ INSTALLED_APPS = [
     "calls",
     "grants",
     "cpo",
+    "finance",
     "reporting",
+    "demo",
 ]
 
 MIDDLEWARE = [

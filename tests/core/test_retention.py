@@ -162,7 +162,7 @@ def test_admin_pages_show_the_rules_and_process_requests(admin_client, admin_use
 
 
 def test_secret_ballots_stay_unlinkable_after_erasure(setup, admin_user):  # noqa: F811
-    from grants.models.solutions import Ballot, BallotChoice
+    from grants.solutions.models import Ballot, BallotChoice
 
     with time_machine.travel(T0 + datetime.timedelta(days=1)):
         vote(setup, 0, "A")
