@@ -327,15 +327,20 @@ def run_confirmation_apply(job: BackgroundJob, progress) -> JobResult:  # noqa: 
             summary={_("Erreurs"): len(errors)},
             notify_title=_("Retour comptable refusé : %(n)d erreur(s)") % {"n": len(errors)},
         )
-    totals = {"paid": 0, "rejected": 0, "unchanged": counts["unchanged"]}
-    progress(0, len(rows))
+    # Totals over every attempt (core.jobs): a resumed job finds the rows an earlier attempt
+    # applied "unchanged"; those were counted, with the progress, by that attempt.
+    if "unchanged" not in progress.tally:  # first attempt: nothing applied yet
+        progress.add({"paid": 0, "rejected": 0, "unchanged": counts["unchanged"]})
+    already = progress.done
+    progress(already, already + len(rows))
     for start in range(0, len(rows), CHUNK):
-        done = confirmations_apply_rows(
-            actor=job.owner, rows=rows[start : start + CHUNK], source=confirmation.original_name
-        )
-        for key in totals:
-            totals[key] += done[key]
-        progress(min(start + CHUNK, len(rows)), len(rows))
+        chunk = rows[start : start + CHUNK]
+        with transaction.atomic():  # the chunk and its count commit together
+            done = confirmations_apply_rows(
+                actor=job.owner, rows=chunk, source=confirmation.original_name
+            )
+            progress.add(done, done=len(chunk))
+    totals = {key: progress.tally.get(key, 0) for key in ("paid", "rejected", "unchanged")}
     with transaction.atomic():
         confirmation = PaymentConfirmation.objects.select_for_update().get(pk=confirmation.pk)
         confirmation.state = PaymentConfirmation.State.APPLIED
