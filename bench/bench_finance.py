@@ -341,12 +341,12 @@ def apply_proposed_fixes() -> None:
     import cpo.services.evaluations
     import cpo.services.lifecycle
     import finance.resources
-    import finance.services
+    import finance.services.fiscal_years
 
     ORIGINAL["dataset"] = finance.resources.payment_run_dataset
     for module in (
         core.audit,
-        finance.services,
+        finance.services.fiscal_years,
         cpo.services.creation,
         cpo.services.lifecycle,
         cpo.services.evaluations,

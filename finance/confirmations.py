@@ -32,7 +32,8 @@ from core.errors import DomainError
 from core.jobs import JobResult, job_start, register_job
 from core.models import BackgroundJob, User
 from finance.models import PaymentConfirmation, PaymentRunItem, PaymentRunState
-from finance.services import _finance, confirmations_apply_rows
+from finance.services import confirmations_apply_rows
+from finance.services.common import _finance
 
 CHUNK = 2000
 MAX_ROWS = 200_000
