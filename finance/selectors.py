@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -537,7 +538,7 @@ def recoveries_list(state: str) -> QuerySet[Recovery]:
     )
 
 
-def offset_candidates(recoveries: list[Recovery]) -> dict[int, list[Instalment]]:
+def offset_candidates(recoveries: Sequence[Recovery]) -> dict[int, list[Instalment]]:
     """For each issued recovery, the instalments it may be offset against (same agreement, a later
     fiscal year, planned, on hold or due, larger than the recovery): one query for the page. The
     service checks again when offsetting."""

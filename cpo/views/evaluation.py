@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
@@ -20,6 +20,7 @@ from calls.models import CallMode
 from core.audit import history_for
 from core.errors import DomainError
 from core.forms import add_domain_error
+from core.http import AuthenticatedHttpRequest
 from core.models import DocumentKind
 from core.permissions import is_member, organisation_ids_of
 from core.services import document_upload
@@ -124,7 +125,9 @@ def _report(evaluation: Evaluation) -> dict[str, Any]:
 
 
 @login_required
-def evaluation_detail(request: HttpRequest, agreement_pk: int, year: int) -> HttpResponse:
+def evaluation_detail(
+    request: AuthenticatedHttpRequest, agreement_pk: int, year: int
+) -> HttpResponse:
     """One year's evaluation: the association's form while it is to be filed, the filed reports
     and their gaps otherwise; the instructor's review form once it is submitted."""
     evaluation = get_object_or_404(
@@ -258,7 +261,9 @@ def _evaluation_form(evaluation: Evaluation, data: Any = None, files: Any = None
     return form
 
 
-def _file(request: HttpRequest, evaluation: Evaluation) -> tuple[EvaluationForm, int, bool]:
+def _file(
+    request: AuthenticatedHttpRequest, evaluation: Evaluation
+) -> tuple[EvaluationForm, int, bool]:
     """Upload the approved accounts if a file is given, then file the evaluation. Nothing typed is
     lost: on error the form comes back with every value and each message beside its field; an
     uploaded file is kept on the organisation's profile and pre-selected (a browser cannot
@@ -309,7 +314,7 @@ def _file(request: HttpRequest, evaluation: Evaluation) -> tuple[EvaluationForm,
 
 
 @login_required
-def evaluation_list(request: HttpRequest) -> HttpResponse:
+def evaluation_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Staff: the evaluations to review, overdue, due soon. Association: its evaluations to file."""
     staff = can_read_as_staff(request.user)
     if not staff and not organisation_ids_of(request.user):

@@ -3,6 +3,7 @@ columns read for audit rows, and the formatting of amounts."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -36,14 +37,16 @@ def second_approval_threshold() -> Decimal:
     return Decimal(str(settings.PAYMENT_RUN_SECOND_APPROVAL_ABOVE))
 
 
-def _row_repr(r: dict[str, Any]) -> str:
+def _row_repr(r: Mapping[str, Any]) -> str:
     return f"{r['agreement__reference']} {r['year__fiscal_year']} n° {r['number']}"
 
 
 ROW = ("pk", "state", "number", "agreement__reference", "year__fiscal_year")
 
 
-def _entry(r: dict[str, Any], source: str, target: str, run_reference: str, reason: str = ""):
+def _entry(
+    r: Mapping[str, Any], source: str, target: str, run_reference: str, reason: str = ""
+) -> dict[str, Any]:
     return {
         "object_id": r["pk"],
         "object_repr": _row_repr(r),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -58,7 +59,7 @@ def confirmations_apply_rows(
                 "pk", "reference"
             )
         )
-        by_date: dict[datetime.date, list[dict]] = defaultdict(list)
+        by_date: dict[datetime.date, list[Mapping[str, Any]]] = defaultdict(list)
         for p in paid:
             by_date[wanted[p["pk"]]["paid_on"]].append(p)
         for paid_on, group in by_date.items():
@@ -140,7 +141,7 @@ def _settle(run: PaymentRun, *, actor: User | None) -> None:
         )
 
 
-def _notify_paid(paid: list[dict], wanted: dict[int, dict]) -> None:
+def _notify_paid(paid: Sequence[Mapping[str, Any]], wanted: dict[int, dict[str, Any]]) -> None:
     """One notification per organisation and payment date, to its members."""
     if not paid:
         return

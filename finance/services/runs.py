@@ -152,11 +152,11 @@ def payment_run_create(
                 "without_bank_details": [r["pk"] for r in without_bank],
             },
         )
-    run.without_bank_details = len(without_bank)  # type: ignore[attr-defined]
+    run.without_bank_details = len(without_bank)
     return run
 
 
-def _item_row(run: PaymentRun, r: dict[str, Any]) -> tuple:
+def _item_row(run: PaymentRun, r: dict[str, Any]) -> tuple[Any, ...]:
     return (
         run.pk,
         r["pk"],
