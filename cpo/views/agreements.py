@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.forms import Form
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -185,7 +186,12 @@ def _managed(request: AuthenticatedHttpRequest, pk: int) -> Agreement:
 
 
 def _refused(
-    request: AuthenticatedHttpRequest, pk: int, key: str, form, exc: DomainError, **kwargs: Any
+    request: AuthenticatedHttpRequest,
+    pk: int,
+    key: str,
+    form: Form,
+    exc: DomainError,
+    **kwargs: Any,
 ) -> HttpResponse:
     put_error(form, exc)
     return _render(
@@ -199,7 +205,7 @@ def _refused(
 
 
 def _invalid(
-    request: AuthenticatedHttpRequest, pk: int, key: str, form, **kwargs: Any
+    request: AuthenticatedHttpRequest, pk: int, key: str, form: Form, **kwargs: Any
 ) -> HttpResponse:
     return _render(
         request,
@@ -218,6 +224,7 @@ def agreement_action(request: AuthenticatedHttpRequest, pk: int, name: str) -> H
     agreement = _managed(request, pk)
     if name not in PAGE_ACTIONS:
         raise Http404
+    form: Form
     if name == "sign":
         form = SignForm(
             request.POST,
@@ -362,6 +369,7 @@ def recovery_action(
         raise Http404
     recovery = get_object_or_404(Recovery, pk=recovery_pk, agreement=agreement)
     key = f"{op}-{recovery.pk}"
+    form: Form
     if op == "offset":
         form = RecoveryOffsetForm(request.POST, prefix=key, instalments=open_instalments(agreement))
     elif op == "cancel":

@@ -6,7 +6,7 @@ review. Every write goes through a service."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,15 +16,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
-from calls.models import CallMode
+from calls.models import Call, CallMode
 from core.audit import history_for
 from core.errors import DomainError
 from core.forms import add_domain_error
 from core.http import AuthenticatedHttpRequest
-from core.models import DocumentKind
+from core.models import DocumentKind, OrganisationDocument
 from core.permissions import is_member, organisation_ids_of
 from core.services import document_upload
 from grants.budget import CHARGE_ACCOUNTS
+from grants.models import Application
 
 from .. import services, services_evaluation
 from ..forms_evaluation import ACCOUNT_LABELS, EvaluationForm, ReviewForm
@@ -73,7 +74,7 @@ def _indicators(evaluation: Evaluation) -> list[dict[str, Any]]:
     return [
         {"label": i.label, "unit": i.unit, "target": i.target, "actual": filed.get(i.label)}
         for i in (
-            evaluation.agreement.application.indicators.all()
+            cast(Application, evaluation.agreement.application).indicators.all()
             if evaluation.agreement.application_id
             else []
         )
@@ -90,7 +91,7 @@ def _report(evaluation: Evaluation) -> dict[str, Any]:
     """The filed financial report with its gaps per line and per side (charges, products)."""
     lines = list(evaluation.budget_lines.all())
     for line in lines:
-        line.label = ACCOUNT_LABELS.get(line.account, line.account)
+        line.label = ACCOUNT_LABELS.get(line.account, line.account)  # type: ignore[attr-defined]
     sides = []
     for key, title, accounts in (
         ("charges", _("Charges"), set(CHARGE_ACCOUNTS)),
@@ -194,7 +195,7 @@ def evaluation_detail(
     is_solutions = (
         application is not None
         and bool(application.call_id)
-        and application.call.mode == CallMode.SOLUTIONS_CALL
+        and cast(Call, application.call).mode == CallMode.SOLUTIONS_CALL
     )
     if staff and is_solutions:
         assessments = list(panel_assessments_for(evaluation))
@@ -255,7 +256,7 @@ def _evaluation_form(evaluation: Evaluation, data: Any = None, files: Any = None
         initial={
             "activity_report": evaluation.activity_report,
             "approved_accounts": evaluation.approved_accounts_id
-            or (documents.first().pk if documents.exists() else None),
+            or (cast(OrganisationDocument, documents.first()).pk if documents.exists() else None),
         },
     )
     return form
