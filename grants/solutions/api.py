@@ -3,7 +3,7 @@ moderation), the panel (read), the panel member's ballot and the published resul
 
 Every route is under /api/calls/{call_pk}/: the call must be a call for solutions the user may read
 (calls.selectors.calls_readable_by), else 404. Writes go through calls.services and
-grants.services_solutions, whose DomainError the exception handler (core.api) turns into 400, 403
+grants.solutions.services, whose DomainError the exception handler (core.api) turns into 400, 403
 or 409 (a ballot outside the voting phase)."""
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from core.errors import PermissionDenied
 from core.models import Role
 from core.permissions import has_role, is_staff_member
 
-from . import services_solutions as svc
-from .serializers_solutions import (
+from . import services as svc
+from .serializers import (
     BallotInputSerializer,
     BallotSerializer,
     ChallengeModerateSerializer,

@@ -1,5 +1,5 @@
 """Forms of the anti-call pages. They parse and type the input; every rule is in calls.services
-(needs) and grants.services_anticall (candidacies), whose DomainError `add_domain_error` puts back
+(needs) and grants.anticall.services (candidacies), whose DomainError `add_domain_error` puts back
 next to the field it names."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from core.models import QPV, Funder, Organisation, User
 from core.permissions import organisation_ids_of
 from core.selectors import organisations_visible_to
 
-from .forms import DateInput, MoneyField, add_domain_error  # noqa: F401 (re-exported)
-from .models import Candidacy, CoachingEntry
-from .models.anticall import DEFAULT_PROTOTYPING_DAYS
-from .selectors_anticall import organisations_matching
+from ..forms import DateInput, MoneyField, add_domain_error  # noqa: F401 (re-exported)
+from ..models import Candidacy, CoachingEntry
+from .models import DEFAULT_PROTOTYPING_DAYS
+from .selectors import organisations_matching
 
 # --------------------------------------------------------------------------- needs
 
@@ -125,7 +125,7 @@ class SourceForm(forms.Form):
 
 class CandidacyTransitionForm(forms.Form):
     """The inputs of one candidacy transition; `service_data()` is what
-    grants.services_anticall.candidacy_run_transition takes."""
+    grants.anticall.services.candidacy_run_transition takes."""
 
     def __init__(self, *args: Any, candidacy: Candidacy, user: User, **kwargs: Any) -> None:
         self.candidacy = candidacy

@@ -27,8 +27,8 @@ from core.notifications import notify
 from core.permissions import has_role, is_member, organisation_ids_of
 from core.references import next_reference
 
-from .eligibility import euros
-from .models import (
+from ..eligibility import euros
+from ..models import (
     Application,
     ApplicationKind,
     ApplicationState,
@@ -38,7 +38,7 @@ from .models import (
     Objective,
     PrototypeDeliverable,
 )
-from .services import audit_envelope_override, envelope_guard
+from ..services.approval import PROTOTYPE, Approval, Notice, application_grant
 
 C = CandidacyState
 REMINDER_DAYS_BEFORE = 3
@@ -419,15 +419,6 @@ def candidacy_fund(
                 allowed=sorted(t.name for t in candidacy.get_available_state_transitions()),
             )
         call: Call = candidacy.need.call
-        override = (envelope_override_reason or "").strip()
-        # A co-funder with its own fund (a foundation) pays: the anti-call's envelope is untouched.
-        over = (
-            None
-            if cofunder is not None
-            else envelope_guard(
-                call_id=call.pk, programme_id=call.programme_id, amount=amount, override=override
-            )
-        )
         application = _application_from_candidacy(
             actor=actor,
             candidacy=candidacy,
@@ -437,10 +428,7 @@ def candidacy_fund(
             is_multi_year=is_multi_year,
             duration_years=duration_years,
             reason=reason,
-            override=override,
-        )
-        audit_envelope_override(
-            actor=actor, application=application, over=over, override=override, amount=amount
+            envelope_override_reason=envelope_override_reason,
         )
         candidacy.funded_amount, candidacy.cofunder, candidacy.application = (
             amount,
@@ -460,12 +448,6 @@ def candidacy_fund(
             },
             update_fields=["funded_amount", "cofunder", "application", "outcome_reason"],
         )
-        _notify_structure(
-            candidacy,
-            _("Votre prototype est financé"),
-            _("Montant accordé : %(amount)s. Dossier %(ref)s.")
-            % {"amount": euros(amount), "ref": application.reference},
-        )
     return candidacy
 
 
@@ -479,8 +461,11 @@ def _application_from_candidacy(
     is_multi_year: bool,
     duration_years: int,
     reason: str,
-    override: str,
+    envelope_override_reason: str,
 ) -> Application:
+    """The approved file of a funded prototype, through the one decision path (a new file: the
+    amount asked is the amount funded, nothing is pending; a co-funder's own fund is outside the
+    anti-call's envelope)."""
     deliverables = list(candidacy.deliverables.all())
     summary_parts = [candidacy.need.description]
     if candidacy.presentation_summary:
@@ -492,7 +477,7 @@ def _application_from_candidacy(
             _("Livrables : %(list)s") % {"list": "; ".join(d.title for d in deliverables)}
         )
     moment = now()
-    application = Application.objects.create(
+    application = Application(
         reference=next_reference(call.reference_prefix, call.programme.fiscal_year),
         kind=ApplicationKind.ANTI_CALL,
         programme=call.programme,
@@ -502,18 +487,35 @@ def _application_from_candidacy(
         title=candidacy.need.title,
         summary="\n\n".join(summary_parts),
         requested_amount=amount,
-        approved_amount=amount,
-        is_multi_year=is_multi_year,
         wants_multi_year=is_multi_year,
         duration_years=duration_years,
         cofunder=cofunder,
-        decision_reason=(reason or "").strip(),
-        envelope_override_reason=override,
         submitted_at=moment,
-        decided_at=moment,
-        decided_by=actor,
         created_by=actor,
         start_date=candidacy.prototype_deadline or today(),
+    )
+    application = application_grant(
+        actor=actor,
+        application=application,
+        path=PROTOTYPE,
+        approval=Approval(
+            amount=amount,
+            reason=reason,
+            is_multi_year=is_multi_year,
+            envelope_override_reason=envelope_override_reason,
+            counts_against_envelope=cofunder is None,
+            payload={
+                "candidacy": candidacy.pk,
+                "cofunder": cofunder.name if cofunder else None,
+                "envelope_override_reason": (envelope_override_reason or "").strip(),
+            },
+            notice=Notice(
+                _("Votre prototype est financé"),
+                _("Montant accordé : %(amount)s. Dossier %(ref)s.")
+                % {"amount": euros(amount), "ref": application.reference},
+                url=f"/anti-appels/structures/{candidacy.pk}/",
+            ),
+        ),
     )
     application.qpvs.add(candidacy.need.qpv)
     Objective.objects.bulk_create(
@@ -522,19 +524,6 @@ def _application_from_candidacy(
             for i, d in enumerate(deliverables)
         ]
         or [Objective(application=application, text=candidacy.need.title[:500])]
-    )
-    audit_log(
-        actor=actor,
-        obj=application,
-        action="grants.application.created_from_candidacy",
-        target=ApplicationState.APPROVED,
-        reason=reason,
-        payload={
-            "candidacy": candidacy.pk,
-            "amount": amount,
-            "cofunder": cofunder.name if cofunder else None,
-            "envelope_override_reason": override,
-        },
     )
     return application
 

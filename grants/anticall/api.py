@@ -1,9 +1,9 @@
 """API of the anti-call (anti-appel à projets): needs (list, record, publish), candidacies (list,
 detail, sourcing, transitions, history), coaching entries and deliverables.
 
-Needs and candidacies are looked up in grants.selectors_anticall: staff of the city policy read
+Needs and candidacies are looked up in grants.anticall.selectors: staff of the city policy read
 every anti-call, a structure only its own candidacies once invited; anything else is a 404. Writes go
-through calls.services and grants.services_anticall, whose DomainError the exception handler
+through calls.services and grants.anticall.services, whose DomainError the exception handler
 (core.api) turns into 400, 403 or 409 (with `allowed_transitions`)."""
 
 from __future__ import annotations
@@ -33,15 +33,15 @@ from core.audit import history_for
 from core.errors import PermissionDenied
 from core.serializers import AuditEntrySerializer
 
-from . import services_anticall as svc
-from .models import Candidacy
-from .selectors_anticall import (
+from ..models import Candidacy
+from . import services as svc
+from .selectors import (
     INTERNAL_CANDIDACY_ACTIONS,
     candidacies_visible_to,
     is_anticall_reader,
     needs_visible_to,
 )
-from .serializers_anticall import (
+from .serializers import (
     CANDIDACY_TRANSITION_INPUTS,
     CANDIDACY_TRANSITION_NAMES,
     CandidacyDetailSerializer,
@@ -178,7 +178,7 @@ class CandidacyViewSet(
         url_path=r"transitions/(?P<name>{})".format("|".join(CANDIDACY_TRANSITION_NAMES)),
     )
     def transition(self, request: Request, pk: str | None = None, name: str = "") -> Response:
-        """Run one transition with its inputs (grants.services_anticall.candidacy_run_transition). 409
+        """Run one transition with its inputs (grants.anticall.services.candidacy_run_transition). 409
         with `allowed_transitions` when it is not possible now, 403 when the user may not run it."""
         candidacy = self.get_object()
         data = CANDIDACY_TRANSITION_INPUTS[name](

@@ -1,6 +1,6 @@
 """Serializers of the call for solutions API: expected solutions (challenges), the panel, ballots and
 the published results. Input serializers only parse; the rules are in calls.services and
-grants.services_solutions. A proposer's email is accepted, never returned."""
+grants.solutions.services. A proposer's email is accepted, never returned."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ class PanelSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_voting_open(self, obj: Panel) -> bool:
-        from .services_solutions import voting_is_open
+        from .services import voting_is_open
 
         return voting_is_open(obj)
 

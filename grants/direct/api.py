@@ -5,7 +5,7 @@
 - GET /api/programmes/{id}/multi-year-share/ — the share of associations supported over several years.
 
 Files are looked up in grants.selectors.applications_visible_to (404 outside the user's scope);
-writes go through grants.services_direct, whose DomainError core.api turns into 400, 403 or 409."""
+writes go through grants.direct.services, whose DomainError core.api turns into 400, 403 or 409."""
 
 from __future__ import annotations
 
@@ -27,11 +27,11 @@ from core.errors import PermissionDenied
 from core.models import QPV, Organisation, Pillar
 from core.permissions import is_staff_member, organisation_ids_of
 
-from . import services_direct
-from .models import Application, ApplicationYear
-from .selectors import applications_visible_to, staff_visibility
-from .selectors_direct import multi_year_share
-from .serializers import PK_ERRORS, ApplicationDetailSerializer, internal_visible, money
+from ..models import Application, ApplicationYear
+from ..selectors import applications_visible_to, staff_visibility
+from ..serializers import PK_ERRORS, ApplicationDetailSerializer, internal_visible, money
+from . import services as services_direct
+from .selectors import multi_year_share
 
 # --------------------------------------------------------------------------- shapes
 

@@ -23,9 +23,8 @@ from core.models import Role, User
 from core.notifications import notify
 from core.permissions import has_role
 
-from . import allocation, pabulib
-from .eligibility import euros
-from .models import (
+from ..eligibility import euros
+from ..models import (
     AllocationRun,
     Application,
     ApplicationState,
@@ -33,6 +32,8 @@ from .models import (
     BallotChoice,
     PanelAssessment,
 )
+from ..services.approval import ALLOCATION, Approval, Notice, application_grant
+from . import allocation, pabulib
 
 S = ApplicationState
 
@@ -221,7 +222,7 @@ def allocation_compute(*, actor: User, call: Call) -> AllocationRun:
         audit_log(
             actor=actor,
             obj=call,
-            action="grants.allocation.computed",
+            action="grants.solutions.allocation.computed",
             payload={
                 "run": run.pk,
                 "greedy": list(greedy.selected),
@@ -308,16 +309,22 @@ def allocation_decide(
         audit_log(
             actor=actor,
             obj=run.call,
-            action="grants.allocation.decided",
+            action="grants.solutions.allocation.decided",
             reason=reason,
             payload={"run": run.pk, "rule": rule, "selection": chosen},
         )
     return run
 
 
-def allocation_publish(*, actor: User, run: AllocationRun) -> AllocationRun:
+def allocation_publish(
+    *, actor: User, run: AllocationRun, envelope_override_reason: str = ""
+) -> AllocationRun:
     """Publish the results: the chosen operators' files are approved for their requested amount,
-    the others rejected with the tally as reason; the panel is told. All or nothing."""
+    the others rejected with the tally as reason; the panel is told. All or nothing.
+
+    Each approval goes through the one decision path (grants.services.approval): a file with a
+    pending completion request blocks the publication, and so does going beyond the call's
+    envelope, unless the programme manager forces it with `envelope_override_reason` (audited)."""
     if not has_role(actor, Role.PROGRAMME_MANAGER):
         raise PermissionDenied(_("Seul·e un·e responsable de programme publie les résultats."))
     with transaction.atomic():
@@ -331,41 +338,35 @@ def allocation_publish(*, actor: User, run: AllocationRun) -> AllocationRun:
         for pk in list(ballot_candidates(run.call).values_list("pk", flat=True)):
             application = lock(Application(pk=pk))
             if application.pk in chosen:
-                application.approved_amount = application.requested_amount
-                application.decided_at, application.decided_by = now(), actor
-                application.decision_reason = _("Retenu par le panel d'habitant·es (%(rule)s).") % {
-                    "rule": run.get_chosen_rule_display()
-                }
-                apply_transition(
-                    application,
-                    "approve",
+                application_grant(
                     actor=actor,
-                    action="grants.application.approved",
-                    reason=run.reason,
-                    payload={
-                        "amount": application.approved_amount,
-                        "votes": votes.get(str(application.pk), 0),
-                    },
-                    update_fields=[
-                        "approved_amount",
-                        "decided_at",
-                        "decided_by",
-                        "decision_reason",
-                    ],
+                    application=application,
+                    path=ALLOCATION,
+                    approval=Approval(
+                        amount=application.requested_amount,
+                        reason=_("Retenu par le panel d'habitant·es (%(rule)s).")
+                        % {"rule": run.get_chosen_rule_display()},
+                        audit_reason=run.reason,
+                        envelope_override_reason=envelope_override_reason,
+                        payload={"votes": votes.get(str(application.pk), 0)},
+                        notice=Notice(
+                            _("Résultats du vote : %(ref)s") % {"ref": application.reference}
+                        ),
+                    ),
                 )
-            else:
-                application.decided_at, application.decided_by = now(), actor
-                application.decision_reason = _(
-                    "Non retenu à l'issue du vote du panel (%(n)s voix)."
-                ) % {"n": votes.get(str(application.pk), 0)}
-                apply_transition(
-                    application,
-                    "reject",
-                    actor=actor,
-                    action="grants.application.rejected",
-                    reason=application.decision_reason,
-                    update_fields=["decided_at", "decided_by", "decision_reason"],
-                )
+                continue
+            application.decided_at, application.decided_by = now(), actor
+            application.decision_reason = _(
+                "Non retenu à l'issue du vote du panel (%(n)s voix)."
+            ) % {"n": votes.get(str(application.pk), 0)}
+            apply_transition(
+                application,
+                "reject",
+                actor=actor,
+                action="grants.application.rejected",
+                reason=application.decision_reason,
+                update_fields=["decided_at", "decided_by", "decision_reason"],
+            )
             notify(
                 users=application.organisation.members.all(),
                 title=_("Résultats du vote : %(ref)s") % {"ref": application.reference},
@@ -376,7 +377,7 @@ def allocation_publish(*, actor: User, run: AllocationRun) -> AllocationRun:
         audit_log(
             actor=actor,
             obj=run.call,
-            action="grants.allocation.published",
+            action="grants.solutions.allocation.published",
             payload={"run": run.pk, "selection": sorted(chosen)},
         )
         notify(

@@ -20,9 +20,11 @@ from core.errors import DomainError
 from core.models import Role, User
 from core.permissions import has_role, is_staff_member
 
-from .. import services_direct
 from ..forms import add_domain_error
-from ..forms_direct import (
+from ..models import Application
+from ..views.common import error_message
+from . import services as services_direct
+from .forms import (
     DirectAwardForm,
     OrganisationSearchForm,
     ProgrammeFilterForm,
@@ -31,9 +33,7 @@ from ..forms_direct import (
     years_formset,
     years_rows,
 )
-from ..models import Application
-from ..selectors_direct import direct_awards_by_programme, multi_year_files, multi_year_share
-from .common import error_message
+from .selectors import direct_awards_by_programme, multi_year_files, multi_year_share
 
 OPENERS = (Role.INSTRUCTOR, Role.PROGRAMME_MANAGER)
 
@@ -153,7 +153,7 @@ def years_context(
 
 
 def save_years(actor: User, application: Application, formset: Any) -> list[str]:
-    """Save the yearly amounts through grants.services_direct.application_set_years; the errors to show
+    """Save the yearly amounts through grants.direct.services.application_set_years; the errors to show
     in the section (empty when saved, or when nothing was typed on a file without years)."""
     if not formset.is_valid():
         link_errors(formset)

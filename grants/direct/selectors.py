@@ -11,8 +11,8 @@ from django.db.models import Count, Q, QuerySet
 from calls.models import Programme
 from core.models import User
 
-from .models import Application, ApplicationKind, ApplicationState
-from .selectors import applications_visible_to, approved_total_for_programme
+from ..models import Application, ApplicationKind, ApplicationState
+from ..selectors import applications_visible_to, approved_total_for_programme
 
 S = ApplicationState
 

@@ -1,6 +1,6 @@
 """API shapes of the anti-call: needs, candidacies (sourced structures), one input per candidacy
 transition, coaching entries and deliverables. Serializers check formats only; every rule is in
-calls.services (needs) and grants.services_anticall."""
+calls.services (needs) and grants.anticall.services."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ from core.permissions import organisation_ids_of
 from core.selectors import organisations_visible_to
 from core.serializers import REQUIRED, NamedChoiceField, UserSummarySerializer
 
-from .models import Candidacy, CandidacyState, CoachingEntry, PrototypeDeliverable
-from .selectors_anticall import anti_calls_visible_to, is_anticall_reader, needs_visible_to
-from .serializers import DATE_ERRORS, PK_ERRORS, money
-from .services_anticall import candidacy_available_transitions, candidacy_transition_specs
+from ..models import Candidacy, CandidacyState, CoachingEntry, PrototypeDeliverable
+from ..serializers import DATE_ERRORS, PK_ERRORS, money
+from .selectors import anti_calls_visible_to, is_anticall_reader, needs_visible_to
+from .services import candidacy_available_transitions, candidacy_transition_specs
 
 INT_ERRORS = {**REQUIRED, "invalid": _("Saisissez un nombre entier.")}
 
@@ -325,7 +325,7 @@ class CandidacyFundInput(serializers.Serializer):
     )
 
 
-# One input per transition of grants.services_anticall.candidacy_run_transition.
+# One input per transition of grants.anticall.services.candidacy_run_transition.
 CANDIDACY_TRANSITION_INPUTS: dict[str, type[serializers.Serializer]] = {
     "invite": CandidacyInviteInput,
     "accept": CandidacyAcceptInput,

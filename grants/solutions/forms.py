@@ -1,5 +1,5 @@
 """Forms of the call for solutions pages: they parse and type the input; every rule is in
-calls.services and grants.services_solutions (a DomainError is put back with `add_domain_error`)."""
+calls.services and grants.solutions.services (a DomainError is put back with `add_domain_error`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from calls.models import Call, Panel, PanelMember
 from core.models import QPV
 
-from .forms import add_domain_error  # noqa: F401 (re-exported for the views)
-from .models import AllocationRun, PanelAssessment
+from ..forms import add_domain_error  # noqa: F401 (re-exported for the views)
+from ..models import AllocationRun, PanelAssessment
 
 
 class DateTimeInput(forms.DateTimeInput):

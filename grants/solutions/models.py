@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from calls.models import Call, PanelMember
 
-from .applications import Application
+from ..models.applications import Application
 
 
 class Ballot(models.Model):

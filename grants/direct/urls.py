@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import direct
+from . import views as direct
 
 app_name = "direct"
 urlpatterns = [

@@ -18,10 +18,10 @@ from core.models import Organisation, Role, User
 from core.notifications import notify
 from core.permissions import has_role
 
-from .eligibility import euros
-from .models import Application, ApplicationKind, ApplicationState, ApplicationYear
-from .selectors_direct import multi_year_share  # noqa: F401 (a read, moved to the selectors)
-from .services import application_create, audit_envelope_override, envelope_guard
+from ..models import Application, ApplicationKind, ApplicationState, ApplicationYear
+from ..services import application_create
+from ..services.approval import DIRECT_AWARD, Approval, application_grant
+from .selectors import multi_year_share  # noqa: F401 (a read, moved to the selectors)
 
 S = ApplicationState
 STRUCTURAL_MIN_YEARS, STRUCTURAL_MAX_YEARS = 3, 5
@@ -127,48 +127,17 @@ def direct_award_decide(
                 reason=reason,
                 update_fields=["decided_at", "decided_by", "decision_reason"],
             )
-        if amount is None or amount <= 0 or amount > application.requested_amount:
-            raise DomainError(
-                _(
-                    "Le montant accordé doit être positif et au plus égal au montant demandé (%(r)s)."
-                )
-                % {"r": euros(application.requested_amount)},
-                field="amount",
-            )
-        override = (envelope_override_reason or "").strip()
-        over = envelope_guard(
-            call_id=application.call_id,
-            programme_id=application.programme_id,
-            amount=amount,
-            override=override,
-            exclude_pk=application.pk,
-        )
-        application.approved_amount = amount
-        application.envelope_override_reason = override if over is not None else ""
-        application = apply_transition(
-            application,
-            "award_directly",
+        return application_grant(
             actor=actor,
-            action="grants.application.awarded_directly",
-            reason=reason,
-            payload={"amount": amount, "urgency_reason": application.urgency_reason},
-            update_fields=[
-                "approved_amount",
-                "decided_at",
-                "decided_by",
-                "decision_reason",
-                "envelope_override_reason",
-            ],
+            application=application,
+            path=DIRECT_AWARD,
+            approval=Approval(
+                amount=amount,
+                reason=reason,
+                envelope_override_reason=envelope_override_reason,
+                payload={"urgency_reason": application.urgency_reason},
+            ),
         )
-        audit_envelope_override(
-            actor=actor, application=application, over=over, override=override, amount=amount
-        )
-        notify(
-            users=application.organisation.members.all(),
-            title=_("Subvention accordée : dossier %(ref)s") % {"ref": application.reference},
-            url=f"/dossiers/{application.pk}/",
-        )
-    return application
 
 
 def application_set_years(

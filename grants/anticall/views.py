@@ -2,7 +2,7 @@
 the candidacy page with its prototyping window, coaching log and deliverables, and the structure's
 « Mes invitations ».
 
-Views read through grants.selectors_anticall, call one service and render; a DomainError is shown
+Views read through grants.anticall.selectors, call one service and render; a DomainError is shown
 next to its field with the input kept and the error's status (400, 403, 409). Anything outside the
 user's reach is a 404."""
 
@@ -29,8 +29,9 @@ from core.forms import transition_error_message
 from core.models import Role
 from core.permissions import has_role
 
-from .. import services_anticall as svc
-from ..forms_anticall import (
+from ..models import Candidacy, CandidacyState
+from . import services as svc
+from .forms import (
     AcceptForm,
     CoachingForm,
     DeliverableForm,
@@ -41,8 +42,7 @@ from ..forms_anticall import (
     add_domain_error,
     candidacy_transition_form,
 )
-from ..models import Candidacy, CandidacyState
-from ..selectors_anticall import (
+from .selectors import (
     INTERNAL_CANDIDACY_ACTIONS,
     anti_calls_visible_to,
     candidacies_of_need,
@@ -333,7 +333,7 @@ def candidacy_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def candidacy_transition(request: HttpRequest, pk: int, name: str) -> HttpResponse:
-    """Run one candidacy transition with its inputs (grants.services_anticall.candidacy_run_transition).
+    """Run one candidacy transition with its inputs (grants.anticall.services.candidacy_run_transition).
     A refusal re-renders the page with the input kept and the error's status."""
     candidacy = _get_candidacy(request, pk)
     if name not in svc.candidacy_transition_specs():

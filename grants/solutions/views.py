@@ -3,7 +3,7 @@ solutions, the panel moderates them, the programme manager sets up the panel, pa
 the envelope is allocated from the votes (two rules side by side) and the results are published.
 
 Views read, call one service and render; the rules live in calls.services and
-grants.services_solutions."""
+grants.solutions.services."""
 
 from __future__ import annotations
 
@@ -36,8 +36,10 @@ from core.errors import DomainError
 from core.models import Role, User
 from core.permissions import has_role
 
-from .. import services_solutions as svc
-from ..forms_solutions import (
+from ..models import AllocationRun, Ballot
+from ..tasks import allocation_compute_task, allocation_progress
+from . import services as svc
+from .forms import (
     AssessmentForm,
     ChallengeProposeForm,
     ChallengeRecordForm,
@@ -48,9 +50,7 @@ from ..forms_solutions import (
     PbImportForm,
     add_domain_error,
 )
-from ..models import AllocationRun, Ballot
-from ..pabulib import write_pb
-from ..tasks import allocation_compute_task, allocation_progress
+from .pabulib import write_pb
 
 # A resident may send a few proposals; a script sending many is slowed down (per address, per hour).
 PROPOSALS_PER_HOUR = 10
@@ -599,7 +599,11 @@ def allocation_publish(request: HttpRequest, call_id: int, run_id: int) -> HttpR
     call = _get_call(request, call_id)
     run = _run_of(request, call, run_id)
     try:
-        svc.allocation_publish(actor=request.user, run=run)
+        svc.allocation_publish(
+            actor=request.user,
+            run=run,
+            envelope_override_reason=request.POST.get("envelope_override_reason", ""),
+        )
     except DomainError as exc:
         context = _results_context(request, call, error=str(exc.message))
         return render(request, "grants/solutions/results.html", context, status=exc.status_code)

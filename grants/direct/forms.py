@@ -1,5 +1,5 @@
 """Forms of the direct-award and structural-support pages. They parse and type the input; every
-rule is in grants.services_direct (a DomainError is put back on the form by `add_domain_error`)."""
+rule is in grants.direct.services (a DomainError is put back on the form by `add_domain_error`)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from django.utils.translation import gettext_lazy as _
 from calls.models import Programme
 from core.models import QPV, Organisation, Pillar
 
-from .forms import MoneyField
-from .models import Application, ApplicationKind
-from .services_direct import STRUCTURAL_MAX_YEARS
+from ..forms import MoneyField
+from ..models import Application, ApplicationKind
+from .services import STRUCTURAL_MAX_YEARS
 
 ORGANISATION_CHOICES_LIMIT = 50
 
@@ -45,7 +45,7 @@ class OrganisationSearchForm(forms.Form):
 
 
 class DirectAwardForm(forms.Form):
-    """« Nouvelle attribution hors appel »: grants.services_direct.direct_award_open takes these."""
+    """« Nouvelle attribution hors appel »: grants.direct.services.direct_award_open takes these."""
 
     organisation = forms.ModelChoiceField(
         Organisation.objects.none(),

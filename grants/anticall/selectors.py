@@ -16,7 +16,7 @@ from core.models import AuditLog, Organisation, Role, User
 from core.permissions import has_role, organisation_ids_of
 from core.selectors import organisations_visible_to
 
-from .models import Candidacy, CandidacyState
+from ..models import Candidacy, CandidacyState
 
 C = CandidacyState
 READER_ROLES = (Role.INSTRUCTOR, Role.COMMITTEE_MEMBER, Role.PROGRAMME_MANAGER, Role.AUDITOR)

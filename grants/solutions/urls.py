@@ -4,7 +4,7 @@ live beside the call (/appels/<id>/resultats/, linked from notifications), the r
 
 from django.urls import path
 
-from .views import solutions as views
+from . import views
 
 app_name = "solutions"
 urlpatterns = [

@@ -14,7 +14,7 @@ from calls.models import Need
 from core.models import Funder, Invitation, Organisation
 from core.uploads import private_upload_path
 
-from .applications import MONEY, Application
+from ..models.applications import MONEY, Application
 
 DEFAULT_PROTOTYPING_DAYS = 15
 

@@ -1,11 +1,11 @@
 """Pages of the anti-call (anti-appel à projets), under /anti-appels/ (French slugs).
 
-The candidacy page is /anti-appels/structures/<id>/: grants.services_anticall links there in its
+The candidacy page is /anti-appels/structures/<id>/: grants.anticall.services links there in its
 notifications."""
 
 from django.urls import path
 
-from .views import anticall as views
+from . import views
 
 app_name = "anticall"
 urlpatterns = [
