@@ -140,10 +140,22 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Pluriel <no-reply@pluriel.localh
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 REST_FRAMEWORK = {
+    # Token first: a request without credentials gets 401 with `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
+    # Strict JSON (size, depth, NaN, lone surrogates), never-failing OPTIONS (core/api_parsing.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api_parsing.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "core.api_parsing.SafeJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_METADATA_CLASS": "core.api_parsing.SafeMetadata",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "core.api.DefaultPagination",
@@ -161,7 +173,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents the error bodies it can send (core/api_schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api_schema.document_errors",
+    ],
 }
+# JSON bodies of the API: at most this many bytes (413 beyond) and this nesting depth (400).
+API_JSON_MAX_BYTES = int(env("API_JSON_MAX_BYTES", "1000000") or 1000000)
+API_JSON_MAX_DEPTH = 32
 
 # Celery: Redis broker in production; the embedded default runs tasks in-process (eager).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "")
