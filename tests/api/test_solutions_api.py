@@ -77,7 +77,7 @@ def test_anyone_proposes_and_reads_only_retained_challenges_without_emails(setup
         {"qpv": setup["qpv"].pk, "title": "", "description": "d", "name": "N"},
         format="json",
     )
-    assert bad.status_code == 400 and bad.json()["title"] == ["Ce champ est obligatoire."]
+    assert bad.status_code == 400 and bad.json()["errors"]["title"] == ["Ce champ est obligatoire."]
     created = anonymous.post(
         path(call, "challenges/"),
         {
