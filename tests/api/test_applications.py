@@ -317,6 +317,23 @@ def test_notes_are_for_staff_only(client_for, draft, instructor):
     assert client_for("instructor").post(url, {"text": ""}, format="json").json()["errors"] == {
         "text": ["Ce champ ne peut pas être vide."]
     }
+    huge = client_for("instructor").post(url, {"text": "x" * 20_001}, format="json")
+    assert huge.status_code == 400 and "text" in huge.json()["errors"]
+    assert InstructorNote.objects.filter(application=application).count() == 1
+
+
+def test_negative_zero_amounts_and_fractional_ids_are_refused(client_for, organisation, call):
+    payload = new_draft_payload(organisation, call, requested_amount="-0")
+    response = client_for("applicant").post("/api/applications/", payload, format="json")
+    assert response.status_code == 400 and "requested_amount" in response.json()["errors"]
+    payload = new_draft_payload(organisation, call)
+    payload["organisation"] = organisation.pk + 0.5
+    response = client_for("applicant").post("/api/applications/", payload, format="json")
+    assert response.status_code == 400 and "organisation" in response.json()["errors"]
+    payload["organisation"] = float(organisation.pk)
+    response = client_for("applicant").post("/api/applications/", payload, format="json")
+    assert response.status_code == 400
+    assert not Application.objects.exists()
 
 
 def test_partner_gives_an_opinion(client_for, draft, committee_member, instructor):
