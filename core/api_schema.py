@@ -41,6 +41,17 @@ WITH_BODY = {
     "415": "Type de contenu non pris en charge.",
     "422": "Clé d'idempotence déjà utilisée avec un autre corps.",
 }
+IDEMPOTENCY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Unique value chosen by the client: a retry with the same key and body within 24 h "
+        "replays the first response; the same key with another body answers 422 "
+        "(core/idempotency.py)."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
+}
 METHODS = {"get", "put", "patch", "post", "delete", "head", "options", "trace"}
 
 
@@ -64,4 +75,8 @@ def document_errors(
                 extra.update(WITH_BODY)
             for code, description in extra.items():
                 responses.setdefault(code, _error_response(description))
+            if method in {"post", "put", "patch", "delete"}:
+                parameters = operation.setdefault("parameters", [])
+                if not any(p.get("name") == "Idempotency-Key" for p in parameters):
+                    parameters.append(IDEMPOTENCY_PARAMETER)
     return result

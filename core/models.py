@@ -524,3 +524,6 @@ class ExportTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+from .models_idempotency import IdempotencyKey  # noqa: E402, F401  (registered with the core app)

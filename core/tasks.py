@@ -38,3 +38,11 @@ def jobs_purge_expired() -> int:
     from .jobs import jobs_purge_expired as purge
 
     return purge()
+
+
+@shared_task(name="core.tasks.idempotency_keys_purge")
+def idempotency_keys_purge() -> int:
+    """Hourly (beat): forget the API idempotency keys older than 24 h."""
+    from .idempotency import idempotency_keys_purge as purge
+
+    return purge()

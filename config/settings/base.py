@@ -55,6 +55,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Idempotency-Key on the API's unsafe requests (replay within 24 h, 422 on reuse).
+    "core.idempotency.IdempotencyKeyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -200,6 +202,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "core-idempotency-keys-purge": {
+        "task": "core.tasks.idempotency_keys_purge",
+        "schedule": 60 * 60,
+    },
     "calls-advance-by-dates": {"task": "calls.tasks.calls_advance_by_dates", "schedule": 15 * 60},
     "cpo-instalments-refresh": {"task": "cpo.tasks.instalments_refresh", "schedule": 24 * 60 * 60},
     "cpo-evaluations-remind": {"task": "cpo.tasks.evaluations_remind", "schedule": 24 * 60 * 60},
