@@ -164,9 +164,13 @@ class ApplicationListSerializer(serializers.ModelSerializer):
     )
     state_label = serializers.CharField(source="get_state_display", read_only=True)
     organisation_name = serializers.CharField(source="organisation.name", read_only=True)
-    call_title = serializers.CharField(source="call.title", read_only=True, default=None)
+    call_title = serializers.CharField(
+        source="call.title", read_only=True, default=None, allow_null=True
+    )
     programme_name = serializers.CharField(source="programme.name", read_only=True)
-    pillar_label = serializers.CharField(source="pillar.label", read_only=True, default=None)
+    pillar_label = serializers.CharField(
+        source="pillar.label", read_only=True, default=None, allow_null=True
+    )
     assigned_to = UserSummarySerializer(read_only=True, allow_null=True)
     proposed_amount = serializers.SerializerMethodField()
 
