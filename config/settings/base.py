@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "calls",
     "grants",
     "cpo",
+    "finance",
     "reporting",
     "demo",
 ]
