@@ -102,6 +102,10 @@ class BudgetItemSerializer(serializers.ModelSerializer):
     subsidy_source_label = serializers.CharField(
         source="get_subsidy_source_display", read_only=True
     )
+    # Blank on lines other than account 74: documented as such (issue 11, schema conformance).
+    subsidy_source = serializers.ChoiceField(
+        choices=SubsidySource.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = BudgetItem

@@ -122,6 +122,9 @@ class CandidacyListSerializer(serializers.ModelSerializer):
     why = serializers.SerializerMethodField()
     sourced_by = serializers.SerializerMethodField()
 
+    # Empty when the structure is an existing organisation: a string, not always an e-mail.
+    prospect_email = serializers.CharField(read_only=True, allow_blank=True)
+
     class Meta:
         model = Candidacy
         fields = [
