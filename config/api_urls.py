@@ -1,8 +1,10 @@
 """One router for the whole API; each app registers its viewsets in its api.py."""
 
+from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
 from calls.api import register as register_calls
+from core.api_views import api_not_found
 from core.api_views import register as register_core
 from cpo.api import register as register_cpo
 from finance.api import register as register_finance
@@ -21,4 +23,5 @@ register_solutions(router)
 register_cpo(router)
 register_finance(router)
 
-urlpatterns = router.urls
+# Anything else under /api/ (unknown path, non-numeric id) is a JSON 404, not the HTML page.
+urlpatterns = [*router.urls, re_path(r"^.*$", api_not_found)]

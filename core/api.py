@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -48,8 +49,41 @@ def domain_error_response(exc: DomainError) -> Response:
     return Response(body, status=exc.status_code)
 
 
+def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail → {"field" | "parent.0.field": [messages]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            for field, messages in _flatten(value, name).items():
+                out.setdefault(field, []).extend(messages)
+    elif isinstance(errors, list):
+        if all(not isinstance(item, dict | list) for item in errors):
+            out[prefix or "non_field_errors"] = [str(item) for item in errors]
+        else:
+            for index, item in enumerate(errors):
+                if item:
+                    name = f"{prefix}.{index}" if prefix else str(index)
+                    for field, messages in _flatten(item, name).items():
+                        out.setdefault(field, []).extend(messages)
+    else:
+        out[prefix or "non_field_errors"] = [str(errors)]
+    return out
+
+
+def error_body(
+    detail: str, code: str, errors: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
+    """The one shape of every error body of the API (schema component `Error`)."""
+    body: dict[str, Any] = {"detail": detail, "code": code}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DomainError → 400 (403, 409); Django ValidationError → 400 with field messages."""
+    """Every error as `{"detail", "code", "errors"?}`: DomainError → 400 (403, 409) with its own
+    fields; validation errors (DRF or Django) → 400 with the messages per field in `errors`."""
     if isinstance(exc, DomainError):
         return domain_error_response(exc)
     if isinstance(exc, DjangoValidationError):
@@ -57,9 +91,25 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
         return Response(
-            {"detail": _("Données invalides."), "errors": errors},
+            error_body(_("Données invalides."), "invalid", _flatten(errors)),
             status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, Http404):
-        return Response({"detail": _("Introuvable.")}, status=status.HTTP_404_NOT_FOUND)
-    return drf_exception_handler(exc, context)
+        return Response(
+            error_body(_("Introuvable."), "not_found"), status=status.HTTP_404_NOT_FOUND
+        )
+    response = drf_exception_handler(exc, context)
+    if response is None or not isinstance(exc, APIException):
+        return response
+    if isinstance(exc, ValidationError):
+        response.data = error_body(_("Données invalides."), "invalid", _flatten(exc.detail))
+    else:
+        detail: Any = exc.detail
+        if isinstance(detail, dict | list):
+            response.data = error_body(
+                str(exc.default_detail), str(exc.default_code), _flatten(detail)
+            )
+        else:
+            code = getattr(detail, "code", None) or exc.default_code
+            response.data = error_body(str(detail), str(code))
+    return response

@@ -19,11 +19,18 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.models import Token
+from rest_framework.decorators import (
+    api_view,
+    authentication_classes,
+    permission_classes,
+    schema,
+)
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 
+from .api import error_body
 from .auth import throttled_message
 from .jobs import job_file_available
 from .models import QPV, BackgroundJob, Funder, Organisation, Pillar, TransitionTheme, User
@@ -262,3 +269,12 @@ def register(router: BaseRouter) -> None:
     router.register("themes", ThemeViewSet, basename="theme")
     router.register("funders", FunderViewSet, basename="funder")
     router.register("jobs", JobViewSet, basename="job")
+
+
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+@schema(None)
+def api_not_found(request: Request) -> Response:
+    """Any path under /api/ that no route matches: a JSON 404 like every other API error."""
+    return Response(error_body(_("Introuvable."), "not_found"), status=status.HTTP_404_NOT_FOUND)

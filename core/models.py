@@ -644,3 +644,6 @@ class ErasureRequest(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} ({self.get_state_display()})"
+
+
+from .models_idempotency import IdempotencyKey  # noqa: E402, F401  (registered with the core app)

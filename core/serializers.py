@@ -204,3 +204,21 @@ class TokenRequestSerializer(serializers.Serializer[Any]):
 
 class TokenSerializer(serializers.Serializer[Any]):
     token = serializers.CharField(read_only=True)
+
+
+class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
+    """A primary key given as an integer (or a string of digits): `1.5`, `true` or `"1e3"` are
+    refused (400) instead of being truncated by the database lookup."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not (
+            isinstance(data, int) or (isinstance(data, str) and data.strip().isdigit())
+        ):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+def reject_negative_zero(value: Any) -> None:
+    """`-0` (or `-0.00`) is not an amount: a sign on zero is refused rather than silently dropped."""
+    if value is not None and value == 0 and value.is_signed():
+        raise serializers.ValidationError(_("Un montant nul s'écrit sans signe (0.00)."))

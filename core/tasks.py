@@ -64,3 +64,11 @@ def retention_apply() -> dict[str, Any]:
     from .privacy.services import retention_apply as apply
 
     return dict(apply().results)
+
+
+@shared_task(name="core.tasks.idempotency_keys_purge")
+def idempotency_keys_purge() -> int:
+    """Hourly (beat): forget the API idempotency keys older than 24 h."""
+    from .idempotency import idempotency_keys_purge as purge
+
+    return purge()

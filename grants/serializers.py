@@ -12,7 +12,13 @@ from rest_framework import serializers
 
 from calls.models import Call, Programme
 from core.models import QPV, Funder, Organisation, Pillar, TransitionTheme
-from core.serializers import REQUIRED, NamedChoiceField, UserSummarySerializer
+from core.serializers import (
+    REQUIRED,
+    NamedChoiceField,
+    StrictPrimaryKeyRelatedField,
+    UserSummarySerializer,
+    reject_negative_zero,
+)
 
 from .budget import Account, SubsidySource
 from .models import (
@@ -47,10 +53,19 @@ PK_ERRORS = {
 }
 
 
+# Internal notes of the instruction: long enough for a memo, never a document (issue 11).
+NOTE_MAX_LENGTH = 20_000
+
+
 def money(**kwargs: Any) -> serializers.DecimalField:
     """An amount in euros: exact to the cent, sent and returned as a string ("1250.50")."""
+    validators = [*kwargs.pop("validators", []), reject_negative_zero]
     return serializers.DecimalField(
-        max_digits=12, decimal_places=2, error_messages=AMOUNT_ERRORS, **kwargs
+        max_digits=12,
+        decimal_places=2,
+        error_messages=AMOUNT_ERRORS,
+        validators=validators,
+        **kwargs,
     )
 
 
@@ -86,6 +101,10 @@ class BudgetItemSerializer(serializers.ModelSerializer):
     account_label = serializers.CharField(source="get_account_display", read_only=True)
     subsidy_source_label = serializers.CharField(
         source="get_subsidy_source_display", read_only=True
+    )
+    # Blank on lines other than account 74: documented as such (issue 11, schema conformance).
+    subsidy_source = serializers.ChoiceField(
+        choices=SubsidySource.choices, allow_blank=True, read_only=True
     )
 
     class Meta:
@@ -149,9 +168,13 @@ class ApplicationListSerializer(serializers.ModelSerializer):
     )
     state_label = serializers.CharField(source="get_state_display", read_only=True)
     organisation_name = serializers.CharField(source="organisation.name", read_only=True)
-    call_title = serializers.CharField(source="call.title", read_only=True, default=None)
+    call_title = serializers.CharField(
+        source="call.title", read_only=True, default=None, allow_null=True
+    )
     programme_name = serializers.CharField(source="programme.name", read_only=True)
-    pillar_label = serializers.CharField(source="pillar.label", read_only=True, default=None)
+    pillar_label = serializers.CharField(
+        source="pillar.label", read_only=True, default=None, allow_null=True
+    )
     assigned_to = UserSummarySerializer(read_only=True, allow_null=True)
     proposed_amount = serializers.SerializerMethodField()
 
@@ -294,7 +317,7 @@ class BudgetRowInputSerializer(serializers.Serializer):
         default="",
         error_messages={"invalid_choice": _("« {input} » n'est pas un financeur connu.")},
     )
-    funder = serializers.PrimaryKeyRelatedField(
+    funder = StrictPrimaryKeyRelatedField(
         queryset=Funder.objects.all(),
         required=False,
         allow_null=True,
@@ -313,7 +336,7 @@ class ApplicationUpdateSerializer(serializers.Serializer):
     summary = serializers.CharField(required=False, allow_blank=True)
     start_date = serializers.DateField(required=False, allow_null=True, error_messages=DATE_ERRORS)
     end_date = serializers.DateField(required=False, allow_null=True, error_messages=DATE_ERRORS)
-    pillar = serializers.PrimaryKeyRelatedField(
+    pillar = StrictPrimaryKeyRelatedField(
         queryset=Pillar.objects.all(), required=False, allow_null=True, error_messages=PK_ERRORS
     )
     requested_amount = money(required=False, min_value=Decimal("0"))
@@ -327,10 +350,10 @@ class ApplicationUpdateSerializer(serializers.Serializer):
         },
     )
     wants_multi_year = serializers.BooleanField(required=False)
-    qpvs = serializers.PrimaryKeyRelatedField(
+    qpvs = StrictPrimaryKeyRelatedField(
         queryset=QPV.objects.all(), many=True, required=False, error_messages=PK_ERRORS
     )
-    themes = serializers.PrimaryKeyRelatedField(
+    themes = StrictPrimaryKeyRelatedField(
         queryset=TransitionTheme.objects.all(), many=True, required=False, error_messages=PK_ERRORS
     )
     objectives = serializers.ListField(child=serializers.CharField(max_length=500), required=False)
@@ -361,20 +384,20 @@ class ApplicationUpdateSerializer(serializers.Serializer):
 class ApplicationCreateSerializer(ApplicationUpdateSerializer):
     """A new draft for one of the user's organisations, in a call (or a programme for a direct award)."""
 
-    organisation = serializers.PrimaryKeyRelatedField(
+    organisation = StrictPrimaryKeyRelatedField(
         queryset=Organisation.objects.none(),
         error_messages={
             **PK_ERRORS,
             "does_not_exist": _("Organisation inconnue ou hors de votre périmètre."),
         },
     )
-    call = serializers.PrimaryKeyRelatedField(
+    call = StrictPrimaryKeyRelatedField(
         queryset=Call.objects.none(),
         required=False,
         allow_null=True,
         error_messages={**PK_ERRORS, "does_not_exist": _("Appel inconnu.")},
     )
-    programme = serializers.PrimaryKeyRelatedField(
+    programme = StrictPrimaryKeyRelatedField(
         queryset=Programme.objects.all(), required=False, allow_null=True, error_messages=PK_ERRORS
     )
     title = serializers.CharField(max_length=255, error_messages=REQUIRED)
@@ -438,7 +461,7 @@ class RequestCompletionInput(serializers.Serializer):
 
 class SendToCommitteeInput(serializers.Serializer):
     proposed_amount = money(help_text=_("Montant proposé par l'instruction (≤ montant demandé)."))
-    session = serializers.PrimaryKeyRelatedField(
+    session = StrictPrimaryKeyRelatedField(
         queryset=CommitteeSession.objects.all(),
         required=False,
         allow_null=True,
@@ -492,7 +515,7 @@ class NoteSerializer(serializers.ModelSerializer):
         model = InstructorNote
         fields = ["id", "author", "text", "created_at"]
         read_only_fields = ["id", "author", "created_at"]
-        extra_kwargs = {"text": {"error_messages": REQUIRED}}
+        extra_kwargs = {"text": {"error_messages": REQUIRED, "max_length": NOTE_MAX_LENGTH}}
 
 
 class OpinionSerializer(serializers.ModelSerializer):

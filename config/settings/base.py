@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "core.twofactor.TwoFactorMiddleware",
+    # Idempotency-Key on the API's unsafe requests (replay within 24 h, 422 on reuse).
+    "core.idempotency.IdempotencyKeyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a login refused by django-axes into a 429 (core.auth.lockout_response).
@@ -242,11 +244,23 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Pluriel <no-reply@pluriel.localh
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 REST_FRAMEWORK = {
+    # Token first: a request without credentials gets 401 with `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        "core.twofactor.PersonalTokenAuthentication",
         "core.twofactor.PasswordTokenAuthentication",
+        "core.twofactor.PersonalTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
+    # Strict JSON (size, depth, NaN, lone surrogates), never-failing OPTIONS (core/api_parsing.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api_parsing.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "core.api_parsing.SafeJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_METADATA_CLASS": "core.api_parsing.SafeMetadata",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "core.api.DefaultPagination",
@@ -264,7 +278,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents the error bodies it can send (core/api_schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api_schema.document_errors",
+    ],
 }
+# JSON bodies of the API: at most this many bytes (413 beyond) and this nesting depth (400).
+API_JSON_MAX_BYTES = int(env("API_JSON_MAX_BYTES", "1000000") or 1000000)
+API_JSON_MAX_DEPTH = 32
 
 # Celery: Redis broker in production; the embedded default runs tasks in-process (eager).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "")
@@ -283,6 +305,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "core-idempotency-keys-purge": {
+        "task": "core.tasks.idempotency_keys_purge",
+        "schedule": 60 * 60,
+    },
     "calls-advance-by-dates": {"task": "calls.tasks.calls_advance_by_dates", "schedule": 15 * 60},
     "cpo-instalments-refresh": {"task": "cpo.tasks.instalments_refresh", "schedule": 24 * 60 * 60},
     "cpo-evaluations-remind": {"task": "cpo.tasks.evaluations_remind", "schedule": 24 * 60 * 60},

@@ -22,12 +22,13 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from calls import services as call_services
 from calls.models import Need
+from core.api_parsing import StrictJSONParser
 from core.api_views import R400, R403, R404, R409
 from core.audit import history_for
 from core.errors import PermissionDenied
@@ -259,7 +260,7 @@ class CandidacyViewSet(
         pagination_class=None,
         filterset_fields=[],
         serializer_class=DeliverableSerializer,
-        parser_classes=[MultiPartParser, FormParser, JSONParser],
+        parser_classes=[MultiPartParser, FormParser, StrictJSONParser],
     )
     def deliverables(self, request: Request, pk: str | None = None) -> Response:
         """What the prototyping produced; reused as the funded application's objectives."""

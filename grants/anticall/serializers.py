@@ -117,10 +117,13 @@ class CandidacyListSerializer(serializers.ModelSerializer):
     call = serializers.IntegerField(source="need.call_id", read_only=True)
     qpv = serializers.IntegerField(source="need.qpv_id", read_only=True)
     organisation_name = serializers.CharField(
-        source="organisation.name", read_only=True, default=None
+        source="organisation.name", read_only=True, default=None, allow_null=True
     )
     why = serializers.SerializerMethodField()
     sourced_by = serializers.SerializerMethodField()
+
+    # Empty when the structure is an existing organisation: a string, not always an e-mail.
+    prospect_email = serializers.CharField(read_only=True, allow_blank=True)
 
     class Meta:
         model = Candidacy

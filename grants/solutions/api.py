@@ -145,6 +145,10 @@ class CallSolutionsViewSet(viewsets.ViewSet):
         self, request: Request, call_pk: str | None = None, challenge_pk: str | None = None
     ) -> Response:
         call = self._call()
+        # The permission first: someone who may not moderate learns nothing from the body's
+        # validity or the proposal's existence (always 404).
+        if not _moderator(request.user, call):
+            raise Http404
         challenge = get_object_or_404(Challenge.objects.filter(call=call), pk=challenge_pk)
         data = ChallengeModerateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -186,12 +190,14 @@ class CallSolutionsViewSet(viewsets.ViewSet):
     @action(detail=False, methods=["post"], url_path="ballot")
     def ballot(self, request: Request, call_pk: str | None = None) -> Response:
         call = self._call()
+        if call_panel_member(call, request.user) is None:  # the permission before the body
+            raise PermissionDenied(_("Seuls les membres du panel votent."))
         data = BallotInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         ballot = svc.ballot_cast(
             actor=request.user,
             call=call,
-            approvals=data.validated_data["approvals"],
+            approvals=[] if data.validated_data["abstain"] else data.validated_data["approvals"],
             scores=data.service_scores(),
         )
         return Response(BallotSerializer(ballot).data, status=status.HTTP_201_CREATED)

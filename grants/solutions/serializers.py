@@ -129,7 +129,35 @@ class BallotInputSerializer(serializers.Serializer):
         label=_("Notes : {identifiant d'action: {critère: note}}"),
     )
 
+    abstain = serializers.BooleanField(
+        required=False,
+        default=False,
+        label=_("Abstention explicite (aucune approbation, aucune note)"),
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        """An empty ballot is refused: abstaining is said with `abstain: true`, never implied."""
+        chosen = bool(attrs.get("approvals")) or bool(attrs.get("scores"))
+        if attrs.get("abstain") and chosen:
+            raise serializers.ValidationError(
+                {"abstain": [_("Une abstention ne comporte ni approbation ni note.")]}
+            )
+        if not attrs.get("abstain") and not chosen:
+            raise serializers.ValidationError(
+                {
+                    "approvals": [
+                        _(
+                            "Bulletin vide : choisissez au moins une action, ou indiquez "
+                            "« abstain »: true pour vous abstenir."
+                        )
+                    ]
+                }
+            )
+        return attrs
+
     def service_scores(self) -> dict[int, dict[str, int]]:
+        if self.validated_data.get("abstain"):
+            return {}
         try:
             return {int(pk): dict(per) for pk, per in self.validated_data["scores"].items()}
         except ValueError:

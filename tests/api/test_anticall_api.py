@@ -199,7 +199,7 @@ def test_reading_needs_and_candidacies(client_for, role, need, candidacy, instru
     candidacies = client.get("/api/candidacies/")
     one = client.get(f"/api/candidacies/{candidacy.pk}/")
     if role == "anonymous":
-        assert (needs.status_code, candidacies.status_code, one.status_code) == (403, 403, 403)
+        assert (needs.status_code, candidacies.status_code, one.status_code) == (401, 401, 401)
         return
     assert needs.status_code == candidacies.status_code == 200
     if role in READERS:
@@ -225,7 +225,7 @@ def test_structure_does_not_see_a_candidacy_before_invitation(client_for, candid
 def _status_map(**overrides: int) -> dict[str, int]:
     # Outsiders never reach the candidacy (404); anonymous is refused by authentication (403).
     base = {
-        "anonymous": 403,
+        "anonymous": 401,
         "other_applicant": 404,
         "finance_officer": 404,
         "panel_member": 404,
@@ -310,20 +310,20 @@ def test_need_record_and_publish_permissions(client_for, role, anticall):
     )
     recorders = {"instructor", "committee_member", "manager"}
     if role == "anonymous":
-        assert response.status_code == 403
+        assert response.status_code == 401
     elif role in recorders:
         assert response.status_code == 201
     elif role == "auditor":
         assert response.status_code == 403  # reads the anti-call, records nothing
     else:
         assert (
-            response.status_code == 400 and "call" in response.json()
+            response.status_code == 400 and "call" in response.json()["errors"]
         )  # the anti-call is not theirs
     need = f.published_need(call=anticall)
     Need.objects.filter(pk=need.pk).update(state=Need.State.RECORDED)
     response = client.post(f"/api/needs/{need.pk}/publish/")
     expected = {
-        "anonymous": 403,
+        "anonymous": 401,
         "manager": 200,
         "instructor": 403,
         "committee_member": 403,
@@ -364,14 +364,16 @@ def test_validation_messages_are_french(client_for, need, candidacy):
     assert response.json()["errors"]["email"] == ["Saisissez une adresse e-mail valide."]
     assert "siret" in response.json()["errors"]
     response = staff.post("/api/candidacies/", {}, format="json")
-    assert response.json()["need"] == ["Ce champ est obligatoire."]
+    assert response.json()["errors"]["need"] == ["Ce champ est obligatoire."]
 
     candidacy = put(candidacy, C.PRESENTED)
     manager = client_for("manager")
     response = manager.post(
         f"/api/candidacies/{candidacy.pk}/transitions/fund/", {"amount": "12,5"}, format="json"
     )
-    assert response.status_code == 400 and "montant valide" in response.json()["amount"][0]
+    assert (
+        response.status_code == 400 and "montant valide" in response.json()["errors"]["amount"][0]
+    )
     response = manager.post(
         f"/api/candidacies/{candidacy.pk}/transitions/fund/", {"amount": "250000.00"}, format="json"
     )
@@ -391,7 +393,8 @@ def test_validation_messages_are_french(client_for, need, candidacy):
         format="json",
     )
     assert response.status_code == 400
-    assert "AAAA-MM-JJ" in response.json()["date"][0] and "type connu" in response.json()["kind"][0]
+    errors = response.json()["errors"]
+    assert "AAAA-MM-JJ" in errors["date"][0] and "type connu" in errors["kind"][0]
     response = staff.post(
         f"/api/candidacies/{candidacy.pk}/coaching/",
         {"date": "2026-03-03", "kind": "support", "notes": ""},

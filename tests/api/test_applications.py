@@ -171,15 +171,17 @@ def test_invalid_budget_rows_get_french_field_messages(client_for, organisation,
     response = client_for("applicant").post("/api/applications/", payload, format="json")
     assert response.status_code == 400
     body = response.json()
-    assert body["budget"]["0"]["account"] == [
+    assert body["errors"]["budget.0.account"] == [
         "« 99 » n'est pas un compte du budget (60 à 68, 70 à 78, 86, 87)."
     ]
-    assert body["budget"]["1"]["amount"] == [
+    assert body["errors"]["budget.1.amount"] == [
         "Le montant s'exprime au centime près (2 décimales au plus)."
     ]
-    assert body["budget"]["2"]["amount"] == ["Le montant ne peut pas être négatif."]
-    assert body["budget"]["3"]["amount"] == ["Saisissez un montant valide (par exemple 1250.50)."]
-    assert body["requested_amount"] == [
+    assert body["errors"]["budget.2.amount"] == ["Le montant ne peut pas être négatif."]
+    assert body["errors"]["budget.3.amount"] == [
+        "Saisissez un montant valide (par exemple 1250.50)."
+    ]
+    assert body["errors"]["requested_amount"] == [
         "Le montant s'exprime au centime près (2 décimales au plus)."
     ]
     assert Application.objects.count() == before
@@ -242,7 +244,7 @@ def test_transition_inputs_are_checked_in_french(
         f"/api/applications/{application.pk}/transitions/{name}/", payload, format="json"
     )
     assert response.status_code == 400
-    assert response.json() == errors
+    assert response.json()["errors"] == errors
 
 
 def test_request_completion_deadline_in_the_past_is_refused(client_for, draft, instructor):
@@ -312,9 +314,26 @@ def test_notes_are_for_staff_only(client_for, draft, instructor):
     assert client_for("applicant").get(url).status_code == 403
     assert client_for("applicant").post(url, {"text": "Coucou"}, format="json").status_code == 403
     assert InstructorNote.objects.filter(application=application).count() == 1
-    assert client_for("instructor").post(url, {"text": ""}, format="json").json() == {
+    assert client_for("instructor").post(url, {"text": ""}, format="json").json()["errors"] == {
         "text": ["Ce champ ne peut pas être vide."]
     }
+    huge = client_for("instructor").post(url, {"text": "x" * 20_001}, format="json")
+    assert huge.status_code == 400 and "text" in huge.json()["errors"]
+    assert InstructorNote.objects.filter(application=application).count() == 1
+
+
+def test_negative_zero_amounts_and_fractional_ids_are_refused(client_for, organisation, call):
+    payload = new_draft_payload(organisation, call, requested_amount="-0")
+    response = client_for("applicant").post("/api/applications/", payload, format="json")
+    assert response.status_code == 400 and "requested_amount" in response.json()["errors"]
+    payload = new_draft_payload(organisation, call)
+    payload["organisation"] = organisation.pk + 0.5
+    response = client_for("applicant").post("/api/applications/", payload, format="json")
+    assert response.status_code == 400 and "organisation" in response.json()["errors"]
+    payload["organisation"] = float(organisation.pk)
+    response = client_for("applicant").post("/api/applications/", payload, format="json")
+    assert response.status_code == 400
+    assert not Application.objects.exists()
 
 
 def test_partner_gives_an_opinion(client_for, draft, committee_member, instructor):

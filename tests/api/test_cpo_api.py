@@ -18,7 +18,7 @@ from grants.models import Application, ApplicationState
 from .. import factories as f
 
 pytestmark = pytest.mark.django_db
-OUTSIDERS = {"other_applicant": 404, "panel_member": 404, "anonymous": 403}
+OUTSIDERS = {"other_applicant": 404, "panel_member": 404, "anonymous": 401}
 STAFF = ["instructor", "committee_member", "manager", "finance_officer", "auditor"]
 
 
@@ -74,7 +74,7 @@ def test_list_and_detail_scoped(client_for, agreement):
         ("committee_member", 403),
         ("applicant", 403),
         ("other_applicant", 404),
-        ("anonymous", 403),
+        ("anonymous", 401),
     ],
 )
 def test_create_permission_matrix(client_for, application, role, status):

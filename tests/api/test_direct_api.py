@@ -70,12 +70,12 @@ class TestDirectAwards:
             award_payload(organisation, programme, requested_amount="12,5"),
             format="json",
         )
-        assert response.status_code == 400 and "requested_amount" in response.json()
+        assert response.status_code == 400 and "requested_amount" in response.json()["errors"]
 
     @pytest.mark.parametrize(
         "role,expected",
         [
-            ("anonymous", 403),
+            ("anonymous", 401),
             ("applicant", 403),
             ("committee_member", 403),
             ("auditor", 403),
@@ -254,7 +254,7 @@ class TestMultiYearShare:
             client_for("anonymous")
             .get(f"/api/programmes/{programme.pk}/multi-year-share/")
             .status_code
-            == 403
+            == 401
         )
 
 

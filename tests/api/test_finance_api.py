@@ -38,7 +38,7 @@ NOT_FINANCE = {
     "applicant": 403,
     "other_applicant": 403,
     "panel_member": 403,
-    "anonymous": 403,
+    "anonymous": 401,
 }
 
 
@@ -117,18 +117,20 @@ def test_read_permission_matrix(client_for, agreement, role, status, url):
 def test_only_finance_writes_and_a_refusal_writes_nothing(client_for, agreement, role):
     client = client_for(role)
     ids = due_ids(agreement)
+    refused = 401 if role == "anonymous" else 403
     assert (
-        client.post("/api/finance/runs/", {"instalment_ids": ids}, format="json").status_code == 403
+        client.post("/api/finance/runs/", {"instalment_ids": ids}, format="json").status_code
+        == refused
     )
     assert (
         client.post("/api/finance/instalments/approve/", {"ids": ids}, format="json").status_code
-        == 403
+        == refused
     )
     assert (
         client.post(
             f"/api/finance/fiscal-years/{today().year}/close/", {}, format="json"
         ).status_code
-        == 403
+        == refused
     )
     assert not PaymentRun.objects.exists()
     assert not Instalment.objects.filter(state=I.APPROVED).exists()
@@ -242,7 +244,7 @@ def test_approve_instalments_is_idempotent_and_all_or_nothing(
     assert "exigible" in planned_or_hold.json()["detail"]
     assert Instalment.objects.get(pk=on_hold.pk).state == I.ON_HOLD
     empty = client.post("/api/finance/instalments/approve/", {"ids": []}, format="json")
-    assert empty.status_code == 400 and "ids" in empty.json()
+    assert empty.status_code == 400 and "ids" in empty.json()["errors"]
 
 
 # --------------------------------------------------------------------------- runs
@@ -289,7 +291,7 @@ def test_create_run_errors_are_400_in_french(client_for, agreement):
     client = client_for("finance_officer")
     nothing = client.post("/api/finance/runs/", {"label": "Vide"}, format="json")
     assert nothing.status_code == 400
-    assert "criteria" in nothing.json()
+    assert "criteria" in nothing.json()["errors"]
     bad_date = client.post("/api/finance/runs/", {"criteria": {"due_by": "hier"}}, format="json")
     assert bad_date.status_code == 400
     planned = agreement.instalments.filter(state=I.PLANNED).first()
@@ -417,7 +419,7 @@ def test_cancel_needs_a_reason(client_for, agreement, finance_officer):
     client = client_for("finance_officer")
     missing = client.post(f"/api/finance/runs/{run.pk}/cancel/", {}, format="json")
     assert missing.status_code == 400
-    assert missing.json()["reason"] == ["Un motif est obligatoire pour cette action."]
+    assert missing.json()["errors"]["reason"] == ["Un motif est obligatoire pour cette action."]
     assert PaymentRun.objects.get(pk=run.pk).state == RS.DRAFT
     response = client.post(
         f"/api/finance/runs/{run.pk}/cancel/", {"reason": "Erreur de sélection"}, format="json"
@@ -705,7 +707,7 @@ def test_my_payments_lists_own_instalments_only(client_for, agreement, instructo
     assert client_for("applicant").get(f"/api/my-payments/{stranger.pk}/").status_code == 404
     assert client_for("other_applicant").get("/api/my-payments/").json()["count"] == 0
     assert client_for("instructor").get("/api/my-payments/").json()["count"] == 0
-    assert client_for("anonymous").get("/api/my-payments/").status_code == 403
+    assert client_for("anonymous").get("/api/my-payments/").status_code == 401
     year = client_for("applicant").get(f"/api/my-payments/?fiscal_year={today().year + 1}")
     assert year.json()["count"] == 1
 

@@ -46,7 +46,7 @@ def test_organisation_visibility_and_bank_details(
 
 
 def test_organisations_need_an_account(client_for, organisation):
-    assert client_for("anonymous").get("/api/organisations/").status_code == 403
+    assert client_for("anonymous").get("/api/organisations/").status_code == 401
 
 
 def test_organisation_admin_updates_the_profile(client_for, organisation, applicant):
@@ -75,7 +75,7 @@ def test_profile_update_refusals(client_for, organisation, applicant, instructor
     )
     invalid = client_for("applicant").patch(url, {"email": "pas-une-adresse"}, format="json")
     assert invalid.status_code == 400
-    assert invalid.json() == {"email": ["Saisissez une adresse e-mail valide."]}
+    assert invalid.json()["errors"] == {"email": ["Saisissez une adresse e-mail valide."]}
     siret = client_for("applicant").patch(
         url, {"siret": "12345678901234", "iban": "FR00"}, format="json"
     )
@@ -93,7 +93,7 @@ def test_reference_data_is_read_only(resource, client_for, applicant):
     assert response.status_code == 200
     assert len(response.json()) >= 1
     assert client.post(f"/api/{resource}/", {"code": "x"}, format="json").status_code == 405
-    assert client_for("anonymous").get(f"/api/{resource}/").status_code == 403
+    assert client_for("anonymous").get(f"/api/{resource}/").status_code == 401
 
 
 @pytest.fixture
@@ -124,7 +124,7 @@ def test_signed_in_users_read_every_call_but_drafts(
 
 
 def test_programmes_for_signed_in_users(client_for, call, applicant):
-    assert client_for("anonymous").get("/api/programmes/").status_code == 403
+    assert client_for("anonymous").get("/api/programmes/").status_code == 401
     body = client_for("applicant").get("/api/programmes/").json()
     assert body["results"][0]["envelope"] == "500000.00"
 
@@ -135,7 +135,7 @@ def test_programmes_for_signed_in_users(client_for, call, applicant):
         ("manager", 200),
         ("instructor", 403),
         ("applicant", 403),
-        ("anonymous", 403),
+        ("anonymous", 401),
     ],
 )
 def test_call_transition_for_programme_managers(

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 STAFF = ["instructor", "committee_member", "manager", "finance_officer", "auditor"]
 # Roles that never reach the applicant's file: the 404 hides that it exists.
-OUTSIDERS = {"other_applicant": 404, "panel_member": 404, "anonymous": 403}
+OUTSIDERS = {"other_applicant": 404, "panel_member": 404, "anonymous": 401}
 
 
 def _inputs(name: str) -> dict:
@@ -213,7 +213,7 @@ def test_another_organisations_file_is_404(action, state, foreign, applicant, cl
 
 
 CREATE_EXPECTED = {
-    "anonymous": 403,
+    "anonymous": 401,
     "applicant": 201,
     "other_applicant": 400,
     "instructor": 201,
@@ -243,7 +243,7 @@ def test_create_for_the_applicants_organisation(role, organisation, call, everyo
     else:
         assert Application.objects.count() == before
     if response.status_code == 400:
-        assert response.json()["organisation"] == [
+        assert response.json()["errors"]["organisation"] == [
             "Organisation inconnue ou hors de votre périmètre."
         ]
 
@@ -265,7 +265,7 @@ def test_list_shows_only_visible_files(role, own, foreign, everyone, client_for)
     put(own, S.SUBMITTED)
     response = client_for(role).get("/api/applications/")
     if role == "anonymous":
-        assert response.status_code == 403
+        assert response.status_code == 401
         return
     assert response.status_code == 200
     ids = {row["id"] for row in response.json()["results"]}

@@ -102,7 +102,7 @@ def test_token_refused_for_an_unconfirmed_account(api, applicant):
 def test_token_request_fields_are_checked_in_french(api):
     response = api.post("/api/auth/token/", {"email": "pas-une-adresse"}, format="json")
     assert response.status_code == 400
-    assert response.json() == {
+    assert response.json()["errors"] == {
         "email": ["Saisissez une adresse e-mail valide."],
         "password": ["Ce champ est obligatoire."],
     }
@@ -111,5 +111,5 @@ def test_token_request_fields_are_checked_in_french(api):
 def test_an_invalid_token_is_refused(api, draft):
     api.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef")
     response = api.get("/api/applications/")
-    assert response.status_code == 403
+    assert response.status_code == 401
     assert response.json()["detail"] == "Token non valide."

@@ -77,7 +77,7 @@ def test_anyone_proposes_and_reads_only_retained_challenges_without_emails(setup
         {"qpv": setup["qpv"].pk, "title": "", "description": "d", "name": "N"},
         format="json",
     )
-    assert bad.status_code == 400 and bad.json()["title"] == ["Ce champ est obligatoire."]
+    assert bad.status_code == 400 and bad.json()["errors"]["title"] == ["Ce champ est obligatoire."]
     created = anonymous.post(
         path(call, "challenges/"),
         {
@@ -119,7 +119,11 @@ def test_moderation_by_the_panel_only(setup, applicant):
         proposer_name="M. Diallo",
     )
     url = path(setup["call"], f"challenges/{proposed.pk}/moderate/")
-    assert as_user(applicant).post(url, {"approve": True}, format="json").status_code == 403
+    # Permission before the body: a non-moderator gets 404, valid body or not, existing or not.
+    assert as_user(applicant).post(url, {"approve": True}, format="json").status_code == 404
+    assert as_user(applicant).post(url, {"approve": "x"}, format="json").status_code == 404
+    missing = path(setup["call"], "challenges/999999/moderate/")
+    assert as_user(applicant).post(missing, {"approve": "x"}, format="json").status_code == 404
     member = as_user(setup["members"][0])
     refused = member.post(url, {"approve": False, "note": ""}, format="json")
     assert refused.status_code == 400 and "note" in refused.json()["errors"]
@@ -152,6 +156,12 @@ def test_ballot_409_outside_the_phase_400_when_already_voted_403_for_others(setu
         assert as_user(applicant).post(url, {"approvals": []}, format="json").status_code == 403
         unknown = member.post(url, {"approvals": [999999]}, format="json")
         assert unknown.status_code == 400
+        # An empty ballot does not use up the vote; abstaining is explicit and exclusive.
+        empty = member.post(url, {}, format="json")
+        assert empty.status_code == 400 and "abstain" in empty.json()["errors"]["approvals"][0]
+        mixed = member.post(url, {"abstain": True, "approvals": [apps["A"].pk]}, format="json")
+        assert mixed.status_code == 400 and "abstain" in mixed.json()["errors"]
+        assert Ballot.objects.count() == 0
         cast = member.post(url, {"approvals": [apps["A"].pk, apps["B"].pk]}, format="json")
         assert cast.status_code == 201 and "cast_at" in cast.json()
         again = member.post(url, {"approvals": [apps["C"].pk]}, format="json")

@@ -171,7 +171,7 @@ def test_personal_tokens_are_named_listed_expiring_and_revocable(finance_officer
 
     time_machine.move_to(timezone.now() + timedelta(days=31))
     expired = api.get("/api/applications/", HTTP_AUTHORIZATION=f"Bearer {key}")
-    assert expired.status_code == 403
+    assert expired.status_code == 401  # bad credentials: 401 with WWW-Authenticate (issue 11)
     assert expired.json()["detail"] == "Jeton inconnu, expiré ou révoqué."
     time_machine.move_to(timezone.now() - timedelta(days=31))
 
@@ -180,7 +180,7 @@ def test_personal_tokens_are_named_listed_expiring_and_revocable(finance_officer
     client.post(reverse("core:two_factor_verify"), {"token": code_of(device, ahead=1)})
     assert client.post(reverse("core:api_token_revoke", args=[token.pk])).status_code == 302
     revoked = api.get("/api/applications/", HTTP_AUTHORIZATION=f"Bearer {key}")
-    assert revoked.status_code == 403
+    assert revoked.status_code == 401
     assert revoked.json()["detail"] == "Jeton inconnu, expiré ou révoqué."
     assert AuditLog.objects.filter(action="core.user.api_token_revoked").count() == 1
 
