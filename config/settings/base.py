@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "import_export",
     "core",
     "calls",
+    "contracts",
     "grants",
     "cpo",
     "reporting",
