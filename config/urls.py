@@ -18,5 +18,6 @@ urlpatterns = [
     path("conventions/", include("cpo.urls")),
     path("finances/", include("cpo.urls_finance")),
     path("pilotage/", include("reporting.urls")),
+    path("contrats/", include("reporting.contracts.urls")),
     path("donnees/", include("reporting.urls_public")),
 ]
