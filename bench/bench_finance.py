@@ -336,11 +336,19 @@ def payment_run_dataset_values(run):  # noqa: ANN001, ANN201
 def apply_proposed_fixes() -> None:
     import core.audit
     import cpo.resources
-    import cpo.services
+    import cpo.services.creation
+    import cpo.services.evaluations
+    import cpo.services.lifecycle
     import cpo.services_finance
 
     ORIGINAL["dataset"] = cpo.resources.payment_run_dataset
-    for module in (core.audit, cpo.services_finance, cpo.services):
+    for module in (
+        core.audit,
+        cpo.services_finance,
+        cpo.services.creation,
+        cpo.services.lifecycle,
+        cpo.services.evaluations,
+    ):
         if hasattr(module, "audit_log_many"):
             module.audit_log_many = audit_log_many_copy
     cpo.resources.payment_run_dataset = payment_run_dataset_values

@@ -22,7 +22,7 @@ from calls.models import Programme
 from core.models import QPV, Funder
 from cpo.models import Agreement, AgreementFunder
 
-from . import opendata
+from . import opendata, scdl_files
 
 PAGE_SIZE = 50
 
@@ -165,7 +165,7 @@ def scdl_csv(request: HttpRequest) -> HttpResponse:
     if form.is_bound and not form.is_valid():
         return _invalid(form)
     return _download(
-        opendata.csv_lines(opendata.SCDL_FIELDS, opendata.scdl_rows(qs)),
+        scdl_files.csv_lines(opendata.SCDL_FIELDS, opendata.scdl_rows(qs)),
         content_type="text/csv; charset=utf-8",
         file_name=f"subventions-scdl-{opendata.SCHEMA_VERSION}.csv",
     )
@@ -178,7 +178,7 @@ def scdl_json(request: HttpRequest) -> HttpResponse:
     if form.is_bound and not form.is_valid():
         return _invalid(form)
     return _download(
-        opendata.json_chunks(opendata.SCDL_FIELDS, opendata.scdl_rows(qs)),
+        scdl_files.json_chunks(opendata.SCDL_FIELDS, opendata.scdl_rows(qs)),
         content_type="application/json",
         file_name=f"subventions-scdl-{opendata.SCHEMA_VERSION}.json",
     )
@@ -192,7 +192,7 @@ def multi_year_csv(request: HttpRequest) -> HttpResponse:
         return _invalid(form)
     fields = [name for name, _kind in opendata.MULTI_YEAR_FIELDS]
     return _download(
-        opendata.csv_lines(fields, opendata.multi_year_rows(qs)),
+        scdl_files.csv_lines(fields, opendata.multi_year_rows(qs)),
         content_type="text/csv; charset=utf-8",
         file_name="subventions-pluriannuelles.csv",
     )

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "grants",
     "cpo",
     "reporting",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -487,7 +487,7 @@ def test_amendment_refusals(cpo, instructor, applicant):
 def test_amendment_failure_rolls_everything_back(cpo, instructor):
     before = sorted(Instalment.objects.values_list("pk", "state", "amount"))
     with (
-        mock.patch("cpo.services_changes.audit_log", side_effect=RuntimeError("boom")),
+        mock.patch("cpo.services_changes.amendments.audit_log", side_effect=RuntimeError("boom")),
         pytest.raises(RuntimeError),
     ):
         changes.amendment_create(
@@ -751,7 +751,7 @@ def test_offset_failure_rolls_back_both(cpo, instructor):
     )
     balance = live(cpo, 2027).get(number=2)
     with (
-        mock.patch("cpo.services_changes.audit_log", side_effect=RuntimeError("boom")),
+        mock.patch("cpo.services_changes.recoveries.audit_log", side_effect=RuntimeError("boom")),
         pytest.raises(RuntimeError),
     ):
         changes.recovery_offset(actor=instructor, recovery=recovery, instalment=balance)

@@ -21,7 +21,7 @@ from core.models import Funder, Organisation
 from cpo import services
 from cpo.models import Agreement, AgreementState, AgreementYear, Instalment
 from grants.models import Application, ApplicationState, ApplicationYear
-from reporting import opendata
+from reporting import opendata, scdl_files
 
 from .. import factories as f
 
@@ -168,7 +168,7 @@ def rows_by_reference(rows) -> dict[str, list[dict]]:
 
 
 def csv_text(rows) -> str:
-    return "".join(opendata.csv_lines(opendata.SCDL_FIELDS, rows))
+    return "".join(scdl_files.csv_lines(opendata.SCDL_FIELDS, rows))
 
 
 def frictionless_report(path: Path, schema) -> frictionless.Report:
@@ -342,7 +342,7 @@ def test_the_scdl_file_is_valid_against_the_schema(tmp_path, cofunded, small, im
     assert "\r" not in text and lines[-1] == ""  # LF line ends, like the example
     assert len(lines) - 2 == 3  # two funders of the co-funded grant, one imported; small: none
     # Our own reader agrees, custom checks included (SIRET keys, SIRET or RNA).
-    header_issues, records = opendata.read_scdl(io.StringIO(text))
+    header_issues, records = scdl_files.read_scdl(io.StringIO(text))
     records = list(records)
     assert header_issues == [] and [r.issues for r in records] == [[], [], []]
     assert records[0].values["montant"] == Decimal("90000.00")
@@ -363,7 +363,7 @@ def test_csv_cells_are_quoted_only_when_needed(instructor):
 
 
 def test_json_holds_the_same_rows_typed(cofunded):
-    text = "".join(opendata.json_chunks(opendata.SCDL_FIELDS, opendata.scdl_rows()))
+    text = "".join(scdl_files.json_chunks(opendata.SCDL_FIELDS, opendata.scdl_rows()))
     document = json.loads(text, parse_float=Decimal)
     assert document["schema"]["version"] == "2.1.1"
     assert document["seuil"] == "23000.00"
@@ -410,7 +410,7 @@ def test_multi_year_rows_one_per_agreement_and_year(tmp_path, cofunded, imported
     ]
     fields = [name for name, _kind in opendata.MULTI_YEAR_FIELDS]
     path = tmp_path / "pluriannuel.csv"
-    path.write_text("".join(opendata.csv_lines(fields, rows)), encoding="utf-8")
+    path.write_text("".join(scdl_files.csv_lines(fields, rows)), encoding="utf-8")
     report = frictionless_report(
         path, frictionless.Schema.from_descriptor(opendata.multi_year_schema())
     )
@@ -438,7 +438,7 @@ def test_yearly_amounts_follow_the_agreement_years(cofunded):
 
 def test_the_shipped_valid_example_reads_back_with_its_values():
     with (DATA / "exemple_valide.csv").open(encoding="utf-8", newline="") as handle:
-        header_issues, records = opendata.read_scdl(handle)
+        header_issues, records = scdl_files.read_scdl(handle)
         records = list(records)
     assert header_issues == []
     assert len(records) == 29
@@ -459,7 +459,7 @@ def test_the_shipped_valid_example_reads_back_with_its_values():
 
 def test_the_invalid_example_is_refused_cell_by_cell():
     with (DATA / "exemple_invalide_erreurs_cellules.csv").open(encoding="utf-8") as handle:
-        header_issues, records = opendata.read_scdl(handle)
+        header_issues, records = scdl_files.read_scdl(handle)
         issues = {(r.line, name) for r in records for name, _message in r.issues}
     assert header_issues == ["Colonnes manquantes : dispositifAide"]
     expected = {

@@ -1,4 +1,4 @@
-"""Finance demo data (cpo.demo_finance) on top of `manage.py demo`: every payment-run state, paid
+"""Finance demo data (demo.finance) on top of `manage.py demo`: every payment-run state, paid
 instalments this fiscal year across funders, recoveries, a confirmation file ready to import; a
 second load changes nothing; the demo's reset removes it all."""
 
@@ -15,13 +15,6 @@ from core.clock import today
 from core.models import BackgroundJob, Role
 from core.permissions import has_role
 from cpo import confirmations
-from cpo.demo_finance import (
-    OFFICER,
-    REJECTION,
-    SECOND_OFFICER,
-    load_finance_demo,
-    reset_finance_demo,
-)
 from cpo.models import (
     Instalment,
     InstalmentState,
@@ -31,6 +24,13 @@ from cpo.models import (
     PaymentRunState,
     Recovery,
     RecoveryState,
+)
+from demo.finance import (
+    OFFICER,
+    REJECTION,
+    SECOND_OFFICER,
+    load_finance_demo,
+    reset_finance_demo,
 )
 
 RS = PaymentRunState
@@ -140,7 +140,7 @@ def test_a_second_load_changes_nothing(demo):
 
 def test_the_demo_reset_removes_it_all(demo):
     from calls.models import Programme
-    from core.management.commands.demo import reset_demo
+    from demo.reset import reset_demo
 
     programmes = list(Programme.objects.filter(name="Contrat de ville"))
     assert reset_finance_demo(programmes) == 7

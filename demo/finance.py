@@ -11,7 +11,7 @@ What it adds (idempotent: a second call changes nothing; dates relative to core.
   association changed its bank details, and a draft prepared by the second officer;
 - a recovery offset against a later instalment and one issued, still to collect;
 - the confirmation file of the exported run, ready to import: written to
-  `demo/confirmation-<run reference>.csv` and downloadable by finances@ from its jobs page.
+  `demo-output/confirmation-<run reference>.csv` and downloadable by finances@ from its jobs page.
 
 `load_finance_demo()` is called at the end of `manage.py demo`; `reset_finance_demo()` at the start
 of its `--reset` (payment runs protect the instalments and the approvers from deletion).
@@ -48,10 +48,8 @@ from core.models import (
     User,
 )
 from core.notifications import notify
-from grants.models import Application, ApplicationState
-
-from . import confirmations, services, services_changes, services_finance
-from .models import (
+from cpo import confirmations, services, services_changes, services_finance
+from cpo.models import (
     Agreement,
     Instalment,
     InstalmentState,
@@ -61,6 +59,7 @@ from .models import (
     PaymentRunState,
     Recovery,
 )
+from grants.models import Application, ApplicationState
 
 I = InstalmentState  # noqa: E741
 RS = PaymentRunState
@@ -76,7 +75,7 @@ PASSWORD = "demo1234"
 
 def _demo_dir() -> Path:
     """Where the demo writes files to import (settings.DEMO_OUTPUT_DIR; tests use a temp dir)."""
-    return Path(getattr(settings, "DEMO_OUTPUT_DIR", Path(settings.BASE_DIR) / "demo"))
+    return Path(getattr(settings, "DEMO_OUTPUT_DIR", Path(settings.BASE_DIR) / "demo-output"))
 
 
 FILE_JOB_KIND = "cpo.demo_confirmation_file"
@@ -432,9 +431,9 @@ def _run(plan: RunPlan, people: People) -> tuple[PaymentRun | None, bool]:
 
 def _change_bank_details(organisation_name: str) -> None:
     """The association records a new account: the approved run paying it goes back for approval."""
-    from core.management.commands.demo import iban_for
     from core.models import Organisation
     from core.services import organisation_set_bank_details
+    from demo.data import iban_for
 
     organisation = Organisation.objects.filter(name=organisation_name).first()
     admin = (

@@ -1,0 +1,470 @@
+"""Agreements created from approved applications (one or in bulk): their funders, years,
+instalments (`cpo.schedules`) and expected evaluations."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from core.audit import audit_log_many
+from core.bulk import copy_insert
+from core.errors import DomainError, TransitionNotAllowed
+from core.models import User
+from core.references import next_references
+from grants.models import Application, ApplicationState
+
+from .. import schedules
+from ..models import (
+    Agreement,
+    AgreementFunder,
+    AgreementState,
+    AgreementYear,
+    Evaluation,
+    EvaluationState,
+    Instalment,
+    InstalmentState,
+)
+from .common import (
+    _staff,
+    _threshold,
+)
+
+A, E, I = AgreementState, EvaluationState, InstalmentState  # noqa: E741
+
+
+# --------------------------------------------------------------------------- creation
+
+
+def agreement_create_from_application(
+    *,
+    actor: User,
+    application: Application,
+    profile: str | None = None,
+    instalment_template: str = "advance_balance",
+    duration_years: int | None = None,
+    first_year: int | None = None,
+    rate: Decimal | None = None,
+    step: Decimal | None = None,
+    custom: list[Decimal] | None = None,
+    rounding_unit: Decimal = Decimal("1"),
+    funders: list[dict[str, Any]] | None = None,
+    advance_percent: Decimal = Decimal("50"),
+    interim_percent: Decimal = Decimal("30"),
+    advance_cap_percent: Decimal = Decimal("50"),
+    instalment_custom: list[dict[str, Any]] | None = None,
+) -> Agreement:
+    """Build the agreement of an approved application with no re-typing: organisation, title,
+    amounts (the approved yearly amounts of a multi-year request, or a profile over the duration),
+    funders with their shares and legal commitments, every instalment and every evaluation.
+
+    A written agreement when a year exceeds 23 000 € (loi n° 2000-321 art. 10), a notified decision
+    otherwise — the same object downstream."""
+    return agreements_create_bulk(
+        actor=actor,
+        applications=[application],
+        profile=profile,
+        instalment_template=instalment_template,
+        duration_years=duration_years,
+        first_year=first_year,
+        rate=rate,
+        step=step,
+        custom=custom,
+        rounding_unit=rounding_unit,
+        funders=funders,
+        advance_percent=advance_percent,
+        interim_percent=interim_percent,
+        advance_cap_percent=advance_cap_percent,
+        instalment_custom=instalment_custom,
+    )[0]
+
+
+def agreements_create_bulk(
+    *, actor: User, applications: list[Application], **params: Any
+) -> list[Agreement]:
+    """The agreements of many approved applications at once, with the same parameters (see
+    agreement_create_from_application): every schedule is computed in memory, then written in a
+    few bulk INSERTs — the path of the single creation too, so both follow the same rules."""
+    _staff(actor)
+    existing = set(
+        Agreement.objects.filter(application__in=applications).values_list(
+            "application_id", flat=True
+        )
+    )
+    # What every spec reads, loaded once: approved years, programmes and their funders.
+    applications = list(
+        Application.objects.filter(pk__in=[a.pk for a in applications])
+        .select_related("programme__budget_line__funder", "cofunder")
+        .prefetch_related("years", "programme__funders")
+        .order_by("pk")
+    )
+    specs = []
+    for application in applications:
+        if application.state != ApplicationState.APPROVED or application.approved_amount is None:
+            raise TransitionNotAllowed(
+                _("Seul un dossier accordé donne lieu à une convention (%(ref)s).")
+                % {"ref": application.reference},
+                allowed=[],
+            )
+        if application.pk in existing:
+            raise DomainError(
+                _("Ce dossier a déjà sa convention (%(ref)s).") % {"ref": application.reference},
+                code="exists",
+            )
+        specs.append(agreement_spec(application, **params))
+    with transaction.atomic():
+        return _persist(actor, specs)
+
+
+def agreement_spec(
+    application: Application,
+    *,
+    profile: str | None = None,
+    instalment_template: str = "advance_balance",
+    duration_years: int | None = None,
+    first_year: int | None = None,
+    rate: Decimal | None = None,
+    step: Decimal | None = None,
+    custom: list[Decimal] | None = None,
+    rounding_unit: Decimal = Decimal("1"),
+    funders: list[dict[str, Any]] | None = None,
+    advance_percent: Decimal = Decimal("50"),
+    interim_percent: Decimal = Decimal("30"),
+    advance_cap_percent: Decimal = Decimal("50"),
+    instalment_custom: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Everything an agreement will hold, computed and validated, nothing written."""
+    approved_years = sorted(application.years.all(), key=lambda y: y.fiscal_year)
+    if approved_years and all(y.approved_amount is not None for y in approved_years):
+        profile = profile or "custom"
+        if profile == "custom" and custom is None:
+            custom = [y.approved_amount for y in approved_years]
+        duration_years = duration_years or len(approved_years)
+        first_year = first_year or approved_years[0].fiscal_year
+    profile = profile or "flat"
+    duration_years = duration_years or max(application.duration_years, 1)
+    first_year = first_year or application.programme.fiscal_year
+    total = application.approved_amount
+    amounts = schedules.yearly_amounts(
+        profile=profile,
+        years=duration_years,
+        total=None if profile == "custom" else total,
+        rate=rate,
+        step=step,
+        custom=custom,
+        unit=rounding_unit,
+    )
+    if sum(amounts) != total:
+        raise DomainError(
+            _(
+                "Les montants annuels (%(sum)s €) doivent totaliser le montant accordé (%(total)s €)."
+            )
+            % {"sum": sum(amounts), "total": total},
+            field="custom",
+        )
+    kind = Agreement.Kind.AGREEMENT if max(amounts) > _threshold() else Agreement.Kind.DECISION
+    return {
+        "application": application,
+        "amounts": amounts,
+        "funders": _funder_rows(application, funders),
+        "kind": kind,
+        "prefix": "CPO"
+        if duration_years > 1
+        else ("CONV" if kind == Agreement.Kind.AGREEMENT else "DEC"),
+        "first_year": first_year,
+        "duration_years": duration_years,
+        "profile": profile,
+        "rate": rate,
+        "step": step,
+        "rounding_unit": rounding_unit,
+        "template": instalment_template,
+        "advance_percent": advance_percent,
+        "interim_percent": interim_percent,
+        "advance_cap_percent": advance_cap_percent,
+        "instalment_custom": _custom_instalments(instalment_template, instalment_custom),
+    }
+
+
+def _persist(actor: User, specs: list[dict[str, Any]]) -> list[Agreement]:
+    references: dict[tuple[str, int], list[str]] = {}
+    for key in {(s["prefix"], s["first_year"]) for s in specs}:
+        count = sum(1 for s in specs if (s["prefix"], s["first_year"]) == key)
+        references[key] = next_references(*key, count)
+    agreements = []
+    for spec in specs:
+        application = spec["application"]
+        agreements.append(
+            Agreement(
+                reference=references[(spec["prefix"], spec["first_year"])].pop(0),
+                application=application,
+                organisation_id=application.organisation_id,
+                programme_id=application.programme_id,
+                kind=spec["kind"],
+                title=application.title,
+                first_year=spec["first_year"],
+                duration_years=spec["duration_years"],
+                total_amount=application.approved_amount,
+                profile=spec["profile"],
+                profile_rate=spec["rate"],
+                profile_step=spec["step"],
+                rounding_unit=spec["rounding_unit"],
+                instalment_template=spec["template"],
+                advance_cap_percent=spec["advance_cap_percent"],
+                advance_percent=spec["advance_percent"],
+                interim_percent=spec["interim_percent"],
+                instalment_custom=spec["instalment_custom"],
+                created_by=actor,
+            )
+        )
+    Agreement.objects.bulk_create(agreements, batch_size=2000)
+    links = [
+        AgreementFunder(
+            agreement=agreement,
+            funder=row["funder"],
+            share=row["share"],
+            ej_number=row.get("ej_number", ""),
+        )
+        for agreement, spec in zip(agreements, specs, strict=True)
+        for row in spec["funders"]
+    ]
+    AgreementFunder.objects.bulk_create(links, batch_size=2000)
+    links_of: dict[int, list[AgreementFunder]] = {}
+    for link in links:
+        links_of.setdefault(link.agreement_id, []).append(link)
+    years = [
+        AgreementYear(agreement=agreement, fiscal_year=spec["first_year"] + i, amount=amount)
+        for agreement, spec in zip(agreements, specs, strict=True)
+        for i, amount in enumerate(spec["amounts"])
+    ]
+    AgreementYear.objects.bulk_create(years, batch_size=2000)
+    by_agreement: dict[int, list[AgreementYear]] = {}
+    for year in years:
+        by_agreement.setdefault(year.agreement_id, []).append(year)
+    copy_insert(
+        Instalment,
+        INSTALMENT_COLUMNS,
+        (
+            row
+            for agreement, spec in zip(agreements, specs, strict=True)
+            for index, year in enumerate(by_agreement[agreement.pk])
+            for row in _year_instalment_rows(
+                agreement,
+                year,
+                links_of[agreement.pk],
+                first=index == 0,
+                version=1,
+                advance_percent=spec["advance_percent"],
+                interim_percent=spec["interim_percent"],
+            )
+        ),
+    )
+    copy_insert(
+        Evaluation,
+        EVALUATION_COLUMNS,
+        (
+            (
+                agreement.pk,
+                year,
+                evaluation_due_on(year, agreement.evaluation_delay_months),
+                year == agreement.last_year,
+                E.EXPECTED,
+                "",
+                "",
+                [],
+                False,
+            )
+            for agreement in agreements
+            for year in range(agreement.first_year, agreement.last_year + 1)
+        ),
+    )
+    audit_log_many(
+        actor=actor,
+        model=Agreement,
+        action="cpo.agreement.created",
+        entries=[
+            {
+                "object_id": agreement.pk,
+                "object_repr": str(agreement.reference),
+                "target": A.DRAFT,
+                "payload": {
+                    "application": spec["application"].reference,
+                    "years": {
+                        str(spec["first_year"] + i): a for i, a in enumerate(spec["amounts"])
+                    },
+                    "kind": spec["kind"],
+                    "profile": spec["profile"],
+                    "template": spec["template"],
+                },
+            }
+            for agreement, spec in zip(agreements, specs, strict=True)
+        ],
+    )
+    return agreements
+
+
+def _funder_rows(
+    application: Application, funders: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """Funders and shares: given, or the programme's funder (or the application's co-funder)."""
+    if funders:
+        shares = [Decimal(str(r["share"])) for r in funders]
+        if any(s <= 0 for s in shares) or sum(shares) != 1:
+            raise DomainError(
+                _("Les parts des financeurs doivent être positives et totaliser 1."),
+                field="funders",
+            )
+        return funders
+    if application.cofunder_id:
+        return [{"funder": application.cofunder, "share": Decimal("1")}]
+    programme = application.programme
+    main = (programme.budget_line.funder if programme.budget_line_id else None) or next(
+        iter(programme.funders.all()), None
+    )
+    if main is None:
+        raise DomainError(_("Le programme n'a pas de financeur : indiquez-en un."), field="funders")
+    return [{"funder": main, "share": Decimal("1")}]
+
+
+def _custom_instalments(template: str, rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """A custom plan: the same rows every year (percent of the year, month, day), validated."""
+    if template != "custom":
+        return []
+    if not rows:
+        raise DomainError(
+            _("Indiquez les versements de l'échéancier personnalisé."), field="instalment_custom"
+        )
+    cleaned = []
+    for i, row in enumerate(rows, start=1):
+        try:
+            percent = Decimal(str(row["percent"]))
+            datetime.date(2024, int(row["month"]), int(row["day"]))  # a leap year accepts 29/02
+        except Exception:
+            raise DomainError(
+                _("Versement %(n)d : pourcentage ou date invalide.") % {"n": i},
+                field="instalment_custom",
+            )
+        cleaned.append(
+            {"percent": str(percent), "month": int(row["month"]), "day": int(row["day"])}
+        )
+    total = sum(Decimal(r["percent"]) for r in cleaned)
+    if total != 100:
+        raise DomainError(
+            _("Les versements doivent totaliser 100 %% (ici %(t)s %%).") % {"t": total},
+            field="instalment_custom",
+        )
+    return cleaned
+
+
+def _custom_rows_for(
+    agreement: Agreement, fiscal_year: int
+) -> list[tuple[Decimal, datetime.date]] | None:
+    if agreement.instalment_template != "custom":
+        return None
+    rows = []
+    for row in agreement.instalment_custom:
+        day = min(row["day"], 28) if row["month"] == 2 else row["day"]
+        rows.append((Decimal(row["percent"]), datetime.date(fiscal_year, row["month"], day)))
+    return rows
+
+
+INSTALMENT_COLUMNS = (
+    "agreement_id",
+    "year_id",
+    "funder_id",
+    "number",
+    "kind",
+    "amount",
+    "earliest_date",
+    "requires_signature",
+    "requires_evaluation_of",
+    "requires_valid_documents",
+    "state",
+    "hold_reason",
+    "is_late",
+    "amendment_version",
+    "reject_reason",
+)
+EVALUATION_COLUMNS = (
+    "agreement_id",
+    "fiscal_year",
+    "due_on",
+    "is_final",
+    "state",
+    "activity_report",
+    "review_comment",
+    "reminders_sent",
+    "is_overdue",
+)
+
+
+def _year_instalment_rows(
+    agreement: Agreement,
+    year: AgreementYear,
+    links: list[AgreementFunder],
+    *,
+    first: bool,
+    version: int,
+    advance_percent: Decimal = Decimal("50"),
+    interim_percent: Decimal = Decimal("30"),
+    amount: Decimal | None = None,
+) -> list[tuple]:
+    """One year's instalments (INSTALMENT_COLUMNS tuples), per funder — each with its own legal
+    commitment —, summing exactly to `amount` (the year's amount unless part of it is already due:
+    see amendments)."""
+    amount = year.amount if amount is None else amount
+    parts = schedules.split_between_funders(
+        amount, [(str(i), link.share) for i, link in enumerate(links)]
+    )
+    rows = []
+    for (_key, part), link in zip(parts, links, strict=True):
+        for planned in schedules.instalment_plan(
+            year_amount=part,
+            template=agreement.instalment_template,
+            fiscal_year=year.fiscal_year,
+            advance_percent=advance_percent,
+            interim_percent=interim_percent,
+            advance_cap_percent=agreement.advance_cap_percent,
+            custom=_custom_rows_for(agreement, year.fiscal_year),
+            custom_as="percent",
+            signature_date=agreement.signed_on,
+            first_year=first,
+        ):
+            rows.append(
+                (
+                    agreement.pk,
+                    year.pk,
+                    link.pk,
+                    planned.number,
+                    planned.kind,
+                    planned.amount,
+                    planned.earliest_date,
+                    planned.requires_signature,
+                    planned.requires_evaluation_of,
+                    planned.requires_valid_documents,
+                    I.PLANNED,
+                    "",
+                    False,
+                    version,
+                    "",
+                )
+            )
+    return rows
+
+
+def _year_instalments(
+    agreement: Agreement, year: AgreementYear, links: list[AgreementFunder], **kwargs: Any
+):
+    """The same instalments as unsaved model objects (re-planning after an amendment)."""
+    return [
+        Instalment(**dict(zip(INSTALMENT_COLUMNS, row, strict=True)))
+        for row in _year_instalment_rows(agreement, year, links, **kwargs)
+    ]
+
+
+def evaluation_due_on(fiscal_year: int, delay_months: int) -> datetime.date:
+    """Due `delay_months` after the end of the fiscal year (6 by default: 30 June)."""
+    return datetime.date(fiscal_year, 12, 31) + relativedelta(months=delay_months)

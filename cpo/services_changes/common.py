@@ -1,0 +1,69 @@
+"""Guards and figures shared by amendments and recoveries: who may write, money input, the
+threshold above which an agreement (not a notification) is required."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from core.errors import DomainError, PermissionDenied
+from core.models import Role, User
+from core.money import CENT, to_money
+from core.permissions import has_role
+
+from ..models import (
+    AgreementState,
+    InstalmentState,
+    RecoveryState,
+)
+
+A, I, R = AgreementState, InstalmentState, RecoveryState  # noqa: E741
+
+
+AMENDABLE = (A.SIGNED, A.ACTIVE, A.SUSPENDED)
+REPLANNABLE = (I.PLANNED, I.ON_HOLD)
+NOT_SETTLED = (I.PLANNED, I.ON_HOLD, I.CANCELLED)  # any other state (due, later paid) is settled
+RECOVERABLE = (A.ACTIVE, A.SUSPENDED, A.COMPLETED, A.TERMINATED)
+OFFSETTABLE = (I.PLANNED, I.ON_HOLD, I.DUE)
+HUNDRED = Decimal("100")
+NOMINAL = Decimal("1000.00")
+MANAGERS = (Role.INSTRUCTOR, Role.PROGRAMME_MANAGER)
+FINANCE = (Role.INSTRUCTOR, Role.PROGRAMME_MANAGER, Role.FINANCE_OFFICER)
+
+
+def _staff(actor: User, roles: tuple[str, ...] = MANAGERS) -> None:
+    if not has_role(actor, *roles):
+        raise PermissionDenied(_("Réservé à l'instruction et aux responsables de programme."))
+
+
+def _eur(amount: Decimal) -> str:
+    text = f"{to_money(amount):,.2f}".replace(",", "\u202f").replace(".", ",")
+    return f"{text} €"
+
+
+def _money(value: Any, field: str, label: str, *, positive: bool = True) -> Decimal:
+    """An exact amount in cents: Decimal, int or decimal string; floats are refused."""
+    if isinstance(value, bool | float) or not isinstance(value, Decimal | int | str):
+        raise DomainError(
+            _("%(label)s doit être un montant exact.") % {"label": label}, field=field
+        )
+    try:
+        amount = Decimal(value.strip().replace(",", ".") if isinstance(value, str) else value)
+    except InvalidOperation:
+        raise DomainError(_("%(label)s n'est pas un montant.") % {"label": label}, field=field)
+    if not amount.is_finite() or amount != amount.quantize(CENT):
+        raise DomainError(
+            _("%(label)s doit être exprimé au centime près.") % {"label": label}, field=field
+        )
+    if amount < 0 or (positive and amount == 0):
+        raise DomainError(
+            _("%(label)s doit être strictement positif.") % {"label": label}, field=field
+        )
+    return to_money(amount)
+
+
+def _threshold() -> Decimal:
+    return Decimal(str(settings.AGREEMENT_THRESHOLD))
