@@ -229,8 +229,10 @@ class Commitment(models.Model):
         ACTION = "action", _("Action de droit commun (non financière)")
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="commitments")
-    signatory = models.ForeignKey(Signatory, on_delete=models.PROTECT, related_name="commitments")
-    part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="commitments")
+    # RESTRICT: a part or signatory with commitments is never deleted alone; deleting the whole
+    # contract takes them all.
+    signatory = models.ForeignKey(Signatory, on_delete=models.RESTRICT, related_name="commitments")
+    part = models.ForeignKey(Part, on_delete=models.RESTRICT, related_name="commitments")
     year = models.PositiveIntegerField(_("année"), validators=YEAR)
     kind = models.CharField(_("nature"), max_length=12, choices=Kind.choices)
     amount = models.DecimalField(_("montant promis (€)"), **MONEY, null=True, blank=True)
@@ -306,7 +308,7 @@ class Decision(models.Model):
     kind = models.CharField(_("nature"), max_length=14, choices=Kind.choices)
     text = models.TextField(_("décision"))
     part = models.ForeignKey(
-        Part, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("volet")
+        Part, on_delete=models.RESTRICT, null=True, blank=True, verbose_name=_("volet")
     )
     from_programme = models.ForeignKey(
         Programme, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -335,7 +337,7 @@ class Indicator(models.Model):
     """An observatory indicator for one part, in one QPV (or the whole EPCI when qpv is empty)."""
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="indicators")
-    part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="indicators")
+    part = models.ForeignKey(Part, on_delete=models.RESTRICT, related_name="indicators")
     qpv = models.ForeignKey(
         QPV, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("quartier")
     )
@@ -395,7 +397,7 @@ class Opinion(models.Model):
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="opinions")
     qpv = models.ForeignKey(QPV, on_delete=models.PROTECT, verbose_name=_("quartier"))
-    part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="opinions")
+    part = models.ForeignKey(Part, on_delete=models.RESTRICT, related_name="opinions")
     year = models.PositiveIntegerField(_("année"), validators=YEAR)
     assessment = models.CharField(_("appréciation"), max_length=14, choices=Assessment.choices)
     text = models.TextField(_("avis"))
