@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -28,6 +29,8 @@ from core.forms import add_domain_error
 from . import selectors as follow
 from .common import get_contract, user_of
 from .forms import CommitmentReportForm, OpinionForm
+
+COMMITMENTS_PER_PAGE = 50
 
 
 @login_required
@@ -53,7 +56,9 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "contract": contract,
         "parts": contract.parts.prefetch_related("programmes"),
         "signatories": contract.signatories.select_related("funder"),
-        "commitments": commitments,
+        "commitments": Paginator(commitments, COMMITMENTS_PER_PAGE).get_page(
+            request.GET.get("page")
+        ),
         "mine": mine,
         "follow": follow.follow_up(contract, year=year),
         "year": year,
