@@ -3,6 +3,7 @@
 from rest_framework.routers import DefaultRouter
 
 from calls.api import register as register_calls
+from contracts.api import register as register_contracts
 from core.api_views import register as register_core
 from cpo.api import register as register_cpo
 from cpo.api_finance import register as register_finance
@@ -14,6 +15,7 @@ from grants.api_solutions import register as register_solutions
 router = DefaultRouter()
 register_core(router)
 register_calls(router)
+register_contracts(router)
 register_grants(router)
 register_direct(router)
 register_anticall(router)

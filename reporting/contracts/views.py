@@ -31,12 +31,14 @@ from .common import get_contract, user_of
 from .forms import CommitmentReportForm, OpinionForm
 
 COMMITMENTS_PER_PAGE = 50
+CONTRACTS_PER_PAGE = 50
 
 
 @login_required
 def contract_list(request: HttpRequest) -> HttpResponse:
     contracts = contracts_readable_by(user_of(request)).prefetch_related("qpvs")
-    return render(request, "contracts/contract_list.html", {"contracts": contracts})
+    page = Paginator(contracts, CONTRACTS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "contracts/contract_list.html", {"contracts": page})
 
 
 @login_required
