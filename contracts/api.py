@@ -39,7 +39,7 @@ class SignatorySerializer(serializers.ModelSerializer[Signatory]):
 class ContractSerializer(serializers.ModelSerializer[Contract]):
     parts = PartSerializer(many=True, read_only=True)
     signatories = SignatorySerializer(many=True, read_only=True)
-    qpvs: serializers.ManyRelatedField = serializers.SlugRelatedField(
+    qpvs: serializers.SlugRelatedField[QPV] = serializers.SlugRelatedField(
         many=True, read_only=True, slug_field="code"
     )
 
