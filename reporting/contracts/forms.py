@@ -83,6 +83,8 @@ class OpinionForm(forms.Form):
     def __init__(self, *args: Any, contract: Contract, qpvs: list[QPV], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["qpv"].queryset = QPV.objects.filter(pk__in=[q.pk for q in qpvs])  # type: ignore[attr-defined]
+        if len(qpvs) == 1:
+            self.fields["qpv"].empty_label = None  # type: ignore[attr-defined]
         self.fields["part"].queryset = contract.parts.all()  # type: ignore[attr-defined]
         self.fields["year"].choices = [(y, y) for y in contract.years]  # type: ignore[attr-defined]
 
