@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (the contract fixtures are imported, then requested by name)
 """The city contract in the browser: a steering meeting reorients an envelope, a conseil citoyen
 member gives an opinion, the annual report is downloaded and its first page rendered to PNG."""
 
