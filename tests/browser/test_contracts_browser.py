@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -76,13 +77,20 @@ def test_annual_report_is_generated_and_its_first_page_renders(
     import pypdfium2
     from pypdf import PdfReader
 
-    cs.opinion_give(actor=citizen, contract=signed, qpv=qpvs[0], part=parts[0], year=2026,
-                    assessment="favourable", text="Avis annexé au rapport.")
+    cs.opinion_give(
+        actor=citizen,
+        contract=signed,
+        qpv=qpvs[0],
+        part=parts[0],
+        year=2026,
+        assessment="favourable",
+        text="Avis annexé au rapport.",
+    )
     login(page, manager.email)
     page.goto(f"/contrats/{signed.pk}/")
     with page.expect_download() as info:
         page.locator("#report-2026-pdf").click()
-    content = open(info.value.path(), "rb").read()
+    content = Path(info.value.path()).read_bytes()
     pdf = pypdfium2.PdfDocument(content)
     image = pdf[0].render(scale=1).to_pil()
     png = io.BytesIO()
