@@ -197,8 +197,10 @@ def confirmation_bytes(run) -> bytes:
 
 def bench_run(agreements: int, *, fixes: bool = False) -> None:
     from core.models import AuditLog, BackgroundJob
-    from cpo import confirmations, services_finance
-    from cpo.models import Instalment, InstalmentState, PaymentRun, PaymentRunState
+    from cpo.models import Instalment, InstalmentState
+    from finance import confirmations
+    from finance import services as services_finance
+    from finance.models import PaymentRun, PaymentRunState
 
     print(
         "(a) One payment run from creation to confirmation"
@@ -315,12 +317,12 @@ AUDIT_COLUMNS = (
 
 
 def payment_run_dataset_values(run):  # noqa: ANN001, ANN201
-    """cpo.resources.payment_run_dataset from one values_list instead of the resource's per-field
+    """finance.resources.payment_run_dataset from one values_list instead of the resource's per-field
     export of each model instance: the same headers and cells."""
     import tablib
 
-    from cpo.models import PaymentRunItem
-    from cpo.resources import PAYMENT_COLUMNS
+    from finance.models import PaymentRunItem
+    from finance.resources import PAYMENT_COLUMNS
 
     data = tablib.Dataset(headers=[column for _name, column in PAYMENT_COLUMNS])
     rows = (
@@ -335,23 +337,23 @@ def payment_run_dataset_values(run):  # noqa: ANN001, ANN201
 
 def apply_proposed_fixes() -> None:
     import core.audit
-    import cpo.resources
     import cpo.services.creation
     import cpo.services.evaluations
     import cpo.services.lifecycle
-    import cpo.services_finance
+    import finance.resources
+    import finance.services
 
-    ORIGINAL["dataset"] = cpo.resources.payment_run_dataset
+    ORIGINAL["dataset"] = finance.resources.payment_run_dataset
     for module in (
         core.audit,
-        cpo.services_finance,
+        finance.services,
         cpo.services.creation,
         cpo.services.lifecycle,
         cpo.services.evaluations,
     ):
         if hasattr(module, "audit_log_many"):
             module.audit_log_many = audit_log_many_copy
-    cpo.resources.payment_run_dataset = payment_run_dataset_values
+    finance.resources.payment_run_dataset = payment_run_dataset_values
 
 
 ORIGINAL: dict[str, Callable] = {}
@@ -461,7 +463,7 @@ class Lists:
 
     @staticmethod
     def payable_first_page() -> object:
-        from cpo.services_finance import payable_instalments
+        from finance.services import payable_instalments
 
         return list(
             payable_instalments()
@@ -492,7 +494,7 @@ def explain_first_pages() -> None:
     from django.db import connection
 
     from cpo.models import Instalment
-    from cpo.services_finance import payable_instalments
+    from finance.services import payable_instalments
 
     for label, qs in [
         ("every state, first page", Instalment.objects.order_by("earliest_date", "pk")[:PAGE]),

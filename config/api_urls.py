@@ -6,11 +6,11 @@ from calls.api import register as register_calls
 from contracts.api import register as register_contracts
 from core.api_views import register as register_core
 from cpo.api import register as register_cpo
-from cpo.api_finance import register as register_finance
+from finance.api import register as register_finance
+from grants.anticall.api import register as register_anticall
 from grants.api import register as register_grants
-from grants.api_anticall import register as register_anticall
-from grants.api_direct import register as register_direct
-from grants.api_solutions import register as register_solutions
+from grants.direct.api import register as register_direct
+from grants.solutions.api import register as register_solutions
 
 router = DefaultRouter()
 register_core(router)

@@ -3,15 +3,11 @@ from django.utils.translation import gettext_lazy as _
 
 
 class CpoConfig(AppConfig):
-    """Multi-year agreements (CPO), instalments, evaluations, amendments, recoveries, payments."""
+    """Multi-year agreements (CPO), instalments, evaluations, amendments, recoveries. The payment
+    side is the `finance` app, which subscribes to the hooks in cpo.hooks."""
 
     name = "cpo"
     verbose_name = _("Conventions et paiements")
 
     def ready(self) -> None:
-        from core.services import register_bank_details_hook
-
-        from . import audit_actions, confirmations  # noqa: F401
-        from .services_finance import bank_details_changed
-
-        register_bank_details_hook(bank_details_changed)
+        from . import audit_actions  # noqa: F401

@@ -28,7 +28,7 @@ from demo.modes import (
 def load_anti_call(ctx: Context, residents: list[User]) -> bool:
     """Needs published in the 3 neighbourhoods and structures in every state of the anti-call."""
     from calls.models import Need
-    from grants import services_anticall as anticall
+    from grants.anticall import services as anticall
     from grants.models import CoachingEntry
 
     call = _call(ctx, ANTI_CALL_TITLE)

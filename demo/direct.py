@@ -34,7 +34,7 @@ from grants.models import (
 
 def load_structural(ctx: Context, residents: list[User]) -> bool:
     """Structural support files over 3, 4 and 5 years: filed, in committee, approved year by year."""
-    from grants import services_direct
+    from grants.direct import services as services_direct
 
     call = _call(ctx, STRUCTURAL_CALL_TITLE)
     if Application.objects.filter(call=call).exists():
@@ -95,7 +95,7 @@ def load_structural(ctx: Context, residents: list[User]) -> bool:
 
 def load_direct_awards(ctx: Context, residents: list[User]) -> bool:
     """Three direct awards opened by the instructor: one approved, one refused, one pending."""
-    from grants import services_direct
+    from grants.direct import services as services_direct
     from grants.models import ApplicationKind
 
     if Application.objects.filter(

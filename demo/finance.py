@@ -48,17 +48,11 @@ from core.models import (
     User,
 )
 from core.notifications import notify
-from cpo import confirmations, services, services_changes, services_finance
-from cpo.models import (
-    Agreement,
-    Instalment,
-    InstalmentState,
-    PaymentConfirmation,
-    PaymentRun,
-    PaymentRunItem,
-    PaymentRunState,
-    Recovery,
-)
+from cpo import services, services_changes
+from cpo.models import Agreement, Instalment, InstalmentState, Recovery
+from finance import confirmations
+from finance import services as services_finance
+from finance.models import PaymentConfirmation, PaymentRun, PaymentRunItem, PaymentRunState
 from grants.models import Application, ApplicationState
 
 I = InstalmentState  # noqa: E741

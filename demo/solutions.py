@@ -78,7 +78,7 @@ def _operators(ctx: Context, call: Call, challenges: list, rows: list) -> list[A
 
 
 def _open_solutions_call(ctx: Context, call: Call, residents: list[User]) -> None:
-    from grants import services_solutions as solutions
+    from grants.solutions import services as solutions
 
     manager = ctx.users["responsable@demo.pluriel.fr"]
     moment = now()
@@ -110,14 +110,14 @@ def _open_solutions_call(ctx: Context, call: Call, residents: list[User]) -> Non
 def _closed_solutions_call(ctx: Context, residents: list[User]) -> None:
     """The demo cannot travel in time: the files are filed while the call is open, then the call's
     dates are set back, the panel is created with past voting dates and the ballots are written the
-    way grants.services_solutions.ballot_cast writes them. The allocation then runs through the
+    way grants.solutions.services.ballot_cast writes them. The allocation then runs through the
     services."""
     import uuid
 
     from calls.models import Panel
     from core.audit import audit_log
-    from grants import services_solutions as solutions
     from grants.models import AllocationRun, Ballot, BallotChoice
+    from grants.solutions import services as solutions
 
     manager = ctx.users["responsable@demo.pluriel.fr"]
     moment = now()

@@ -42,8 +42,6 @@ from .selectors import (
     staff_visibility,
 )
 from .serializers import (
-    TRANSITION_INPUTS,
-    TRANSITION_NAMES,
     ApplicationCreateSerializer,
     ApplicationDetailSerializer,
     ApplicationListSerializer,
@@ -54,6 +52,7 @@ from .serializers import (
     ScoresInput,
     internal_visible,
 )
+from .transitions import TRANSITION_INPUTS, TRANSITION_NAMES, TRANSITIONS
 
 
 class ApplicationFilter(django_filters.FilterSet):
@@ -228,7 +227,7 @@ class ApplicationViewSet(
         """Run one transition with its inputs (grants.services.run_transition). 409 with
         `allowed_transitions` when it is not possible now, 403 when the user may not run it."""
         application = self.get_object()
-        data = TRANSITION_INPUTS[name](data=request.data, context=self.get_serializer_context())
+        data = TRANSITIONS[name].input(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         application = services.run_transition(
             name=name, actor=request.user, application=application, data=dict(data.validated_data)

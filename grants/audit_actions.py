@@ -45,9 +45,9 @@ register_action(
 )
 # Call for solutions
 register_action("grants.ballot.cast", _("Vote enregistré"))
-register_action("grants.allocation.computed", _("Répartition calculée"))
-register_action("grants.allocation.decided", _("Règle de répartition retenue"))
-register_action("grants.allocation.published", _("Résultats publiés"))
+register_action("grants.solutions.allocation.computed", _("Répartition calculée"))
+register_action("grants.solutions.allocation.decided", _("Règle de répartition retenue"))
+register_action("grants.solutions.allocation.published", _("Résultats publiés"))
 register_action("grants.panel.assessment_recorded", _("Appréciation du panel enregistrée"))
 # Direct award and structural support
 register_action("grants.application.awarded_directly", _("Subvention accordée hors appel"))

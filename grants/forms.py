@@ -278,7 +278,8 @@ def budget_initial(application: Application) -> tuple[list[dict], list[dict]]:
 
 
 class TransitionForm(forms.Form):
-    """The inputs of one transition; `service_data()` is what grants.services.run_transition takes."""
+    """The inputs of one transition (declared in grants.transitions); `service_data()` is what
+    grants.services.run_transition takes."""
 
     def __init__(self, *args: Any, application: Application, **kwargs: Any) -> None:
         self.application = application
@@ -406,29 +407,6 @@ class ApproveForm(TransitionForm):
         if yearly and all(v is not None for v in yearly.values()):
             data["yearly_amounts"] = yearly
         return data
-
-
-TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
-    "submit": EmptyTransitionForm,
-    "resubmit": ResubmitForm,
-    "withdraw": OptionalReasonForm,
-    "request_completion": RequestCompletionForm,
-    "declare_eligible": OptionalReasonForm,
-    "declare_ineligible": ReasonForm,
-    "start_review": OptionalReasonForm,
-    "send_to_committee": SendToCommitteeForm,
-    "approve": ApproveForm,
-    "reject": ReasonForm,
-    "dismiss": ReasonForm,
-    "reopen": ReasonForm,
-    "award_directly": ApproveForm,
-    "refuse_directly": ReasonForm,
-}
-
-
-def transition_form(name: str) -> type[TransitionForm]:
-    """The form of a transition; one not listed here takes an optional comment."""
-    return TRANSITION_FORMS.get(name, OptionalReasonForm)
 
 
 # --------------------------------------------------------------------------- instruction

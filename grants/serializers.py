@@ -482,26 +482,6 @@ class DirectAwardInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-# One input per transition of grants.services.run_transition (a test keeps both lists equal).
-TRANSITION_INPUTS: dict[str, type[serializers.Serializer]] = {
-    "submit": NoInput,
-    "resubmit": ResubmitInput,
-    "withdraw": ReasonInput,
-    "request_completion": RequestCompletionInput,
-    "declare_eligible": ReasonInput,
-    "declare_ineligible": RequiredReasonInput,
-    "start_review": ReasonInput,
-    "send_to_committee": SendToCommitteeInput,
-    "approve": ApproveInput,
-    "reject": RequiredReasonInput,
-    "dismiss": RequiredReasonInput,
-    "reopen": RequiredReasonInput,
-    "award_directly": DirectAwardInput,
-    "refuse_directly": RequiredReasonInput,
-}
-TRANSITION_NAMES = list(TRANSITION_INPUTS)
-
-
 # --------------------------------------------------------------------------- instruction work
 
 

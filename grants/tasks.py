@@ -12,7 +12,7 @@ def completion_requests_flag_overdue() -> int:
 @shared_task(name="grants.tasks.candidacies_prototyping_deadlines")
 def candidacies_prototyping_deadlines() -> dict[str, int]:
     """Anti-call: reminder 3 days before the prototyping deadline, overdue flag after it (daily)."""
-    from . import services_anticall
+    from .anticall import services as services_anticall
 
     return services_anticall.candidacies_prototyping_deadlines()
 
@@ -47,7 +47,7 @@ def allocation_compute_task(call_id: int, actor_id: int) -> int | None:
     from core.errors import DomainError
     from core.models import User
 
-    from . import services_solutions
+    from .solutions import services as services_solutions
 
     allocation_progress_set(call_id, state="running")
     try:

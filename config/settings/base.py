@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "contracts",
     "grants",
     "cpo",
+    "finance",
     "reporting",
     "demo",
 ]

@@ -15,6 +15,7 @@ from core.fsm import apply_transition, lock
 from core.models import User
 from core.notifications import notify
 
+from ..hooks import agreement_stopped
 from ..models import (
     OWED_STATES,
     Agreement,
@@ -24,6 +25,7 @@ from ..models import (
     Instalment,
     InstalmentState,
 )
+from ..transitions import instalments_transition
 from .common import (
     ACCEPTED_EVALUATIONS,
     LATE_AFTER_DAYS,
@@ -106,11 +108,8 @@ def _simple(name: str, *, needs_reason: bool = False):
             if name in ("suspend", "terminate"):
                 # Payments in runs not yet exported come out; exported ones are with the
                 # accountant already, and paid ones are never touched.
-                from ..services_finance import instalments_withdraw_from_open_runs
-
-                instalments_withdraw_from_open_runs(
-                    agreement.instalments.all(), actor=actor, reason=reason or name
-                )
+                # The payment side subscribes to this hook (finance.apps).
+                agreement_stopped(agreement.instalments.all(), actor=actor, reason=reason or name)
             if name == "suspend":
                 _hold(
                     agreement.instalments.filter(state__in=[I.PLANNED, I.DUE, I.APPROVED]),
@@ -159,28 +158,24 @@ ROW_FIELDS = ("pk", "state", "number", "agreement__reference", "year__fiscal_yea
 
 def _hold(queryset, reason: str, *, actor: User | None = None) -> int:
     rows = list(queryset.values(*ROW_FIELDS))
-    Instalment.objects.filter(pk__in=[r["pk"] for r in rows]).update(
-        state=I.ON_HOLD, hold_reason=reason[:255]
-    )
-    audit_log_many(
+    instalments_transition(
+        [r["pk"] for r in rows],
+        transition="hold",
         actor=actor,
-        model=Instalment,
-        action="cpo.instalment.on_hold",
         entries=_instalment_entries(rows, "state", I.ON_HOLD, reason),
+        values={"hold_reason": reason[:255]},
     )
     return len(rows)
 
 
 def _cancel(queryset, reason: str, *, actor: User | None = None) -> int:
     rows = list(queryset.values(*ROW_FIELDS))
-    Instalment.objects.filter(pk__in=[r["pk"] for r in rows]).update(
-        state=I.CANCELLED, hold_reason=reason[:255]
-    )
-    audit_log_many(
+    instalments_transition(
+        [r["pk"] for r in rows],
+        transition="cancel",
         actor=actor,
-        model=Instalment,
-        action="cpo.instalment.cancelled",
         entries=_instalment_entries(rows, "state", I.CANCELLED, reason),
+        values={"hold_reason": reason[:255]},
     )
     return len(rows)
 
@@ -258,24 +253,20 @@ def instalments_refresh(
                 to_due.append(r)
         for reason in {r["reason"] for r in to_hold}:
             group = [r for r in to_hold if r["reason"] == reason]
-            Instalment.objects.filter(pk__in=[r["pk"] for r in group]).update(
-                state=I.ON_HOLD, hold_reason=reason
-            )
-        audit_log_many(
-            actor=None,
-            model=Instalment,
-            action="cpo.instalment.on_hold",
-            entries=_instalment_entries(to_hold, "state", I.ON_HOLD),
-        )
-        if to_due:
-            Instalment.objects.filter(pk__in=[r["pk"] for r in to_due]).update(
-                state=I.DUE, hold_reason="", due_since=day
-            )
-            audit_log_many(
+            instalments_transition(
+                [r["pk"] for r in group],
+                transition="hold",
                 actor=None,
-                model=Instalment,
-                action="cpo.instalment.due",
+                entries=_instalment_entries(group, "state", I.ON_HOLD),
+                values={"hold_reason": reason},
+            )
+        if to_due:
+            instalments_transition(
+                [r["pk"] for r in to_due],
+                transition="make_due",
+                actor=None,
                 entries=_instalment_entries(to_due, "state", I.DUE),
+                values={"hold_reason": "", "due_since": day},
             )
         counts["due"], counts["on_hold"] = len(to_due), len(to_hold)
 

@@ -28,6 +28,7 @@ from ..models import (
     Profile,
     RecoveryState,
 )
+from ..transitions import instalments_transition
 from .common import (
     AMENDABLE,
     _staff,
@@ -146,14 +147,11 @@ def amendment_create(
             )
 
         # Cancel what is re-planned or removed, one audit row each.
-        cancelled_ids = [i.pk for i in change.to_cancel]
-        Instalment.objects.filter(pk__in=cancelled_ids).update(
-            state=I.CANCELLED, hold_reason=str(label)[:255]
-        )
-        audit_log_many(
+        instalments_transition(
+            [i.pk for i in change.to_cancel],
+            transition="cancel",
             actor=actor,
-            model=Instalment,
-            action="cpo.instalment.cancelled",
+            values={"hold_reason": str(label)[:255]},
             entries=[
                 {
                     "object_id": i.pk,

@@ -3,7 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 import django_fsm
-import grants.models.anticall
+import grants.anticall.models
 from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
@@ -164,7 +164,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('title', models.CharField(max_length=255, verbose_name='livrable')),
                 ('description', models.TextField(blank=True, verbose_name='description')),
-                ('file', models.FileField(blank=True, upload_to=grants.models.anticall.deliverable_upload_to, verbose_name='fichier')),
+                ('file', models.FileField(blank=True, upload_to=grants.anticall.models.deliverable_upload_to, verbose_name='fichier')),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('candidacy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliverables', to='grants.candidacy')),
                 ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),

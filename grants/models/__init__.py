@@ -1,7 +1,8 @@
 """Grants models, one module per area: applications and instruction, anti-call sourcing and
 prototyping, call-for-solutions ballots and allocation."""
 
-from .anticall import Candidacy, CandidacyState, CoachingEntry, PrototypeDeliverable
+from ..anticall.models import Candidacy, CandidacyState, CoachingEntry, PrototypeDeliverable
+from ..solutions.models import AllocationRun, Ballot, BallotChoice, PanelAssessment
 from .applications import (
     DECIDED_STATES,
     MONEY,
@@ -23,7 +24,6 @@ from .applications import (
     Score,
     attachment_upload_to,
 )
-from .solutions import AllocationRun, Ballot, BallotChoice, PanelAssessment
 
 __all__ = [
     "DECIDED_STATES",

@@ -1,13 +1,7 @@
-"""Template helpers of the anti-call pages."""
+"""`{% load anticall_tags %}`: Django looks for tag libraries in the app's `templatetags/` package
+only, so the anti-call library (grants/anticall/templatetags.py) is registered under its old name
+from here."""
 
-from django import template
+from grants.anticall.templatetags import register
 
-from ..selectors_anticall import structure_invitations
-
-register = template.Library()
-
-
-@register.simple_tag
-def structure_invitation_count(user) -> int:
-    """How many anti-call invitations the user's structures have (« Mes invitations »)."""
-    return structure_invitations(user).count()
+__all__ = ["register"]

@@ -17,6 +17,7 @@ from core.models import Organisation
 from core.permissions import is_staff_member, organisation_ids_of
 
 from .. import services
+from ..direct.views import save_years, years_context
 from ..forms import (
     ApplicationCreateForm,
     ApplicationForm,
@@ -31,7 +32,6 @@ from ..models import Application, ApplicationState
 from ..selectors import budget_totals, similar_applications
 from .common import error_message, get_own
 from .detail import eligibility_list
-from .direct import save_years, years_context
 
 S = ApplicationState
 RENEWABLE_STATES = [S.APPROVED, S.REJECTED, S.DISMISSED, S.INELIGIBLE, S.WITHDRAWN]

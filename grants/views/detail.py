@@ -30,7 +30,6 @@ from ..forms import (
     OpinionForm,
     ScoreForm,
     add_domain_error,
-    transition_form,
 )
 from ..models import Application, ApplicationState, Score
 from ..selectors import (
@@ -39,6 +38,7 @@ from ..selectors import (
     similar_applications,
     valid_documents_by_kind,
 )
+from ..transitions import TRANSITIONS
 from .common import INTERNAL_ACTIONS, error_message, get_visible
 
 S = ApplicationState
@@ -121,15 +121,13 @@ def detail_context(
     member = is_member(user, application.organisation)
     staff = is_staff_viewer(user, application)
     transitions = []
-    order = list(services.transition_specs())
+    order = list(TRANSITIONS)
     available = sorted(
         services.available_transitions(actor=user, application=application),
         key=lambda spec: order.index(spec.name),
     )
     for spec in available:
-        form = bound.get(spec.name) or transition_form(spec.name)(
-            application=application, prefix=spec.name
-        )
+        form = bound.get(spec.name) or spec.form(application=application, prefix=spec.name)
         transitions.append({"spec": spec, "form": form})
     history = history_for(application)
     if not staff:
@@ -220,9 +218,9 @@ def application_transition(request: HttpRequest, pk: int, name: str) -> HttpResp
     A refused action re-renders the page with the input kept, the error next to its field or at
     the top, and the status of the error (400, 403 or 409)."""
     application = get_visible(request, pk)
-    if name not in services.transition_specs():
+    if name not in TRANSITIONS:
         raise Http404
-    form = transition_form(name)(request.POST, request.FILES, application=application, prefix=name)
+    form = TRANSITIONS[name].form(request.POST, request.FILES, application=application, prefix=name)
     if not form.is_valid():
         return _render(
             request,
@@ -258,7 +256,7 @@ def application_transition(request: HttpRequest, pk: int, name: str) -> HttpResp
         request,
         _("Action effectuée : %(label)s. Le dossier est maintenant « %(state)s ».")
         % {
-            "label": services.transition_specs()[name].label,
+            "label": TRANSITIONS[name].label,
             "state": application.get_state_display(),
         },
     )

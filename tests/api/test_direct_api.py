@@ -193,7 +193,7 @@ class TestYears:
         assert client_for("instructor").get(self.url(structural)).status_code == 200
 
     def test_proposed_is_for_staff_only(self, client_for, structural, applicant, committee_member):
-        from grants import services_direct
+        from grants.direct import services as services_direct
 
         services_direct.application_set_years(
             actor=applicant,

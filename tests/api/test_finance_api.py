@@ -15,11 +15,10 @@ from django.test.utils import CaptureQueriesContext
 
 from core.clock import today
 from core.models import AuditLog, BackgroundJob, Notification, Role
-from cpo import services_finance
-from cpo.models import (
+from cpo.models import Instalment, InstalmentState
+from finance import services as services_finance
+from finance.models import (
     FiscalYear,
-    Instalment,
-    InstalmentState,
     PaymentConfirmation,
     PaymentRun,
     PaymentRunItem,

@@ -8,9 +8,10 @@ import datetime
 import pytest
 
 from core.clock import today
-from core.models import AuditLog
+from core.models import AuditLog, Role
 from grants.models import Application
 from grants.models import ApplicationState as S
+from grants.transitions import TRANSITIONS as DECLARED
 
 from .. import factories as f
 from .conftest import ROLES, put
@@ -47,53 +48,51 @@ def staff(status: int, **overrides: int) -> dict[str, int]:
     return {**dict.fromkeys(STAFF, status), **overrides}
 
 
+# The roles of grants.transitions' `who` declarations, as the fixtures name them.
+FIXTURE_OF_ROLE = {
+    Role.APPLICANT: "applicant",
+    Role.INSTRUCTOR: "instructor",
+    Role.COMMITTEE_MEMBER: "committee_member",
+    Role.PROGRAMME_MANAGER: "manager",
+}
+
+# transition name → (source state, target state): where the matrix runs it from.
+# The direct-award transitions need a file outside any call: tests/api/test_direct_api.py.
+SOURCES = {
+    "submit": (S.DRAFT, S.SUBMITTED),
+    "withdraw": (S.SUBMITTED, S.WITHDRAWN),
+    "resubmit": (S.RETURNED, S.SUBMITTED),
+    "request_completion": (S.SUBMITTED, S.RETURNED),
+    "declare_eligible": (S.SUBMITTED, S.ELIGIBLE),
+    "declare_ineligible": (S.SUBMITTED, S.INELIGIBLE),
+    "start_review": (S.ELIGIBLE, S.UNDER_REVIEW),
+    "send_to_committee": (S.UNDER_REVIEW, S.IN_COMMITTEE),
+    "approve": (S.IN_COMMITTEE, S.APPROVED),
+    "reject": (S.IN_COMMITTEE, S.REJECTED),
+    "dismiss": (S.UNDER_REVIEW, S.DISMISSED),
+    "reopen": (S.APPROVED, S.UNDER_REVIEW),
+}
+DIRECT_AWARD_TRANSITIONS = {"award_directly", "refuse_directly"}
+
+
+def expected_statuses(name: str, source: str) -> dict[str, int]:
+    """From the declaration: the roles of `who` may (200); the others are refused (403), except
+    that staff never see a draft (404) and outsiders never see the file (OUTSIDERS)."""
+    refused = staff(404 if source == S.DRAFT else 403)
+    allowed = {FIXTURE_OF_ROLE[role]: 200 for role in DECLARED[name].who.roles}
+    return {**table(applicant=403, **refused), **allowed}
+
+
 # transition name → (source state, target state, expected status by role)
 TRANSITIONS = {
-    "submit": (S.DRAFT, S.SUBMITTED, table(applicant=200, **staff(404))),
-    "withdraw": (S.SUBMITTED, S.WITHDRAWN, table(applicant=200, **staff(403))),
-    "resubmit": (S.RETURNED, S.SUBMITTED, table(applicant=200, **staff(403))),
-    "request_completion": (
-        S.SUBMITTED,
-        S.RETURNED,
-        table(applicant=403, **staff(403, instructor=200, manager=200)),
-    ),
-    "declare_eligible": (
-        S.SUBMITTED,
-        S.ELIGIBLE,
-        table(applicant=403, **staff(403, instructor=200, manager=200)),
-    ),
-    "declare_ineligible": (
-        S.SUBMITTED,
-        S.INELIGIBLE,
-        table(applicant=403, **staff(403, instructor=200, manager=200)),
-    ),
-    "start_review": (
-        S.ELIGIBLE,
-        S.UNDER_REVIEW,
-        table(applicant=403, **staff(403, instructor=200, manager=200)),
-    ),
-    "send_to_committee": (
-        S.UNDER_REVIEW,
-        S.IN_COMMITTEE,
-        table(applicant=403, **staff(403, instructor=200, manager=200)),
-    ),
-    "approve": (
-        S.IN_COMMITTEE,
-        S.APPROVED,
-        table(applicant=403, **staff(403, committee_member=200, manager=200)),
-    ),
-    "reject": (
-        S.IN_COMMITTEE,
-        S.REJECTED,
-        table(applicant=403, **staff(403, committee_member=200, manager=200)),
-    ),
-    "dismiss": (
-        S.UNDER_REVIEW,
-        S.DISMISSED,
-        table(applicant=403, **staff(403, instructor=200, manager=200)),
-    ),
-    "reopen": (S.APPROVED, S.UNDER_REVIEW, table(applicant=403, **staff(403, manager=200))),
+    name: (source, target, expected_statuses(name, source))
+    for name, (source, target) in SOURCES.items()
 }
+
+
+def test_the_matrix_covers_every_declared_transition():
+    assert set(SOURCES) == set(DECLARED) - DIRECT_AWARD_TRANSITIONS
+
 
 # action → (state of the file, expected status by role)
 ACTIONS = {

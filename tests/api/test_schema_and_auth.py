@@ -9,8 +9,8 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.authtoken.models import Token
 
 from core.models import LoginFailure
-from grants.serializers import TRANSITION_INPUTS
 from grants.services import transition_specs
+from grants.transitions import TRANSITION_INPUTS
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,9 @@ from rest_framework.test import APIClient
 
 from calls.models import Challenge
 from calls.services import challenge_record, panel_add_member, panel_configure
-from grants import services_solutions as svc
 from grants.models import Application, Ballot
 from grants.models import ApplicationState as S
+from grants.solutions import services as svc
 
 from .. import factories as f
 

@@ -17,14 +17,8 @@ import pytest
 
 from core.clock import today
 from core.models import BackgroundJob, Role
-from cpo.models import (
-    Instalment,
-    InstalmentState,
-    PaymentConfirmation,
-    PaymentRun,
-    PaymentRunItem,
-    PaymentRunState,
-)
+from cpo.models import Instalment, InstalmentState
+from finance.models import PaymentConfirmation, PaymentRun, PaymentRunItem, PaymentRunState
 
 from .. import factories as f
 from .conftest import login

@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from core.clock import today
 from core.models import Role
-from cpo import services_finance
 from cpo.models import Instalment, InstalmentState
+from finance import services as services_finance
 from tests.factories import (
     OrganisationFactory,
     UserFactory,

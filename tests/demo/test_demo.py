@@ -206,7 +206,7 @@ def test_anti_call_needs_and_every_candidacy_state(demo):
 
 def test_a_published_allocation_and_a_vote_open_for_the_demo_resident(demo):
     from calls.models import Challenge
-    from grants.services_solutions import ballot_candidates, voting_is_open
+    from grants.solutions.services import ballot_candidates, voting_is_open
 
     run = AllocationRun.objects.get(published_at__isnull=False)
     assert run.chosen_rule and run.chosen_selection and run.tally["voters"] >= run.tally["quorum"]
@@ -249,7 +249,7 @@ def test_structural_support_years_and_direct_awards(demo):
 
 
 def test_demo_resident_can_vote_through_the_service(demo):
-    from grants.services_solutions import ballot_candidates, ballot_cast
+    from grants.solutions.services import ballot_candidates, ballot_cast
 
     resident = User.objects.get(email="habitant@demo.pluriel.fr")
     open_call = Call.objects.get(mode=CallMode.SOLUTIONS_CALL, state=CallState.OPEN)

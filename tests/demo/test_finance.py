@@ -14,17 +14,7 @@ from django.core.management import call_command
 from core.clock import today
 from core.models import BackgroundJob, Role
 from core.permissions import has_role
-from cpo import confirmations
-from cpo.models import (
-    Instalment,
-    InstalmentState,
-    PaymentConfirmation,
-    PaymentRun,
-    PaymentRunItem,
-    PaymentRunState,
-    Recovery,
-    RecoveryState,
-)
+from cpo.models import Instalment, InstalmentState, Recovery, RecoveryState
 from demo.finance import (
     OFFICER,
     REJECTION,
@@ -32,6 +22,8 @@ from demo.finance import (
     load_finance_demo,
     reset_finance_demo,
 )
+from finance import confirmations
+from finance.models import PaymentConfirmation, PaymentRun, PaymentRunItem, PaymentRunState
 
 RS = PaymentRunState
 Item = PaymentRunItem.Status

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import DomainError
-from grants.allocation import (
+from grants.solutions.allocation import (
     COMPLETIONS,
     RULE_EQUAL_SHARES,
     RULE_GREEDY,

@@ -1,4 +1,4 @@
-"""Cross-check of grants.allocation against the reference implementation pabutools (test-only).
+"""Cross-check of grants.solutions.allocation against the reference implementation pabutools (test-only).
 
 pabutools is not a product dependency: it is pinned in requirements-pabutools.txt and these tests
 are skipped when it is not installed.
@@ -37,8 +37,8 @@ from pabutools.rules import (  # noqa: E402
 )
 from pabutools.tiebreaking import TieBreakingRule  # noqa: E402
 
-from grants import allocation  # noqa: E402
-from grants.allocation import Project  # noqa: E402
+from grants.solutions import allocation  # noqa: E402
+from grants.solutions.allocation import Project  # noqa: E402
 
 ELECTIONS = 200
 

@@ -14,7 +14,7 @@ from calls.models import Need
 from calls.services import need_publish, need_record
 from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.models import AuditLog, Notification
-from grants import services_anticall as svc
+from grants.anticall import services as svc
 from grants.models import Application, ApplicationState, Candidacy
 from grants.models import CandidacyState as C
 

@@ -97,7 +97,7 @@ def test_concurrent_ballots_of_one_member_keep_exactly_one(manager):
 
     from calls.services import panel_add_member, panel_configure
     from grants.models import Ballot, BallotChoice
-    from grants.services_solutions import ballot_cast
+    from grants.solutions.services import ballot_cast
 
     call = f.solutions_call()
     panel = panel_configure(

@@ -9,7 +9,7 @@ import pytest
 from calls.models import CallMode
 from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.models import AuditLog
-from grants import services_direct as svc
+from grants.direct import services as svc
 from grants.models import Application, ApplicationKind
 from grants.models import ApplicationState as S
 

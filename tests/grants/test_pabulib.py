@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import DomainError
-from grants.allocation import greedy_by_votes, method_of_equal_shares
-from grants.pabulib import Election, PbProject, read_pb, write_pb
+from grants.solutions.allocation import greedy_by_votes, method_of_equal_shares
+from grants.solutions.pabulib import Election, PbProject, read_pb, write_pb
 
 FIXTURE = Path(__file__).parent / "data" / "quartier_nord_2026.pb"
 

@@ -19,8 +19,8 @@ from pabutools.rules import (  # noqa: E402
 )
 from pabutools.tiebreaking import TieBreakingRule  # noqa: E402
 
-from grants import allocation  # noqa: E402
-from grants.pabulib import Election, PbProject, read_pb, write_pb  # noqa: E402
+from grants.solutions import allocation  # noqa: E402
+from grants.solutions.pabulib import Election, PbProject, read_pb, write_pb  # noqa: E402
 
 FIXTURE = Path(__file__).parent / "data" / "quartier_nord_2026.pb"
 MES_TIES = TieBreakingRule(lambda inst, prof, p: (p.cost, -prof.approval_score(p), p.name))

@@ -19,9 +19,9 @@ from calls.services import (
 )
 from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.models import AuditLog
-from grants import services_solutions as svc
 from grants.models import AllocationRun, Application, Ballot, BallotChoice
 from grants.models import ApplicationState as S
+from grants.solutions import services as svc
 
 from .. import factories as f
 
@@ -160,7 +160,7 @@ def test_allocation_side_by_side_choice_and_publication(setup, manager):
     assert states == {"A": S.APPROVED, "B": S.APPROVED, "C": S.REJECTED, "D": S.REJECTED}
     assert Application.objects.get(pk=apps["A"].pk).approved_amount == Decimal("6000.00")
     assert AuditLog.objects.filter(
-        action="grants.allocation.decided", reason="Règle votée par le panel"
+        action="grants.solutions.allocation.decided", reason="Règle votée par le panel"
     ).exists()
 
 

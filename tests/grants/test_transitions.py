@@ -9,7 +9,7 @@ from unittest import mock
 
 import pytest
 
-from core.errors import TransitionNotAllowed
+from core.errors import PermissionDenied, TransitionNotAllowed
 from core.models import AuditLog
 from grants import services
 from grants.models import Application, CompletionRequest
@@ -109,7 +109,7 @@ def test_forbidden_source_is_refused_with_allowed_list(name, source, draft, acto
     _sources, _target, who = TRANSITIONS[name]
     app = put(draft, source)
     before = AuditLog.objects.count()
-    with pytest.raises((TransitionNotAllowed, services.PermissionDenied)) as exc:
+    with pytest.raises((TransitionNotAllowed, PermissionDenied)) as exc:
         services.run_transition(name=name, actor=actors[who], application=app, data=inputs(name))
     if isinstance(exc.value, TransitionNotAllowed):
         assert isinstance(exc.value.allowed, list)

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from calls.models import Need
 from core.models import AuditLog
-from grants import services_anticall as svc
+from grants.anticall import services as svc
 from grants.models import (
     Application,
     ApplicationState,

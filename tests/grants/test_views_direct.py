@@ -11,7 +11,8 @@ from django.urls import reverse
 
 from calls.models import CallMode
 from core.models import AuditLog
-from grants import services, services_direct
+from grants import services
+from grants.direct import services as services_direct
 from grants.models import Application, ApplicationKind
 from grants.models import ApplicationState as S
 from tests import factories as f

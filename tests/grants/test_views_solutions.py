@@ -18,9 +18,9 @@ from django.utils import timezone
 from calls.models import Challenge, Panel, PanelMember
 from calls.services import challenge_record, panel_add_member, panel_configure
 from core.models import AuditLog, Invitation, Role
-from grants import pabulib
 from grants.models import AllocationRun, Application, Ballot, BallotChoice
 from grants.models import ApplicationState as S
+from grants.solutions import pabulib
 
 from .. import factories as f
 

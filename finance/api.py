@@ -1,0 +1,796 @@
+"""API of the finance side (docs/domain.md §5), under /api/finance/: instalments (list with filters and a
+keyset cursor, liquidation), payment runs (create, approve, remove items, cancel, export, the stored
+files, the items), confirmation files (dry run, then applied by a background job) and fiscal years
+(overview, closing). And /api/my-payments/: the association's own instalments, read-only.
+
+Who: finance officers read and write; programme managers and auditors read (never the bank
+details: no IBAN in the items, no payment file); everyone else gets 403. Writes go through
+finance.services and finance.confirmations, whose DomainError the exception handler (core.api)
+turns into 400, 403 or 409."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import django_filters
+from django.conf import settings
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.http import FileResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api_views import R400, R403, R404, R409
+from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
+from core.models import BackgroundJob, Role
+from core.permissions import has_role
+from cpo.models import Instalment, InstalmentState
+from cpo.selectors_payments import STATES_OF_STAGE, PaymentStage, my_instalments
+from finance import confirmations
+from finance import services as services_finance
+from finance.models import (
+    PaymentConfirmation,
+    PaymentRun,
+    PaymentRunApproval,
+    PaymentRunItem,
+    PaymentRunState,
+)
+from finance.selectors_payments import fiscal_years_overview
+from finance.serializers import (
+    ConfirmationRejectedSerializer,
+    ConfirmationUploadInput,
+    FinanceInstalmentSerializer,
+    FinanceNoInput,
+    FiscalYearCloseInput,
+    FiscalYearSerializer,
+    InstalmentApproveInput,
+    InstalmentApproveResult,
+    JobStartedSerializer,
+    MyPaymentSerializer,
+    PaymentConfirmationSerializer,
+    PaymentRunCreatedSerializer,
+    PaymentRunCreateInput,
+    PaymentRunDetailSerializer,
+    PaymentRunItemSerializer,
+    PaymentRunSerializer,
+    RemoveItemsInput,
+    RunCancelInput,
+    run_actions,
+)
+
+I = InstalmentState  # noqa: E741
+RS = PaymentRunState
+READERS = (Role.FINANCE_OFFICER, Role.PROGRAMME_MANAGER, Role.AUDITOR)
+WRITE_RESPONSES = {400: R400, 403: R403, 404: R404, 409: R409}
+CONFIRMATION_EXTENSIONS = ("csv", "txt", "xlsx")
+
+
+class FinanceAccess(BasePermission):
+    """Reading: the finance team, programme managers and auditors. Writing: the finance team (the
+    services check it again, with the segregation of duties)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not user or not user.is_authenticated:
+            return False
+        if request.method in SAFE_METHODS:
+            self.message = _(
+                "Réservé au service financier, aux responsables de programme et aux auditeurs."
+            )
+            return has_role(user, *READERS)
+        self.message = _("Réservé au service financier.")
+        return has_role(user, Role.FINANCE_OFFICER)
+
+
+def sees_bank_details(request: Request) -> bool:
+    return has_role(request.user, Role.FINANCE_OFFICER)
+
+
+# --------------------------------------------------------------------------- instalments
+
+
+class EarliestDateCursorPagination(CursorPagination):
+    """Keyset pagination on (earliest_date, id): each page is one indexed range read, whatever its
+    depth — no COUNT and no OFFSET, so the 20 000th page costs what the first does. DRF's own
+    CursorPagination keeps an offset among rows sharing a date (thousands of advances fall due the
+    same day), which grows with the depth; here the cursor carries the last (date, id) seen."""
+
+    ordering = ("earliest_date", "id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+    invalid_cursor_message = _lazy("Curseur de pagination invalide.")
+
+    def paginate_queryset(self, queryset, request, view=None):  # noqa: ANN001, ANN201
+        self.request = request
+        self.page_size = self.get_page_size(request)
+        self.base_url = request.build_absolute_uri()
+        self.cursor = self.decode_cursor(request)
+        reverse, position = False, None
+        if self.cursor is not None:
+            reverse = self.cursor.reverse
+            position = self._position(self.cursor.position)
+        key = Tuple("earliest_date", "id")
+        if reverse:
+            if position is not None:
+                queryset = queryset.filter(TupleLessThan(key, position))
+            queryset = queryset.order_by("-earliest_date", "-id")
+        else:
+            if position is not None:
+                queryset = queryset.filter(TupleGreaterThan(key, position))
+            queryset = queryset.order_by("earliest_date", "id")
+        rows = list(queryset[: self.page_size + 1])
+        more = len(rows) > self.page_size
+        rows = rows[: self.page_size]
+        if reverse:
+            rows.reverse()
+        self.page = rows
+        self.has_next = more if not reverse else position is not None
+        self.has_previous = position is not None if not reverse else more
+        return rows
+
+    def _position(self, raw: str | None) -> tuple[datetime.date, int] | None:
+        if not raw:
+            return None
+        try:
+            day, pk = raw.split("|")
+            return datetime.date.fromisoformat(day), int(pk)
+        except ValueError:
+            raise NotFound(self.invalid_cursor_message) from None
+
+    def _link(self, instalment: Instalment, *, reverse: bool) -> str:
+        position = f"{instalment.earliest_date.isoformat()}|{instalment.pk}"
+        return self.encode_cursor(Cursor(offset=0, reverse=reverse, position=position))
+
+    def get_next_link(self) -> str | None:
+        if not self.has_next or not self.page:
+            return None
+        return self._link(self.page[-1], reverse=False)
+
+    def get_previous_link(self) -> str | None:
+        if not self.has_previous or not self.page:
+            return None
+        return self._link(self.page[0], reverse=True)
+
+
+class FinanceInstalmentFilter(django_filters.FilterSet):
+    # distinct=False: no join can repeat a row, and DISTINCT would sort every matching row.
+    state = django_filters.MultipleChoiceFilter(
+        choices=InstalmentState.choices, distinct=False, label=_lazy("État (plusieurs possibles)")
+    )
+    due_by = django_filters.DateFilter(
+        field_name="earliest_date", lookup_expr="lte", label=_lazy("Payable au plus tard le")
+    )
+    programme = django_filters.NumberFilter(
+        field_name="agreement__programme", label=_lazy("Programme (identifiant)")
+    )
+    funder = django_filters.NumberFilter(
+        field_name="funder__funder", label=_lazy("Financeur (identifiant)")
+    )
+    budget_line = django_filters.NumberFilter(
+        field_name="agreement__programme__budget_line",
+        label=_lazy("Ligne budgétaire (identifiant)"),
+    )
+    late = django_filters.BooleanFilter(
+        field_name="is_late", label=_lazy("En retard (règle des 60 jours)")
+    )
+    agreement = django_filters.NumberFilter(
+        field_name="agreement", label=_lazy("Convention (identifiant)")
+    )
+    organisation = django_filters.NumberFilter(
+        field_name="agreement__organisation", label=_lazy("Organisation (identifiant)")
+    )
+    fiscal_year = django_filters.NumberFilter(
+        method="filter_fiscal_year", label=_lazy("Exercice d'imputation")
+    )
+    unpaid = django_filters.BooleanFilter(
+        method="filter_unpaid", label=_lazy("Restant à payer (ni payée ni annulée)")
+    )
+    payable = django_filters.BooleanFilter(
+        method="filter_payable",
+        label=_lazy("Payable maintenant (ce qu'un lot prendrait, hors coordonnées bancaires)"),
+    )
+
+    class Meta:
+        model = Instalment
+        fields = [
+            "state",
+            "due_by",
+            "programme",
+            "funder",
+            "budget_line",
+            "late",
+            "agreement",
+            "organisation",
+            "fiscal_year",
+            "unpaid",
+            "payable",
+        ]
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def filter_fiscal_year(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+        return queryset.filter(services_finance.effective_year_q(int(value)))
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def filter_unpaid(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+        done = [I.PAID, I.CANCELLED]
+        return queryset.exclude(state__in=done) if value else queryset.filter(state__in=done)
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def filter_payable(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+        payable = services_finance.payable_instalments().values("pk")
+        return queryset.filter(pk__in=payable) if value else queryset.exclude(pk__in=payable)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=_lazy("Échéances (service financier)"),
+        description=_lazy(
+            "Triées par date de paiement au plus tôt puis identifiant ; pagination par curseur "
+            "(`next`, `previous`), sans comptage, stable à un million d'échéances."
+        ),
+        responses={200: FinanceInstalmentSerializer(many=True), 403: R403},
+    ),
+)
+class FinanceInstalmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Every instalment, for the finance team, programme managers and auditors."""
+
+    permission_classes = [FinanceAccess]
+    serializer_class = FinanceInstalmentSerializer
+    filterset_class = FinanceInstalmentFilter
+    pagination_class = EarliestDateCursorPagination
+    queryset = Instalment.objects.none()  # for the schema; get_queryset is what counts
+
+    def get_queryset(self) -> QuerySet[Instalment]:
+        return Instalment.objects.select_related(
+            "agreement__organisation", "year", "funder__funder"
+        )
+
+    @extend_schema(
+        summary=_lazy("Liquider des échéances (certifier le service fait)"),
+        request=InstalmentApproveInput,
+        responses={200: InstalmentApproveResult, **WRITE_RESPONSES},
+    )
+    @action(detail=False, methods=["post"], pagination_class=None, filterset_class=None)
+    def approve(self, request: Request) -> Response:
+        """Due instalments become approved (liquidated); those already approved are counted and
+        left alone; anything else refuses the whole request (400)."""
+        data = InstalmentApproveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        ids = set(data.validated_data["ids"])
+        approved = services_finance.instalments_approve(
+            actor=request.user, instalment_ids=ids, note=data.validated_data["note"]
+        )
+        return Response({"approved": approved, "already_approved": len(ids) - approved})
+
+
+# --------------------------------------------------------------------------- payment runs
+
+
+class PaymentRunFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=PaymentRunState.choices, label=_lazy("État"))
+    fiscal_year = django_filters.NumberFilter(field_name="fiscal_year", label=_lazy("Exercice"))
+
+    class Meta:
+        model = PaymentRun
+        fields = ["state", "fiscal_year"]
+
+
+class ItemStatusFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(
+        choices=PaymentRunItem.Status.choices, label=_lazy("Statut du paiement")
+    )
+
+    class Meta:
+        model = PaymentRunItem
+        fields = ["status"]
+
+
+FORMAT_PARAMETER = OpenApiParameter(
+    "format",
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
+    enum=["csv", "xlsx"],
+    description=_lazy("csv (par défaut) ou xlsx."),
+)
+FILE_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=_lazy("Lots de paiement"),
+        responses={200: PaymentRunSerializer(many=True), 403: R403},
+    ),
+    retrieve=extend_schema(
+        summary=_lazy("Un lot de paiement"),
+        responses={200: PaymentRunDetailSerializer, 403: R403, 404: R404},
+    ),
+    create=extend_schema(
+        summary=_lazy("Préparer un lot de paiement"),
+        description=_lazy(
+            "Prend les échéances payables qui correspondent aux critères (ou celles choisies) ; "
+            "celles qui sont exigibles sont liquidées au passage par vous. Une autre personne "
+            "valide le lot."
+        ),
+        request=PaymentRunCreateInput,
+        responses={201: PaymentRunCreatedSerializer, **WRITE_RESPONSES},
+    ),
+)
+class PaymentRunViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Payment runs (lots de paiement): preparation, approvals (never by the creator; two above the
+    configured total), export to the accounting system, items."""
+
+    permission_classes = [FinanceAccess]
+    serializer_class = PaymentRunSerializer
+    filterset_class = PaymentRunFilter
+    queryset = PaymentRun.objects.none()  # for the schema; get_queryset is what counts
+
+    def get_queryset(self) -> QuerySet[PaymentRun]:
+        qs = (
+            PaymentRun.objects.select_related("created_by", "exported_by")
+            .annotate(approvals_given=Count("approvals", filter=Q(approvals__is_valid=True)))
+            .order_by("-created_at", "-id")
+        )
+        if self.action not in ("list", "items", "file"):
+            qs = qs.prefetch_related(
+                Prefetch(
+                    "approvals",
+                    queryset=PaymentRunApproval.objects.select_related("user").order_by(
+                        "created_at", "pk"
+                    ),
+                )
+            )
+        return qs
+
+    def get_serializer_class(self):  # noqa: ANN201
+        return PaymentRunSerializer if self.action == "list" else PaymentRunDetailSerializer
+
+    def perform_content_negotiation(self, request: Request, force: bool = False):  # noqa: ANN201
+        # `?format=csv|xlsx` names the stored file to serve, not a renderer: errors stay JSON.
+        if self.action == "file":
+            renderer = JSONRenderer()
+            return renderer, renderer.media_type
+        return super().perform_content_negotiation(request, force)
+
+    def _context(self, run: PaymentRun) -> dict[str, Any]:
+        refusal = None
+        if run.state == RS.DRAFT and has_role(self.request.user, Role.FINANCE_OFFICER):
+            refusal = services_finance.approval_refusal(self.request.user, run)
+        return {"request": self.request, "approval_refusal": refusal}
+
+    def _detail(
+        self, run: PaymentRun, *, serializer: type = PaymentRunDetailSerializer, **extra: Any
+    ) -> dict[str, Any]:
+        """The run as it is now (re-read: the services change it under a lock)."""
+        fresh = self.get_queryset().get(pk=run.pk)
+        for name, value in extra.items():
+            setattr(fresh, name, value)
+        return serializer(fresh, context=self._context(fresh)).data
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        run = self.get_object()
+        return Response(PaymentRunDetailSerializer(run, context=self._context(run)).data)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = PaymentRunCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        ids = values.get("instalment_ids")
+        run = services_finance.payment_run_create(
+            actor=request.user,
+            criteria=dict(values["criteria"]) if "criteria" in values else None,
+            instalment_ids=ids,
+            fiscal_year=values.get("fiscal_year"),
+            label=values["label"],
+        )
+        not_included: list[int] = []
+        if ids is not None:
+            taken = set(run.items.values_list("instalment_id", flat=True))
+            not_included = sorted(set(ids) - taken)
+        body = self._detail(
+            run,
+            serializer=PaymentRunCreatedSerializer,
+            without_bank_details=getattr(run, "without_bank_details", 0),
+            not_included=not_included,
+        )
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def _act(self, run: PaymentRun, operation) -> Response:  # noqa: ANN001
+        """Run a service; a refusal because of the run's state lists what is possible now."""
+        try:
+            run = operation()
+        except TransitionNotAllowed as exc:
+            if not exc.allowed:
+                exc.allowed = run_actions(PaymentRun.objects.get(pk=run.pk))
+            raise
+        return Response(self._detail(run))
+
+    @extend_schema(
+        summary=_lazy("Valider un lot"),
+        description=_lazy(
+            "Pas par la personne qui l'a préparé, ni par celle qui a modifié les coordonnées "
+            "bancaires d'un compte payé ; au-delà du seuil, deux personnes différentes."
+        ),
+        request=FinanceNoInput,
+        responses={200: PaymentRunDetailSerializer, **WRITE_RESPONSES},
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def approve(self, request: Request, pk: str | None = None) -> Response:
+        run = self.get_object()
+        return self._act(
+            run, lambda: services_finance.payment_run_approve(actor=request.user, run=run)
+        )
+
+    @extend_schema(
+        summary=_lazy("Retirer des paiements d'un lot en préparation"),
+        request=RemoveItemsInput,
+        responses={200: PaymentRunDetailSerializer, **WRITE_RESPONSES},
+    )
+    @action(detail=True, methods=["post"], url_path="remove-items", filterset_class=None)
+    def remove_items(self, request: Request, pk: str | None = None) -> Response:
+        run = self.get_object()
+        data = RemoveItemsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        ids = set(data.validated_data["item_ids"])
+        return self._act(
+            run,
+            lambda: services_finance.payment_run_remove_items(
+                actor=request.user,
+                run=run,
+                item_ids=ids,
+                reason=data.validated_data["reason"],
+            ),
+        )
+
+    @extend_schema(
+        summary=_lazy("Abandonner un lot non transmis"),
+        request=RunCancelInput,
+        responses={200: PaymentRunDetailSerializer, **WRITE_RESPONSES},
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        run = self.get_object()
+        data = RunCancelInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._act(
+            run,
+            lambda: services_finance.payment_run_cancel(
+                actor=request.user, run=run, reason=data.validated_data["reason"]
+            ),
+        )
+
+    @extend_schema(
+        summary=_lazy("Transmettre un lot validé à la comptabilité"),
+        description=_lazy(
+            "Écrit une fois pour toutes les fichiers CSV et XLSX du lot. Refusé (400) si des "
+            "coordonnées bancaires ont changé depuis la validation : le lot repart en validation."
+        ),
+        request=FinanceNoInput,
+        responses={200: PaymentRunDetailSerializer, **WRITE_RESPONSES},
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def export(self, request: Request, pk: str | None = None) -> Response:
+        run = self.get_object()
+        return self._act(
+            run, lambda: services_finance.payment_run_export(actor=request.user, run=run)
+        )
+
+    @extend_schema(
+        summary=_lazy("Fichier transmis à la comptabilité"),
+        description=_lazy(
+            "Le fichier écrit à l'export, identique à chaque téléchargement. Contient les "
+            "coordonnées bancaires : service financier seulement."
+        ),
+        parameters=[FORMAT_PARAMETER],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+            (
+                200,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ): OpenApiResponse(OpenApiTypes.BINARY),
+            400: R400,
+            403: R403,
+            404: R404,
+            409: R409,
+        },
+    )
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
+    def file(self, request: Request, pk: str | None = None) -> FileResponse:
+        if not sees_bank_details(request):
+            raise PermissionDenied(
+                _("Le fichier contient des coordonnées bancaires : réservé au service financier.")
+            )
+        run = self.get_object()
+        fmt = request.query_params.get("format", "csv")
+        if fmt not in FILE_TYPES:
+            raise DomainError(_("Format inconnu : csv ou xlsx."), field="format")
+        stored = run.export_csv if fmt == "csv" else run.export_xlsx
+        if not stored:
+            raise TransitionNotAllowed(
+                _("Le lot %(ref)s n'a pas encore été transmis à la comptabilité : pas de fichier.")
+                % {"ref": run.reference},
+                allowed=run_actions(run),
+            )
+        response = FileResponse(
+            stored.open("rb"),
+            as_attachment=True,
+            filename=f"{run.reference}.{fmt}",
+            content_type=FILE_TYPES[fmt],
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    @extend_schema(
+        summary=_lazy("Paiements du lot"),
+        description=_lazy("IBAN et BIC : service financier seulement (null pour les autres)."),
+        parameters=[
+            OpenApiParameter(
+                "status",
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                enum=list(PaymentRunItem.Status.values),
+                description=_lazy("Statut du paiement"),
+            )
+        ],
+        responses={200: PaymentRunItemSerializer(many=True), 403: R403, 404: R404},
+    )
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def items(self, request: Request, pk: str | None = None) -> Response:
+        run = self.get_object()
+        items = run.items.order_by("pk")
+        wanted = request.query_params.get("status")
+        if wanted:
+            if wanted not in PaymentRunItem.Status.values:
+                raise DomainError(_("Statut inconnu."), field="status")
+            items = items.filter(status=wanted)
+        page = self.paginate_queryset(items)
+        context = {"request": request, "bank_details": sees_bank_details(request)}
+        data = PaymentRunItemSerializer(page, many=True, context=context).data
+        return self.get_paginated_response(data)
+
+
+# --------------------------------------------------------------------------- confirmations
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=_lazy("Retours de la comptabilité"),
+        responses={200: PaymentConfirmationSerializer(many=True), 403: R403},
+    ),
+    retrieve=extend_schema(
+        summary=_lazy("Un retour de la comptabilité et son compte rendu"),
+        responses={200: PaymentConfirmationSerializer, 403: R403, 404: R404},
+    ),
+    create=extend_schema(
+        summary=_lazy("Déposer un retour de la comptabilité (vérification à blanc)"),
+        description=_lazy(
+            "Lit et vérifie tout le fichier sans rien payer. 201 : fichier valide, avec ce que "
+            "son application ferait. 400 : erreurs par ligne et colonne (`line_errors`) ; rien "
+            "ne sera appliqué."
+        ),
+        request={"multipart/form-data": ConfirmationUploadInput},
+        responses={
+            201: PaymentConfirmationSerializer,
+            400: OpenApiResponse(
+                ConfirmationRejectedSerializer,
+                description=_lazy(
+                    "Fichier refusé : erreurs par ligne, ou illisible (colonnes manquantes…)."
+                ),
+            ),
+            403: R403,
+        },
+    ),
+)
+class PaymentConfirmationViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Confirmation files returned by the accounting system: dry run first, then applied in the
+    background (idempotent: the same file twice pays nothing twice)."""
+
+    permission_classes = [FinanceAccess]
+    serializer_class = PaymentConfirmationSerializer
+    queryset = PaymentConfirmation.objects.none()
+
+    def get_queryset(self) -> QuerySet[PaymentConfirmation]:
+        return PaymentConfirmation.objects.select_related("uploaded_by").order_by(
+            "-created_at", "-id"
+        )
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = ConfirmationUploadInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        name = upload.name or "retour.csv"
+        if upload.size > settings.UPLOAD_MAX_BYTES:
+            raise DomainError(
+                _("Le fichier dépasse la taille maximale de %(max)s Mo.")
+                % {"max": settings.UPLOAD_MAX_BYTES // (1024 * 1024)},
+                field="file",
+            )
+        if name.rsplit(".", 1)[-1].lower() not in CONFIRMATION_EXTENSIONS:
+            raise DomainError(
+                _("Format refusé : déposez un fichier CSV ou XLSX."),
+                field="file",
+            )
+        confirmation = confirmations.confirmation_check(
+            actor=request.user, data=upload.read(), name=name
+        )
+        context = {"request": request}
+        if confirmation.state == PaymentConfirmation.State.INVALID:
+            return Response(
+                ConfirmationRejectedSerializer(confirmation, context=context).data,
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(
+            PaymentConfirmationSerializer(confirmation, context=context).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        summary=_lazy("Appliquer un retour vérifié"),
+        description=_lazy(
+            "Lance une tâche de fond qui applique le fichier par paquets de 2 000 lignes ; "
+            "suivez-la à l'adresse `url` (JSON)."
+        ),
+        request=FinanceNoInput,
+        responses={202: JobStartedSerializer, **WRITE_RESPONSES},
+    )
+    @action(detail=True, methods=["post"])
+    def apply(self, request: Request, pk: str | None = None) -> Response:
+        confirmation = self.get_object()
+        job = confirmations.confirmation_apply(actor=request.user, confirmation=confirmation)
+        job = BackgroundJob.objects.get(pk=job.pk)
+        url = reverse("core:job_detail", args=[job.pk]) + "?format=json"
+        return Response(
+            {
+                "job": job.pk,
+                "state": job.state,
+                "url": request.build_absolute_uri(url),
+                "confirmation": confirmation.pk,
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+# --------------------------------------------------------------------------- fiscal years
+
+YEAR_PARAMETER = OpenApiParameter(
+    "year", OpenApiTypes.INT, OpenApiParameter.PATH, description=_lazy("Exercice (année civile)")
+)
+
+
+class FiscalYearViewSet(viewsets.ViewSet):
+    """Fiscal years: what remains on each, and their closing (every unpaid instalment charged to
+    the year carried to the next one or cancelled, explicitly; no run left open)."""
+
+    permission_classes = [FinanceAccess]
+    lookup_field = "year"
+    lookup_value_regex = r"\d{4}"
+
+    @extend_schema(
+        summary=_lazy("Exercices budgétaires"),
+        responses={200: FiscalYearSerializer(many=True), 403: R403},
+    )
+    def list(self, request: Request) -> Response:
+        return Response(FiscalYearSerializer(fiscal_years_overview(), many=True).data)
+
+    @extend_schema(
+        summary=_lazy("Un exercice budgétaire"),
+        parameters=[YEAR_PARAMETER],
+        responses={200: FiscalYearSerializer, 403: R403},
+    )
+    def retrieve(self, request: Request, year: str | None = None) -> Response:
+        return Response(FiscalYearSerializer(fiscal_years_overview(int(year))[0]).data)
+
+    @extend_schema(
+        summary=_lazy("Clore un exercice"),
+        description=_lazy(
+            "Chaque échéance non payée imputée sur l'exercice doit être reportée (`carry_ids`) "
+            "ou annulée (`cancel_ids`) ; aucun lot de l'exercice ne doit rester ouvert. Tout ou "
+            "rien."
+        ),
+        parameters=[YEAR_PARAMETER],
+        request=FiscalYearCloseInput,
+        responses={200: FiscalYearSerializer, **WRITE_RESPONSES},
+    )
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, year: str | None = None) -> Response:
+        data = FiscalYearCloseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        services_finance.fiscal_year_close(
+            actor=request.user,
+            year=int(year),
+            carry_ids=values["carry_ids"],
+            cancel_ids=values["cancel_ids"],
+            note=values["note"],
+        )
+        return Response(FiscalYearSerializer(fiscal_years_overview(int(year))[0]).data)
+
+
+# --------------------------------------------------------------------------- the association's
+
+
+class MyPaymentFilter(django_filters.FilterSet):
+    agreement = django_filters.NumberFilter(
+        field_name="agreement", label=_lazy("Convention (identifiant)")
+    )
+    fiscal_year = django_filters.NumberFilter(
+        field_name="year__fiscal_year", label=_lazy("Exercice")
+    )
+    stage = django_filters.ChoiceFilter(
+        choices=PaymentStage.choices, method="filter_stage", label=_lazy("Étape")
+    )
+
+    class Meta:
+        model = Instalment
+        fields = ["agreement", "fiscal_year", "stage"]
+
+    def filter_stage(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(state__in=STATES_OF_STAGE[value])
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=_lazy("Mes paiements (association)"),
+        description=_lazy(
+            "Les échéances des conventions de vos organisations : prévues, exigibles, "
+            "suspendues (et pourquoi), en cours de paiement, payées (et quand)."
+        ),
+        responses={200: MyPaymentSerializer(many=True)},
+    ),
+    retrieve=extend_schema(
+        summary=_lazy("Une de mes échéances"), responses={200: MyPaymentSerializer, 404: R404}
+    ),
+)
+class MyPaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The instalments of the user's organisations, read-only; another organisation's is a 404."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = MyPaymentSerializer
+    filterset_class = MyPaymentFilter
+    queryset = Instalment.objects.none()
+
+    def get_queryset(self) -> QuerySet[Instalment]:
+        return my_instalments(self.request.user)
+
+
+def register(router) -> None:  # noqa: ANN001
+    """Register this module's viewsets on the API router (config/api_urls.py)."""
+    router.register("finance/instalments", FinanceInstalmentViewSet, basename="finance-instalment")
+    router.register("finance/runs", PaymentRunViewSet, basename="finance-run")
+    router.register(
+        "finance/confirmations", PaymentConfirmationViewSet, basename="finance-confirmation"
+    )
+    router.register("finance/fiscal-years", FiscalYearViewSet, basename="finance-fiscal-year")
+    router.register("my-payments", MyPaymentViewSet, basename="my-payment")

@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class FinanceConfig(AppConfig):
+    """The payment side: fiscal years, payment runs and their approvals, exports to the accounting
+    system, confirmation files. Reacts to the agreement side through hooks `cpo` and `core` own."""
+
+    name = "finance"
+    verbose_name = _("Paiements")
+
+    def ready(self) -> None:
+        from core.services import register_bank_details_hook
+        from cpo.hooks import register_agreement_stopped_hook
+
+        from . import audit_actions, confirmations  # noqa: F401
+        from .services import bank_details_changed, instalments_withdraw_from_open_runs
+
+        register_bank_details_hook(bank_details_changed)
+        register_agreement_stopped_hook(instalments_withdraw_from_open_runs)

@@ -1,0 +1,359 @@
+"""Confirmation files returned by the accounting system: one line per payment with its reference,
+the payment date, the status (paid or rejected) and the reason of a rejection.
+
+`confirmation_check` is the dry run: it reads the whole file and lists every error by line and
+column, writing nothing but the confirmation record. `confirmation_apply` hands a valid file to a
+background job that applies it in chunks of 2 000 lines, each in its own transaction; only payments
+still pending change, so re-applying the same file or resuming after a worker was killed pays
+nothing twice and loses nothing.
+
+Accepted: CSV (UTF-8 with or without BOM, or Latin-1; `;`, `,` or tab) and XLSX. Columns (case and
+accents ignored): `reference_echeance` (or `reference`), optionally `reference_lot`,
+`date_paiement` (YYYY-MM-DD or DD/MM/YYYY), `statut` (payé / rejeté, paid / rejected) and `motif`
+(required for a rejection).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import hashlib
+import io
+import re
+import unicodedata
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from core.audit import audit_log
+from core.clock import now, today
+from core.errors import DomainError
+from core.jobs import JobResult, job_start, register_job
+from core.models import BackgroundJob, User
+from finance.models import PaymentConfirmation, PaymentRunItem, PaymentRunState
+from finance.services import _finance, confirmations_apply_rows
+
+CHUNK = 2000
+MAX_ROWS = 200_000
+ItemStatus = PaymentRunItem.Status
+
+HEADER_ALIASES = {
+    "reference": "reference",
+    "reference_echeance": "reference",
+    "ref_echeance": "reference",
+    "instalment_reference": "reference",
+    "reference_lot": "run",
+    "lot": "run",
+    "run_reference": "run",
+    "date_paiement": "paid_on",
+    "date_de_paiement": "paid_on",
+    "paid_on": "paid_on",
+    "paid_date": "paid_on",
+    "date": "paid_on",
+    "statut": "status",
+    "status": "status",
+    "etat": "status",
+    "motif": "reason",
+    "motif_rejet": "reason",
+    "reason": "reason",
+}
+STATUS_ALIASES = {
+    "paye": ItemStatus.PAID,
+    "payee": ItemStatus.PAID,
+    "paid": ItemStatus.PAID,
+    "ok": ItemStatus.PAID,
+    "rejete": ItemStatus.REJECTED,
+    "rejetee": ItemStatus.REJECTED,
+    "rejet": ItemStatus.REJECTED,
+    "rejected": ItemStatus.REJECTED,
+    "ko": ItemStatus.REJECTED,
+}
+COLUMN_LABELS = {
+    "reference": "reference_echeance",
+    "run": "reference_lot",
+    "paid_on": "date_paiement",
+    "status": "statut",
+    "reason": "motif",
+}
+
+
+def _key(text: str) -> str:
+    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
+
+
+def _clean(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value).replace("\u00a0", " ").strip()
+
+
+def read_table(data: bytes, name: str) -> list[list[str]]:
+    """The file's rows as lists of cleaned strings (header first)."""
+    if name.lower().endswith(".xlsx") or data[:2] == b"PK":
+        from openpyxl import load_workbook
+
+        try:
+            sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
+        except Exception as exc:  # noqa: BLE001 - any unreadable workbook
+            raise DomainError(
+                _("Le fichier XLSX est illisible : %(error)s") % {"error": exc}, field="file"
+            ) from exc
+        return [[_clean(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    first = text.split("\n", 1)[0]
+    delimiter = max((";", ",", "\t"), key=first.count)
+    return [[_clean(v) for v in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+
+
+def _date(value: str) -> datetime.date | None:
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"):
+        try:
+            return datetime.datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def check_rows(table: list[list[str]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict]:
+    """Validate every line. Returns (rows to apply, errors, counts). Set-based: the items are read
+    in a few queries whatever the file's size."""
+    if not table or not any(table[0]):
+        raise DomainError(_("Le fichier est vide."), field="file")
+    header = [HEADER_ALIASES.get(_key(h), "") for h in table[0]]
+    missing = [c for c in ("reference", "paid_on", "status") if c not in header]
+    if missing:
+        raise DomainError(
+            _("Colonnes manquantes : %(cols)s (colonnes lues : %(found)s).")
+            % {
+                "cols": ", ".join(COLUMN_LABELS[c] for c in missing),
+                "found": ", ".join(table[0]),
+            },
+            field="file",
+        )
+    if len(table) - 1 > MAX_ROWS:
+        raise DomainError(
+            _("Le fichier dépasse %(max)d lignes : découpez-le.") % {"max": MAX_ROWS}, field="file"
+        )
+    at = {name: header.index(name) for name in COLUMN_LABELS if name in header}
+    lines = []
+    for number, raw in enumerate(table[1:], start=2):
+        if not any(raw):
+            continue
+        cells = {name: (raw[i] if i < len(raw) else "") for name, i in at.items()}
+        lines.append((number, cells))
+
+    references = {c["reference"] for _n, c in lines if c["reference"]}
+    items: dict[str, list[dict[str, Any]]] = {}
+    for chunk_start in range(0, len(references), 5000):
+        chunk = list(references)[chunk_start : chunk_start + 5000]
+        for item in (
+            PaymentRunItem.objects.filter(instalment_reference__in=chunk)
+            .values(
+                "pk",
+                "instalment_reference",
+                "status",
+                "paid_on",
+                "reject_reason",
+                "run__reference",
+                "run__state",
+            )
+            .order_by("pk")
+        ):
+            items.setdefault(item["instalment_reference"], []).append(item)
+
+    errors: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    counts = {"lines": len(lines), "paid": 0, "rejected": 0, "unchanged": 0}
+    seen: dict[int, int] = {}
+
+    def error(number: int, column: str, value: str, message: str) -> None:
+        errors.append(
+            {"line": number, "column": COLUMN_LABELS[column], "value": value, "message": message}
+        )
+
+    for number, c in lines:
+        ok = True
+        status = STATUS_ALIASES.get(_key(c["status"]))
+        if status is None:
+            error(
+                number, "status", c["status"], _("Statut inconnu : attendu « payé » ou « rejeté ».")
+            )
+            ok = False
+        paid_on = None
+        if status == ItemStatus.PAID:
+            paid_on = _date(c["paid_on"])
+            if paid_on is None:
+                error(
+                    number,
+                    "paid_on",
+                    c["paid_on"],
+                    _("Date illisible : attendu AAAA-MM-JJ ou JJ/MM/AAAA."),
+                )
+                ok = False
+            elif paid_on > today():
+                error(number, "paid_on", c["paid_on"], _("La date de paiement est dans le futur."))
+                ok = False
+        reason = c.get("reason", "")
+        if status == ItemStatus.REJECTED and not reason:
+            error(number, "reason", "", _("Le motif est obligatoire pour un rejet."))
+            ok = False
+        candidates = items.get(c["reference"], [])
+        if c.get("run"):
+            candidates = [i for i in candidates if i["run__reference"] == c["run"]]
+        candidates = [
+            i
+            for i in candidates
+            if i["run__state"] in (PaymentRunState.EXPORTED, PaymentRunState.CLOSED)
+        ]
+        if not c["reference"]:
+            error(number, "reference", "", _("Référence manquante."))
+            continue
+        if not candidates:
+            error(
+                number,
+                "reference",
+                c["reference"],
+                _(
+                    "Référence inconnue : aucun paiement transmis à la comptabilité ne porte cette "
+                    "référence%(run)s."
+                )
+                % {"run": _(" dans ce lot") if c.get("run") else ""},
+            )
+            continue
+        pending = [i for i in candidates if i["status"] == ItemStatus.PENDING]
+        item = pending[0] if pending else candidates[-1]
+        if not ok:
+            continue
+        if item["pk"] in seen:
+            error(
+                number,
+                "reference",
+                c["reference"],
+                _("Ce paiement figure déjà ligne %(line)d.") % {"line": seen[item["pk"]]},
+            )
+            continue
+        seen[item["pk"]] = number
+        if item["status"] == ItemStatus.PENDING:
+            rows.append(
+                {"item": item["pk"], "status": status, "paid_on": paid_on, "reason": reason}
+            )
+            counts[status] += 1
+        elif item["status"] == status and (
+            status == ItemStatus.REJECTED or item["paid_on"] == paid_on
+        ):
+            counts["unchanged"] += 1
+        else:
+            error(
+                number,
+                "status",
+                c["status"],
+                _("Ce paiement est déjà « %(state)s »%(date)s : le fichier le contredit.")
+                % {
+                    "state": ItemStatus(item["status"]).label,
+                    "date": (" " + _("le %(d)s") % {"d": item["paid_on"].strftime("%d/%m/%Y")})
+                    if item["paid_on"]
+                    else "",
+                },
+            )
+    return rows, errors, counts
+
+
+def confirmation_check(*, actor: User, data: bytes, name: str) -> PaymentConfirmation:
+    """The dry run: read and check the whole file, record what applying it would do."""
+    _finance(actor)
+    table = read_table(data, name)
+    rows, errors, counts = check_rows(table)
+    from django.core.files.base import ContentFile
+
+    confirmation = PaymentConfirmation(
+        original_name=name[:255],
+        sha256=hashlib.sha256(data).hexdigest(),
+        state=PaymentConfirmation.State.INVALID if errors else PaymentConfirmation.State.CHECKED,
+        row_count=counts["lines"],
+        report={"counts": counts, "errors": errors[:1000], "error_count": len(errors)},
+        uploaded_by=actor,
+    )
+    confirmation.file.save(name, ContentFile(data), save=False)
+    confirmation.save()
+    return confirmation
+
+
+def confirmation_apply(*, actor: User, confirmation: PaymentConfirmation) -> BackgroundJob:
+    """Apply a checked file in the background (progress on the job page). Re-checked first: the
+    runs may have moved since the dry run."""
+    _finance(actor)
+    with transaction.atomic():
+        confirmation = PaymentConfirmation.objects.select_for_update().get(pk=confirmation.pk)
+        if confirmation.state == PaymentConfirmation.State.INVALID:
+            raise DomainError(
+                _("Le fichier contient des erreurs : corrigez-le et déposez-le à nouveau.")
+            )
+        if confirmation.state == PaymentConfirmation.State.APPLIED:
+            raise DomainError(_("Ce fichier a déjà été appliqué."))
+        confirmation.state = PaymentConfirmation.State.APPLYING
+        confirmation.save(update_fields=["state"])
+        return job_start(
+            owner=actor,
+            kind="cpo.confirmation_apply",
+            label=_("Retour comptable %(name)s") % {"name": confirmation.original_name},
+            params={"confirmation": confirmation.pk},
+        )
+
+
+@register_job("cpo.confirmation_apply")
+def run_confirmation_apply(job: BackgroundJob, progress) -> JobResult:  # noqa: ANN001
+    confirmation = PaymentConfirmation.objects.get(pk=job.params["confirmation"])
+    with confirmation.file.open("rb") as handle:
+        data = handle.read()
+    table = read_table(data, confirmation.original_name)
+    rows, errors, counts = check_rows(table)
+    if errors:
+        PaymentConfirmation.objects.filter(pk=confirmation.pk).update(
+            state=PaymentConfirmation.State.INVALID,
+            report={"counts": counts, "errors": errors[:1000], "error_count": len(errors)},
+        )
+        return JobResult(
+            summary={_("Erreurs"): len(errors)},
+            notify_title=_("Retour comptable refusé : %(n)d erreur(s)") % {"n": len(errors)},
+        )
+    totals = {"paid": 0, "rejected": 0, "unchanged": counts["unchanged"]}
+    progress(0, len(rows))
+    for start in range(0, len(rows), CHUNK):
+        done = confirmations_apply_rows(
+            actor=job.owner, rows=rows[start : start + CHUNK], source=confirmation.original_name
+        )
+        for key in totals:
+            totals[key] += done[key]
+        progress(min(start + CHUNK, len(rows)), len(rows))
+    with transaction.atomic():
+        confirmation = PaymentConfirmation.objects.select_for_update().get(pk=confirmation.pk)
+        confirmation.state = PaymentConfirmation.State.APPLIED
+        confirmation.applied_at = now()
+        confirmation.report = {**confirmation.report, "applied": totals}
+        confirmation.save(update_fields=["state", "applied_at", "report"])
+        audit_log(
+            actor=job.owner,
+            obj=confirmation,
+            action="cpo.payment_confirmation.applied",
+            payload=totals,
+        )
+    return JobResult(
+        summary={
+            _("Paiements confirmés"): totals["paid"],
+            _("Paiements rejetés"): totals["rejected"],
+            _("Lignes déjà prises en compte"): totals["unchanged"],
+        },
+        notify_title=_("Retour comptable appliqué : %(paid)d payé(s), %(rejected)d rejeté(s)")
+        % totals,
+    )

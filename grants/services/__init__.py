@@ -1,0 +1,110 @@
+"""Writes for applications of the classic workflow, one module per concept:
+
+- `workflow`: the permission predicates, and the helper every transition goes through (the
+  transitions themselves are declared once in grants/transitions.py);
+- `drafting`: creating and editing a draft, budget rows, renewal, attachments;
+- `submission`: filing and withdrawing;
+- `completion`: completion requests and their answers;
+- `instruction`: eligibility, assignment, notes, opinions, scores, proposal to the committee;
+- `approval`: the one decision path every funding mode's approval goes through, the envelope
+  guard;
+- `decision`: the committee's approval, refusal, reopening;
+- `committee`: committee sessions and their decisions;
+- `dispatch`: running a transition by name (API and pages).
+
+This package re-exports their public functions, so callers write `from grants import services`.
+"""
+
+from .approval import (
+    APPROVAL_PATHS,
+    Approval,
+    ApprovalPath,
+    Notice,
+    application_grant,
+    audit_envelope_override,
+    envelope_guard,
+)
+from .committee import (
+    committee_record_decisions,
+    committee_session_create,
+)
+from .completion import (
+    application_request_completion,
+    application_resubmit,
+    completion_requests_flag_overdue,
+)
+from .decision import (
+    application_approve,
+    application_reject,
+    application_reopen,
+)
+from .dispatch import (
+    run_transition,
+)
+from .drafting import (
+    EDITABLE_FIELDS,
+    application_attach,
+    application_create,
+    application_renew,
+    application_set_budget_rows,
+    application_update,
+)
+from .instruction import (
+    application_add_note,
+    application_assign,
+    application_declare_eligible,
+    application_declare_ineligible,
+    application_dismiss,
+    application_give_opinion,
+    application_score,
+    application_send_to_committee,
+    application_start_review,
+)
+from .submission import (
+    application_submit,
+    application_withdraw,
+)
+from .workflow import (
+    S,
+    available_transitions,
+    transition_specs,
+)
+
+__all__ = [
+    "APPROVAL_PATHS",
+    "Approval",
+    "ApprovalPath",
+    "Notice",
+    "application_grant",
+    "EDITABLE_FIELDS",
+    "S",
+    "application_add_note",
+    "application_approve",
+    "application_assign",
+    "application_attach",
+    "application_create",
+    "application_declare_eligible",
+    "application_declare_ineligible",
+    "application_dismiss",
+    "application_give_opinion",
+    "application_reject",
+    "application_renew",
+    "application_reopen",
+    "application_request_completion",
+    "application_resubmit",
+    "application_score",
+    "application_send_to_committee",
+    "application_set_budget_rows",
+    "application_start_review",
+    "application_submit",
+    "application_update",
+    "application_withdraw",
+    "audit_envelope_override",
+    "available_transitions",
+    "committee_record_decisions",
+    "committee_session_create",
+    "completion_requests_flag_overdue",
+    "envelope_guard",
+    "run_transition",
+    "transition_specs",
+]

@@ -1,0 +1,289 @@
+"""Drafting an application: creation, the applicant's edits, budget rows, renewal, attachments."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import File
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from calls.models import Call, CallMode, Programme
+from core.audit import audit_log
+from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
+from core.fsm import allowed_transition_names, lock
+from core.models import Organisation, Role, User
+from core.permissions import has_role, is_member
+from core.references import next_reference
+from core.uploads import validate_upload
+
+from ..budget import CHARGE_ACCOUNTS, PRODUCT_ACCOUNTS, SUBSIDIES
+from ..models import (
+    Application,
+    ApplicationAttachment,
+    ApplicationKind,
+    BudgetItem,
+    Indicator,
+    Objective,
+)
+from .workflow import (
+    S,
+    applicant_of,
+)
+
+EDITABLE_FIELDS = [
+    "title",
+    "summary",
+    "start_date",
+    "end_date",
+    "pillar",
+    "requested_amount",
+    "beneficiaries_count",
+    "wants_multi_year",
+    "challenge",
+]
+
+
+# --------------------------------------------------------------------------- drafting
+
+
+def application_create(
+    *,
+    actor: User,
+    organisation: Organisation,
+    call: Call | None,
+    programme: Programme | None = None,
+    kind: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> Application:
+    """Start a draft for an organisation, in a call (or directly in a programme for direct awards)."""
+    if not is_member(actor, organisation) and not has_role(
+        actor, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER
+    ):
+        raise PermissionDenied(_("Vous n'agissez pas pour cette organisation."))
+    if call is None and programme is None:
+        raise DomainError(_("Choisissez un appel."), field="call")
+    if call is not None and call.mode != CallMode.PROJECT_CALL and kind is None:
+        kind = call.mode
+    programme = programme or call.programme
+    data = data or {}
+    with transaction.atomic():
+        prefix = call.reference_prefix if call else "HA"
+        application = Application(
+            reference=next_reference(prefix, programme.fiscal_year),
+            kind=kind or ApplicationKind.PROJECT_CALL,
+            programme=programme,
+            call=call,
+            organisation=organisation,
+            created_by=actor,
+            title=(data.get("title") or "").strip(),
+        )
+        _apply_fields(application, data)
+        application.full_clean(exclude=["state", "qpvs", "themes", "documents"])
+        application.save()
+        _apply_relations(application, data)
+        audit_log(actor=actor, obj=application, action="grants.application.created", target=S.DRAFT)
+    return application
+
+
+def _apply_fields(application: Application, data: dict[str, Any]) -> None:
+    challenge = data.get("challenge")
+    if challenge is not None and challenge.call_id != application.call_id:
+        raise DomainError(
+            _("Cette solution attendue ne relève pas de l'appel du dossier."), field="challenge"
+        )
+    for name in EDITABLE_FIELDS:
+        if name in data:
+            setattr(application, name, data[name])
+
+
+def _apply_relations(application: Application, data: dict[str, Any]) -> None:
+    if "qpvs" in data:
+        application.qpvs.set(data["qpvs"])
+    if "themes" in data:
+        application.themes.set(data["themes"])
+    if "objectives" in data:
+        application.objectives.all().delete()
+        Objective.objects.bulk_create(
+            [
+                Objective(application=application, text=t.strip(), position=i)
+                for i, t in enumerate(data["objectives"])
+                if t and t.strip()
+            ]
+        )
+    if "indicators" in data:
+        application.indicators.all().delete()
+        Indicator.objects.bulk_create(
+            [
+                Indicator(
+                    application=application,
+                    label=row["label"],
+                    unit=row.get("unit", ""),
+                    target=Decimal(str(row["target"])),
+                    position=i,
+                )
+                for i, row in enumerate(data["indicators"])
+                if row.get("label")
+            ]
+        )
+    if "budget" in data:
+        application_set_budget_rows(application, data["budget"])
+
+
+def application_set_budget_rows(application: Application, rows: list[dict[str, Any]]) -> None:
+    """Replace the budget lines. Validates accounts and amounts; balance is checked on submit."""
+    items = []
+    for i, row in enumerate(rows, start=1):
+        account = str(row.get("account", "")).strip()
+        if account not in CHARGE_ACCOUNTS + PRODUCT_ACCOUNTS:
+            raise DomainError(
+                _("Ligne %(n)d : compte « %(a)s » inconnu.") % {"n": i, "a": account},
+                field="budget",
+            )
+        try:
+            amount = Decimal(str(row.get("amount", "0")).replace(",", ".").replace(" ", ""))
+        except Exception:
+            raise DomainError(_("Ligne %(n)d : montant invalide.") % {"n": i}, field="budget")
+        if amount < 0 or amount != amount.quantize(Decimal("0.01")):
+            raise DomainError(
+                _("Ligne %(n)d : le montant doit être positif, au centime près.") % {"n": i},
+                field="budget",
+            )
+        source = row.get("subsidy_source") or ""
+        if account == SUBSIDIES and not source:
+            raise DomainError(
+                _("Ligne %(n)d : précisez le financeur de la subvention (compte 74).") % {"n": i},
+                field="budget",
+            )
+        items.append(
+            BudgetItem(
+                application=application,
+                account=account,
+                subsidy_source=source,
+                funder_id=row.get("funder") or None,
+                label=(row.get("label") or "")[:200],
+                amount=amount,
+            )
+        )
+    application.budget_items.all().delete()
+    BudgetItem.objects.bulk_create(items)
+
+
+def application_update(
+    *, actor: User, application: Application, data: dict[str, Any]
+) -> Application:
+    """Edit a draft or a file returned for completion (the applicant's side only)."""
+    with transaction.atomic():
+        application = lock(application)
+        if not applicant_of(actor, application):
+            raise PermissionDenied(_("Vous n'agissez pas pour cette organisation."))
+        if not application.is_editable_by_applicant:
+            raise TransitionNotAllowed(
+                _("Le dossier n'est plus modifiable dans l'état « %(state)s ».")
+                % {"state": application.get_state_display()},
+                allowed=allowed_transition_names(application),
+            )
+        _apply_fields(application, data)
+        try:
+            application.full_clean(exclude=["state", "qpvs", "themes", "documents"])
+        except ValidationError as exc:
+            raise DomainError(_("Le dossier contient des erreurs."), errors=exc.message_dict)
+        application.save()
+        _apply_relations(application, data)
+        audit_log(
+            actor=actor,
+            obj=application,
+            action="grants.application.updated",
+            payload={
+                "fields": sorted(k for k in data if k != "budget")
+                + (["budget"] if "budget" in data else [])
+            },
+        )
+    return application
+
+
+def application_renew(*, actor: User, previous: Application, call: Call) -> Application:
+    """Start a new draft from a previous file: nothing re-typed (tell us once)."""
+    if not is_member(actor, previous.organisation):
+        raise PermissionDenied(_("Vous n'agissez pas pour cette organisation."))
+    with transaction.atomic():
+        data = {
+            name: getattr(previous, name)
+            for name in EDITABLE_FIELDS
+            if name not in ("pillar", "challenge")
+        }
+        data["pillar"] = previous.pillar
+        data.update(
+            qpvs=list(previous.qpvs.all()),
+            themes=list(previous.themes.all()),
+            objectives=[o.text for o in previous.objectives.all()],
+            indicators=[
+                {"label": i.label, "unit": i.unit, "target": i.target}
+                for i in previous.indicators.all()
+            ],
+            budget=[
+                {
+                    "account": b.account,
+                    "subsidy_source": b.subsidy_source,
+                    "funder": b.funder_id,
+                    "label": b.label,
+                    "amount": b.amount,
+                }
+                for b in previous.budget_items.all()
+            ],
+        )
+        data["start_date"] = data["end_date"] = None
+        application = application_create(
+            actor=actor, organisation=previous.organisation, call=call, data=data
+        )
+        application.previous = previous
+        application.save(update_fields=["previous"])
+        audit_log(
+            actor=actor,
+            obj=application,
+            action="grants.application.renewed",
+            payload={"previous": previous.reference},
+        )
+    return application
+
+
+def application_attach(
+    *, actor: User, application: Application, file: Any, title: str = ""
+) -> ApplicationAttachment:
+    """Attach a file to one application (a completion answer, a quote, a letter of support).
+
+    The file's applicants only, while they may still change it (draft or returned for completion).
+    Same size, type and content checks as every upload (core.uploads)."""
+    if not applicant_of(actor, application):
+        raise PermissionDenied(_("Vous n'agissez pas pour cette organisation."))
+    if not application.is_editable_by_applicant:
+        raise TransitionNotAllowed(
+            _("On ne peut plus joindre de pièce à ce dossier."),
+            allowed=allowed_transition_names(application),
+        )
+    if file is None:
+        raise DomainError(_("Choisissez un fichier."), field="attachment")
+    validate_upload(file, field="attachment")
+    original_name = os.path.basename(file.name)[:255]
+    attachment = ApplicationAttachment(
+        application=application,
+        title=(title or "").strip()[:200] or original_name,
+        original_name=original_name,
+        size=file.size,
+        uploaded_by=actor,
+    )
+    with transaction.atomic():
+        attachment.file.save(
+            original_name, file if isinstance(file, File) else File(file), save=False
+        )
+        attachment.save()
+        audit_log(
+            actor=actor,
+            obj=application,
+            action="grants.application.attachment_added",
+            payload={"title": attachment.title, "size": attachment.size},
+        )
+    return attachment

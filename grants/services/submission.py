@@ -1,0 +1,71 @@
+"""Filing and withdrawing an application (the applicant's transitions)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from core.clock import now
+from core.errors import DomainError, TransitionNotAllowed
+from core.fsm import allowed_transition_names, lock
+from core.models import User
+
+from ..eligibility import eligibility_errors
+from ..models import (
+    Application,
+    CompletionRequest,
+)
+from ..selectors import (
+    valid_documents_by_kind,
+)
+from .instruction import _auto_assign
+from .workflow import (
+    S,
+    _check,
+    _notify_applicants,
+    _transition,
+)
+
+# --------------------------------------------------------------------------- applicant transitions
+
+
+def application_submit(*, actor: User, application: Application) -> Application:
+    """File the dossier. The call's eligibility rules must hold; the organisation's valid documents
+    are attached; the file is assigned by the call's rules."""
+    with transaction.atomic():
+        application = lock(application)
+        if application.state == S.SUBMITTED:
+            return application
+        _check(actor, application, "submit")
+        if application.state != S.DRAFT:
+            raise TransitionNotAllowed(
+                _("Seul un brouillon peut être déposé."),
+                allowed=allowed_transition_names(application),
+            )
+        errors = eligibility_errors(application)
+        if errors:
+            raise DomainError(_("Le dossier ne respecte pas les règles de l'appel."), errors=errors)
+        application.submitted_at = now()
+        application = _transition(
+            application, "submit", actor=actor, update_fields=["submitted_at"]
+        )
+        application.documents.add(*valid_documents_by_kind(application).values())
+        _auto_assign(application, actor=actor)
+        _notify_applicants(
+            application,
+            _("Dossier %(ref)s déposé") % {"ref": application.reference},
+            _("Votre dossier a bien été déposé. Vous serez informé·e de chaque étape."),
+        )
+    return application
+
+
+def application_withdraw(*, actor: User, application: Application, reason: str = "") -> Application:
+    with transaction.atomic():
+        application = lock(application)
+        if application.state == S.WITHDRAWN:
+            return application
+        application = _transition(application, "withdraw", actor=actor, reason=reason)
+        CompletionRequest.objects.filter(application=application, answered_at__isnull=True).update(
+            answered_at=now(), answer=_("Dossier retiré")
+        )
+    return application

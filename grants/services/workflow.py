@@ -1,0 +1,122 @@
+"""The classic workflow's plumbing: the permission predicates the declaration of the transitions
+(grants.transitions) refers to, and the helper every transition service goes through (permission
+check, reason, FSM step, one audit row).
+
+Every transition service follows docs/style.md: one transaction, the row locked, early return when
+already in the target state, permission check, transition, save, one audit row, notifications
+after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from django.utils.translation import gettext as _
+
+from core.errors import DomainError, PermissionDenied
+from core.fsm import allowed_transition_names, apply_transition
+from core.models import Role, User
+from core.notifications import notify
+from core.permissions import has_role, is_member, scope_of
+
+from ..models import (
+    Application,
+    ApplicationState,
+)
+from ..selectors import (
+    is_staff_viewer,
+)
+
+if TYPE_CHECKING:
+    from ..transitions import Transition
+
+S = ApplicationState
+
+
+# --------------------------------------------------------------------------- permissions
+
+
+def applicant_of(actor: User, application: Application) -> bool:
+    return is_member(actor, application.organisation)
+
+
+def instructor_of(actor: User, application: Application) -> bool:
+    if has_role(actor, Role.PROGRAMME_MANAGER):
+        return True
+    return scope_of(actor, Role.INSTRUCTOR) is not None and is_staff_viewer(actor, application)
+
+
+def decider_of(actor: User, application: Application) -> bool:
+    if has_role(actor, Role.PROGRAMME_MANAGER):
+        return True
+    return scope_of(actor, Role.COMMITTEE_MEMBER) is not None and is_staff_viewer(
+        actor, application
+    )
+
+
+def manager_of(actor: User, application: Application) -> bool:
+    return has_role(actor, Role.PROGRAMME_MANAGER)
+
+
+def transition_specs() -> Mapping[str, Transition]:
+    """The declared transitions (grants.transitions), by name, in the page's order."""
+    from ..transitions import TRANSITIONS  # the declaration sits above the services it runs
+
+    return TRANSITIONS
+
+
+def available_transitions(*, actor: User, application: Application) -> list[Transition]:
+    """The transitions this actor may run on this file now (the UI shows exactly these)."""
+    specs = transition_specs()
+    names = allowed_transition_names(application)
+    return [specs[n] for n in names if n in specs and specs[n].who(actor, application)]
+
+
+def _check(actor: User, application: Application, name: str) -> Transition:
+    spec = transition_specs()[name]
+    if not spec.who(actor, application):
+        raise PermissionDenied(
+            _("Vous n'avez pas le droit d'effectuer cette action sur ce dossier.")
+        )
+    return spec
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("Un motif est obligatoire pour cette action."), field="reason")
+    return reason
+
+
+def _transition(
+    application: Application,
+    name: str,
+    *,
+    actor: User,
+    reason: str = "",
+    payload: dict | None = None,
+    update_fields: list[str] | None = None,
+) -> Application:
+    spec = _check(actor, application, name)
+    if spec.needs_reason:
+        reason = _require_reason(reason)
+    return apply_transition(
+        application,
+        name,
+        actor=actor,
+        action=spec.action,
+        reason=reason,
+        payload=payload,
+        update_fields=[*(update_fields or []), "updated_at"],
+    )
+
+
+def _url(application: Application) -> str:
+    return f"/dossiers/{application.pk}/"
+
+
+def _notify_applicants(application: Application, title: str, body: str = "") -> None:
+    notify(
+        users=application.organisation.members.all(), title=title, body=body, url=_url(application)
+    )
