@@ -7,4 +7,7 @@ class GrantsConfig(AppConfig):
     verbose_name = _("Dossiers et décisions")
 
     def ready(self) -> None:
-        from . import audit_actions  # noqa: F401
+        from . import (
+            audit_actions,  # noqa: F401
+            jobs_solutions,  # noqa: F401 - registers the allocation job runner
+        )
