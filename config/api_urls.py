@@ -4,6 +4,7 @@ from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
 from calls.api import register as register_calls
+from contracts.api import register as register_contracts
 from core.api_views import api_not_found
 from core.api_views import register as register_core
 from cpo.api import register as register_cpo
@@ -16,6 +17,7 @@ from grants.solutions.api import register as register_solutions
 router = DefaultRouter()
 register_core(router)
 register_calls(router)
+register_contracts(router)
 register_grants(router)
 register_direct(router)
 register_anticall(router)

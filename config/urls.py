@@ -46,5 +46,6 @@ urlpatterns = [
     path("conventions/", include("cpo.urls")),
     path("finances/", include("finance.urls")),
     path("pilotage/", include("reporting.urls")),
+    path("contrats/", include("reporting.contracts.urls")),
     path("donnees/", include("reporting.urls_public")),
 ]

@@ -40,6 +40,9 @@ def reset_demo() -> int:
         programmes = list(
             Programme.objects.filter(name="Contrat de ville", fiscal_year=FISCAL_YEAR)
         )
+        from demo.contracts import reset_contract_demo
+
+        reset_contract_demo()
         from demo.finance import reset_finance_demo
 
         reset_finance_demo(programmes)

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django_otp_webauthn",
     "core",
     "calls",
+    "contracts",
     "grants",
     "cpo",
     "finance",

@@ -82,6 +82,9 @@ class Command(BaseCommand):
             from demo.finance import load_finance_demo
 
             built["finance"] = load_finance_demo(write=self.stdout.write)
+            from demo.contracts import load_contract_demo
+
+            built["contract"] = load_contract_demo(ctx)
             if created:
                 spread_dates(ctx)
         self.stdout.write(

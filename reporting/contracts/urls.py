@@ -1,0 +1,29 @@
+from django.urls import path
+
+from . import views, views_observatory, views_steering
+
+app_name = "contracts"
+urlpatterns = [
+    path("", views.contract_list, name="list"),
+    path("<int:pk>/", views.contract_detail, name="detail"),
+    path("<int:pk>/signer/", views.contract_sign, name="sign"),
+    path(
+        "<int:pk>/engagements/<int:commitment_pk>/realisation/",
+        views.commitment_report,
+        name="commitment_report",
+    ),
+    path("<int:pk>/avis/", views.opinion_form, name="opinion"),
+    path("<int:pk>/pilotage/nouveau/", views_steering.meeting_new, name="meeting_new"),
+    path("<int:pk>/pilotage/<int:meeting_pk>/", views_steering.meeting_detail, name="meeting"),
+    path(
+        "<int:pk>/pilotage/<int:meeting_pk>/releve.pdf",
+        views_steering.meeting_minutes_pdf,
+        name="meeting_minutes",
+    ),
+    path("<int:pk>/observatoire/", views_observatory.observatory, name="observatory"),
+    path(
+        "<int:pk>/rapport-annuel/<int:year>.<str:fmt>",
+        views_observatory.annual_report_download,
+        name="annual_report",
+    ),
+]
