@@ -7,4 +7,9 @@ class GrantsConfig(AppConfig):
     verbose_name = _("Dossiers et décisions")
 
     def ready(self) -> None:
+        from core.jobs import register_job
+
         from . import audit_actions  # noqa: F401
+        from .services.bulk import BULK_JOB, bulk_job_runner
+
+        register_job(BULK_JOB)(bulk_job_runner)
