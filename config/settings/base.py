@@ -214,5 +214,7 @@ SCDL_THRESHOLD = env("SCDL_THRESHOLD", "23000.00")
 SCDL_PUBLISH_ALL = env_bool("SCDL_PUBLISH_ALL")
 # How long the file of a background export stays downloadable.
 JOB_FILE_TTL_HOURS = int(env("JOB_FILE_TTL_HOURS", "48"))
+# Bulk actions of the instruction on more files than this run as a background job with progress.
+BULK_ACTION_JOB_THRESHOLD = int(env("BULK_ACTION_JOB_THRESHOLD", "30"))
 # Payment runs whose total exceeds this amount (€) need a second approver.
 PAYMENT_RUN_SECOND_APPROVAL_ABOVE = env("PAYMENT_RUN_SECOND_APPROVAL_ABOVE", "100000.00")
