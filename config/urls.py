@@ -1,13 +1,41 @@
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("oidc/", include("mozilla_django_oidc.urls")),
+    path(
+        "compte/securite/passkeys/", include("django_otp_webauthn.urls", namespace="otp_webauthn")
+    ),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    # The split view serves its initialisation as a script file (no inline script: CSP).
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api-schema", template_name="drf_spectacular_csp/swagger_ui.html"
+        ),
+        name="api-docs",
+    ),
+    # ReDoc's bundle injects inline styles and starts from an inline script: the only page allowed.
+    path(
+        "api/redoc/",
+        csp_update(
+            {
+                "script-src": [UNSAFE_INLINE],
+                "style-src": [UNSAFE_INLINE],
+                "worker-src": [SELF, "blob:"],
+            }
+        )(SpectacularRedocView.as_view(url_name="api-schema")),
+        name="api-redoc",
+    ),
     path("api/", include("config.api_urls")),
     path("", include("core.urls")),
     path("", include("calls.urls")),

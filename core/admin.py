@@ -196,3 +196,6 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+from . import admin_security  # noqa: E402, F401  (personal API tokens)

@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 
-from .auth import client_ip, is_throttled
+from .auth import throttled_message
 from .jobs import job_file_available
 from .models import QPV, BackgroundJob, Funder, Organisation, Pillar, TransitionTheme, User
 from .selectors import organisations_visible_to
@@ -39,6 +39,7 @@ from .serializers import (
     TokenSerializer,
 )
 from .services import organisation_update
+from .twofactor import requires_two_factor
 
 # The error bodies every endpoint may return (core.api.exception_handler).
 ErrorSerializer = inline_serializer(
@@ -156,8 +157,8 @@ class FunderViewSet(_Reference):
 class TokenViewSet(viewsets.GenericViewSet[Any]):
     """POST /api/auth/token/: an API token for an email and password.
 
-    Goes through the same throttled authentication as the login page (core.auth): after too many
-    failures for an account or an address, the password is not even checked."""
+    Goes through the same throttled authentication as the login page (django-axes, core.auth):
+    after too many failures for an account or an address, the password is not even checked."""
 
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
@@ -166,29 +167,36 @@ class TokenViewSet(viewsets.GenericViewSet[Any]):
     @extend_schema(
         summary=_lazy("Obtenir un jeton d'API"),
         request=TokenRequestSerializer,
-        responses={200: TokenSerializer, 400: R400, 429: R429},
+        responses={200: TokenSerializer, 400: R400, 403: R403, 429: R429},
     )
     def create(self, request: Request) -> Response:
         data = TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         email = data.validated_data["email"].strip().lower()
-        if is_throttled(email, client_ip(request)):
-            return Response(
-                {
-                    "detail": _(
-                        "Trop de tentatives de connexion infructueuses. Réessayez plus tard."
-                    ),
-                    "code": "throttled",
-                },
-                status=status.HTTP_429_TOO_MANY_REQUESTS,
-            )
         user = authenticate(
             request._request, username=email, password=data.validated_data["password"]
         )
+        if getattr(request._request, "axes_locked_out", False):
+            return Response(
+                {"detail": throttled_message(), "code": "throttled"},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
         if user is None:
             return Response(
                 {"detail": _("Adresse e-mail ou mot de passe incorrect."), "code": "invalid_login"},
                 status=status.HTTP_400_BAD_REQUEST,
+            )
+        if requires_two_factor(user):
+            # A password alone must not open the API to someone who needs a second factor.
+            return Response(
+                {
+                    "detail": _(
+                        "Ce compte utilise la double authentification : créez un jeton personnel "
+                        "depuis la page « Mon compte »."
+                    ),
+                    "code": "personal_token_required",
+                },
+                status=status.HTTP_403_FORBIDDEN,
             )
         token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})

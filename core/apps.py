@@ -1,10 +1,22 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.utils.translation import gettext_lazy as _
 
 
 class CoreConfig(AppConfig):
+    default = True
     name = "core"
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from . import audit_actions  # noqa: F401  (registers the action labels)
+        from . import (
+            audit_actions,  # noqa: F401  (registers the action labels)
+            twofactor,  # noqa: F401  (its OpenAPI authentication extension)
+        )
+
+
+class PlurielAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with a site that requires the second factor (core.twofactor)."""
+
+    default = False
+    default_site = "core.twofactor.TwoFactorAdminSite"

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
-from .auth import client_ip, is_throttled
+from .auth import throttled_message
 from .errors import DomainError, TransitionNotAllowed
 from .models import DocumentKind, Organisation, Role
 from .services import INVITABLE_ROLES
@@ -57,10 +57,6 @@ class LoginForm(AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": _("Adresse e-mail ou mot de passe incorrect."),
-        "throttled": _(
-            "Trop de tentatives de connexion infructueuses. Réessayez dans %(minutes)s "
-            "minutes ou réinitialisez votre mot de passe."
-        ),
         "unverified": _(
             "Votre adresse e-mail n'est pas encore confirmée. Ouvrez le lien reçu par "
             "e-mail, ou demandez un nouveau lien ci-dessous."
@@ -77,25 +73,18 @@ class LoginForm(AuthenticationForm):
         self.fields["password"].label = _("Mot de passe")
         self.unverified = False
 
-    def _throttled(self) -> ValidationError:
-        from django.conf import settings
-
-        minutes = max(1, settings.LOGIN_FAILURE_WINDOW_SECONDS // 60)
-        return ValidationError(
-            self.error_messages["throttled"], code="throttled", params={"minutes": minutes}
-        )
+    def _locked_out(self) -> bool:
+        return bool(getattr(self.request, "axes_locked_out", False))
 
     def clean(self) -> dict[str, Any]:
         email = (self.cleaned_data.get("username") or "").strip().lower()
         self.cleaned_data["username"] = email
-        # The backend refuses silently once throttled; say why instead of "wrong password".
-        if email and is_throttled(email, client_ip(self.request)):
-            raise self._throttled()
         try:
             return super().clean()
         except ValidationError:
-            if is_throttled(email, client_ip(self.request)):
-                raise self._throttled()
+            # django-axes refuses silently once locked out; say why instead of "wrong password".
+            if self._locked_out():
+                raise ValidationError(throttled_message(), code="throttled")
             user = get_user_model().objects.filter(email__iexact=email, is_active=False).first()
             password = self.cleaned_data.get("password") or ""
             if user is not None and user.check_password(password):

@@ -425,17 +425,6 @@ class Invitation(models.Model):
         return self.email
 
 
-class LoginFailure(models.Model):
-    """A failed login, kept to throttle guessing by account and by address."""
-
-    email = models.CharField(max_length=254, db_index=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    def __str__(self) -> str:
-        return f"{self.email} {self.created_at:%Y-%m-%d %H:%M}"
-
-
 class ReferenceCounter(models.Model):
     """Gap-free counters for human references such as AAP-2026-0042 (row-locked on use)."""
 
@@ -524,3 +513,6 @@ class ExportTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+from .models_security import PersonalApiToken  # noqa: E402, F401  (a model of this app)

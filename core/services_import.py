@@ -116,6 +116,12 @@ def organisation_ids_by_rna(rnas: Iterable[str]) -> dict[str, int]:
     return found
 
 
+def organisations_with_siren(siren: str) -> list[tuple[str, str]]:
+    """(SIRET, name) of the known establishments of a company (its 9-digit SIREN), at most 5."""
+    rows = Organisation.objects.filter(siret__startswith=siren).order_by("siret")
+    return list(rows.values_list("siret", "name")[:5])
+
+
 @dataclass
 class OrganisationUpsert:
     ids: dict[str, int] = field(default_factory=dict)  # SIRET → id, for every row

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import views, views_security
 
 app_name = "core"
 urlpatterns = [
@@ -37,6 +37,20 @@ urlpatterns = [
         "compte/mot-de-passe/modifie/",
         views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
+    ),
+    path("compte/securite/", views_security.security, name="security"),
+    path("compte/securite/totp/", views_security.two_factor_enrol, name="two_factor_enrol"),
+    path("compte/securite/verifier/", views_security.two_factor_verify, name="two_factor_verify"),
+    path(
+        "compte/securite/codes-de-secours/",
+        views_security.two_factor_recovery_codes,
+        name="two_factor_recovery_codes",
+    ),
+    path("compte/securite/jetons/", views_security.api_token_create, name="api_token_create"),
+    path(
+        "compte/securite/jetons/<int:pk>/revoquer/",
+        views_security.api_token_revoke,
+        name="api_token_revoke",
     ),
     path("compte/notifications/", views.notifications, name="notifications"),
     path("compte/notifications/<int:pk>/", views.notification_open, name="notification_open"),

@@ -75,9 +75,29 @@ class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from .oidc import oidc_enabled
+
+        return {**super().get_context_data(**kwargs), "oidc_enabled": oidc_enabled()}
+
 
 class LogoutView(auth_views.LogoutView):
-    pass
+    """Local logout; a session opened by single sign-on also ends at the identity provider."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        from .oidc import oidc_enabled, provider_logout_url
+
+        provider_url = None
+        if (
+            oidc_enabled()
+            and settings.OIDC_OP_LOGOUT_ENDPOINT
+            and "oidc_id_token" in request.session
+        ):
+            provider_url = provider_logout_url(request)
+        response = super().post(request, *args, **kwargs)
+        if provider_url is not None:
+            return redirect(provider_url)
+        return response
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -425,7 +445,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 context["error"] = exc.message
         else:
             if not user.is_authenticated:
-                login(request, accepted, backend=settings.AUTHENTICATION_BACKENDS[0])
+                login(request, accepted, backend="core.auth.EmailBackend")
             messages.success(request, _("Bienvenue ! L'invitation est acceptée."))
             if invitation.organisation_id:
                 return redirect("core:organisation_detail", pk=invitation.organisation_id)

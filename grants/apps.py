@@ -9,7 +9,10 @@ class GrantsConfig(AppConfig):
     def ready(self) -> None:
         from core.jobs import register_job
 
-        from . import audit_actions  # noqa: F401
+        from . import (
+            audit_actions,  # noqa: F401
+            jobs_solutions,  # noqa: F401 - registers the allocation job runner
+        )
         from .services.bulk import BULK_JOB, bulk_job_runner
 
         register_job(BULK_JOB)(bulk_job_runner)

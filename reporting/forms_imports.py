@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .imports.kinds import Kind
+from .models import ImportProfile
 
 
 class ImportUploadForm(forms.Form):
@@ -33,12 +34,44 @@ class ImportUploadForm(forms.Form):
         widget=forms.RadioSelect,
     )
 
-    def __init__(self, *args: Any, kind: Kind, **kwargs: Any) -> None:
+    sheet = forms.CharField(
+        label=_("Feuille du classeur"),
+        help_text=_("XLSX ou ODS : nom ou numéro de la feuille à lire (la première sinon)."),
+        max_length=100,
+        required=False,
+    )
+
+    profile = forms.TypedChoiceField(
+        label=_("Profil de correspondance des colonnes"),
+        help_text=_("Pour un fichier de la même source qu'un import précédent."),
+        required=False,
+        coerce=int,
+        empty_value=None,
+    )
+
+    def __init__(
+        self, *args: Any, kind: Kind, profiles: list[ImportProfile] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         if not kind.strict_option:
             del self.fields["strict"]
+        self.profiles = {p.pk: p for p in profiles or []}
+        field = self.fields["profile"]
+        if self.profiles and isinstance(field, forms.TypedChoiceField):
+            field.choices = [("", _("Aucun : correspondance automatique"))] + [
+                (p.pk, p.name) for p in self.profiles.values()
+            ]
+        else:
+            del self.fields["profile"]
 
     def options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
         if "strict" in self.cleaned_data:
-            return {"strict": self.cleaned_data["strict"]}
-        return {}
+            options["strict"] = self.cleaned_data["strict"]
+        if self.cleaned_data.get("sheet"):
+            options["sheet"] = self.cleaned_data["sheet"]
+        profile = self.profiles.get(self.cleaned_data.get("profile") or 0)
+        if profile is not None:
+            options["mapping"] = profile.mapping
+            options["profile"] = profile.name
+        return options

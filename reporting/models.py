@@ -119,3 +119,31 @@ class ImportBatch(models.Model):
     @transition(field=state, source=ImportState.CHECKED, target=ImportState.INVALID)
     def invalidate(self) -> None:
         """Found invalid when applied (the data changed since the dry run)."""
+
+
+class ImportProfile(models.Model):
+    """A column mapping saved under a name, to read the next file from the same source the same
+    way: normalised file header → expected column ("" ignores the column)."""
+
+    kind = models.CharField(_("nature"), max_length=20, choices=ImportKind.choices)
+    name = models.CharField(_("nom du profil"), max_length=100)
+    mapping = models.JSONField(_("correspondance des colonnes"), default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("créé par"),
+    )
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("profil d'import")
+        verbose_name_plural = _("profils d'import")
+        ordering = ["kind", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "name"], name="import_profile_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} — {self.name}"

@@ -22,6 +22,8 @@ from core.errors import PermissionDenied as DomainPermissionDenied
 from .forms_imports import ImportUploadForm
 from .imports import scdl
 from .imports.kinds import KINDS, kinds_for, may_import
+from .imports.profiles import field_choices, import_profiles
+from .imports.profiles import import_remap as profiles_import_remap
 from .imports.services import SYNC_MAX_ROWS, import_check, import_start
 from .models import ImportBatch, ImportState
 
@@ -64,7 +66,10 @@ def import_new(request: HttpRequest, kind: str) -> HttpResponse:
         raise PermissionDenied
     posted = request.method == "POST"
     form = ImportUploadForm(
-        request.POST if posted else None, request.FILES if posted else None, kind=spec
+        request.POST if posted else None,
+        request.FILES if posted else None,
+        kind=spec,
+        profiles=import_profiles(request.user, kind),
     )
     if posted and form.is_valid():
         try:
@@ -77,7 +82,7 @@ def import_new(request: HttpRequest, kind: str) -> HttpResponse:
         except DomainPermissionDenied:
             raise PermissionDenied
         except DomainError as exc:
-            form.add_error("file", str(exc.message))
+            form.add_error("sheet" if exc.field == "sheet" else "file", str(exc.message))
         else:
             return redirect("reporting:import_detail", batch.pk)
     status = 400 if form.errors else 200
@@ -125,6 +130,8 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "warnings": report.get("warnings", [])[:ERRORS_PER_PAGE],
             "hidden_errors": report.get("error_count", 0) - len(report.get("errors", [])),
             "can_apply": batch.state == ImportState.CHECKED and not job_running,
+            "can_remap": batch.state != ImportState.APPLIED and not job_running,
+            "field_choices": field_choices(batch.kind),
             "job_running": job_running,
             "in_background": batch.row_count > SYNC_MAX_ROWS,
         },
@@ -150,6 +157,35 @@ def import_apply(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("core:job_detail", job.pk)
     messages.success(request, _("Import terminé."))
     return redirect("reporting:import_detail", batch.pk)
+
+
+@login_required
+@require_POST
+def import_remap(request: HttpRequest, pk: int) -> HttpResponse:
+    """The dry run again with the columns the user chose (and the mapping saved if named)."""
+    batch = _visible_batch(request, pk)
+    mapping = {
+        str(entry["header"]): request.POST.get(f"col-{entry['position']}", "")
+        for entry in (batch.report or {}).get("mapping", [])
+        if entry.get("header")
+    }
+    strict = request.POST.get("strict")
+    try:
+        new = profiles_import_remap(
+            actor=request.user,
+            batch=batch,
+            mapping=mapping,
+            strict=None if strict is None else strict == "1",
+            profile_name=request.POST.get("profile_name", ""),
+        )
+    except DomainPermissionDenied:
+        raise PermissionDenied
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("reporting:import_detail", batch.pk)
+    if request.POST.get("profile_name", "").strip():
+        messages.success(request, _("Profil enregistré : il sera proposé au prochain dépôt."))
+    return redirect("reporting:import_detail", new.pk)
 
 
 @login_required

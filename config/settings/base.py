@@ -1,9 +1,11 @@
 """Settings shared by every environment. Environment-specific files import and adjust these."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -25,7 +27,8 @@ DEBUG = False
 ALLOWED_HOSTS: list[str] = [h for h in (env("ALLOWED_HOSTS", "") or "").split(",") if h]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with a site that requires the second factor (core.twofactor).
+    "core.apps.PlurielAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -39,6 +42,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "import_export",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "core",
     "calls",
     "grants",
@@ -50,14 +58,21 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "core.oidc.ProviderFormActionMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "core.twofactor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login refused by django-axes into a 429 (core.auth.lockout_response).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -84,12 +99,23 @@ DATABASES = {
     "default": dj_database_url.parse(
         env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=int(env("DB_CONN_MAX_AGE", "60") or 60),
+        # A persistent connection that died (failover, restart, idle timeout) is replaced at the
+        # start of the next request instead of failing it.
+        conn_health_checks=True,
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
-AUTHENTICATION_BACKENDS = ["core.auth.ThrottledModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses without checking the password once a client is locked out (core.auth).
+    "core.auth.LoginThrottleBackend",
+    "core.auth.EmailBackend",
+    # Passkeys (second factor only: OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN is off).
+    "django_otp_webauthn.backends.WebAuthnBackend",
+    # Single sign-on for staff (OpenID Connect, ProConnect): idle unless OIDC_RP_CLIENT_ID is set.
+    "core.oidc.ProConnectBackend",
+]
 LOGIN_URL = "core:login"
 LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "core:home"
@@ -99,9 +125,71 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Login throttling: at most this many failures per account (and per IP) in the window.
-LOGIN_MAX_FAILURES = 5
-LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+
+# Two-factor authentication (core/twofactor.py): required for these roles (and staff of /admin/)
+# when TWO_FACTOR_REQUIRED is on (production default; off in development and tests unless set).
+TWO_FACTOR_REQUIRED = env_bool("TWO_FACTOR_REQUIRED", True)
+TWO_FACTOR_ROLES: list[str] = [
+    r.strip()
+    for r in (env("TWO_FACTOR_ROLES", "finance_officer,programme_manager,admin") or "").split(",")
+    if r.strip()
+]
+OTP_TOTP_ISSUER = "Pluriel"
+OTP_WEBAUTHN_RP_NAME = "Pluriel"
+OTP_WEBAUTHN_RP_ID_CALLABLE = "core.twofactor.webauthn_rp_id"
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+WEBAUTHN_RP_ID = env("WEBAUTHN_RP_ID", "") or ""
+
+# Single sign-on (OpenID Connect, core/oidc.py), for staff; shaped for ProConnect. Off unless
+# OIDC_RP_CLIENT_ID is set. Endpoints are given one by one (ProConnect publishes them in its
+# discovery document).
+OIDC_RP_CLIENT_ID = env("OIDC_RP_CLIENT_ID", "") or ""
+OIDC_RP_CLIENT_SECRET = env("OIDC_RP_CLIENT_SECRET", "") or ""
+OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_OP_AUTHORIZATION_ENDPOINT", "") or ""
+OIDC_OP_TOKEN_ENDPOINT = env("OIDC_OP_TOKEN_ENDPOINT", "") or ""
+OIDC_OP_USER_ENDPOINT = env("OIDC_OP_USER_ENDPOINT", "") or ""
+OIDC_OP_JWKS_ENDPOINT = env("OIDC_OP_JWKS_ENDPOINT", "") or ""
+OIDC_OP_LOGOUT_ENDPOINT = env("OIDC_OP_LOGOUT_ENDPOINT", "") or ""
+OIDC_OP_LOGOUT_URL_METHOD = "core.oidc.provider_logout_url"
+OIDC_RP_SIGN_ALGO = env("OIDC_RP_SIGN_ALGO", "RS256") or "RS256"
+OIDC_RP_SCOPES = env("OIDC_RP_SCOPES", "openid email given_name usual_name siret uid") or "openid"
+OIDC_USE_PKCE = True
+OIDC_STORE_ID_TOKEN = True  # the hint of the logout at the provider
+OIDC_AUTH_REQUEST_EXTRA_PARAMS = (
+    {"acr_values": env("OIDC_ACR_VALUES", "")} if env("OIDC_ACR_VALUES", "") else {}
+)
+OIDC_TIMEOUT = 10
+OIDC_AUTHENTICATE_CLASS = "core.oidc.ProConnectLoginView"
+LOGIN_REDIRECT_URL_FAILURE = "/connexion/?sso=echec"
+# Roles are granted by admins; set OIDC_ROLES_CLAIM to take some from the provider, and only those
+# listed in OIDC_ROLES_ALLOWED (comma-separated role codes).
+OIDC_ROLES_CLAIM = env("OIDC_ROLES_CLAIM", "") or ""
+OIDC_ROLES_ALLOWED: list[str] = [
+    r.strip() for r in (env("OIDC_ROLES_ALLOWED", "") or "").split(",") if r.strip()
+]
+
+# Client addresses (or networks) of the reverse proxies whose X-Forwarded-For is believed: only a
+# request whose REMOTE_ADDR is one of them has its client address read from that header.
+TRUSTED_PROXIES: list[str] = [
+    p.strip() for p in (env("TRUSTED_PROXIES", "") or "").split(",") if p.strip()
+]
+# Login throttling (django-axes, see core/auth.py): at most AXES_FAILURE_LIMIT failures for one
+# account from one client address, and LOGIN_ADDRESS_FAILURE_FACTOR times that from one address
+# over all accounts, within AXES_COOLOFF_TIME; older failures are purged.
+AXES_FAILURE_LIMIT = int(env("LOGIN_MAX_FAILURES", "5") or 5)
+LOGIN_ADDRESS_FAILURE_FACTOR = int(env("LOGIN_ADDRESS_FAILURE_FACTOR", "4") or 4)
+AXES_COOLOFF_TIME = timedelta(minutes=int(env("LOGIN_LOCKOUT_MINUTES", "15") or 15))
+AXES_LOCKOUT_PARAMETERS = "core.auth.lockout_parameters"
+AXES_HANDLER = "core.auth.LoginThrottleHandler"
+AXES_CLIENT_IP_CALLABLE = "core.auth.client_ip"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "core.auth.login_username"
+AXES_LOCKOUT_CALLABLE = "core.auth.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# A failure while locked out does not push the end of the lockout further.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_SENSITIVE_PARAMETERS = ["username", "email", "password"]
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("French")), ("en", _("English"))]
@@ -130,6 +218,16 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 
 # Absolute address of the site, for links in emails.
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+# Origins where passkeys are used (https://…, or http://localhost in development).
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [
+    o.strip().rstrip("/")
+    for o in (env("WEBAUTHN_ALLOWED_ORIGINS", "") or "").split(",")
+    if o.strip()
+] or (
+    [SITE_URL.rstrip("/")]
+    if SITE_URL.startswith(("https://", "http://localhost"))
+    else ["http://localhost:8000"]
+)
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(env("EMAIL_PORT", "25") or 25)
@@ -143,7 +241,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "core.twofactor.PersonalTokenAuthentication",
+        "core.twofactor.PasswordTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -195,6 +294,44 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Content-Security-Policy (django-csp): no inline script or style anywhere; the one exception is
+# the ReDoc page (config/urls.py), whose bundle injects its styles.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        # core.oidc.ProviderFormActionMiddleware adds the identity provider when SSO is on.
+        "form-action": [SELF],
+    }
+}
+# Permissions-Policy (django-permissions-policy): no powerful feature but passkeys, on this origin.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    "accelerometer": [],
+    "autoplay": [],
+    "camera": [],
+    "display-capture": [],
+    "encrypted-media": [],
+    "fullscreen": [],
+    "geolocation": [],
+    "gyroscope": [],
+    "magnetometer": [],
+    "microphone": [],
+    "midi": [],
+    "payment": [],
+    "publickey-credentials-create": ["self"],
+    "publickey-credentials-get": ["self"],
+    "screen-wake-lock": [],
+    "usb": [],
+    "xr-spatial-tracking": [],
+}
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
@@ -204,6 +341,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    # django-axes logs every login at INFO; failures and lockouts are WARNING.
+    "loggers": {"axes": {"level": env("AXES_LOG_LEVEL", "WARNING")}},
 }
 
 # Domain figures (docs/domain.md): written agreement above this yearly amount (loi 2000-321 art. 10).

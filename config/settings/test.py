@@ -3,7 +3,7 @@
 import tempfile
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import env, env_bool
 
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
@@ -24,3 +24,7 @@ LANGUAGE_CODE = "fr"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 DEMO_OUTPUT_DIR = tempfile.mkdtemp(prefix="pluriel-test-demo-")
+
+# Tests of the second factor turn it on (tests/core/test_two_factor.py); elsewhere force_login is
+# enough, as it is for the other authentication steps.
+TWO_FACTOR_REQUIRED = env_bool("TWO_FACTOR_REQUIRED", False)

@@ -19,7 +19,7 @@ project's payments still add up to its cost.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import DomainError
 from core.money import CENT, split_exact, to_money
+from grants import equal_shares
 
 RULE_GREEDY = "greedy_by_votes"
 RULE_EQUAL_SHARES = "method_of_equal_shares"
@@ -147,6 +148,7 @@ def _normalise(projects: Sequence[Project], ballots: Ballots, budget: Decimal) -
         by_id[project.id] = project
     cardinal = _is_score_ballots(ballots)
     utilities: dict[str, dict[str, Fraction]] = {pid: {} for pid in by_id}
+    cost_utility = {pid: Fraction(p.cost) for pid, p in by_id.items()}
     for voter in sorted(ballots):
         ballot: Any = ballots[voter]
         if cardinal != isinstance(ballot, Mapping):
@@ -173,7 +175,7 @@ def _normalise(projects: Sequence[Project], ballots: Ballots, budget: Decimal) -
                     continue
                 utilities[pid][voter] = Fraction(score)
             else:
-                utilities[pid][voter] = Fraction(by_id[pid].cost)
+                utilities[pid][voter] = cost_utility[pid]
     votes = {pid: len(supporters) for pid, supporters in utilities.items()}
     return _Election(
         projects=by_id,
@@ -334,6 +336,7 @@ def method_of_equal_shares(
     budget: Decimal,
     *,
     completion: str = DEFAULT_COMPLETION,
+    progress: Callable[[int], None] | None = None,
 ) -> AllocationResult:
     """The Method of Equal Shares: the envelope is split equally between the voters, each voter's
     share only pays for projects that voter supports.
@@ -351,6 +354,8 @@ def method_of_equal_shares(
       project fits any more) or would exceed the envelope, keeping the last outcome within it;
     - "greedy": the bare rule, then the remaining envelope by votes (`greedy_by_votes` order);
     - "add1_greedy" (default): "add1", then greedy by votes — equalshares.net's standard.
+
+    `progress`, when given, is called with the number of Add1 rounds done so far.
     """
     if completion not in COMPLETIONS:
         raise DomainError(
@@ -369,16 +374,15 @@ def method_of_equal_shares(
             votes=MappingProxyType(dict(election.votes)),
         )
     share = Fraction(budget) / len(election.voters)
-    run = _equal_shares_run(election, share)
-    rounds = 0
-    if completion in (COMPLETION_ADD1, COMPLETION_ADD1_GREEDY):
-        # Terminates: once a share exceeds the cost of every project, all supported projects are
-        # selected, which is either over the envelope or exhaustive.
-        while not _is_exhaustive(election, run.selected, run.spent):
-            bigger = _equal_shares_run(election, share + Fraction(ADD1_INCREMENT))
-            if bigger.spent > budget:
-                break
-            share, run, rounds = share + Fraction(ADD1_INCREMENT), bigger, rounds + 1
+    if not election.cardinal:
+        run, share, rounds = _approval_equal_shares(
+            election,
+            share,
+            add1=completion in (COMPLETION_ADD1, COMPLETION_ADD1_GREEDY),
+            progress=progress,
+        )
+    else:
+        run, share, rounds = _textbook_equal_shares(election, share, completion)
     selected, spent = list(run.selected), run.spent
     completed: list[str] = []
     if completion in (COMPLETION_GREEDY, COMPLETION_ADD1_GREEDY):
@@ -397,6 +401,78 @@ def method_of_equal_shares(
         voter_share=share,
         add1_rounds=rounds,
     )
+
+
+def _approval_equal_shares(
+    election: _Election,
+    share: Fraction,
+    *,
+    add1: bool,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[_MesRun, Fraction, int]:
+    """Approval ballots: the fast exact engine of `grants.equal_shares` (same outcome as
+    `_equal_shares_run` and its Add1 loop, see docs/decisions/2026-12-06-fast-equal-shares.md)."""
+    ids = sorted(election.projects)
+    index = {voter: i for i, voter in enumerate(election.voters)}
+    engine = equal_shares.ApprovalMes(
+        costs=[Fraction(election.projects[pid].cost) for pid in ids],
+        supporters=[[index[v] for v in election.utilities[pid]] for pid in ids],
+        n_voters=len(election.voters),
+        tie_key=lambda j: equal_shares_tie_key(election.projects[ids[j]], election.votes[ids[j]]),
+    )
+
+    # `_is_exhaustive` on the engine's indices: only the cheapest supported project left matters.
+    by_cost = sorted((engine.costs[j], j) for j in engine.candidates)
+    envelope = Fraction(election.budget)
+
+    def exhaustive(selected: Sequence[int], spent: Fraction) -> bool:
+        chosen = set(selected)
+        cheapest = next((cost for cost, j in by_cost if j not in chosen), None)
+        return cheapest is None or cheapest > envelope - spent
+
+    if add1:
+        run, share, rounds = equal_shares.add1(engine, share, envelope, exhaustive, progress)
+    else:
+        run, rounds = engine.run(share), 0
+    paid = engine.payments(run)
+    return (
+        _MesRun(
+            selected=[ids[j] for j in run.selected],
+            payments={
+                ids[j]: {election.voters[i]: amount for i, amount in by_voter.items()}
+                for j, by_voter in paid.items()
+            },
+            spent=_decimal(run.spent),
+        ),
+        share,
+        rounds,
+    )
+
+
+def _decimal(amount: Fraction) -> Decimal:
+    """An exact sum of euro-and-cent costs as a Decimal."""
+    cents = amount * 100
+    if cents.denominator != 1:
+        raise ValueError("not a whole number of cents")
+    return Decimal(cents.numerator).scaleb(-2)
+
+
+def _textbook_equal_shares(
+    election: _Election, share: Fraction, completion: str
+) -> tuple[_MesRun, Fraction, int]:
+    """The textbook loop, one full run per Add1 round: used for score ballots, and by the tests
+    as the reference of the fast engine."""
+    run = _equal_shares_run(election, share)
+    rounds = 0
+    if completion in (COMPLETION_ADD1, COMPLETION_ADD1_GREEDY):
+        # Terminates: once a share exceeds the cost of every project, all supported projects are
+        # selected, which is either over the envelope or exhaustive.
+        while not _is_exhaustive(election, run.selected, run.spent):
+            bigger = _equal_shares_run(election, share + Fraction(ADD1_INCREMENT))
+            if bigger.spent > election.budget:
+                break
+            share, run, rounds = share + Fraction(ADD1_INCREMENT), bigger, rounds + 1
+    return run, share, rounds
 
 
 # --- Checker (used by tests, and available to audit a stored result) --------------------------

@@ -24,6 +24,7 @@ from calls.models import Call, CallMode, Challenge, Panel
 from calls.selectors import calls_readable_by
 from calls.services import call_panel_member, challenge_moderate, challenge_propose
 from core.api_views import R400, R403, R404, R409
+from core.auth import client_ip
 from core.errors import PermissionDenied
 from core.models import Role
 from core.permissions import has_role, is_staff_member
@@ -57,6 +58,10 @@ class ProposalThrottle(AnonRateThrottle):
     """Anonymous proposals are slowed down per address (reading is not)."""
 
     rate = "10/hour"
+
+    def get_ident(self, request) -> str:
+        # DRF would believe any X-Forwarded-For; core.auth only believes a trusted proxy's.
+        return client_ip(request) or super().get_ident(request)
 
     def allow_request(self, request, view) -> bool:
         if request.method != "POST":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -181,8 +182,9 @@ def _ballots_for_rules(call: Call) -> dict[str, Any]:
     return ballots
 
 
-def allocation_compute(*, actor: User, call: Call) -> AllocationRun:
-    """After the vote: compute both rules side by side on the call's envelope."""
+def allocation_compute_check(*, actor: User, call: Call) -> dict[str, Any]:
+    """Refuse, with the reason, a computation that cannot run now; else return the tally.
+    Called before a background computation is queued, and again by the computation."""
     if not has_role(actor, Role.PROGRAMME_MANAGER):
         raise PermissionDenied(_("Seul·e un·e responsable de programme lance la répartition."))
     panel = call.panel
@@ -199,14 +201,24 @@ def allocation_compute(*, actor: User, call: Call) -> AllocationRun:
             % {"v": counted["voters"], "q": counted["quorum"]},
             code="quorum",
         )
+    if not ballot_candidates(call).exists():
+        raise DomainError(_("Aucun projet n'a été soumis au vote."))
+    return counted
+
+
+def allocation_compute(
+    *, actor: User, call: Call, progress: Callable[[int], None] | None = None
+) -> AllocationRun:
+    """After the vote: compute both rules side by side on the call's envelope. `progress` is
+    called with the number of Add1 rounds done (see grants.jobs_solutions, which runs this in
+    the background)."""
+    counted = allocation_compute_check(actor=actor, call=call)
     projects = [
         allocation.Project(id=str(a.pk), cost=a.requested_amount) for a in ballot_candidates(call)
     ]
-    if not projects:
-        raise DomainError(_("Aucun projet n'a été soumis au vote."))
     ballots = _ballots_for_rules(call)
     greedy = allocation.greedy_by_votes(projects, ballots, call.envelope)
-    mes = allocation.method_of_equal_shares(projects, ballots, call.envelope)
+    mes = allocation.method_of_equal_shares(projects, ballots, call.envelope, progress=progress)
     # Who paid what, aggregated per project (never per voter: the ballot may be secret).
     counted["equal_shares"] = equal_shares_summary(mes)
     with transaction.atomic():

@@ -36,8 +36,8 @@ from core.errors import DomainError
 from core.models import Role, User
 from core.permissions import has_role
 
+from ..jobs_solutions import allocation_compute_start, allocation_job
 from ..models import AllocationRun, Ballot
-from ..tasks import allocation_compute_task, allocation_progress
 from . import services as svc
 from .forms import (
     AssessmentForm,
@@ -499,13 +499,13 @@ def _results_context(
         "is_manager": is_manager,
         "panel": panel,
         "error": error,
-        "progress": None,
+        "job": None,
         "live": None,
         "decide_form": None,
         "secret": panel.secret_ballot if panel else True,
     }
     if is_manager and not published:
-        context["progress"] = allocation_progress(call.pk)
+        context["job"] = allocation_job(call)
         if panel is not None:
             context["live"] = svc.tally(call)
             context["can_compute"] = now() >= panel.voting_closes_at
@@ -535,24 +535,19 @@ def results(request: HttpRequest, call_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def allocation_compute(request: HttpRequest, call_id: int) -> HttpResponse:
-    """Start the computation (a Celery task recording its progress; in-process in dev and tests)."""
+    """Start the computation as a background job; the results page follows its progress."""
     call = _get_call(request, call_id)
     _require_manager(request)
-    allocation_compute_task.delay(call.pk, request.user.pk)
-    progress = allocation_progress(call.pk) or {}
-    if progress.get("state") == "failed":
-        context = _results_context(
-            request, call, error=progress.get("message") or _("Le calcul a échoué.")
-        )
-        return render(
-            request, "grants/solutions/results.html", context, status=progress.get("status", 400)
-        )
-    if progress.get("state") == "done":
+    try:
+        allocation_compute_start(actor=request.user, call=call)
+    except DomainError as exc:
+        context = _results_context(request, call, error=str(exc.message))
+        return render(request, "grants/solutions/results.html", context, status=exc.status_code)
+    job = allocation_job(call)
+    if job is not None and job.state == job.State.DONE and "run" in job.result:
         messages.success(request, _("La répartition est calculée selon les deux règles."))
     else:
-        messages.info(
-            request, _("Le calcul est en cours : actualisez la page dans quelques secondes.")
-        )
+        messages.info(request, _("Le calcul a commencé : cette page affiche son avancement."))
     return redirect("solutions:results", call_id=call.pk)
 
 

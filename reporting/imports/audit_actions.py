@@ -9,3 +9,6 @@ register_action(
     "reporting.import.invalidated",
     _("Import refusé à l'application (données modifiées depuis la vérification)"),
 )
+register_action(
+    "reporting.import.profile_saved", _("Profil de correspondance des colonnes enregistré")
+)

@@ -11,6 +11,16 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from .cleaning import Fixed, placeholder, scientific_notation
+from .mapping import (
+    SIMILAR,
+    Target,
+    add_samples,
+    candidates,
+    describe,
+    how_label,
+    most_similar,
+)
 from .reader import CellError, Table, clean_text, loose_header, normalise_header
 from .report import Report
 
@@ -39,10 +49,16 @@ def map_headers(
     report: Report,
     *,
     ignored: dict[str, str] | None = None,
+    overrides: dict[str, str] | None = None,
 ) -> Mapping:
-    """Match the file's headers to `columns`. A duplicated header, a missing required column are
-    errors; an unknown header is a warning (the column is ignored). `ignored`: loose header →
-    the reason a known column is deliberately not imported."""
+    """Match the file's headers to `columns`: the user's choices (`overrides`, normalised header
+    → column key, "" to ignore), then the label and aliases (exact, then without case, accents
+    and punctuation), then a similar name. A duplicated header, a missing required column (with
+    the columns that could hold it) are errors; an unknown header is a warning (the column is
+    ignored). `ignored`: loose header → the reason a known column is deliberately not imported."""
+    overrides = overrides or {}
+    by_key = {c.key: c for c in columns}
+    goals = [Target(c.key, c.label, "", c.aliases) for c in columns]
     # Each name a column answers to, with its rank: the label first, then the aliases in order.
     exact: dict[str, tuple[Column, int]] = {}
     loose: dict[str, tuple[Column, int]] = {}
@@ -51,56 +67,108 @@ def map_headers(
             exact.setdefault(normalise_header(name), (column, rank))
             loose.setdefault(loose_header(name), (column, rank))
     chosen: dict[str, tuple[int, int]] = {}  # column key → (rank, position)
+    how: dict[int, str] = {}
+    unknown: list[int] = []
     for position, header in enumerate(table.headers):
         if not header:
             continue
-        match = exact.get(normalise_header(header)) or loose.get(loose_header(header))
-        if match is None:
-            reason = (ignored or {}).get(loose_header(header))
-            report.warning(1, header, "", reason or _("Colonne inconnue, ignorée."))
+        wanted = overrides.get(normalise_header(header))
+        match: tuple[Column, int] | None
+        if wanted is not None:
+            if wanted not in by_key:
+                how[position] = how_label("user-ignored")
+                continue
+            match, how[position] = (by_key[wanted], -1), how_label("user")
+        else:
+            match = exact.get(normalise_header(header)) or loose.get(loose_header(header))
+            if match is None:
+                if loose_header(header) in (ignored or {}):
+                    report.warning(1, header, "", (ignored or {})[loose_header(header)])
+                else:
+                    unknown.append(position)
+                continue
+            how[position] = how_label("exact" if match[1] == 0 else "synonym")
+        _choose(table, report, chosen, how, match, position)
+    for position in unknown:
+        header = table.headers[position]
+        target, score = most_similar(header, goals, set(chosen))
+        if target is None or score < SIMILAR:
+            report.warning(1, header, "", _("Colonne inconnue, ignorée."))
             continue
-        column, rank = match
-        if column.key not in chosen:
-            chosen[column.key] = (rank, position)
-            continue
-        other_rank, other = chosen[column.key]
-        if normalise_header(table.headers[other]) == normalise_header(header):
-            report.error(
-                1,
-                header,
-                "",
-                _(
-                    "La colonne « %(column)s » apparaît deux fois (colonnes %(first)s et "
-                    "%(second)s) : gardez-en une seule."
-                )
-                % {"column": header, "first": other + 1, "second": position + 1},
-            )
-            continue
-        # Two different headers for one column (LIBELLE and NCCENR in INSEE's file): the
-        # better-known name is read, the other ignored.
-        if rank < other_rank:
-            chosen[column.key] = (rank, position)
-            header, other = table.headers[other], position
         report.warning(
             1,
             header,
             "",
-            _("Colonne ignorée : « %(used)s » est lue pour « %(column)s ».")
-            % {"used": table.headers[other], "column": column.label},
+            _("Colonne lue comme « %(name)s » (%(how)s).")
+            % {"name": by_key[target.key].label, "how": how_label("similar", score)},
         )
+        how[position] = how_label("similar", score)
+        _choose(table, report, chosen, how, (by_key[target.key], 99), position)
     mapping = Mapping(
         index={key: position for key, (_rank, position) in chosen.items()},
         labels={key: table.headers[position] for key, (_rank, position) in chosen.items()},
     )
+    used = set(mapping.index.values())
     for column in columns:
         if column.required and column.key not in mapping.index:
-            report.error(
-                1,
-                column.label,
-                "",
-                _("Colonne obligatoire « %(column)s » absente.") % {"column": column.label},
-            )
+            message = _("Colonne obligatoire « %(column)s » absente.") % {"column": column.label}
+            maybe = candidates(next(g for g in goals if g.key == column.key), table.headers, used)
+            if maybe:
+                message += " " + _(
+                    "Colonnes du fichier qui pourraient la contenir : %(columns)s (choisissez-la "
+                    "dans la correspondance des colonnes)."
+                ) % {"columns": ", ".join(f"« {h} »" for h in maybe)}
+            report.error(1, column.label, "", message)
+    report.mapping = describe(
+        table.headers,
+        {p: (k, by_key[k].label, "") for k, p in mapping.index.items()},
+        how,
+    )
     return mapping
+
+
+def _choose(
+    table: Table,
+    report: Report,
+    chosen: dict[str, tuple[int, int]],
+    how: dict[int, str],
+    match: tuple[Column, int],
+    position: int,
+) -> None:
+    header = table.headers[position]
+    column, rank = match
+    if column.key not in chosen:
+        chosen[column.key] = (rank, position)
+        return
+    other_rank, other = chosen[column.key]
+    if normalise_header(table.headers[other]) == normalise_header(header):
+        report.error(
+            1,
+            header,
+            "",
+            _(
+                "La colonne « %(column)s » apparaît deux fois (colonnes %(first)s et "
+                "%(second)s) : gardez-en une seule."
+            )
+            % {"column": header, "first": other + 1, "second": position + 1},
+        )
+        how[position] = how_label("duplicate")
+        return
+    # Two different headers for one column (LIBELLE and NCCENR in INSEE's file): the
+    # better-known name is read, the other ignored.
+    if rank < other_rank:
+        chosen[column.key] = (rank, position)
+        how[other] = how_label("ignored")
+        header, other = table.headers[other], position
+    else:
+        how[position] = how_label("ignored")
+    report.warning(
+        1,
+        header,
+        "",
+        _("Colonne ignorée : « %(used)s » est lue pour « %(column)s ».")
+        % {"used": table.headers[other], "column": column.label},
+    )
 
 
 def read_records(
@@ -117,10 +185,18 @@ def read_records(
     width = len(table.headers)
     # Without a required column no row can be imported; its cells are still all checked.
     unusable = any(c.required and c.key not in mapping.index for c in columns)
+    first_of: dict[int, int] = {}  # a row's cells' hash → the first row with the same cells
+    sampling = bool(report.mapping)
     for row, cells in table.rows():
         report.row_count += 1
+        if sampling:
+            sampling = add_samples(report.mapping, cells) and report.row_count < 100
         values: dict[str, Any] = {}
         bad: set[str] = {""} if unusable else set()
+        same = first_of.setdefault(hash(tuple(cells)), row)
+        if same != row:
+            report.warning(row, "", "", _("Ligne identique à la ligne %(row)s.") % {"row": same})
+            report.clean("duplicate", "", 1, _("lignes identiques à une ligne précédente"), row=row)
         if len(cells) > width and any(c.strip() for c in cells[width:]):
             report.error(
                 row,
@@ -133,10 +209,19 @@ def read_records(
         for key, label, index, required, parse, max_length in plan:
             raw = cells[index] if index < len(cells) else ""
             text = _clean(raw)
+            if text and len(text) <= 16 and not "0" <= text[0] <= "9" and placeholder(text):
+                report.clean(
+                    f"placeholder:{text}",
+                    label,
+                    1,
+                    _("« %(value)s » lu comme vide") % {"value": text},
+                    row=row,
+                )
+                text = ""
             if not text:
                 values[key] = None
                 if required:
-                    report.error(row, label, "", _("Cellule obligatoire vide."))
+                    report.error(row, label, raw, _("Cellule obligatoire vide."))
                     bad.add(key)
                 continue
             if max_length is not None and len(text) > max_length:
@@ -154,11 +239,17 @@ def read_records(
                 values[key] = text
                 continue
             try:
-                values[key] = parse(text)
+                value = parse(text)
             except CellError as exc:
-                report.error(row, label, raw, exc.message)
+                # Excel's 7,86E+13: say why the digits are lost.
+                report.error(row, label, raw, scientific_notation(text) or exc.message)
                 values[key] = None
                 bad.add(key)
+                continue
+            if type(value) is Fixed:
+                report.clean(value.code, label, 1, value.message, row=row)
+                value = value.value
+            values[key] = value
         yield row, values, bad
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from core.models import User
+from core.services_import import organisations_with_siren
 from cpo.services_import import (
     HistoricalGrant,
     agreements_import_historical,
@@ -33,7 +34,9 @@ from cpo.services_import import (
 )
 
 from . import scdl
+from .cleaning import Siren
 from .columns import read_records
+from .mapping import overrides_of
 from .reader import Table, normalise_header
 from .report import Report
 
@@ -48,12 +51,13 @@ def read(
     rows (the caller imports nothing unless the report has no error)."""
     strict = options.get("strict", True)
     cols = scdl.columns(strict=strict)
-    mapping = scdl.map_headers(table, cols, report, strict=strict)
+    mapping = scdl.map_headers(table, cols, report, strict=strict, overrides=overrides_of(options))
     multi_year = "exerciceBudgetaire" in mapping.index
     label = mapping.labels.get
     grants_by_key: dict[tuple[str, str], HistoricalGrant] = {}
     # One string object per distinct funder, beneficiary and object, not one per row.
     one = {}.setdefault
+    sirens: dict[str, list[tuple[str, str]]] = {}
     for row, values, bad in read_records(table, cols, mapping, report):
         if row % 5000 == 0:
             progress(report.row_count)
@@ -80,6 +84,12 @@ def read(
                 _("Le nom de l'attribuant dépasse 200 caractères."),
             )
             bad.add("nomAttribuant")
+        if isinstance(values.get("idBeneficiaire"), Siren):
+            values["idBeneficiaire"] = _complete_siren(
+                values["idBeneficiaire"], row, label("idBeneficiaire"), report, sirens
+            )
+            if values["idBeneficiaire"] is None:
+                bad.add("idBeneficiaire")
         period = values.get("datesPeriodeVersement")
         if period and None in period:
             report.warning(
@@ -179,6 +189,43 @@ def read(
                 % {"years": ", ".join(str(y) for y in years)},
             )
     return grants
+
+
+def _complete_siren(
+    siren: str, row: int, column: str, report: Report, known: dict[str, list[tuple[str, str]]]
+) -> str | None:
+    """The SIRET of the one known organisation with this SIREN (warned), or None (error)."""
+    if siren not in known:
+        known[siren] = organisations_with_siren(siren)
+    matches = known[siren]
+    if len(matches) == 1:
+        siret, name = matches[0]
+        report.warning(
+            row,
+            column,
+            siren,
+            _("SIREN au lieu du SIRET : l'établissement connu %(siret)s (« %(name)s ») est retenu.")
+            % {"siret": siret, "name": name},
+        )
+        report.clean("siren", column, 1, _("SIREN complété par le SIRET connu"), row=row)
+        return siret
+    report.error(
+        row,
+        column,
+        siren,
+        _(
+            "« %(value)s » est un SIREN (9 chiffres) : aucune organisation connue ne le porte, "
+            "donnez le SIRET (14 chiffres) de l'établissement."
+        )
+        % {"value": siren}
+        if not matches
+        else _(
+            "« %(value)s » est un SIREN (9 chiffres) porté par %(n)s établissements connus : "
+            "donnez le SIRET (14 chiffres) de celui qui reçoit la subvention."
+        )
+        % {"value": siren, "n": len(matches)},
+    )
+    return None
 
 
 def external_id_for(*, reference: str, beneficiary: str, year: int, title: str) -> str:

@@ -20,8 +20,10 @@ from core.identifiers import INSEE_RE, RNA_RE
 from core.models import Organisation, User
 from core.services_import import organisation_ids_by_siret, organisations_upsert
 
+from .cleaning import siret_cell
 from .columns import Column, map_headers, read_records
-from .reader import CellError, Table, loose_header, normalise_header, parse_siret
+from .mapping import overrides_of
+from .reader import CellError, Table, loose_header, normalise_header
 from .report import Report
 
 
@@ -105,7 +107,7 @@ COLUMNS = [
         required=True,
         max_length=255,
     ),
-    Column("siret", "siret", ("n° siret", "numero siret"), required=True, parse=parse_siret),
+    Column("siret", "siret", ("n° siret", "numero siret"), required=True, parse=siret_cell),
     Column("rna", "rna", ("numero rna", "n° rna", "rna association"), parse=_rna),
     Column("legal_form", "forme juridique", ("statut", "forme"), parse=_legal_form),
     Column("email", "email", ("e-mail", "courriel", "mail", "adresse e-mail"), parse=_email),
@@ -139,7 +141,7 @@ IGNORED = {
 def read(
     table: Table, options: dict[str, Any], report: Report, progress: Callable[[int], None]
 ) -> list[dict[str, Any]]:
-    mapping = map_headers(table, COLUMNS, report, ignored=IGNORED)
+    mapping = map_headers(table, COLUMNS, report, ignored=IGNORED, overrides=overrides_of(options))
     rows: list[dict[str, Any]] = []
     first_row: dict[str, int] = {}
     for row, values, bad in read_records(table, COLUMNS, mapping, report):

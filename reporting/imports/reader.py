@@ -18,7 +18,6 @@ import datetime
 import io
 import re
 import unicodedata
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -73,6 +72,44 @@ def loose_header(text: Any) -> str:
     return re.sub(r"[^0-9a-z]", "", normalise_header(text))
 
 
+# --------------------------------------------------------------------------- limits
+
+#: What a file may hold, checked before it is loaded (a spreadsheet's declared sizes, a CSV's
+#: line lengths as they are read): beyond, the file is refused with the limit in the message.
+MAX_COLUMNS = 500
+MAX_ROWS = 1_000_000
+MAX_LINE_BYTES = 1024 * 1024
+#: Lines (or rows) named one by one in a warning; all are counted.
+NAMED_LINES = 20
+
+
+def _too_many_columns(count: int) -> DomainError:
+    return DomainError(
+        _(
+            "Le fichier compte %(n)s colonnes, au-delà de la limite de %(max)s : gardez seulement "
+            "les colonnes à importer."
+        )
+        % {"n": count, "max": MAX_COLUMNS},
+        field="file",
+    )
+
+
+def _too_many_rows() -> DomainError:
+    return DomainError(
+        _("Le fichier dépasse %(max)s lignes : découpez-le en plusieurs fichiers.")
+        % {"max": f"{MAX_ROWS:,}".replace(",", " ")},
+        field="file",
+    )
+
+
+def line_list(numbers: list[int], count: int) -> str:
+    """« 3, 8, 12 » or « 3, 8, 12… (57 en tout) »."""
+    text = ", ".join(str(n) for n in numbers[:NAMED_LINES])
+    if count > len(numbers[:NAMED_LINES]):
+        text += "… " + _("(%(n)s en tout)") % {"n": count}
+    return text
+
+
 # --------------------------------------------------------------------------- the table
 
 
@@ -86,31 +123,124 @@ class Table:
     delimiter: str = ""
     _rows: Callable[[], Iterator[list[Any]]] = field(repr=False, default=lambda: iter(()))
     blank_rows: int = 0
+    sheet: str = ""
+    sheets: list[str] = field(default_factory=list)
+    decimal: str = ""  # the decimal separator the numbers of the file use, when they show one
+    decoder: LineDecoder | None = field(default=None, repr=False)
+    #: Data rows whose cell count differs from the header's (CSV): the separator may be wrong.
+    ragged_rows: int = 0
+    first_row: int = 2  # the number of the first data row (a spreadsheet's title rows skipped)
+    title_rows: list[str] = field(default_factory=list)
+    formulas_without_value: int = 0
+    merged_cells: int = 0
 
     @property
     def keys(self) -> list[str]:
         return [normalise_header(h) for h in self.headers]
 
-    def describe(self) -> dict[str, str]:
+    def describe(self) -> dict[str, Any]:
         """How the file was read, for the report."""
-        info = {"format": self.format.upper()}
+        info: dict[str, Any] = {"format": self.format.upper()}
         if self.encoding:
             info["encoding"] = self.encoding
         if self.delimiter:
             info["delimiter"] = {"\t": "tabulation"}.get(self.delimiter, self.delimiter)
+        if self.decimal:
+            info["decimal"] = self.decimal
+        if self.sheet:
+            info["sheet"] = self.sheet
+        if len(self.sheets) > 1:
+            info["sheets"] = self.sheets
         return info
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """(row number, cells as text) for every non-blank row. Typed spreadsheet cells come back
         as canonical text: dates as YYYY-MM-DD, numbers with a point and no exponent."""
         self.blank_rows = 0
+        self.ragged_rows = 0
         typed = self.format != "csv"
-        for number, raw in enumerate(self._rows(), start=2):
+        width = len(self.headers)
+        for number, raw in enumerate(self._rows(), start=self.first_row):
+            if number > MAX_ROWS + self.first_row:
+                raise _too_many_rows()
             cells = [_as_text(v) for v in raw] if typed else raw
             if not any(cells) or not "".join(cells).strip():
                 self.blank_rows += 1
                 continue
+            if (
+                not typed
+                and len(cells) != width
+                and (len(cells) < width or any(c.strip() for c in cells[width:]))
+            ):
+                self.ragged_rows += 1
             yield number, cells
+        if self.decoder is not None:
+            self.encoding = self.decoder.describe()
+
+    def notes(self, report: Any, row_count: int) -> None:
+        """After the rows are read: what the report must say about how the file was read (lines
+        in another encoding, invalid bytes, a separator that does not fit)."""
+        if self.blank_rows:
+            report.file["blank_rows"] = self.blank_rows
+        if self.decoder is not None:
+            self.decoder.notes(report)
+        if self.title_rows:
+            report.warning(
+                None,
+                "",
+                " / ".join(self.title_rows)[:200],
+                _("Ligne(s) de titre au-dessus du tableau ignorées : l'en-tête est la ligne %(n)s.")
+                % {"n": self.first_row - 1},
+            )
+        if self.merged_cells:
+            report.clean(
+                "merged",
+                "",
+                self.merged_cells,
+                _("cellules fusionnées : la valeur de la cellule fusionnée est recopiée"),
+            )
+        if self.formulas_without_value:
+            report.warning(
+                None,
+                "",
+                "",
+                _(
+                    "%(n)s formule(s) enregistrée(s) sans valeur calculée, lues comme vides : "
+                    "ouvrez le classeur dans un tableur et enregistrez-le avant de le déposer."
+                )
+                % {"n": self.formulas_without_value},
+            )
+        if self.format != "csv":
+            return
+        others = [d for d in DELIMITERS if d != self.delimiter]
+        if len(self.headers) == 1:
+            seen = [d for d in others if d in self.headers[0]]
+            report.hint(
+                _(
+                    "Chaque ligne tient dans une seule cellule : le séparateur de colonnes n'a pas "
+                    "été reconnu (attendu : point-virgule, virgule, tabulation ou barre "
+                    "verticale)."
+                )
+                + (
+                    " "
+                    + _("L'en-tête contient « %(seen)s » : est-ce le séparateur ?")
+                    % {"seen": " ".join(seen)}
+                    if seen
+                    else ""
+                )
+            )
+        elif row_count and self.ragged_rows * 2 > row_count:
+            hint = _(
+                "%(n)s lignes sur %(total)s n'ont pas autant de cellules que l'en-tête (séparateur "
+                "« %(sep)s »)."
+            ) % {"n": self.ragged_rows, "total": row_count, "sep": self.delimiter}
+            if self.delimiter == ",":
+                hint += " " + _(
+                    "Des nombres écrits avec une virgule décimale (100 000,00) sans guillemets "
+                    "coupent les cellules : enregistrez le fichier avec le point-virgule comme "
+                    "séparateur, ou mettez ces nombres entre guillemets."
+                )
+            report.hint(hint)
 
 
 def _as_text(value: Any) -> str:
@@ -127,6 +257,8 @@ def _as_text(value: Any) -> str:
     if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, float):
+        if value != value:  # NaN: an empty cell read by pandas
+            return ""
         if value.is_integer() and abs(value) < 1e16:
             return str(int(value))
         return format(Decimal(repr(value)), "f")
@@ -135,16 +267,19 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def open_table(file: IO[bytes], *, name: str = "") -> Table:
+def open_table(file: IO[bytes], *, name: str = "", sheet: str = "") -> Table:
     """Open an uploaded file (binary, seekable). Raises DomainError(field="file") with a French
-    message when the file cannot be read as a table."""
+    message when the file cannot be read as a table. `sheet`: a spreadsheet's sheet, by name or
+    position from 1 (the first one otherwise)."""
     file = _binary(file)
     file.seek(0)
     head = file.read(8)
     file.seek(0)
     lower = name.lower()
     if head.startswith(_ZIP):
-        return _open_zip(file)
+        from .spreadsheets import open_zip
+
+        return open_zip(file, sheet=sheet)
     if head.startswith(_OLE) or lower.endswith(".xls"):
         raise DomainError(
             _(
@@ -156,6 +291,14 @@ def open_table(file: IO[bytes], *, name: str = "") -> Table:
     if head.startswith(b"%PDF"):
         raise DomainError(
             _("Ce fichier est un PDF : déposez un tableau (CSV, XLSX ou ODS)."), field="file"
+        )
+    if lower.endswith((".xlsx", ".ods")):
+        raise DomainError(
+            _(
+                "Ce fichier porte l'extension d'un classeur mais n'en est pas un (archive "
+                "absente) : il est endommagé ou mal renommé."
+            ),
+            field="file",
         )
     return _open_csv(file)
 
@@ -169,44 +312,145 @@ def _binary(file: Any) -> IO[bytes]:
     return file
 
 
-def _empty_file() -> DomainError:
+def empty_file() -> DomainError:
     return DomainError(_("Le fichier est vide : aucune ligne d'en-tête."), field="file")
+
+
+def check_headers(headers: list[str]) -> list[str]:
+    """The header row, cleaned; refused when empty or too wide."""
+    headers = trim_trailing_blanks([clean_text(h) for h in headers])
+    if not any(headers):
+        raise empty_file()
+    if len(headers) > MAX_COLUMNS:
+        raise _too_many_columns(len(headers))
+    return headers
+
+
+def trim_trailing_blanks(headers: list[str]) -> list[str]:
+    while headers and not headers[-1].strip():
+        headers.pop()
+    return headers
 
 
 # --------------------------------------------------------------------------- CSV
 
 
-def detect_encoding(file: IO[bytes]) -> str:
-    """UTF-8 (BOM or not) when the whole file decodes as UTF-8; UTF-16 with a BOM; otherwise the
-    Western single-byte encoding charset-normalizer finds most likely (CP1252 by default, which
-    is Latin-1 plus the typographic quotes and € that Excel writes)."""
-    file.seek(0)
-    head = file.read(4)
-    file.seek(0)
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        while chunk := file.read(1 << 20):
-            decoder.decode(chunk)
-        decoder.decode(b"", final=True)
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    finally:
-        file.seek(0)
-    sample = file.read(SAMPLE_BYTES * 4)
-    file.seek(0)
-    from charset_normalizer import from_bytes
+def _cp1252_for_invalid_utf8(error: UnicodeError) -> tuple[str, int]:
+    """Decoding error handler: the bytes that are not UTF-8 read as Windows-1252 (undefined
+    bytes become U+FFFD). A line mixing both (a cell pasted from another file) reads right."""
+    assert isinstance(error, UnicodeDecodeError)
+    chunk = error.object[error.start : error.end]
+    return bytes(chunk).decode("cp1252", errors="replace"), error.end
 
-    best = from_bytes(sample, cp_isolation=["cp1252", "latin_1", "iso8859_15"]).best()
-    encoding = best.encoding if best is not None else "cp1252"
-    if encoding in ("latin_1", "iso8859_15", "cp1252"):
-        # Latin-1 files are read as CP1252 unless they use the 5 bytes CP1252 leaves undefined.
-        encoding = "cp1252" if not re.search(rb"[\x81\x8d\x8f\x90\x9d]", sample) else "latin-1"
-    return encoding.replace("_", "-")
+
+codecs.register_error("pluriel-cp1252", _cp1252_for_invalid_utf8)
+
+
+def _line_too_long(line: int) -> DomainError:
+    return DomainError(
+        _(
+            "La ligne %(line)s dépasse %(max)s Mo : ce n'est pas un tableau lisible (fichier "
+            "binaire, ou séparateur de lignes inconnu)."
+        )
+        % {"line": line, "max": MAX_LINE_BYTES // (1024 * 1024)},
+        field="file",
+    )
+
+
+def _limited_lines(text: IO[str]) -> Iterator[str]:
+    """The lines of a text stream, refused beyond MAX_LINE_BYTES characters."""
+    number = 0
+    while line := text.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(line) > MAX_LINE_BYTES:
+            raise _line_too_long(number)
+        yield line
+
+
+class LineDecoder:
+    """The lines of a CSV file, each decoded on its own: UTF-8, and the bytes of a line that
+    are not UTF-8 as Windows-1252 (Excel's « CSV » in France). Remembers which lines needed
+    Windows-1252 and which had bytes neither encoding defines (read as « � »), for the report.
+    Physical line numbers: the header is line 1."""
+
+    def __init__(self, file: IO[bytes], *, bom: bool) -> None:
+        self.file = file
+        self.bom = bom
+        self.line = 0
+        self.utf8_lines = 0  # lines with non-ASCII characters, all UTF-8
+        self.fallback: list[int] = []
+        self.fallback_count = 0
+        self.invalid: list[int] = []
+        self.invalid_count = 0
+
+    def __iter__(self) -> Iterator[str]:
+        readline = self.file.readline
+        while raw := readline(MAX_LINE_BYTES + 1):
+            self.line += 1
+            if len(raw) > MAX_LINE_BYTES:
+                raise _line_too_long(self.line)
+            try:
+                text = raw.decode("utf-8")
+                if not raw.isascii():
+                    self.utf8_lines += 1
+            except UnicodeDecodeError:
+                text = raw.decode("utf-8", errors="pluriel-cp1252")
+                self.fallback_count += 1
+                if len(self.fallback) < NAMED_LINES:
+                    self.fallback.append(self.line)
+                if "\ufffd" in text and b"\xef\xbf\xbd" not in raw:
+                    self.invalid_count += 1
+                    if len(self.invalid) < NAMED_LINES:
+                        self.invalid.append(self.line)
+            if self.line == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+            yield text
+
+    def describe(self) -> str:
+        if self.bom:
+            base = "UTF-8 (BOM)"
+        elif not self.fallback_count:
+            return "UTF-8"
+        else:
+            base = "UTF-8"
+        if not self.fallback_count:
+            return base
+        if not self.utf8_lines:
+            return "CP1252"
+        return _("%(base)s et CP1252 (mélangés)") % {"base": base}
+
+    def notes(self, report: Any) -> None:
+        if self.fallback_count and self.utf8_lines:
+            report.warning(
+                None,
+                "",
+                "",
+                _(
+                    "Encodages mélangés : %(n)s ligne(s) ne sont pas en UTF-8 et ont été lues en "
+                    "Windows-1252 (lignes %(lines)s du fichier). Vérifiez leurs accents."
+                )
+                % {
+                    "n": self.fallback_count,
+                    "lines": line_list(self.fallback, self.fallback_count),
+                },
+            )
+            report.clean(
+                "encoding",
+                "",
+                self.fallback_count,
+                _("lignes lues en Windows-1252 (le reste du fichier est en UTF-8)"),
+            )
+        if self.invalid_count:
+            report.warning(
+                None,
+                "",
+                "",
+                _(
+                    "%(n)s ligne(s) contiennent des octets qui ne sont des caractères ni en UTF-8 "
+                    "ni en Windows-1252, remplacés par « � » (lignes %(lines)s du fichier)."
+                )
+                % {"n": self.invalid_count, "lines": line_list(self.invalid, self.invalid_count)},
+            )
 
 
 def sniff_delimiter(sample: str) -> str:
@@ -231,6 +475,28 @@ def sniff_delimiter(sample: str) -> str:
     return best
 
 
+_COMMA_DECIMAL = re.compile(r"^[+-]?\d{1,3}(?:[ \u00a0\u202f.]?\d{3})*,\d+$")
+_POINT_DECIMAL = re.compile(r"^[+-]?\d{1,3}(?:[ \u00a0\u202f,]?\d{3})*\.\d+$")
+
+
+def sniff_decimal(sample: str, delimiter: str) -> str:
+    """« , » or « . »: the decimal separator most numbers of the sample use ("" if none shows)."""
+    comma = point = 0
+    try:
+        for record in csv.reader(io.StringIO(sample), delimiter=delimiter):
+            for cell in record:
+                cell = cell.strip()
+                if _COMMA_DECIMAL.match(cell):
+                    comma += 1
+                elif _POINT_DECIMAL.match(cell):
+                    point += 1
+    except csv.Error:
+        pass
+    if not comma and not point:
+        return ""
+    return "," if comma > point else "."
+
+
 class _BorrowedText(io.TextIOWrapper):
     """A text view of the caller's binary file that never closes it (the upload is saved after
     it is read)."""
@@ -239,29 +505,69 @@ class _BorrowedText(io.TextIOWrapper):
         pass
 
 
+def _all_utf8(file: IO[bytes]) -> bool:
+    """Whether the whole file is UTF-8 (read once, in chunks; the file is rewound)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        while chunk := file.read(1 << 20):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+        return True
+    except UnicodeDecodeError:
+        return False
+    finally:
+        file.seek(0)
+
+
+def _fast_encoding(utf16: bool, raw_sample: bytes, sample: str) -> str:
+    if utf16:
+        return "UTF-16"
+    if "\r" in sample and "\n" not in sample:
+        return "CP1252"
+    return "UTF-8 (BOM)" if raw_sample.startswith(codecs.BOM_UTF8) else "UTF-8"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _open_csv(file: IO[bytes]) -> Table:
-    encoding = detect_encoding(file)
     file.seek(0)
     raw_sample = file.read(SAMPLE_BYTES)
     file.seek(0)
-    sample = raw_sample.decode(encoding, errors="ignore")
-    if "\x00" in sample:
+    if not raw_sample.strip():
+        raise empty_file()
+    utf16 = raw_sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if utf16:
+        sample = raw_sample.decode("utf-16", errors="ignore")
+    else:
+        sample = raw_sample.decode("utf-8", errors="pluriel-cp1252")
+    if "\x00" in sample or len(_CONTROL.findall(sample)) > max(8, len(sample) // 100):
         raise DomainError(
             _("Ce fichier n'est pas un tableau lisible (contenu binaire)."), field="file"
         )
     delimiter = sniff_delimiter(sample)
-    text = _BorrowedText(file, encoding=encoding, newline="")
-    reader = csv.reader(text, delimiter=delimiter)
+    decoder: LineDecoder | None = None
+    lines: Iterator[str]
+    if utf16:
+        lines = _limited_lines(_BorrowedText(file, encoding="utf-16", errors="replace", newline=""))
+    elif "\r" in sample and "\n" not in sample:  # old Mac line endings: one « line » per file
+        lines = _limited_lines(_BorrowedText(file, encoding="cp1252", errors="replace", newline=""))
+    elif _all_utf8(file):  # the usual case, decoded in C
+        bom = raw_sample.startswith(codecs.BOM_UTF8)
+        encoding = "utf-8-sig" if bom else "utf-8"
+        lines = _limited_lines(_BorrowedText(file, encoding=encoding, newline=""))
+    else:
+        decoder = LineDecoder(file, bom=raw_sample.startswith(codecs.BOM_UTF8))
+        lines = iter(decoder)
+    reader = csv.reader(lines, delimiter=delimiter)
     try:
         headers = next(reader)
     except StopIteration:
-        raise _empty_file()
-    except (csv.Error, UnicodeDecodeError) as exc:
+        raise empty_file()
+    except csv.Error as exc:
         raise DomainError(
             _("La ligne d'en-tête est illisible : %(error)s") % {"error": exc}, field="file"
         )
-    if not any(h.strip() for h in headers):
-        raise _empty_file()
 
     def rows() -> Iterator[list[str]]:
         try:
@@ -275,82 +581,13 @@ def _open_csv(file: IO[bytes]) -> Table:
 
     return Table(
         format="csv",
-        headers=[clean_text(h) for h in headers],
-        encoding={"utf-8-sig": "UTF-8 (BOM)"}.get(encoding, encoding.upper()),
+        headers=check_headers(headers),
+        encoding=decoder.describe() if decoder else _fast_encoding(utf16, raw_sample, sample),
         delimiter=delimiter,
+        decimal=sniff_decimal(sample, delimiter),
         _rows=rows,
+        decoder=decoder,
     )
-
-
-# --------------------------------------------------------------------------- XLSX and ODS
-
-
-def _open_zip(file: IO[bytes]) -> Table:
-    try:
-        with zipfile.ZipFile(file) as archive:
-            names = set(archive.namelist())
-            mimetype = archive.read("mimetype").strip() if "mimetype" in names else b""
-    except zipfile.BadZipFile:
-        raise DomainError(_("Le fichier est endommagé (archive illisible)."), field="file")
-    finally:
-        file.seek(0)
-    if mimetype == b"application/vnd.oasis.opendocument.spreadsheet":
-        return _open_ods(file)
-    if any(n.startswith("xl/") for n in names):
-        return _open_xlsx(file)
-    raise DomainError(
-        _("Ce fichier compressé n'est ni un classeur XLSX ni un classeur ODS."), field="file"
-    )
-
-
-def _open_xlsx(file: IO[bytes]) -> Table:
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(file, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds; all mean unreadable
-        raise DomainError(
-            _("Le classeur XLSX est illisible : %(error)s") % {"error": exc}, field="file"
-        )
-    sheet = book.worksheets[0]
-    iterator = sheet.iter_rows(values_only=True)
-    headers = next(iterator, None)
-    if headers is None or not any(h not in (None, "") for h in headers):
-        raise _empty_file()
-    headers = _trim_trailing_blanks([_as_text(h) for h in headers])
-
-    def rows() -> Iterator[list[Any]]:
-        yield from iterator
-
-    return Table(format="xlsx", headers=[clean_text(h) for h in headers], _rows=rows)
-
-
-def _open_ods(file: IO[bytes]) -> Table:
-    import tablib
-
-    try:
-        data = tablib.Dataset().load(file.read(), format="ods")
-    except Exception as exc:  # noqa: BLE001 - odfpy raises many kinds; all mean unreadable
-        raise DomainError(
-            _("Le classeur ODS est illisible : %(error)s") % {"error": exc}, field="file"
-        )
-    finally:
-        file.seek(0)
-    headers = _trim_trailing_blanks([_as_text(h) for h in (data.headers or [])])
-    if not any(h.strip() for h in headers):
-        raise _empty_file()
-
-    def rows() -> Iterator[list[Any]]:
-        for row in data:
-            yield list(row)
-
-    return Table(format="ods", headers=[clean_text(h) for h in headers], _rows=rows)
-
-
-def _trim_trailing_blanks(headers: list[str]) -> list[str]:
-    while headers and not headers[-1].strip():
-        headers.pop()
-    return headers
 
 
 # --------------------------------------------------------------------------- cell parsers

@@ -24,6 +24,7 @@ from core.services_import import Upsert, chunks, copy_rows, qpvs_upsert, reserve
 
 from ..models import Commune
 from .columns import Column, map_headers, read_records
+from .mapping import overrides_of
 from .reader import CellError, Table
 from .report import Report
 
@@ -123,8 +124,9 @@ def _read(
     progress: Callable[[int], None],
     *,
     keep: Callable[[dict[str, Any]], bool] = lambda v: True,
+    options: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    mapping = map_headers(table, cols, report)
+    mapping = map_headers(table, cols, report, overrides=overrides_of(options or {}))
     rows: list[dict[str, Any]] = []
     first_row: dict[str, int] = {}
     skipped = 0
@@ -167,7 +169,7 @@ def _read(
 def read_qpv(
     table: Table, options: dict[str, Any], report: Report, progress: Callable[[int], None]
 ) -> list[dict[str, Any]]:
-    return _read(table, QPV_COLUMNS, report, progress)
+    return _read(table, QPV_COLUMNS, report, progress, options=options)
 
 
 def plan_qpv(rows: list[dict[str, Any]], report: Report) -> None:
@@ -205,6 +207,7 @@ def read_communes(
         report,
         progress,
         keep=lambda v: (v.get("typecom") or "COM").upper() == "COM",
+        options=options,
     )
     for row in rows:
         row["departement"] = row.get("departement") or departement_of(row["code"])

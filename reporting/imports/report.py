@@ -22,6 +22,12 @@ class Report:
         self.summary: dict[str, Any] = {}
         self.file: dict[str, Any] = {}
         self.row_count = 0
+        #: What was corrected on the way in, by rule and column: (code, column) → entry.
+        self.cleaning: dict[tuple[str, str], dict[str, Any]] = {}
+        #: What the user should try (another separator, the tolerant mode), shown first.
+        self.hints: list[str] = []
+        #: The columns of the file and where each goes (see columns.Mapping.describe).
+        self.mapping: list[dict[str, Any]] = []
 
     @property
     def ok(self) -> bool:
@@ -38,8 +44,32 @@ class Report:
         if len(self.warnings) < MAX_STORED:
             self.warnings.append(_entry(row, column, value, message))
 
+    def clean(
+        self, code: str, column: str, count: int, message: str, *, row: int | None = None
+    ) -> None:
+        """Record that a cleaning rule changed `count` cells (of `column`; at `row`, when one)."""
+        entry = self.cleaning.get((code, column))
+        if entry is None:
+            entry = self.cleaning[(code, column)] = {
+                "rule": code,
+                "column": column,
+                "message": str(message),
+                "count": 0,
+                "rows": [],
+            }
+        entry["count"] += count
+        if row is not None and len(entry["rows"]) < 10:
+            entry["rows"].append(row)
+
+    def hint(self, message: str) -> None:
+        if str(message) not in self.hints:
+            self.hints.append(str(message))
+
     def as_json(self) -> dict[str, Any]:
         return {
+            "hints": self.hints,
+            "mapping": self.mapping,
+            "cleaning": sorted(self.cleaning.values(), key=lambda e: -e["count"]),
             "file": self.file,
             "row_count": self.row_count,
             "error_count": self.error_count,

@@ -32,7 +32,9 @@ from django.utils.translation import gettext as _
 
 from core.identifiers import EJ_RE, RNA_RE
 
+from .cleaning import Fixed, date_cell, nature_synonym, siret_cell, siret_or_siren_cell
 from .columns import Column, Mapping
+from .mapping import SIMILAR, Target, candidates, describe, how_label, most_similar, targets_index
 from .reader import (
     CellError,
     Table,
@@ -40,7 +42,6 @@ from .reader import (
     normalise_header,
     parse_date,
     parse_decimal,
-    parse_siret,
     parse_year,
 )
 from .report import Report
@@ -103,7 +104,9 @@ def _parser(spec: dict[str, Any], *, strict: bool) -> Callable[[str], Any] | Non
     name, kind = spec["name"], spec.get("type", "string")
     constraints = spec.get("constraints", {})
     if name in SIRET_FIELDS:
-        return _cached(lambda text: parse_siret(text, strict=strict))
+        if not strict and name == "idBeneficiaire":
+            return _cached(siret_or_siren_cell)
+        return _cached(lambda text: siret_cell(text, strict=strict))
     if name == "rnaBeneficiaire" and not strict:
         return _rna_tolerant
     if name == "datesPeriodeVersement":
@@ -113,7 +116,7 @@ def _parser(spec: dict[str, Any], *, strict: bool) -> Callable[[str], Any] | Non
     if name == "nature" and not strict:
         return _enum_tolerant(constraints["enum"])
     if kind == "date":
-        return lambda text: parse_date(text, strict=strict)
+        return (lambda text: parse_date(text, strict=True)) if strict else date_cell
     if kind == "boolean":
         trues, falses = spec.get("trueValues", ["true"]), spec.get("falseValues", ["false"])
         return _boolean(trues, falses, strict=strict)
@@ -185,11 +188,13 @@ def _enum(allowed: list[str]) -> Callable[[Any, str], None]:
     return check
 
 
-def _enum_tolerant(allowed: list[str]) -> Callable[[str], str]:
+def _enum_tolerant(allowed: list[str]) -> Callable[[str], Any]:
     known = {_enum_key(a): a for a in allowed}
 
-    def parse(text: str) -> str:
-        value = known.get(_enum_key(text))
+    def parse(text: str) -> Any:
+        value: Any = known.get(_enum_key(text))
+        if value is None:
+            value = nature_synonym(text)
         if value is None:
             raise CellError(
                 _("« %(value)s » n'est pas une valeur autorisée : %(allowed)s.")
@@ -238,7 +243,7 @@ def _boolean(trues: list[str], falses: list[str], *, strict: bool) -> Callable[[
 
 
 def _rna_tolerant(text: str) -> str:
-    value = re.sub(r"[\s.-]", "", text).upper()
+    value = re.sub(r"[\s.'’-]", "", text).upper()
     if not RNA_RE.match(value):
         raise CellError(
             _("« %(value)s » n'est pas un numéro RNA (W suivi de 9 caractères, ex. W751234567).")
@@ -259,7 +264,7 @@ def _period_strict(text: str) -> tuple[Any, ...]:
     return _period_dates(text.split("/"))
 
 
-def _period_tolerant(text: str) -> tuple[Any, ...]:
+def _period_tolerant(text: str) -> Any:
     if _PERIOD.match(text):
         return _period_dates(text.split("/"))
     parts = re.split(r"\s*(?:_| au | - )\s*", text)
@@ -267,7 +272,12 @@ def _period_tolerant(text: str) -> tuple[Any, ...]:
         raise CellError(
             _("« %(value)s » n'est ni une date ni une période (date/date).") % {"value": text}
         )
-    return tuple(parse_date(p) for p in parts)
+    dates = [date_cell(p) for p in parts]
+    fixed = next((d for d in dates if isinstance(d, Fixed)), None)
+    result = tuple(d.value if isinstance(d, Fixed) else d for d in dates)
+    if fixed is not None:
+        return Fixed(result, fixed.code, fixed.message)
+    return result
 
 
 def _period_dates(parts: list[str]) -> tuple[Any, ...]:
@@ -313,24 +323,97 @@ def _ej(text: str) -> str:
 # --------------------------------------------------------------------------- headers
 
 
-def map_headers(table: Table, cols: list[Column], report: Report, *, strict: bool) -> Mapping:
-    """Match the header row to the schema. Errors: a duplicated column, a missing required one,
-    and in strict mode a name that is not exactly the schema's, or the schema's order not kept.
-    Warnings: an optional column missing, an unknown column (ignored), a name read loosely."""
+#: Headers seen in départements' and cities' published files for each field (besides the
+#: schema's name and title).
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "nomAttribuant": ("attribuant", "collectivite", "financeur", "nom de la collectivite"),
+    "idAttribuant": ("siret attribuant", "siret de la collectivite", "siret du financeur"),
+    "dateConvention": ("date de convention", "date de la decision", "date de vote", "date"),
+    "referenceDecision": (
+        "numero de deliberation",
+        "n de deliberation",
+        "deliberation",
+        "reference",
+        "numero de decision",
+    ),
+    "nomBeneficiaire": (
+        "beneficiaire",
+        "nom du beneficiaire",
+        "raison sociale",
+        "organisme",
+        "association",
+        "nom de l'organisme",
+    ),
+    "idBeneficiaire": ("siret", "siret du beneficiaire", "n siret", "numero siret"),
+    "rnaBeneficiaire": ("rna", "n rna", "numero rna", "rna du beneficiaire"),
+    "objet": ("intitule", "libelle", "objet de la demande", "intitule du projet", "projet"),
+    "montant": (
+        "montant attribue",
+        "montant de la subvention",
+        "montant vote",
+        "montant en euros",
+        "montant accorde",
+        "subvention",
+    ),
+    "nature": ("nature de l'aide", "type d'aide"),
+    "conditionsVersement": ("conditions de versement", "modalites de versement"),
+    "datesPeriodeVersement": ("date de versement", "periode de versement", "dates de versement"),
+    "notificationUE": ("aide d'etat notifiee", "notification ue"),
+    "pourcentageSubvention": ("pourcentage", "part", "quote-part"),
+    "dispositifAide": ("dispositif", "dispositif d'aide"),
+    "idSubvention": ("identifiant de la subvention", "id subvention", "numero de dossier"),
+    "exerciceBudgetaire": ("exercice", "exercice budgetaire", "annee", "annee budgetaire"),
+    "ej": ("engagement juridique", "numero d'engagement juridique", "n ej"),
+}
+
+
+def targets(cols: list[Column]) -> list[Target]:
+    titles = {f["name"]: f.get("title", "") for f in schema()["fields"]}
+    return [Target(c.key, c.label, titles.get(c.key, ""), SYNONYMS.get(c.key, ())) for c in cols]
+
+
+def map_headers(
+    table: Table,
+    cols: list[Column],
+    report: Report,
+    *,
+    strict: bool,
+    overrides: dict[str, str] | None = None,
+) -> Mapping:
+    """Match the header row to the schema: the user's choices (`overrides`, normalised header →
+    field, "" to ignore), then the exact name, the name without case or punctuation, the
+    schema's title, a known synonym, a similar name. Errors: a duplicated column, a missing
+    required one (with the columns that could hold it), and in strict mode a name that is not
+    exactly the schema's, or the schema's order not kept. Warnings: an optional column missing,
+    an unknown column (ignored), a name read loosely."""
     names = field_names()
-    by_exact = {c.label: c for c in cols}
-    by_normal = {normalise_header(c.label): c for c in cols}
-    by_loose = {loose_header(c.label): c for c in cols}
+    overrides = overrides or {}
+    by_key = {c.key: c for c in cols}
+    goals = targets(cols)
+    title_of = {t.key: t.title for t in goals}
+    index = targets_index(goals)
     mapping = Mapping(index={}, labels={})
-    for position, header in enumerate(table.headers):
-        if not header:
-            continue
-        column = by_exact.get(header)
-        if column is None:
-            column = by_normal.get(normalise_header(header)) or by_loose.get(loose_header(header))
-            if column is None:
-                report.warning(1, header, "", _("Colonne hors du schéma SCDL, ignorée."))
-                continue
+    chosen: dict[int, tuple[str, str, str]] = {}
+    how: dict[int, str] = {}
+    unknown: list[int] = []
+
+    def take(position: int, key: str, reason: str, score: float = 0.0) -> None:
+        header = table.headers[position]
+        column = by_key[key]
+        if key in mapping.index:
+            report.error(
+                1,
+                header,
+                "",
+                _(
+                    "La colonne « %(column)s » apparaît deux fois (colonnes %(first)s et "
+                    "%(second)s) : gardez-en une seule."
+                )
+                % {"column": column.label, "first": mapping.index[key] + 1, "second": position + 1},
+            )
+            how[position] = how_label("duplicate")
+            return
+        if reason not in ("exact", "user"):
             if strict:
                 report.error(
                     1,
@@ -344,36 +427,55 @@ def map_headers(table: Table, cols: list[Column], report: Report, *, strict: boo
                 )
             else:
                 report.warning(
-                    1, header, "", _("Colonne lue comme « %(name)s ».") % {"name": column.label}
+                    1,
+                    header,
+                    "",
+                    _("Colonne lue comme « %(name)s » (%(how)s).")
+                    % {"name": column.label, "how": how_label(reason, score)},
                 )
-        if column.key in mapping.index:
-            report.error(
-                1,
-                header,
-                "",
-                _(
-                    "La colonne « %(column)s » apparaît deux fois (colonnes %(first)s et "
-                    "%(second)s) : gardez-en une seule."
-                )
-                % {
-                    "column": column.label,
-                    "first": mapping.index[column.key] + 1,
-                    "second": position + 1,
-                },
-            )
+        mapping.index[key] = position
+        mapping.labels[key] = header
+        chosen[position] = (key, column.label, title_of.get(key, ""))
+        how[position] = how_label(reason, score)
+
+    for position, header in enumerate(table.headers):
+        if not header:
             continue
-        mapping.index[column.key] = position
-        mapping.labels[column.key] = header
+        wanted = overrides.get(normalise_header(header))
+        if wanted is not None:
+            if wanted in by_key:
+                take(position, wanted, "user")
+            else:
+                how[position] = how_label("user-ignored")
+            continue
+        if header in by_key:
+            take(position, header, "exact")
+            continue
+        hit = index.get(loose_header(header))
+        if hit is not None:
+            take(position, hit[0].key, hit[1])
+        else:
+            unknown.append(position)
+    for position in unknown:  # similar names, once the known ones have their columns
+        header = table.headers[position]
+        target, score = most_similar(header, goals, set(mapping.index))
+        if target is not None and score >= SIMILAR:
+            take(position, target.key, "similar", score)
+        else:
+            report.warning(1, header, "", _("Colonne hors du schéma SCDL, ignorée."))
+    used = set(mapping.index.values())
     for column in cols:
         if column.key in mapping.index or column.key in EXTENSION_FIELDS:
             continue
         if column.required:
-            report.error(
-                1,
-                column.label,
-                "",
-                _("Colonne obligatoire « %(column)s » absente.") % {"column": column.label},
-            )
+            message = _("Colonne obligatoire « %(column)s » absente.") % {"column": column.label}
+            maybe = candidates(next(t for t in goals if t.key == column.key), table.headers, used)
+            if maybe:
+                message += " " + _(
+                    "Colonnes du fichier qui pourraient la contenir : %(columns)s (choisissez-la "
+                    "dans la correspondance des colonnes)."
+                ) % {"columns": ", ".join(f"« {h} »" for h in maybe)}
+            report.error(1, column.label, "", message)
         else:
             report.warning(
                 1,
@@ -381,6 +483,7 @@ def map_headers(table: Table, cols: list[Column], report: Report, *, strict: boo
                 "",
                 _("Colonne facultative « %(column)s » absente.") % {"column": column.label},
             )
+    report.mapping = describe(table.headers, chosen, how)
     if strict:
         present = sorted((i, k) for k, i in mapping.index.items() if k in names)
         for (_i, before), (_j, after) in zip(present, present[1:], strict=False):

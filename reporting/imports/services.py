@@ -10,12 +10,14 @@ worker finds it applied)."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.base import File
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.clock import now
 from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
@@ -29,7 +31,14 @@ from .kinds import KINDS, Kind, may_import
 from .reader import open_table
 from .report import Report
 
+logger = logging.getLogger(__name__)
+
 MAX_BYTES = 80 * 1024 * 1024
+#: The refusal of a file the reader failed on in a way nobody foresaw (logged with its cause).
+UNEXPECTED = gettext_lazy(
+    "Ce fichier n'a pas pu être lu (erreur inattendue, signalée à l'équipe technique). "
+    "Enregistrez-le en CSV UTF-8 séparé par des points-virgules et déposez-le à nouveau."
+)
 #: Above this many rows the apply runs as a background job the user follows.
 SYNC_MAX_ROWS = 5_000
 JOB_KIND = "reporting.import_apply"
@@ -44,13 +53,23 @@ def _kind(actor: User, kind: str) -> Kind:
 
 
 def _options(spec: Kind, options: dict[str, Any] | None) -> dict[str, Any]:
+    options = options or {}
+    result: dict[str, Any] = {}
     if spec.strict_option:
-        return {"strict": bool((options or {}).get("strict", True))}
-    return {}
+        result["strict"] = bool(options.get("strict", True))
+    if options.get("sheet"):
+        result["sheet"] = str(options["sheet"])[:100]
+    if options.get("profile"):
+        result["profile"] = str(options["profile"])[:100]
+    if options.get("mapping"):
+        result["mapping"] = {
+            str(k)[:255]: str(v)[:100] for k, v in dict(options["mapping"]).items()
+        }
+    return result
 
 
 def import_check(
-    *, actor: User, kind: str, file: UploadedFile, options: dict[str, Any] | None = None
+    *, actor: User, kind: str, file: File, options: dict[str, Any] | None = None
 ) -> ImportBatch:
     """Dry run: read and check every row, match them with the database, record the report.
     The batch is `checked` (ready to apply) or `invalid`; nothing else is written. A file that
@@ -69,6 +88,8 @@ def import_check(
     sha256 = digest.hexdigest()
     report = Report()
     _read(spec, file, file.name, options, report=report)
+    if options.get("strict") and not report.ok and report.row_count:
+        _suggest_tolerant(spec, file, options, report)
     if report.ok and report.row_count == 0:
         report.error(None, "", "", _("Le fichier ne contient aucune ligne de données."))
     previous = (
@@ -116,18 +137,55 @@ def _read(
 ) -> list[Any]:
     """Read and check the rows, recording every problem in `report` (and, with `plan`, what
     the database says); returns the rows read."""
-    table = open_table(file, name=name)  # an unreadable file is refused: DomainError on "file"
+    try:
+        # An unreadable file is refused: DomainError on "file".
+        table = open_table(file, name=name, sheet=options.get("sheet", ""))
+    except DomainError:
+        raise
+    except Exception:  # noqa: BLE001 - never a 500 on a file; the cause is logged
+        logger.exception("import: unexpected error opening %s", name)
+        raise DomainError(UNEXPECTED, field="file")
     report.file = table.describe()
     try:
         rows = spec.read(table, options, report, progress)
-    except DomainError as exc:  # a malformed line in the middle of a CSV
+    except DomainError as exc:  # a malformed line in the middle of a CSV, a limit reached
         report.error(None, "", "", str(exc.message))
+        rows = []
+    except (RecursionError, MemoryError, ValueError, TypeError, LookupError, OSError):
+        logger.exception("import: unexpected error reading %s", name)
+        report.error(None, "", "", str(UNEXPECTED))
+        rows = []
+    report.file = table.describe()  # now that every line is decoded
+    table.notes(report, report.row_count)
+    if not rows:
         return []
-    if table.blank_rows:
-        report.file["blank_rows"] = table.blank_rows
     if plan and rows:
         spec.plan(rows, report)
     return rows
+
+
+def _suggest_tolerant(spec: Kind, file: Any, options: dict[str, Any], report: Report) -> None:
+    """A file refused in strict mode is read again in tolerant mode: the report says how many
+    errors would remain (none: depositing it again in tolerant mode imports it)."""
+    tolerant = Report()
+    try:
+        _read(spec, file, file.name, {**options, "strict": False}, report=tolerant, plan=False)
+    except DomainError:
+        return
+    if tolerant.error_count >= report.error_count:
+        return
+    if tolerant.ok:
+        message = _(
+            "Ce fichier ne suit pas le schéma SCDL à la lettre, mais il serait accepté en mode "
+            "tolérant (%(n)s correction(s) signalée(s)) : déposez-le à nouveau en choisissant "
+            "« Tolérant »."
+        ) % {"n": sum(e["count"] for e in tolerant.cleaning.values()) + tolerant.warning_count}
+    else:
+        message = _(
+            "En mode tolérant, ce fichier n'aurait plus que %(n)s erreur(s) au lieu de "
+            "%(m)s : déposez-le à nouveau en choisissant « Tolérant »."
+        ) % {"n": tolerant.error_count, "m": report.error_count}
+    report.hint(message)
 
 
 def import_apply(

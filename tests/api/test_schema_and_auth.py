@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from axes.models import AccessAttempt
 from django.core.management import call_command
 from drf_spectacular.validation import validate_schema
 from rest_framework.authtoken.models import Token
 
-from core.models import LoginFailure
 from grants.services import transition_specs
 from grants.transitions import TRANSITION_INPUTS
 
@@ -74,12 +74,13 @@ def test_token_refused_for_a_wrong_password_and_the_failure_counted(api, applica
     )
     assert response.status_code == 400
     assert response.json()["detail"] == "Adresse e-mail ou mot de passe incorrect."
-    assert LoginFailure.objects.filter(email=applicant.email).count() == 1
+    attempt = AccessAttempt.objects.get(username=applicant.email)
+    assert attempt.failures_since_start == 1
     assert not Token.objects.filter(user=applicant).exists()
 
 
 def test_token_follows_login_throttling(api, applicant, settings):
-    for _ in range(settings.LOGIN_MAX_FAILURES):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
         api.post("/api/auth/token/", {"email": applicant.email, "password": "wrong"}, format="json")
     response = api.post(
         "/api/auth/token/", {"email": applicant.email, "password": "secret-pass-123"}, format="json"

@@ -245,7 +245,7 @@ def test_sixth_attempt_refused_even_with_right_password(client, applicant):
     for _ in range(5):
         client.post(url, {"username": applicant.email, "password": "mauvais"})
     response = client.post(url, {"username": applicant.email, "password": "secret-pass-123"})
-    assert response.status_code == 200
+    assert response.status_code == 429
     assert "Trop de tentatives" in response.content.decode()
     assert "_auth_user_id" not in client.session
 

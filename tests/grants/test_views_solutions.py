@@ -396,7 +396,9 @@ def test_score_ballot_through_the_page(client, setup, manager):
 # --------------------------------------------------------------------------- the whole path
 
 
-def test_whole_path_configure_vote_compute_decide_publish_public_results(client, setup, manager):
+def test_whole_path_configure_vote_compute_decide_publish_public_results(
+    client, setup, manager, django_capture_on_commit_callbacks
+):
     call, apps = setup["call"], setup["apps"]
     results = url("results", call)
     assert client.get(results).status_code == 404  # nothing public before publication
@@ -410,7 +412,8 @@ def test_whole_path_configure_vote_compute_decide_publish_public_results(client,
         client.force_login(manager)
         page = client.get(results).content.decode()
         assert "Calculer la répartition" in page and "5 / 5" in page
-        computed = client.post(url("allocation_compute", call))
+        with django_capture_on_commit_callbacks(execute=True):  # the job runs after commit
+            computed = client.post(url("allocation_compute", call))
         assert computed.status_code == 302
         run = AllocationRun.objects.get(call=call)
         page = text(client.get(results))
@@ -453,7 +456,9 @@ def test_whole_path_configure_vote_compute_decide_publish_public_results(client,
     }
 
 
-def test_secret_ballot_never_shows_who_voted_what(client, setup, manager):
+def test_secret_ballot_never_shows_who_voted_what(
+    client, setup, manager, django_capture_on_commit_callbacks
+):
     with time_machine.travel(DURING):
         for who, names in ((0, "A"), (1, "A"), (2, "B")):
             web_vote(client, setup, who, names)
@@ -467,7 +472,8 @@ def test_secret_ballot_never_shows_who_voted_what(client, setup, manager):
     )
     with time_machine.travel(AFTER):
         client.force_login(manager)
-        client.post(url("allocation_compute", setup["call"]))
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(url("allocation_compute", setup["call"]))
         page = client.get(url("results", setup["call"])).content.decode()
         pb = client.get(url("export_pb", setup["call"])).content.decode()
     # The CSRF tokens are random letters: a short last name such as "N2" can appear in them.
@@ -498,13 +504,16 @@ def test_quorum_not_reached_is_explained(client, setup, manager):
 # --------------------------------------------------------------------------- pabulib
 
 
-def test_pb_export_then_import_round_trip(client, setup, manager):
+def test_pb_export_then_import_round_trip(
+    client, setup, manager, django_capture_on_commit_callbacks
+):
     with time_machine.travel(DURING):
         for who, names in ((0, "AC"), (1, "AC"), (2, "A"), (3, "BD"), (4, "BD")):
             web_vote(client, setup, who, names)
     with time_machine.travel(AFTER):
         client.force_login(manager)
-        client.post(url("allocation_compute", setup["call"]))
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(url("allocation_compute", setup["call"]))
         response = client.get(url("export_pb", setup["call"]))
     assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
     content = response.content.decode()
@@ -657,3 +666,80 @@ def test_my_panels_lists_seats_with_the_vote_link(client, manager):
     assert "Appel à solutions — Frais Vallon" in page
     assert f"/appels-a-solutions/{call.pk}/vote/" in page
     assert "Mes panels" in client.get("/").content.decode()
+
+
+# --------------------------------------------------------------------------- allocation job
+
+
+def test_compute_is_a_background_job_with_progress(
+    client, setup, manager, django_capture_on_commit_callbacks
+):
+    from core.models import BackgroundJob
+    from grants.jobs_solutions import KIND, allocation_compute_start, allocation_job
+
+    call = setup["call"]
+    with time_machine.travel(DURING):
+        for who, names in ((0, "AC"), (1, "AC"), (2, "A"), (3, "BD"), (4, "BD")):
+            web_vote(client, setup, who, names)
+    with time_machine.travel(AFTER):
+        client.force_login(manager)
+        # Without running the queued work: the request only starts the job.
+        response = client.post(url("allocation_compute", call))
+        assert response.status_code == 302
+        job = allocation_job(call)
+        assert job.state == BackgroundJob.State.QUEUED and job.params == {"call": call.pk}
+        assert not AllocationRun.objects.filter(call=call).exists()
+        # A second click while it waits does not start a second computation.
+        again = allocation_compute_start(actor=manager, call=call)
+        assert again.pk == job.pk
+        assert BackgroundJob.objects.filter(kind=KIND).count() == 1
+        page = client.get(url("results", call))
+        assert 'id="computing"' in text(page) and 'http-equiv="refresh"' in text(page)
+        assert 'id="compute-button"' not in text(page)
+        BackgroundJob.objects.filter(pk=job.pk).update(
+            state=BackgroundJob.State.RUNNING, progress_done=12
+        )
+        assert "12 tours de complétion" in text(client.get(url("results", call)))
+        BackgroundJob.objects.filter(pk=job.pk).update(state=BackgroundJob.State.FAILED)
+        # Failed: said so, and it can be started again; this time the job runs.
+        page = text(client.get(url("results", call)))
+        assert 'id="compute-failed"' in page and 'id="compute-button"' in page
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(url("allocation_compute", call))
+        job = allocation_job(call)
+        run = AllocationRun.objects.get(call=call)
+        assert job.state == BackgroundJob.State.DONE and job.result == {
+            "call": call.pk,
+            "run": run.pk,
+        }
+        page = text(client.get(url("results", call)))
+        assert 'id="rule-equal-shares"' in page and 'id="computing"' not in page
+
+
+def test_compute_refused_before_queueing_and_at_run_time(
+    client, setup, manager, django_capture_on_commit_callbacks
+):
+    from core.jobs import job_run
+    from core.models import BackgroundJob
+    from grants.jobs_solutions import allocation_job
+
+    call = setup["call"]
+    with time_machine.travel(DURING):
+        for who in range(5):
+            web_vote(client, setup, who, "A")
+        client.force_login(manager)
+        early = client.post(url("allocation_compute", call))
+    assert early.status_code == 409 and allocation_job(call) is None
+    with time_machine.travel(AFTER):
+        client.force_login(manager)
+        client.post(url("allocation_compute", call))  # queued, not run yet
+        job = allocation_job(call)
+    # The vote is reopened before the worker picks the job: refused with the reason, no 500.
+    with time_machine.travel(DURING):
+        job = job_run(job.pk)
+    assert job.state == BackgroundJob.State.DONE
+    assert "après la clôture du vote" in job.result["error"]
+    assert not AllocationRun.objects.filter(call=call).exists()
+    with time_machine.travel(AFTER):
+        page = text(client.get(url("results", call)))
+    assert 'id="compute-refused"' in page and "après la clôture du vote" in page

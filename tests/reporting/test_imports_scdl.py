@@ -50,7 +50,12 @@ def test_valid_example_is_accepted(manager, antibes_rallye):
     assert batch.report["error_count"] == 0
     assert batch.row_count == 29
     assert batch.report["summary"]["Subventions à créer"] == 29
-    assert batch.report["file"] == {"format": "CSV", "encoding": "UTF-8", "delimiter": ","}
+    assert batch.report["file"] == {
+        "format": "CSV",
+        "encoding": "UTF-8",
+        "delimiter": ",",
+        "decimal": ".",
+    }
     # The schema checks the pattern only: an impossible date in the period is a warning.
     assert (27, "datesPeriodeVersement") in {
         (w["row"], w["column"]) for w in batch.report["warnings"]
