@@ -3,7 +3,7 @@
 An instructor picks files in the queue (ticked ids, or « every file matching these filters »,
 resolved through the same queue selector and so the same territorial scope) and one action. Each
 file goes through the single-file service (same permission check, same audit row, same
-notifications) in its own transaction; a file where the action is not allowed now is skipped with
+notifications) in its own savepoint, committed by batches of COMMIT_EVERY files; a file where the action is not allowed now is skipped with
 the reason, never half-changed. The outcome of every file is stored (BulkActionItem), so the result
 page lists each one and « retry the skipped ones » re-runs only those.
 
@@ -43,6 +43,8 @@ from .workflow import S, instructor_of, transition_specs
 
 BULK_JOB = "grants.bulk_action"
 DEFAULT_JOB_THRESHOLD = 30
+COMMIT_EVERY = 100
+"""Files acted on per commit: a commit costs a disk flush, ~10 ms, more than the action itself."""
 Item = BulkActionItem.Status
 
 
@@ -327,10 +329,15 @@ def bulk_action_run(
     pending = list(
         bulk.items.filter(status=Item.PENDING).order_by("id").values_list("pk", flat=True)
     )
-    for n, item_pk in enumerate(pending, start=1):
-        _run_item(item_pk, actor=actor, spec=spec, params=bulk.params)
-        if progress and (n % 50 == 0 or n == len(pending)):
-            progress(done + n, total)
+    for first in range(0, len(pending), COMMIT_EVERY):
+        batch = pending[first : first + COMMIT_EVERY]
+        # One commit per batch (each file still in its own savepoint, its item marked in it): a
+        # worker killed mid-batch rolls back the batch's actions and items together.
+        with transaction.atomic():
+            for item_pk in batch:
+                _run_item(item_pk, actor=actor, spec=spec, params=bulk.params)
+        if progress:
+            progress(done + first + len(batch), total)
     BulkAction.objects.filter(pk=bulk.pk).update(finished_at=now())
     return bulk_counts(bulk)
 

@@ -229,9 +229,13 @@ def test_large_selection_runs_as_a_job_and_resumes_after_a_kill(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(bulk_services, "_run_item", dying)
+    monkeypatch.setattr(bulk_services, "COMMIT_EVERY", 2)
     with pytest.raises(SystemError):
         job_run(bulk.job.pk)
-    assert bulk_counts(bulk) == {Item.PENDING: 5, Item.DONE: 3, Item.SKIPPED: 0}
+    # The first batch (2 files) committed; the file done in the killed batch was rolled back.
+    assert bulk_counts(bulk) == {Item.PENDING: 6, Item.DONE: 2, Item.SKIPPED: 0}
+    assert CompletionRequest.objects.filter(application__in=apps).count() == 2
+    assert Notification.objects.filter(user=applicant).count() == 2
     assert BackgroundJob.objects.get(pk=bulk.job.pk).state == BackgroundJob.State.QUEUED
 
     monkeypatch.setattr(bulk_services, "_run_item", real)
