@@ -365,4 +365,7 @@ class ApplicationViewSet(
 
 def register(router) -> None:
     """Register this app's viewsets on the API router."""
+    from .api_bulk import register as register_bulk
+
+    register_bulk(router)
     router.register("applications", ApplicationViewSet, basename="application")

@@ -7,6 +7,8 @@ class GrantsConfig(AppConfig):
     verbose_name = _("Dossiers et décisions")
 
     def ready(self) -> None:
+        from core.jobs import register_job
+
         from . import (
             audit_actions,  # noqa: F401
             jobs_solutions,  # noqa: F401 - registers the allocation job runner
@@ -15,3 +17,7 @@ class GrantsConfig(AppConfig):
 
         privacy.register()  # retention rules and erasure holds (core.privacy)
         privacy.register_export()  # sections of a person's data export
+
+        from .services.bulk import BULK_JOB, bulk_job_runner
+
+        register_job(BULK_JOB)(bulk_job_runner)

@@ -54,3 +54,4 @@ register_action("grants.application.awarded_directly", _("Subvention accordée h
 register_action("grants.application.refused_directly", _("Attribution hors appel refusée"))
 register_action("grants.application.years_set", _("Montants annuels saisis"))
 register_action("grants.panel.assessment_invited", _("Panel invité à l'évaluation annuelle"))
+register_action("grants.application.applicants_messaged", _("Message envoyé aux porteurs"))

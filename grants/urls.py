@@ -24,6 +24,10 @@ urlpatterns = [
     ),
     # Instruction
     path("instruction/", views.queue, name="queue"),
+    path("instruction/actions-groupees/", views.bulk_new, name="bulk_new"),
+    path("instruction/actions-groupees/<int:pk>/", views.bulk_detail, name="bulk_detail"),
+    path("instruction/actions-groupees/<int:pk>/relancer/", views.bulk_retry, name="bulk_retry"),
+    path("instruction/actions-groupees/<int:pk>/export/", views.bulk_export, name="bulk_export"),
     path("dossiers/<int:pk>/attribuer/", views.application_assign, name="application_assign"),
     path("dossiers/<int:pk>/notes/", views.application_note, name="application_note"),
     path("dossiers/<int:pk>/avis/", views.application_opinion, name="application_opinion"),

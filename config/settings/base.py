@@ -390,5 +390,8 @@ JOB_FILE_TTL_HOURS = int(env("JOB_FILE_TTL_HOURS", "48"))
 JOB_LEASE_SECONDS = int(env("JOB_LEASE_SECONDS", "300"))
 # Where the daily audit-chain anchors are appended (core.audit_chain): copy it off-site.
 AUDIT_ANCHOR_DIR = env("AUDIT_ANCHOR_DIR", str(BASE_DIR / "audit-anchors"))
+
+# Bulk actions of the instruction on more files than this run as a background job with progress.
+BULK_ACTION_JOB_THRESHOLD = int(env("BULK_ACTION_JOB_THRESHOLD", "30"))
 # Payment runs whose total exceeds this amount (€) need a second approver.
 PAYMENT_RUN_SECOND_APPROVAL_ABOVE = env("PAYMENT_RUN_SECOND_APPROVAL_ABOVE", "100000.00")

@@ -24,6 +24,7 @@ from .applications import (
     Score,
     attachment_upload_to,
 )
+from .bulk import BulkAction, BulkActionItem
 
 __all__ = [
     "DECIDED_STATES",
@@ -40,6 +41,8 @@ __all__ = [
     "Ballot",
     "BallotChoice",
     "BudgetItem",
+    "BulkAction",
+    "BulkActionItem",
     "Candidacy",
     "CandidacyState",
     "CoachingEntry",

@@ -19,6 +19,7 @@ from core.fsm import allowed_transition_names, apply_transition
 from core.models import Role, User
 from core.notifications import notify
 from core.permissions import has_role, is_member, scope_of
+from core.services import absolute_url
 
 from ..models import (
     Application,
@@ -118,5 +119,8 @@ def _url(application: Application) -> str:
 
 def _notify_applicants(application: Application, title: str, body: str = "") -> None:
     notify(
-        users=application.organisation.members.all(), title=title, body=body, url=_url(application)
+        users=application.organisation.members.all(),
+        title=title,
+        body=body,
+        url=absolute_url(_url(application)),
     )

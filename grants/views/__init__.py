@@ -1,6 +1,7 @@
 """Pages of applications: the applicant's, the instruction's and the committee's."""
 
 from .applicant import application_create, application_edit, application_renew, my_applications
+from .bulk import bulk_detail, bulk_export, bulk_new, bulk_retry
 from .committee import committee_detail, committee_list
 from .detail import (
     application_assign,
@@ -24,6 +25,10 @@ __all__ = [
     "application_score",
     "application_transition",
     "attachment_download",
+    "bulk_detail",
+    "bulk_export",
+    "bulk_new",
+    "bulk_retry",
     "committee_detail",
     "committee_list",
     "my_applications",

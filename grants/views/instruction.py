@@ -14,6 +14,7 @@ from django.shortcuts import render
 from core.permissions import is_staff_member
 
 from ..forms import QueueFilterForm
+from ..forms_bulk import BulkActionForm
 from ..models import ApplicationState
 from ..selectors import instructor_queue, queue_counts
 
@@ -55,5 +56,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "current_state": state,
             "query_string": params.urlencode(),
             "tab_query_string": tab_params.urlencode(),
+            "full_query_string": params.urlencode(),
+            "bulk_form": BulkActionForm(auto_id="bulk_%s"),
         },
     )
