@@ -1,5 +1,6 @@
 from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_update
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import (
@@ -48,3 +49,7 @@ urlpatterns = [
     path("pilotage/", include("reporting.urls")),
     path("donnees/", include("reporting.urls_public")),
 ]
+
+# The bare view of bench/load.py (the ceiling of the stack); never on unless BENCH_VIEWS is set.
+if settings.BENCH_VIEWS:
+    urlpatterns.append(path("", include("config.bench")))

@@ -355,3 +355,7 @@ SCDL_PUBLISH_ALL = env_bool("SCDL_PUBLISH_ALL")
 JOB_FILE_TTL_HOURS = int(env("JOB_FILE_TTL_HOURS", "48"))
 # Payment runs whose total exceeds this amount (€) need a second approver.
 PAYMENT_RUN_SECOND_APPROVAL_ABOVE = env("PAYMENT_RUN_SECOND_APPROVAL_ABOVE", "100000.00")
+
+# bench/load.py mounts a bare `HttpResponse("ok")` view (config/bench.py) as its reference; off by
+# default, so production URLs never include it.
+BENCH_VIEWS = env_bool("BENCH_VIEWS", False)
