@@ -49,6 +49,7 @@ def recreate_database(url: str) -> None:
 
 def setup_django() -> None:
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "bench"))
     import logging
 
     import django
@@ -65,7 +66,20 @@ def add_applications(n: int) -> int:
 
     rng = random.Random(2026)
     calls = list(Call.objects.filter(mode=CallMode.PROJECT_CALL).select_related("programme"))
-    organisations = list(Organisation.objects.all())
+    # Filler files belong to 3 000 organisations of their own (as bench/bench_queue.py's), so the
+    # demo applicant's own lists keep a realistic size.
+    from bench_queue import luhn_complete
+
+    organisations = Organisation.objects.bulk_create(
+        [
+            Organisation(
+                name=f"Association {i:05d}",
+                siret=luhn_complete(luhn_complete(f"{30_000_000 + i:08d}") + "0001"),
+            )
+            for i in range(3_000)
+        ],
+        batch_size=BATCH,
+    )
     pillars = list(Pillar.objects.all())
     qpvs = list(QPV.objects.all())
     instructors = list(User.objects.filter(role_assignments__role=Role.INSTRUCTOR).distinct())
