@@ -269,6 +269,7 @@ def build_users(fx: dict[str, Any], host: str, submitted: list[dict[str, Any]]) 
             get(self, "/instruction/", "queue", headers("instructor"))
 
     own = fx["applicant"]["own_files"]
+    scope = fx["instructor_files"]  # the instructor's scope (calls they instruct), not all files
 
     class File(Base):
         @task
@@ -343,7 +344,7 @@ def build_users(fx: dict[str, Any], host: str, submitted: list[dict[str, Any]]) 
 
         @task(3)
         def file(self) -> None:
-            get(self, f"/dossiers/{random.choice(own)}/", "file", headers("instructor"))
+            get(self, f"/dossiers/{random.choice(scope)}/", "file", headers("instructor"))
 
         @task(1)
         def api(self) -> None:

@@ -157,6 +157,7 @@ def prepare(files: int, reuse: bool) -> dict[str, Any]:
     from core.twofactor import api_token_create
     from grants.forms import ApplicationForm
     from grants.models import Application
+    from grants.selectors import applications_visible_to
 
     users = {e: User.objects.get(email=e) for e in (INSTRUCTOR, FINANCE_OFFICER, APPLICANT)}
     applicant = users[APPLICANT]
@@ -178,6 +179,9 @@ def prepare(files: int, reuse: bool) -> dict[str, Any]:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+    in_scope = list(
+        applications_visible_to(users[INSTRUCTOR]).order_by("pk").values_list("pk", flat=True)[:500]
+    )
     _token, key = api_token_create(actor=users[INSTRUCTOR], name="bench load", days=1)
     return {
         "files_added": added,
@@ -197,6 +201,7 @@ def prepare(files: int, reuse: bool) -> dict[str, Any]:
             "pillar": pillar.pk if pillar else None,
             "own_files": own,
         },
+        "instructor_files": in_scope,
     }
 
 
