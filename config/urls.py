@@ -1,5 +1,6 @@
 from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_update
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import (
@@ -49,3 +50,7 @@ urlpatterns = [
     path("contrats/", include("reporting.contracts.urls")),
     path("donnees/", include("reporting.urls_public")),
 ]
+
+# The bare view of bench/load.py (the ceiling of the stack); never on unless BENCH_VIEWS is set.
+if settings.BENCH_VIEWS:
+    urlpatterns.append(path("", include("config.bench")))

@@ -395,3 +395,7 @@ AUDIT_ANCHOR_DIR = env("AUDIT_ANCHOR_DIR", str(BASE_DIR / "audit-anchors"))
 BULK_ACTION_JOB_THRESHOLD = int(env("BULK_ACTION_JOB_THRESHOLD", "30"))
 # Payment runs whose total exceeds this amount (€) need a second approver.
 PAYMENT_RUN_SECOND_APPROVAL_ABOVE = env("PAYMENT_RUN_SECOND_APPROVAL_ABOVE", "100000.00")
+
+# bench/load.py mounts a bare `HttpResponse("ok")` view (config/bench.py) as its reference; off by
+# default, so production URLs never include it.
+BENCH_VIEWS = env_bool("BENCH_VIEWS", False)
