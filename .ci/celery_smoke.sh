@@ -3,9 +3,12 @@
 #   1. a task enqueued by the app is executed by the worker and its effect is visible in the database;
 #   2. payments: 3 000 due instalments (agreements created through the services) are put in a run,
 #      approved, exported; the confirmation file is applied by a background job the worker runs;
-#   3. a worker killed (-9) while applying a 20 000-line confirmation file in 2 000-line chunks: a
-#      new worker picks the job up again once the broker's visibility timeout (5 s) has passed, and
-#      the job finishes with every payment confirmed exactly once — none lost, none paid twice.
+#   3. a worker killed (-9) while applying a 20 000-line confirmation file in 2 000-line chunks: the
+#      task is delivered again to a new worker once the broker's visibility timeout (5 s) has passed;
+#      it finds the job still claimed (the dead worker's lease, 60 s) and leaves it, then takes it
+#      over when the lease has expired; the job finishes with every payment confirmed exactly
+#      once — none lost, none paid twice — and reports totals over both attempts (payments
+#      confirmed, progress) equal to the file's lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -87,6 +90,8 @@ wait "$WORKER" 2>/dev/null || true
 # Both payment workers run with a short visibility timeout: an unacknowledged job (its worker
 # killed) is handed to another worker after 5 s instead of an hour.
 export CELERY_VISIBILITY_TIMEOUT=5
+# A worker's claim on a job lasts 60 s past its last progress report (core.jobs).
+export JOB_LEASE_SECONDS=60
 
 # Builds SMOKE_AGREEMENTS one-year agreements (advance + balance, last year: both due) through the
 # services, then a run of their instalments: created, approved by two other officers, exported;
@@ -227,8 +232,34 @@ kill -0 "$DOOMED" 2>/dev/null && fail "the worker was never killed (progress $(j
 echo "Worker killed at $(job_field progress_done)/$(job_field progress_total) (job state: $(job_field state); $((SECONDS - STARTED)) s)"
 [[ "$(job_field state)" == "running" ]] || fail "the killed job should still be marked running"
 start_worker rescuer
+RESCUER_LOG="$LOGS/rescuer.log"
+# The rescuer gets the task again once the visibility timeout has passed: while the dead worker's
+# lease runs it must leave the job (and say so); once the lease has expired it takes it over.
+deadline=$((SECONDS + 180))
+until grep -q "job $JOB is claimed by another worker" "$RESCUER_LOG"; do
+    if [[ "$(job_field attempts)" -ge 2 ]]; then
+        echo "(the lease had expired before the task was delivered again: taken over at once)"
+        break
+    fi
+    ((SECONDS < deadline)) || fail "the redelivered task neither left nor took over the job"
+    sleep 0.5
+done
+if grep -q "job $JOB is claimed by another worker" "$RESCUER_LOG"; then
+    lease=$(job_field "extract(epoch FROM lease_until - now())::int")
+    echo "Redelivered task found job $JOB claimed (lease ${lease} s more) and left it"
+fi
 wait_done 150
 echo "Job $JOB done after $(job_field attempts) attempts ($((SECONDS - STARTED)) s)"
 [[ "$(job_field attempts)" -ge 2 ]] || fail "the job should have been run again by the new worker"
 check_paid_once
+totals=$(psql_db "$DB" "
+    SELECT j.result->>'Paiements confirmés', j.result->>'Paiements rejetés', j.progress_done,
+           j.progress_total, c.report->'applied'->>'paid'
+      FROM core_backgroundjob j
+      JOIN cpo_paymentconfirmation c ON c.id = (j.params->>'confirmation')::int
+     WHERE j.id = $JOB")
+IFS='|' read -r confirmed rejected pdone ptotal applied <<<"$totals"
+echo "  reported: $confirmed confirmed, $rejected rejected, progress $pdone/$ptotal, confirmation file: $applied paid"
+[[ "$confirmed" == "$LINES" && "$rejected" == 0 && "$pdone" == "$LINES" && "$ptotal" == "$LINES" \
+    && "$applied" == "$LINES" ]] || fail "the resumed job must report totals over all its attempts"
 echo "Killed worker: job resumed by another worker, every payment confirmed once: OK ($((SECONDS - STARTED)) s)"

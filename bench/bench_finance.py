@@ -266,56 +266,6 @@ def bench_run(agreements: int, *, fixes: bool = False) -> None:
 # measure what they would gain (they produce the same rows and files; checked below).
 
 
-def audit_log_many_copy(*, actor, model, action, entries) -> int:  # noqa: ANN001
-    """core.audit.audit_log_many through COPY (core.bulk.copy_insert) instead of bulk_create: no
-    model instance and no per-value preparation for each row."""
-    from django.contrib.contenttypes.models import ContentType
-    from django.utils import timezone
-
-    from core.audit import _ACTIONS, _jsonable
-    from core.bulk import copy_insert
-    from core.models import AuditLog
-
-    if action not in _ACTIONS:
-        raise ValueError(f"audit action {action!r} is not registered")
-    content_type = ContentType.objects.get_for_model(model)
-    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
-    stamp = timezone.now()
-    return copy_insert(
-        AuditLog,
-        AUDIT_COLUMNS,
-        (
-            (
-                actor_id,
-                content_type.pk,
-                str(e["object_id"]),
-                str(e.get("object_repr", ""))[:255],
-                action,
-                e.get("source", "") or "",
-                e.get("target", "") or "",
-                e.get("reason", "") or "",
-                _jsonable(e.get("payload") or {}),
-                stamp,
-            )
-            for e in entries
-        ),
-    )
-
-
-AUDIT_COLUMNS = (
-    "actor_id",
-    "content_type_id",
-    "object_id",
-    "object_repr",
-    "action",
-    "source_state",
-    "target_state",
-    "reason",
-    "payload",
-    "created_at",
-)
-
-
 def payment_run_dataset_values(run):  # noqa: ANN001, ANN201
     """finance.resources.payment_run_dataset from one values_list instead of the resource's per-field
     export of each model instance: the same headers and cells."""
@@ -336,23 +286,10 @@ def payment_run_dataset_values(run):  # noqa: ANN001, ANN201
 
 
 def apply_proposed_fixes() -> None:
-    import core.audit
-    import cpo.services.creation
-    import cpo.services.evaluations
-    import cpo.services.lifecycle
     import finance.resources
-    import finance.services
 
+    # (The COPY of audit rows it once proposed is in core.audit.audit_log_many, sealed.)
     ORIGINAL["dataset"] = finance.resources.payment_run_dataset
-    for module in (
-        core.audit,
-        finance.services,
-        cpo.services.creation,
-        cpo.services.lifecycle,
-        cpo.services.evaluations,
-    ):
-        if hasattr(module, "audit_log_many"):
-            module.audit_log_many = audit_log_many_copy
     finance.resources.payment_run_dataset = payment_run_dataset_values
 
 

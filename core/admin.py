@@ -198,4 +198,5 @@ class AuditLogAdmin(admin.ModelAdmin):
         return False
 
 
-from . import admin_security  # noqa: E402, F401  (personal API tokens)
+# Admin classes kept in their own modules: retention rules and erasure requests, personal API tokens.
+from . import admin_privacy, admin_security  # noqa: E402, F401

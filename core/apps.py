@@ -13,6 +13,9 @@ class CoreConfig(AppConfig):
             audit_actions,  # noqa: F401  (registers the action labels)
             twofactor,  # noqa: F401  (its OpenAPI authentication extension)
         )
+        from .privacy import export, rules  # noqa: F401  (export registers its job)
+
+        rules.register()  # core's retention rules; upper apps register theirs in their ready()
 
 
 class PlurielAdminConfig(admin_apps.AdminConfig):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models
+from django.db import models, transaction
+from django.utils import timezone
 from django.utils.functional import Promise
 
+from .audit_chain import chain_finish, chain_prepare
 from .models import AuditLog, User
 
 _ACTIONS: dict[str, Promise | str] = {}
@@ -55,6 +57,20 @@ def audit_log(
 
 
 COPY_ABOVE = 500
+CHAINED_COLUMNS = [
+    "actor_id",
+    "content_type_id",
+    "object_id",
+    "object_repr",
+    "action",
+    "source_state",
+    "target_state",
+    "reason",
+    "payload",
+    "created_at",
+    "content_hash",
+    "txid",
+]
 
 
 def audit_log_many(
@@ -64,61 +80,45 @@ def audit_log_many(
     action: str,
     entries: list[dict[str, Any]],
 ) -> int:
-    """Write one audit row per entry in a single INSERT (set-based jobs over many objects).
+    """Write one audit row per entry in a single INSERT (set-based jobs over many objects), chained
+    (core.audit_chain) in the caller's transaction.
 
     Each entry: object_id, object_repr, and optionally source, target, reason, payload."""
     if action not in _ACTIONS:
         raise ValueError(f"audit action {action!r} is not registered")
+    if not entries:
+        return 0
     content_type = ContentType.objects.get_for_model(model)
-    if len(entries) > COPY_ABOVE:
-        # Large set-based jobs (payment runs, daily job): COPY on PostgreSQL, ~3× faster.
-        from .bulk import copy_insert
-
-        actor_id = actor.pk if actor is not None and actor.is_authenticated else None
-        return copy_insert(
-            AuditLog,
-            [
-                "actor_id",
-                "content_type_id",
-                "object_id",
-                "object_repr",
-                "action",
-                "source_state",
-                "target_state",
-                "reason",
-                "payload",
-            ],
-            (
-                (
-                    actor_id,
-                    content_type.pk,
-                    str(e["object_id"]),
-                    str(e.get("object_repr", ""))[:255],
-                    action,
-                    e.get("source", "") or "",
-                    e.get("target", "") or "",
-                    e.get("reason", "") or "",
-                    _jsonable(e.get("payload") or {}),
-                )
-                for e in entries
-            ),
-        )
-    rows = [
-        AuditLog(
-            actor=actor if actor is not None and actor.is_authenticated else None,
-            content_type=content_type,
-            object_id=str(e["object_id"]),
-            object_repr=str(e.get("object_repr", ""))[:255],
-            action=action,
-            source_state=e.get("source", "") or "",
-            target_state=e.get("target", "") or "",
-            reason=e.get("reason", "") or "",
-            payload=_jsonable(e.get("payload") or {}),
-        )
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    stamp = timezone.now()
+    values = [
+        {
+            "actor_id": actor_id,
+            "content_type_id": content_type.pk,
+            "object_id": str(e["object_id"]),
+            "object_repr": str(e.get("object_repr", ""))[:255],
+            "action": action,
+            "source_state": e.get("source", "") or "",
+            "target_state": e.get("target", "") or "",
+            "reason": e.get("reason", "") or "",
+            "payload": _jsonable(e.get("payload") or {}),
+            "created_at": stamp,
+        }
         for e in entries
     ]
-    AuditLog.objects.bulk_create(rows, batch_size=2000)
-    return len(rows)
+    with transaction.atomic():
+        txid = chain_prepare(values)
+        if len(values) > COPY_ABOVE:
+            # Large set-based jobs (payment runs, daily job): COPY on PostgreSQL, ~3× faster.
+            from .bulk import copy_insert
+
+            copy_insert(
+                AuditLog, CHAINED_COLUMNS, ([v[c] for c in CHAINED_COLUMNS] for v in values)
+            )
+        else:
+            AuditLog.objects.bulk_create([AuditLog(**v) for v in values], batch_size=2000)
+        chain_finish(txid)
+    return len(values)
 
 
 def history_for(obj: models.Model, *, state_field: str = "state") -> list[AuditLog]:

@@ -20,3 +20,10 @@ register_action("core.user.recovery_codes_generated", _("Codes de secours géné
 register_action("core.user.api_token_created", _("Jeton d'API personnel créé"))
 register_action("core.user.api_token_revoked", _("Jeton d'API personnel révoqué"))
 register_action("core.user.created_by_sso", _("Compte créé par authentification unique"))
+
+register_action("core.retention.applied", _("Durée de conservation appliquée"))
+register_action("core.erasure.requested", _("Demande d'effacement reçue"))
+register_action("core.erasure.done", _("Données personnelles effacées"))
+register_action("core.erasure.refused", _("Demande d'effacement refusée"))
+register_action("core.personal_data.export_requested", _("Export des données personnelles"))
+register_action("core.document.downloaded", _("Document téléchargé"))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -368,7 +369,11 @@ class AuditLog(models.Model):
     target_state = models.CharField(_("état d'arrivée"), max_length=40, blank=True)
     reason = models.TextField(_("motif"), blank=True)
     payload = models.JSONField(_("données"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("date"), auto_now_add=True, db_index=True)
+    # A default rather than auto_now_add: the time is hashed before the row is inserted.
+    created_at = models.DateTimeField(_("date"), default=timezone.now, db_index=True)
+    # Hash chain (core.audit_chain): this row's content hash, the transaction sealing it.
+    content_hash = models.CharField(_("empreinte du contenu"), max_length=64, editable=False)
+    txid = models.BigIntegerField(_("transaction"), null=True, editable=False, db_index=True)
 
     class Meta:
         verbose_name = _("entrée du journal")
@@ -379,11 +384,75 @@ class AuditLog(models.Model):
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A new row is chained in the caller's transaction; an existing row is never rewritten."""
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("audit rows are append-only")
+        from django.db import transaction
+
+        from .audit_chain import HASHED_FIELDS, chain_finish, chain_prepare
+
+        with transaction.atomic():
+            if self.created_at is None:
+                self.created_at = timezone.now()
+            values = {f: getattr(self, f) for f in HASHED_FIELDS}
+            txid = chain_prepare([values])
+            self.content_hash, self.txid = values["content_hash"], txid
+            super().save(*args, **kwargs)
+            chain_finish(txid)
+
     @property
     def label(self) -> str:
         from .audit import action_label
 
         return action_label(self.action)
+
+
+class AuditSeal(models.Model):
+    """The audit rows one transaction wrote (ids first_id..last_id with its txid), sealed at its
+    commit as one link of the global hash chain (core.audit_chain)."""
+
+    txid = models.BigIntegerField(_("transaction"))
+    seq = models.BigIntegerField(_("n° dans la chaîne"), unique=True, null=True)
+    first_id = models.BigIntegerField(null=True)
+    last_id = models.BigIntegerField(null=True)
+    count = models.PositiveIntegerField(default=0)
+    digest = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    row_hash = models.CharField(max_length=64, blank=True)
+    sealed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sceau du journal")
+        verbose_name_plural = _("sceaux du journal")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["txid"],
+                condition=models.Q(seq__isnull=True),
+                name="one_open_seal_per_transaction",
+            )
+        ]
+        indexes = [models.Index(fields=["txid"], name="core_auditseal_txid_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.row_hash[:12]}"
+
+
+class AuditAnchor(models.Model):
+    """The head of the audit chain recorded at a moment (daily): a later truncation of the chain
+    below this point shows, since the anchor is also exported outside the database."""
+
+    seq = models.BigIntegerField(_("n° dans la chaîne"))
+    row_hash = models.CharField(_("empreinte"), max_length=64)
+    created_at = models.DateTimeField(_("date"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ancre du journal")
+        verbose_name_plural = _("ancres du journal")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.row_hash[:12]}"
 
 
 class Notification(models.Model):
@@ -490,6 +559,10 @@ class BackgroundJob(models.Model):
     result_name = models.CharField(_("nom du fichier"), max_length=255, blank=True)
     error = models.TextField(_("erreur"), blank=True)
     attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
+    # Claim (core.jobs.job_claim): the worker holding the job, until when; totals of all attempts.
+    claim_token = models.CharField(_("jeton de prise en charge"), max_length=32, blank=True)
+    lease_until = models.DateTimeField(_("réservée jusqu'au"), null=True, blank=True)
+    tally = models.JSONField(_("totaux de toutes les tentatives"), default=dict, blank=True)
     created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
     started_at = models.DateTimeField(_("commencée le"), null=True, blank=True)
     finished_at = models.DateTimeField(_("terminée le"), null=True, blank=True)
@@ -538,3 +611,58 @@ class ExportTemplate(models.Model):
 
 
 from .models_security import PersonalApiToken  # noqa: E402, F401  (a model of this app)
+
+
+class RetentionRun(models.Model):
+    """One application of the retention rules (daily job): what each rule anonymised or deleted."""
+
+    started_at = models.DateTimeField(_("commencée le"), auto_now_add=True)
+    results = models.JSONField(_("résultats"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("application des durées de conservation")
+        verbose_name_plural = _("applications des durées de conservation")
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ErasureRequest(models.Model):
+    """A person's request to have their personal data erased (RGPD art. 17), with its reason;
+    carried out by the retention rules' `erase`, or refused with the legal duty that applies."""
+
+    class State(models.TextChoices):
+        RECEIVED = "received", _("Reçue")
+        DONE = "done", _("Effectuée")
+        REFUSED = "refused", _("Refusée")
+
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="erasure_requests",
+        verbose_name=_("personne"),
+    )
+    reason = models.TextField(_("motif de la demande"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("enregistrée par"),
+    )
+    state = models.CharField(
+        _("état"), max_length=10, choices=State.choices, default=State.RECEIVED
+    )
+    refusal_reason = models.TextField(_("motif du refus"), blank=True)
+    outcome = models.JSONField(_("résultat"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("reçue le"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("traitée le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("demande d'effacement")
+        verbose_name_plural = _("demandes d'effacement")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} ({self.get_state_display()})"

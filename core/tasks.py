@@ -1,8 +1,11 @@
+import logging
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -23,7 +26,7 @@ def run_job(self: Any, job_id: int) -> str | None:  # Celery's bound task
     """Run one background job. A failure is retried with a growing delay; `job_run` stops after
     MAX_ATTEMPTS and reports the failure. The runners are idempotent, so a redelivery after a
     worker was killed resumes safely."""
-    from .jobs import MAX_ATTEMPTS, job_run
+    from .jobs import MAX_ATTEMPTS, job_run, lease_remaining
 
     while True:
         try:
@@ -34,6 +37,13 @@ def run_job(self: Any, job_id: int) -> str | None:  # Celery's bound task
             raise self.retry(
                 exc=exc, countdown=5 * 2**self.request.retries, max_retries=MAX_ATTEMPTS
             ) from exc
+        if job is not None and job.state == job.State.RUNNING:
+            # Claimed by another worker (a redelivery while it runs, or its worker died): leave
+            # it, and look again when its lease ends — it is renewed while the worker lives.
+            logger.warning("job %s is claimed by another worker: checking again later", job_id)
+            if not self.request.is_eager:
+                run_job.apply_async((job_id,), countdown=lease_remaining(job) + 1)
+            return "claimed"
         return job.state if job else None
 
 
@@ -43,3 +53,19 @@ def jobs_purge_expired() -> int:
     from .jobs import jobs_purge_expired as purge
 
     return purge()
+
+
+@shared_task(name="core.tasks.audit_anchor_export")
+def audit_anchor_export() -> dict[str, Any]:
+    """Daily: record the audit chain's head in the database and in the anchor file."""
+    from .audit_chain import audit_anchor_export as export
+
+    return export()
+
+
+@shared_task(name="core.tasks.retention_apply")
+def retention_apply() -> dict[str, Any]:
+    """Daily: apply the declared retention rules (core.privacy), audited."""
+    from .privacy.services import retention_apply as apply
+
+    return dict(apply().results)

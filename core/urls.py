@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views, views_security
+from . import views, views_privacy, views_security
 
 app_name = "core"
 urlpatterns = [
@@ -76,4 +76,14 @@ urlpatterns = [
     path("compte/taches/<int:pk>/fichier/", views.job_download, name="job_download"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("equipe/inviter/", views.staff_invite, name="staff_invite"),
+    # Personal data (RGPD)
+    path("vos-donnees/", views_privacy.your_data, name="your_data"),
+    path("vos-donnees/registre.csv", views_privacy.processing_register, name="processing_register"),
+    path("compte/mes-donnees/", views_privacy.my_data, name="my_data"),
+    path("compte/mes-donnees/export/", views_privacy.my_data_export, name="my_data_export"),
+    path(
+        "organisations/<int:pk>/documents/consultations/",
+        views_privacy.organisation_downloads,
+        name="organisation_downloads",
+    ),
 ]

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
-from .audit import history_for
+from .audit import audit_log, history_for
 from .clock import today
 from .errors import DomainError
 from .forms import (
@@ -349,6 +349,8 @@ def document_download(request: AuthenticatedHttpRequest, pk: int) -> FileRespons
         handle = document.file.open("rb")
     except FileNotFoundError:
         raise Http404
+    # Who saw what: every download is logged (shown to the organisation's administrators).
+    audit_log(actor=request.user, obj=document, action="core.document.downloaded")
     response = FileResponse(handle, as_attachment=True, filename=document.original_name)
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"

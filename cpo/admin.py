@@ -1,7 +1,10 @@
 """Admin of agreements: read-mostly. States move through the services only (FSM fields are
 protected), so the admin shows them without letting anyone edit them."""
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from .models import (
     Agreement,
@@ -18,23 +21,23 @@ class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
 class FunderInline(ReadOnlyInline):
     model = AgreementFunder
     fields = ["funder", "share", "ej_number"]
-    readonly_fields = fields
+    readonly_fields = ["funder", "share", "ej_number"]
 
 
 class YearInline(ReadOnlyInline):
     model = AgreementYear
     fields = ["fiscal_year", "amount"]
-    readonly_fields = fields
+    readonly_fields = ["fiscal_year", "amount"]
 
 
 @admin.register(Agreement)
@@ -54,10 +57,10 @@ class AgreementAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Agreement._meta.fields]
     inlines = [FunderInline, YearInline]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # created from an approved application (cpo.services)
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -77,10 +80,10 @@ class InstalmentAdmin(admin.ModelAdmin):
     search_fields = ["agreement__reference"]
     readonly_fields = [f.name for f in Instalment._meta.fields]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -91,10 +94,10 @@ class EvaluationAdmin(admin.ModelAdmin):
     search_fields = ["agreement__reference"]
     readonly_fields = [f.name for f in Evaluation._meta.fields]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -104,10 +107,10 @@ class AmendmentAdmin(admin.ModelAdmin):
     search_fields = ["agreement__reference"]
     readonly_fields = [f.name for f in Amendment._meta.fields]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -118,8 +121,8 @@ class RecoveryAdmin(admin.ModelAdmin):
     search_fields = ["agreement__reference"]
     readonly_fields = [f.name for f in Recovery._meta.fields]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

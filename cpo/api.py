@@ -8,7 +8,7 @@ cpo.services_changes, whose DomainError the exception handler (core.api) turns i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import django_filters
 from django.db.models import QuerySet
@@ -25,9 +25,12 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.routers import BaseRouter
+from rest_framework.serializers import BaseSerializer
 
 from core.api_views import R400, R403, R404, R409
 from core.audit import history_for
+from core.models import User
 from core.serializers import AuditEntrySerializer
 from grants.selectors import applications_visible_to
 
@@ -62,7 +65,7 @@ WRITE_RESPONSES = {400: R400, 403: R403, 404: R404, 409: R409}
 RECOVERY_OPS = tuple(RECOVERY_INPUTS)
 
 
-class AgreementFilter(django_filters.FilterSet):
+class AgreementFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter is untyped
     state = django_filters.ChoiceFilter(choices=AgreementState.choices, label=_lazy("État"))
     programme = django_filters.NumberFilter(
         field_name="programme", label=_lazy("Programme (identifiant)")
@@ -139,7 +142,7 @@ class AgreementViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[Agreement],
 ):
     """Agreements (conventions, CPO) the user may see: their organisations' and their staff
     scope's."""
@@ -148,17 +151,17 @@ class AgreementViewSet(
     queryset = Agreement.objects.none()  # for the schema; get_queryset is what counts
 
     def get_queryset(self) -> QuerySet[Agreement]:
-        qs = agreements_visible_to(self.request.user).order_by("-created_at", "-id")
+        qs = agreements_visible_to(cast(User, self.request.user)).order_by("-created_at", "-id")
         if self.action != "list":
             qs = agreement_detail_queryset(qs)
         return qs
 
-    def get_serializer_class(self):
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         return AgreementListSerializer if self.action == "list" else AgreementDetailSerializer
 
     def _detail(self, agreement: Agreement, *, status_code: int = status.HTTP_200_OK) -> Response:
         fresh = agreement_detail_queryset(
-            agreements_visible_to(self.request.user).filter(pk=agreement.pk)
+            agreements_visible_to(cast(User, self.request.user)).filter(pk=agreement.pk)
         ).first()
         return Response(AgreementDetailSerializer(fresh or agreement).data, status=status_code)
 
@@ -166,10 +169,11 @@ class AgreementViewSet(
         data = AgreementCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         application = get_object_or_404(
-            applications_visible_to(request.user), pk=data.validated_data["application"].pk
+            applications_visible_to(cast(User, request.user)),
+            pk=data.validated_data["application"].pk,
         )
         agreement = services.agreement_create_from_application(
-            actor=request.user, application=application, **data.service_params()
+            actor=cast(User, request.user), application=application, **data.service_params()
         )
         return self._detail(agreement, status_code=status.HTTP_201_CREATED)
 
@@ -191,7 +195,7 @@ class AgreementViewSet(
         data = TRANSITION_INPUTS[name](data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        actor = request.user
+        actor = cast(User, request.user)
         if name == "send_for_signature":
             agreement = services.agreement_send_for_signature(actor=actor, agreement=agreement)
         elif name == "sign":
@@ -212,7 +216,7 @@ class AgreementViewSet(
     def history(self, request: Request, pk: str | None = None) -> Response:
         """What happened to the agreement, newest first; the data behind each action for staff."""
         agreement = self.get_object()
-        staff = is_agreement_staff(request.user, agreement)
+        staff = is_agreement_staff(cast(User, request.user), agreement)
         return Response(
             AuditEntrySerializer(
                 history_for(agreement), many=True, context={"show_payload": staff}
@@ -248,7 +252,7 @@ class AgreementViewSet(
             data = AmendmentCreateInput(data=request.data)
             data.is_valid(raise_exception=True)
             amendment = services_changes.amendment_create(
-                actor=request.user,
+                actor=cast(User, request.user),
                 agreement=agreement,
                 reason=data.validated_data["reason"],
                 effective_on=data.validated_data["effective_on"],
@@ -278,14 +282,14 @@ class AgreementViewSet(
         from .selectors import can_manage
 
         agreement = self.get_object()
-        if not can_manage(request.user):
+        if not can_manage(cast(User, request.user)):
             raise PermissionDenied(
                 _lazy("Réservé à l'instruction et aux responsables de programme.")
             )
         data = AmendmentPreviewInput(data=request.data)
         data.is_valid(raise_exception=True)
         preview = services_changes.amendment_preview(
-            actor=request.user, agreement=agreement, **data.change_params()
+            actor=cast(User, request.user), agreement=agreement, **data.change_params()
         )
         return Response({"preview": plain(preview)})
 
@@ -317,7 +321,7 @@ class AgreementViewSet(
             data = RecoveryIssueInput(data=request.data)
             data.is_valid(raise_exception=True)
             recovery = services_changes.recovery_issue(
-                actor=request.user, agreement=agreement, **data.validated_data
+                actor=cast(User, request.user), agreement=agreement, **data.validated_data
             )
             return Response(RecoverySerializer(recovery).data, status=status.HTTP_201_CREATED)
         return Response(RecoverySerializer(agreement.recoveries.all(), many=True).data)
@@ -346,17 +350,21 @@ class AgreementViewSet(
         data = RECOVERY_INPUTS[op](data=request.data)
         data.is_valid(raise_exception=True)
         if op == "collect":
-            recovery = services_changes.recovery_collect(actor=request.user, recovery=recovery)
+            recovery = services_changes.recovery_collect(
+                actor=cast(User, request.user), recovery=recovery
+            )
         elif op == "offset":
             instalment = get_object_or_404(
                 agreement.instalments, pk=data.validated_data["instalment"]
             )
             recovery = services_changes.recovery_offset(
-                actor=request.user, recovery=recovery, instalment=instalment
+                actor=cast(User, request.user), recovery=recovery, instalment=instalment
             )
         else:
             recovery = services_changes.recovery_cancel(
-                actor=request.user, recovery=recovery, reason=data.validated_data["reason"]
+                actor=cast(User, request.user),
+                recovery=recovery,
+                reason=data.validated_data["reason"],
             )
         return Response(RecoverySerializer(recovery).data)
 
@@ -384,7 +392,7 @@ class AgreementViewSet(
         data.is_valid(raise_exception=True)
         values = data.validated_data
         evaluation = services.evaluation_submit(
-            actor=request.user,
+            actor=cast(User, request.user),
             evaluation=evaluation,
             activity_report=values["activity_report"],
             budget_lines=[dict(r) for r in values["budget_lines"]],
@@ -413,11 +421,11 @@ class AgreementViewSet(
         data = EvaluationReviewInput(data=request.data)
         data.is_valid(raise_exception=True)
         evaluation = services.evaluation_review(
-            actor=request.user, evaluation=evaluation, **data.validated_data
+            actor=cast(User, request.user), evaluation=evaluation, **data.validated_data
         )
         return Response(EvaluationSummarySerializer(evaluation).data)
 
 
-def register(router) -> None:
+def register(router: BaseRouter) -> None:
     """Register this app's viewsets on the API router."""
     router.register("agreements", AgreementViewSet, basename="agreement")

@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from calls.models import Programme
 from core.errors import DomainError
 from core.forms import DateInput
 from core.identifiers import validate_ej
-from core.models import Funder, Organisation
+from core.models import BudgetLine, Funder, Organisation
 from grants.forms import MoneyField
 from grants.models import Application
 
-from .models import AgreementState, Instalment, InstalmentTemplate, Profile
+from .models import Agreement, AgreementState, Instalment, InstalmentTemplate, Profile
 from .schedules import MAX_YEARS, RECOMMENDED_MAX_YEARS
 
 HUNDRED = Decimal("100")
@@ -61,7 +62,8 @@ class PercentField(forms.DecimalField):
         super().__init__(**kwargs)
         self.widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
 
-    def to_python(self, value: Any) -> Decimal | None:
+    # The stubs make DecimalField inherit IntegerField.to_python's return type (int).
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
         if isinstance(value, str):
             value = value.replace("%", "").replace(" ", "").replace("\xa0", "").replace(",", ".")
         return super().to_python(value)
@@ -143,7 +145,7 @@ class AgreementPrepareForm(forms.Form):
         value = self.data.get(self.add_prefix("duration_years")) if self.is_bound else None
         value = value or self.initial.get("duration_years")
         try:
-            return int(value) > RECOMMENDED_MAX_YEARS
+            return int(cast(Any, value)) > RECOMMENDED_MAX_YEARS
         except (TypeError, ValueError):
             return False
 
@@ -241,7 +243,7 @@ class FunderRowForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())
         if data.get("funder") and data.get("share") in (None, Decimal("0")):
             self.add_error("share", _("Indiquez la part de ce financeur."))
         if not data.get("funder") and data.get("share"):
@@ -282,7 +284,7 @@ def funder_initial(application: Application) -> list[dict[str, Any]]:
     adjust)."""
     programme = application.programme
     main = (
-        programme.budget_line.funder if programme.budget_line_id else None
+        cast(BudgetLine, programme.budget_line).funder if programme.budget_line_id else None
     ) or programme.funders.first()
     cofunder = application.cofunder if application.cofunder_id else None
     if cofunder and main and cofunder != main:
@@ -312,12 +314,16 @@ class AgreementFilterForm(forms.Form):
     )
     q = forms.CharField(label=_("Recherche (référence, objet, organisation)"), required=False)
 
-    def __init__(self, *args: Any, agreements, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, agreements: QuerySet[Agreement], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["programme"].queryset = Programme.objects.filter(
-            pk__in=agreements.values("programme_id")
-        ).order_by("-fiscal_year", "name")
-        self.fields["organisation"].queryset = Organisation.objects.filter(
+        cast(
+            "forms.ModelChoiceField[Programme]", self.fields["programme"]
+        ).queryset = Programme.objects.filter(pk__in=agreements.values("programme_id")).order_by(
+            "-fiscal_year", "name"
+        )
+        cast(
+            "forms.ModelChoiceField[Organisation]", self.fields["organisation"]
+        ).queryset = Organisation.objects.filter(
             pk__in=agreements.values("organisation_id")
         ).order_by("name")
 
@@ -403,7 +409,9 @@ class RecoveryForm(forms.Form):
 
     def __init__(self, *args: Any, fiscal_years: list[int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["fiscal_year"].choices = [(y, str(y)) for y in fiscal_years]
+        cast(forms.ChoiceField, self.fields["fiscal_year"]).choices = [
+            (y, str(y)) for y in fiscal_years
+        ]
 
 
 class RecoveryOffsetForm(forms.Form):
@@ -411,10 +419,11 @@ class RecoveryOffsetForm(forms.Form):
         Instalment.objects.none(), label=_("Échéance sur laquelle compenser")
     )
 
-    def __init__(self, *args: Any, instalments, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, instalments: QuerySet[Instalment], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["instalment"].queryset = instalments
-        self.fields["instalment"].label_from_instance = lambda i: (
+        field = cast("forms.ModelChoiceField[Instalment]", self.fields["instalment"])
+        field.queryset = instalments
+        field.label_from_instance = lambda i: (  # type: ignore[method-assign, assignment]
             f"{i.year.fiscal_year} n° {i.number} — {i.get_kind_display()} — "
             f"{i.amount} € ({i.funder.funder}) — {i.get_state_display()}"
         )

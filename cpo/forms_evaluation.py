@@ -4,7 +4,7 @@ rules live in cpo.services / cpo.services_evaluation."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
@@ -57,7 +57,10 @@ class EvaluationForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.rows, self.indicators = rows, indicators
-        self.fields["approved_accounts"].queryset = documents
+        accounts = cast(
+            "forms.ModelChoiceField[OrganisationDocument]", self.fields["approved_accounts"]
+        )
+        accounts.queryset = documents
         for row in rows:
             field = MoneyField(
                 label=_("Réalisé (€), %(account)s")
@@ -80,7 +83,7 @@ class EvaluationForm(forms.Form):
                 self.initial.setdefault(f"indicator_{i}", indicator["actual"])
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())
         missing = not data.get("approved_accounts") and not data.get("accounts_file")
         if missing and "accounts_file" not in self.errors:
             self.add_error(

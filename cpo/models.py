@@ -4,6 +4,7 @@ between funders, instalments, annual evaluations, amendments and recoveries (doc
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -17,7 +18,15 @@ from core.models import Funder, Organisation, OrganisationDocument
 from core.uploads import private_upload_path
 from grants.models import Application
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
+
+class MoneyFieldKwargs(TypedDict):
+    """The precision of every amount field (`DecimalField(**MONEY)`), typed so the stubs see it."""
+
+    max_digits: int
+    decimal_places: int
+
+
+MONEY: MoneyFieldKwargs = {"max_digits": 12, "decimal_places": 2}
 
 
 class AgreementState(models.TextChoices):

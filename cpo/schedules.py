@@ -38,12 +38,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
 from core.money import CENT, split_exact, to_money
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
 
 EURO = Decimal("1")
 UNITS = (EURO, CENT)
@@ -79,7 +82,7 @@ def _eur(amount: Decimal) -> str:
     return f"{text} €"
 
 
-def _unit_words(unit: Decimal) -> str:
+def _unit_words(unit: Decimal) -> StrPromise:
     return _("en euros entiers") if unit == EURO else _("au centime près")
 
 
@@ -91,7 +94,7 @@ def _check_unit(unit: Any) -> Decimal:
     return unit
 
 
-def _decimal(value: Any, field: str, label: str) -> Decimal:
+def _decimal(value: Any, field: str, label: str | StrPromise) -> Decimal:
     """A finite Decimal (an int is accepted); floats are refused, they are not exact."""
     if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
         raise DomainError(
@@ -100,10 +103,10 @@ def _decimal(value: Any, field: str, label: str) -> Decimal:
     value = Decimal(value)
     if not value.is_finite():
         raise DomainError(_("%(label)s doit être un nombre fini.") % {"label": label}, field=field)
-    return value
+    return cast(Decimal, value)
 
 
-def _amount(value: Any, field: str, label: str, unit: Decimal) -> Decimal:
+def _amount(value: Any, field: str, label: str | StrPromise, unit: Decimal) -> Decimal:
     """A strictly positive amount, multiple of the unit."""
     value = _decimal(value, field, label)
     if value <= 0:
@@ -282,7 +285,7 @@ def _check_rate(rate: Any, direction: int) -> Decimal:
             ),
             field="rate",
         )
-    return rate
+    return cast(Decimal, rate)
 
 
 def _check_step(step: Any, direction: int, unit: Decimal) -> Decimal:
@@ -312,7 +315,7 @@ def _check_step(step: Any, direction: int, unit: Decimal) -> Decimal:
             _("Le pas annuel doit être exprimé %(unit)s.") % {"unit": _unit_words(unit)},
             field="step",
         )
-    return step
+    return cast(Decimal, step)
 
 
 def _rate_from_first(
@@ -368,7 +371,7 @@ def _custom_years(
         if sum(amounts) != total:
             raise DomainError(
                 _("Les montants annuels totalisent %(sum)s au lieu de %(total)s.")
-                % {"sum": _eur(sum(amounts)), "total": _eur(total)},
+                % {"sum": _eur(cast(Decimal, sum(amounts))), "total": _eur(total)},
                 field="custom",
             )
     return amounts
@@ -619,7 +622,7 @@ def _custom_rows(
         if sum(amounts) != year:
             raise DomainError(
                 _("Les versements totalisent %(sum)s au lieu du montant de l'année, %(year)s.")
-                % {"sum": _eur(sum(amounts)), "year": _eur(year)},
+                % {"sum": _eur(cast(Decimal, sum(amounts))), "year": _eur(year)},
                 field="custom",
             )
     if len(amounts) > 1:
@@ -708,7 +711,7 @@ def split_between_funders(
                 _(
                     "Les parts des financeurs totalisent %(sum)s au lieu du montant de l'année, %(year)s."
                 )
-                % {"sum": _eur(sum(values)), "year": _eur(year)},
+                % {"sum": _eur(cast(Decimal, sum(values))), "year": _eur(year)},
                 field="shares",
             )
         return list(zip(names, values, strict=True))

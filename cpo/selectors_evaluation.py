@@ -4,6 +4,7 @@ association's list of evaluations to file, approved accounts to attach, the pane
 from __future__ import annotations
 
 import datetime
+from typing import cast
 
 from django.db.models import Q, QuerySet
 
@@ -83,7 +84,7 @@ def panel_assessments_for(evaluation: Evaluation) -> QuerySet[PanelAssessment]:
     """For a call for solutions, the panel members' assessments of the evaluated year."""
     return (
         PanelAssessment.objects.filter(
-            application_id=evaluation.agreement.application_id,
+            application_id=cast(int, evaluation.agreement.application_id),
             fiscal_year=evaluation.fiscal_year,
         )
         .select_related("member__user")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import QuerySet, TextChoices
 from django.utils.translation import gettext_lazy as _
@@ -90,7 +91,7 @@ class AgreementPayments:
         return s[PaymentStage.PLANNED] + s[PaymentStage.DUE] + s[PaymentStage.ON_HOLD]
 
 
-def group_payments(instalments: QuerySet[Instalment] | list[Instalment]) -> dict:
+def group_payments(instalments: QuerySet[Instalment] | list[Instalment]) -> dict[str, Any]:
     """Group instalments (ordered by agreement, year) by agreement then fiscal year. Each instalment
     gets `stage` set. Returns {"agreements": [...], "by_stage": totals, "total": total,
     "missing_bank_details": organisations with a payment waiting for their IBAN (a run never takes
@@ -101,7 +102,8 @@ def group_payments(instalments: QuerySet[Instalment] | list[Instalment]) -> dict
     missing: dict[int, object] = {}
     current: AgreementPayments | None = None
     for instalment in instalments:
-        instalment.stage = payment_stage(instalment.state)  # type: ignore[attr-defined]
+        stage = payment_stage(instalment.state)
+        instalment.stage = stage  # type: ignore[attr-defined]
         if current is None or current.agreement.pk != instalment.agreement_id:
             current = AgreementPayments(agreement=instalment.agreement)
             agreements.append(current)
@@ -111,9 +113,9 @@ def group_payments(instalments: QuerySet[Instalment] | list[Instalment]) -> dict
         year = current.years[-1]
         year.instalments.append(instalment)
         year.total += instalment.amount
-        current.by_stage[instalment.stage] += instalment.amount
+        current.by_stage[stage] += instalment.amount
         current.total += instalment.amount
-        by_stage[instalment.stage] += instalment.amount
+        by_stage[stage] += instalment.amount
         total += instalment.amount
         organisation = instalment.agreement.organisation
         if instalment.state in (I.DUE, I.APPROVED) and not organisation.iban:

@@ -55,7 +55,7 @@ def plain(value: Any) -> Any:
 # --------------------------------------------------------------------------- read
 
 
-class AgreementFunderSerializer(serializers.ModelSerializer):
+class AgreementFunderSerializer(serializers.ModelSerializer[AgreementFunder]):
     funder_name = serializers.CharField(source="funder.name", read_only=True)
 
     class Meta:
@@ -64,7 +64,7 @@ class AgreementFunderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class InstalmentSerializer(serializers.ModelSerializer):
+class InstalmentSerializer(serializers.ModelSerializer[Instalment]):
     fiscal_year = serializers.IntegerField(source="year.fiscal_year", read_only=True)
     funder = serializers.IntegerField(source="funder.funder_id", read_only=True)
     kind = NamedChoiceField(
@@ -96,14 +96,14 @@ class InstalmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AgreementYearSerializer(serializers.ModelSerializer):
+class AgreementYearSerializer(serializers.ModelSerializer[AgreementYear]):
     class Meta:
         model = AgreementYear
         fields = ["fiscal_year", "amount"]
         read_only_fields = fields
 
 
-class EvaluationSummarySerializer(serializers.ModelSerializer):
+class EvaluationSummarySerializer(serializers.ModelSerializer[Evaluation]):
     state = NamedChoiceField(
         choices=EvaluationState.choices, enum_name="EvaluationStateEnum", read_only=True
     )
@@ -124,7 +124,7 @@ class EvaluationSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AmendmentSerializer(serializers.ModelSerializer):
+class AmendmentSerializer(serializers.ModelSerializer[Amendment]):
     author = UserSummarySerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -142,7 +142,7 @@ class AmendmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RecoverySerializer(serializers.ModelSerializer):
+class RecoverySerializer(serializers.ModelSerializer[Recovery]):
     state = NamedChoiceField(
         choices=RecoveryState.choices, enum_name="RecoveryStateEnum", read_only=True
     )
@@ -164,7 +164,7 @@ class RecoverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AgreementListSerializer(serializers.ModelSerializer):
+class AgreementListSerializer(serializers.ModelSerializer[Agreement]):
     organisation_name = serializers.CharField(source="organisation.name", read_only=True)
     application_reference = serializers.CharField(source="application.reference", read_only=True)
     last_year = serializers.IntegerField(read_only=True)
@@ -236,7 +236,7 @@ class AgreementDetailSerializer(AgreementListSerializer):
 # --------------------------------------------------------------------------- write
 
 
-class FunderShareInput(serializers.Serializer):
+class FunderShareInput(serializers.Serializer[Any]):
     funder = serializers.PrimaryKeyRelatedField(
         queryset=Funder.objects.all(), error_messages=PK_ERRORS
     )
@@ -252,7 +252,7 @@ class FunderShareInput(serializers.Serializer):
     )
 
 
-class AgreementCreateSerializer(serializers.Serializer):
+class AgreementCreateSerializer(serializers.Serializer[Any]):
     """The parameters of cpo.services.agreement_create_from_application; left out, they take the
     service's defaults (the approved years of the application, its programme's funder…)."""
 
@@ -289,19 +289,19 @@ class AgreementCreateSerializer(serializers.Serializer):
         return data
 
 
-class AgreementNoInput(serializers.Serializer):
+class AgreementNoInput(serializers.Serializer[Any]):
     pass
 
 
-class AgreementSignInput(serializers.Serializer):
+class AgreementSignInput(serializers.Serializer[Any]):
     signed_on = serializers.DateField(error_messages=DATE_ERRORS)
 
 
-class AgreementReasonInput(serializers.Serializer):
+class AgreementReasonInput(serializers.Serializer[Any]):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-TRANSITION_INPUTS: dict[str, type[serializers.Serializer]] = {
+TRANSITION_INPUTS: dict[str, type[serializers.Serializer[Any]]] = {
     "send_for_signature": AgreementNoInput,
     "sign": AgreementSignInput,
     "suspend": AgreementReasonInput,
@@ -310,7 +310,7 @@ TRANSITION_INPUTS: dict[str, type[serializers.Serializer]] = {
 }
 
 
-class AmendmentPreviewInput(serializers.Serializer):
+class AmendmentPreviewInput(serializers.Serializer[Any]):
     years = serializers.DictField(
         child=money(),
         required=False,
@@ -346,54 +346,55 @@ class AmendmentCreateInput(AmendmentPreviewInput):
         return {**super().change_params(), "objectives": self.validated_data.get("objectives")}
 
 
-class RecoveryIssueInput(serializers.Serializer):
+class RecoveryIssueInput(serializers.Serializer[Any]):
     fiscal_year = serializers.IntegerField(min_value=2000, max_value=2200)
     unspent = money()
     reason = serializers.CharField()
 
 
-class RecoveryOffsetInput(serializers.Serializer):
+class RecoveryOffsetInput(serializers.Serializer[Any]):
     instalment = serializers.IntegerField(
         help_text=_("Identifiant de l'échéance de la convention.")
     )
 
 
-class RecoveryCancelInput(serializers.Serializer):
+class RecoveryCancelInput(serializers.Serializer[Any]):
     reason = serializers.CharField()
 
 
-RECOVERY_INPUTS: dict[str, type[serializers.Serializer]] = {
+RECOVERY_INPUTS: dict[str, type[serializers.Serializer[Any]]] = {
     "collect": AgreementNoInput,
     "offset": RecoveryOffsetInput,
     "cancel": RecoveryCancelInput,
 }
 
 
-class BudgetLineInput(serializers.Serializer):
+class BudgetLineInput(serializers.Serializer[Any]):
     account = serializers.CharField(max_length=2)
     planned = money()
     actual = money()
 
 
-class IndicatorValueInput(serializers.Serializer):
-    label = serializers.CharField(max_length=300)
+class IndicatorValueInput(serializers.Serializer[Any]):
+    # A field named `label` shadows `Field.label` in the stubs; DRF allows it.
+    label = serializers.CharField(max_length=300)  # type: ignore[assignment]
     unit = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
     target = serializers.DecimalField(max_digits=12, decimal_places=2)
     actual = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
 
 
-class EvaluationSubmitInput(serializers.Serializer):
+class EvaluationSubmitInput(serializers.Serializer[Any]):
     activity_report = serializers.CharField(allow_blank=True)
     budget_lines = BudgetLineInput(many=True)
     indicators = IndicatorValueInput(many=True, required=False, default=list)
 
 
-class EvaluationReviewInput(serializers.Serializer):
+class EvaluationReviewInput(serializers.Serializer[Any]):
     outcome = serializers.ChoiceField(choices=["accept", "accept_with_reservations", "reject"])
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class PreviewSerializer(serializers.Serializer):
+class PreviewSerializer(serializers.Serializer[Any]):
     """A service's before/after preview, as returned by cpo.services_changes.amendment_preview."""
 
     preview = serializers.DictField()

@@ -4,7 +4,7 @@ profile (uploaded once, reused), attached to the evaluation in the same transact
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -61,7 +61,8 @@ def evaluation_file(
             raise DomainError(
                 _("L'évaluation est incomplète."), errors={"approved_accounts": accounts_errors}
             )
-        if evaluation.approved_accounts_id != approved_accounts.pk:
+        # Without approved accounts, `_accounts_errors` refused above.
+        if evaluation.approved_accounts_id != cast(OrganisationDocument, approved_accounts).pk:
             evaluation.approved_accounts = approved_accounts
             evaluation.save(update_fields=["approved_accounts"])
     return evaluation

@@ -10,13 +10,12 @@ turns into 400, 403 or 409."""
 
 from __future__ import annotations
 
-import datetime
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import django_filters
 from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.http import FileResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -31,16 +30,16 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
-from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.routers import BaseRouter
+from rest_framework.serializers import BaseSerializer
 
 from core.api_views import R400, R403, R404, R409
 from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
-from core.models import BackgroundJob, Role
+from core.models import BackgroundJob, Role, User
 from core.permissions import has_role
 from cpo.models import Instalment, InstalmentState
 from cpo.selectors_payments import STATES_OF_STAGE, PaymentStage, my_instalments
@@ -53,6 +52,7 @@ from finance.models import (
     PaymentRunItem,
     PaymentRunState,
 )
+from finance.pagination import EarliestDateCursorPagination
 from finance.selectors_payments import fiscal_years_overview
 from finance.serializers import (
     ConfirmationRejectedSerializer,
@@ -101,77 +101,13 @@ class FinanceAccess(BasePermission):
 
 
 def sees_bank_details(request: Request) -> bool:
-    return has_role(request.user, Role.FINANCE_OFFICER)
+    return has_role(cast(User, request.user), Role.FINANCE_OFFICER)
 
 
 # --------------------------------------------------------------------------- instalments
 
 
-class EarliestDateCursorPagination(CursorPagination):
-    """Keyset pagination on (earliest_date, id): each page is one indexed range read, whatever its
-    depth — no COUNT and no OFFSET, so the 20 000th page costs what the first does. DRF's own
-    CursorPagination keeps an offset among rows sharing a date (thousands of advances fall due the
-    same day), which grows with the depth; here the cursor carries the last (date, id) seen."""
-
-    ordering = ("earliest_date", "id")
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
-    invalid_cursor_message = _lazy("Curseur de pagination invalide.")
-
-    def paginate_queryset(self, queryset, request, view=None):  # noqa: ANN001, ANN201
-        self.request = request
-        self.page_size = self.get_page_size(request)
-        self.base_url = request.build_absolute_uri()
-        self.cursor = self.decode_cursor(request)
-        reverse, position = False, None
-        if self.cursor is not None:
-            reverse = self.cursor.reverse
-            position = self._position(self.cursor.position)
-        key = Tuple("earliest_date", "id")
-        if reverse:
-            if position is not None:
-                queryset = queryset.filter(TupleLessThan(key, position))
-            queryset = queryset.order_by("-earliest_date", "-id")
-        else:
-            if position is not None:
-                queryset = queryset.filter(TupleGreaterThan(key, position))
-            queryset = queryset.order_by("earliest_date", "id")
-        rows = list(queryset[: self.page_size + 1])
-        more = len(rows) > self.page_size
-        rows = rows[: self.page_size]
-        if reverse:
-            rows.reverse()
-        self.page = rows
-        self.has_next = more if not reverse else position is not None
-        self.has_previous = position is not None if not reverse else more
-        return rows
-
-    def _position(self, raw: str | None) -> tuple[datetime.date, int] | None:
-        if not raw:
-            return None
-        try:
-            day, pk = raw.split("|")
-            return datetime.date.fromisoformat(day), int(pk)
-        except ValueError:
-            raise NotFound(self.invalid_cursor_message) from None
-
-    def _link(self, instalment: Instalment, *, reverse: bool) -> str:
-        position = f"{instalment.earliest_date.isoformat()}|{instalment.pk}"
-        return self.encode_cursor(Cursor(offset=0, reverse=reverse, position=position))
-
-    def get_next_link(self) -> str | None:
-        if not self.has_next or not self.page:
-            return None
-        return self._link(self.page[-1], reverse=False)
-
-    def get_previous_link(self) -> str | None:
-        if not self.has_previous or not self.page:
-            return None
-        return self._link(self.page[0], reverse=True)
-
-
-class FinanceInstalmentFilter(django_filters.FilterSet):
+class FinanceInstalmentFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter is untyped
     # distinct=False: no join can repeat a row, and DISTINCT would sort every matching row.
     state = django_filters.MultipleChoiceFilter(
         choices=InstalmentState.choices, distinct=False, label=_lazy("État (plusieurs possibles)")
@@ -226,16 +162,22 @@ class FinanceInstalmentFilter(django_filters.FilterSet):
         ]
 
     @extend_schema_field(OpenApiTypes.INT)
-    def filter_fiscal_year(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+    def filter_fiscal_year(
+        self, queryset: QuerySet[Instalment], name: str, value: Any
+    ) -> QuerySet[Instalment]:
         return queryset.filter(services_finance.effective_year_q(int(value)))
 
     @extend_schema_field(OpenApiTypes.BOOL)
-    def filter_unpaid(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+    def filter_unpaid(
+        self, queryset: QuerySet[Instalment], name: str, value: Any
+    ) -> QuerySet[Instalment]:
         done = [I.PAID, I.CANCELLED]
         return queryset.exclude(state__in=done) if value else queryset.filter(state__in=done)
 
     @extend_schema_field(OpenApiTypes.BOOL)
-    def filter_payable(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+    def filter_payable(
+        self, queryset: QuerySet[Instalment], name: str, value: Any
+    ) -> QuerySet[Instalment]:
         payable = services_finance.payable_instalments().values("pk")
         return queryset.filter(pk__in=payable) if value else queryset.exclude(pk__in=payable)
 
@@ -250,7 +192,7 @@ class FinanceInstalmentFilter(django_filters.FilterSet):
         responses={200: FinanceInstalmentSerializer(many=True), 403: R403},
     ),
 )
-class FinanceInstalmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class FinanceInstalmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Instalment]):
     """Every instalment, for the finance team, programme managers and auditors."""
 
     permission_classes = [FinanceAccess]
@@ -277,7 +219,7 @@ class FinanceInstalmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         data.is_valid(raise_exception=True)
         ids = set(data.validated_data["ids"])
         approved = services_finance.instalments_approve(
-            actor=request.user, instalment_ids=ids, note=data.validated_data["note"]
+            actor=cast(User, request.user), instalment_ids=ids, note=data.validated_data["note"]
         )
         return Response({"approved": approved, "already_approved": len(ids) - approved})
 
@@ -285,7 +227,7 @@ class FinanceInstalmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 # --------------------------------------------------------------------------- payment runs
 
 
-class PaymentRunFilter(django_filters.FilterSet):
+class PaymentRunFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter is untyped
     state = django_filters.ChoiceFilter(choices=PaymentRunState.choices, label=_lazy("État"))
     fiscal_year = django_filters.NumberFilter(field_name="fiscal_year", label=_lazy("Exercice"))
 
@@ -294,7 +236,7 @@ class PaymentRunFilter(django_filters.FilterSet):
         fields = ["state", "fiscal_year"]
 
 
-class ItemStatusFilter(django_filters.FilterSet):
+class ItemStatusFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter is untyped
     status = django_filters.ChoiceFilter(
         choices=PaymentRunItem.Status.choices, label=_lazy("Statut du paiement")
     )
@@ -341,7 +283,7 @@ class PaymentRunViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[PaymentRun],
 ):
     """Payment runs (lots de paiement): preparation, approvals (never by the creator; two above the
     configured total), export to the accounting system, items."""
@@ -368,10 +310,12 @@ class PaymentRunViewSet(
             )
         return qs
 
-    def get_serializer_class(self):  # noqa: ANN201
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         return PaymentRunSerializer if self.action == "list" else PaymentRunDetailSerializer
 
-    def perform_content_negotiation(self, request: Request, force: bool = False):  # noqa: ANN201
+    def perform_content_negotiation(
+        self, request: Request, force: bool = False
+    ) -> tuple[BaseRenderer, str]:
         # `?format=csv|xlsx` names the stored file to serve, not a renderer: errors stay JSON.
         if self.action == "file":
             renderer = JSONRenderer()
@@ -380,8 +324,8 @@ class PaymentRunViewSet(
 
     def _context(self, run: PaymentRun) -> dict[str, Any]:
         refusal = None
-        if run.state == RS.DRAFT and has_role(self.request.user, Role.FINANCE_OFFICER):
-            refusal = services_finance.approval_refusal(self.request.user, run)
+        if run.state == RS.DRAFT and has_role(cast(User, self.request.user), Role.FINANCE_OFFICER):
+            refusal = services_finance.approval_refusal(cast(User, self.request.user), run)
         return {"request": self.request, "approval_refusal": refusal}
 
     def _detail(
@@ -391,7 +335,7 @@ class PaymentRunViewSet(
         fresh = self.get_queryset().get(pk=run.pk)
         for name, value in extra.items():
             setattr(fresh, name, value)
-        return serializer(fresh, context=self._context(fresh)).data
+        return cast(dict[str, Any], serializer(fresh, context=self._context(fresh)).data)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         run = self.get_object()
@@ -403,7 +347,7 @@ class PaymentRunViewSet(
         values = data.validated_data
         ids = values.get("instalment_ids")
         run = services_finance.payment_run_create(
-            actor=request.user,
+            actor=cast(User, request.user),
             criteria=dict(values["criteria"]) if "criteria" in values else None,
             instalment_ids=ids,
             fiscal_year=values.get("fiscal_year"),
@@ -421,7 +365,7 @@ class PaymentRunViewSet(
         )
         return Response(body, status=status.HTTP_201_CREATED)
 
-    def _act(self, run: PaymentRun, operation) -> Response:  # noqa: ANN001
+    def _act(self, run: PaymentRun, operation: Callable[[], PaymentRun]) -> Response:
         """Run a service; a refusal because of the run's state lists what is possible now."""
         try:
             run = operation()
@@ -444,7 +388,8 @@ class PaymentRunViewSet(
     def approve(self, request: Request, pk: str | None = None) -> Response:
         run = self.get_object()
         return self._act(
-            run, lambda: services_finance.payment_run_approve(actor=request.user, run=run)
+            run,
+            lambda: services_finance.payment_run_approve(actor=cast(User, request.user), run=run),
         )
 
     @extend_schema(
@@ -461,7 +406,7 @@ class PaymentRunViewSet(
         return self._act(
             run,
             lambda: services_finance.payment_run_remove_items(
-                actor=request.user,
+                actor=cast(User, request.user),
                 run=run,
                 item_ids=ids,
                 reason=data.validated_data["reason"],
@@ -481,7 +426,7 @@ class PaymentRunViewSet(
         return self._act(
             run,
             lambda: services_finance.payment_run_cancel(
-                actor=request.user, run=run, reason=data.validated_data["reason"]
+                actor=cast(User, request.user), run=run, reason=data.validated_data["reason"]
             ),
         )
 
@@ -498,7 +443,8 @@ class PaymentRunViewSet(
     def export(self, request: Request, pk: str | None = None) -> Response:
         run = self.get_object()
         return self._act(
-            run, lambda: services_finance.payment_run_export(actor=request.user, run=run)
+            run,
+            lambda: services_finance.payment_run_export(actor=cast(User, request.user), run=run),
         )
 
     @extend_schema(
@@ -570,7 +516,11 @@ class PaymentRunViewSet(
             if wanted not in PaymentRunItem.Status.values:
                 raise DomainError(_("Statut inconnu."), field="status")
             items = items.filter(status=wanted)
-        page = self.paginate_queryset(items)
+        # The stubs expect this viewset's model (runs); these are the run's items.
+        page = cast(
+            "list[PaymentRunItem] | None",
+            self.paginate_queryset(items),  # type: ignore[arg-type]
+        )
         context = {"request": request, "bank_details": sees_bank_details(request)}
         data = PaymentRunItemSerializer(page, many=True, context=context).data
         return self.get_paginated_response(data)
@@ -612,7 +562,7 @@ class PaymentConfirmationViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[PaymentConfirmation],
 ):
     """Confirmation files returned by the accounting system: dry run first, then applied in the
     background (idempotent: the same file twice pays nothing twice)."""
@@ -643,7 +593,7 @@ class PaymentConfirmationViewSet(
                 field="file",
             )
         confirmation = confirmations.confirmation_check(
-            actor=request.user, data=upload.read(), name=name
+            actor=cast(User, request.user), data=upload.read(), name=name
         )
         context = {"request": request}
         if confirmation.state == PaymentConfirmation.State.INVALID:
@@ -668,7 +618,9 @@ class PaymentConfirmationViewSet(
     @action(detail=True, methods=["post"])
     def apply(self, request: Request, pk: str | None = None) -> Response:
         confirmation = self.get_object()
-        job = confirmations.confirmation_apply(actor=request.user, confirmation=confirmation)
+        job = confirmations.confirmation_apply(
+            actor=cast(User, request.user), confirmation=confirmation
+        )
         job = BackgroundJob.objects.get(pk=job.pk)
         url = reverse("core:job_detail", args=[job.pk]) + "?format=json"
         return Response(
@@ -710,7 +662,7 @@ class FiscalYearViewSet(viewsets.ViewSet):
         responses={200: FiscalYearSerializer, 403: R403},
     )
     def retrieve(self, request: Request, year: str | None = None) -> Response:
-        return Response(FiscalYearSerializer(fiscal_years_overview(int(year))[0]).data)
+        return Response(FiscalYearSerializer(fiscal_years_overview(int(cast(str, year)))[0]).data)
 
     @extend_schema(
         summary=_lazy("Clore un exercice"),
@@ -729,19 +681,19 @@ class FiscalYearViewSet(viewsets.ViewSet):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         services_finance.fiscal_year_close(
-            actor=request.user,
-            year=int(year),
+            actor=cast(User, request.user),
+            year=int(cast(str, year)),
             carry_ids=values["carry_ids"],
             cancel_ids=values["cancel_ids"],
             note=values["note"],
         )
-        return Response(FiscalYearSerializer(fiscal_years_overview(int(year))[0]).data)
+        return Response(FiscalYearSerializer(fiscal_years_overview(int(cast(str, year)))[0]).data)
 
 
 # --------------------------------------------------------------------------- the association's
 
 
-class MyPaymentFilter(django_filters.FilterSet):
+class MyPaymentFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter is untyped
     agreement = django_filters.NumberFilter(
         field_name="agreement", label=_lazy("Convention (identifiant)")
     )
@@ -756,7 +708,9 @@ class MyPaymentFilter(django_filters.FilterSet):
         model = Instalment
         fields = ["agreement", "fiscal_year", "stage"]
 
-    def filter_stage(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+    def filter_stage(
+        self, queryset: QuerySet[Instalment], name: str, value: str
+    ) -> QuerySet[Instalment]:
         return queryset.filter(state__in=STATES_OF_STAGE[value])
 
 
@@ -773,7 +727,9 @@ class MyPaymentFilter(django_filters.FilterSet):
         summary=_lazy("Une de mes échéances"), responses={200: MyPaymentSerializer, 404: R404}
     ),
 )
-class MyPaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class MyPaymentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Instalment]
+):
     """The instalments of the user's organisations, read-only; another organisation's is a 404."""
 
     permission_classes = [IsAuthenticated]
@@ -782,10 +738,10 @@ class MyPaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     queryset = Instalment.objects.none()
 
     def get_queryset(self) -> QuerySet[Instalment]:
-        return my_instalments(self.request.user)
+        return my_instalments(cast(User, self.request.user))
 
 
-def register(router) -> None:  # noqa: ANN001
+def register(router: BaseRouter) -> None:
     """Register this module's viewsets on the API router (config/api_urls.py)."""
     router.register("finance/instalments", FinanceInstalmentViewSet, basename="finance-instalment")
     router.register("finance/runs", PaymentRunViewSet, basename="finance-run")

@@ -21,7 +21,7 @@ import hashlib
 import io
 import re
 import unicodedata
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -29,10 +29,11 @@ from django.utils.translation import gettext as _
 from core.audit import audit_log
 from core.clock import now, today
 from core.errors import DomainError
-from core.jobs import JobResult, job_start, register_job
+from core.jobs import JobResult, Progress, job_start, register_job
 from core.models import BackgroundJob, User
 from finance.models import PaymentConfirmation, PaymentRunItem, PaymentRunState
-from finance.services import _finance, confirmations_apply_rows
+from finance.services import confirmations_apply_rows
+from finance.services.common import _finance
 
 CHUNK = 2000
 MAX_ROWS = 200_000
@@ -125,7 +126,9 @@ def _date(value: str) -> datetime.date | None:
     return None
 
 
-def check_rows(table: list[list[str]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict]:
+def check_rows(
+    table: list[list[str]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
     """Validate every line. Returns (rows to apply, errors, counts). Set-based: the items are read
     in a few queries whatever the file's size."""
     if not table or not any(table[0]):
@@ -157,7 +160,7 @@ def check_rows(table: list[list[str]]) -> tuple[list[dict[str, Any]], list[dict[
     items: dict[str, list[dict[str, Any]]] = {}
     for chunk_start in range(0, len(references), 5000):
         chunk = list(references)[chunk_start : chunk_start + 5000]
-        for item in (
+        for found in (
             PaymentRunItem.objects.filter(instalment_reference__in=chunk)
             .values(
                 "pk",
@@ -170,7 +173,7 @@ def check_rows(table: list[list[str]]) -> tuple[list[dict[str, Any]], list[dict[
             )
             .order_by("pk")
         ):
-            items.setdefault(item["instalment_reference"], []).append(item)
+            items.setdefault(found["instalment_reference"], []).append(dict(found))
 
     errors: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
@@ -248,7 +251,7 @@ def check_rows(table: list[list[str]]) -> tuple[list[dict[str, Any]], list[dict[
             rows.append(
                 {"item": item["pk"], "status": status, "paid_on": paid_on, "reason": reason}
             )
-            counts[status] += 1
+            counts[cast(str, status)] += 1
         elif item["status"] == status and (
             status == ItemStatus.REJECTED or item["paid_on"] == paid_on
         ):
@@ -312,7 +315,7 @@ def confirmation_apply(*, actor: User, confirmation: PaymentConfirmation) -> Bac
 
 
 @register_job("cpo.confirmation_apply")
-def run_confirmation_apply(job: BackgroundJob, progress) -> JobResult:  # noqa: ANN001
+def run_confirmation_apply(job: BackgroundJob, progress: Progress) -> JobResult:
     confirmation = PaymentConfirmation.objects.get(pk=job.params["confirmation"])
     with confirmation.file.open("rb") as handle:
         data = handle.read()
@@ -327,15 +330,20 @@ def run_confirmation_apply(job: BackgroundJob, progress) -> JobResult:  # noqa: 
             summary={_("Erreurs"): len(errors)},
             notify_title=_("Retour comptable refusé : %(n)d erreur(s)") % {"n": len(errors)},
         )
-    totals = {"paid": 0, "rejected": 0, "unchanged": counts["unchanged"]}
-    progress(0, len(rows))
+    # Totals over every attempt (core.jobs): a resumed job finds the rows an earlier attempt
+    # applied "unchanged"; those were counted, with the progress, by that attempt.
+    if "unchanged" not in progress.tally:  # first attempt: nothing applied yet
+        progress.add({"paid": 0, "rejected": 0, "unchanged": counts["unchanged"]})
+    already = progress.done
+    progress(already, already + len(rows))
     for start in range(0, len(rows), CHUNK):
-        done = confirmations_apply_rows(
-            actor=job.owner, rows=rows[start : start + CHUNK], source=confirmation.original_name
-        )
-        for key in totals:
-            totals[key] += done[key]
-        progress(min(start + CHUNK, len(rows)), len(rows))
+        chunk = rows[start : start + CHUNK]
+        with transaction.atomic():  # the chunk and its count commit together
+            done = confirmations_apply_rows(
+                actor=job.owner, rows=chunk, source=confirmation.original_name
+            )
+            progress.add(done, done=len(chunk))
+    totals = {key: progress.tally.get(key, 0) for key in ("paid", "rejected", "unchanged")}
     with transaction.atomic():
         confirmation = PaymentConfirmation.objects.select_for_update().get(pk=confirmation.pk)
         confirmation.state = PaymentConfirmation.State.APPLIED

@@ -4,7 +4,7 @@ form by cpo.forms.put_error)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.validators import FileExtensionValidator, MaxValueValidator
@@ -95,7 +95,7 @@ class ConfirmationUploadForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}),
     )
 
-    def clean_file(self):  # noqa: ANN201
+    def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
         if upload.size > MAX_CONFIRMATION_BYTES:
             raise forms.ValidationError(
@@ -133,4 +133,4 @@ class OffsetForm(forms.Form):
 
     def __init__(self, *args: Any, instalments: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["instalment"].queryset = instalments
+        cast("forms.ModelChoiceField[Instalment]", self.fields["instalment"]).queryset = instalments

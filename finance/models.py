@@ -61,6 +61,10 @@ class PaymentRun(models.Model):
     system. Whoever creates it cannot approve it; above a configurable total it needs two
     approvers; a change of bank details of a paid account sends it back for approval."""
 
+    #: Not a column: set by `payment_run_create` on the run it returns (instalments left out for
+    #: lack of bank details).
+    without_bank_details: int
+
     reference = models.CharField(_("référence"), max_length=30, unique=True)
     state = FSMField(
         _("état"),

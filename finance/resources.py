@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from decimal import Decimal
+from typing import Any
 
 from import_export import fields, resources
 from openpyxl import Workbook
@@ -28,7 +29,8 @@ PAYMENT_COLUMNS = [
 ]
 
 
-class PaymentRunItemResource(resources.ModelResource):
+# django-import-export ships no type information: its base classes are `Any` to mypy.
+class PaymentRunItemResource(resources.ModelResource):  # type: ignore[misc]
     """One line per payment of a run, in the order of the run (stable: the same run gives the same
     file). The column names are the ones the confirmation import reads back."""
 
@@ -57,7 +59,7 @@ class PaymentRunItemResource(resources.ModelResource):
         return f"{item.amount:.2f}"
 
 
-def payment_run_dataset(run: PaymentRun):
+def payment_run_dataset(run: PaymentRun) -> Any:
     items = (
         PaymentRunItem.objects.filter(run=run, status=PaymentRunItem.Status.PENDING)
         .select_related("run")

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import calendar
 import datetime
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -124,7 +125,7 @@ def runs_in_progress() -> dict[str, dict[str, Any]]:
             sum_pending=Sum(F("total") - F("paid_total") - F("rejected_total")),
         )
     )
-    out = {
+    out: dict[str, dict[str, Any]] = {
         state: {"count": 0, "total": ZERO, "pending": ZERO}
         for state in (RS.DRAFT, RS.APPROVED, RS.EXPORTED)
     }
@@ -169,8 +170,8 @@ def paid_in_year(year: int) -> dict[str, Any]:
     )
 
     def rollup(*fields: str) -> list[dict[str, Any]]:
-        groups: dict[tuple, dict[str, Any]] = {}
-        for row in rows:
+        groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for row in cast("Iterable[Mapping[str, Any]]", rows):
             key = tuple(row[f] for f in fields)
             group = groups.setdefault(
                 key, {**dict(zip(fields, key, strict=True)), "count": 0, "amount": ZERO}
@@ -230,7 +231,7 @@ def commitments_by_programme(year: int) -> list[dict[str, Any]]:
     )
     rows = []
     for programme in programmes:
-        row = sums.get(programme.pk, {})
+        row: Mapping[str, Any] = sums.get(programme.pk, {})
         committed = _money(row.get("committed")) + _money(terminated_paid.get(programme.pk))
         envelope = _money(programme.envelope)
         rows.append(
@@ -264,7 +265,7 @@ def cp_forecast(*, what_if_ids: list[int] | tuple[int, ...] = ()) -> dict[str, A
     certified, in a run, sent) of the signed, running and suspended agreements, by the year they
     are charged to. With the what-if: the yearly amounts of the chosen unsigned agreements (draft
     or sent for signature) added per year, in a separate column. Two grouped queries."""
-    committed = {
+    committed: dict[int, Mapping[str, Any]] = {
         row["fy"]: row
         for row in Instalment.objects.filter(
             state__in=UNPAID_STATES, agreement__state__in=RUNNING_AGREEMENTS
@@ -336,7 +337,7 @@ class Cursor:
 
 @dataclass
 class KeysetPage:
-    rows: list[Instalment]
+    rows: Sequence[Instalment]
     next_cursor: str | None
     previous_cursor: str | None
     is_first: bool
@@ -484,7 +485,7 @@ def fiscal_years_overview(*, day: datetime.date) -> list[dict[str, Any]]:
     """Every fiscal year known (recorded, or charged with an unpaid or paid instalment, and the
     current one), open or closed, with what remains to pay on it and its open runs."""
     recorded = {fy.year: fy for fy in FiscalYear.objects.select_related("closed_by")}
-    remaining = {
+    remaining: dict[int, Mapping[str, Any]] = {
         row["fy"]: row
         for row in Instalment.objects.exclude(state__in=[I.PAID, I.CANCELLED])
         .annotate(fy=effective_year())
@@ -537,7 +538,7 @@ def recoveries_list(state: str) -> QuerySet[Recovery]:
     )
 
 
-def offset_candidates(recoveries: list[Recovery]) -> dict[int, list[Instalment]]:
+def offset_candidates(recoveries: Sequence[Recovery]) -> dict[int, list[Instalment]]:
     """For each issued recovery, the instalments it may be offset against (same agreement, a later
     fiscal year, planned, on hold or due, larger than the recovery): one query for the page. The
     service checks again when offsetting."""

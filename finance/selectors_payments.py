@@ -4,6 +4,7 @@ cpo/selectors_payments.py with the payment side; nothing here writes."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +31,7 @@ def fiscal_years_overview(year: int | None = None) -> list[dict[str, Any]]:
         instalments = instalments.filter(fy=year)
         runs = runs.filter(fiscal_year=year)
         closings = closings.filter(year=year)
-    remaining = {
+    remaining: dict[int, Mapping[str, Any]] = {
         r["fy"]: r
         for r in instalments.exclude(state__in=[I.PAID, I.CANCELLED])
         .values("fy")

@@ -5,7 +5,7 @@ in finance.services and finance.confirmations."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -91,12 +91,12 @@ class FinanceInstalmentSerializer(InstalmentSerializer):
         return obj.charged_year or obj.year.fiscal_year
 
 
-class InstalmentApproveInput(serializers.Serializer):
+class InstalmentApproveInput(serializers.Serializer[Any]):
     ids = _ids(help_text=_lazy("Échéances exigibles dont le service fait est certifié."))
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class InstalmentApproveResult(serializers.Serializer):
+class InstalmentApproveResult(serializers.Serializer[Any]):
     approved = serializers.IntegerField(help_text=_lazy("Échéances liquidées par cet appel."))
     already_approved = serializers.IntegerField(
         help_text=_lazy("Échéances qui l'étaient déjà (rien n'est fait deux fois).")
@@ -106,7 +106,7 @@ class InstalmentApproveResult(serializers.Serializer):
 # --------------------------------------------------------------------------- runs
 
 
-class PaymentRunApprovalSerializer(serializers.ModelSerializer):
+class PaymentRunApprovalSerializer(serializers.ModelSerializer[PaymentRunApproval]):
     user = UserSummarySerializer(read_only=True)
 
     class Meta:
@@ -118,7 +118,7 @@ class PaymentRunApprovalSerializer(serializers.ModelSerializer):
 RUN_ACTIONS = ("approve", "remove-items", "cancel", "export")
 
 
-class PaymentRunSerializer(serializers.ModelSerializer):
+class PaymentRunSerializer(serializers.ModelSerializer[PaymentRun]):
     """A payment run: state, totals, approvals given over required, why it is blocked, and the
     actions possible in its state."""
 
@@ -228,7 +228,7 @@ class PaymentRunCreatedSerializer(PaymentRunDetailSerializer):
         read_only_fields = fields
 
 
-class RunCriteriaInput(serializers.Serializer):
+class RunCriteriaInput(serializers.Serializer[Any]):
     due_by = serializers.DateField(
         required=False,
         error_messages=DATE_ERRORS,
@@ -242,7 +242,7 @@ class RunCriteriaInput(serializers.Serializer):
     )
 
 
-class PaymentRunCreateInput(serializers.Serializer):
+class PaymentRunCreateInput(serializers.Serializer[Any]):
     """Either selection criteria (every payable instalment matching them; `{}` = every payable
     instalment) or the instalments chosen, or both (the chosen ones that match)."""
 
@@ -254,7 +254,10 @@ class PaymentRunCreateInput(serializers.Serializer):
         max_value=2200,
         help_text=_lazy("Exercice du lot ; par défaut l'année en cours."),
     )
-    label = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+    # A field named `label` shadows `Field.label` in the stubs; DRF allows it.
+    label = serializers.CharField(  # type: ignore[assignment]
+        required=False, allow_blank=True, default="", max_length=255
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "criteria" not in attrs and "instalment_ids" not in attrs:
@@ -271,12 +274,12 @@ class PaymentRunCreateInput(serializers.Serializer):
         return attrs
 
 
-class RemoveItemsInput(serializers.Serializer):
+class RemoveItemsInput(serializers.Serializer[Any]):
     item_ids = _ids(help_text=_lazy("Paiements du lot à retirer."))
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
 
 
-class RunCancelInput(serializers.Serializer):
+class RunCancelInput(serializers.Serializer[Any]):
     reason = serializers.CharField(
         max_length=2000,
         error_messages={
@@ -286,11 +289,11 @@ class RunCancelInput(serializers.Serializer):
     )
 
 
-class FinanceNoInput(serializers.Serializer):
+class FinanceNoInput(serializers.Serializer[Any]):
     pass
 
 
-class PaymentRunItemSerializer(serializers.ModelSerializer):
+class PaymentRunItemSerializer(serializers.ModelSerializer[PaymentRunItem]):
     """One payment of a run. IBAN and BIC are shown to the finance team only (docs/domain.md §1)."""
 
     status = NamedChoiceField(
@@ -334,7 +337,7 @@ class PaymentRunItemSerializer(serializers.ModelSerializer):
 # --------------------------------------------------------------------------- confirmations
 
 
-class LineErrorSerializer(serializers.Serializer):
+class LineErrorSerializer(serializers.Serializer[Any]):
     line = serializers.IntegerField(
         help_text=_lazy("Numéro de ligne dans le fichier (en-tête = 1).")
     )
@@ -343,14 +346,14 @@ class LineErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-class ConfirmationCountsSerializer(serializers.Serializer):
+class ConfirmationCountsSerializer(serializers.Serializer[Any]):
     lines = serializers.IntegerField()
     paid = serializers.IntegerField()
     rejected = serializers.IntegerField()
     unchanged = serializers.IntegerField()
 
 
-class PaymentConfirmationSerializer(serializers.ModelSerializer):
+class PaymentConfirmationSerializer(serializers.ModelSerializer[PaymentConfirmation]):
     """A confirmation file and its dry-run report: what applying it would do, every error by line
     and column (the first 1 000; `error_count` says how many in all)."""
 
@@ -385,15 +388,15 @@ class PaymentConfirmationSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ConfirmationCountsSerializer)
     def get_counts(self, obj: PaymentConfirmation) -> dict[str, int]:
-        return (obj.report or {}).get("counts", {})
+        return cast(dict[str, int], (obj.report or {}).get("counts", {}))
 
     @extend_schema_field(LineErrorSerializer(many=True))
     def get_line_errors(self, obj: PaymentConfirmation) -> list[dict[str, Any]]:
-        return (obj.report or {}).get("errors", [])
+        return cast(list[dict[str, Any]], (obj.report or {}).get("errors", []))
 
     @extend_schema_field(OpenApiTypes.INT)
     def get_error_count(self, obj: PaymentConfirmation) -> int:
-        return (obj.report or {}).get("error_count", 0)
+        return cast(int, (obj.report or {}).get("error_count", 0))
 
     @extend_schema_field(
         serializers.DictField(
@@ -402,7 +405,7 @@ class PaymentConfirmationSerializer(serializers.ModelSerializer):
         )
     )
     def get_applied(self, obj: PaymentConfirmation) -> dict[str, int]:
-        return (obj.report or {}).get("applied", {})
+        return cast(dict[str, int], (obj.report or {}).get("applied", {}))
 
 
 class ConfirmationRejectedSerializer(PaymentConfirmationSerializer):
@@ -428,7 +431,7 @@ class ConfirmationRejectedSerializer(PaymentConfirmationSerializer):
         return "invalid_file"
 
 
-class ConfirmationUploadInput(serializers.Serializer):
+class ConfirmationUploadInput(serializers.Serializer[Any]):
     file = serializers.FileField(
         help_text=_lazy(
             "Retour de la comptabilité, CSV ou XLSX : reference_echeance, date_paiement, statut "
@@ -442,7 +445,7 @@ class ConfirmationUploadInput(serializers.Serializer):
     )
 
 
-class JobStartedSerializer(serializers.Serializer):
+class JobStartedSerializer(serializers.Serializer[Any]):
     job = serializers.IntegerField(help_text=_lazy("Identifiant de la tâche de fond."))
     state = serializers.CharField()
     url = serializers.CharField(
@@ -454,7 +457,7 @@ class JobStartedSerializer(serializers.Serializer):
 # --------------------------------------------------------------------------- fiscal years
 
 
-class FiscalYearSerializer(serializers.Serializer):
+class FiscalYearSerializer(serializers.Serializer[Any]):
     """A fiscal year and what is left on it: unpaid instalments charged to it (to carry or cancel
     before closing), runs still open, what was paid on it."""
 
@@ -474,7 +477,7 @@ class FiscalYearSerializer(serializers.Serializer):
     )
 
 
-class FiscalYearCloseInput(serializers.Serializer):
+class FiscalYearCloseInput(serializers.Serializer[Any]):
     carry_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1),
         required=False,
@@ -495,7 +498,7 @@ class FiscalYearCloseInput(serializers.Serializer):
 # --------------------------------------------------------------------------- the association's
 
 
-class MyPaymentSerializer(serializers.ModelSerializer):
+class MyPaymentSerializer(serializers.ModelSerializer[Instalment]):
     """One instalment of the user's organisations, as the association sees it: `stage` folds the
     finance team's steps (liquidated, in a run, sent to the accounting system) into
     `in_payment`; `state` is the detailed state."""

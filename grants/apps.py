@@ -10,4 +10,8 @@ class GrantsConfig(AppConfig):
         from . import (
             audit_actions,  # noqa: F401
             jobs_solutions,  # noqa: F401 - registers the allocation job runner
+            privacy,
         )
+
+        privacy.register()  # retention rules and erasure holds (core.privacy)
+        privacy.register_export()  # sections of a person's data export

@@ -204,13 +204,16 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(BASE_DIR / "media-private"), "base_url": None},
+        "OPTIONS": {
+            "location": env("PRIVATE_MEDIA_ROOT", str(BASE_DIR / "media-private")),
+            "base_url": None,
+        },
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # Uploaded documents are private: never served under a public URL, only through a view that checks
 # who is asking (core.views.document_download).
-PRIVATE_MEDIA_ROOT = BASE_DIR / "media-private"
+PRIVATE_MEDIA_ROOT = env("PRIVATE_MEDIA_ROOT", str(BASE_DIR / "media-private"))
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 UPLOAD_ALLOWED_EXTENSIONS = ["pdf", "png", "jpg", "jpeg", "odt", "ods", "docx", "xlsx"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
@@ -288,6 +291,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 24 * 60 * 60,
     },
     "core-jobs-purge-expired": {"task": "core.tasks.jobs_purge_expired", "schedule": 24 * 60 * 60},
+    "core-audit-anchor": {"task": "core.tasks.audit_anchor_export", "schedule": 24 * 60 * 60},
+    "core-retention-apply": {"task": "core.tasks.retention_apply", "schedule": 24 * 60 * 60},
     "grants-completion-overdue": {
         "task": "grants.tasks.completion_requests_flag_overdue",
         "schedule": 60 * 60,
@@ -353,5 +358,10 @@ SCDL_THRESHOLD = env("SCDL_THRESHOLD", "23000.00")
 SCDL_PUBLISH_ALL = env_bool("SCDL_PUBLISH_ALL")
 # How long the file of a background export stays downloadable.
 JOB_FILE_TTL_HOURS = int(env("JOB_FILE_TTL_HOURS", "48"))
+# A worker's claim on a background job lasts this long past its last progress report; then
+# another worker may take the job over (core.jobs.job_claim).
+JOB_LEASE_SECONDS = int(env("JOB_LEASE_SECONDS", "300"))
+# Where the daily audit-chain anchors are appended (core.audit_chain): copy it off-site.
+AUDIT_ANCHOR_DIR = env("AUDIT_ANCHOR_DIR", str(BASE_DIR / "audit-anchors"))
 # Payment runs whose total exceeds this amount (€) need a second approver.
 PAYMENT_RUN_SECOND_APPROVAL_ABOVE = env("PAYMENT_RUN_SECOND_APPROVAL_ABOVE", "100000.00")

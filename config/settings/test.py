@@ -28,3 +28,5 @@ DEMO_OUTPUT_DIR = tempfile.mkdtemp(prefix="pluriel-test-demo-")
 # Tests of the second factor turn it on (tests/core/test_two_factor.py); elsewhere force_login is
 # enough, as it is for the other authentication steps.
 TWO_FACTOR_REQUIRED = env_bool("TWO_FACTOR_REQUIRED", False)
+
+AUDIT_ANCHOR_DIR = tempfile.mkdtemp(prefix="pluriel-test-anchors-")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.utils import translation
 from django.utils.translation import gettext as _
+
+from grants.models import Application
 
 from ..models import Agreement, AgreementFunder, Instalment
 from .clauses import write_clauses
@@ -59,7 +61,8 @@ def render_agreement(agreement: Agreement, *, compress: bool = True) -> Rendered
 
 
 def _render_agreement(agreement: Agreement, *, compress: bool) -> RenderedDocument:
-    application = agreement.application
+    # Agreements are created from an approved application (cpo.services.creation).
+    application = cast(Application, agreement.application)
     links = _funders(agreement)
     instalments = _instalments(agreement)
     years, parts = _amounts_by_funder(agreement, links, instalments)

@@ -196,7 +196,7 @@ def _changes(b: _Builder, before: dict[str, Any], after: dict[str, Any]) -> bool
                 row += [old_ej or "—", new_ej or "—"]
             rows.append(row)
         header = [_("Financeur"), _("Part avant"), _("Part après")]
-        widths = [8, 4, 4]
+        widths: list[float] = [8, 4, 4]
         if with_ej:
             header += [_("N° EJ avant"), _("N° EJ après")]
             widths = [6, 3, 3, 3.5, 3.5]

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.models import Funder, Organisation
 from core.money import to_money
+from grants.models import Application
 
 from .. import schedules
 from ..models import Agreement, AgreementFunder, Instalment, InstalmentState
@@ -86,7 +87,7 @@ def _current_objectives(agreement: Agreement) -> list[str]:
             return objectives
     if agreement.application_id is None:
         return []
-    return [o.text for o in agreement.application.objectives.all()]
+    return [o.text for o in cast(Application, agreement.application).objectives.all()]
 
 
 def _address(organisation: Organisation) -> str:
@@ -332,13 +333,13 @@ def _funders_of(side: dict[str, Any]) -> dict[str, tuple[Decimal | None, str]] |
     raw = side.get("funders")
     if not isinstance(raw, list):
         return None
-    rows = [row for row in raw if isinstance(row, dict)]
-    ids = [
+    rows: list[dict[str, Any]] = [row for row in raw if isinstance(row, dict)]
+    ids: list[Any] = [
         row.get("funder_id", row.get("funder"))
         for row in rows
         if isinstance(row.get("funder_id", row.get("funder")), int)
     ]
-    names = dict(Funder.objects.filter(pk__in=ids).values_list("pk", "name"))
+    names: dict[Any, str] = dict(Funder.objects.filter(pk__in=ids).values_list("pk", "name"))
     out: dict[str, tuple[Decimal | None, str]] = {}
     for row in rows:
         ref = row.get("funder")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
+
+from grants.models import Application
 
 from ..models import Agreement
 from .agreement import (
@@ -51,7 +53,8 @@ def render_notification(agreement: Agreement, *, compress: bool = True) -> Rende
 
 
 def _render_notification(agreement: Agreement, *, compress: bool) -> RenderedDocument:
-    application = agreement.application
+    # Agreements are created from an approved application (cpo.services.creation).
+    application = cast(Application, agreement.application)
     organisation = agreement.organisation
     links = _funders(agreement)
     instalments = _instalments(agreement)

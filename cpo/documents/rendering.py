@@ -47,7 +47,7 @@ def euros(amount: Decimal | int | str) -> str:
     value = to_money(amount)
     sign = "-" if value < 0 else ""
     units, cents = f"{abs(value):.2f}".split(".")
-    groups = []
+    groups: list[str] = []
     while units:
         groups.insert(0, units[-3:])
         units = units[:-3]
@@ -116,7 +116,12 @@ def pdf_safe(text: Any) -> str:
     return "".join(out)
 
 
-_TYPOGRAPHY = (("« ", "«" + NBSP), (" »", NBSP + "»"), (" :", NBSP + ":"), (" ;", NBSP + ";"))
+_TYPOGRAPHY: tuple[tuple[str, str], ...] = (
+    ("« ", "«" + NBSP),
+    (" »", NBSP + "»"),
+    (" :", NBSP + ":"),
+    (" ;", NBSP + ";"),
+)
 _TYPOGRAPHY += (("n° ", "n°" + NBSP), ("N° ", "N°" + NBSP))
 
 
@@ -212,12 +217,12 @@ PAGE_MARGIN = 2 * cm
 FRAME_WIDTH = A4[0] - 2 * PAGE_MARGIN
 
 
-def _numbered_canvas(footer: str, doc_date: datetime.date, counter: dict[str, int]):
+def _numbered_canvas(footer: str, doc_date: datetime.date, counter: dict[str, int]) -> type[Any]:
     """A canvas class that writes « page n / total » and the reference at the foot of each page,
     and dates the PDF from the data (`doc_date`), not from the clock."""
     created = f"D:{doc_date:%Y%m%d}000000+00'00'"
 
-    class NumberedCanvas(Canvas):
+    class NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab is untyped
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.setDateFormatter(lambda *_args: created)
@@ -354,7 +359,7 @@ class _Builder:
         rows = []
         for start in range(0, len(blocks), per_row):
             chunk = list(blocks[start : start + per_row])
-            cells = []
+            cells: list[Any] = []
             for heading, details in chunk:
                 paragraphs = [Paragraph(f"<b>{_markup(heading)}</b>", STYLES["left"])]
                 paragraphs += [Paragraph(_markup(line), STYLES["left"]) for line in details]

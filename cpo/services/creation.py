@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from core.audit import audit_log_many
 from core.bulk import copy_insert
 from core.errors import DomainError, TransitionNotAllowed
-from core.models import User
+from core.models import BudgetLine, User
 from core.references import next_references
 from grants.models import Application, ApplicationState
 
@@ -142,7 +142,7 @@ def agreement_spec(
     if approved_years and all(y.approved_amount is not None for y in approved_years):
         profile = profile or "custom"
         if profile == "custom" and custom is None:
-            custom = [y.approved_amount for y in approved_years]
+            custom = [cast(Decimal, y.approved_amount) for y in approved_years]
         duration_years = duration_years or len(approved_years)
         first_year = first_year or approved_years[0].fiscal_year
     profile = profile or "flat"
@@ -332,9 +332,9 @@ def _funder_rows(
     if application.cofunder_id:
         return [{"funder": application.cofunder, "share": Decimal("1")}]
     programme = application.programme
-    main = (programme.budget_line.funder if programme.budget_line_id else None) or next(
-        iter(programme.funders.all()), None
-    )
+    main = (
+        cast(BudgetLine, programme.budget_line).funder if programme.budget_line_id else None
+    ) or next(iter(programme.funders.all()), None)
     if main is None:
         raise DomainError(_("Le programme n'a pas de financeur : indiquez-en un."), field="funders")
     return [{"funder": main, "share": Decimal("1")}]
@@ -348,7 +348,7 @@ def _custom_instalments(template: str, rows: list[dict[str, Any]] | None) -> lis
         raise DomainError(
             _("Indiquez les versements de l'échéancier personnalisé."), field="instalment_custom"
         )
-    cleaned = []
+    cleaned: list[dict[str, Any]] = []
     for i, row in enumerate(rows, start=1):
         try:
             percent = Decimal(str(row["percent"]))
@@ -372,10 +372,10 @@ def _custom_instalments(template: str, rows: list[dict[str, Any]] | None) -> lis
 
 def _custom_rows_for(
     agreement: Agreement, fiscal_year: int
-) -> list[tuple[Decimal, datetime.date]] | None:
+) -> list[tuple[Decimal, datetime.date | None]] | None:
     if agreement.instalment_template != "custom":
         return None
-    rows = []
+    rows: list[tuple[Decimal, datetime.date | None]] = []
     for row in agreement.instalment_custom:
         day = min(row["day"], 28) if row["month"] == 2 else row["day"]
         rows.append((Decimal(row["percent"]), datetime.date(fiscal_year, row["month"], day)))
@@ -422,7 +422,7 @@ def _year_instalment_rows(
     advance_percent: Decimal = Decimal("50"),
     interim_percent: Decimal = Decimal("30"),
     amount: Decimal | None = None,
-) -> list[tuple]:
+) -> list[tuple[Any, ...]]:
     """One year's instalments (INSTALMENT_COLUMNS tuples), per funder — each with its own legal
     commitment —, summing exactly to `amount` (the year's amount unless part of it is already due:
     see amendments)."""
@@ -468,7 +468,7 @@ def _year_instalment_rows(
 
 def _year_instalments(
     agreement: Agreement, year: AgreementYear, links: list[AgreementFunder], **kwargs: Any
-):
+) -> list[Instalment]:
     """The same instalments as unsaved model objects (re-planning after an amendment)."""
     return [
         Instalment(**dict(zip(INSTALMENT_COLUMNS, row, strict=True)))
@@ -478,4 +478,5 @@ def _year_instalments(
 
 def evaluation_due_on(fiscal_year: int, delay_months: int) -> datetime.date:
     """Due `delay_months` after the end of the fiscal year (6 by default: 30 June)."""
-    return datetime.date(fiscal_year, 12, 31) + relativedelta(months=delay_months)
+    due: datetime.date = datetime.date(fiscal_year, 12, 31) + relativedelta(months=delay_months)
+    return due

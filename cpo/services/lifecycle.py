@@ -4,8 +4,11 @@ termination) and the daily job that makes instalments due, or holds them."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -96,7 +99,7 @@ def agreement_sign(*, actor: User, agreement: Agreement, signed_on: datetime.dat
     return agreement
 
 
-def _simple(name: str, *, needs_reason: bool = False):
+def _simple(name: str, *, needs_reason: bool = False) -> Callable[..., Agreement]:
     def service(*, actor: User, agreement: Agreement, reason: str = "") -> Agreement:
         _staff(actor)
         if needs_reason and not (reason or "").strip():
@@ -140,8 +143,8 @@ agreement_terminate = _simple("terminate", needs_reason=True)
 
 
 def _instalment_entries(
-    rows: list[dict], source_key: str, target: str, reason: str = ""
-) -> list[dict]:
+    rows: Sequence[Mapping[str, Any]], source_key: str, target: str, reason: str = ""
+) -> list[dict[str, Any]]:
     return [
         {
             "object_id": r["pk"],
@@ -157,7 +160,7 @@ def _instalment_entries(
 ROW_FIELDS = ("pk", "state", "number", "agreement__reference", "year__fiscal_year")
 
 
-def _hold(queryset, reason: str, *, actor: User | None = None) -> int:
+def _hold(queryset: QuerySet[Instalment], reason: str, *, actor: User | None = None) -> int:
     rows = list(queryset.values(*ROW_FIELDS))
     instalments_transition(
         [r["pk"] for r in rows],
@@ -169,7 +172,7 @@ def _hold(queryset, reason: str, *, actor: User | None = None) -> int:
     return len(rows)
 
 
-def _cancel(queryset, reason: str, *, actor: User | None = None) -> int:
+def _cancel(queryset: QuerySet[Instalment], reason: str, *, actor: User | None = None) -> int:
     rows = list(queryset.values(*ROW_FIELDS))
     instalments_transition(
         [r["pk"] for r in rows],

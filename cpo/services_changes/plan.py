@@ -7,7 +7,7 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.utils.formats import number_format
@@ -17,6 +17,7 @@ from core.errors import DomainError
 from core.identifiers import validate_ej
 from core.models import Funder
 from core.money import CENT, split_exact, to_money
+from grants.models import Application
 
 from .. import schedules
 from ..models import (
@@ -143,7 +144,8 @@ def _clean_funders(funders: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """[{funder: Funder or id, share: fraction, ej_number: 10 digits or ""}], shares totalling 1."""
     if not funders:
         raise DomainError(_("Indiquez au moins un financeur."), field="funders")
-    rows, seen = [], set()
+    rows: list[dict[str, Any]] = []
+    seen: set[int] = set()
     for row in funders:
         funder = row.get("funder")
         if not isinstance(funder, Funder):
@@ -209,7 +211,7 @@ def _current_objectives(agreement: Agreement) -> list[str]:
             return list(after["objectives"])
     if agreement.application_id is None:
         return []
-    return [o.text for o in agreement.application.objectives.all()]
+    return [o.text for o in cast(Application, agreement.application).objectives.all()]
 
 
 def _template_percents(agreement: Agreement) -> tuple[Decimal, Decimal]:
@@ -416,7 +418,7 @@ def _compute(
 
     links = list(agreement.funders.select_related("funder").order_by("pk"))
     active_links = [link for link in links if link.share > 0]
-    funders_before = [
+    funders_before: list[dict[str, Any]] = [
         {"funder": link.funder, "share": link.share, "ej_number": link.ej_number}
         for link in active_links
     ]

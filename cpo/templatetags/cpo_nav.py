@@ -8,7 +8,7 @@ register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
-def agreements_nav(context) -> bool:
+def agreements_nav(context: template.Context) -> bool:
     """True for staff and for members of an organisation that has an agreement."""
     request = context.get("request")
     return bool(request is not None and has_agreements(request.user))

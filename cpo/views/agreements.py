@@ -11,7 +11,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.forms import Form
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_POST
 from core.audit import history_for
 from core.errors import DomainError
 from core.fsm import allowed_transition_names
+from core.http import AuthenticatedHttpRequest
 from core.permissions import is_staff_member
 
 from .. import documents, services, services_documents
@@ -57,7 +59,7 @@ AMENDABLE = (A.SIGNED, A.ACTIVE, A.SUSPENDED)
 
 
 @login_required
-def agreement_list(request: HttpRequest) -> HttpResponse:
+def agreement_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Staff: every agreement of their scope, with filters. An association: its own, under
     « Mes conventions »."""
     visible = agreements_visible_to(request.user)
@@ -101,7 +103,7 @@ def _action_forms(agreement: Agreement, bound: dict[str, Any]) -> list[dict[str,
 
 
 def detail_context(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     agreement: Agreement,
     *,
     bound: dict[str, Any] | None = None,
@@ -159,7 +161,7 @@ def detail_context(
 
 
 def _render(
-    request: HttpRequest, agreement: Agreement, *, status: int = 200, **kwargs: Any
+    request: AuthenticatedHttpRequest, agreement: Agreement, *, status: int = 200, **kwargs: Any
 ) -> HttpResponse:
     return render(
         request,
@@ -170,11 +172,11 @@ def _render(
 
 
 @login_required
-def agreement_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def agreement_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _render(request, get_visible(request, pk, detail=True))
 
 
-def _managed(request: HttpRequest, pk: int) -> Agreement:
+def _managed(request: AuthenticatedHttpRequest, pk: int) -> Agreement:
     """POST targets: a visible agreement reached as staff (a member gets 404 on staff actions;
     the services refuse staff without the role with 403)."""
     agreement = get_visible(request, pk)
@@ -184,7 +186,12 @@ def _managed(request: HttpRequest, pk: int) -> Agreement:
 
 
 def _refused(
-    request: HttpRequest, pk: int, key: str, form, exc: DomainError, **kwargs: Any
+    request: AuthenticatedHttpRequest,
+    pk: int,
+    key: str,
+    form: Form,
+    exc: DomainError,
+    **kwargs: Any,
 ) -> HttpResponse:
     put_error(form, exc)
     return _render(
@@ -197,7 +204,9 @@ def _refused(
     )
 
 
-def _invalid(request: HttpRequest, pk: int, key: str, form, **kwargs: Any) -> HttpResponse:
+def _invalid(
+    request: AuthenticatedHttpRequest, pk: int, key: str, form: Form, **kwargs: Any
+) -> HttpResponse:
     return _render(
         request,
         get_visible(request, pk, detail=True),
@@ -210,11 +219,12 @@ def _invalid(request: HttpRequest, pk: int, key: str, form, **kwargs: Any) -> Ht
 
 @login_required
 @require_POST
-def agreement_action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+def agreement_action(request: AuthenticatedHttpRequest, pk: int, name: str) -> HttpResponse:
     """Send for signature, sign (date + signed PDF), suspend, resume, terminate (with a reason)."""
     agreement = _managed(request, pk)
     if name not in PAGE_ACTIONS:
         raise Http404
+    form: Form
     if name == "sign":
         form = SignForm(
             request.POST,
@@ -260,7 +270,7 @@ def agreement_action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def agreement_amend(request: HttpRequest, pk: int) -> HttpResponse:
+def agreement_amend(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """« Proposer un avenant »: « Prévisualiser » (amendment_preview, nothing written), then
     « Enregistrer l'avenant » (amendment_create)."""
     from .. import services_changes
@@ -320,7 +330,7 @@ def _preview_rows(preview: dict[str, Any]) -> dict[str, Any]:
 
 @login_required
 @require_POST
-def recovery_issue(request: HttpRequest, pk: int) -> HttpResponse:
+def recovery_issue(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """« Émettre un reversement » (titre de recette) for an unspent or misused amount."""
     from .. import services_changes
 
@@ -348,7 +358,9 @@ def recovery_issue(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def recovery_action(request: HttpRequest, pk: int, recovery_pk: int, op: str) -> HttpResponse:
+def recovery_action(
+    request: AuthenticatedHttpRequest, pk: int, recovery_pk: int, op: str
+) -> HttpResponse:
     """Collect, offset against an instalment, or cancel (with a reason) an issued recovery."""
     from .. import services_changes
 
@@ -357,6 +369,7 @@ def recovery_action(request: HttpRequest, pk: int, recovery_pk: int, op: str) ->
         raise Http404
     recovery = get_object_or_404(Recovery, pk=recovery_pk, agreement=agreement)
     key = f"{op}-{recovery.pk}"
+    form: Form
     if op == "offset":
         form = RecoveryOffsetForm(request.POST, prefix=key, instalments=open_instalments(agreement))
     elif op == "cancel":
@@ -401,7 +414,7 @@ def _pdf_response(content: Any, filename: str) -> HttpResponse:
 
 
 @login_required
-def agreement_document(request: HttpRequest, pk: int) -> HttpResponse:
+def agreement_document(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The generated document, ready to sign: the agreement, or the notification letter of a
     decision under the threshold. Staff of the scope and the organisation's members only."""
     agreement = get_visible(request, pk)
@@ -412,7 +425,9 @@ def agreement_document(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def amendment_document(request: HttpRequest, pk: int, amendment_pk: int) -> HttpResponse:
+def amendment_document(
+    request: AuthenticatedHttpRequest, pk: int, amendment_pk: int
+) -> HttpResponse:
     agreement = get_visible(request, pk)
     amendment = get_object_or_404(agreement.amendments, pk=amendment_pk)
     document = documents.amendment_document(amendment)
@@ -420,7 +435,7 @@ def amendment_document(request: HttpRequest, pk: int, amendment_pk: int) -> Http
 
 
 @login_required
-def agreement_signed_copy(request: HttpRequest, pk: int) -> FileResponse:
+def agreement_signed_copy(request: AuthenticatedHttpRequest, pk: int) -> FileResponse:
     """The signed copy uploaded at signature (private storage)."""
     agreement = get_visible(request, pk)
     if not agreement.signed_document:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy
 
 from core.errors import DomainError
 from core.forms import transition_error_message
+from core.http import AuthenticatedHttpRequest
 
 from ..models import Agreement
 from ..selectors import agreement_detail_queryset, agreements_visible_to
@@ -23,7 +23,7 @@ ACTION_LABELS = {
 }
 
 
-def get_visible(request: HttpRequest, pk: int, *, detail: bool = False) -> Agreement:
+def get_visible(request: AuthenticatedHttpRequest, pk: int, *, detail: bool = False) -> Agreement:
     """The agreement if the user may see it; 404 otherwise (existence not leaked)."""
     qs = agreements_visible_to(request.user)
     if detail:

@@ -6,24 +6,26 @@ review. Every write goes through a service."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
-from calls.models import CallMode
+from calls.models import Call, CallMode
 from core.audit import history_for
 from core.errors import DomainError
 from core.forms import add_domain_error
-from core.models import DocumentKind
+from core.http import AuthenticatedHttpRequest
+from core.models import DocumentKind, OrganisationDocument
 from core.permissions import is_member, organisation_ids_of
 from core.services import document_upload
 from grants.budget import CHARGE_ACCOUNTS
+from grants.models import Application
 
 from .. import services, services_evaluation
 from ..forms_evaluation import ACCOUNT_LABELS, EvaluationForm, ReviewForm
@@ -72,7 +74,7 @@ def _indicators(evaluation: Evaluation) -> list[dict[str, Any]]:
     return [
         {"label": i.label, "unit": i.unit, "target": i.target, "actual": filed.get(i.label)}
         for i in (
-            evaluation.agreement.application.indicators.all()
+            cast(Application, evaluation.agreement.application).indicators.all()
             if evaluation.agreement.application_id
             else []
         )
@@ -89,7 +91,7 @@ def _report(evaluation: Evaluation) -> dict[str, Any]:
     """The filed financial report with its gaps per line and per side (charges, products)."""
     lines = list(evaluation.budget_lines.all())
     for line in lines:
-        line.label = ACCOUNT_LABELS.get(line.account, line.account)
+        line.label = ACCOUNT_LABELS.get(line.account, line.account)  # type: ignore[attr-defined]
     sides = []
     for key, title, accounts in (
         ("charges", _("Charges"), set(CHARGE_ACCOUNTS)),
@@ -124,7 +126,9 @@ def _report(evaluation: Evaluation) -> dict[str, Any]:
 
 
 @login_required
-def evaluation_detail(request: HttpRequest, agreement_pk: int, year: int) -> HttpResponse:
+def evaluation_detail(
+    request: AuthenticatedHttpRequest, agreement_pk: int, year: int
+) -> HttpResponse:
     """One year's evaluation: the association's form while it is to be filed, the filed reports
     and their gaps otherwise; the instructor's review form once it is submitted."""
     evaluation = get_object_or_404(
@@ -191,7 +195,7 @@ def evaluation_detail(request: HttpRequest, agreement_pk: int, year: int) -> Htt
     is_solutions = (
         application is not None
         and bool(application.call_id)
-        and application.call.mode == CallMode.SOLUTIONS_CALL
+        and cast(Call, application.call).mode == CallMode.SOLUTIONS_CALL
     )
     if staff and is_solutions:
         assessments = list(panel_assessments_for(evaluation))
@@ -252,13 +256,15 @@ def _evaluation_form(evaluation: Evaluation, data: Any = None, files: Any = None
         initial={
             "activity_report": evaluation.activity_report,
             "approved_accounts": evaluation.approved_accounts_id
-            or (documents.first().pk if documents.exists() else None),
+            or (cast(OrganisationDocument, documents.first()).pk if documents.exists() else None),
         },
     )
     return form
 
 
-def _file(request: HttpRequest, evaluation: Evaluation) -> tuple[EvaluationForm, int, bool]:
+def _file(
+    request: AuthenticatedHttpRequest, evaluation: Evaluation
+) -> tuple[EvaluationForm, int, bool]:
     """Upload the approved accounts if a file is given, then file the evaluation. Nothing typed is
     lost: on error the form comes back with every value and each message beside its field; an
     uploaded file is kept on the organisation's profile and pre-selected (a browser cannot
@@ -309,7 +315,7 @@ def _file(request: HttpRequest, evaluation: Evaluation) -> tuple[EvaluationForm,
 
 
 @login_required
-def evaluation_list(request: HttpRequest) -> HttpResponse:
+def evaluation_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Staff: the evaluations to review, overdue, due soon. Association: its evaluations to file."""
     staff = can_read_as_staff(request.user)
     if not staff and not organisation_ids_of(request.user):

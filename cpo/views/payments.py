@@ -5,9 +5,10 @@ organisations; one query for the instalments whatever their number."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
+from core.http import AuthenticatedHttpRequest
 from core.permissions import organisation_ids_of
 
 from ..selectors_payments import PaymentStage, group_payments, my_instalments
@@ -23,7 +24,7 @@ SUMMARY_ORDER = [
 
 
 @login_required
-def my_payments(request: HttpRequest) -> HttpResponse:
+def my_payments(request: AuthenticatedHttpRequest) -> HttpResponse:
     ids = organisation_ids_of(request.user)
     if not ids:
         raise Http404

@@ -5,27 +5,34 @@ cpo.services.agreement_create_from_application. Nothing typed is lost on an erro
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
+from core.http import AuthenticatedHttpRequest
 from grants.models import Application, ApplicationState
 from grants.selectors import applications_visible_to, is_staff_viewer
 
 from .. import services
-from ..forms import AgreementPrepareForm, FunderFormSet, funder_initial, put_error
+from ..forms import (
+    AgreementPrepareForm,
+    BaseFunderFormSet,
+    FunderFormSet,
+    funder_initial,
+    put_error,
+)
 from ..models import Agreement
 from ..selectors import can_manage, preview_or_error
 from .common import error_message
 
 
-def _application(request: HttpRequest, application_id: int) -> Application:
+def _application(request: AuthenticatedHttpRequest, application_id: int) -> Application:
     """An approved file of the user's staff scope; 404 for anyone else (applicants included),
     403 for staff who may see it but not prepare agreements."""
     application = get_object_or_404(
@@ -42,7 +49,7 @@ def _application(request: HttpRequest, application_id: int) -> Application:
 
 
 @login_required
-def agreement_prepare(request: HttpRequest, application_id: int) -> HttpResponse:
+def agreement_prepare(request: AuthenticatedHttpRequest, application_id: int) -> HttpResponse:
     application = _application(request, application_id)
     existing = Agreement.objects.filter(application=application).first()
     if existing is not None:
@@ -67,7 +74,7 @@ def agreement_prepare(request: HttpRequest, application_id: int) -> HttpResponse
             status = 400
             context["error"] = _("Le formulaire contient des erreurs.")
         else:
-            params = form.service_params(funders.service_rows())
+            params = form.service_params(cast(BaseFunderFormSet, funders).service_rows())
             preview, exc = preview_or_error(application=application, params=params)
             if exc is None and stage == "create":
                 try:

@@ -9,16 +9,18 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.errors import DomainError
 from core.forms import transition_error_message
+from core.http import AuthenticatedHttpRequest
 from finance.selectors import can_act_on_finance, can_read_finance
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 #: Transition code names in the services' messages → the buttons' labels.
 ACTION_LABELS = {
@@ -42,7 +44,7 @@ def finance_page(view: View) -> View:
 
     @login_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: AuthenticatedHttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not can_read_finance(request.user):
             raise Http404
         if request.method == "POST" and not can_act_on_finance(request.user):
@@ -52,16 +54,16 @@ def finance_page(view: View) -> View:
     return wrapper
 
 
-def refused(request: HttpRequest, message: str, *, status: int = 403) -> HttpResponse:
+def refused(request: AuthenticatedHttpRequest, message: str, *, status: int = 403) -> HttpResponse:
     return render(request, "finance/refused.html", {"message": message}, status=status)
 
 
-def base_context(request: HttpRequest, section: str) -> dict[str, Any]:
+def base_context(request: AuthenticatedHttpRequest, section: str) -> dict[str, Any]:
     """The workspace's sub-navigation and whether the action buttons show."""
     return {"section": section, "can_act": can_act_on_finance(request.user)}
 
 
-def query_without(request: HttpRequest, *keys: str) -> str:
+def query_without(request: AuthenticatedHttpRequest, *keys: str) -> str:
     """The page's query string without `keys` (pagination links keep the filters)."""
     query = request.GET.copy()
     for key in keys:

@@ -12,7 +12,9 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.forms import Form
+from django.http import FileResponse, Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -21,6 +23,7 @@ from django.views.decorators.http import require_POST
 from core.audit import history_for
 from core.errors import DomainError
 from core.forms import add_domain_error
+from core.http import AuthenticatedHttpRequest
 from core.models import BackgroundJob
 from finance import confirmations
 from finance import services as services_finance
@@ -45,7 +48,7 @@ ITEMS_PER_PAGE = 100
 
 
 @finance_page
-def runs(request: HttpRequest) -> HttpResponse:
+def runs(request: AuthenticatedHttpRequest) -> HttpResponse:
     state = request.GET.get("etat") or ""
     if state not in RS.values:
         state = ""
@@ -64,12 +67,12 @@ def runs(request: HttpRequest) -> HttpResponse:
 
 
 @finance_page
-def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _render_run(request, get_object_or_404(PaymentRun, pk=pk))
 
 
 def _render_run(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     run: PaymentRun,
     *,
     status: int = 200,
@@ -112,12 +115,12 @@ def _render_run(
 
 @finance_page
 @require_POST
-def run_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def run_action(request: AuthenticatedHttpRequest, pk: int, action: str) -> HttpResponse:
     """Approve, remove payments, abandon (with a reason) or hand to the accounting system."""
     if action not in RUN_ACTIONS:
         raise Http404
     run = get_object_or_404(PaymentRun, pk=pk)
-    form = None
+    form: Form | None = None
     try:
         if action == "approve":
             run = services_finance.payment_run_approve(actor=request.user, run=run)
@@ -187,7 +190,7 @@ def run_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 
 @finance_page
-def run_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+def run_download(request: AuthenticatedHttpRequest, pk: int, fmt: str) -> HttpResponseBase:
     """The stored payment file of an exported run: the same bytes at every download. It carries
     bank details: finance officers only."""
     if fmt not in FILES:
@@ -214,7 +217,7 @@ def run_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
 
 
 @finance_page
-def confirmation_list(request: HttpRequest) -> HttpResponse:
+def confirmation_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Upload a confirmation file (checked at once, nothing applied) and the files received."""
     form = ConfirmationUploadForm(request.POST or None, request.FILES or None)
     status = 200
@@ -245,12 +248,12 @@ def confirmation_list(request: HttpRequest) -> HttpResponse:
 
 
 @finance_page
-def confirmation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def confirmation_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _render_confirmation(request, get_object_or_404(PaymentConfirmation, pk=pk))
 
 
 def _render_confirmation(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     confirmation: PaymentConfirmation,
     *,
     status: int = 200,
@@ -289,7 +292,7 @@ def _render_confirmation(
 
 @finance_page
 @require_POST
-def confirmation_apply(request: HttpRequest, pk: int) -> HttpResponse:
+def confirmation_apply(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Apply a checked file in the background: the job page shows its progress."""
     confirmation = get_object_or_404(PaymentConfirmation, pk=pk)
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -19,6 +19,7 @@ from calls.models import Programme
 from core.clock import today
 from core.errors import DomainError
 from core.forms import add_domain_error
+from core.http import AuthenticatedHttpRequest
 from finance import services as services_finance
 from finance.forms import DEFAULT_STATE, InstalmentFilterForm, RunCreateForm
 from finance.selectors import (
@@ -48,7 +49,7 @@ def _year(value: str | None, default: int) -> int:
 
 
 @finance_page
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Cards (due this month, late, on hold and why, runs in progress, paid this year), CP paid by
     programme, funder and budget line, AE against envelopes, and the CP forecast per fiscal year
     with the what-if of unsigned agreements (`?simuler=<id>` repeated)."""
@@ -81,7 +82,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @finance_page
-def instalments(request: HttpRequest) -> HttpResponse:
+def instalments(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The instalments with filters, keyset-paginated on (earliest_date, pk) so a page costs the
     same at a million rows (no COUNT, no OFFSET). A finance officer selects rows and makes a run
     of them (or of everything payable matching the filters), or certifies the service done."""
@@ -110,12 +111,12 @@ def instalments(request: HttpRequest) -> HttpResponse:
         return page(exc.status_code, error_message(exc))
 
 
-def _selected_ids(request: HttpRequest) -> list[int]:
+def _selected_ids(request: AuthenticatedHttpRequest) -> list[int]:
     return sorted({int(v) for v in request.POST.getlist("instalment") if v.isdigit()})
 
 
 def _act(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     action: str,
     filters: dict[str, Any],
     data: dict[str, Any],
@@ -197,7 +198,7 @@ def _act(
 
 
 def _render_list(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     filter_form: InstalmentFilterForm,
     filters: dict[str, Any],
     run_form: RunCreateForm,

@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Subquery, Sum
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from core.clock import today
 from core.errors import DomainError
+from core.http import AuthenticatedHttpRequest
 from cpo import services_changes
 from cpo.models import Instalment, Recovery, RecoveryState
 from finance import services as services_finance
@@ -47,7 +48,7 @@ CANCELLABLE = set(services_finance.CANCELLABLE)
 
 
 @finance_page
-def fiscal_years(request: HttpRequest) -> HttpResponse:
+def fiscal_years(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request,
         "finance/fiscal_years.html",
@@ -60,7 +61,7 @@ def fiscal_years(request: HttpRequest) -> HttpResponse:
 
 
 @finance_page
-def fiscal_year_close(request: HttpRequest, year: int) -> HttpResponse:
+def fiscal_year_close(request: AuthenticatedHttpRequest, year: int) -> HttpResponse:
     """The closing page of one year: what remains charged to it, a choice for each, a note."""
     if not 2000 <= year <= 2100:
         raise Http404
@@ -118,7 +119,7 @@ def fiscal_year_close(request: HttpRequest, year: int) -> HttpResponse:
             status, error = 400, _("Le formulaire contient des erreurs.")
     remaining = remaining_for_year(year)
     summary = remaining.order_by().aggregate(count=Count("pk"), amount=Sum("amount"))
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "instalment": i,
             "choice": choices.get(i.pk) or preset,
@@ -158,7 +159,7 @@ def fiscal_year_close(request: HttpRequest, year: int) -> HttpResponse:
 # --------------------------------------------------------------------------- recoveries
 
 
-def _recoveries_context(request: HttpRequest, state: str) -> dict[str, Any]:
+def _recoveries_context(request: AuthenticatedHttpRequest, state: str) -> dict[str, Any]:
     run_item = (
         PaymentRunItem.objects.filter(instalment=OuterRef("offset_instalment_id"))
         .exclude(status=PaymentRunItem.Status.REMOVED)
@@ -186,19 +187,19 @@ def _recoveries_context(request: HttpRequest, state: str) -> dict[str, Any]:
     }
 
 
-def _state(request: HttpRequest) -> str:
+def _state(request: AuthenticatedHttpRequest) -> str:
     state = request.GET.get("etat") or RecoveryState.ISSUED
     return state if state in RecoveryState.values else RecoveryState.ISSUED
 
 
 @finance_page
-def recoveries(request: HttpRequest) -> HttpResponse:
+def recoveries(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "finance/recoveries.html", _recoveries_context(request, _state(request)))
 
 
 @finance_page
 @require_POST
-def recovery_action(request: HttpRequest, pk: int, op: str) -> HttpResponse:
+def recovery_action(request: AuthenticatedHttpRequest, pk: int, op: str) -> HttpResponse:
     """Collect an issued recovery, or offset it against a later instalment."""
     if op not in ("collect", "offset"):
         raise Http404

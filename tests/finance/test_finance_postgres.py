@@ -34,6 +34,8 @@ from finance.models import (
     PaymentRunItem,
     PaymentRunState,
 )
+from finance.services import confirmations as services_confirmations
+from finance.services import runs as services_runs
 from tests.factories import UserFactory, add_member, cpo_awaiting_evaluation, give_role
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -155,7 +157,7 @@ def test_two_approvers_at_once_one_approval_one_clear_refusal(
     monkeypatch, agreement, finance_officer, second_officer, third_officer
 ):
     run = draft_run(agreement, finance_officer)
-    pause_inside(monkeypatch, services_finance, "approval_refusal")
+    pause_inside(monkeypatch, services_runs, "approval_refusal")
     results, errors = run_in_threads(
         lambda: services_finance.payment_run_approve(
             actor=second_officer, run=PaymentRun.objects.get(pk=run.pk)
@@ -180,7 +182,7 @@ def test_one_approver_clicking_twice_counts_once_when_two_are_required(
 ):
     run = draft_run(agreement, finance_officer)
     assert run.approvals_required == 2
-    pause_inside(monkeypatch, services_finance, "approval_refusal")
+    pause_inside(monkeypatch, services_runs, "approval_refusal")
     results, errors = run_in_threads(
         *[
             lambda: services_finance.payment_run_approve(
@@ -234,7 +236,7 @@ def test_two_runs_created_at_once_over_the_same_instalments(
     agreements = [cpo_awaiting_evaluation(instructor=instructor) for _ in range(2)]
     ids = due_ids(*agreements)
     assert len(ids) == 6
-    pause_inside(monkeypatch, services_finance, "next_reference")
+    pause_inside(monkeypatch, services_runs, "next_reference")
     results, errors = run_in_threads(
         *[
             lambda who=who: services_finance.payment_run_create(actor=who, instalment_ids=ids)
@@ -256,7 +258,7 @@ def test_overlapping_selections_split_the_instalments_between_runs(
     agreements = [cpo_awaiting_evaluation(instructor=instructor) for _ in range(3)]
     ids = due_ids(*agreements)
     first, second = ids[:6], ids[3:]  # three instalments wanted by both
-    pause_inside(monkeypatch, services_finance, "next_reference")
+    pause_inside(monkeypatch, services_runs, "next_reference")
     results, errors = run_in_threads(
         lambda: services_finance.payment_run_create(actor=finance_officer, instalment_ids=first),
         lambda: services_finance.payment_run_create(actor=second_officer, instalment_ids=second),
@@ -321,7 +323,7 @@ def test_two_workers_applying_the_same_rows_pay_each_once(
     services_finance.payment_run_approve(actor=second_officer, run=run)
     run = services_finance.payment_run_export(actor=finance_officer, run=run)
     rows = confirmation_rows(run)
-    pause_inside(monkeypatch, services_finance, "_settle")
+    pause_inside(monkeypatch, services_confirmations, "_settle")
     results, errors = run_in_threads(
         *[
             lambda: services_finance.confirmations_apply_rows(actor=finance_officer, rows=rows)
@@ -381,11 +383,13 @@ def test_an_application_interrupted_after_its_first_chunk_resumes_without_paying
     job = job_run(job.pk)  # the redelivered task
     assert job.state == BackgroundJob.State.DONE, job.error
     assert job.attempts == 2
+    # Totals over both attempts (core.jobs tally), not the last attempt's alone.
     assert job.result == {
-        "Paiements confirmés": 4,
+        "Paiements confirmés": 6,
         "Paiements rejetés": 0,
-        "Lignes déjà prises en compte": 2,
+        "Lignes déjà prises en compte": 0,
     }
+    assert (job.progress_done, job.progress_total) == (6, 6)
     assert Instalment.objects.filter(state=I.PAID).count() == 6
     assert audit_count("cpo.instalment.paid") == 6
     assert not PaymentRunItem.objects.filter(status=Item.PENDING).exists()
