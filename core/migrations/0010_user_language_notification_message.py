@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0006_personal_api_tokens'),
+        ('core', '0009_retention_runs_and_erasure_requests'),
     ]
 
     operations = [
