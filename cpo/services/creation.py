@@ -325,7 +325,7 @@ def _funder_rows(
                     "Les parts des financeurs doivent être positives et totaliser 100 %% "
                     "(ici %(total)s %%)."
                 )
-                % {"total": _percent(sum(shares))},
+                % {"total": _percent(sum(shares, Decimal(0)))},
                 field="funders",
             )
         return funders
