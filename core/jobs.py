@@ -28,10 +28,11 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from .clock import now
 from .models import BackgroundJob, User
-from .notifications import notify
+from .notifications import Msg, notify
 
 
 @dataclass
@@ -174,7 +175,7 @@ def job_run(job_id: int) -> BackgroundJob | None:
         if final:
             notify(
                 users=[job.owner],
-                title=_("Échec : %(label)s") % {"label": job.label},
+                title=Msg(gettext_noop("Échec : %(label)s"), label=job.label),
                 body=str(exc)[:500],
                 url=reverse("core:job_detail", args=[job.pk]),
             )

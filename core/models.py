@@ -10,6 +10,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from . import identifiers
 from .uploads import private_upload_path
@@ -64,6 +65,13 @@ class User(AbstractUser):
     username = None  # type: ignore[assignment]
     email = models.EmailField(_("adresse e-mail"), unique=True)
     email_verified_at = models.DateTimeField(_("e-mail vérifié le"), null=True, blank=True)
+    language = models.CharField(
+        _("langue préférée"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default="fr",
+        help_text=_("Langue des notifications et des e-mails."),
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
@@ -84,7 +92,7 @@ class Funder(models.Model):
     """A financeur: State, metropolis, commune, département, CAF, foundation…"""
 
     class Kind(models.TextChoices):
-        STATE = "state", _("État")
+        STATE = "state", pgettext_lazy("funder", "État")
         REGION = "region", _("Région")
         DEPARTEMENT = "departement", _("Département")
         MUNICIPALITY = "municipality", _("Commune ou intercommunalité")
@@ -456,6 +464,8 @@ class Notification(models.Model):
     title = models.CharField(_("titre"), max_length=255)
     body = models.TextField(_("message"), blank=True)
     url = models.CharField(_("lien"), max_length=500, blank=True)
+    # {"title": [msgid, params], "body": [msgid, params]}: re-rendered in the reader's language.
+    message = models.JSONField(_("message traduisible"), default=dict, blank=True)
     read_at = models.DateTimeField(_("lu le"), null=True, blank=True)
     created_at = models.DateTimeField(_("date"), auto_now_add=True)
 
@@ -467,6 +477,18 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def display_title(self) -> str:
+        from .notifications import render_stored
+
+        return render_stored((self.message or {}).get("title"), self.title)
+
+    @property
+    def display_body(self) -> str:
+        from .notifications import render_stored
+
+        return render_stored((self.message or {}).get("body"), self.body)
 
 
 class Invitation(models.Model):

@@ -11,9 +11,14 @@ logger = logging.getLogger(__name__)
 @shared_task(
     name="core.tasks.send_email", autoretry_for=(OSError,), retry_backoff=True, max_retries=5
 )
-def send_email(subject: str, message: str, recipients: list[str]) -> int:
-    """Send one notification email. Enqueued after commit; retried on transient SMTP errors only."""
-    return send_mail(subject, message, settings.DEFAULT_FROM_EMAIL, recipients)
+def send_email(
+    subject: str, message: str, recipients: list[str], html_message: str | None = None
+) -> int:
+    """Send one notification email (plain text, plus an HTML part when given). Enqueued after
+    commit; retried on transient SMTP errors only."""
+    return send_mail(
+        subject, message, settings.DEFAULT_FROM_EMAIL, recipients, html_message=html_message
+    )
 
 
 @shared_task(name="core.tasks.run_job", bind=True, acks_late=True, reject_on_worker_lost=True)

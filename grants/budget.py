@@ -5,6 +5,7 @@ The annual financial report (CERFA n° 15059) reuses the same accounts so figure
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Account(models.TextChoices):
@@ -38,7 +39,7 @@ IN_KIND_CHARGE, IN_KIND_PRODUCT, SUBSIDIES = "86", "87", "74"
 class SubsidySource(models.TextChoices):
     """How account 74 is split by funder on the CERFA form."""
 
-    STATE = "state", _("État")
+    STATE = "state", pgettext_lazy("funder", "État")
     REGION = "region", _("Région")
     DEPARTEMENT = "departement", _("Département")
     MUNICIPALITY = "municipality", _("Commune ou intercommunalité")

@@ -306,6 +306,13 @@ def _persist(actor: User, specs: list[dict[str, Any]]) -> list[Agreement]:
     return agreements
 
 
+def _percent(fraction: Decimal) -> str:
+    """A share (fraction of 1) as the percent the user typed, e.g. Decimal("0.9") -> "90"."""
+    from django.utils.formats import number_format
+
+    return number_format((fraction * 100).normalize(), use_l10n=True)
+
+
 def _funder_rows(
     application: Application, funders: list[dict[str, Any]] | None
 ) -> list[dict[str, Any]]:
@@ -314,7 +321,11 @@ def _funder_rows(
         shares = [Decimal(str(r["share"])) for r in funders]
         if any(s <= 0 for s in shares) or sum(shares) != 1:
             raise DomainError(
-                _("Les parts des financeurs doivent être positives et totaliser 1."),
+                _(
+                    "Les parts des financeurs doivent être positives et totaliser 100 %% "
+                    "(ici %(total)s %%)."
+                )
+                % {"total": _percent(sum(shares, Decimal(0)))},
                 field="funders",
             )
         return funders

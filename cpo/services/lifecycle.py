@@ -10,13 +10,14 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.audit import audit_log_many
 from core.clock import today
 from core.errors import DomainError
 from core.fsm import apply_transition, lock
 from core.models import User
-from core.notifications import notify
+from core.notifications import Msg, notify
 
 from ..hooks import agreement_stopped
 from ..models import (
@@ -65,7 +66,7 @@ def agreement_send_for_signature(*, actor: User, agreement: Agreement) -> Agreem
         )
         notify(
             users=agreement.organisation.members.all(),
-            title=_("Convention %(ref)s à signer") % {"ref": agreement.reference},
+            title=Msg(gettext_noop("Convention %(ref)s à signer"), ref=agreement.reference),
         )
     return agreement
 

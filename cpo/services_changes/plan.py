@@ -10,6 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
@@ -178,9 +179,13 @@ def _clean_funders(funders: list[dict[str, Any]]) -> list[dict[str, Any]]:
         except ValidationError as error:
             raise DomainError(error.messages[0], field="funders")
         rows.append({"funder": funder, "share": share, "ej_number": ej_number})
-    if sum(r["share"] for r in rows) != 1:
+    total = sum((r["share"] for r in rows), Decimal(0))
+    if total != 1:
         raise DomainError(
-            _("Les parts des financeurs doivent totaliser 1."), field="funders", code="shares"
+            _("Les parts des financeurs doivent totaliser 100 %% (ici %(total)s %%).")
+            % {"total": number_format((total * 100).normalize(), use_l10n=True)},
+            field="funders",
+            code="shares",
         )
     return rows
 

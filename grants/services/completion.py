@@ -6,12 +6,13 @@ from datetime import date
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.clock import now, today
 from core.errors import DomainError
 from core.fsm import lock
 from core.models import User
-from core.notifications import notify
+from core.notifications import Msg, notify
 
 from ..models import (
     Application,
@@ -51,9 +52,18 @@ def application_request_completion(
         )
         _notify_applicants(
             application,
-            _("Compléments demandés sur le dossier %(ref)s") % {"ref": application.reference},
-            _("%(message)s\n\nÀ fournir avant le %(deadline)s.")
-            % {"message": message, "deadline": deadline.strftime("%d/%m/%Y")},
+            Msg(
+                gettext_noop("Compléments demandés sur le dossier %(ref)s"),
+                ref=application.reference,
+            ),
+            Msg(
+                gettext_noop(
+                    "%(message)s\n\nÀ fournir avant le %(deadline)s : répondez depuis la page "
+                    "du dossier et déposez les pièces demandées."
+                ),
+                message=message,
+                deadline=deadline.strftime("%d/%m/%Y"),
+            ),
         )
     return application
 
@@ -76,7 +86,17 @@ def application_resubmit(*, actor: User, application: Application, answer: str) 
         if application.assigned_to:
             notify(
                 users=[application.assigned_to],
-                title=_("Dossier %(ref)s complété") % {"ref": application.reference},
+                title=Msg(gettext_noop("Dossier %(ref)s complété"), ref=application.reference),
+                body=Msg(
+                    gettext_noop(
+                        "%(org)s a répondu à votre demande de compléments sur le dossier "
+                        "« %(name)s » :\n\n%(answer)s\n\nRelisez la réponse et les pièces, "
+                        "puis reprenez l'instruction."
+                    ),
+                    org=application.organisation.name,
+                    name=application.title,
+                    answer=answer,
+                ),
                 url=_url(application),
             )
     return application

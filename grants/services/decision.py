@@ -6,11 +6,13 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.clock import now
 from core.errors import TransitionNotAllowed
 from core.fsm import lock
 from core.models import User
+from core.notifications import Msg
 
 from ..models import (
     Application,
@@ -90,7 +92,7 @@ def application_reject(*, actor: User, application: Application, reason: str) ->
         )
         _notify_applicants(
             application,
-            _("Subvention refusée : dossier %(ref)s") % {"ref": application.reference},
+            Msg(gettext_noop("Subvention refusée : dossier %(ref)s"), ref=application.reference),
             reason,
         )
     return application

@@ -186,6 +186,7 @@ def application_update(
                 % {"state": application.get_state_display()},
                 allowed=allowed_transition_names(application),
             )
+        before = _snapshot(application)
         _apply_fields(application, data)
         try:
             application.full_clean(exclude=["state", "qpvs", "themes", "documents"])
@@ -193,16 +194,36 @@ def application_update(
             raise DomainError(_("Le dossier contient des erreurs."), errors=exc.message_dict)
         application.save()
         _apply_relations(application, data)
-        audit_log(
-            actor=actor,
-            obj=application,
-            action="grants.application.updated",
-            payload={
-                "fields": sorted(k for k in data if k != "budget")
-                + (["budget"] if "budget" in data else [])
-            },
-        )
+        after = _snapshot(application)
+        changed = sorted(k for k in after if after[k] != before.get(k))
+        if changed:  # saving an unchanged form (e.g. a failed submit) writes no history row
+            audit_log(
+                actor=actor,
+                obj=application,
+                action="grants.application.updated",
+                payload={"fields": changed},
+            )
     return application
+
+
+def _snapshot(application: Application) -> dict[str, Any]:
+    """What the applicant can edit, comparable before and after an update."""
+    from django.forms.models import model_to_dict
+
+    values: dict[str, Any] = {
+        k: ([getattr(o, "pk", o) for o in v] if isinstance(v, list) else v)
+        for k, v in model_to_dict(application).items()
+        if k not in {"state", "updated_at", "documents"}
+    }
+    values["budget"] = list(
+        application.budget_items.order_by("pk").values_list(
+            "account", "subsidy_source", "funder_id", "label", "amount"
+        )
+    )
+    values["indicators"] = list(
+        application.indicators.order_by("position").values_list("label", "unit", "target")
+    )
+    return values
 
 
 def application_renew(*, actor: User, previous: Application, call: Call) -> Application:

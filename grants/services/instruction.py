@@ -8,13 +8,14 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.audit import audit_log
 from core.clock import now
 from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.fsm import allowed_transition_names, lock
 from core.models import Role, User
-from core.notifications import notify
+from core.notifications import Msg, notify
 from core.permissions import has_role
 
 from ..eligibility import euros
@@ -76,7 +77,9 @@ def application_declare_ineligible(
             update_fields=["eligibility_note", "decided_at", "decided_by"],
         )
         _notify_applicants(
-            application, _("Dossier %(ref)s irrecevable") % {"ref": application.reference}, reason
+            application,
+            Msg(gettext_noop("Dossier %(ref)s irrecevable"), ref=application.reference),
+            reason,
         )
     return application
 
@@ -101,7 +104,7 @@ def application_dismiss(*, actor: User, application: Application, reason: str) -
         )
         _notify_applicants(
             application,
-            _("Dossier %(ref)s classé sans suite") % {"ref": application.reference},
+            Msg(gettext_noop("Dossier %(ref)s classé sans suite"), ref=application.reference),
             reason,
         )
     return application
@@ -133,7 +136,7 @@ def application_assign(
         if instructor is not None and instructor != actor:
             notify(
                 users=[instructor],
-                title=_("Dossier %(ref)s attribué") % {"ref": application.reference},
+                title=Msg(gettext_noop("Dossier %(ref)s attribué"), ref=application.reference),
                 url=_url(application),
             )
     return application

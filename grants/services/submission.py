@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.clock import now
 from core.errors import DomainError, TransitionNotAllowed
 from core.fsm import allowed_transition_names, lock
 from core.models import User
+from core.notifications import Msg
 
 from ..eligibility import eligibility_errors
 from ..models import (
@@ -53,8 +55,12 @@ def application_submit(*, actor: User, application: Application) -> Application:
         _auto_assign(application, actor=actor)
         _notify_applicants(
             application,
-            _("Dossier %(ref)s déposé") % {"ref": application.reference},
-            _("Votre dossier a bien été déposé. Vous serez informé·e de chaque étape."),
+            Msg(gettext_noop("Dossier %(ref)s déposé"), ref=application.reference),
+            Msg(
+                gettext_noop(
+                    "Votre dossier a bien été déposé. Vous serez informé·e de chaque étape."
+                )
+            ),
         )
     return application
 

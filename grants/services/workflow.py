@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from core.errors import DomainError, PermissionDenied
 from core.fsm import allowed_transition_names, apply_transition
 from core.models import Role, User
-from core.notifications import notify
+from core.notifications import Text, notify
 from core.permissions import has_role, is_member, scope_of
 from core.services import absolute_url
 
@@ -117,7 +117,7 @@ def _url(application: Application) -> str:
     return f"/dossiers/{application.pk}/"
 
 
-def _notify_applicants(application: Application, title: str, body: str = "") -> None:
+def _notify_applicants(application: Application, title: Text, body: Text = "") -> None:
     notify(
         users=application.organisation.members.all(),
         title=title,
