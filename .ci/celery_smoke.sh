@@ -35,7 +35,7 @@ cleanup() {
     done
     # The payment files the runs stored (dev settings: media-private/), not kept between runs.
     $BIN/python manage.py shell -c '
-from cpo.models import PaymentConfirmation, PaymentRun
+from finance.models import PaymentConfirmation, PaymentRun
 for run in PaymentRun.objects.all():
     run.export_csv.delete(save=False)
     run.export_xlsx.delete(save=False)
@@ -105,8 +105,11 @@ from django.utils import timezone
 from calls.models import Call, CallState, Programme
 from core.clock import today
 from core.models import BudgetLine, Funder, Organisation, Role, RoleAssignment, User
-from cpo import confirmations, services, services_finance
-from cpo.models import Agreement, AgreementState, PaymentRunState
+from cpo import services
+from cpo.models import Agreement, AgreementState
+from finance import confirmations
+from finance import services as services_finance
+from finance.models import PaymentRunState
 from grants.models import Application, ApplicationState
 from tests.factories import siret_for
 

@@ -30,6 +30,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -483,8 +484,14 @@ class PaymentRunViewSet(
                 % {"ref": run.reference},
                 allowed=run_actions(run),
             )
+        try:
+            handle = stored.open("rb")
+        except FileNotFoundError:
+            raise NotFound(
+                _("Le fichier de ce lot n'est plus disponible sur le serveur.")
+            ) from None
         response = FileResponse(
-            stored.open("rb"),
+            handle,
             as_attachment=True,
             filename=f"{run.reference}.{fmt}",
             content_type=FILE_TYPES[fmt],

@@ -19,14 +19,16 @@ from core.models import User
 from .models import ApplicationState, BulkAction, BulkActionItem
 from .services.bulk import ACTIONS, bulk_action_start, bulk_counts
 
+MAX_ID = 2**63 - 1  # ids are 64-bit: a larger number is a 400, never a database error
+
 
 class BulkFiltersInput(serializers.Serializer):
     state = serializers.ChoiceField(choices=ApplicationState.choices, required=False)
-    call = serializers.IntegerField(required=False)
-    programme = serializers.IntegerField(required=False)
-    pillar = serializers.IntegerField(required=False)
-    qpv = serializers.IntegerField(required=False)
-    assigned_to = serializers.IntegerField(required=False)
+    call = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    programme = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    pillar = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    qpv = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    assigned_to = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     q = serializers.CharField(required=False, allow_blank=True)
 
 
@@ -36,7 +38,7 @@ class BulkActionInput(serializers.Serializer):
         help_text=_lazy("L'action à appliquer à chaque dossier sélectionné."),
     )
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,
         max_length=20000,
         help_text=_lazy("Les dossiers cochés ; sinon `filters` (tous les dossiers filtrés)."),
@@ -47,7 +49,9 @@ class BulkActionInput(serializers.Serializer):
             "Tous les dossiers de la file d'instruction qui correspondent à ces filtres."
         ),
     )
-    instructor = serializers.IntegerField(required=False, help_text=_lazy("Pour `assign`."))
+    instructor = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, help_text=_lazy("Pour `assign`.")
+    )
     message = serializers.CharField(
         required=False, allow_blank=True, help_text=_lazy("Pour `request_completion` et `message`.")
     )
@@ -55,7 +59,9 @@ class BulkActionInput(serializers.Serializer):
         required=False, allow_blank=True, help_text=_lazy("Pour `message`.")
     )
     deadline = serializers.DateField(required=False, help_text=_lazy("Pour `request_completion`."))
-    session = serializers.IntegerField(required=False, help_text=_lazy("Pour `send_to_committee`."))
+    session = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, help_text=_lazy("Pour `send_to_committee`.")
+    )
     reason = serializers.CharField(
         required=False, allow_blank=True, help_text=_lazy("Pour `dismiss`.")
     )

@@ -91,3 +91,15 @@ def test_the_route_does_not_shadow_a_file_and_is_documented(client_for, manager)
     assert client_for("manager").get(f"/api/applications/{app.pk}/").status_code == 200
     schema = client_for("manager").get("/api/schema/").content.decode()
     assert "/api/applications/bulk/" in schema and "/api/applications/bulk/{id}/" in schema
+
+
+def test_ids_beyond_64_bits_are_a_400_not_a_database_error(client_for, manager):
+    api = client_for("manager")
+    response = api.post(URL, {"action": "dismiss", "reason": "x", "ids": [2**70]}, format="json")
+    assert response.status_code == 400
+    assert "ids.0" in response.json()["errors"]
+    response = api.post(
+        URL, {"action": "dismiss", "reason": "x", "filters": {"call": 2**70}}, format="json"
+    )
+    assert response.status_code == 400
+    assert not BulkAction.objects.exists()
