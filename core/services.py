@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -40,6 +39,7 @@ from .models import (
     RoleAssignment,
     User,
 )
+from .notifications import absolute_url
 from .permissions import forget_cached_roles, has_role, is_member, is_organisation_admin, roles_of
 from .uploads import upload_error
 
@@ -81,12 +81,6 @@ def mask_iban(iban: str) -> str:
     if not iban:
         return ""
     return f"{iban[:4]} **** {iban[-4:]}"
-
-
-def absolute_url(path: str) -> str:
-    """Links in emails. SITE_URL is read at call time (no settings at import time)."""
-    base = getattr(settings, "SITE_URL", "") or "http://localhost:8000"
-    return base.rstrip("/") + path
 
 
 def _send_email_on_commit(subject: str, body: str, recipients: list[str]) -> None:

@@ -17,9 +17,8 @@ from django.utils.translation import gettext as _
 from core.errors import DomainError, PermissionDenied
 from core.fsm import allowed_transition_names, apply_transition
 from core.models import Role, User
-from core.notifications import Text, notify
+from core.notifications import Text, absolute_url, notify
 from core.permissions import has_role, is_member, scope_of
-from core.services import absolute_url
 
 from ..models import (
     Application,
