@@ -597,7 +597,12 @@ def clean_text(value: Any) -> str:
     """Text without stray spaces: no-break and narrow spaces become spaces, runs collapse."""
     if value is None:
         return ""
-    return _SPACES.sub(" ", str(value)).strip()
+    text = str(value)
+    if "\x00" in text or _CONTROL.search(text):
+        # A database text column cannot hold NUL; other control characters are noise from a
+        # binary export. Neither is ever meant by the person who typed the cell.
+        text = _CONTROL.sub("", text)
+    return _SPACES.sub(" ", text).strip()
 
 
 _PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")

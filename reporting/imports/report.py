@@ -83,6 +83,8 @@ class Report:
 
 def _entry(row: int | None, column: str, value: Any, message: str) -> dict[str, Any]:
     text = "" if value is None else str(value)
+    if "\x00" in text:  # echoed as typed, but PostgreSQL's jsonb cannot store NUL
+        text = text.replace("\x00", "\N{REPLACEMENT CHARACTER}")
     return {
         "row": row,
         "column": column or "",
