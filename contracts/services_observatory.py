@@ -6,7 +6,6 @@ row is wrong (dry run by default), like Pluriel's other imports."""
 
 from __future__ import annotations
 
-import csv
 import datetime
 import io
 from dataclasses import dataclass, field
@@ -19,6 +18,14 @@ from django.utils.translation import gettext as _
 from core.audit import audit_log, audit_log_many
 from core.errors import DomainError
 from core.models import QPV, User
+from core.tabular.reader import (
+    CellError,
+    clean_text,
+    normalise_header,
+    open_table,
+    parse_date,
+    parse_decimal,
+)
 
 from .models import Contract, Indicator, IndicatorValue, Part
 from .services import _require_manager
@@ -103,30 +110,14 @@ class ImportReport:
 COLUMNS = ("code", "quartier", "annee", "valeur")
 
 
-def _read_rows(name: str, content: bytes) -> list[dict[str, str]]:
-    if name.lower().endswith(".xlsx"):
-        from openpyxl import load_workbook
-
-        try:
-            sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).active
-        except Exception:
-            raise DomainError(_("Fichier XLSX illisible."), field="file")
-        values = [
-            ["" if v is None else str(v).strip() for v in row]
-            for row in sheet.iter_rows(values_only=True)  # type: ignore[union-attr]
-        ]
-        if not values:
-            return []
-        header = [h.lower() for h in values[0]]
-        return [dict(zip(header, row, strict=False)) for row in values[1:]]
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DomainError(_("Le fichier CSV doit être encodé en UTF-8."), field="file")
-    delimiter = ";" if text[:1000].count(";") > text[:1000].count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+def _read_rows(name: str, content: bytes) -> list[tuple[int, dict[str, str]]]:
+    """(line, cells by column) through Pluriel's shared table reader (core.tabular): CSV in any
+    encoding and separator, XLSX or ODS. Columns are matched without case or accents."""
+    table = open_table(io.BytesIO(content), name=name)
+    keys = [normalise_header(h) for h in table.headers]
     return [
-        {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader
+        (line, {k: clean_text(v) for k, v in zip(keys, cells, strict=False)})
+        for line, cells in table.rows()
     ]
 
 
@@ -137,8 +128,8 @@ def indicator_values_import(
     _require_manager(actor)
     rows = _read_rows(name, content)
     report = ImportReport(rows=len(rows))
-    if rows and not set(COLUMNS) <= set(rows[0]):
-        missing = ", ".join(c for c in COLUMNS if c not in rows[0])
+    if rows and not set(COLUMNS) <= set(rows[0][1]):
+        missing = ", ".join(c for c in COLUMNS if c not in rows[0][1])
         raise DomainError(_("Colonnes manquantes : %(c)s.") % {"c": missing}, field="file")
     indicators = {
         (i.code, i.qpv.code if i.qpv else ""): i for i in contract.indicators.select_related("qpv")
@@ -148,7 +139,7 @@ def indicator_values_import(
         for v in IndicatorValue.objects.filter(indicator__contract=contract)
     }
     planned: dict[tuple[int, int], dict[str, Any]] = {}
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         key = (row.get("code", ""), row.get("quartier", ""))
         indicator = indicators.get(key)
         if indicator is None:
@@ -164,18 +155,18 @@ def indicator_values_import(
             report.errors.append((line, "annee", _("Année invalide.")))
             continue
         try:
-            value = Decimal(row.get("valeur", "").replace(",", ".").replace(" ", ""))
+            value = parse_decimal(row.get("valeur", ""))
             if not value.is_finite():
                 raise InvalidOperation
-        except InvalidOperation:
+        except (CellError, InvalidOperation):
             report.errors.append((line, "valeur", _("Nombre invalide.")))
             continue
         measured: datetime.date | None = None
         if row.get("date"):
             try:
-                measured = datetime.date.fromisoformat(row["date"][:10])
-            except ValueError:
-                report.errors.append((line, "date", _("Date invalide (AAAA-MM-JJ).")))
+                measured = parse_date(row["date"])
+            except CellError as exc:
+                report.errors.append((line, "date", exc.message))
                 continue
         if (indicator.pk, year) in planned:
             report.errors.append((line, "annee", _("Valeur en double dans le fichier.")))

@@ -7,7 +7,8 @@ background job that applies it in chunks of 2 000 lines, each in its own transac
 still pending change, so re-applying the same file or resuming after a worker was killed pays
 nothing twice and loses nothing.
 
-Accepted: CSV (UTF-8 with or without BOM, or Latin-1; `;`, `,` or tab) and XLSX. Columns (case and
+Read by Pluriel's shared table reader (core.tabular, as every import): CSV in any encoding (decoded
+line by line), separator and decimal sign, XLSX and ODS, with its limits. Columns (case and
 accents ignored): `reference_echeance` (or `reference`), optionally `reference_lot`,
 `date_paiement` (YYYY-MM-DD or DD/MM/YYYY), `statut` (payé / rejeté, paid / rejected) and `motif`
 (required for a rejection).
@@ -15,12 +16,11 @@ accents ignored): `reference_echeance` (or `reference`), optionally `reference_l
 
 from __future__ import annotations
 
-import csv
 import datetime
 import hashlib
 import io
 import re
-import unicodedata
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django.db import transaction
@@ -31,6 +31,8 @@ from core.clock import now, today
 from core.errors import DomainError
 from core.jobs import JobResult, Progress, job_start, register_job
 from core.models import BackgroundJob, User
+from core.tabular.reader import CellError, clean_text, normalise_header, open_table, parse_date
+from core.tabular.report import Report
 from finance.models import PaymentConfirmation, PaymentRunItem, PaymentRunState
 from finance.services import confirmations_apply_rows
 from finance.services.common import _finance
@@ -80,77 +82,68 @@ COLUMN_LABELS = {
 
 
 def _key(text: str) -> str:
-    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
+    return re.sub(r"[^a-z0-9]+", "_", normalise_header(text)).strip("_")
 
 
-def _clean(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime.datetime):
-        return value.date().isoformat()
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return str(value).replace("\u00a0", " ").strip()
+@dataclass
+class ConfirmationTable:
+    """The file as check_rows reads it: the header, the rows with their line numbers, and what the
+    report says about how the file was read (format, encoding, separator; hints and cleaning)."""
+
+    header: list[str]
+    lines: list[tuple[int, list[str]]]
+    file: dict[str, Any]
+    notes: Report
 
 
-def read_table(data: bytes, name: str) -> list[list[str]]:
-    """The file's rows as lists of cleaned strings (header first)."""
-    if name.lower().endswith(".xlsx") or data[:2] == b"PK":
-        from openpyxl import load_workbook
-
-        try:
-            sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
-        except Exception as exc:  # noqa: BLE001 - any unreadable workbook
-            raise DomainError(
-                _("Le fichier XLSX est illisible : %(error)s") % {"error": exc}, field="file"
-            ) from exc
-        return [[_clean(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    first = text.split("\n", 1)[0]
-    delimiter = max((";", ",", "\t"), key=first.count)
-    return [[_clean(v) for v in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+def read_table(data: bytes, name: str) -> ConfirmationTable:
+    """The file through Pluriel's shared reader (core.tabular): CSV in any encoding (per line),
+    separator and decimal sign, XLSX or ODS, with its limits and its refusals in French."""
+    table = open_table(io.BytesIO(data), name=name)
+    lines = [(number, [clean_text(c) for c in cells]) for number, cells in table.rows()]
+    notes = Report()
+    table.notes(notes, len(lines))
+    return ConfirmationTable(
+        header=[clean_text(h) for h in table.headers],
+        lines=lines,
+        file={**table.describe(), **notes.file},
+        notes=notes,
+    )
 
 
 def _date(value: str) -> datetime.date | None:
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"):
-        try:
-            return datetime.datetime.strptime(value, fmt).date()
-        except ValueError:
-            continue
-    return None
+    try:
+        return parse_date(value)
+    except CellError:
+        return None
 
 
 def check_rows(
-    table: list[list[str]],
+    table: ConfirmationTable,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
     """Validate every line. Returns (rows to apply, errors, counts). Set-based: the items are read
     in a few queries whatever the file's size."""
-    if not table or not any(table[0]):
+    if not any(table.header):
         raise DomainError(_("Le fichier est vide."), field="file")
-    header = [HEADER_ALIASES.get(_key(h), "") for h in table[0]]
+    header = [HEADER_ALIASES.get(_key(h), "") for h in table.header]
     missing = [c for c in ("reference", "paid_on", "status") if c not in header]
     if missing:
         raise DomainError(
             _("Colonnes manquantes : %(cols)s (colonnes lues : %(found)s).")
             % {
                 "cols": ", ".join(COLUMN_LABELS[c] for c in missing),
-                "found": ", ".join(table[0]),
-            },
+                "found": ", ".join(table.header),
+            }
+            + "".join(" " + hint for hint in table.notes.hints),
             field="file",
         )
-    if len(table) - 1 > MAX_ROWS:
+    if len(table.lines) > MAX_ROWS:
         raise DomainError(
             _("Le fichier dépasse %(max)d lignes : découpez-le.") % {"max": MAX_ROWS}, field="file"
         )
     at = {name: header.index(name) for name in COLUMN_LABELS if name in header}
     lines = []
-    for number, raw in enumerate(table[1:], start=2):
+    for number, raw in table.lines:
         if not any(raw):
             continue
         cells = {name: (raw[i] if i < len(raw) else "") for name, i in at.items()}
@@ -272,6 +265,20 @@ def check_rows(
     return rows, errors, counts
 
 
+def _report(
+    table: ConfirmationTable, counts: dict[str, int], errors: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """What the confirmation page shows: counts, errors by line, how the file was read."""
+    return {
+        "counts": counts,
+        "errors": errors[:1000],
+        "error_count": len(errors),
+        "file": table.file,
+        "hints": table.notes.hints,
+        "warnings": [w["message"] for w in table.notes.warnings[:20]],
+    }
+
+
 def confirmation_check(*, actor: User, data: bytes, name: str) -> PaymentConfirmation:
     """The dry run: read and check the whole file, record what applying it would do."""
     _finance(actor)
@@ -284,7 +291,7 @@ def confirmation_check(*, actor: User, data: bytes, name: str) -> PaymentConfirm
         sha256=hashlib.sha256(data).hexdigest(),
         state=PaymentConfirmation.State.INVALID if errors else PaymentConfirmation.State.CHECKED,
         row_count=counts["lines"],
-        report={"counts": counts, "errors": errors[:1000], "error_count": len(errors)},
+        report=_report(table, counts, errors),
         uploaded_by=actor,
     )
     confirmation.file.save(name, ContentFile(data), save=False)
@@ -324,7 +331,7 @@ def run_confirmation_apply(job: BackgroundJob, progress: Progress) -> JobResult:
     if errors:
         PaymentConfirmation.objects.filter(pk=confirmation.pk).update(
             state=PaymentConfirmation.State.INVALID,
-            report={"counts": counts, "errors": errors[:1000], "error_count": len(errors)},
+            report=_report(table, counts, errors),
         )
         return JobResult(
             summary={_("Erreurs"): len(errors)},

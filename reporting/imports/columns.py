@@ -11,7 +11,10 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from .cleaning import Fixed, placeholder, scientific_notation
+from core.tabular.cleaning import Fixed, placeholder, scientific_notation
+from core.tabular.reader import CellError, Table, clean_text, loose_header, normalise_header
+from core.tabular.report import Report
+
 from .mapping import (
     SIMILAR,
     Target,
@@ -21,8 +24,6 @@ from .mapping import (
     how_label,
     most_similar,
 )
-from .reader import CellError, Table, clean_text, loose_header, normalise_header
-from .report import Report
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,9 @@ from django.utils.translation import gettext as _
 
 from core.models import User
 from core.services_import import organisations_with_siren
+from core.tabular.cleaning import Siren
+from core.tabular.reader import Table, normalise_header
+from core.tabular.report import Report
 from cpo.services_import import (
     HistoricalGrant,
     agreements_import_historical,
@@ -34,11 +37,8 @@ from cpo.services_import import (
 )
 
 from . import scdl
-from .cleaning import Siren
 from .columns import read_records
 from .mapping import overrides_of
-from .reader import Table, normalise_header
-from .report import Report
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("9999999999.99")

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from .reader import loose_header, normalise_header
+from core.tabular.reader import loose_header, normalise_header
 
 #: Below this ratio two names are not « similar ».
 SIMILAR = 0.82

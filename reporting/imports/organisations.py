@@ -19,12 +19,12 @@ from django.utils.translation import gettext_lazy
 from core.identifiers import INSEE_RE, RNA_RE
 from core.models import Organisation, User
 from core.services_import import organisation_ids_by_siret, organisations_upsert
+from core.tabular.cleaning import siret_cell
+from core.tabular.reader import CellError, Table, loose_header, normalise_header
+from core.tabular.report import Report
 
-from .cleaning import siret_cell
 from .columns import Column, map_headers, read_records
 from .mapping import overrides_of
-from .reader import CellError, Table, loose_header, normalise_header
-from .report import Report
 
 
 def _rna(text: str) -> str:

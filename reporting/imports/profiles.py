@@ -13,9 +13,9 @@ from django.utils.translation import gettext as _
 from core.audit import audit_log
 from core.errors import DomainError
 from core.models import User
+from core.tabular.reader import normalise_header
 
 from ..models import ImportBatch, ImportProfile, ImportState
-from .reader import normalise_header
 from .services import _kind, import_check
 
 

@@ -21,12 +21,12 @@ from core.identifiers import INSEE_RE, QPV_RE
 from core.models import Role, User
 from core.permissions import has_role
 from core.services_import import Upsert, chunks, copy_rows, qpvs_upsert, reserve_ids
+from core.tabular.reader import CellError, Table
+from core.tabular.report import Report
 
 from ..models import Commune
 from .columns import Column, map_headers, read_records
 from .mapping import overrides_of
-from .reader import CellError, Table
-from .report import Report
 
 
 def _qpv_code(text: str) -> str:

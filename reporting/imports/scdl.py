@@ -31,11 +31,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from core.identifiers import EJ_RE, RNA_RE
-
-from .cleaning import Fixed, date_cell, nature_synonym, siret_cell, siret_or_siren_cell
-from .columns import Column, Mapping
-from .mapping import SIMILAR, Target, candidates, describe, how_label, most_similar, targets_index
-from .reader import (
+from core.tabular.cleaning import Fixed, date_cell, nature_synonym, siret_cell, siret_or_siren_cell
+from core.tabular.reader import (
     CellError,
     Table,
     loose_header,
@@ -44,7 +41,10 @@ from .reader import (
     parse_decimal,
     parse_year,
 )
-from .report import Report
+from core.tabular.report import Report
+
+from .columns import Column, Mapping
+from .mapping import SIMILAR, Target, candidates, describe, how_label, most_similar, targets_index
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "data" / "scdl-subventions-2.1.1.json"
 

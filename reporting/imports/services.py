@@ -24,12 +24,12 @@ from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.fsm import apply_transition
 from core.jobs import job_start
 from core.models import BackgroundJob, User
+from core.tabular.reader import open_table
+from core.tabular.report import Report
 
 from ..models import ImportBatch, ImportState
 from . import audit_actions  # noqa: F401 - registers the action codes
 from .kinds import KINDS, Kind, may_import
-from .reader import open_table
-from .report import Report
 
 logger = logging.getLogger(__name__)
 

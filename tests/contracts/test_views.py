@@ -213,10 +213,42 @@ def test_observatory_import_dry_run_then_apply(client, manager, signed, indicato
     assert "<svg" in svg and "Jas de Bouffan" in svg and "Ensemble de l&#x27;EPCI" in svg
 
 
-def _upload(text: str):
+def _upload(text: str | bytes, name: str = "valeurs.csv"):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    return SimpleUploadedFile("valeurs.csv", text.encode(), content_type="text/csv")
+    data = text.encode() if isinstance(text, str) else text
+    return SimpleUploadedFile(name, data, content_type="text/csv")
+
+
+def test_observatory_import_reads_files_as_people_have_them(
+    client, manager, signed, indicator, parts
+):
+    """Through the shared reader: Windows-1252, accented headers in any case, a tab separator,
+    a decimal comma with a thousands space, a French date; and ODS."""
+    client.force_login(manager)
+    url = reverse("contracts:observatory", args=[signed.pk])
+    text = (
+        "Code\tQuartier\tAnnée\tValeur\tSource\tDate\n"
+        "chomage-jeunes\tQN01301M\t2024\t1 031,5\tINSEE (données 2023)\t15/03/2025\n"
+    )
+    applied = client.post(url, {"file": _upload(text.encode("cp1252")), "apply": "on"})
+    assert applied.context["report"].errors == []
+    value = IndicatorValue.objects.get()
+    assert value.value == Decimal("1031.5") and value.measured_on.isoformat() == "2025-03-15"
+    assert value.source == "INSEE (données 2023)"
+
+    import io
+
+    import pandas as pd
+
+    buffer = io.BytesIO()
+    pd.DataFrame(
+        [["chomage-jeunes", "QN01301M", 2025, 29.5]],
+        columns=["code", "quartier", "annee", "valeur"],
+    ).to_excel(buffer, engine="odf", index=False)
+    applied = client.post(url, {"file": _upload(buffer.getvalue(), "valeurs.ods"), "apply": "on"})
+    assert applied.context["report"].errors == []
+    assert IndicatorValue.objects.get(year=2025).value == Decimal("29.5")
 
 
 def test_annual_report_pdf_and_odt(

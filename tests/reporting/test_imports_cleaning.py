@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from reporting.imports.cleaning import Fixed, date_cell, placeholder
+from core.tabular.cleaning import Fixed, date_cell, placeholder
 from reporting.imports.services import import_apply, import_check
 from reporting.models import ImportState
 from tests import factories as f

@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.errors import DomainError
-from reporting.imports import reader, services
-from reporting.imports.spreadsheets import BOMB_MIN
+from core.tabular import reader
+from core.tabular.spreadsheets import BOMB_MIN
+from reporting.imports import services
 from reporting.models import ImportBatch
 
 KINDS = [("grants", {"strict": True}), ("grants", {"strict": False}), ("organisations", {})]

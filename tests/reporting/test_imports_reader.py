@@ -11,7 +11,7 @@ import pytest
 import tablib
 
 from core.errors import DomainError
-from reporting.imports.reader import (
+from core.tabular.reader import (
     CellError,
     clean_text,
     normalise_header,

@@ -16,7 +16,7 @@ from odf.table import TableCell, TableRow
 from odf.text import P
 
 from core.errors import DomainError
-from reporting.imports.reader import open_table
+from core.tabular.reader import open_table
 from reporting.imports.services import import_check
 from reporting.models import ImportState
 from tests import factories as f

@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.utils.translation import gettext as _
 
@@ -309,7 +309,7 @@ def _binary(file: Any) -> IO[bytes]:
 
     while isinstance(file, File) and getattr(file, "file", None) is not None:
         file = file.file
-    return file
+    return cast("IO[bytes]", file)
 
 
 def empty_file() -> DomainError:
