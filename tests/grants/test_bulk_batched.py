@@ -4,6 +4,7 @@ file by file, as the single-file service — states, audit rows, reasons — and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import pytest
@@ -73,10 +74,8 @@ def _single(actor, apps, action) -> None:
         "start_review": services.application_start_review,
     }[action]
     for app in apps:
-        try:
+        with contextlib.suppress(DomainError):
             service(actor=actor, application=app)
-        except DomainError:
-            pass
 
 
 def _per_file_spec(monkeypatch, action) -> None:
