@@ -133,7 +133,7 @@ def test_set_based_bulk_moves_updated_at_and_state_counts(manager):
 
 def test_set_based_job_killed_halfway_resumes_without_acting_twice(manager, settings, monkeypatch):
     settings.BULK_ACTION_JOB_THRESHOLD = 3
-    monkeypatch.setattr(bulk_services, "COMMIT_EVERY", 2)
+    monkeypatch.setattr(bulk_services, "SET_BASED_COMMIT_EVERY", 2)
     apps = [f.ApplicationFactory(state=S.SUBMITTED) for _ in range(6)]
     bulk = bulk_action_start(
         actor=manager, action="declare_eligible", params={}, ids=[a.pk for a in apps]
