@@ -13,6 +13,7 @@ from core.permissions import has_role, organisation_ids_of, scope_of
 
 from .budget import CHARGE_ACCOUNTS, IN_KIND_CHARGE, IN_KIND_PRODUCT, PRODUCT_ACCOUNTS, SUBSIDIES
 from .models import Application, ApplicationState, ApplicationStateCount, CompletionRequest
+from .selectors_search import search_applications
 
 S = ApplicationState
 
@@ -126,15 +127,7 @@ def filter_applications(qs: QuerySet[Application], filters: dict) -> QuerySet[Ap
     if assigned := filters.get("assigned_to"):
         qs = qs.filter(assigned_to_id=assigned)
     if text := (filters.get("q") or "").strip():
-        digits = text.replace(" ", "")
-        cond = (
-            Q(reference__iexact=text)
-            | Q(title__icontains=text)
-            | Q(organisation__name__icontains=text)
-        )
-        if digits.isdigit() and len(digits) in (9, 14):
-            cond |= Q(organisation__siret__startswith=digits)
-        qs = qs.filter(cond)
+        qs = search_applications(qs, text)
     return qs
 
 
