@@ -139,7 +139,11 @@ def _save_many(
     """Save the transition's fields of `objs`: one UPDATE per group of objects that left the same
     source state with the same new values (usually one), guarded by that source state. (Django's
     bulk_update builds a CASE per row and field: ~1 ms a row in Python.)"""
-    fields = [model._meta.get_field(f) for f in dict.fromkeys([field, *update_fields])]
+    fields = [
+        f
+        for f in model._meta.concrete_fields
+        if f.name in {field, *update_fields} or f.attname in {field, *update_fields}
+    ]
     stamp = timezone.now()
     for f in fields:  # an UPDATE skips pre_save: set auto_now fields as save() would
         if getattr(f, "auto_now", False):
@@ -147,7 +151,7 @@ def _save_many(
                 setattr(obj, f.attname, stamp)
     groups: dict[Any, tuple[dict[str, Any], list[Any]]] = {}
     for obj, source in zip(objs, sources, strict=True):
-        values = {f.attname: getattr(obj, f.attname) for f in fields}  # type: ignore[union-attr]
+        values = {f.attname: getattr(obj, f.attname) for f in fields}
         try:
             key: Any = (source, tuple(values.items()))
             hash(key)

@@ -53,7 +53,8 @@ def search_organisations_by_name_or_siret(qs: QuerySet[Any], text: str | None) -
     cond = Q(name_folded__contains=folded)
     if digits := compact_digits(folded):
         cond |= Q(siret__startswith=digits)
-    return qs.alias(name_folded=Fold("name")).filter(cond)
+    filtered: QuerySet[Any] = qs.alias(name_folded=Fold("name")).filter(cond)
+    return filtered
 
 
 def register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> None:
