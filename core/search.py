@@ -4,7 +4,7 @@
 « jardins partages »), ligatures spelt out, spaces collapsed. The database computes the same form
 with the SQL function `pluriel_fold(text)`: on PostgreSQL `lower(unaccent(...))` (extension
 unaccent, wrapped in an IMMUTABLE function so it can be indexed with pg_trgm, migration
-grants/0006); on SQLite the Python function below, registered on every connection. Typo tolerance
+grants/0007); on SQLite the Python function below, registered on every connection. Typo tolerance
 (trigram word similarity) exists on PostgreSQL only; see docs/decisions/2026-12-07-search.md.
 """
 

@@ -35,7 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
-    "django.contrib.postgres",  # trigram lookups for the search (grants/0006); inert on SQLite
+    "django.contrib.postgres",  # trigram lookups for the search (grants/0007); inert on SQLite
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
