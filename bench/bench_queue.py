@@ -12,7 +12,9 @@ organisations, calls and QPV links), then measures, at 1 000 and at 100 000 rows
 - the API list `/api/applications/`, and the selector behind it, `applications_visible_to(...)`.
 
 An endpoint that is not there yet (404) is reported as such; the selectors are always measured.
-Goal: 100k within 2× of 1k, and the same query count. With PostgreSQL the plans of the first-page
+The queue's search (issue 16: accents, one typo, SIRET with spaces; one file in 1 000 is
+named « Jardins partagés N ») is measured the same way, first page and tab counts.
+Goal: 100k within 2× of 1k, and the same query count; the search ≤ 100 ms at 100k. With PostgreSQL the plans of the first-page
 queries at 100k are printed (EXPLAIN ANALYZE) so a non-flat result can be explained.
 """
 
@@ -198,7 +200,10 @@ class Loader:
                         call=rng.choice(self.calls),
                         organisation=rng.choice(self.organisations),
                         state=state,
-                        title=f"Projet {self.count}",
+                        # One file in 1 000 has a name to search for (issue 16's example).
+                        title=f"Jardins partagés {self.count}"
+                        if self.count % 1000 == 0
+                        else f"Projet {self.count}",
                         summary="Ateliers au pied des immeubles.",
                         pillar=rng.choice(self.pillars),
                         requested_amount=Decimal(rng.randrange(2_000, 50_000, 100)),
@@ -295,9 +300,25 @@ class Endpoints:
         qs = applications_visible_to(self.user).select_related("organisation", "call", "pillar")
         return list(qs[:PAGE])
 
+    def queue_search(self, text: str) -> Callable[[], object]:
+        """The queue's search (grants.selectors_search), first page and its tab counts."""
+
+        def run() -> object:
+            from grants.selectors import instructor_queue, queue_counts
+
+            qs = instructor_queue(self.user, filters={"q": text})
+            return list(qs[:PAGE]), queue_counts(qs, user=self.user, filters={"q": text})
+
+        return run
+
     def all(self) -> list[tuple[str, Callable[[], object] | str]]:
         queue_url = url_or("grants:queue", "/instruction/")
         return [
+            ("search « jardins partages » (accents)", self.queue_search("jardins partages")),
+            ("search « jardins partqges » (1 typo)", self.queue_search("jardins partqges")),
+            ("search « projet 4242 » (reference/title)", self.queue_search("projet 4242")),
+            ("search « 300 000 42 » (SIRET, spaces)", self.queue_search("300 000 42")),
+            (f"GET {queue_url}?q=jardins partages", self.page(f"{queue_url}?q=jardins+partages")),
             (f"GET {queue_url} (page 1)", self.page(queue_url)),
             ("instructor_queue() first page", self.queue_selector),
             ("queue tab counts + total (counters)", self.queue_selector_count),

@@ -17,6 +17,12 @@ class CoreConfig(AppConfig):
 
         rules.register()  # core's retention rules; upper apps register theirs in their ready()
 
+        from django.db.backends.signals import connection_created
+
+        from .search import register_sqlite_functions
+
+        connection_created.connect(register_sqlite_functions, dispatch_uid="pluriel_fold")
+
 
 class PlurielAdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin with a site that requires the second factor (core.twofactor)."""

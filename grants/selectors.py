@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet, Sum
@@ -12,6 +13,7 @@ from core.permissions import has_role, organisation_ids_of, scope_of
 
 from .budget import CHARGE_ACCOUNTS, IN_KIND_CHARGE, IN_KIND_PRODUCT, PRODUCT_ACCOUNTS, SUBSIDIES
 from .models import Application, ApplicationState, ApplicationStateCount, CompletionRequest
+from .selectors_search import search_applications
 
 S = ApplicationState
 
@@ -86,6 +88,15 @@ def is_staff_viewer(user: User, application: Application) -> bool:
     return staff is not None and Application.objects.filter(staff, pk=application.pk).exists()
 
 
+def staff_viewable_ids(user: User, ids: Iterable[int]) -> set[int]:
+    """The ids among `ids` of the files the user may see as staff (is_staff_viewer for many files,
+    in one query)."""
+    staff = staff_visibility(user)
+    if staff is None:
+        return set()
+    return set(Application.objects.filter(staff, pk__in=list(ids)).values_list("pk", flat=True))
+
+
 def instructor_queue(user: User, *, filters: dict | None = None) -> QuerySet[Application]:
     """The instruction queue: visible, filed files, with what the list shows joined in."""
     staff = staff_visibility(user)
@@ -116,15 +127,7 @@ def filter_applications(qs: QuerySet[Application], filters: dict) -> QuerySet[Ap
     if assigned := filters.get("assigned_to"):
         qs = qs.filter(assigned_to_id=assigned)
     if text := (filters.get("q") or "").strip():
-        digits = text.replace(" ", "")
-        cond = (
-            Q(reference__iexact=text)
-            | Q(title__icontains=text)
-            | Q(organisation__name__icontains=text)
-        )
-        if digits.isdigit() and len(digits) in (9, 14):
-            cond |= Q(organisation__siret__startswith=digits)
-        qs = qs.filter(cond)
+        qs = search_applications(qs, text)
     return qs
 
 

@@ -22,7 +22,7 @@ The FSM itself (which state each transition leaves from and goes to) stays on th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from core.fsm import ManyResult
 from core.models import Role, User
 
 from . import forms as f
@@ -39,7 +40,13 @@ from . import serializers as s
 from .direct.services import direct_award_decide
 from .models import Application
 from .services import completion, decision, instruction, submission
-from .services.workflow import applicant_of, decider_of, instructor_of, manager_of
+from .services.workflow import (
+    applicant_of,
+    decider_of,
+    instructor_of,
+    instructor_of_many,
+    manager_of,
+)
 
 
 @dataclass(frozen=True)
@@ -49,13 +56,21 @@ class Actors:
 
     roles: tuple[str, ...]
     check: Callable[[User, Application], bool]
+    check_many: Callable[[User, Sequence[Application]], set[int]] | None = None
 
     def __call__(self, actor: User, application: Application) -> bool:
         return self.check(actor, application)
 
+    def allowed(self, actor: User, applications: Sequence[Application]) -> set[int]:
+        """The ids of the files the check allows (set-based when the check has a variant for
+        many files, the same rule)."""
+        if self.check_many is not None:
+            return self.check_many(actor, applications)
+        return {a.pk for a in applications if self.check(actor, a)}
+
 
 APPLICANT = Actors((Role.APPLICANT,), applicant_of)
-INSTRUCTION = Actors((Role.INSTRUCTOR, Role.PROGRAMME_MANAGER), instructor_of)
+INSTRUCTION = Actors((Role.INSTRUCTOR, Role.PROGRAMME_MANAGER), instructor_of, instructor_of_many)
 DECIDERS = Actors((Role.COMMITTEE_MEMBER, Role.PROGRAMME_MANAGER), decider_of)
 MANAGER = Actors((Role.PROGRAMME_MANAGER,), manager_of)
 
@@ -72,6 +87,9 @@ class Transition:
     needs_reason: bool = False
     style: str = "secondary"
     fixed: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    many: Callable[..., ManyResult[Application]] | None = None
+    """The set-based variant of `service` (same rules, a few statements for many files), used by
+    bulk actions when present."""
 
     def service_kwargs(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """The service's keyword arguments: one per input field (its default when absent)."""
@@ -87,6 +105,13 @@ class Transition:
 
     def run(self, *, actor: User, application: Application, data: Mapping[str, Any]) -> Application:
         return self.service(actor=actor, application=application, **self.service_kwargs(data))
+
+    def run_many(
+        self, *, actor: User, applications: Sequence[Application], data: Mapping[str, Any]
+    ) -> ManyResult[Application]:
+        if self.many is None:
+            raise ValueError(f"transition {self.name!r} has no set-based service")
+        return self.many(actor=actor, applications=applications, **self.service_kwargs(data))
 
 
 def _declare(*transitions: Transition) -> Mapping[str, Transition]:
@@ -143,6 +168,7 @@ TRANSITIONS: Mapping[str, Transition] = _declare(
         s.ReasonInput,
         instruction.application_declare_eligible,
         style="primary",
+        many=instruction.applications_declare_eligible,
     ),
     Transition(
         "declare_ineligible",
@@ -164,6 +190,7 @@ TRANSITIONS: Mapping[str, Transition] = _declare(
         s.ReasonInput,
         instruction.application_start_review,
         style="primary",
+        many=instruction.applications_start_review,
     ),
     Transition(
         "send_to_committee",

@@ -44,6 +44,7 @@ from core.clock import today
 from core.models import AuditLog, Organisation, OrganisationDocument, Role, User
 from core.money import split_exact
 from core.permissions import has_role, organisation_ids_of, scope_of
+from core.search import search_organisations_by_name_or_siret
 from cpo.models import (
     UNPAID_STATES,
     Agreement,
@@ -129,18 +130,15 @@ def organisation_for_page(user: User, pk: int) -> tuple[Organisation, bool] | No
 
 
 def search_organisations(qs: QuerySet[Organisation], text: str | None) -> QuerySet[Organisation]:
-    """By name (contains), SIRET or SIREN (starts with; spaces ignored) or RNA number (starts
+    """By name (contains, accents and case aside), SIRET or SIREN (starts with; spaces ignored) or RNA number (starts
     with)."""
     text = (text or "").strip()
     if not text:
         return qs
     compact = re.sub(r"\s+", "", text)
-    cond = Q(name__icontains=text)
-    if compact.isdigit():
-        cond |= Q(siret__startswith=compact)
     if _RNA_START.match(compact):
-        cond |= Q(rna__istartswith=compact)
-    return qs.filter(cond)
+        return qs.filter(rna__istartswith=compact)
+    return search_organisations_by_name_or_siret(qs, text)
 
 
 def counts_for_page(user: User, organisation_ids: list[int]) -> dict[int, dict[str, int]]:

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",  # trigram lookups for the search (grants/0007); inert on SQLite
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -107,6 +108,12 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # The search's typo tolerance (grants.selectors_search): pg_trgm's word similarity from 0.5
+    # (default 0.6, which misses one letter dropped from a 9-letter word), set at connection.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        "-c pg_trgm.word_similarity_threshold=0.5"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"

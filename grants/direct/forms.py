@@ -7,11 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from calls.models import Programme
 from core.models import QPV, Organisation, Pillar
+from core.search import search_organisations_by_name_or_siret
 
 from ..forms import MoneyField
 from ..models import Application, ApplicationKind
@@ -21,16 +22,9 @@ ORGANISATION_CHOICES_LIMIT = 50
 
 
 def search_organisations(text: str) -> QuerySet[Organisation]:
-    """Organisations whose name contains the text, or whose SIRET (or SIREN) starts with it."""
-    text = (text or "").strip()
-    qs = Organisation.objects.order_by("name")
-    if not text:
-        return qs
-    digits = text.replace(" ", "")
-    cond = Q(name__icontains=text)
-    if digits.isdigit():
-        cond |= Q(siret__startswith=digits)
-    return qs.filter(cond)
+    """Organisations whose name contains the text (accents and case aside), or whose SIRET (or
+    SIREN) starts with it."""
+    return search_organisations_by_name_or_siret(Organisation.objects.order_by("name"), text)
 
 
 class OrganisationSearchForm(forms.Form):

@@ -232,6 +232,9 @@ class Application(models.Model):
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
     submitted_at = models.DateTimeField(_("déposé le"), null=True, blank=True)
+    # Kept by database triggers (migration 0007), whoever writes: the search form (core.search.fold)
+    # of the reference, title, organisation name and SIRET, trigram-indexed on PostgreSQL.
+    search_text = models.TextField(_("texte de recherche"), blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("dossier")

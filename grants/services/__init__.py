@@ -59,6 +59,8 @@ from .instruction import (
     application_score,
     application_send_to_committee,
     application_start_review,
+    applications_declare_eligible,
+    applications_start_review,
 )
 from .submission import (
     application_submit,
@@ -98,6 +100,8 @@ __all__ = [
     "application_start_review",
     "application_submit",
     "application_update",
+    "applications_declare_eligible",
+    "applications_start_review",
     "application_withdraw",
     "audit_envelope_override",
     "available_transitions",

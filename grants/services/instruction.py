@@ -3,6 +3,7 @@ the proposal to the committee."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.db import transaction
@@ -13,7 +14,7 @@ from django.utils.translation import gettext_noop
 from core.audit import audit_log
 from core.clock import now
 from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
-from core.fsm import allowed_transition_names, lock
+from core.fsm import ManyResult, allowed_transition_names, lock, lock_many
 from core.models import Role, User
 from core.notifications import Msg, notify
 from core.permissions import has_role
@@ -35,6 +36,7 @@ from .workflow import (
     S,
     _notify_applicants,
     _transition,
+    _transition_many,
     _url,
     decider_of,
     instructor_of,
@@ -55,8 +57,30 @@ def _simple(name: str, target: str):
     return service
 
 
+def _simple_many(name: str, target: str):
+    def service(
+        *, actor: User, applications: Sequence[Application], reason: str = ""
+    ) -> ManyResult[Application]:
+        """The single-file service for many files (bulk actions): rows locked together, files
+        already in the target state left alone (as the single service returns early), then
+        _transition_many — the same permission, FSM and audit rules, a few statements in all."""
+        with transaction.atomic():
+            locked = lock_many(Application, [a.pk for a in applications])
+            already = [a for a in locked if a.state == target]
+            result = _transition_many(
+                [a for a in locked if a.state != target], name, actor=actor, reason=reason
+            )
+            result.done[:0] = already
+            return result
+
+    service.__name__ = f"applications_{name}"
+    return service
+
+
 application_declare_eligible = _simple("declare_eligible", S.ELIGIBLE)
 application_start_review = _simple("start_review", S.UNDER_REVIEW)
+applications_declare_eligible = _simple_many("declare_eligible", S.ELIGIBLE)
+applications_start_review = _simple_many("start_review", S.UNDER_REVIEW)
 
 
 def application_declare_ineligible(

@@ -9,13 +9,13 @@ after commit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError, PermissionDenied
-from core.fsm import allowed_transition_names, apply_transition
+from core.fsm import ManyResult, allowed_transition_names, apply_transition, apply_transition_many
 from core.models import Role, User
 from core.notifications import Text, absolute_url, notify
 from core.permissions import has_role, is_member, scope_of
@@ -26,6 +26,7 @@ from ..models import (
 )
 from ..selectors import (
     is_staff_viewer,
+    staff_viewable_ids,
 )
 
 if TYPE_CHECKING:
@@ -45,6 +46,16 @@ def instructor_of(actor: User, application: Application) -> bool:
     if has_role(actor, Role.PROGRAMME_MANAGER):
         return True
     return scope_of(actor, Role.INSTRUCTOR) is not None and is_staff_viewer(actor, application)
+
+
+def instructor_of_many(actor: User, applications: Sequence[Application]) -> set[int]:
+    """The ids of the files `instructor_of` allows, for many files in at most one query (the same
+    rule: programme managers everywhere, instructors within their staff scope)."""
+    if has_role(actor, Role.PROGRAMME_MANAGER):
+        return {a.pk for a in applications}
+    if scope_of(actor, Role.INSTRUCTOR) is None:
+        return set()
+    return staff_viewable_ids(actor, [a.pk for a in applications])
 
 
 def decider_of(actor: User, application: Application) -> bool:
@@ -110,6 +121,40 @@ def _transition(
         payload=payload,
         update_fields=[*(update_fields or []), "updated_at"],
     )
+
+
+def _transition_many(
+    applications: Sequence[Application],
+    name: str,
+    *,
+    actor: User,
+    reason: str = "",
+    payload: dict | None = None,
+    update_fields: list[str] | None = None,
+) -> ManyResult[Application]:
+    """_transition for many locked files at once: the same permission check (the transition's
+    `who`, for all the files in one go), reason rule, FSM check and audit row per file
+    (core.fsm.apply_transition_many). Files refused are left unchanged and listed with their
+    error; bad input common to all (a missing reason) raises as _transition does."""
+    spec = transition_specs()[name]
+    if spec.needs_reason:
+        reason = _require_reason(reason)
+    allowed = spec.who.allowed(actor, applications)
+    denied = PermissionDenied(
+        _("Vous n'avez pas le droit d'effectuer cette action sur ce dossier.")
+    )
+    result = apply_transition_many(
+        [a for a in applications if a.pk in allowed],
+        name,
+        actor=actor,
+        action=spec.action,
+        reason=reason,
+        payload=payload,
+        update_fields=[*(update_fields or []), "updated_at"],
+    )
+    refused: dict[int, DomainError] = {a.pk: denied for a in applications if a.pk not in allowed}
+    refused.update(result.refused)
+    return ManyResult(done=result.done, refused=refused)
 
 
 def _url(application: Application) -> str:
