@@ -48,8 +48,8 @@ def transition_error_message(exc: DomainError, labels: Mapping[str, Any]) -> str
 
 def forms_fingerprint(*forms_: forms.BaseForm) -> str:
     """A digest of everything the forms' HTML depends on beyond their classes: the language, the
-    prefix and ids, the initial and bound data, and every field's choices (read from the database
-    now). It keys a cached template fragment (`{% cache … forms_key %}`, issue 17) that therefore
+    prefix and ids, the initial and bound data, each field's label, help, flags and widget
+    attributes, and its choices (read from the database now). It keys a cached template fragment (`{% cache … forms_key %}`, issue 17) that therefore
     never goes stale: a new call, instructor or committee session changes the choices, so the key."""
     parts: list[str] = [get_language() or ""]
     for form in forms_:
@@ -69,6 +69,18 @@ def forms_fingerprint(*forms_: forms.BaseForm) -> str:
             )
         )
         for name, field in form.fields.items():
+            parts.append(
+                repr(
+                    (
+                        name,
+                        str(field.label),
+                        str(field.help_text),
+                        field.required,
+                        field.disabled,
+                        sorted((k, str(v)) for k, v in field.widget.attrs.items()),
+                    )
+                )
+            )
             choices = getattr(field, "choices", None)
             if choices is not None:
                 parts.append(repr((name, _flat_choices(choices))))
