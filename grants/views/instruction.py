@@ -31,6 +31,11 @@ from ..models import Application, ApplicationState
 from ..selectors import instructor_queue, queue_counts
 
 PAGE_SIZE = 50
+ROW_FIELDS = (
+    *("pk", "reference", "title", "state", "submitted_at", "requested_amount"),
+    *("organisation__name", "organisation__siret", "call__title", "pillar__label"),
+    *("assigned_to__first_name", "assigned_to__last_name", "assigned_to__email"),
+)
 
 
 def queue_rows(applications: Iterable[Application]) -> list[dict[str, Any]]:
@@ -76,6 +81,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     counts = queue_counts(qs, user=request.user, filters=filters)
     if state:
         qs = qs.filter(state=state)
+    # Only the columns a line shows: whole rows of five tables cost twice as much to read.
+    qs = qs.only(*ROW_FIELDS)
     paginator = Paginator(qs, PAGE_SIZE)
     # The tab counts already hold the total: no second COUNT over every file.
     paginator.count = counts.get(state, 0) if state else sum(counts.values())
