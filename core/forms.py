@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import password_validators_help_text_html
 from django.core.exceptions import ValidationError
 from django.utils.functional import lazy
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from .auth import throttled_message
@@ -42,6 +44,57 @@ def transition_error_message(exc: DomainError, labels: Mapping[str, Any]) -> str
         names = ", ".join(f"« {labels.get(n, n)} »" for n in exc.allowed)
         message = f"{message} " + _("Actions possibles maintenant : %(list)s.") % {"list": names}
     return message
+
+
+def forms_fingerprint(*forms_: forms.BaseForm) -> str:
+    """A digest of everything the forms' HTML depends on beyond their classes: the language, the
+    prefix and ids, the initial and bound data, each field's label, help, flags and widget
+    attributes, and its choices (read from the database now). It keys a cached template fragment (`{% cache … forms_key %}`, issue 17) that therefore
+    never goes stale: a new call, instructor or committee session changes the choices, so the key."""
+    parts: list[str] = [get_language() or ""]
+    for form in forms_:
+        data = form.data
+        bound = sorted(data.lists()) if hasattr(data, "lists") else sorted(data.items())
+        parts.append(
+            repr(
+                (
+                    type(form).__module__,
+                    type(form).__qualname__,
+                    form.prefix,
+                    form.auto_id,
+                    form.is_bound,
+                    bound,
+                    sorted((k, str(v)) for k, v in form.initial.items()),
+                )
+            )
+        )
+        for name, field in form.fields.items():
+            parts.append(
+                repr(
+                    (
+                        name,
+                        str(field.label),
+                        str(field.help_text),
+                        field.required,
+                        field.disabled,
+                        sorted((k, str(v)) for k, v in field.widget.attrs.items()),
+                    )
+                )
+            )
+            choices = getattr(field, "choices", None)
+            if choices is not None:
+                parts.append(repr((name, _flat_choices(choices))))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _flat_choices(choices: Any) -> list[tuple[str, Any]]:
+    flat: list[tuple[str, Any]] = []
+    for value, label in choices:
+        if isinstance(label, list | tuple):  # an optgroup: (group label, [(value, label), …])
+            flat.append((str(value), _flat_choices(label)))
+        else:
+            flat.append((str(value), str(label)))
+    return flat
 
 
 class DateInput(forms.DateInput):

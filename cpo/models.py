@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
 from calls.models import Programme
+from core.choices import choice_label
 from core.identifiers import validate_ej
 from core.models import Funder, Organisation, OrganisationDocument
 from core.uploads import private_upload_path
@@ -346,6 +347,14 @@ class Instalment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agreement.reference} {self.year.fiscal_year} n° {self.number}"
+
+    # Defined here, Django does not add its slower generic ones (core.choices.choice_label); the
+    # django-stubs plugin declares the generic ones, hence the no-redef.
+    def get_state_display(self) -> str:  # type: ignore[no-redef]
+        return choice_label(InstalmentState, self.state)
+
+    def get_kind_display(self) -> str:  # type: ignore[no-redef]
+        return choice_label(Instalment.Kind, self.kind)
 
     @property
     def reference(self) -> str:

@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from core.api_views import R400, R403, R404, R409
 from core.audit import history_for
 from core.errors import PermissionDenied
+from core.models import QPV, TransitionTheme
 from core.permissions import organisation_ids_of
 from core.serializers import AuditEntrySerializer
 
@@ -143,11 +144,18 @@ class ApplicationViewSet(
         qs = (
             applications_visible_to(self.request.user)
             .select_related("organisation", "call", "programme", "pillar", "assigned_to")
-            .prefetch_related("qpvs", "themes")
             .order_by("-created_at", "-id")
         )
-        if self.action != "list":
+        if self.action == "list":
+            # A line shows only the ids of its quarters and themes: no full rows to build.
             qs = qs.prefetch_related(
+                Prefetch("qpvs", queryset=QPV.objects.only("pk")),
+                Prefetch("themes", queryset=TransitionTheme.objects.only("pk")),
+            )
+        else:
+            qs = qs.prefetch_related(
+                "qpvs",
+                "themes",
                 "objectives",
                 "indicators",
                 "budget_items",

@@ -156,8 +156,8 @@ class AvailableTransitionSerializer(serializers.Serializer):
     needs_reason = serializers.BooleanField()
 
 
-class ApplicationListSerializer(serializers.ModelSerializer):
-    """A line of the list: what a queue shows, from joined and prefetched rows only."""
+class ApplicationFieldsSerializer(serializers.ModelSerializer):
+    """The fields of a file every read shows (the list's line, the detail's head)."""
 
     kind = NamedChoiceField(
         choices=ApplicationKind.choices, enum_name="ApplicationKindEnum", read_only=True
@@ -215,7 +215,50 @@ class ApplicationListSerializer(serializers.ModelSerializer):
         return f"{obj.proposed_amount:.2f}"
 
 
-class ApplicationDetailSerializer(ApplicationListSerializer):
+class ApplicationListSerializer(ApplicationFieldsSerializer):
+    """A line of the list: what a queue shows, from joined and prefetched rows only.
+
+    Same fields and output as the generic serializer (tests/api/test_applications.py compares
+    them), written out once: DRF's field-by-field lookups cost about 3 ms CPU per page of 50
+    (issue 17). Values needing formatting still go through the declared fields."""
+
+    def to_representation(self, instance: Application) -> dict[str, Any]:
+        a = instance
+        fields = self.fields
+        decimal = fields["requested_amount"].to_representation
+        when = fields["created_at"].to_representation
+        call, pillar, user = a.call, a.pillar, a.assigned_to
+        return {
+            "id": a.pk,
+            "reference": a.reference,
+            "kind": a.kind,
+            "kind_label": a.get_kind_display(),
+            "state": a.state,
+            "state_label": a.get_state_display(),
+            "title": a.title,
+            "organisation": a.organisation_id,
+            "organisation_name": a.organisation.name,
+            "call": a.call_id,
+            "call_title": call.title if call is not None else None,
+            "programme": a.programme_id,
+            "programme_name": a.programme.name,
+            "pillar": a.pillar_id,
+            "pillar_label": pillar.label if pillar is not None else None,
+            "qpvs": [q.pk for q in a.qpvs.all()],
+            "themes": [t.pk for t in a.themes.all()],
+            "requested_amount": decimal(a.requested_amount),
+            "proposed_amount": self.get_proposed_amount(a),
+            "approved_amount": None if a.approved_amount is None else decimal(a.approved_amount),
+            "assigned_to": None
+            if user is None
+            else {"id": user.pk, "name": user.get_full_name() or user.email, "email": user.email},
+            "submitted_at": None if a.submitted_at is None else when(a.submitted_at),
+            "created_at": when(a.created_at),
+            "updated_at": when(a.updated_at),
+        }
+
+
+class ApplicationDetailSerializer(ApplicationFieldsSerializer):
     """One file with everything it holds, its budget totals and the actions the requesting user may
     run now (`allowed_transitions`). Instruction fields are null for the applicant."""
 
@@ -228,9 +271,9 @@ class ApplicationDetailSerializer(ApplicationListSerializer):
     proposal_note = serializers.SerializerMethodField()
     envelope_override_reason = serializers.SerializerMethodField()
 
-    class Meta(ApplicationListSerializer.Meta):
+    class Meta(ApplicationFieldsSerializer.Meta):
         fields = [
-            *ApplicationListSerializer.Meta.fields,
+            *ApplicationFieldsSerializer.Meta.fields,
             "summary",
             "start_date",
             "end_date",

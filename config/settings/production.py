@@ -36,4 +36,7 @@ CACHES = {
         "LOCATION": env("CACHE_URL", env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1")),
     }
 }
+# Sessions read from Redis, written through to the database: one SQL query less on every
+# logged-in request (issue 17); a lost cache loses no session.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

@@ -18,7 +18,7 @@ from django.utils.translation import ngettext
 from calls.models import Programme
 from core.clock import today
 from core.errors import DomainError
-from core.forms import add_domain_error
+from core.forms import add_domain_error, forms_fingerprint
 from core.http import AuthenticatedHttpRequest
 from finance import services as services_finance
 from finance.forms import DEFAULT_STATE, InstalmentFilterForm, RunCreateForm
@@ -218,6 +218,8 @@ def _render_list(
             **base_context(request, "instalments"),
             "filter_form": filter_form,
             "run_form": run_form,
+            # The forms' HTML is a cached fragment under this digest (core.forms, issue 17).
+            "forms_key": forms_fingerprint(filter_form, run_form),
             "page": page,
             "selected": set(selected),
             "query": query_without(request, "apres", "avant"),

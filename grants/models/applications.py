@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
 from calls.models import Call, Challenge, Programme, ScoringCriterion
+from core.choices import choice_label
 from core.models import QPV, Funder, Organisation, OrganisationDocument, Pillar, TransitionTheme
 from core.uploads import private_upload_path
 
@@ -269,6 +270,13 @@ class Application(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} — {self.title}"
+
+    # Defined here, Django does not add its slower generic ones (core.choices.choice_label).
+    def get_state_display(self) -> str:
+        return choice_label(ApplicationState, self.state)
+
+    def get_kind_display(self) -> str:
+        return choice_label(ApplicationKind, self.kind)
 
     # --- Transitions. Bodies set derived fields only; grants.services checks, locks and audits.
     @transition(field=state, source=[S.DRAFT], target=S.SUBMITTED)

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -35,11 +36,13 @@ from .detail import eligibility_list
 
 S = ApplicationState
 RENEWABLE_STATES = [S.APPROVED, S.REJECTED, S.DISMISSED, S.INELIGIBLE, S.WITHDRAWN]
+MY_APPLICATIONS_PAGE_SIZE = 50
 
 
 @login_required
 def my_applications(request: HttpRequest) -> HttpResponse:
-    """The files of the user's organisations, newest first, with what can be done on each."""
+    """The files of the user's organisations, newest first, 50 a page (an organisation files
+    every year: the page must not grow with its history, issue 17), with what can be done on each."""
     organisation_ids = organisation_ids_of(request.user)
     if not organisation_ids and is_staff_member(request.user):
         return redirect("grants:queue")
@@ -48,12 +51,13 @@ def my_applications(request: HttpRequest) -> HttpResponse:
         .select_related("organisation", "call", "programme")
         .order_by("-created_at", "-id")
     )
+    page = Paginator(applications, MY_APPLICATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
     open_calls = Call.objects.filter(state=CallState.OPEN).order_by("closes_at")
     return render(
         request,
         "grants/my_applications.html",
         {
-            "applications": applications,
+            "page": page,
             "open_calls": open_calls,
             "has_organisation": bool(organisation_ids),
             "renewable_states": RENEWABLE_STATES,

@@ -16,14 +16,13 @@ from ..services import transition_specs
 
 
 def visible_applications(request: HttpRequest) -> QuerySet[Application]:
-    return applications_visible_to(request.user).select_related(
-        "organisation",
-        "call",
-        "programme",
-        "pillar",
-        "assigned_to",
-        "committee_session",
-        "previous",
+    """The user's visible files with what a file's pages show. The relations every file has are
+    joined; the optional ones come by id in small queries of their own (none when empty): joined
+    too, the 8-table query cost PostgreSQL 3–20 ms of planning for 0.3 ms of execution (issue 17)."""
+    return (
+        applications_visible_to(request.user)
+        .select_related("organisation", "call", "programme")
+        .prefetch_related("pillar", "assigned_to", "committee_session", "previous")
     )
 
 

@@ -1,24 +1,73 @@
 """The instruction queue: filters, counts per state, search, 50 files a page.
 
 The number of SQL queries does not depend on the number of files: the selector joins what a row
-shows (organisation, call, assignee, pillar) and rows never touch many-to-many relations."""
+shows (organisation, call, assignee, pillar) and rows never touch many-to-many relations.
+
+What a page costs is mostly rendering (issue 17): each row is computed once here as plain strings
+(`queue_rows`), and the filter and bulk forms, whose HTML only changes with the language, the query
+and their choices, are a template fragment cached under a digest of exactly that (`forms_key`)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.defaultfilters import floatformat
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from core.forms import forms_fingerprint
 from core.permissions import is_staff_member
 
 from ..forms import QueueFilterForm
 from ..forms_bulk import BulkActionForm
-from ..models import ApplicationState
+from ..models import Application, ApplicationState
 from ..selectors import instructor_queue, queue_counts
 
 PAGE_SIZE = 50
+ROW_FIELDS = (
+    *("pk", "reference", "title", "state", "submitted_at", "requested_amount"),
+    *("organisation__name", "organisation__siret", "call__title", "pillar__label"),
+    *("assigned_to__first_name", "assigned_to__last_name", "assigned_to__email"),
+)
+
+
+def queue_rows(applications: Iterable[Application]) -> list[dict[str, Any]]:
+    """The cells of each line of the queue, as the template prints them (escaped there)."""
+    select = _("Sélectionner le dossier %(ref)s")
+    no_call = _("Hors appel")
+    rows = []
+    for a in applications:
+        assignee = a.assigned_to
+        rows.append(
+            {
+                "pk": str(a.pk),
+                "url": reverse("grants:application_detail", args=[a.pk]),
+                "select_label": select % {"ref": a.reference},
+                "reference": a.reference,
+                "title": a.title,
+                "organisation": a.organisation.name,
+                "siret": a.organisation.siret,
+                "call": (a.call.title if a.call else "") or no_call,
+                "pillar": (a.pillar.label if a.pillar else "") or "—",
+                "state": a.state,
+                "state_label": a.get_state_display(),
+                "assignee": (assignee.get_full_name() or assignee.email) if assignee else "—",
+                "submitted": (
+                    timezone.localtime(a.submitted_at).strftime("%d/%m/%Y")
+                    if a.submitted_at
+                    else "—"
+                ),
+                "amount": floatformat(a.requested_amount, "2g"),
+            }
+        )
+    return rows
 
 
 @login_required
@@ -32,6 +81,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     counts = queue_counts(qs, user=request.user, filters=filters)
     if state:
         qs = qs.filter(state=state)
+    # Only the columns a line shows: whole rows of five tables cost twice as much to read.
+    qs = qs.only(*ROW_FIELDS)
     paginator = Paginator(qs, PAGE_SIZE)
     # The tab counts already hold the total: no second COUNT over every file.
     paginator.count = counts.get(state, 0) if state else sum(counts.values())
@@ -40,6 +91,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     params.pop("page", None)
     tab_params = params.copy()
     tab_params.pop("state", None)
+    bulk_form = BulkActionForm(auto_id="bulk_%s")
     tabs = [
         {"state": value, "label": label, "count": counts.get(value, 0)}
         for value, label in ApplicationState.choices
@@ -51,12 +103,14 @@ def queue(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
+            "rows": queue_rows(page.object_list),
             "tabs": tabs,
             "total": sum(counts.values()),
             "current_state": state,
             "query_string": params.urlencode(),
             "tab_query_string": tab_params.urlencode(),
             "full_query_string": params.urlencode(),
-            "bulk_form": BulkActionForm(auto_id="bulk_%s"),
+            "bulk_form": bulk_form,
+            "forms_key": forms_fingerprint(form, bulk_form),
         },
     )

@@ -433,3 +433,51 @@ def test_list_costs_the_same_queries_for_3_and_30_files(
         response = client.get("/api/applications/")
     assert response.json()["count"] == 30
     assert len(response.json()["results"]) == 30
+
+
+@pytest.mark.parametrize("role", ["instructor", "applicant"])
+def test_list_lines_equal_the_generic_serializer_output(
+    role, client_for, call, organisation, applicant, instructor
+):
+    """The list's hand-written line (issue 17) says exactly what DRF's field-by-field one says:
+    with and without call, pillar, assignee, amounts and dates, internal fields hidden or not."""
+    from rest_framework import serializers
+
+    from grants.api import ApplicationViewSet
+    from grants.serializers import ApplicationListSerializer
+
+    full = f.ApplicationFactory(
+        call=call,
+        organisation=organisation,
+        state=S.SUBMITTED,
+        assigned_to=instructor,
+        proposed_amount=Decimal("7000.50"),
+        approved_amount=Decimal("6500"),
+        title="Ateliers « <b>théâtre</b> » & co",
+    )
+    full.themes.add(f.ThemeFactory(), f.ThemeFactory())
+    instructor.first_name = ""
+    instructor.save()
+    bare = f.ApplicationFactory(call=call, organisation=organisation, state=S.SUBMITTED)
+    Application.objects.filter(pk=bare.pk).update(call=None, pillar=None)
+    f.ApplicationFactory(call=call, state=S.ELIGIBLE)  # another organisation: staff only
+
+    response = client_for(role).get("/api/applications/")
+    assert response.status_code == 200
+    lines = response.json()["results"]
+    assert {line["id"] for line in lines} >= {full.pk, bare.pk}
+
+    view = ApplicationViewSet(action="list", format_kwarg=None)
+    view.request = response.wsgi_request
+    view.request.user = applicant if role == "applicant" else instructor
+    context = view.get_serializer_context()
+    rows = list(view.get_queryset())
+    fast = ApplicationListSerializer(rows, many=True, context=context).data
+    generic_serializer = ApplicationListSerializer(context=context)
+    generic = [serializers.ModelSerializer.to_representation(generic_serializer, a) for a in rows]
+    assert [dict(line) for line in fast] == generic
+    assert len(generic) == len(lines)
+    by_id = {line["id"]: line for line in generic}
+    assert by_id[bare.pk]["call_title"] is None and by_id[bare.pk]["pillar_label"] is None
+    assert by_id[full.pk]["assigned_to"]["id"] == instructor.pk
+    assert len(by_id[full.pk]["themes"]) == 2

@@ -691,6 +691,37 @@ class TestQueue:
             response = client.get(filtered)
         assert response.content.decode().count("<tr>") == 31
 
+    def test_cached_filter_and_bulk_forms_follow_their_choices(self, client, instructor, call):
+        """The forms are a cached fragment (issue 17), keyed on their choices: a new instructor,
+        call or committee session shows at once, and the bound query is shown back."""
+        _filed(1, call)
+        login(client, instructor)
+        first = client.get(reverse("grants:queue")).content.decode()
+        assert "Nouvelle Instructrice" not in first
+        newcomer = f.UserFactory(first_name="Nouvelle", last_name="Instructrice")
+        f.give_role(newcomer, Role.INSTRUCTOR)
+        other = f.CallFactory(title="Appel tout neuf", state=call.state)
+        page = client.get(reverse("grants:queue")).content.decode()
+        assert page.count("Nouvelle Instructrice") == 2  # filter and bulk assignment
+        assert "Appel tout neuf" in page
+        searched = client.get(reverse("grants:queue") + "?q=introuvable").content.decode()
+        assert 'value="introuvable"' in searched
+        assert f'<option value="{other.pk}">Appel tout neuf</option>' in page
+        assert "Instructeur·rice (attribution)" in page
+        client.cookies["django_language"] = "en"
+        english = client.get(reverse("grants:queue")).content.decode()
+        assert "Instructor (assignment)" in english and "Search" in english
+        assert "Instructeur·rice (attribution)" not in english
+
+    def test_my_applications_paginated_by_50(self, client, applicant, organisation, call):
+        for _ in range(52):
+            f.ApplicationFactory(call=call, organisation=organisation)
+        login(client, applicant)
+        first = client.get(reverse("grants:my_applications")).content.decode()
+        assert "Page 1 sur 2" in first and first.count('<tr id="application-') == 50
+        second = client.get(reverse("grants:my_applications") + "?page=2").content.decode()
+        assert second.count('<tr id="application-') == 2
+
     def test_paginated_by_50(self, client, instructor, call):
         _filed(52, call)
         login(client, instructor)
