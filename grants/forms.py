@@ -17,7 +17,7 @@ from core.forms import DateInput, add_domain_error  # noqa: F401  (shared with t
 from core.models import QPV, Organisation, Pillar, Role, TransitionTheme, User
 
 from .budget import CHARGE_ACCOUNTS, PRODUCT_ACCOUNTS, Account, SubsidySource
-from .models import Application, ApplicationState, CommitteeSession, PartnerOpinion
+from .models import Application, ApplicationState, CommitteeSession, PartnerOpinion, PaymentFlow
 
 
 class MoneyField(forms.DecimalField):
@@ -263,7 +263,7 @@ ProductFormSet = forms.formset_factory(ProductRowForm, extra=3)
 
 def budget_initial(application: Application) -> tuple[list[dict], list[dict]]:
     charges, products = [], []
-    for item in application.budget_items.all():
+    for item in application.budget_items.filter(partner=None):
         row = {
             "account": item.account,
             "subsidy_source": item.subsidy_source,
@@ -386,11 +386,20 @@ class ApproveForm(TransitionForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    payment_flow = forms.ChoiceField(
+        label=_("Versement (dossier collectif)"),
+        required=False,
+        choices=PaymentFlow.choices,
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not self.is_bound and self.application.proposed_amount is not None:
             self.initial.setdefault("amount", self.application.proposed_amount)
+        if self.application.partners.filter(state="accepted").exists():
+            self.initial.setdefault("payment_flow", self.application.payment_flow)
+        else:
+            del self.fields["payment_flow"]
         # A multi-year request (structural support): the approved amount of each year.
         self.years = list(self.application.years.all())
         for year in self.years:

@@ -58,6 +58,7 @@ FIELD_LABELS = {
     "call": gettext_lazy("Appel"),
     "documents": gettext_lazy("Pièces"),
     "challenge": gettext_lazy("Solution attendue"),
+    "partners": gettext_lazy("Partenaires"),
 }
 
 
