@@ -5,7 +5,21 @@ import django.db.models.deletion
 import django_fsm
 from decimal import Decimal
 from django.conf import settings
+import importlib
+
 from django.db import migrations, models
+
+_counts = importlib.import_module("grants.migrations.0004_application_state_counts")
+
+
+def reinstall_sqlite_triggers(apps, schema_editor):
+    """SQLite rebuilds grants_application to add a column, which drops the counting triggers of
+    migration 0004: put them back (PostgreSQL keeps them)."""
+    if schema_editor.connection.vendor != "sqlite":
+        return
+    with schema_editor.connection.cursor() as cursor:
+        for statement in _counts.SQLITE_BACKWARD + _counts.SQLITE_FORWARD:
+            cursor.execute(statement)
 
 
 class Migration(migrations.Migration):
@@ -63,4 +77,5 @@ class Migration(migrations.Migration):
             model_name='applicationpartner',
             constraint=models.CheckConstraint(condition=models.Q(('requested_amount__gte', 0)), name='partner_requested_non_negative'),
         ),
+        migrations.RunPython(reinstall_sqlite_triggers, migrations.RunPython.noop),
     ]
