@@ -307,3 +307,89 @@ class TestApprovalSplit:
             self._approve(draft, manager)
         assert exc.value.code == "partner_not_accepted"
         assert Application.objects.get(pk=draft.pk).state == S.IN_COMMITTEE
+
+
+class TestPages:
+    def test_outsider_gets_404_partner_sees_the_page(
+        self, client, draft, partner, club_member, other_applicant
+    ):
+        client.force_login(other_applicant)
+        assert client.get(f"/dossiers/{draft.pk}/partenariat/").status_code == 404
+        assert client.get(f"/dossiers/{draft.pk}/").status_code == 404
+        client.force_login(club_member)
+        page = client.get(f"/dossiers/{draft.pk}/partenariat/")
+        assert page.status_code == 200
+        assert "partner-part-form" in page.content.decode()
+        assert client.get(f"/dossiers/{draft.pk}/").status_code == 200
+        # The lead's edit page stays the lead's.
+        assert client.get(f"/dossiers/{draft.pk}/modifier/").status_code == 404
+
+    def test_lead_invites_and_partner_accepts_then_saves_its_part(
+        self, client, draft, applicant, club, club_member
+    ):
+        client.force_login(applicant)
+        url = f"/dossiers/{draft.pk}/partenariat/"
+        response = client.post(
+            url, {"action": "invite", "invite-siret": club.siret, "invite-role": "Sport"}
+        )
+        assert response.status_code == 302
+        partner = ApplicationPartner.objects.get()
+        client.force_login(club_member)
+        assert "Répondre" in client.get("/dossiers/").content.decode()
+        client.post(url, {"action": "accept", "partner": partner.pk})
+        assert ApplicationPartner.objects.get().state == PartnerState.ACCEPTED
+        data = {
+            "action": "part",
+            "part-role": "Sport",
+            "part-actions": "Tournois",
+            "part-requested_amount": "2000",
+            "charges-TOTAL_FORMS": "1",
+            "charges-INITIAL_FORMS": "0",
+            "charges-0-account": "60",
+            "charges-0-amount": "2000",
+            "products-TOTAL_FORMS": "1",
+            "products-INITIAL_FORMS": "0",
+            "products-0-account": "74",
+            "products-0-subsidy_source": "municipality",
+            "products-0-amount": "2000",
+        }
+        assert client.post(url, data).status_code == 302
+        assert part_totals(draft, ApplicationPartner.objects.get())["balance"] == 0
+        assert ApplicationPartner.objects.get().actions == "Tournois"
+
+    def test_bad_siret_is_a_400_with_the_message(self, client, draft, applicant):
+        client.force_login(applicant)
+        response = client.post(
+            f"/dossiers/{draft.pk}/partenariat/", {"action": "invite", "invite-siret": "123"}
+        )
+        assert response.status_code == 400
+        assert "SIRET n&#x27;est pas valide" in response.content.decode()
+
+    def test_leave_without_confirmation_is_refused_then_confirmed(
+        self, client, draft, partner, club_member
+    ):
+        client.force_login(club_member)
+        url = f"/dossiers/{draft.pk}/partenariat/"
+        assert client.post(url, {"action": "leave", "partner": partner.pk}).status_code == 400
+        assert partner.budget_items.count() == 3
+        response = client.post(
+            url, {"action": "leave", "partner": partner.pk, "leave-confirm": "on"}
+        )
+        assert response.status_code == 302 and response.url == "/dossiers/"
+        assert not BudgetItem.objects.filter(partner=partner).exists()
+
+    def test_email_invitation_answered_from_the_account(self, client, draft, applicant):
+        parents = f.OrganisationFactory(name="Association des parents")
+        user = f.UserFactory(email="parents@example.org")
+        f.add_member(user, parents)
+        p = services.application_invite_partner(
+            actor=applicant, application=draft, email="parents@example.org"
+        )
+        client.force_login(applicant)
+        assert client.get(f"/dossiers/invitations/{p.pk}/").status_code == 404
+        client.force_login(user)
+        response = client.post(
+            f"/dossiers/invitations/{p.pk}/", {"action": "accept", "organisation": parents.pk}
+        )
+        assert response.status_code == 302
+        assert ApplicationPartner.objects.get(pk=p.pk).organisation == parents
