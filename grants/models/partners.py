@@ -14,7 +14,7 @@ from django_fsm import FSMField, transition
 
 from core.models import Organisation
 
-from .applications import MONEY, Application
+from .applications import Application
 
 
 class PartnerState(models.TextChoices):
@@ -53,12 +53,13 @@ class ApplicationPartner(models.Model):
     actions = models.TextField(_("actions portées"), blank=True)
     requested_amount = models.DecimalField(
         _("part du montant demandé (€)"),
-        **MONEY,
+        max_digits=12,
+        decimal_places=2,
         default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
     )
     approved_amount = models.DecimalField(
-        _("part du montant accordé (€)"), **MONEY, null=True, blank=True
+        _("part du montant accordé (€)"), max_digits=12, decimal_places=2, null=True, blank=True
     )
     completion_draft = models.TextField(
         _("projet de réponse à la demande de compléments"),

@@ -71,7 +71,7 @@ def _check_lead(actor: User, application: Application) -> None:
 
 
 def _check_partner_member(actor: User, partner: ApplicationPartner) -> None:
-    if partner.organisation_id is None or not is_member(actor, partner.organisation):
+    if partner.organisation is None or not is_member(actor, partner.organisation):
         raise PermissionDenied(_("Vous n'agissez pas pour cette organisation partenaire."))
 
 
@@ -350,7 +350,7 @@ def partner_update_part(
                 % {"state": application.get_state_display()},
                 allowed=allowed_transition_names(application),
             )
-        changed = []
+        changed: list[str] = []
         for name in ("role", "actions"):
             if name in data:
                 value = (data[name] or "").strip()

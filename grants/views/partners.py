@@ -9,11 +9,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
+from core.http import AuthenticatedHttpRequest
 from core.permissions import is_member, organisation_ids_of
 
 from .. import services
@@ -77,7 +78,7 @@ def _part_forms(partner: ApplicationPartner, data: Any = None) -> dict[str, Any]
 
 
 def _context(
-    request: HttpRequest, application: Application, bound: dict[str, Any]
+    request: AuthenticatedHttpRequest, application: Application, bound: dict[str, Any]
 ) -> dict[str, Any]:
     user = request.user
     is_lead = is_member(user, application.organisation)
@@ -114,7 +115,7 @@ def _context(
 
 
 @login_required
-def application_partnership(request: HttpRequest, pk: int) -> HttpResponse:
+def application_partnership(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Show the partnership; POST runs one action (`action`) through its service."""
     application = get_visible(request, pk)
     bound: dict[str, Any] = {}
@@ -147,41 +148,45 @@ def application_partnership(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def get_visible_or_none(request: HttpRequest, pk: int) -> Application | None:
+def get_visible_or_none(request: AuthenticatedHttpRequest, pk: int) -> Application | None:
     try:
         return get_visible(request, pk)
     except Http404:
         return None
 
 
-def _partner_in(application: Application, request: HttpRequest) -> ApplicationPartner:
+def _partner_in(application: Application, request: AuthenticatedHttpRequest) -> ApplicationPartner:
     raw = request.POST.get("partner", "")
     if not raw.isdigit():
         raise Http404
     return get_object_or_404(application.partners, pk=int(raw))
 
 
-def _run(request: HttpRequest, application: Application, action: str, bound: dict[str, Any]) -> str:
+def _run(
+    request: AuthenticatedHttpRequest, application: Application, action: str, bound: dict[str, Any]
+) -> str:
     """Run one action; return the success message, or "" when a form is invalid (kept in
     `bound`)."""
     user = request.user
     post = request.POST
     if action == "invite":
-        form = InvitePartnerForm(post, prefix="invite")
-        bound["invite"] = form
-        if not form.is_valid():
+        invite_form = InvitePartnerForm(post, prefix="invite")
+        bound["invite"] = invite_form
+        if not invite_form.is_valid():
             return ""
         partner = services.application_invite_partner(
-            actor=user, application=application, **form.cleaned_data
+            actor=user, application=application, **invite_form.cleaned_data
         )
         return _("%(org)s est invitée.") % {"org": str(partner)}
     if action == "flow":
-        form = PaymentFlowForm(post, prefix="flow")
-        bound["flow"] = form
-        if not form.is_valid():
+        flow_form = PaymentFlowForm(post, prefix="flow")
+        bound["flow"] = flow_form
+        if not flow_form.is_valid():
             return ""
         services.application_set_payment_flow(
-            actor=user, application=application, payment_flow=form.cleaned_data["payment_flow"]
+            actor=user,
+            application=application,
+            payment_flow=flow_form.cleaned_data["payment_flow"],
         )
         return _("Le mode de versement est enregistré.")
     if action == "accept":
@@ -191,13 +196,13 @@ def _run(request: HttpRequest, application: Application, action: str, bound: dic
         services.partner_decline(actor=user, partner=_partner_in(application, request))
         return _("L'invitation est déclinée.")
     if action == "leave":
-        form = LeaveForm(post, prefix="leave")
-        bound["leave"] = form
-        form.is_valid()
+        leave_form = LeaveForm(post, prefix="leave")
+        bound["leave"] = leave_form
+        leave_form.is_valid()
         services.partner_leave(
             actor=user,
             partner=_partner_in(application, request),
-            confirm=bool(form.cleaned_data.get("confirm")),
+            confirm=bool(leave_form.cleaned_data.get("confirm")),
         )
         return _("Le partenaire a quitté le dossier.")
     if action == "part":
@@ -222,19 +227,19 @@ def _run(request: HttpRequest, application: Application, action: str, bound: dic
         mine = partner_of(user, application)
         if mine is None:
             raise Http404
-        form = CompletionDraftForm(post, prefix="draft")
-        bound["draft"] = form
-        if not form.is_valid():
+        draft_form = CompletionDraftForm(post, prefix="draft")
+        bound["draft"] = draft_form
+        if not draft_form.is_valid():
             return ""
         services.partner_draft_completion_answer(
-            actor=user, partner=mine, text=form.cleaned_data["text"]
+            actor=user, partner=mine, text=draft_form.cleaned_data["text"]
         )
         return _("Votre projet de réponse est transmis au chef de file.")
     raise Http404
 
 
 @login_required
-def invitation_answer(request: HttpRequest, partner_pk: int) -> HttpResponse:
+def invitation_answer(request: AuthenticatedHttpRequest, partner_pk: int) -> HttpResponse:
     """An invitation addressed to the user (by e-mail or to their organisation): accept for one
     of their organisations, or decline. Anyone else gets a 404."""
     partner = get_object_or_404(invitations_for(request.user), pk=partner_pk)
