@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0011_user_language_notification_message'),
-        ('grants', '0005_bulk_actions'),
+        ('grants', '0006_vote_imports'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
