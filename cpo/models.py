@@ -4,7 +4,7 @@ between funders, instalments, annual evaluations, amendments and recoveries (doc
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -293,6 +293,16 @@ class Instalment(models.Model):
     funder = models.ForeignKey(
         AgreementFunder, on_delete=models.PROTECT, related_name="instalments"
     )
+    # A collective file paid to each partner (docs/domain.md §9): whom this instalment pays, with
+    # its own bank details. Empty: the agreement's organisation (the lead).
+    beneficiary = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("bénéficiaire (partenaire)"),
+    )
     number = models.PositiveSmallIntegerField(_("n°"))
     kind = models.CharField(_("nature"), max_length=10, choices=Kind.choices)
     amount = models.DecimalField(_("montant (€)"), **MONEY)
@@ -357,6 +367,12 @@ class Instalment(models.Model):
         return choice_label(Instalment.Kind, self.kind)
 
     @property
+    def payee(self) -> Organisation:
+        """Who is paid: the partner of a collective file paid per partner, else the agreement's
+        organisation."""
+        return self.beneficiary or self.agreement.organisation
+
+    @property
     def reference(self) -> str:
         """The instalment's reference in exports and confirmation files."""
         return instalment_reference(self.agreement.reference, self.pk)
@@ -400,6 +416,28 @@ class Instalment(models.Model):
     @transition(field=state, source=[I.PLANNED, I.DUE, I.ON_HOLD, I.APPROVED], target=I.CANCELLED)
     def cancel(self) -> None:
         """Cancelled by an amendment, a termination or a fiscal year closing."""
+
+
+def payee_values() -> dict[str, Any]:
+    """`values()` expressions of an instalment's payee (docs/domain.md §9): the partner it pays
+    when the agreement pays each partner, else the agreement's organisation. A partner without
+    bank details has none — never the lead's."""
+    from django.db.models import Case, F, When
+    from django.db.models.functions import Coalesce
+
+    def pick(name: str) -> Any:
+        return Case(
+            When(beneficiary__isnull=False, then=F(f"beneficiary__{name}")),
+            default=F(f"agreement__organisation__{name}"),
+        )
+
+    return {
+        "payee_id": Coalesce("beneficiary_id", "agreement__organisation_id"),
+        "payee_name": pick("name"),
+        "payee_siret": pick("siret"),
+        "payee_iban": pick("iban"),
+        "payee_bic": pick("bic"),
+    }
 
 
 def instalment_reference(agreement_reference: str, pk: int) -> str:

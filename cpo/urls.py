@@ -28,6 +28,7 @@ urlpatterns = [
     ),
     path("<int:pk>/exemplaire-signe/", views.agreement_signed_copy, name="agreement_signed_copy"),
     path("<int:pk>/document.pdf", views.agreement_document, name="agreement_document"),
+    path("<int:pk>/partenariat.pdf", views.partnership_document, name="partnership_document"),
 ]
 
 try:

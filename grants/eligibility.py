@@ -11,8 +11,8 @@ from calls.models import CallMode, CallState, Challenge
 from core.clock import now
 from core.models import DocumentKind
 
-from .models import Application
-from .selectors import budget_totals, valid_documents_by_kind
+from .models import Application, PartnerState
+from .selectors import budget_totals, current_partners, part_totals, valid_documents_by_kind
 
 
 def euros(amount: Decimal) -> str:
@@ -69,6 +69,9 @@ def eligibility_errors(application: Application) -> dict[str, list[str]]:
             )
             % {"r": euros(application.requested_amount), "s": euros(totals["subsidies"])},
         )
+
+    for field_name, message in partnership_errors(application):
+        add(field_name, message)
 
     if call is not None:
         moment = now()
@@ -128,4 +131,75 @@ def eligibility_errors(application: Application) -> dict[str, list[str]]:
                     "documents",
                     _("Pièces manquantes ou périmées : %(list)s.") % {"list": ", ".join(missing)},
                 )
+    return errors
+
+
+def partnership_errors(application: Application) -> list[tuple[str, str]]:
+    """A collective file (docs/domain.md §9): every invitation answered, each part's budget
+    balanced, each partner's part of the request within its own subsidy lines, the partners' parts
+    within the file's request."""
+    partners = list(current_partners(application))
+    if not partners:
+        return []
+    errors: list[tuple[str, str]] = []
+    lead = part_totals(application, None)
+    if lead["balance"] != 0:
+        errors.append(
+            (
+                "budget",
+                _("La part du chef de file n'est pas équilibrée : charges %(c)s, produits %(p)s.")
+                % {"c": euros(lead["charges"]), "p": euros(lead["products"])},
+            )
+        )
+    asked = Decimal("0")
+    for partner in partners:
+        if partner.state == PartnerState.INVITED:
+            errors.append(
+                (
+                    "partners",
+                    _("%(org)s n'a pas encore répondu à l'invitation : relancez-la ou retirez-la.")
+                    % {"org": str(partner)},
+                )
+            )
+            continue
+        totals = part_totals(application, partner)
+        if totals["balance"] != 0:
+            errors.append(
+                (
+                    "budget",
+                    _("La part de %(org)s n'est pas équilibrée : charges %(c)s, produits %(p)s.")
+                    % {
+                        "org": str(partner),
+                        "c": euros(totals["charges"]),
+                        "p": euros(totals["products"]),
+                    },
+                )
+            )
+        if partner.requested_amount > totals["subsidies"]:
+            errors.append(
+                (
+                    "partners",
+                    _(
+                        "La part demandée par %(org)s (%(r)s) doit figurer dans ses subventions "
+                        "(compte 74 : %(s)s)."
+                    )
+                    % {
+                        "org": str(partner),
+                        "r": euros(partner.requested_amount),
+                        "s": euros(totals["subsidies"]),
+                    },
+                )
+            )
+        asked += partner.requested_amount
+    if asked > application.requested_amount:
+        errors.append(
+            (
+                "partners",
+                _(
+                    "Les parts demandées par les partenaires (%(p)s) dépassent le montant demandé "
+                    "du dossier (%(r)s)."
+                )
+                % {"p": euros(asked), "r": euros(application.requested_amount)},
+            )
+        )
     return errors

@@ -17,7 +17,7 @@ from core.forms import DateInput, add_domain_error  # noqa: F401  (shared with t
 from core.models import QPV, Organisation, Pillar, Role, TransitionTheme, User
 
 from .budget import CHARGE_ACCOUNTS, PRODUCT_ACCOUNTS, Account, SubsidySource
-from .models import Application, ApplicationState, CommitteeSession, PartnerOpinion
+from .models import Application, ApplicationState, CommitteeSession, PartnerOpinion, PaymentFlow
 
 
 class MoneyField(forms.DecimalField):
@@ -263,7 +263,7 @@ ProductFormSet = forms.formset_factory(ProductRowForm, extra=3)
 
 def budget_initial(application: Application) -> tuple[list[dict], list[dict]]:
     charges, products = [], []
-    for item in application.budget_items.all():
+    for item in application.budget_items.filter(partner=None):
         row = {
             "account": item.account,
             "subsidy_source": item.subsidy_source,
@@ -386,11 +386,20 @@ class ApproveForm(TransitionForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    payment_flow = forms.ChoiceField(
+        label=_("Versement (dossier collectif)"),
+        required=False,
+        choices=PaymentFlow.choices,
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not self.is_bound and self.application.proposed_amount is not None:
             self.initial.setdefault("amount", self.application.proposed_amount)
+        if self.application.partners.filter(state="accepted").exists():
+            self.initial.setdefault("payment_flow", self.application.payment_flow)
+        else:
+            del self.fields["payment_flow"]
         # A multi-year request (structural support): the approved amount of each year.
         self.years = list(self.application.years.all())
         for year in self.years:
@@ -592,3 +601,72 @@ class MinutesForm(forms.Form):
     minutes = forms.CharField(
         label=_("Procès-verbal"), required=False, widget=forms.Textarea(attrs={"rows": 5})
     )
+
+
+# --------------------------------------------------------------------------- collective files
+
+
+class InvitePartnerForm(forms.Form):
+    """The lead invites a partner organisation, by SIRET or by e-mail."""
+
+    siret = forms.CharField(
+        label=_("SIRET de l'organisation partenaire"),
+        required=False,
+        max_length=20,
+        help_text=_("Si elle est déjà inscrite sur Pluriel."),
+    )
+    email = forms.EmailField(
+        label=_("ou adresse e-mail d'un·e de ses membres"),
+        required=False,
+        help_text=_("La personne accepte depuis son compte, pour son organisation."),
+    )
+    role = forms.CharField(label=_("Rôle dans le projet"), required=False, max_length=200)
+
+
+class PartnerPartForm(forms.Form):
+    """A partner's own part of the draft (its budget lines are in the formsets beside)."""
+
+    role = forms.CharField(label=_("Rôle dans le projet"), required=False, max_length=200)
+    actions = forms.CharField(
+        label=_("Actions portées"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    requested_amount = MoneyField(
+        label=_("Part du montant demandé (€)"),
+        required=False,
+        help_text=_("À faire figurer dans vos subventions (compte 74)."),
+    )
+
+
+class LeaveForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("Je confirme : les lignes de budget du partenaire quittent le dossier avec lui."),
+        required=False,
+    )
+
+
+class CompletionDraftForm(forms.Form):
+    text = forms.CharField(
+        label=_("Projet de réponse pour votre part"), widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+
+class PaymentFlowForm(forms.Form):
+    payment_flow = forms.ChoiceField(label=_("Versement de la subvention"), choices=[])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["payment_flow"].choices = PaymentFlow.choices
+
+
+class AcceptInvitationForm(forms.Form):
+    """An invitation by e-mail: the organisation that joins, among the person's own."""
+
+    organisation = forms.ModelChoiceField(
+        label=_("Organisation qui rejoint le dossier"), queryset=Organisation.objects.none()
+    )
+
+    def __init__(self, *args: Any, organisation_ids: set[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].queryset = Organisation.objects.filter(
+            pk__in=organisation_ids
+        ).order_by("name")

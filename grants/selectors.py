@@ -14,6 +14,15 @@ from core.permissions import has_role, organisation_ids_of, scope_of
 from .budget import CHARGE_ACCOUNTS, IN_KIND_CHARGE, IN_KIND_PRODUCT, PRODUCT_ACCOUNTS, SUBSIDIES
 from .models import Application, ApplicationState, ApplicationStateCount, CompletionRequest
 from .selectors_search import search_applications
+from .models import (
+    CURRENT_PARTNER_STATES,
+    Application,
+    ApplicationPartner,
+    ApplicationState,
+    ApplicationStateCount,
+    CompletionRequest,
+    PartnerState,
+)
 
 S = ApplicationState
 
@@ -67,7 +76,15 @@ def applications_visible_to(user: User) -> QuerySet[Application]:
     """Every application the user may read: their organisations' files, plus their staff scope."""
     if not user.is_authenticated:
         return Application.objects.none()
-    q = Q(organisation_id__in=organisation_ids_of(user))
+    organisation_ids = organisation_ids_of(user)
+    q = Q(organisation_id__in=organisation_ids)
+    if organisation_ids:
+        # Partners of a collective file (invited or accepted) see the whole file (§9).
+        q |= Q(
+            pk__in=ApplicationPartner.objects.filter(
+                organisation_id__in=organisation_ids, state__in=CURRENT_PARTNER_STATES
+            ).values("application_id")
+        )
     staff = staff_visibility(user)
     if staff is not None:
         q |= staff
@@ -81,6 +98,55 @@ def applications_visible_to(user: User) -> QuerySet[Application]:
     ):
         qs = qs.distinct()  # joins through calls and territories may repeat rows
     return qs
+
+
+def current_partners(application: Application) -> QuerySet[ApplicationPartner]:
+    """The partners still on the file (invited or accepted), oldest invitation first."""
+    return application.partners.filter(state__in=CURRENT_PARTNER_STATES).select_related(
+        "organisation"
+    )
+
+
+def partner_of(user: User, application: Application) -> ApplicationPartner | None:
+    """The user's organisation's current partnership on the file, or None (the lead is no
+    partner)."""
+    organisation_ids = organisation_ids_of(user)
+    if not organisation_ids or application.organisation_id in organisation_ids:
+        return None
+    return (
+        application.partners.filter(
+            organisation_id__in=organisation_ids, state__in=CURRENT_PARTNER_STATES
+        )
+        .select_related("organisation")
+        .first()
+    )
+
+
+def file_members(application: Application) -> QuerySet[User]:
+    """Everyone who acts for the file: the lead's members and the accepted partners' (they are
+    notified of its history, docs/domain.md §9)."""
+    partner_orgs = application.partners.filter(state=PartnerState.ACCEPTED).values(
+        "organisation_id"
+    )
+    return User.objects.filter(
+        Q(memberships__organisation_id=application.organisation_id)
+        | Q(memberships__organisation_id__in=partner_orgs)
+    ).distinct()
+
+
+def invitations_for(user: User) -> QuerySet[ApplicationPartner]:
+    """Invitations waiting for this user's answer: to one of their organisations (by SIRET) or to
+    their e-mail address."""
+    if not user.is_authenticated:
+        return ApplicationPartner.objects.none()
+    q = Q(organisation_id__in=organisation_ids_of(user))
+    if user.email:
+        q |= Q(organisation__isnull=True, invited_email__iexact=user.email)
+    return (
+        ApplicationPartner.objects.filter(q, state=PartnerState.INVITED)
+        .select_related("application__organisation", "organisation")
+        .order_by("-invited_at")
+    )
 
 
 def is_staff_viewer(user: User, application: Application) -> bool:
@@ -180,12 +246,21 @@ def queue_counts(
 
 
 def budget_totals(application: Application) -> dict[str, Decimal]:
-    """Totals of the CERFA budget: charges, products, in-kind, subsidies, and the balance."""
+    """Totals of the CERFA budget: charges, products, in-kind, subsidies, and the balance. A
+    collective file's budget is the sum of every partner's lines (docs/domain.md §9)."""
+    return _totals(application.budget_items.all())
+
+
+def part_totals(application: Application, partner: ApplicationPartner | None) -> dict[str, Decimal]:
+    """The same totals over one part of a collective file: a partner's lines, or the lead's own
+    (partner=None)."""
+    return _totals(application.budget_items.filter(partner=partner))
+
+
+def _totals(items: QuerySet) -> dict[str, Decimal]:
     sums = {
         row["account"]: row["total"] or Decimal("0")
-        for row in application.budget_items.order_by()
-        .values("account")
-        .annotate(total=Sum("amount"))
+        for row in items.order_by().values("account").annotate(total=Sum("amount"))
     }
     charges = sum((sums.get(a, Decimal("0")) for a in CHARGE_ACCOUNTS), Decimal("0"))
     products = sum((sums.get(a, Decimal("0")) for a in PRODUCT_ACCOUNTS), Decimal("0"))

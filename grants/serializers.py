@@ -535,6 +535,15 @@ class ApproveInput(serializers.Serializer):
             "à défaut, réparti au prorata de la demande."
         ),
     )
+    payment_flow = serializers.ChoiceField(
+        choices=["", "lead", "partners"],
+        required=False,
+        default="",
+        help_text=_(
+            "Dossier collectif : « lead » (versée au chef de file) ou « partners » (chaque "
+            "partenaire reçoit sa part) ; vide : comme le dossier l'indique."
+        ),
+    )
 
 
 class DirectAwardInput(serializers.Serializer):

@@ -18,6 +18,16 @@ urlpatterns = [
         name="application_transition",
     ),
     path(
+        "dossiers/<int:pk>/partenariat/",
+        views.application_partnership,
+        name="application_partnership",
+    ),
+    path(
+        "dossiers/invitations/<int:partner_pk>/",
+        views.invitation_answer,
+        name="invitation_answer",
+    ),
+    path(
         "dossiers/<int:pk>/pieces/<int:attachment_pk>/",
         views.attachment_download,
         name="attachment_download",

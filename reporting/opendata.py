@@ -98,7 +98,7 @@ from stdnum.fr import siret as stdnum_siret
 
 from calls.models import Programme
 from core.clock import today
-from core.models import Funder
+from core.models import Funder, Organisation
 from core.money import split_exact, to_money
 from cpo.models import (
     Agreement,
@@ -490,30 +490,79 @@ def _ratio(share: Decimal) -> Decimal:
     return share.quantize(Decimal("0.01")) if -share.as_tuple().exponent < 2 else share
 
 
-def _agreement_rows(agreement: Agreement, payments: dict[int, Payments]) -> Iterator[dict]:
-    organisation = agreement.organisation
+def _beneficiaries(agreement_ids: Sequence[int]) -> dict[int, list[tuple[Organisation, Decimal]]]:
+    """Agreements of collective files paid to each partner (docs/domain.md §9): each payee and
+    the amount its instalments (not cancelled) add up to — the lead's own instalments name no
+    beneficiary. Two queries; agreements paid to one organisation are absent."""
+    split = set(
+        Instalment.objects.filter(agreement_id__in=agreement_ids, beneficiary__isnull=False)
+        .values_list("agreement_id", flat=True)
+        .distinct()
+    )
+    if not split:
+        return {}
+    rows = (
+        Instalment.objects.filter(agreement_id__in=split)
+        .exclude(state=InstalmentState.CANCELLED)
+        .order_by()
+        .values("agreement_id", "agreement__organisation_id", "beneficiary_id")
+        .annotate(total=Sum("amount"))
+    )
+    rows = list(rows)
+    organisations = Organisation.objects.in_bulk(
+        {r["beneficiary_id"] or r["agreement__organisation_id"] for r in rows}
+    )
+    result: dict[int, list[tuple[Organisation, Decimal]]] = {}
+    for r in sorted(rows, key=lambda r: (r["agreement_id"], r["beneficiary_id"] or 0)):
+        payee = organisations[r["beneficiary_id"] or r["agreement__organisation_id"]]
+        result.setdefault(r["agreement_id"], []).append((payee, to_money(r["total"])))
+    return result
+
+
+def _agreement_rows(
+    agreement: Agreement,
+    payments: dict[int, Payments],
+    beneficiaries: dict[int, list[tuple[Organisation, Decimal]]] | None = None,
+) -> Iterator[dict]:
+    """One row per funder — and, for a collective file paid to each partner, per partner
+    beneficiary with its own part (docs/domain.md §9)."""
+    payees = (beneficiaries or {}).get(agreement.pk) or [
+        (agreement.organisation, to_money(agreement.total_amount))
+    ]
     for part in funder_parts(agreement):
         conditions, period = _payment_terms(
             agreement, payments.get(part.link_id) if part.link_id else None
         )
-        yield {
-            "nomAttribuant": part.funder.name,
-            "idAttribuant": part.funder.siret,
-            "dateConvention": agreement.signed_on,
-            "referenceDecision": agreement.reference,
-            "nomBeneficiaire": organisation.name.strip(),
-            "idBeneficiaire": _siret(organisation.siret) or None,
-            "rnaBeneficiaire": _rna(organisation.rna) or None,
-            "objet": agreement.title[:256],
-            "montant": to_money(agreement.total_amount),
-            "nature": NATURE,
-            "conditionsVersement": conditions,
-            "datesPeriodeVersement": period,
-            "idRAE": None,
-            "notificationUE": False,
-            "pourcentageSubvention": _ratio(part.share),
-            "dispositifAide": agreement.programme.name,
-        }
+        for organisation, amount in payees:
+            yield _row(agreement, part, organisation, amount, conditions, period)
+
+
+def _row(
+    agreement: Agreement,
+    part: FunderPart,
+    organisation: Organisation,
+    amount: Decimal,
+    conditions: str,
+    period: str,
+) -> dict[str, Any]:
+    return {
+        "nomAttribuant": part.funder.name,
+        "idAttribuant": part.funder.siret,
+        "dateConvention": agreement.signed_on,
+        "referenceDecision": agreement.reference,
+        "nomBeneficiaire": organisation.name.strip(),
+        "idBeneficiaire": _siret(organisation.siret) or None,
+        "rnaBeneficiaire": _rna(organisation.rna) or None,
+        "objet": agreement.title[:256],
+        "montant": amount,
+        "nature": NATURE,
+        "conditionsVersement": conditions,
+        "datesPeriodeVersement": period,
+        "idRAE": None,
+        "notificationUE": False,
+        "pourcentageSubvention": _ratio(part.share),
+        "dispositifAide": agreement.programme.name,
+    }
 
 
 def scdl_rows(qs: QuerySet[Agreement] | None = None) -> Iterator[dict[str, Any]]:
@@ -522,8 +571,9 @@ def scdl_rows(qs: QuerySet[Agreement] | None = None) -> Iterator[dict[str, Any]]
     qs = published_agreements() if qs is None else qs
     for batch in _chunks(qs):
         payments = _payments([a.pk for a in batch])
+        beneficiaries = _beneficiaries([a.pk for a in batch])
         for agreement in batch:
-            yield from _agreement_rows(agreement, payments)
+            yield from _agreement_rows(agreement, payments, beneficiaries)
 
 
 def _join(values: Iterable[str]) -> str:

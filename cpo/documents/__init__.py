@@ -8,6 +8,8 @@
 - `notification_pdf(agreement)`: the notification letter (décision attributive) of an award that
   needs no written agreement (23 000 € a year or less: loi n° 2000-321 art. 10, décret
   n° 2001-495) — `Agreement.kind == "decision"`.
+- `render_partnership_annex(agreement)`: the partnership agreement annexed to the agreement of a
+  collective file paid to the lead, who passes each partner its part (docs/domain.md §9).
 - `amendment_pdf(amendment)`: the amendment (avenant n° X) and what it changes (before/after).
 - `agreement_document(agreement)` picks the right one of the first two; `*_document()` return a
   `RenderedDocument` (bytes, file name, page count and the plain text of every block — the same
@@ -31,6 +33,7 @@ unaccented letter, or « ? ».
 from .agreement import render_agreement
 from .amendment import render_amendment
 from .notification import render_notification
+from .partnership import has_partnership_annex, render_partnership_annex
 from .pdfs import (
     agreement_document,
     agreement_pdf,
@@ -53,6 +56,8 @@ from .rendering import (
 )
 
 __all__ = [
+    "has_partnership_annex",
+    "render_partnership_annex",
     "BLANK",
     "CONTENT_TYPE",
     "FRAME_WIDTH",

@@ -15,8 +15,9 @@ from core.audit import audit_log_many
 from core.bulk import copy_insert
 from core.errors import DomainError, TransitionNotAllowed
 from core.models import BudgetLine, User
+from core.money import split_exact
 from core.references import next_references
-from grants.models import Application, ApplicationState
+from grants.models import Application, ApplicationState, PartnerState, PaymentFlow
 
 from .. import schedules
 from ..models import (
@@ -168,6 +169,7 @@ def agreement_spec(
         )
     kind = Agreement.Kind.AGREEMENT if max(amounts) > _threshold() else Agreement.Kind.DECISION
     return {
+        "payees": payees_of(application),
         "application": application,
         "amounts": amounts,
         "funders": _funder_rows(application, funders),
@@ -246,7 +248,7 @@ def _persist(actor: User, specs: list[dict[str, Any]]) -> list[Agreement]:
         by_agreement.setdefault(year.agreement_id, []).append(year)
     copy_insert(
         Instalment,
-        INSTALMENT_COLUMNS,
+        PLANNED_COLUMNS,
         (
             row
             for agreement, spec in zip(agreements, specs, strict=True)
@@ -259,6 +261,7 @@ def _persist(actor: User, specs: list[dict[str, Any]]) -> list[Agreement]:
                 version=1,
                 advance_percent=spec["advance_percent"],
                 interim_percent=spec["interim_percent"],
+                payees=spec["payees"],
             )
         ),
     )
@@ -399,6 +402,9 @@ INSTALMENT_COLUMNS = (
     "amendment_version",
     "reject_reason",
 )
+#: What the creation writes: the columns above and, for a collective file paid to each partner,
+#: the partner paid (INSTALMENT_COLUMNS stays the bulk loaders' shape, beneficiary empty).
+PLANNED_COLUMNS = (*INSTALMENT_COLUMNS, "beneficiary_id")
 EVALUATION_COLUMNS = (
     "agreement_id",
     "fiscal_year",
@@ -422,48 +428,97 @@ def _year_instalment_rows(
     advance_percent: Decimal = Decimal("50"),
     interim_percent: Decimal = Decimal("30"),
     amount: Decimal | None = None,
+    payees: list[tuple[int | None, Decimal]] | None = None,
 ) -> list[tuple[Any, ...]]:
-    """One year's instalments (INSTALMENT_COLUMNS tuples), per funder — each with its own legal
+    """One year's instalments (PLANNED_COLUMNS tuples), per funder — each with its own legal
     commitment —, summing exactly to `amount` (the year's amount unless part of it is already due:
-    see amendments)."""
+    see amendments).
+
+    A collective file paid to each partner (`payees`: [(organisation id or None for the lead,
+    approved part)]): each funder's part is split between the partners in proportion to their
+    approved parts, exact to the cent, and each partner gets its own instalments (numbered on
+    after the previous partner's) — docs/domain.md §9."""
     amount = year.amount if amount is None else amount
     parts = schedules.split_between_funders(
         amount, [(str(i), link.share) for i, link in enumerate(links)]
     )
     rows = []
-    for (_key, part), link in zip(parts, links, strict=True):
-        for planned in schedules.instalment_plan(
-            year_amount=part,
-            template=agreement.instalment_template,
-            fiscal_year=year.fiscal_year,
-            advance_percent=advance_percent,
-            interim_percent=interim_percent,
-            advance_cap_percent=agreement.advance_cap_percent,
-            custom=_custom_rows_for(agreement, year.fiscal_year),
-            custom_as="percent",
-            signature_date=agreement.signed_on,
-            first_year=first,
-        ):
-            rows.append(
-                (
-                    agreement.pk,
-                    year.pk,
-                    link.pk,
-                    planned.number,
-                    planned.kind,
-                    planned.amount,
-                    planned.earliest_date,
-                    planned.requires_signature,
-                    planned.requires_evaluation_of,
-                    planned.requires_valid_documents,
-                    I.PLANNED,
-                    "",
-                    False,
-                    version,
-                    "",
+    for (_key, funder_part), link in zip(parts, links, strict=True):
+        number_offset = 0
+        for payee, part in _split_between_payees(funder_part, payees):
+            plan = (
+                schedules.instalment_plan(
+                    year_amount=part,
+                    template=agreement.instalment_template,
+                    fiscal_year=year.fiscal_year,
+                    advance_percent=advance_percent,
+                    interim_percent=interim_percent,
+                    advance_cap_percent=agreement.advance_cap_percent,
+                    custom=_custom_rows_for(agreement, year.fiscal_year),
+                    custom_as="percent",
+                    signature_date=agreement.signed_on,
+                    first_year=first,
                 )
+                if part > 0
+                else []
             )
+            for planned in plan:
+                rows.append(
+                    (
+                        agreement.pk,
+                        year.pk,
+                        link.pk,
+                        planned.number + number_offset,
+                        planned.kind,
+                        planned.amount,
+                        planned.earliest_date,
+                        planned.requires_signature,
+                        planned.requires_evaluation_of,
+                        planned.requires_valid_documents,
+                        I.PLANNED,
+                        "",
+                        False,
+                        version,
+                        "",
+                        payee,
+                    )
+                )
+            number_offset += max((p.number for p in plan), default=0)
     return rows
+
+
+def _split_between_payees(
+    amount: Decimal, payees: list[tuple[int | None, Decimal]] | None
+) -> list[tuple[int | None, Decimal]]:
+    if not payees or len(payees) < 2:
+        return [(None, amount)]
+    return list(
+        zip(
+            [p for p, _part in payees],
+            split_exact(amount, [part for _p, part in payees]),
+            strict=True,
+        )
+    )
+
+
+def payees_of(application: Application) -> list[tuple[int | None, Decimal]] | None:
+    """Who the agreement of a collective file pays (docs/domain.md §9): None when everything goes
+    to the lead (no partner, or « paid to the lead who redistributes »); else the lead (None) and
+    each accepted partner with its approved part."""
+    if application.payment_flow != PaymentFlow.PARTNERS:
+        return None
+    partners = [
+        p
+        for p in application.partners.filter(state=PartnerState.ACCEPTED).order_by("pk")
+        if p.approved_amount
+    ]
+    if not partners:
+        return None
+    lead = cast(Decimal, application.approved_amount) - sum(
+        (cast(Decimal, p.approved_amount) for p in partners), Decimal("0")
+    )
+    payees: list[tuple[int | None, Decimal]] = [(None, lead)] if lead > 0 else []
+    return payees + [(p.organisation_id, cast(Decimal, p.approved_amount)) for p in partners]
 
 
 def _year_instalments(
@@ -471,7 +526,7 @@ def _year_instalments(
 ) -> list[Instalment]:
     """The same instalments as unsaved model objects (re-planning after an amendment)."""
     return [
-        Instalment(**dict(zip(INSTALMENT_COLUMNS, row, strict=True)))
+        Instalment(**dict(zip(PLANNED_COLUMNS, row, strict=True)))
         for row in _year_instalment_rows(agreement, year, links, **kwargs)
     ]
 

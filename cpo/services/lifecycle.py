@@ -28,6 +28,7 @@ from ..models import (
     EvaluationState,
     Instalment,
     InstalmentState,
+    payee_values,
 )
 from ..transitions import instalments_transition
 from .common import (
@@ -230,7 +231,7 @@ def instalments_refresh(
                 "requires_evaluation_of",
                 "requires_valid_documents",
                 "hold_reason",
-                "agreement__organisation__iban",
+                payee_iban=payee_values()["payee_iban"],
             )
         )
         accepted = set(
@@ -248,7 +249,7 @@ def instalments_refresh(
                 reason = _("En attente de l'évaluation %(year)d acceptée") % {
                     "year": r["requires_evaluation_of"]
                 }
-            elif r["requires_valid_documents"] and not r["agreement__organisation__iban"]:
+            elif r["requires_valid_documents"] and not r["payee_iban"]:
                 reason = _("Coordonnées bancaires manquantes")
             if reason:
                 if r["state"] != I.ON_HOLD or r["hold_reason"] != reason:

@@ -416,6 +416,18 @@ def _compute(
                 field="years" if fiscal_year in changed else "duration_years",
             )
 
+    if (changed or removed or added or funders) and agreement.instalments.filter(
+        beneficiary__isnull=False
+    ).exists():
+        # Re-planning would have to split the new amounts between the partners again.
+        raise DomainError(
+            _(
+                "Cette convention verse à chaque partenaire sa part : un avenant sur les montants "
+                "ou les financeurs n'est pas encore possible dans Pluriel."
+            ),
+            field="years",
+            code="partners_replan",
+        )
     links = list(agreement.funders.select_related("funder").order_by("pk"))
     active_links = [link for link in links if link.share > 0]
     funders_before: list[dict[str, Any]] = [

@@ -9,6 +9,7 @@ from .agreements import (
     agreement_list,
     agreement_signed_copy,
     amendment_document,
+    partnership_document,
     recovery_action,
     recovery_issue,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "agreement_signed_copy",
     "amendment_document",
     "my_payments",
+    "partnership_document",
     "recovery_action",
     "recovery_issue",
 ]

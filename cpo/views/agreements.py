@@ -166,7 +166,10 @@ def _render(
     return render(
         request,
         "cpo/agreement_detail.html",
-        detail_context(request, agreement, **kwargs),
+        {
+            **detail_context(request, agreement, **kwargs),
+            "partnership_annex": documents.has_partnership_annex(agreement),
+        },
         status=status,
     )
 
@@ -421,6 +424,16 @@ def agreement_document(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
     if agreement.application_id is None:
         raise Http404  # imported from another tool: its document lives there
     document = documents.agreement_document(agreement)
+    return _pdf_response(document.content, document.filename)
+
+
+@login_required
+def partnership_document(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The partnership annex of a collective file paid to the lead (docs/domain.md §9)."""
+    agreement = get_visible(request, pk)
+    if not documents.has_partnership_annex(agreement):
+        raise Http404
+    document = documents.render_partnership_annex(agreement)
     return _pdf_response(document.content, document.filename)
 
 

@@ -24,7 +24,7 @@ from core.fsm import apply_transition, lock
 from core.models import Organisation, Role, User
 from core.permissions import has_role
 from core.references import next_reference
-from cpo.models import Instalment, instalment_reference
+from cpo.models import Instalment, instalment_reference, payee_values
 from cpo.models import InstalmentState as I  # noqa: N817
 from cpo.transitions import instalments_transition
 from finance.models import PaymentRun, PaymentRunApproval, PaymentRunItem
@@ -66,11 +66,6 @@ SNAPSHOT = (
     "number",
     "amount",
     "agreement__reference",
-    "agreement__organisation_id",
-    "agreement__organisation__name",
-    "agreement__organisation__siret",
-    "agreement__organisation__iban",
-    "agreement__organisation__bic",
     "agreement__programme__budget_line__code",
     "funder__ej_number",
     "year__fiscal_year",
@@ -99,10 +94,10 @@ def payment_run_create(
         rows = list(
             qs.select_for_update(of=("self",))
             .order_by("agreement__reference", "pk")
-            .values(*SNAPSHOT)
+            .values(*SNAPSHOT, **payee_values())
         )
-        without_bank = [r for r in rows if not r["agreement__organisation__iban"]]
-        rows = [r for r in rows if r["agreement__organisation__iban"]]
+        without_bank = [r for r in rows if not r["payee_iban"]]
+        rows = [r for r in rows if r["payee_iban"]]
         if not rows:
             if without_bank:
                 raise DomainError(
@@ -160,13 +155,13 @@ def _item_row(run: PaymentRun, r: dict[str, Any]) -> tuple[Any, ...]:
     return (
         run.pk,
         r["pk"],
-        r["agreement__organisation_id"],
+        r["payee_id"],
         r["amount"],
         ItemStatus.PENDING,
-        r["agreement__organisation__name"][:255],
-        r["agreement__organisation__siret"] or "",
-        r["agreement__organisation__iban"] or "",
-        r["agreement__organisation__bic"] or "",
+        r["payee_name"][:255],
+        r["payee_siret"] or "",
+        r["payee_iban"] or "",
+        r["payee_bic"] or "",
         r["agreement__programme__budget_line__code"] or "",
         r["funder__ej_number"] or "",
         run.fiscal_year,

@@ -21,12 +21,18 @@ from .applications import (
     InstructorNote,
     Objective,
     PartnerOpinion,
+    PaymentFlow,
     Score,
     attachment_upload_to,
 )
 from .bulk import BulkAction, BulkActionItem
+from .partners import CURRENT_PARTNER_STATES, ApplicationPartner, PartnerState
 
 __all__ = [
+    "CURRENT_PARTNER_STATES",
+    "ApplicationPartner",
+    "PartnerState",
+    "PaymentFlow",
     "DECIDED_STATES",
     "MONEY",
     "OPEN_STATES",

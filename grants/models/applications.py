@@ -47,6 +47,13 @@ class ApplicationKind(models.TextChoices):
     DIRECT_AWARD = "direct_award", _("Attribution hors appel")
 
 
+class PaymentFlow(models.TextChoices):
+    """How the money of a collective file flows (docs/domain.md §9)."""
+
+    LEAD = "lead", _("Versée au chef de file, qui reverse aux partenaires")
+    PARTNERS = "partners", _("Versée à chaque partenaire pour sa part")
+
+
 class CommitteeSession(models.Model):
     """A committee meeting: an agenda of files with proposals, decisions, minutes."""
 
@@ -184,6 +191,12 @@ class Application(models.Model):
         verbose_name=_("cofinanceur"),
     )
     duration_years = models.PositiveSmallIntegerField(_("durée (années)"), default=1)
+    payment_flow = models.CharField(
+        _("versement (dossier collectif)"),
+        max_length=10,
+        choices=PaymentFlow.choices,
+        default=PaymentFlow.LEAD,
+    )
 
     # Instruction
     assigned_to = models.ForeignKey(
@@ -458,6 +471,15 @@ class BudgetItem(models.Model):
     label = models.CharField(_("libellé"), max_length=200, blank=True)
     amount = models.DecimalField(
         _("montant (€)"), **MONEY, validators=[MinValueValidator(Decimal("0"))]
+    )
+    # A partner's line of a collective file; empty for the lead's own lines.
+    partner = models.ForeignKey(
+        "grants.ApplicationPartner",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="budget_items",
+        verbose_name=_("partenaire"),
     )
 
     class Meta:

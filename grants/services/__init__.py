@@ -62,6 +62,16 @@ from .instruction import (
     applications_declare_eligible,
     applications_start_review,
 )
+from .partners import (
+    PARTNERSHIP_OPEN_STATES,
+    application_invite_partner,
+    application_set_payment_flow,
+    partner_accept,
+    partner_decline,
+    partner_draft_completion_answer,
+    partner_leave,
+    partner_update_part,
+)
 from .submission import (
     application_submit,
     application_withdraw,
@@ -73,6 +83,14 @@ from .workflow import (
 )
 
 __all__ = [
+    "PARTNERSHIP_OPEN_STATES",
+    "application_invite_partner",
+    "application_set_payment_flow",
+    "partner_accept",
+    "partner_decline",
+    "partner_draft_completion_answer",
+    "partner_leave",
+    "partner_update_part",
     "APPROVAL_PATHS",
     "Approval",
     "ApprovalPath",

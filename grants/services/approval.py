@@ -35,10 +35,18 @@ from core.money import split_exact
 from core.notifications import notify
 
 from ..eligibility import euros
-from ..models import Application, ApplicationState, ApplicationYear
+from ..models import (
+    Application,
+    ApplicationPartner,
+    ApplicationState,
+    ApplicationYear,
+    PartnerState,
+    PaymentFlow,
+)
 from ..selectors import (
     approved_total_for_call,
     approved_total_for_programme,
+    file_members,
     pending_completion_request,
 )
 
@@ -91,6 +99,8 @@ class Approval:
     counts_against_envelope: bool = True
     payload: Mapping[str, Any] = field(default_factory=dict)
     notice: Notice | None = None
+    #: A collective file: how the money flows (None or "": as the file says).
+    payment_flow: str | None = None
 
 
 def check_amount(amount: Decimal | None, requested: Decimal) -> Decimal:
@@ -157,6 +167,7 @@ def application_grant(
         application.decided_at = now()
         application.decided_by = actor
         application.envelope_override_reason = override if over is not None else ""
+        parts = _split_between_partners(application, amount, approval.payment_flow)
         if has_years:
             # Multi-year request: each year's approved amount, summing to the total (the CPO's input).
             _approve_years(
@@ -170,6 +181,7 @@ def application_grant(
             "years": {str(y.fiscal_year): y.approved_amount for y in application.years.all()}
             if has_years
             else {},
+            **({"payment_flow": application.payment_flow, "parts": parts} if parts else {}),
             **approval.payload,
         }
         reason = approval.reason if approval.audit_reason is None else approval.audit_reason
@@ -204,6 +216,7 @@ def application_grant(
                     "decided_at",
                     "decided_by",
                     "envelope_override_reason",
+                    "payment_flow",
                     "updated_at",
                 ],
             )
@@ -215,12 +228,59 @@ def application_grant(
             _("Montant accordé : %(amount)s.") % {"amount": euros(amount)},
         )
         notify(
-            users=application.organisation.members.all(),
+            users=file_members(application)
+            if application.pk is not None
+            else application.organisation.members.all(),
             title=notice.title,
             body=notice.body,
             url=notice.url or f"/dossiers/{application.pk}/",
         )
     return application
+
+
+def _split_between_partners(
+    application: Application, amount: Decimal, payment_flow: str | None
+) -> dict[str, Decimal]:
+    """A collective file (docs/domain.md §9): each accepted partner's part of the approved amount,
+    in proportion to the part it asked (the lead keeps the rest of the request), exact to the cent.
+    Refused while an invited partner has not answered: a partner who has not accepted cannot be
+    funded. Returns {organisation name: part}, empty for a file without partners."""
+    if application.pk is None:
+        return {}
+    if payment_flow:
+        if payment_flow not in PaymentFlow.values:
+            raise DomainError(_("Mode de versement inconnu."), field="payment_flow")
+        application.payment_flow = payment_flow
+    partners = list(
+        application.partners.filter(
+            state__in=[PartnerState.INVITED, PartnerState.ACCEPTED]
+        ).select_related("organisation")
+    )
+    waiting = [p for p in partners if p.state == PartnerState.INVITED]
+    if waiting:
+        raise DomainError(
+            _(
+                "%(org)s n'a pas accepté l'invitation : un partenaire non engagé ne peut être financé."
+            )
+            % {"org": str(waiting[0])},
+            field="partners",
+            code="partner_not_accepted",
+        )
+    if not partners:
+        return {}
+    asked = [p.requested_amount for p in partners]
+    lead_asked = max(application.requested_amount - sum(asked, Decimal("0")), Decimal("0"))
+    weights = [lead_asked, *asked]
+    if sum(weights) == 0:
+        weights = [Decimal("1")] + [Decimal("0")] * len(partners)
+    shares = split_exact(amount, weights)
+    for partner, share in zip(partners, shares[1:], strict=True):
+        partner.approved_amount = share
+    ApplicationPartner.objects.bulk_update(partners, ["approved_amount"])
+    return {
+        application.organisation.name: shares[0],
+        **{str(p): share for p, share in zip(partners, shares[1:], strict=True)},
+    }
 
 
 def _years_pro_rata(application: Application, amount: Decimal) -> dict[int, Decimal]:

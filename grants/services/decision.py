@@ -41,6 +41,7 @@ def application_approve(
     envelope_override_reason: str = "",
     reason: str = "",
     yearly_amounts: dict[int, Decimal] | None = None,
+    payment_flow: str = "",
 ) -> Application:
     """The committee grants the subsidy, under the rules every approval shares
     (grants.services.approval): amount ≤ requested, no pending completion request, years, the
@@ -62,6 +63,7 @@ def application_approve(
                 is_multi_year=is_multi_year,
                 yearly_amounts=yearly_amounts,
                 envelope_override_reason=envelope_override_reason,
+                payment_flow=payment_flow or None,
             ),
         )
 

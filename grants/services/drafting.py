@@ -25,6 +25,7 @@ from ..models import (
     Application,
     ApplicationAttachment,
     ApplicationKind,
+    ApplicationPartner,
     BudgetItem,
     Indicator,
     Objective,
@@ -133,8 +134,14 @@ def _apply_relations(application: Application, data: dict[str, Any]) -> None:
         application_set_budget_rows(application, data["budget"])
 
 
-def application_set_budget_rows(application: Application, rows: list[dict[str, Any]]) -> None:
-    """Replace the budget lines. Validates accounts and amounts; balance is checked on submit."""
+def application_set_budget_rows(
+    application: Application,
+    rows: list[dict[str, Any]],
+    *,
+    partner: ApplicationPartner | None = None,
+) -> None:
+    """Replace the budget lines of one part: the lead's own (partner=None) or one partner's, never
+    another's (docs/domain.md §9). Validates accounts and amounts; balance is checked on submit."""
     items = []
     for i, row in enumerate(rows, start=1):
         account = str(row.get("account", "")).strip()
@@ -161,6 +168,7 @@ def application_set_budget_rows(application: Application, rows: list[dict[str, A
         items.append(
             BudgetItem(
                 application=application,
+                partner=partner,
                 account=account,
                 subsidy_source=source,
                 funder_id=row.get("funder") or None,
@@ -168,7 +176,7 @@ def application_set_budget_rows(application: Application, rows: list[dict[str, A
                 amount=amount,
             )
         )
-    application.budget_items.all().delete()
+    application.budget_items.filter(partner=partner).delete()
     BudgetItem.objects.bulk_create(items)
 
 
@@ -216,9 +224,9 @@ def _snapshot(application: Application) -> dict[str, Any]:
         if k not in {"state", "updated_at", "documents"}
     }
     values["budget"] = list(
-        application.budget_items.order_by("pk").values_list(
-            "account", "subsidy_source", "funder_id", "label", "amount"
-        )
+        application.budget_items.filter(partner=None)
+        .order_by("pk")
+        .values_list("account", "subsidy_source", "funder_id", "label", "amount")
     )
     values["indicators"] = list(
         application.indicators.order_by("position").values_list("label", "unit", "target")
@@ -253,7 +261,7 @@ def application_renew(*, actor: User, previous: Application, call: Call) -> Appl
                     "label": b.label,
                     "amount": b.amount,
                 }
-                for b in previous.budget_items.all()
+                for b in previous.budget_items.filter(partner=None)
             ],
         )
         data["start_date"] = data["end_date"] = None

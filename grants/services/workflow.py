@@ -25,6 +25,7 @@ from ..models import (
     ApplicationState,
 )
 from ..selectors import (
+    file_members,
     is_staff_viewer,
     staff_viewable_ids,
 )
@@ -163,7 +164,7 @@ def _url(application: Application) -> str:
 
 def _notify_applicants(application: Application, title: Text, body: Text = "") -> None:
     notify(
-        users=application.organisation.members.all(),
+        users=file_members(application),
         title=title,
         body=body,
         url=absolute_url(_url(application)),

@@ -13,6 +13,7 @@ from .detail import (
     attachment_download,
 )
 from .instruction import queue
+from .partners import application_partnership, invitation_answer
 
 __all__ = [
     "application_assign",
@@ -20,6 +21,8 @@ __all__ = [
     "application_detail",
     "application_edit",
     "application_note",
+    "application_partnership",
+    "invitation_answer",
     "application_opinion",
     "application_renew",
     "application_score",

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -29,8 +30,8 @@ from ..forms import (
     add_domain_error,
     budget_initial,
 )
-from ..models import Application, ApplicationState
-from ..selectors import budget_totals, similar_applications
+from ..models import Application, ApplicationPartner, ApplicationState, PartnerState
+from ..selectors import budget_totals, invitations_for, similar_applications
 from .common import error_message, get_own
 from .detail import eligibility_list
 
@@ -44,10 +45,19 @@ def my_applications(request: HttpRequest) -> HttpResponse:
     """The files of the user's organisations, newest first, 50 a page (an organisation files
     every year: the page must not grow with its history, issue 17), with what can be done on each."""
     organisation_ids = organisation_ids_of(request.user)
-    if not organisation_ids and is_staff_member(request.user):
+    if (
+        not organisation_ids
+        and is_staff_member(request.user)
+        and not invitations_for(request.user).exists()
+    ):
         return redirect("grants:queue")
+    partner_files = ApplicationPartner.objects.filter(
+        organisation_id__in=organisation_ids, state=PartnerState.ACCEPTED
+    ).values("application_id")
     applications = (
-        Application.objects.filter(organisation_id__in=organisation_ids)
+        Application.objects.filter(
+            Q(organisation_id__in=organisation_ids) | Q(pk__in=partner_files)
+        )
         .select_related("organisation", "call", "programme")
         .order_by("-created_at", "-id")
     )
@@ -58,6 +68,8 @@ def my_applications(request: HttpRequest) -> HttpResponse:
         "grants/my_applications.html",
         {
             "page": page,
+            "invitations": invitations_for(request.user),
+            "lead_ids": organisation_ids,
             "open_calls": open_calls,
             "has_organisation": bool(organisation_ids),
             "renewable_states": RENEWABLE_STATES,

@@ -34,7 +34,9 @@ from ..forms import (
 from ..models import Application, ApplicationState, Score
 from ..selectors import (
     budget_totals,
+    current_partners,
     is_staff_viewer,
+    partner_of,
     similar_applications,
     valid_documents_by_kind,
 )
@@ -58,6 +60,7 @@ FIELD_LABELS = {
     "call": gettext_lazy("Appel"),
     "documents": gettext_lazy("Pièces"),
     "challenge": gettext_lazy("Solution attendue"),
+    "partners": gettext_lazy("Partenaires"),
 }
 
 
@@ -71,7 +74,7 @@ def eligibility_list(application: Application) -> list[dict[str, str]]:
 
 
 def _budget_rows(application: Application) -> dict[str, list]:
-    items = list(application.budget_items.all())
+    items = list(application.budget_items.select_related("partner__organisation"))
     return {
         "charges": [i for i in items if i.account in CHARGE_ACCOUNTS],
         "products": [i for i in items if i.account not in CHARGE_ACCOUNTS],
@@ -158,6 +161,9 @@ def detail_context(
         ),
         "similar": list(similar_applications(application)),
         "history": history,
+        "partners": list(current_partners(application)),
+        "my_partnership": partner_of(user, application),
+        "partnership_open_states": list(services.PARTNERSHIP_OPEN_STATES),
     }
     if member and application.state == S.DRAFT:
         context["eligibility"] = eligibility_list(application)

@@ -29,6 +29,8 @@ pytestmark = pytest.mark.django_db
 # Files of the other modes: 2 funded anti-call structures, 4 + 4 operators' actions, 3 structural
 # support files, 3 direct awards.
 OTHER_MODES_FILES = 16
+# One collective file, in the call for projects (demo/collective.py).
+COLLECTIVE_FILES = 1
 
 LOGINS = [
     "porteur@demo.pluriel.fr",
@@ -74,8 +76,16 @@ def test_running_twice_adds_nothing_and_does_not_fail(demo):
         CommitteeSession.objects.count(),
     )
     assert after == before
-    assert len(before[0]) == 40 + OTHER_MODES_FILES
-    assert Application.objects.filter(call__mode=CallMode.PROJECT_CALL).count() == 40
+    assert len(before[0]) == 40 + OTHER_MODES_FILES + COLLECTIVE_FILES
+    assert Application.objects.filter(call__mode=CallMode.PROJECT_CALL).count() == 40 + 1
+
+
+def test_one_collective_file_with_two_accepted_partners(demo):
+    collective = Application.objects.filter(partners__state="accepted").distinct()
+    assert collective.count() == 1
+    app = collective.get()
+    assert app.state == ApplicationState.SUBMITTED and app.partners.count() == 2
+    assert budget_totals(app)["balance"] == 0
 
 
 def test_reset_rebuilds_the_same_data(demo):

@@ -78,6 +78,9 @@ class Command(BaseCommand):
             created = load_applications(ctx)
             decided = record_committee_decisions(ctx)
             built = load_other_modes(ctx)
+            from demo.collective import load_collective
+
+            built["collective"] = load_collective(ctx)
             built["agreements"] = load_agreements(ctx)
             from demo.finance import load_finance_demo
 
