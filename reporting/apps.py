@@ -10,3 +10,7 @@ class ReportingConfig(AppConfig):
 
     def ready(self) -> None:
         from . import jobs  # noqa: F401 - registers the background-job runners
+        from .resources import DATASETS
+        from .resources_directory import register_datasets
+
+        register_datasets(DATASETS)

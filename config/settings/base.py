@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "grants",
     "cpo",
     "finance",
+    "directory",
     "reporting",
     "demo",
 ]
