@@ -38,7 +38,11 @@ CONTRACTS_PER_PAGE = 50
 def contract_list(request: HttpRequest) -> HttpResponse:
     contracts = contracts_readable_by(user_of(request)).prefetch_related("qpvs")
     page = Paginator(contracts, CONTRACTS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "contracts/contract_list.html", {"contracts": page})
+    return render(
+        request,
+        "contracts/contract_list.html",
+        {"contracts": page, "can_manage": can_manage_contracts(user_of(request))},
+    )
 
 
 @login_required
