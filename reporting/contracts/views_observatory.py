@@ -14,7 +14,7 @@ from core.errors import DomainError
 from core.forms import add_domain_error
 
 from .common import get_contract, user_of
-from .documents import render_odt, render_pdf
+from .documents import render_docx, render_odt, render_pdf
 from .forms import IndicatorImportForm
 from .observatory import charts_for
 from .report import annual_report
@@ -58,17 +58,22 @@ def observatory(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+REPORT_FORMATS = {
+    "pdf": (render_pdf, "application/pdf"),
+    "odt": (render_odt, "application/vnd.oasis.opendocument.text"),
+    "docx": (
+        render_docx,
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ),
+}
+
+
 @login_required
 def annual_report_download(request: HttpRequest, pk: int, year: int, fmt: str) -> HttpResponse:
     contract = get_contract(request, pk)
-    if year not in contract.years or fmt not in ("pdf", "odt"):
+    if year not in contract.years or fmt not in REPORT_FORMATS:
         raise Http404
-    doc = annual_report(contract, year)
-    if fmt == "pdf":
-        response = HttpResponse(render_pdf(doc), content_type="application/pdf")
-    else:
-        response = HttpResponse(
-            render_odt(doc), content_type="application/vnd.oasis.opendocument.text"
-        )
+    render, content_type = REPORT_FORMATS[fmt]
+    response = HttpResponse(render(annual_report(contract, year)), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="rapport-annuel-{year}.{fmt}"'
     return response

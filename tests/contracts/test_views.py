@@ -219,7 +219,7 @@ def _upload(text: str):
     return SimpleUploadedFile("valeurs.csv", text.encode(), content_type="text/csv")
 
 
-def test_annual_report_pdf_and_odt(
+def test_annual_report_pdf_odt_and_docx(
     client, manager, citizen, agreement, signed, parts, qpvs, commitments, indicator
 ):
     from contracts.services_observatory import indicator_set_value
@@ -249,7 +249,25 @@ def test_annual_report_pdf_and_odt(
 
     content = zipfile.ZipFile(io.BytesIO(odt.content)).read("content.xml").decode()
     assert "Le conseil salue les permanences." in content
+    docx = client.get(reverse("contracts:annual_report", args=[signed.pk, 2026, "docx"]))
+    assert docx["Content-Type"].endswith("wordprocessingml.document")
+    from xml.etree import ElementTree
+
+    archive = zipfile.ZipFile(io.BytesIO(docx.content))
+    assert {"[Content_Types].xml", "word/document.xml", "word/styles.xml"} <= set(
+        archive.namelist()
+    )
+    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    root = ElementTree.fromstring(archive.read("word/document.xml"))  # well-formed XML
+    words = "".join(t.text or "" for t in root.iter(f"{w}t"))
+    assert "Rapport annuel politique de la ville 2026" in words
+    assert "Le conseil salue les permanences." in words
+    assert root.find(f".//{w}tbl") is not None  # the tables are real Word tables
     assert (
         client.get(reverse("contracts:annual_report", args=[signed.pk, 2031, "pdf"])).status_code
+        == 404
+    )
+    assert (
+        client.get(reverse("contracts:annual_report", args=[signed.pk, 2026, "doc"])).status_code
         == 404
     )
