@@ -14,3 +14,8 @@ class ReportingConfig(AppConfig):
         from .resources_directory import register_datasets
 
         register_datasets(DATASETS)
+        from contracts.services_report import register_report_builder
+
+        from .contracts.views_report import build_report
+
+        register_report_builder(build_report)

@@ -274,3 +274,27 @@ def render_docx(doc: Doc) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, content)
     return buffer.getvalue()
+
+
+def doc_to_json(doc: Doc) -> dict[str, Any]:
+    """A document as JSON (to freeze an approved report); `doc_from_json` gives it back."""
+    return {
+        "title": doc.title,
+        "subtitle": doc.subtitle,
+        "author": doc.author,
+        "doc_date": doc.doc_date.isoformat(),
+        "blocks": [[kind, value] for kind, value in doc.blocks],
+    }
+
+
+def doc_from_json(data: dict[str, Any]) -> Doc:
+    blocks: list[tuple[str, Any]] = []
+    for kind, value in data.get("blocks", []):
+        blocks.append((kind, (value[0], value[1]) if kind == "t" else value))
+    return Doc(
+        title=data.get("title", ""),
+        subtitle=data.get("subtitle", ""),
+        author=data.get("author", "Pluriel"),
+        doc_date=datetime.date.fromisoformat(data.get("doc_date", "2000-01-01")),
+        blocks=blocks,
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_manage, views_observatory, views_steering
+from . import views, views_manage, views_observatory, views_report, views_steering
 
 app_name = "contracts"
 urlpatterns = [
@@ -26,6 +26,16 @@ urlpatterns = [
         name="meeting_minutes",
     ),
     path("<int:pk>/observatoire/", views_observatory.observatory, name="observatory"),
+    path(
+        "<int:pk>/rapport-annuel/<int:year>/soumettre/",
+        views_report.report_submit,
+        name="report_submit",
+    ),
+    path(
+        "<int:pk>/rapport-annuel/<int:year>/approuver/",
+        views_report.report_approve,
+        name="report_approve",
+    ),
     path(
         "<int:pk>/rapport-annuel/<int:year>.<str:fmt>",
         views_observatory.annual_report_download,

@@ -8,13 +8,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from contracts.models import AnnualReport, AnnualReportState
 from contracts.selectors import can_manage_contracts
 from contracts.services_observatory import indicator_values_import
 from core.errors import DomainError
 from core.forms import add_domain_error
 
 from .common import get_contract, user_of
-from .documents import render_docx, render_odt, render_pdf
+from .documents import doc_from_json, render_docx, render_odt, render_pdf
 from .forms import IndicatorImportForm
 from .observatory import charts_for
 from .report import annual_report
@@ -74,6 +75,11 @@ def annual_report_download(request: HttpRequest, pk: int, year: int, fmt: str) -
     if year not in contract.years or fmt not in REPORT_FORMATS:
         raise Http404
     render, content_type = REPORT_FORMATS[fmt]
-    response = HttpResponse(render(annual_report(contract, year)), content_type=content_type)
+    approved = AnnualReport.objects.filter(
+        contract=contract, year=year, state=AnnualReportState.APPROVED
+    ).first()
+    # Once approved, the report is the frozen version, whatever the data says since.
+    doc = doc_from_json(approved.frozen) if approved else annual_report(contract, year)
+    response = HttpResponse(render(doc), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="rapport-annuel-{year}.{fmt}"'
     return response
