@@ -247,7 +247,9 @@ def sheet_update(*, actor: User, sheet: ExperienceSheet, **changes: Any) -> Expe
                     raise DomainError(_("Texte trop long."), field=name)
             values[name] = value
         # A contact typed without consent is refused; consent withdrawn erases the contact.
-        typed = {k: values[k] for k in ("contact_name", "contact_email") if k in changes}
+        typed: dict[str, Any] = {
+            k: values[k] for k in ("contact_name", "contact_email") if k in changes
+        }
         errors = _check_contact(
             {
                 "contact_name": "",

@@ -12,15 +12,19 @@ from calls.models import Programme
 from contracts.models import Commitment, Contract, Part, Signatory
 from core.models import QPV, Funder, Pillar, TransitionTheme
 
-YEAR = {"min_value": 2000, "max_value": 2100}
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 class ContractForm(forms.Form):
     name = forms.CharField(label=_("Intitulé"), max_length=200)
     epci_name = forms.CharField(label=_("Intercommunalité (EPCI)"), max_length=200)
     epci_siren = forms.CharField(label=_("SIREN de l'EPCI"), max_length=9, required=False)
-    first_year = forms.IntegerField(label=_("Première année"), **YEAR)
-    last_year = forms.IntegerField(label=_("Dernière année"), **YEAR)
+    first_year = forms.IntegerField(
+        label=_("Première année"), min_value=FIRST_YEAR, max_value=LAST_YEAR
+    )
+    last_year = forms.IntegerField(
+        label=_("Dernière année"), min_value=FIRST_YEAR, max_value=LAST_YEAR
+    )
     qpvs = forms.ModelMultipleChoiceField(
         label=_("Quartiers prioritaires"), queryset=QPV.objects.order_by("name")
     )
