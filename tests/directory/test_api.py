@@ -48,6 +48,10 @@ def test_filters(api, published):
     assert ids(qpv="QN99999X") == []
     assert ids(theme="alimentation") == [published.pk]
     assert ids(funding_kind="anti_call") == []
+    assert ids(year=published.year) == [published.pk]
+    for absurd in ({"year": "99999999999999999999"}, {"organisation": "9" * 30}):
+        assert api.get("/api/experience-sheets/", absurd).status_code == 400
+    assert api.get("/api/experience-sheets/99999999999999999999999/").status_code == 404
 
 
 def test_draft_edit_submit_publish(api, evaluation, applicant, instructor):
