@@ -21,3 +21,5 @@ register_action("contracts.decision.reoriented", _("Réorientation de crédits d
 register_action("contracts.indicator.defined", _("Indicateur de l'observatoire défini"))
 register_action("contracts.indicator.value_set", _("Valeur d'indicateur enregistrée"))
 register_action("contracts.opinion.given", _("Avis du conseil citoyen donné"))
+register_action("contracts.annual_report.submitted", _("Rapport annuel soumis pour avis"))
+register_action("contracts.annual_report.approved", _("Rapport annuel approuvé"))

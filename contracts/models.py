@@ -419,3 +419,63 @@ class Opinion(models.Model):
 
 
 ZERO = Decimal("0")
+
+
+class AnnualReportState(models.TextChoices):
+    DRAFT = "draft", _("En préparation")
+    SUBMITTED = "submitted", _("Soumis pour avis")
+    APPROVED = "approved", _("Approuvé")
+
+
+class AnnualReport(models.Model):
+    """The approval cycle of one year's report (CGCT art. L. 1111-2, décret n° 2015-1118;
+    docs/domain.md §8): submitted to the steering committee and the conseils citoyens, who have
+    at least one month to answer (no answer counts as favourable), then approved by the council
+    with its deliberation. The approved version is frozen (`frozen`: the document's blocks) and
+    is what every later download gives."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="reports")
+    year = models.PositiveIntegerField(_("année"), validators=YEAR)
+    state = FSMField(
+        _("état"),
+        default=AnnualReportState.DRAFT,
+        choices=AnnualReportState.choices,
+        protected=True,
+    )
+    meeting = models.ForeignKey(
+        Meeting,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("comité de pilotage saisi"),
+    )
+    submitted_on = models.DateField(_("soumis le"), null=True, blank=True)
+    opinions_due_on = models.DateField(_("avis attendus avant le"), null=True, blank=True)
+    approved_on = models.DateField(_("approuvé le"), null=True, blank=True)
+    deliberation_ref = models.CharField(
+        _("référence de la délibération"), max_length=100, blank=True
+    )
+    frozen = models.JSONField(_("version approuvée"), default=dict, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("rapport annuel")
+        verbose_name_plural = _("rapports annuels")
+        ordering = ["contract", "year"]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "year"], name="one_report_per_year")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract} — {self.year}"
+
+    @transition(field=state, source=AnnualReportState.DRAFT, target=AnnualReportState.SUBMITTED)
+    def submit(self) -> None:
+        """Sent for opinions (steering committee, conseils citoyens, municipal councils)."""
+
+    @transition(field=state, source=AnnualReportState.SUBMITTED, target=AnnualReportState.APPROVED)
+    def approve(self) -> None:
+        """Approved by the community council: frozen from now on."""

@@ -43,6 +43,9 @@ def reset_demo() -> int:
         from demo.contracts import reset_contract_demo
 
         reset_contract_demo()
+        from demo.directory import reset_directory_demo
+
+        reset_directory_demo()
         from demo.finance import reset_finance_demo
 
         reset_finance_demo(programmes)

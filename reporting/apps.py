@@ -10,3 +10,12 @@ class ReportingConfig(AppConfig):
 
     def ready(self) -> None:
         from . import jobs  # noqa: F401 - registers the background-job runners
+        from .resources import DATASETS
+        from .resources_directory import register_datasets
+
+        register_datasets(DATASETS)
+        from contracts.services_report import register_report_builder
+
+        from .contracts.views_report import build_report
+
+        register_report_builder(build_report)

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "grants",
     "cpo",
     "finance",
+    "directory",
     "reporting",
     "demo",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import zipfile
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -164,3 +165,136 @@ def render_odt(doc: Doc) -> bytes:
     buffer = io.BytesIO()
     odt.write(buffer)
     return buffer.getvalue()
+
+
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+PKG_NS = "http://schemas.openxmlformats.org/package/2006"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+DOCX_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml"
+XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+DOCX_STYLES = (
+    XML_HEAD + f'<w:styles xmlns:w="{W_NS}">'
+    '<w:docDefaults><w:rPrDefault><w:rPr><w:rFonts w:ascii="Calibri" w:hAnsi="Calibri"/>'
+    '<w:sz w:val="20"/><w:lang w:val="fr-FR"/></w:rPr></w:rPrDefault></w:docDefaults>'
+    '<w:style w:type="paragraph" w:default="1" w:styleId="Normal"><w:name w:val="Normal"/>'
+    '<w:pPr><w:spacing w:after="80"/></w:pPr></w:style>'
+    '<w:style w:type="paragraph" w:styleId="Title"><w:name w:val="Title"/>'
+    '<w:basedOn w:val="Normal"/><w:rPr><w:b/><w:sz w:val="36"/></w:rPr></w:style>'
+    '<w:style w:type="paragraph" w:styleId="Heading1"><w:name w:val="heading 1"/>'
+    '<w:basedOn w:val="Normal"/><w:pPr><w:keepNext/><w:spacing w:before="240" w:after="80"/>'
+    '<w:outlineLvl w:val="0"/></w:pPr><w:rPr><w:b/><w:sz w:val="26"/></w:rPr></w:style>'
+    '<w:style w:type="table" w:styleId="Grid"><w:name w:val="Table Grid"/><w:tblPr><w:tblBorders>'
+    + "".join(
+        f'<w:{side} w:val="single" w:sz="4" w:space="0" w:color="999999"/>'
+        for side in ("top", "left", "bottom", "right", "insideH", "insideV")
+    )
+    + "</w:tblBorders></w:tblPr></w:style></w:styles>"
+)
+
+
+def _w_text(text: str) -> str:
+    """Runs of one paragraph: newlines become line breaks; XML-escaped."""
+    lines = str(text).split("\n")
+    return "<w:br/>".join(f'<w:t xml:space="preserve">{escape(line)}</w:t>' for line in lines)
+
+
+def _w_para(text: str, style: str = "", bold: bool = False) -> str:
+    ppr = f'<w:pPr><w:pStyle w:val="{style}"/></w:pPr>' if style else ""
+    rpr = "<w:rPr><w:b/></w:rPr>" if bold else ""
+    return f"<w:p>{ppr}<w:r>{rpr}{_w_text(text)}</w:r></w:p>"
+
+
+def render_docx(doc: Doc) -> bytes:
+    """The same blocks as an editable Word document (Office Open XML, ISO/IEC 29500), written
+    directly: python-docx would bring lxml into the shared environment, which changes how openpyxl
+    parses the imported spreadsheets (docs/decisions/2026-12-07-annual-report-docx-approval.md)."""
+    body = [_w_para(doc.title, "Title")]
+    if doc.subtitle:
+        body.append(_w_para(doc.subtitle))
+    for kind, value in doc.blocks:
+        if kind == "h":
+            body.append(_w_para(value, "Heading1"))
+        elif kind == "p":
+            body.append(_w_para(value))
+        else:
+            header, rows = value
+            grid = "".join("<w:gridCol/>" for _ in header)
+            trs = [
+                "<w:tr><w:trPr><w:tblHeader/></w:trPr>"
+                + "".join(f"<w:tc>{_w_para(h, bold=True)}</w:tc>" for h in header)
+                + "</w:tr>"
+            ]
+            trs += [
+                "<w:tr>" + "".join(f"<w:tc>{_w_para(c)}</w:tc>" for c in row) + "</w:tr>"
+                for row in rows
+            ]
+            body.append(
+                '<w:tbl><w:tblPr><w:tblStyle w:val="Grid"/><w:tblW w:w="5000" w:type="pct"/>'
+                f"</w:tblPr><w:tblGrid>{grid}</w:tblGrid>{''.join(trs)}</w:tbl>"
+            )
+            body.append("<w:p/>")
+    document = (
+        XML_HEAD + f'<w:document xmlns:w="{W_NS}"><w:body>{"".join(body)}'
+        '<w:sectPr><w:pgSz w:w="11906" w:h="16838"/><w:pgMar w:top="1134" w:right="1134" '
+        'w:bottom="1134" w:left="1134" w:header="567" w:footer="567" w:gutter="0"/></w:sectPr>'
+        "</w:body></w:document>"
+    )
+    core = (
+        XML_HEAD + '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/'
+        'metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:dcterms="http://purl.org/dc/terms/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        f"<dc:title>{escape(doc.title)}</dc:title><dc:creator>{escape(doc.author)}</dc:creator>"
+        f'<dcterms:created xsi:type="dcterms:W3CDTF">{doc.doc_date.isoformat()}T00:00:00Z'
+        "</dcterms:created></cp:coreProperties>"
+    )
+    parts = {
+        "[Content_Types].xml": XML_HEAD + f'<Types xmlns="{PKG_NS}/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/word/document.xml" ContentType="{DOCX_MAIN}.document.main+xml"/>'
+        f'<Override PartName="/word/styles.xml" ContentType="{DOCX_MAIN}.styles+xml"/>'
+        '<Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-'
+        'package.core-properties+xml"/></Types>',
+        "_rels/.rels": XML_HEAD + f'<Relationships xmlns="{PKG_NS}/relationships">'
+        f'<Relationship Id="rId1" Type="{REL_NS}/officeDocument" Target="word/document.xml"/>'
+        '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/'
+        'relationships/metadata/core-properties" Target="docProps/core.xml"/></Relationships>',
+        "word/_rels/document.xml.rels": XML_HEAD + f'<Relationships xmlns="{PKG_NS}/relationships">'
+        f'<Relationship Id="rId1" Type="{REL_NS}/styles" Target="styles.xml"/></Relationships>',
+        "word/document.xml": document,
+        "word/styles.xml": DOCX_STYLES,
+        "docProps/core.xml": core,
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in parts.items():
+            # A fixed date: the same report gives the same bytes.
+            info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+def doc_to_json(doc: Doc) -> dict[str, Any]:
+    """A document as JSON (to freeze an approved report); `doc_from_json` gives it back."""
+    return {
+        "title": doc.title,
+        "subtitle": doc.subtitle,
+        "author": doc.author,
+        "doc_date": doc.doc_date.isoformat(),
+        "blocks": [[kind, value] for kind, value in doc.blocks],
+    }
+
+
+def doc_from_json(data: dict[str, Any]) -> Doc:
+    blocks: list[tuple[str, Any]] = []
+    for kind, value in data.get("blocks", []):
+        blocks.append((kind, (value[0], value[1]) if kind == "t" else value))
+    return Doc(
+        title=data.get("title", ""),
+        subtitle=data.get("subtitle", ""),
+        author=data.get("author", "Pluriel"),
+        doc_date=datetime.date.fromisoformat(data.get("doc_date", "2000-01-01")),
+        blocks=blocks,
+    )

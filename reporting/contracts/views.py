@@ -38,7 +38,11 @@ CONTRACTS_PER_PAGE = 50
 def contract_list(request: HttpRequest) -> HttpResponse:
     contracts = contracts_readable_by(user_of(request)).prefetch_related("qpvs")
     page = Paginator(contracts, CONTRACTS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "contracts/contract_list.html", {"contracts": page})
+    return render(
+        request,
+        "contracts/contract_list.html",
+        {"contracts": page, "can_manage": can_manage_contracts(user_of(request))},
+    )
 
 
 @login_required
@@ -54,6 +58,7 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if year:
         commitments = commitments.filter(year=year)
     opinions = Opinion.objects.filter(contract=contract).select_related("qpv", "part")
+    reports = {r.year: r for r in contract.reports.all()}
     context = {
         "contract": contract,
         "parts": contract.parts.prefetch_related("programmes"),
@@ -66,6 +71,7 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "year": year,
         "opinions": opinions,
         "versions": contract.versions.all(),
+        "report_years": [(y, reports.get(y)) for y in contract.years],
         "meetings": contract.meetings.all(),
         "can_manage": can_manage_contracts(user),
         "can_steer": can_steer(user, contract),

@@ -8,13 +8,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from contracts.models import AnnualReport, AnnualReportState
 from contracts.selectors import can_manage_contracts
 from contracts.services_observatory import indicator_values_import
 from core.errors import DomainError
 from core.forms import add_domain_error
 
 from .common import get_contract, user_of
-from .documents import render_odt, render_pdf
+from .documents import doc_from_json, render_docx, render_odt, render_pdf
 from .forms import IndicatorImportForm
 from .observatory import charts_for
 from .report import annual_report
@@ -58,17 +59,27 @@ def observatory(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+REPORT_FORMATS = {
+    "pdf": (render_pdf, "application/pdf"),
+    "odt": (render_odt, "application/vnd.oasis.opendocument.text"),
+    "docx": (
+        render_docx,
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ),
+}
+
+
 @login_required
 def annual_report_download(request: HttpRequest, pk: int, year: int, fmt: str) -> HttpResponse:
     contract = get_contract(request, pk)
-    if year not in contract.years or fmt not in ("pdf", "odt"):
+    if year not in contract.years or fmt not in REPORT_FORMATS:
         raise Http404
-    doc = annual_report(contract, year)
-    if fmt == "pdf":
-        response = HttpResponse(render_pdf(doc), content_type="application/pdf")
-    else:
-        response = HttpResponse(
-            render_odt(doc), content_type="application/vnd.oasis.opendocument.text"
-        )
+    render, content_type = REPORT_FORMATS[fmt]
+    approved = AnnualReport.objects.filter(
+        contract=contract, year=year, state=AnnualReportState.APPROVED
+    ).first()
+    # Once approved, the report is the frozen version, whatever the data says since.
+    doc = doc_from_json(approved.frozen) if approved else annual_report(contract, year)
+    response = HttpResponse(render(doc), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="rapport-annuel-{year}.{fmt}"'
     return response

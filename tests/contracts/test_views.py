@@ -251,7 +251,7 @@ def test_observatory_import_reads_files_as_people_have_them(
     assert IndicatorValue.objects.get(year=2025).value == Decimal("29.5")
 
 
-def test_annual_report_pdf_and_odt(
+def test_annual_report_pdf_odt_and_docx(
     client, manager, citizen, agreement, signed, parts, qpvs, commitments, indicator
 ):
     from contracts.services_observatory import indicator_set_value
@@ -281,7 +281,25 @@ def test_annual_report_pdf_and_odt(
 
     content = zipfile.ZipFile(io.BytesIO(odt.content)).read("content.xml").decode()
     assert "Le conseil salue les permanences." in content
+    docx = client.get(reverse("contracts:annual_report", args=[signed.pk, 2026, "docx"]))
+    assert docx["Content-Type"].endswith("wordprocessingml.document")
+    from xml.etree import ElementTree
+
+    archive = zipfile.ZipFile(io.BytesIO(docx.content))
+    assert {"[Content_Types].xml", "word/document.xml", "word/styles.xml"} <= set(
+        archive.namelist()
+    )
+    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    root = ElementTree.fromstring(archive.read("word/document.xml"))  # well-formed XML
+    words = "".join(t.text or "" for t in root.iter(f"{w}t"))
+    assert "Rapport annuel politique de la ville 2026" in words
+    assert "Le conseil salue les permanences." in words
+    assert root.find(f".//{w}tbl") is not None  # the tables are real Word tables
     assert (
         client.get(reverse("contracts:annual_report", args=[signed.pk, 2031, "pdf"])).status_code
+        == 404
+    )
+    assert (
+        client.get(reverse("contracts:annual_report", args=[signed.pk, 2026, "doc"])).status_code
         == 404
     )

@@ -35,3 +35,25 @@ def test_demo_contract(client):
     page = client.get(f"/contrats/{contract.pk}/")
     assert page.status_code == 200
     assert page.context["follow"].total.committed > 0
+
+
+def test_demo_directory(client):
+    """A few opted-in actors and published sheets, one more waiting for review; idempotent."""
+    from directory.models import ExperienceSheet, SheetState
+    from directory.selectors import listed_actors
+
+    call_command("demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    published = ExperienceSheet.objects.filter(state=SheetState.PUBLISHED)
+    assert published.count() == 2
+    assert ExperienceSheet.objects.filter(state=SheetState.SUBMITTED).count() == 1
+    assert listed_actors().exists()
+    assert AuditLog.objects.filter(action="directory.sheet.published").count() == 2
+    call_command("demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert ExperienceSheet.objects.count() == 3
+    sheet = published.first()
+    assert client.get(f"/experiences/{sheet.pk}/").status_code == 200
+    from django.utils.html import escape
+
+    assert escape(sheet.title) in client.get("/experiences/").content.decode()
+    actor = listed_actors().first()
+    assert client.get(f"/annuaire/{actor.pk}/").status_code == 200

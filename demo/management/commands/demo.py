@@ -88,6 +88,9 @@ class Command(BaseCommand):
             from demo.contracts import load_contract_demo
 
             built["contract"] = load_contract_demo(ctx)
+            from demo.directory import load_directory_demo
+
+            built["directory"] = load_directory_demo(ctx)
             if created:
                 spread_dates(ctx)
         self.stdout.write(
