@@ -31,14 +31,42 @@ class Msg:
 
     def __init__(self, msgid: str, /, **params: Any) -> None:
         object.__setattr__(self, "msgid", msgid)
-        object.__setattr__(self, "params", {k: str(v) for k, v in params.items()})
+        object.__setattr__(
+            self,
+            "params",
+            {k: v if isinstance(v, Msg) else str(v) for k, v in params.items()},
+        )
+
+    @classmethod
+    def of_label(cls, label: Any) -> Msg:
+        """A choice's label (`TextChoices`, marked with gettext_lazy) as a message rendered later:
+        French is the source language, so the French text is the message id."""
+        with translation.override(settings.LANGUAGE_CODE):
+            return cls(str(label))
 
     def render(self) -> str:
         text = gettext(self.msgid)
-        return text % dict(self.params) if self.params else text
+        if not self.params:
+            return text
+        return text % {k: v.render() if isinstance(v, Msg) else v for k, v in self.params.items()}
 
     def as_json(self) -> list[Any]:
-        return [self.msgid, dict(self.params)]
+        return [
+            self.msgid,
+            {k: v.as_json() if isinstance(v, Msg) else v for k, v in self.params.items()},
+        ]
+
+    @classmethod
+    def from_json(cls, stored: Any) -> Msg:
+        """The message `as_json` stored (a parameter may itself be a stored message)."""
+        msgid, params = stored[0], dict(stored[1] or {})
+        return cls(
+            msgid,
+            **{
+                k: cls.from_json(v) if isinstance(v, list) and len(v) == 2 else v
+                for k, v in params.items()
+            },
+        )
 
 
 Text = str | Msg
@@ -48,7 +76,7 @@ def render_stored(stored: Any, fallback: str) -> str:
     """Render a message stored by `Msg.as_json` in the active language (else the fallback)."""
     if isinstance(stored, list) and len(stored) == 2 and isinstance(stored[0], str):
         try:
-            return Msg(stored[0], **dict(stored[1] or {})).render()
+            return Msg.from_json(stored).render()
         except (KeyError, ValueError, TypeError):
             return fallback
     return fallback

@@ -2,7 +2,7 @@
 the association applies, the instructor asks for completion and instructs, the committee decides,
 the association sees the grant. Labels and button names, not CSS internals.
 
-Screenshots of every main page land in /tmp/pluriel-shots/ (see helpers.screenshot)."""
+Screenshots of every main page land in browser-shots/ (git-ignored; see helpers.screenshot)."""
 
 from __future__ import annotations
 
