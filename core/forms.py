@@ -9,7 +9,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import password_validators_help_text_html
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -312,7 +312,7 @@ def error_summary(*forms_or_formsets: Any, intro: str = "") -> list[dict[str, st
                 continue
             rows += [{"message": str(m), "href": ""} for m in form.non_field_errors()]
             for name in form.errors:
-                if name == forms.forms.NON_FIELD_ERRORS or name not in form.fields:
+                if name == NON_FIELD_ERRORS or name not in form.fields:
                     continue
                 anchor = field_anchor(form[name])
                 href = f"#{anchor}" if anchor else ""

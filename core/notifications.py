@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from typing import Any, Union
 
 from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.formats import number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -23,18 +25,36 @@ from .models import Notification, User
 
 
 @dataclass(frozen=True)
+class Euros:
+    """An amount parameter of a `Msg`, written the reader's way when rendered: « 1 250,50 € » in
+    French, « €1,250.50 » in English."""
+
+    amount: Decimal
+
+    def render(self) -> str:
+        figure = number_format(self.amount, decimal_pos=2, use_l10n=True, force_grouping=True)
+        return gettext("%(amount)s €") % {"amount": figure}
+
+    def as_json(self) -> dict[str, str]:
+        return {"euros": str(self.amount)}
+
+
+Param = Union["Msg", Euros, str]
+
+
+@dataclass(frozen=True)
 class Msg:
     """A translatable message rendered later, in the recipient's language."""
 
     msgid: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Param] = field(default_factory=dict)
 
     def __init__(self, msgid: str, /, **params: Any) -> None:
         object.__setattr__(self, "msgid", msgid)
         object.__setattr__(
             self,
             "params",
-            {k: v if isinstance(v, Msg) else str(v) for k, v in params.items()},
+            {k: v if isinstance(v, Msg | Euros) else str(v) for k, v in params.items()},
         )
 
     @classmethod
@@ -48,25 +68,29 @@ class Msg:
         text = gettext(self.msgid)
         if not self.params:
             return text
-        return text % {k: v.render() if isinstance(v, Msg) else v for k, v in self.params.items()}
+        return text % {
+            k: v.render() if isinstance(v, Msg | Euros) else v for k, v in self.params.items()
+        }
 
     def as_json(self) -> list[Any]:
         return [
             self.msgid,
-            {k: v.as_json() if isinstance(v, Msg) else v for k, v in self.params.items()},
+            {k: v.as_json() if isinstance(v, Msg | Euros) else v for k, v in self.params.items()},
         ]
 
     @classmethod
     def from_json(cls, stored: Any) -> Msg:
         """The message `as_json` stored (a parameter may itself be a stored message)."""
         msgid, params = stored[0], dict(stored[1] or {})
-        return cls(
-            msgid,
-            **{
-                k: cls.from_json(v) if isinstance(v, list) and len(v) == 2 else v
-                for k, v in params.items()
-            },
-        )
+        return cls(msgid, **{k: _param_from_json(v) for k, v in params.items()})
+
+
+def _param_from_json(value: Any) -> Param:
+    if isinstance(value, list) and len(value) == 2:
+        return Msg.from_json(value)
+    if isinstance(value, dict) and "euros" in value:
+        return Euros(Decimal(value["euros"]))
+    return str(value)
 
 
 Text = str | Msg
@@ -77,7 +101,7 @@ def render_stored(stored: Any, fallback: str) -> str:
     if isinstance(stored, list) and len(stored) == 2 and isinstance(stored[0], str):
         try:
             return Msg.from_json(stored).render()
-        except (KeyError, ValueError, TypeError):
+        except (KeyError, ValueError, TypeError, ArithmeticError):
             return fallback
     return fallback
 

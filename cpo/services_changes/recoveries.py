@@ -17,7 +17,7 @@ from core.errors import DomainError, TransitionNotAllowed
 from core.fsm import apply_transition, lock
 from core.models import User
 from core.money import CENT
-from core.notifications import Msg, notify
+from core.notifications import Euros, Msg, notify
 
 from ..models import (
     Agreement,
@@ -147,7 +147,7 @@ def recovery_issue(
             title=Msg(
                 gettext_noop("Convention %(ref)s : reversement de %(amount)s demandé sur %(year)s"),
                 ref=agreement.reference,
-                amount=_eur(amount),
+                amount=Euros(amount),
                 year=fiscal_year,
             ),
             url=reverse("cpo:agreement_detail", args=[agreement.pk]),

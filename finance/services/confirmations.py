@@ -19,13 +19,13 @@ from django.utils.translation import gettext_noop
 from core.clock import now
 from core.fsm import apply_transition
 from core.models import Membership, User
-from core.notifications import Msg, notify
+from core.notifications import Euros, Msg, notify
 from cpo.models import Instalment
 from cpo.models import InstalmentState as I  # noqa: N817
 from cpo.transitions import instalments_transition
 from finance.models import PaymentRun, PaymentRunItem
 
-from .common import ROW, RS, ItemStatus, _entry, _eur
+from .common import ROW, RS, ItemStatus, _entry
 
 
 def confirmations_apply_rows(
@@ -159,7 +159,7 @@ def _notify_paid(paid: Sequence[Mapping[str, Any]], wanted: dict[int, dict[str, 
             users=members[organisation_id],
             title=Msg(
                 gettext_noop("Paiement de %(amount)s effectué le %(date)s"),
-                amount=_eur(amount),
+                amount=Euros(amount),
                 date=paid_on.strftime("%d/%m/%Y"),
             ),
             body=Msg(gettext_noop("Le virement a été confirmé par la comptabilité.")),

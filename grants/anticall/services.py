@@ -24,11 +24,10 @@ from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.fsm import apply_transition, lock
 from core.identifiers import compact, validate_siret
 from core.models import Funder, Organisation, Role, User
-from core.notifications import Msg, Text, notify
+from core.notifications import Euros, Msg, Text, notify
 from core.permissions import has_role, is_member, organisation_ids_of
 from core.references import next_reference
 
-from ..eligibility import euros
 from ..models import (
     Application,
     ApplicationKind,
@@ -522,7 +521,7 @@ def _application_from_candidacy(
                 Msg(gettext_noop("Votre prototype est financé")),
                 Msg(
                     gettext_noop("Montant accordé : %(amount)s. Dossier %(ref)s."),
-                    amount=euros(amount),
+                    amount=Euros(amount),
                     ref=application.reference,
                 ),
                 url=f"/anti-appels/structures/{candidacy.pk}/",

@@ -33,7 +33,7 @@ from core.errors import DomainError, TransitionNotAllowed
 from core.fsm import apply_transition
 from core.models import User
 from core.money import split_exact
-from core.notifications import Msg, Text, notify
+from core.notifications import Euros, Msg, Text, notify
 
 from ..eligibility import euros
 from ..models import Application, ApplicationState, ApplicationYear
@@ -213,7 +213,7 @@ def application_grant(
         )
         notice = approval.notice or Notice(
             Msg(gettext_noop("Subvention accordée : dossier %(ref)s"), ref=application.reference),
-            Msg(gettext_noop("Montant accordé : %(amount)s."), amount=euros(amount)),
+            Msg(gettext_noop("Montant accordé : %(amount)s."), amount=Euros(amount)),
         )
         notify(
             users=application.organisation.members.all(),

@@ -456,10 +456,10 @@ def test_payment_notification_is_in_the_members_language(
     apply_file(confirmation=check)
     row = Notification.objects.get(user=applicant, url="/conventions/paiements/")
     assert (
-        row.title.startswith("Payment of ")
+        row.title.startswith("Payment of €45,000.00 made on ")
         and row.body == "The transfer has been confirmed by accounting."
     )
     with translation.override("fr"):
-        assert row.display_title.startswith("Paiement de ")
+        assert row.display_title.startswith("Paiement de 45\xa0000,00 € effectué le ")
     (email,) = [m for m in mail.outbox if m.to == [applicant.email] and "Payment" in m.subject]
     assert "https://pluriel.example.org/conventions/paiements/" in email.body
