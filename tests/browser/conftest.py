@@ -65,7 +65,8 @@ AXE_RUNNER = """
               + `on ${document.location.pathname}${document.location.search}: ${node.html.slice(0, 200)}`);
           }
         }
-        window.__axeChecked = true;
+        window.__axeViolations = results.violations.map((v) => `${v.id} (${v.impact}) ${v.help}: `
+          + v.nodes.map((node) => node.target.join(" ")).join(", "));
         resolve(results.violations.length);
       }, (error) => { console.error(`AXE_PREFIX axe could not run: ${error}`); resolve(-1); });
     });
@@ -106,7 +107,8 @@ def assert_accessible(page) -> None:
     page.wait_for_load_state("load")
     found = page.evaluate("() => window.__axeDone")
     assert found is not None, f"axe did not run on {page.url}"
-    assert found == 0, f"{found} axe violation(s) on {page.url} (see the console errors)"
+    details = page.evaluate("() => window.__axeViolations || []")
+    assert found == 0, f"{found} axe violation(s) on {page.url}: {details}"
 
 
 def assert_no_axe_violation(violations: list[str]) -> None:
