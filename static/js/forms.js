@@ -1,10 +1,22 @@
-/* Forms (no dependency): the error summary takes the focus so that it is read first, and a long
+/* Forms (no dependency): the error summary takes the focus so that it is read first (its links put
+   the focus in their field), and a long
    list of checkboxes (core.forms.CheckboxList) gets a search field that hides the options that do
    not match (accents and case ignored). Without JavaScript the whole list stays visible. */
 (function () {
   "use strict";
   var summary = document.getElementById("error-summary");
-  if (summary) { summary.focus(); }
+  if (summary) {
+    summary.focus();
+    // A link of the summary puts the keyboard in its field, not only the page's scroll.
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest("a[href^='#']");
+      var field = link && document.getElementById(link.getAttribute("href").slice(1));
+      if (!field) { return; }
+      event.preventDefault();
+      field.scrollIntoView({ block: "center" });
+      field.focus();
+    });
+  }
 
   function fold(text) {
     return (text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().trim();
