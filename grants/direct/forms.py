@@ -11,7 +11,6 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from calls.models import Programme
-from core.forms import CheckboxList
 from core.models import QPV, Organisation, Pillar
 from core.search import search_organisations_by_name_or_siret
 
@@ -58,8 +57,7 @@ class DirectAwardForm(forms.Form):
         QPV.objects.all(),
         label=_("Quartiers prioritaires ciblés"),
         required=False,
-        widget=CheckboxList,
-        help_text=_("Cochez un ou plusieurs quartiers."),
+        help_text=_("Maintenez Ctrl (ou Cmd) pour en choisir plusieurs."),
     )
     pillar = forms.ModelChoiceField(
         Pillar.objects.all(),

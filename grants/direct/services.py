@@ -8,7 +8,6 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 
 from calls.models import Programme
 from core.audit import audit_log
@@ -16,7 +15,7 @@ from core.clock import now
 from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.fsm import apply_transition, lock
 from core.models import Organisation, Role, User
-from core.notifications import Msg, notify
+from core.notifications import notify
 from core.permissions import has_role
 
 from ..models import Application, ApplicationKind, ApplicationState, ApplicationYear
@@ -83,10 +82,8 @@ def direct_award_open(
         if managers:
             notify(
                 users=managers,
-                title=Msg(
-                    gettext_noop("Attribution hors appel à décider : %(ref)s"),
-                    ref=application.reference,
-                ),
+                title=_("Attribution hors appel à décider : %(ref)s")
+                % {"ref": application.reference},
                 body=application.urgency_reason,
                 url=f"/dossiers/{application.pk}/",
             )
