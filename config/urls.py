@@ -49,6 +49,7 @@ urlpatterns = [
     path("pilotage/", include("reporting.urls")),
     path("contrats/", include("reporting.contracts.urls")),
     path("donnees/", include("reporting.urls_public")),
+    path("vos-donnees/", include("reporting.urls_privacy")),
 ]
 
 # The bare view of bench/load.py (the ceiling of the stack); never on unless BENCH_VIEWS is set.

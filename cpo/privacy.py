@@ -7,7 +7,7 @@ import datetime
 
 from django.db.models import F, Q, QuerySet
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from core.audit import audit_log_many
 from core.models import Membership, Organisation, User
@@ -120,21 +120,21 @@ def register() -> None:
     register_rule(
         RetentionRule(
             code=CONTACTS_RULE,
-            data=_lazy(
+            data=gettext_lazy(
                 "Contacts des organisations qui ne sont plus financées (e-mail, téléphone, "
                 "nom et qualité du représentant·e légal·e)"
             ),
-            duration=_lazy(
+            duration=gettext_lazy(
                 "5 ans après la fin de la dernière convention ou la dernière activité d'un dossier"
             ),
             days=5 * 365,
-            legal_basis=_lazy(
+            legal_basis=gettext_lazy(
                 "Mission d'intérêt public : contrôle de l'emploi des subventions versées "
                 "(loi n° 2000-321 art. 10) pendant la prescription de l'action en reversement "
                 "(code civil art. 2224 : 5 ans)"
             ),
             action="anonymise",
-            kept=_lazy(
+            kept=gettext_lazy(
                 "L'identité légale de l'organisation (nom, SIRET, RNA, forme, siège), "
                 "ses dossiers, décisions, conventions et montants"
             ),

@@ -8,7 +8,7 @@ import datetime
 
 from django.db.models import F, Q, QuerySet
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from core.audit import audit_log_many
 from core.clock import now
@@ -144,16 +144,18 @@ def register() -> None:
     register_rule(
         RetentionRule(
             code=PROFILE_RULE,
-            data=_lazy(
+            data=gettext_lazy(
                 "Coordonnées bancaires (IBAN, BIC) des organisations aux conventions closes"
             ),
-            duration=_lazy("1 an après la fin de la dernière convention, rien ne restant à payer"),
+            duration=gettext_lazy(
+                "1 an après la fin de la dernière convention, rien ne restant à payer"
+            ),
             days=365,
-            legal_basis=_lazy(
+            legal_basis=gettext_lazy(
                 "Exécution des conventions (RGPD art. 6-1-e) : verser les subventions"
             ),
             action="delete",
-            kept=_lazy(
+            kept=gettext_lazy(
                 "Les copies dans les paiements effectués (règle suivante), les montants et "
                 "les décisions ; qui a modifié l'IBAN et quand (journal d'audit, IBAN masqué)"
             ),
@@ -165,17 +167,17 @@ def register() -> None:
     register_rule(
         RetentionRule(
             code=PAYMENTS_RULE,
-            data=_lazy(
+            data=gettext_lazy(
                 "IBAN et BIC copiés dans les paiements et les fichiers transmis à la comptabilité"
             ),
-            duration=_lazy("10 ans après le solde du lot de paiement"),
+            duration=gettext_lazy("10 ans après le solde du lot de paiement"),
             days=ACCOUNTING_YEARS * 365,
-            legal_basis=_lazy(
+            legal_basis=gettext_lazy(
                 "Obligation légale : pièces justificatives de la comptabilité publique "
                 "(décret n° 2012-1246 ; code de commerce art. L123-22)"
             ),
             action="delete",
-            kept=_lazy(
+            kept=gettext_lazy(
                 "Chaque paiement (bénéficiaire, SIRET, montant, date, convention, échéance, "
                 "n° EJ) et l'empreinte SHA-256 du fichier transmis"
             ),

@@ -6,7 +6,7 @@ import datetime
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from calls.models import Call
 from core.models import Membership, User
@@ -139,12 +139,12 @@ def register() -> None:
     register_rule(
         RetentionRule(
             code="grants.drafts",
-            data=_lazy("Dossiers jamais déposés (brouillons) et leurs pièces"),
-            duration=_lazy("2 ans sans modification"),
+            data=gettext_lazy("Dossiers jamais déposés (brouillons) et leurs pièces"),
+            duration=gettext_lazy("2 ans sans modification"),
             days=2 * 365,
-            legal_basis=_lazy("Exécution du service (RGPD art. 6-1-e)"),
+            legal_basis=gettext_lazy("Exécution du service (RGPD art. 6-1-e)"),
             action="delete",
-            kept=_lazy("Rien"),
+            kept=gettext_lazy("Rien"),
             app="grants",
             apply=_delete_stale_drafts,
             hold=_open_file_hold,
@@ -153,19 +153,19 @@ def register() -> None:
     register_rule(
         RetentionRule(
             code="grants.closed_files",
-            data=_lazy(
+            data=gettext_lazy(
                 "Pièces des dossiers refusés, irrecevables, classés sans suite ou retirés "
                 "(devis, courriers, réponses aux demandes de compléments)"
             ),
-            duration=_lazy("2 ans après la décision ou le retrait"),
+            duration=gettext_lazy("2 ans après la décision ou le retrait"),
             days=2 * 365,
-            legal_basis=_lazy(
+            legal_basis=gettext_lazy(
                 "Mission d'intérêt public (RGPD art. 6-1-e) : répondre à un recours contre la "
                 "décision (code de justice administrative art. R421-1) et éclairer une nouvelle "
                 "demande"
             ),
             action="delete",
-            kept=_lazy(
+            kept=gettext_lazy(
                 "Le dossier lui-même : organisation, projet, montant demandé, décision et sa "
                 "motivation, historique"
             ),
@@ -176,18 +176,18 @@ def register() -> None:
     register_rule(
         RetentionRule(
             code="grants.panels",
-            data=_lazy(
+            data=gettext_lazy(
                 "Membres des panels d'habitant·es (nom, e-mail) et, pour un vote non secret, "
                 "le lien entre leur bulletin et leurs choix"
             ),
-            duration=_lazy("1 an après la clôture du vote, l'appel décidé"),
+            duration=gettext_lazy("1 an après la clôture du vote, l'appel décidé"),
             days=365,
-            legal_basis=_lazy(
+            legal_basis=gettext_lazy(
                 "Mission d'intérêt public (RGPD art. 6-1-e) : participation des habitant·es "
                 "(loi n° 2014-173 art. 7, conseils citoyens) ; délai de recours contre la décision"
             ),
             action="anonymise",
-            kept=_lazy(
+            kept=gettext_lazy(
                 "Le registre des votant·es (sièges anonymes, participation, quorum), les "
                 "bulletins sans lien avec leur auteur·e, les résultats ; un vote secret n'est "
                 "jamais relié à personne"
