@@ -5,6 +5,7 @@ payment records (docs/domain.md §1, §5 and §10)."""
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.db.models import F, Q, QuerySet
 from django.utils.translation import gettext as _
@@ -85,17 +86,18 @@ def payments_apply(cutoff: datetime.datetime) -> int:
         | ~Q(export_csv="")
         | ~Q(export_xlsx="")
     )
-    entries = []
-    items = 0
+    entries: list[dict[str, Any]] = []
+    items = deleted_files = 0
     for run in runs.order_by("pk"):
         count = (
             PaymentRunItem.objects.filter(run=run).exclude(iban="", bic="").update(iban="", bic="")
         )
-        files = []
+        files: list[str] = []
         for field in (run.export_csv, run.export_xlsx):
             if field:
-                files.append(field.name.rsplit("/", 1)[-1])
+                files.append((field.name or "").rsplit("/", 1)[-1])
                 field.delete(save=False)
+        deleted_files += len(files)
         PaymentRun.objects.filter(pk=run.pk).update(export_csv="", export_xlsx="")
         items += count
         entries.append(
@@ -107,7 +109,7 @@ def payments_apply(cutoff: datetime.datetime) -> int:
             }
         )
     audit_log_many(actor=None, model=PaymentRun, action="core.retention.deleted", entries=entries)
-    return items + sum(len(e["payload"]["files"]) for e in entries)
+    return items + deleted_files
 
 
 def bank_details_hold(user: User) -> str | None:
