@@ -7,8 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-SRC=pluriel_backup_src
-DST=pluriel_backup_dst
+SRC=${BACKUP_SRC_DB:-pluriel_backup_src}  # own names: several checkouts may share a server
+DST=${BACKUP_DST_DB:-pluriel_backup_dst}
 WORK=$(mktemp -d)
 export DJANGO_SETTINGS_MODULE=config.settings.dev
 trap 'rm -rf "$WORK"' EXIT

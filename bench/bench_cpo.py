@@ -119,10 +119,20 @@ def main() -> None:
     parser.add_argument(
         "--trace-alloc", action="store_true", help="also measure Python allocations (slower)"
     )
+    parser.add_argument(
+        "--unchained",
+        action="store_true",
+        help="reference run without the audit hash chain (bench/audit_reference.py)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("DATABASE_URL", DEFAULT_PG)
     url = prepare_database(argparse.Namespace(sqlite=False))
     setup_django(url)
+    if args.unchained:
+        from audit_reference import disable_chain
+
+        disable_chain()
+        print("Audit chain DISABLED (reference run: rows without hash nor seal)")
 
     from django.db import connection
 

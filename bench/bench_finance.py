@@ -533,6 +533,11 @@ def main() -> None:
         action="store_true",
         help="part (a) with the proposed fixes (audit rows by COPY, export rows by values_list)",
     )
+    parser.add_argument(
+        "--unchained",
+        action="store_true",
+        help="reference run without the audit hash chain (bench/audit_reference.py)",
+    )
     args = parser.parse_args()
     # The jobs run in-process: no broker, whatever the environment says.
     os.environ.pop("CELERY_BROKER_URL", None)
@@ -540,6 +545,11 @@ def main() -> None:
     os.environ.setdefault("DATABASE_URL", DEFAULT_PG)
     url = prepare_database(argparse.Namespace(sqlite=False))
     setup_django(url)
+    if args.unchained:
+        from audit_reference import disable_chain
+
+        disable_chain()
+        print("Audit chain DISABLED (reference run: rows without hash nor seal)")
     import logging
 
     logging.getLogger("celery").setLevel(logging.WARNING)

@@ -51,6 +51,7 @@ urlpatterns = [
     path("donnees/", include("reporting.urls_public")),
     path("", include("reporting.urls_directory")),
     path("", include("directory.urls")),
+    path("vos-donnees/", include("reporting.urls_privacy")),
 ]
 
 # The bare view of bench/load.py (the ceiling of the stack); never on unless BENCH_VIEWS is set.

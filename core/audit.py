@@ -109,13 +109,19 @@ def audit_log_many(
     with transaction.atomic():
         txid = chain_prepare(values)
         if len(values) > COPY_ABOVE:
-            # Large set-based jobs (payment runs, daily job): COPY on PostgreSQL, ~3× faster.
-            from .bulk import copy_insert
+            # Large set-based jobs (payment runs, daily job): COPY on PostgreSQL, ~3× faster. The
+            # payload goes in as the canonical JSON the content hash was computed from.
+            from .bulk import RawJSON, copy_insert
 
+            for v in values:
+                if "payload_json" in v:
+                    v["payload"] = RawJSON(v.pop("payload_json"))
             copy_insert(
                 AuditLog, CHAINED_COLUMNS, ([v[c] for c in CHAINED_COLUMNS] for v in values)
             )
         else:
+            for v in values:
+                v.pop("payload_json", None)
             AuditLog.objects.bulk_create([AuditLog(**v) for v in values], batch_size=2000)
         chain_finish(txid)
     return len(values)

@@ -22,6 +22,12 @@ register_action("core.user.api_token_revoked", _("Jeton d'API personnel révoqu�
 register_action("core.user.created_by_sso", _("Compte créé par authentification unique"))
 
 register_action("core.retention.applied", _("Durée de conservation appliquée"))
+register_action(
+    "core.retention.anonymised", _("Données personnelles anonymisées au terme de leur conservation")
+)
+register_action(
+    "core.retention.deleted", _("Données personnelles supprimées au terme de leur conservation")
+)
 register_action("core.erasure.requested", _("Demande d'effacement reçue"))
 register_action("core.erasure.done", _("Données personnelles effacées"))
 register_action("core.erasure.refused", _("Demande d'effacement refusée"))

@@ -15,6 +15,12 @@ from typing import Any, cast
 from django.db import connection, models
 
 
+class RawJSON(str):
+    """A JSON column's value already encoded (valid JSON text): copied as is, not dumped again."""
+
+    __slots__ = ()
+
+
 def copy_insert(
     model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> int:
@@ -39,10 +45,19 @@ def copy_insert(
                 if json_columns:
                     row = list(row)
                     for i in json_columns:
-                        row[i] = json.dumps(row[i])
+                        if not isinstance(row[i], RawJSON):
+                            row[i] = json.dumps(row[i])
                 copy.write_row(row)
                 count += 1
         return count
+    if json_columns:
+        rows = (
+            tuple(
+                json.loads(v) if i in json_columns and isinstance(v, RawJSON) else v
+                for i, v in enumerate(row)
+            )
+            for row in rows
+        )
     objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
     model.objects.bulk_create(objects, batch_size=2000)  # type: ignore[attr-defined]
     return len(objects)

@@ -10,4 +10,6 @@ class CpoConfig(AppConfig):
     verbose_name = _("Conventions et paiements")
 
     def ready(self) -> None:
-        from . import audit_actions  # noqa: F401
+        from . import audit_actions, privacy  # noqa: F401
+
+        privacy.register()  # retention rule of organisations' contacts (core.privacy)

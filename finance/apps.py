@@ -13,8 +13,9 @@ class FinanceConfig(AppConfig):
         from core.services import register_bank_details_hook
         from cpo.hooks import register_agreement_stopped_hook
 
-        from . import audit_actions, confirmations  # noqa: F401
+        from . import audit_actions, confirmations, privacy  # noqa: F401
         from .services import bank_details_changed, instalments_withdraw_from_open_runs
 
         register_bank_details_hook(bank_details_changed)
         register_agreement_stopped_hook(instalments_withdraw_from_open_runs)
+        privacy.register()  # retention rules of bank details (core.privacy)

@@ -181,3 +181,61 @@ def test_anchor_task_is_scheduled_daily(settings):
 def test_rows_written_by_the_services_are_chained(organisation, applicant):
     f.ApplicationFactory(organisation=organisation)
     assert chain_verify().ok
+
+
+def test_the_batch_hash_is_the_rows_canonical_hash():
+    """hash_batch (set-based writes) builds the same bytes as content_digest, whatever the text
+    (accents, quotes, control characters) and payload (nested, floats, keys out of order)."""
+    import datetime
+
+    from core.audit_chain import hash_batch
+
+    stamp = datetime.datetime(2026, 12, 7, 1, 2, 3, 456789, tzinfo=datetime.UTC)
+    rows = [
+        {
+            "actor_id": 7,
+            "content_type_id": 12,
+            "object_id": str(i),
+            "object_repr": name,
+            "action": "cpo.instalment.paid",
+            "source_state": "in_run",
+            "target_state": "paid",
+            "reason": reason,
+            "payload": payload,
+            "created_at": stamp,
+        }
+        for i, (name, reason, payload) in enumerate(
+            [
+                ("ECH-2026-000001", "", {}),
+                ("Crèche « Les Lutins »", 'dit "non"\n\t\\', {"b": 1.0, "a": [1.5, {"z": None}]}),
+                ("\u2028é\x00", "€", {"amount": "1250.50", "nested": {"k": [True, 2.0]}}),
+            ]
+        )
+    ]
+    hash_batch(rows)
+    for row in rows:
+        assert row["content_hash"] == content_digest(row)
+        assert json.loads(row["payload_json"]) == row["payload"]
+    actorless = [{**rows[0], "actor_id": None}, {**rows[1], "actor_id": None}]
+    hash_batch(actorless)
+    assert [r["content_hash"] for r in actorless] == [content_digest(r) for r in actorless]
+
+
+def test_a_copied_batch_stores_the_hashed_payload_and_verifies():
+    organisation = f.OrganisationFactory()
+    with transaction.atomic():
+        audit_log_many(
+            actor=None,
+            model=Organisation,
+            action="core.organisation.updated",
+            entries=[
+                {"object_id": organisation.pk, "object_repr": "é", "payload": {"n": i, "x": 1.0}}
+                for i in range(COPY_ABOVE + 3)
+            ],
+        )
+    stored = AuditLog.objects.filter(action="core.organisation.updated").order_by("id")
+    assert stored.count() == COPY_ABOVE + 3 and stored.last().payload == {
+        "n": COPY_ABOVE + 2,
+        "x": 1,
+    }
+    assert chain_verify().ok
