@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .auth import throttled_message
 from .errors import DomainError, TransitionNotAllowed
+from .limits import PASSWORD_TEXT
 from .models import DocumentKind, Organisation, Role
 from .services import INVITABLE_ROLES
 
@@ -53,6 +54,13 @@ class DateInput(forms.DateInput):
 
 class LoginForm(AuthenticationForm):
     """Email + password. Says plainly when the account is throttled or not yet confirmed."""
+
+    # As AuthenticationForm's, with a length limit (issue 11).
+    password = forms.CharField(
+        max_length=PASSWORD_TEXT,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
 
     error_messages = {
         **AuthenticationForm.error_messages,
@@ -114,12 +122,14 @@ class SignupForm(forms.Form):
         help_text=_("Un lien de confirmation y sera envoyé."),
     )
     password = forms.CharField(
+        max_length=PASSWORD_TEXT,
         label=_("Mot de passe"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=password_help(),
     )
     password_confirm = forms.CharField(
+        max_length=PASSWORD_TEXT,
         label=_("Confirmation du mot de passe"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
@@ -260,12 +270,14 @@ class InvitationSignupForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
     )
     password = forms.CharField(
+        max_length=PASSWORD_TEXT,
         label=_("Mot de passe"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=password_help(),
     )
     password_confirm = forms.CharField(
+        max_length=PASSWORD_TEXT,
         label=_("Confirmation du mot de passe"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
