@@ -106,7 +106,7 @@ class ContractIndicatorValueSerializer(StrictModelSerializer[IndicatorValue]):
 class ContractIndicatorSerializer(StrictModelSerializer[Indicator]):
     values = ContractIndicatorValueSerializer(many=True, read_only=True)
     qpv: serializers.SlugRelatedField[QPV] = serializers.SlugRelatedField(
-        read_only=True, slug_field="code"
+        read_only=True, slug_field="code", allow_null=True
     )
 
     class Meta:

@@ -319,6 +319,36 @@ class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):  # type:
         return super().to_internal_value(data)
 
 
+class StrictDecimalFieldExtension(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    """The schema of a strict decimal says what it accepts: at least one digit, no sign when it
+    cannot be negative (drf-spectacular's default pattern also matches "" and "-")."""
+
+    target_class = StrictDecimalField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        field = self.target
+        if "pattern" in schema and field.max_whole_digits is not None:
+            sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
+            places = rf"(?:\.\d{{1,{field.decimal_places}}})?" if field.decimal_places else ""
+            schema["pattern"] = rf"^{sign}\d{{1,{max(field.max_whole_digits, 1)}}}{places}$"
+        return schema
+
+
+class StrictPrimaryKeyRelatedFieldExtension(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    """An id in a body is an integer from 1 to 2⁶³ − 1, as the schema now says."""
+
+    target_class = StrictPrimaryKeyRelatedField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if schema.get("type") == "integer" and direction == "request":
+            schema.update(minimum=1, maximum=MAX_ID)
+        return schema
+
+
 def reject_negative_zero(value: Any) -> None:
     """`-0` (or `-0.00`) is not an amount: a sign on zero is refused rather than silently dropped."""
     if value is not None and value == 0 and value.is_signed():

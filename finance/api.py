@@ -24,6 +24,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
@@ -39,7 +40,7 @@ from rest_framework.routers import BaseRouter
 from rest_framework.serializers import BaseSerializer
 
 from core.api_filters import StrictFilterSet, StrictIntegerFilter, year_filter
-from core.api_views import R400, R403, R404, R409
+from core.api_views import R400, R403, R404, R409, ErrorSerializer
 from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.models import BackgroundJob, Role, User
 from core.permissions import has_role
@@ -553,9 +554,16 @@ class PaymentRunViewSet(
         responses={
             201: PaymentConfirmationSerializer,
             400: OpenApiResponse(
-                ConfirmationRejectedSerializer,
+                # Either body: a file with line errors (`ConfirmationRejected`, code
+                # `invalid_file`) or a refusal before reading it (`Error`: format, size).
+                PolymorphicProxySerializer(
+                    component_name="ConfirmationUploadError",
+                    serializers=[ConfirmationRejectedSerializer, ErrorSerializer],
+                    resource_type_field_name=None,
+                ),
                 description=_lazy(
-                    "Fichier refusé : erreurs par ligne, ou illisible (colonnes manquantes…)."
+                    "Fichier refusé : erreurs par ligne (`ConfirmationRejected`), ou refusé avant "
+                    "lecture (format, taille : `Error`)."
                 ),
             ),
             403: R403,

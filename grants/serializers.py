@@ -321,6 +321,7 @@ class ApplicationUpdateSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         min_value=0,
+        max_value=2_147_483_647,  # the column is a 32-bit integer
         error_messages={
             "invalid": _("Saisissez un nombre entier."),
             "min_value": _("Le nombre ne peut pas être négatif."),

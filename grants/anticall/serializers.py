@@ -299,6 +299,8 @@ class CandidacyStartPrototypingInput(serializers.Serializer):
         required=False,
         allow_null=True,
         default=None,
+        min_value=1,
+        max_value=120,
         error_messages=INT_ERRORS,
         help_text=_("Durée en jours (1 à 120) ; 15 par défaut."),
     )
@@ -331,6 +333,8 @@ class CandidacyFundInput(serializers.Serializer):
     duration_years = StrictIntegerField(
         required=False,
         default=1,
+        min_value=1,
+        max_value=5,
         error_messages=INT_ERRORS,
         help_text=_("Durée en années (1 à 5)."),
     )
