@@ -121,7 +121,7 @@ def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # a loaded CI machine boots gunicorn slowly
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/schema/", timeout=10):
