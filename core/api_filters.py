@@ -30,7 +30,7 @@ class StrictIntegerFormField(forms.IntegerField):
             return None
         if not _INTEGER.match(str(value).strip()):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        return super().to_python(value)  # type: ignore[no-any-return]
+        return super().to_python(value)
 
 
 class StrictIntegerFilter(django_filters.NumberFilter):  # type: ignore[misc]  # untyped library

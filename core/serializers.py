@@ -287,7 +287,7 @@ class StrictDecimalField(serializers.DecimalField):
                 self.fail("invalid")
         elif not _DECIMAL.match(str(data).strip()):
             self.fail("invalid")
-        return super().to_internal_value(data)  # type: ignore[no-any-return]
+        return super().to_internal_value(data)
 
 
 class MoneyField(StrictDecimalField):

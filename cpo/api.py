@@ -66,7 +66,7 @@ WRITE_RESPONSES = {400: R400, 403: R403, 404: R404, 409: R409}
 RECOVERY_OPS = tuple(RECOVERY_INPUTS)
 
 
-class AgreementFilter(StrictFilterSet):  # type: ignore[misc]  # django-filter is untyped
+class AgreementFilter(StrictFilterSet):
     state = django_filters.ChoiceFilter(choices=AgreementState.choices, label=_lazy("État"))
     programme = StrictIntegerFilter(field_name="programme", label=_lazy("Programme (identifiant)"))
     organisation = StrictIntegerFilter(

@@ -110,7 +110,7 @@ def sees_bank_details(request: Request) -> bool:
 # --------------------------------------------------------------------------- instalments
 
 
-class FinanceInstalmentFilter(StrictFilterSet):  # type: ignore[misc]  # django-filter is untyped
+class FinanceInstalmentFilter(StrictFilterSet):
     # distinct=False: no join can repeat a row, and DISTINCT would sort every matching row.
     state = django_filters.MultipleChoiceFilter(
         choices=InstalmentState.choices, distinct=False, label=_lazy("État (plusieurs possibles)")
@@ -226,7 +226,7 @@ class FinanceInstalmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[In
 # --------------------------------------------------------------------------- payment runs
 
 
-class PaymentRunFilter(StrictFilterSet):  # type: ignore[misc]  # django-filter is untyped
+class PaymentRunFilter(StrictFilterSet):
     state = django_filters.ChoiceFilter(choices=PaymentRunState.choices, label=_lazy("État"))
     fiscal_year = year_filter(field_name="fiscal_year", label=_lazy("Exercice"))
 
@@ -235,7 +235,7 @@ class PaymentRunFilter(StrictFilterSet):  # type: ignore[misc]  # django-filter 
         fields = ["state", "fiscal_year"]
 
 
-class ItemStatusFilter(StrictFilterSet):  # type: ignore[misc]  # django-filter is untyped
+class ItemStatusFilter(StrictFilterSet):
     status = django_filters.ChoiceFilter(
         choices=PaymentRunItem.Status.choices, label=_lazy("Statut du paiement")
     )
@@ -705,7 +705,7 @@ class FiscalYearViewSet(viewsets.ViewSet):
 # --------------------------------------------------------------------------- the association's
 
 
-class MyPaymentFilter(StrictFilterSet):  # type: ignore[misc]  # django-filter is untyped
+class MyPaymentFilter(StrictFilterSet):
     agreement = StrictIntegerFilter(field_name="agreement", label=_lazy("Convention (identifiant)"))
     fiscal_year = year_filter(field_name="year__fiscal_year", label=_lazy("Exercice"))
     stage = django_filters.ChoiceFilter(
