@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     SQLite does not rebuild the tables (which would drop the triggers some of them carry)."""
 
     dependencies = [
-        ("grants", "0005_bulk_actions"),
+        ("grants", "0006_vote_imports"),
     ]
 
     operations = [
