@@ -22,7 +22,7 @@ from .serializers import (
     CallTransitionInputSerializer,
     ProgrammeSerializer,
 )
-from .services import call_transition
+from .services import call_transition, call_transition_check_permission
 
 
 @extend_schema_view(
@@ -85,6 +85,7 @@ class CallViewSet(viewsets.ReadOnlyModelViewSet):
     def transition(self, request: Request, pk: str | None = None, name: str = "") -> Response:
         """Publish, open, close, deliberate, decide or archive the call (programme managers)."""
         call = self.get_object()
+        call_transition_check_permission(request.user)  # the permission before the body
         data = CallTransitionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         call = call_transition(

@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
+from core.limits import LONG_TEXT, SHORT_TEXT
 from core.models import QPV, BudgetLine, DocumentKind, Funder, Invitation, Pillar
 
 
@@ -41,7 +42,7 @@ class Programme(models.Model):
         related_name="managed_programmes",
         verbose_name=_("responsables"),
     )
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(_("description"), blank=True, max_length=LONG_TEXT)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -88,7 +89,7 @@ class Call(models.Model):
         _("mode"), max_length=30, choices=CallMode.choices, default=CallMode.PROJECT_CALL
     )
     title = models.CharField(_("titre"), max_length=255)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(_("description"), blank=True, max_length=LONG_TEXT)
     state = FSMField(_("état"), default=CallState.DRAFT, choices=CallState.choices, protected=True)
     opens_at = models.DateTimeField(_("ouverture des candidatures"))
     closes_at = models.DateTimeField(_("clôture des candidatures"))
@@ -227,13 +228,13 @@ class Need(models.Model):
         QPV, on_delete=models.PROTECT, related_name="needs", verbose_name=_("quartier")
     )
     title = models.CharField(_("besoin"), max_length=255)
-    description = models.TextField(_("description"))
+    description = models.TextField(_("description"), max_length=LONG_TEXT)
     raised_by = models.CharField(
         _("repéré par"),
         max_length=200,
         help_text=_("Partenaire ou acteur qui a fait remonter le besoin."),
     )
-    evidence = models.TextField(_("éléments probants"), blank=True)
+    evidence = models.TextField(_("éléments probants"), blank=True, max_length=LONG_TEXT)
     state = models.CharField(
         _("état"), max_length=12, choices=State.choices, default=State.RECORDED
     )
@@ -281,7 +282,7 @@ class Challenge(models.Model):
         QPV, on_delete=models.PROTECT, related_name="challenges", verbose_name=_("quartier")
     )
     title = models.CharField(_("solution attendue"), max_length=255)
-    description = models.TextField(_("description"))
+    description = models.TextField(_("description"), max_length=SHORT_TEXT)
     source = models.CharField(
         _("origine"), max_length=10, choices=Source.choices, default=Source.PANEL
     )
@@ -296,7 +297,7 @@ class Challenge(models.Model):
     moderated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    moderation_note = models.TextField(_("motif de modération"), blank=True)
+    moderation_note = models.TextField(_("motif de modération"), blank=True, max_length=SHORT_TEXT)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from core.serializers import FunderSerializer, NamedChoiceField
+from core.limits import SHORT_TEXT
+from core.serializers import FunderSerializer, NamedChoiceField, StrictModelSerializer
 
 from .models import Call, CallMode, CallState, Programme, ScoringCriterion
 from .services import CALL_TRANSITION_ACTIONS
@@ -13,7 +14,7 @@ from .services import CALL_TRANSITION_ACTIONS
 CALL_TRANSITION_NAMES = list(CALL_TRANSITION_ACTIONS)
 
 
-class ProgrammeSerializer(serializers.ModelSerializer):
+class ProgrammeSerializer(StrictModelSerializer):
     funders = FunderSerializer(many=True, read_only=True)
 
     class Meta:
@@ -22,14 +23,14 @@ class ProgrammeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ScoringCriterionSerializer(serializers.ModelSerializer):
+class ScoringCriterionSerializer(StrictModelSerializer):
     class Meta:
         model = ScoringCriterion
         fields = ["id", "label", "weight", "max_score", "position"]
         read_only_fields = fields
 
 
-class CallSerializer(serializers.ModelSerializer):
+class CallSerializer(StrictModelSerializer):
     """A call as the public sees it: dates, envelope and eligibility rules."""
 
     mode = NamedChoiceField(choices=CallMode.choices, enum_name="CallModeEnum", read_only=True)
@@ -70,6 +71,7 @@ class CallSerializer(serializers.ModelSerializer):
 
 class CallTransitionInputSerializer(serializers.Serializer):
     reason = serializers.CharField(
+        max_length=SHORT_TEXT,
         required=False,
         allow_blank=True,
         default="",

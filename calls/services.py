@@ -25,15 +25,21 @@ CALL_TRANSITION_ACTIONS = {
 }
 
 
+def call_transition_check_permission(actor: User | None) -> None:
+    """Programme managers only change a call's state; the scheduler (actor None) may too. The API
+    calls it before reading the body, so the answer never depends on the body (issue 11)."""
+    if actor is not None and not has_role(actor, Role.PROGRAMME_MANAGER):
+        raise PermissionDenied(
+            _("Seul·e un·e responsable de programme peut modifier l'état d'un appel.")
+        )
+
+
 def call_transition(*, call: Call, name: str, actor: User | None, reason: str = "") -> Call:
     """Move a call through its life (draft → published → open → closed → deliberating → decided →
     archived). Programme managers only; the scheduler (actor None) may open and close."""
     if name not in CALL_TRANSITION_ACTIONS:
         raise DomainError(_("Action inconnue."))
-    if actor is not None and not has_role(actor, Role.PROGRAMME_MANAGER):
-        raise PermissionDenied(
-            _("Seul·e un·e responsable de programme peut modifier l'état d'un appel.")
-        )
+    call_transition_check_permission(actor)
     with transaction.atomic():
         call = lock(call)
         if name == "publish" and call.closes_at <= call.opens_at:

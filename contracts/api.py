@@ -16,7 +16,9 @@ from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 
 from core.api_views import R400, R403, R404
+from core.limits import LONG_TEXT
 from core.models import QPV, User
+from core.serializers import StrictDecimalField, StrictModelSerializer
 
 from . import services as cs
 from .models import Commitment, Contract, Indicator, IndicatorValue, Part, Signatory
@@ -24,19 +26,19 @@ from .selectors import contracts_readable_by
 from .services_observatory import indicator_set_value
 
 
-class ContractPartSerializer(serializers.ModelSerializer[Part]):
+class ContractPartSerializer(StrictModelSerializer[Part]):
     class Meta:
         model = Part
         fields = ["id", "kind", "title", "position", "programmes"]
 
 
-class ContractSignatorySerializer(serializers.ModelSerializer[Signatory]):
+class ContractSignatorySerializer(StrictModelSerializer[Signatory]):
     class Meta:
         model = Signatory
         fields = ["id", "name", "role", "funder"]
 
 
-class ContractSerializer(serializers.ModelSerializer[Contract]):
+class ContractSerializer(StrictModelSerializer[Contract]):
     parts = ContractPartSerializer(many=True, read_only=True)
     signatories = ContractSignatorySerializer(many=True, read_only=True)
     qpvs: serializers.SlugRelatedField[QPV] = serializers.SlugRelatedField(
@@ -61,7 +63,7 @@ class ContractSerializer(serializers.ModelSerializer[Contract]):
         ]
 
 
-class ContractCommitmentSerializer(serializers.ModelSerializer[Commitment]):
+class ContractCommitmentSerializer(StrictModelSerializer[Commitment]):
     class Meta:
         model = Commitment
         fields = [
@@ -84,25 +86,27 @@ class ContractCommitmentSerializer(serializers.ModelSerializer[Commitment]):
 
 
 class ContractCommitmentReportSerializer(serializers.Serializer[Any]):
-    note = serializers.CharField()
-    realised_amount = serializers.DecimalField(
+    note = serializers.CharField(
+        max_length=LONG_TEXT,
+    )
+    realised_amount = StrictDecimalField(
         max_digits=14, decimal_places=2, required=False, allow_null=True
     )
-    realised_value = serializers.DecimalField(
+    realised_value = StrictDecimalField(
         max_digits=14, decimal_places=2, required=False, allow_null=True
     )
 
 
-class ContractIndicatorValueSerializer(serializers.ModelSerializer[IndicatorValue]):
+class ContractIndicatorValueSerializer(StrictModelSerializer[IndicatorValue]):
     class Meta:
         model = IndicatorValue
         fields = ["year", "value", "source", "measured_on"]
 
 
-class ContractIndicatorSerializer(serializers.ModelSerializer[Indicator]):
+class ContractIndicatorSerializer(StrictModelSerializer[Indicator]):
     values = ContractIndicatorValueSerializer(many=True, read_only=True)
     qpv: serializers.SlugRelatedField[QPV] = serializers.SlugRelatedField(
-        read_only=True, slug_field="code"
+        read_only=True, slug_field="code", allow_null=True
     )
 
     class Meta:

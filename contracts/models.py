@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
 from calls.models import Programme
+from core.limits import LONG_TEXT, SHORT_TEXT
 from core.models import QPV, Funder, Pillar, TransitionTheme
 
 MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
@@ -40,7 +41,10 @@ class Contract(models.Model):
     epci_name = models.CharField(_("intercommunalité (EPCI)"), max_length=200)
     epci_siren = models.CharField(_("SIREN de l'EPCI"), max_length=9, blank=True)
     communes = models.TextField(
-        _("communes signataires"), blank=True, help_text=_("Une commune par ligne.")
+        _("communes signataires"),
+        blank=True,
+        help_text=_("Une commune par ligne."),
+        max_length=SHORT_TEXT,
     )
     qpvs = models.ManyToManyField(QPV, related_name="contracts", verbose_name=_("quartiers"))
     first_year = models.PositiveIntegerField(_("première année"), validators=YEAR)
@@ -48,7 +52,7 @@ class Contract(models.Model):
     state = FSMField(_("état"), default=S.DRAFT, choices=S.choices, protected=True, db_index=True)
     version = models.PositiveSmallIntegerField(_("version"), default=1)
     signed_on = models.DateField(_("signé le"), null=True, blank=True)
-    summary = models.TextField(_("orientations"), blank=True)
+    summary = models.TextField(_("orientations"), blank=True, max_length=LONG_TEXT)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -90,7 +94,7 @@ class ContractVersion(models.Model):
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveSmallIntegerField(_("version"))
-    reason = models.TextField(_("objet"), blank=True)
+    reason = models.TextField(_("objet"), blank=True, max_length=SHORT_TEXT)
     effective_on = models.DateField(_("prend effet le"))
     before = models.JSONField(_("avant"), default=dict)
     after = models.JSONField(_("après"), default=dict)
@@ -245,7 +249,7 @@ class Commitment(models.Model):
     realised_value = models.DecimalField(
         _("valeur atteinte"), max_digits=14, decimal_places=2, null=True, blank=True
     )
-    realised_note = models.TextField(_("réalisation"), blank=True)
+    realised_note = models.TextField(_("réalisation"), blank=True, max_length=LONG_TEXT)
     reported_at = models.DateTimeField(_("déclarée le"), null=True, blank=True)
 
     class Meta:
@@ -277,12 +281,14 @@ class Meeting(models.Model):
     kind = models.CharField(_("instance"), max_length=10, choices=Kind.choices)
     held_on = models.DateField(_("date"))
     state = FSMField(_("état"), default=State.PLANNED, choices=State.choices, protected=True)
-    agenda = models.TextField(_("ordre du jour"), blank=True)
+    agenda = models.TextField(_("ordre du jour"), blank=True, max_length=LONG_TEXT)
     attendees = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="+", verbose_name=_("participant·es")
     )
-    other_attendees = models.TextField(_("autres participant·es"), blank=True)
-    minutes = models.TextField(_("relevé de décisions"), blank=True)
+    other_attendees = models.TextField(
+        _("autres participant·es"), blank=True, max_length=SHORT_TEXT
+    )
+    minutes = models.TextField(_("relevé de décisions"), blank=True, max_length=LONG_TEXT)
 
     class Meta:
         verbose_name = _("instance de pilotage")
@@ -306,7 +312,7 @@ class Decision(models.Model):
 
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="decisions")
     kind = models.CharField(_("nature"), max_length=14, choices=Kind.choices)
-    text = models.TextField(_("décision"))
+    text = models.TextField(_("décision"), max_length=LONG_TEXT)
     part = models.ForeignKey(
         Part, on_delete=models.RESTRICT, null=True, blank=True, verbose_name=_("volet")
     )
@@ -400,7 +406,7 @@ class Opinion(models.Model):
     part = models.ForeignKey(Part, on_delete=models.RESTRICT, related_name="opinions")
     year = models.PositiveIntegerField(_("année"), validators=YEAR)
     assessment = models.CharField(_("appréciation"), max_length=14, choices=Assessment.choices)
-    text = models.TextField(_("avis"))
+    text = models.TextField(_("avis"), max_length=LONG_TEXT)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     given_at = models.DateTimeField(auto_now=True)
 

@@ -52,6 +52,9 @@ IDEMPOTENCY_PARAMETER: dict[str, Any] = {
     ),
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
 }
+# Alternative bodies that overlap (an `Error` also matches a richer error body): `anyOf`, not the
+# `oneOf` drf-spectacular writes for a PolymorphicProxySerializer.
+ANY_OF_COMPONENTS = {"ConfirmationUploadError"}
 METHODS = {"get", "put", "patch", "post", "delete", "head", "options", "trace"}
 
 
@@ -64,7 +67,11 @@ def document_errors(
     result: dict[str, Any], generator: Any, request: Any, public: bool
 ) -> dict[str, Any]:
     """Add the shared error responses and the Error component to the generated schema."""
-    result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components[ERROR_COMPONENT] = ERROR_SCHEMA
+    for name in ANY_OF_COMPONENTS & set(components):
+        if "oneOf" in components[name]:
+            components[name]["anyOf"] = components[name].pop("oneOf")
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             if method not in METHODS:

@@ -41,6 +41,8 @@ from .serializers import (
     OrganisationUpdateSerializer,
     PillarSerializer,
     QPVSerializer,
+    StrictIntegerField,
+    StrictModelSerializer,
     ThemeSerializer,
     TokenRequestSerializer,
     TokenSerializer,
@@ -209,8 +211,8 @@ class TokenViewSet(viewsets.GenericViewSet[Any]):
         return Response({"token": token.key})
 
 
-class JobSerializer(serializers.ModelSerializer[BackgroundJob]):
-    percent = serializers.IntegerField(read_only=True, allow_null=True)
+class JobSerializer(StrictModelSerializer[BackgroundJob]):
+    percent = StrictIntegerField(read_only=True, allow_null=True)
     download = serializers.SerializerMethodField()
 
     class Meta:

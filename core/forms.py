@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .auth import throttled_message
 from .errors import DomainError, TransitionNotAllowed
+from .limits import PASSWORD_TEXT
 from .models import DocumentKind, Organisation, Role
 from .services import INVITABLE_ROLES
 
@@ -107,6 +108,13 @@ class DateInput(forms.DateInput):
 class LoginForm(AuthenticationForm):
     """Email + password. Says plainly when the account is throttled or not yet confirmed."""
 
+    # As AuthenticationForm's, with a length limit (issue 11).
+    password = forms.CharField(
+        max_length=PASSWORD_TEXT,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": _("Adresse e-mail ou mot de passe incorrect."),
@@ -167,12 +175,14 @@ class SignupForm(forms.Form):
         help_text=_("Un lien de confirmation y sera envoyé."),
     )
     password = forms.CharField(
+        max_length=PASSWORD_TEXT,
         label=_("Mot de passe"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=password_help(),
     )
     password_confirm = forms.CharField(
+        max_length=PASSWORD_TEXT,
         label=_("Confirmation du mot de passe"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
@@ -313,12 +323,14 @@ class InvitationSignupForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
     )
     password = forms.CharField(
+        max_length=PASSWORD_TEXT,
         label=_("Mot de passe"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=password_help(),
     )
     password_confirm = forms.CharField(
+        max_length=PASSWORD_TEXT,
         label=_("Confirmation du mot de passe"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),

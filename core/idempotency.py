@@ -23,6 +23,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.authentication import TokenAuthentication
@@ -51,6 +52,21 @@ def _user(request: HttpRequest) -> Any:
         return found[0]
     user = getattr(request, "user", None)
     return user if user is not None and user.is_authenticated else None
+
+
+def _view_handles(request: HttpRequest) -> bool:
+    """Whether the view behind the path answers this method. A method the view does not declare
+    is left to it (405 with its `Allow` header), never stored nor refused as a reused key."""
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return False
+    method = (request.method or "").lower()
+    actions = getattr(match.func, "actions", None)  # a DRF viewset route: {method: action}
+    if actions is not None:
+        return method in actions
+    view_class = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
+    return view_class is None or hasattr(view_class, method)
 
 
 def _fingerprint(request: HttpRequest) -> str:
@@ -87,7 +103,7 @@ class IdempotencyKeyMiddleware:
                 "invalid_idempotency_key",
             )
         user = _user(request)
-        if user is None:
+        if user is None or not _view_handles(request):
             return self.get_response(request)
         fingerprint = _fingerprint(request)
         now = timezone.now()

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from . import identifiers
+from .limits import SHORT_TEXT
 from .uploads import private_upload_path
 
 
@@ -643,7 +644,7 @@ class ErasureRequest(models.Model):
         related_name="erasure_requests",
         verbose_name=_("personne"),
     )
-    reason = models.TextField(_("motif de la demande"))
+    reason = models.TextField(_("motif de la demande"), max_length=SHORT_TEXT)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -654,7 +655,7 @@ class ErasureRequest(models.Model):
     state = models.CharField(
         _("état"), max_length=10, choices=State.choices, default=State.RECEIVED
     )
-    refusal_reason = models.TextField(_("motif du refus"), blank=True)
+    refusal_reason = models.TextField(_("motif du refus"), blank=True, max_length=SHORT_TEXT)
     outcome = models.JSONField(_("résultat"), default=dict, blank=True)
     created_at = models.DateTimeField(_("reçue le"), auto_now_add=True)
     processed_at = models.DateTimeField(_("traitée le"), null=True, blank=True)

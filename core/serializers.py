@@ -3,14 +3,19 @@ audit rows and the token request. Serializers shape data; the rules stay in core
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import math
+import re
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent, build_choice_field
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from .limits import EMAIL_TEXT, PASSWORD_TEXT
 from .models import QPV, AuditLog, Funder, Organisation, Pillar, TransitionTheme, User
 from .permissions import can_see_bank_details
 
@@ -148,6 +153,7 @@ class OrganisationUpdateSerializer(serializers.Serializer[Any]):
         error_messages={"invalid_choice": _("« {input} » n'est pas une forme juridique connue.")},
     )
     email = serializers.EmailField(
+        max_length=EMAIL_TEXT,
         required=False,
         allow_blank=True,
         error_messages={"invalid": _("Saisissez une adresse e-mail valide.")},
@@ -195,10 +201,14 @@ class AuditEntrySerializer(serializers.ModelSerializer[AuditLog]):
 
 class TokenRequestSerializer(serializers.Serializer[Any]):
     email = serializers.EmailField(
-        error_messages={**REQUIRED, "invalid": _("Saisissez une adresse e-mail valide.")}
+        max_length=EMAIL_TEXT,
+        error_messages={**REQUIRED, "invalid": _("Saisissez une adresse e-mail valide.")},
     )
     password = serializers.CharField(
-        trim_whitespace=False, style={"input_type": "password"}, error_messages=REQUIRED
+        max_length=PASSWORD_TEXT,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        error_messages=REQUIRED,
     )
 
 
@@ -206,19 +216,159 @@ class TokenSerializer(serializers.Serializer[Any]):
     token = serializers.CharField(read_only=True)
 
 
+# --------------------------------------------------------------------------- strict numbers
+# One set of number fields for every API input (issue 11): an id or a count is an integer, never
+# `1.5`, `1.0`, `true` or `"1e3"`; an amount has at most two decimals, no sign on zero, no NaN or
+# Infinity. tests/api/test_strict_numbers.py walks every serializer and fails on a number field
+# that is not one of these.
+
+MAX_ID = 2**63 - 1  # ids are 64-bit: a larger number is a 400, never a database error
+_INTEGER = re.compile(r"^-?[0-9]+$")
+_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+
+INTEGER_ERRORS: dict[str, str | StrPromise] = {
+    **REQUIRED,
+    "invalid": _("Saisissez un nombre entier."),
+    "max_value": _("Assurez-vous que cette valeur est inférieure ou égale à {max_value}."),
+    "min_value": _("Assurez-vous que cette valeur est supérieure ou égale à {min_value}."),
+}
+AMOUNT_ERRORS: dict[str, str | StrPromise] = {
+    **REQUIRED,
+    "invalid": _("Saisissez un montant valide (par exemple 1250.50)."),
+    "max_decimal_places": _("Le montant s'exprime au centime près (2 décimales au plus)."),
+    "max_digits": _("Ce montant est trop élevé."),
+    "max_whole_digits": _("Ce montant est trop élevé."),
+    "min_value": _("Le montant ne peut pas être négatif."),
+}
+PK_ERRORS: dict[str, str | StrPromise] = {
+    **REQUIRED,
+    "does_not_exist": _("Élément introuvable (identifiant {pk_value})."),
+    "incorrect_type": _("Identifiant invalide."),
+}
+
+
+def _is_strict_integer(data: Any) -> bool:
+    if isinstance(data, bool):
+        return False
+    return isinstance(data, int) or (isinstance(data, str) and bool(_INTEGER.match(data)))
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer as a JSON integer or a string of digits; `1.5`, `1.0`, `true`, `"1e3"` are
+    refused (DRF's IntegerField accepts `1.0`). Bounded by default to what a 64-bit column holds,
+    which the schema says (`minimum`/`maximum`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_value", MAX_ID)
+        kwargs.setdefault("min_value", -MAX_ID)
+        kwargs["error_messages"] = {**INTEGER_ERRORS, **kwargs.get("error_messages", {})}
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if not _is_strict_integer(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictDecimalField(serializers.DecimalField):
+    """A decimal as a JSON number or a string of digits with an optional point: no exponent, no
+    NaN or Infinity, no sign on zero (`-0`), never more decimals than `decimal_places` (refused,
+    not rounded)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["validators"] = [*kwargs.get("validators", []), reject_negative_zero]
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, bool) or not isinstance(data, int | float | str | Decimal):
+            self.fail("invalid")
+        if isinstance(data, float):
+            if not math.isfinite(data):
+                self.fail("invalid")
+        elif not _DECIMAL.match(str(data).strip()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class MoneyField(StrictDecimalField):
+    """An amount in euros: exact to the cent, sent and returned as a string ("1250.50")."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 12)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs["error_messages"] = {**AMOUNT_ERRORS, **kwargs.get("error_messages", {})}
+        super().__init__(**kwargs)
+
+
+def money(**kwargs: Any) -> MoneyField:
+    """An amount in euros (MoneyField), the spelling the serializers use."""
+    return MoneyField(**kwargs)
+
+
 class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
     """A primary key given as an integer (or a string of digits): `1.5`, `true` or `"1e3"` are
     refused (400) instead of being truncated by the database lookup."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["error_messages"] = {**PK_ERRORS, **kwargs.get("error_messages", {})}
+        super().__init__(**kwargs)
+
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, bool) or not (
-            isinstance(data, int) or (isinstance(data, str) and data.strip().isdigit())
-        ):
+        if not _is_strict_integer(data):
             self.fail("incorrect_type", data_type=type(data).__name__)
         return super().to_internal_value(data)
+
+
+class StrictDecimalFieldExtension(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    """The schema of a strict decimal says what it accepts: at least one digit, no sign when it
+    cannot be negative (drf-spectacular's default pattern also matches "" and "-")."""
+
+    target_class = StrictDecimalField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        field = self.target
+        if "pattern" in schema and field.max_whole_digits is not None:
+            sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
+            places = rf"(?:\.\d{{1,{field.decimal_places}}})?" if field.decimal_places else ""
+            schema["pattern"] = rf"^{sign}\d{{1,{max(field.max_whole_digits, 1)}}}{places}$"
+        return schema
+
+
+class StrictPrimaryKeyRelatedFieldExtension(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    """An id in a body is an integer from 1 to 2⁶³ − 1, as the schema now says."""
+
+    target_class = StrictPrimaryKeyRelatedField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if schema.get("type") == "integer" and direction == "request":
+            schema.update(minimum=1, maximum=MAX_ID)
+        return schema
 
 
 def reject_negative_zero(value: Any) -> None:
     """`-0` (or `-0.00`) is not an amount: a sign on zero is refused rather than silently dropped."""
     if value is not None and value == 0 and value.is_signed():
         raise serializers.ValidationError(_("Un montant nul s'écrit sans signe (0.00)."))
+
+
+_M = TypeVar("_M", bound=models.Model)
+
+
+class StrictModelSerializer(serializers.ModelSerializer[_M]):
+    """A model serializer whose generated number and key fields are the strict ones above."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.IntegerField: StrictIntegerField,
+        models.BigIntegerField: StrictIntegerField,
+        models.SmallIntegerField: StrictIntegerField,
+        models.PositiveIntegerField: StrictIntegerField,
+        models.PositiveSmallIntegerField: StrictIntegerField,
+        models.PositiveBigIntegerField: StrictIntegerField,
+        models.DecimalField: StrictDecimalField,
+    }
+    serializer_related_field = StrictPrimaryKeyRelatedField

@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 from rest_framework.serializers import BaseSerializer
 
+from core.api_filters import StrictFilterSet, StrictIntegerFilter
 from core.api_views import R400, R403, R404, R409
 from core.audit import history_for
 from core.models import User
@@ -65,12 +66,10 @@ WRITE_RESPONSES = {400: R400, 403: R403, 404: R404, 409: R409}
 RECOVERY_OPS = tuple(RECOVERY_INPUTS)
 
 
-class AgreementFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter is untyped
+class AgreementFilter(StrictFilterSet):
     state = django_filters.ChoiceFilter(choices=AgreementState.choices, label=_lazy("État"))
-    programme = django_filters.NumberFilter(
-        field_name="programme", label=_lazy("Programme (identifiant)")
-    )
-    organisation = django_filters.NumberFilter(
+    programme = StrictIntegerFilter(field_name="programme", label=_lazy("Programme (identifiant)"))
+    organisation = StrictIntegerFilter(
         field_name="organisation", label=_lazy("Organisation (identifiant)")
     )
     q = django_filters.CharFilter(

@@ -16,6 +16,7 @@ from calls.models import Programme
 from core.errors import DomainError
 from core.forms import DateInput
 from core.identifiers import validate_ej
+from core.limits import LONG_TEXT, SEARCH_TEXT, SHORT_TEXT
 from core.models import BudgetLine, Funder, Organisation
 from grants.forms import MoneyField
 from grants.models import Application
@@ -111,6 +112,7 @@ class AgreementPrepareForm(forms.Form):
         help_text=_("Échéancier « avance, acompte et solde » seulement."),
     )
     instalment_custom = forms.CharField(
+        max_length=500,
         label=_("Échéancier personnalisé"),
         required=False,
         help_text=_(
@@ -312,7 +314,11 @@ class AgreementFilterForm(forms.Form):
         required=False,
         empty_label=_("Toutes"),
     )
-    q = forms.CharField(label=_("Recherche (référence, objet, organisation)"), required=False)
+    q = forms.CharField(
+        max_length=SEARCH_TEXT,
+        label=_("Recherche (référence, objet, organisation)"),
+        required=False,
+    )
 
     def __init__(self, *args: Any, agreements: QuerySet[Agreement], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -345,12 +351,17 @@ class SignForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label=_("Motif"), widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(
+        max_length=SHORT_TEXT, label=_("Motif"), widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class OptionalReasonForm(forms.Form):
     reason = forms.CharField(
-        label=_("Motif (facultatif)"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        max_length=SHORT_TEXT,
+        label=_("Motif (facultatif)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
 
@@ -358,7 +369,9 @@ class AmendmentForm(forms.Form):
     """« Proposer un avenant »: new amounts of future years, duration, objectives, with a reason."""
 
     reason = forms.CharField(
-        label=_("Motif de l'avenant"), widget=forms.Textarea(attrs={"rows": 3})
+        max_length=SHORT_TEXT,
+        label=_("Motif de l'avenant"),
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     effective_on = forms.DateField(label=_("Prend effet le"), widget=DateInput())
     duration_years = forms.IntegerField(
@@ -369,6 +382,7 @@ class AmendmentForm(forms.Form):
         help_text=_("Laisser vide pour garder la durée."),
     )
     objectives = forms.CharField(
+        max_length=LONG_TEXT,
         label=_("Nouveaux objectifs"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -405,7 +419,9 @@ class AmendmentForm(forms.Form):
 class RecoveryForm(forms.Form):
     fiscal_year = forms.TypedChoiceField(label=_("Exercice"), coerce=int, choices=())
     unspent = MoneyField(label=_("Non consommé ou mal employé (€)"))
-    reason = forms.CharField(label=_("Motif"), widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(
+        max_length=SHORT_TEXT, label=_("Motif"), widget=forms.Textarea(attrs={"rows": 3})
+    )
 
     def __init__(self, *args: Any, fiscal_years: list[int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

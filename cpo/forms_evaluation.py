@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import DateInput
+from core.limits import LONG_TEXT, SHORT_TEXT
 from core.models import OrganisationDocument
 from grants.budget import Account
 from grants.forms import MoneyField
@@ -23,6 +24,7 @@ class EvaluationForm(forms.Form):
     planned amounts and targets come from the application and are not typed again."""
 
     activity_report = forms.CharField(
+        max_length=LONG_TEXT,
         label=_("Rapport d'activité"),
         error_messages={"required": _("Le rapport d'activité est obligatoire.")},
         widget=forms.Textarea(attrs={"rows": 8}),
@@ -146,6 +148,7 @@ class ReviewForm(forms.Form):
         error_messages={"required": _("Choisissez une décision.")},
     )
     comment = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Commentaires"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),

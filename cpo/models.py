@@ -15,6 +15,7 @@ from django_fsm import FSMField, transition
 from calls.models import Programme
 from core.choices import choice_label
 from core.identifiers import validate_ej
+from core.limits import LONG_TEXT, SHORT_TEXT
 from core.models import Funder, Organisation, OrganisationDocument
 from core.uploads import private_upload_path
 from grants.models import Application
@@ -152,7 +153,7 @@ class Agreement(models.Model):
     signed_document = models.FileField(
         _("exemplaire signé"), upload_to=signed_upload_to, blank=True
     )
-    end_reason = models.TextField(_("motif de fin"), blank=True)
+    end_reason = models.TextField(_("motif de fin"), blank=True, max_length=SHORT_TEXT)
     version = models.PositiveSmallIntegerField(_("version"), default=1)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -467,7 +468,7 @@ class Evaluation(models.Model):
     state = FSMField(
         _("état"), default=E.EXPECTED, choices=E.choices, protected=True, db_index=True
     )
-    activity_report = models.TextField(_("rapport d'activité"), blank=True)
+    activity_report = models.TextField(_("rapport d'activité"), blank=True, max_length=LONG_TEXT)
     approved_accounts = models.ForeignKey(
         OrganisationDocument,
         on_delete=models.PROTECT,
@@ -480,7 +481,7 @@ class Evaluation(models.Model):
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    review_comment = models.TextField(_("avis de l'instruction"), blank=True)
+    review_comment = models.TextField(_("avis de l'instruction"), blank=True, max_length=SHORT_TEXT)
     reviewed_at = models.DateTimeField(_("examinée le"), null=True, blank=True)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -575,7 +576,7 @@ class Amendment(models.Model):
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="amendments")
     version = models.PositiveSmallIntegerField(_("version"))
-    reason = models.TextField(_("motif"))
+    reason = models.TextField(_("motif"), max_length=SHORT_TEXT)
     effective_on = models.DateField(_("prend effet le"))
     before = models.JSONField(_("avant"), default=dict)
     after = models.JSONField(_("après"), default=dict)
@@ -609,7 +610,7 @@ class Recovery(models.Model):
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="recoveries")
     fiscal_year = models.PositiveIntegerField(_("exercice"))
-    reason = models.TextField(_("motif"))
+    reason = models.TextField(_("motif"), max_length=SHORT_TEXT)
     unspent = models.DecimalField(_("non consommé ou mal employé (€)"), **MONEY)
     surplus_kept = models.DecimalField(
         _("excédent raisonnable conservé (€)"), **MONEY, default=Decimal("0")

@@ -10,8 +10,16 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.limits import LONG_TEXT, SHORT_TEXT
 from core.models import Funder
-from core.serializers import NamedChoiceField, UserSummarySerializer
+from core.serializers import (
+    NamedChoiceField,
+    StrictDecimalField,
+    StrictIntegerField,
+    StrictModelSerializer,
+    StrictPrimaryKeyRelatedField,
+    UserSummarySerializer,
+)
 from grants.models import Application
 from grants.serializers import DATE_ERRORS, PK_ERRORS, money
 
@@ -55,7 +63,7 @@ def plain(value: Any) -> Any:
 # --------------------------------------------------------------------------- read
 
 
-class AgreementFunderSerializer(serializers.ModelSerializer[AgreementFunder]):
+class AgreementFunderSerializer(StrictModelSerializer[AgreementFunder]):
     funder_name = serializers.CharField(source="funder.name", read_only=True)
 
     class Meta:
@@ -64,9 +72,9 @@ class AgreementFunderSerializer(serializers.ModelSerializer[AgreementFunder]):
         read_only_fields = fields
 
 
-class InstalmentSerializer(serializers.ModelSerializer[Instalment]):
-    fiscal_year = serializers.IntegerField(source="year.fiscal_year", read_only=True)
-    funder = serializers.IntegerField(source="funder.funder_id", read_only=True)
+class InstalmentSerializer(StrictModelSerializer[Instalment]):
+    fiscal_year = StrictIntegerField(source="year.fiscal_year", read_only=True)
+    funder = StrictIntegerField(source="funder.funder_id", read_only=True)
     kind = NamedChoiceField(
         choices=Instalment.Kind.choices, enum_name="InstalmentKindEnum", read_only=True
     )
@@ -96,14 +104,14 @@ class InstalmentSerializer(serializers.ModelSerializer[Instalment]):
         read_only_fields = fields
 
 
-class AgreementYearSerializer(serializers.ModelSerializer[AgreementYear]):
+class AgreementYearSerializer(StrictModelSerializer[AgreementYear]):
     class Meta:
         model = AgreementYear
         fields = ["fiscal_year", "amount"]
         read_only_fields = fields
 
 
-class EvaluationSummarySerializer(serializers.ModelSerializer[Evaluation]):
+class EvaluationSummarySerializer(StrictModelSerializer[Evaluation]):
     state = NamedChoiceField(
         choices=EvaluationState.choices, enum_name="EvaluationStateEnum", read_only=True
     )
@@ -124,7 +132,7 @@ class EvaluationSummarySerializer(serializers.ModelSerializer[Evaluation]):
         read_only_fields = fields
 
 
-class AmendmentSerializer(serializers.ModelSerializer[Amendment]):
+class AmendmentSerializer(StrictModelSerializer[Amendment]):
     author = UserSummarySerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -142,7 +150,7 @@ class AmendmentSerializer(serializers.ModelSerializer[Amendment]):
         read_only_fields = fields
 
 
-class RecoverySerializer(serializers.ModelSerializer[Recovery]):
+class RecoverySerializer(StrictModelSerializer[Recovery]):
     state = NamedChoiceField(
         choices=RecoveryState.choices, enum_name="RecoveryStateEnum", read_only=True
     )
@@ -164,10 +172,10 @@ class RecoverySerializer(serializers.ModelSerializer[Recovery]):
         read_only_fields = fields
 
 
-class AgreementListSerializer(serializers.ModelSerializer[Agreement]):
+class AgreementListSerializer(StrictModelSerializer[Agreement]):
     organisation_name = serializers.CharField(source="organisation.name", read_only=True)
     application_reference = serializers.CharField(source="application.reference", read_only=True)
-    last_year = serializers.IntegerField(read_only=True)
+    last_year = StrictIntegerField(read_only=True)
     kind = NamedChoiceField(
         choices=Agreement.Kind.choices, enum_name="AgreementKindEnum", read_only=True
     )
@@ -237,10 +245,8 @@ class AgreementDetailSerializer(AgreementListSerializer):
 
 
 class FunderShareInput(serializers.Serializer[Any]):
-    funder = serializers.PrimaryKeyRelatedField(
-        queryset=Funder.objects.all(), error_messages=PK_ERRORS
-    )
-    share = serializers.DecimalField(
+    funder = StrictPrimaryKeyRelatedField(queryset=Funder.objects.all(), error_messages=PK_ERRORS)
+    share = StrictDecimalField(
         max_digits=7,
         decimal_places=6,
         min_value=Decimal("0"),
@@ -248,7 +254,12 @@ class FunderShareInput(serializers.Serializer[Any]):
         help_text=_("Fraction du montant (0.5 pour la moitié) ; les parts totalisent 1."),
     )
     ej_number = serializers.RegexField(
-        r"^\d{10}$", required=False, allow_blank=True, default="", help_text=_("10 chiffres.")
+        r"^\d{10}$",
+        max_length=10,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("10 chiffres."),
     )
 
 
@@ -256,13 +267,13 @@ class AgreementCreateSerializer(serializers.Serializer[Any]):
     """The parameters of cpo.services.agreement_create_from_application; left out, they take the
     service's defaults (the approved years of the application, its programme's funder…)."""
 
-    application = serializers.PrimaryKeyRelatedField(
+    application = StrictPrimaryKeyRelatedField(
         queryset=Application.objects.all(), error_messages=PK_ERRORS
     )
     profile = serializers.ChoiceField(choices=Profile.choices, required=False)
-    duration_years = serializers.IntegerField(min_value=1, max_value=MAX_YEARS, required=False)
-    first_year = serializers.IntegerField(min_value=2000, max_value=2200, required=False)
-    rate = serializers.DecimalField(
+    duration_years = StrictIntegerField(min_value=1, max_value=MAX_YEARS, required=False)
+    first_year = StrictIntegerField(min_value=2000, max_value=2200, required=False)
+    rate = StrictDecimalField(
         max_digits=6,
         decimal_places=4,
         required=False,
@@ -274,9 +285,9 @@ class AgreementCreateSerializer(serializers.Serializer[Any]):
     instalment_template = serializers.ChoiceField(
         choices=[c for c in InstalmentTemplate.choices if c[0] != "custom"], required=False
     )
-    advance_percent = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
-    interim_percent = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
-    advance_cap_percent = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
+    advance_percent = StrictDecimalField(max_digits=5, decimal_places=2, required=False)
+    interim_percent = StrictDecimalField(max_digits=5, decimal_places=2, required=False)
+    advance_cap_percent = StrictDecimalField(max_digits=5, decimal_places=2, required=False)
     funders = FunderShareInput(many=True, required=False)
 
     def service_params(self) -> dict[str, Any]:
@@ -298,7 +309,9 @@ class AgreementSignInput(serializers.Serializer[Any]):
 
 
 class AgreementReasonInput(serializers.Serializer[Any]):
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(
+        max_length=SHORT_TEXT, required=False, allow_blank=True, default=""
+    )
 
 
 TRANSITION_INPUTS: dict[str, type[serializers.Serializer[Any]]] = {
@@ -316,7 +329,7 @@ class AmendmentPreviewInput(serializers.Serializer[Any]):
         required=False,
         help_text=_('Nouveaux montants par exercice : {"2027": "32000.00"}.'),
     )
-    duration_years = serializers.IntegerField(min_value=1, max_value=MAX_YEARS, required=False)
+    duration_years = StrictIntegerField(min_value=1, max_value=MAX_YEARS, required=False)
     funders = FunderShareInput(many=True, required=False)
 
     def validate_years(self, value: dict[str, Decimal]) -> dict[int, Decimal]:
@@ -338,28 +351,34 @@ class AmendmentPreviewInput(serializers.Serializer[Any]):
 
 
 class AmendmentCreateInput(AmendmentPreviewInput):
-    reason = serializers.CharField()
+    reason = serializers.CharField(
+        max_length=SHORT_TEXT,
+    )
     effective_on = serializers.DateField(error_messages=DATE_ERRORS)
-    objectives = serializers.ListField(child=serializers.CharField(), required=False)
+    objectives = serializers.ListField(
+        child=serializers.CharField(max_length=500), required=False, max_length=100
+    )
 
     def change_params(self) -> dict[str, Any]:
         return {**super().change_params(), "objectives": self.validated_data.get("objectives")}
 
 
 class RecoveryIssueInput(serializers.Serializer[Any]):
-    fiscal_year = serializers.IntegerField(min_value=2000, max_value=2200)
+    fiscal_year = StrictIntegerField(min_value=2000, max_value=2200)
     unspent = money()
-    reason = serializers.CharField()
-
-
-class RecoveryOffsetInput(serializers.Serializer[Any]):
-    instalment = serializers.IntegerField(
-        help_text=_("Identifiant de l'échéance de la convention.")
+    reason = serializers.CharField(
+        max_length=SHORT_TEXT,
     )
 
 
+class RecoveryOffsetInput(serializers.Serializer[Any]):
+    instalment = StrictIntegerField(help_text=_("Identifiant de l'échéance de la convention."))
+
+
 class RecoveryCancelInput(serializers.Serializer[Any]):
-    reason = serializers.CharField()
+    reason = serializers.CharField(
+        max_length=SHORT_TEXT,
+    )
 
 
 RECOVERY_INPUTS: dict[str, type[serializers.Serializer[Any]]] = {
@@ -379,19 +398,21 @@ class IndicatorValueInput(serializers.Serializer[Any]):
     # A field named `label` shadows `Field.label` in the stubs; DRF allows it.
     label = serializers.CharField(max_length=300)  # type: ignore[assignment]
     unit = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
-    target = serializers.DecimalField(max_digits=12, decimal_places=2)
-    actual = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    target = StrictDecimalField(max_digits=12, decimal_places=2)
+    actual = StrictDecimalField(max_digits=12, decimal_places=2, allow_null=True)
 
 
 class EvaluationSubmitInput(serializers.Serializer[Any]):
-    activity_report = serializers.CharField(allow_blank=True)
+    activity_report = serializers.CharField(max_length=LONG_TEXT, allow_blank=True)
     budget_lines = BudgetLineInput(many=True)
     indicators = IndicatorValueInput(many=True, required=False, default=list)
 
 
 class EvaluationReviewInput(serializers.Serializer[Any]):
     outcome = serializers.ChoiceField(choices=["accept", "accept_with_reservations", "reject"])
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    comment = serializers.CharField(
+        max_length=SHORT_TEXT, required=False, allow_blank=True, default=""
+    )
 
 
 class PreviewSerializer(serializers.Serializer[Any]):

@@ -24,6 +24,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
@@ -38,7 +39,8 @@ from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 from rest_framework.serializers import BaseSerializer
 
-from core.api_views import R400, R403, R404, R409
+from core.api_filters import StrictFilterSet, StrictIntegerFilter, year_filter
+from core.api_views import R400, R403, R404, R409, ErrorSerializer
 from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.models import BackgroundJob, Role, User
 from core.permissions import has_role
@@ -108,7 +110,7 @@ def sees_bank_details(request: Request) -> bool:
 # --------------------------------------------------------------------------- instalments
 
 
-class FinanceInstalmentFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter is untyped
+class FinanceInstalmentFilter(StrictFilterSet):
     # distinct=False: no join can repeat a row, and DISTINCT would sort every matching row.
     state = django_filters.MultipleChoiceFilter(
         choices=InstalmentState.choices, distinct=False, label=_lazy("État (plusieurs possibles)")
@@ -116,28 +118,24 @@ class FinanceInstalmentFilter(django_filters.FilterSet):  # type: ignore[misc]  
     due_by = django_filters.DateFilter(
         field_name="earliest_date", lookup_expr="lte", label=_lazy("Payable au plus tard le")
     )
-    programme = django_filters.NumberFilter(
+    programme = StrictIntegerFilter(
         field_name="agreement__programme", label=_lazy("Programme (identifiant)")
     )
-    funder = django_filters.NumberFilter(
+    funder = StrictIntegerFilter(
         field_name="funder__funder", label=_lazy("Financeur (identifiant)")
     )
-    budget_line = django_filters.NumberFilter(
+    budget_line = StrictIntegerFilter(
         field_name="agreement__programme__budget_line",
         label=_lazy("Ligne budgétaire (identifiant)"),
     )
     late = django_filters.BooleanFilter(
         field_name="is_late", label=_lazy("En retard (règle des 60 jours)")
     )
-    agreement = django_filters.NumberFilter(
-        field_name="agreement", label=_lazy("Convention (identifiant)")
-    )
-    organisation = django_filters.NumberFilter(
+    agreement = StrictIntegerFilter(field_name="agreement", label=_lazy("Convention (identifiant)"))
+    organisation = StrictIntegerFilter(
         field_name="agreement__organisation", label=_lazy("Organisation (identifiant)")
     )
-    fiscal_year = django_filters.NumberFilter(
-        method="filter_fiscal_year", label=_lazy("Exercice d'imputation")
-    )
+    fiscal_year = year_filter(method="filter_fiscal_year", label=_lazy("Exercice d'imputation"))
     unpaid = django_filters.BooleanFilter(
         method="filter_unpaid", label=_lazy("Restant à payer (ni payée ni annulée)")
     )
@@ -228,16 +226,16 @@ class FinanceInstalmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[In
 # --------------------------------------------------------------------------- payment runs
 
 
-class PaymentRunFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter is untyped
+class PaymentRunFilter(StrictFilterSet):
     state = django_filters.ChoiceFilter(choices=PaymentRunState.choices, label=_lazy("État"))
-    fiscal_year = django_filters.NumberFilter(field_name="fiscal_year", label=_lazy("Exercice"))
+    fiscal_year = year_filter(field_name="fiscal_year", label=_lazy("Exercice"))
 
     class Meta:
         model = PaymentRun
         fields = ["state", "fiscal_year"]
 
 
-class ItemStatusFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter is untyped
+class ItemStatusFilter(StrictFilterSet):
     status = django_filters.ChoiceFilter(
         choices=PaymentRunItem.Status.choices, label=_lazy("Statut du paiement")
     )
@@ -556,9 +554,16 @@ class PaymentRunViewSet(
         responses={
             201: PaymentConfirmationSerializer,
             400: OpenApiResponse(
-                ConfirmationRejectedSerializer,
+                # Either body: a file with line errors (`ConfirmationRejected`, code
+                # `invalid_file`) or a refusal before reading it (`Error`: format, size).
+                PolymorphicProxySerializer(
+                    component_name="ConfirmationUploadError",
+                    serializers=[ConfirmationRejectedSerializer, ErrorSerializer],
+                    resource_type_field_name=None,
+                ),
                 description=_lazy(
-                    "Fichier refusé : erreurs par ligne, ou illisible (colonnes manquantes…)."
+                    "Fichier refusé : erreurs par ligne (`ConfirmationRejected`), ou refusé avant "
+                    "lecture (format, taille : `Error`)."
                 ),
             ),
             403: R403,
@@ -700,13 +705,9 @@ class FiscalYearViewSet(viewsets.ViewSet):
 # --------------------------------------------------------------------------- the association's
 
 
-class MyPaymentFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter is untyped
-    agreement = django_filters.NumberFilter(
-        field_name="agreement", label=_lazy("Convention (identifiant)")
-    )
-    fiscal_year = django_filters.NumberFilter(
-        field_name="year__fiscal_year", label=_lazy("Exercice")
-    )
+class MyPaymentFilter(StrictFilterSet):
+    agreement = StrictIntegerFilter(field_name="agreement", label=_lazy("Convention (identifiant)"))
+    fiscal_year = year_filter(field_name="year__fiscal_year", label=_lazy("Exercice"))
     stage = django_filters.ChoiceFilter(
         choices=PaymentStage.choices, method="filter_stage", label=_lazy("Étape")
     )

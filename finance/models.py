@@ -28,7 +28,8 @@ class FiscalYear(models.Model):
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    closing_note = models.TextField(_("note de clôture"), blank=True)
+    # As the closing form and API input (finance.forms, finance.serializers).
+    closing_note = models.TextField(_("note de clôture"), blank=True, max_length=2000)
 
     class Meta:
         db_table = "cpo_fiscalyear"

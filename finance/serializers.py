@@ -13,7 +13,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.serializers import NamedChoiceField, UserSummarySerializer
+from core.serializers import (
+    NamedChoiceField,
+    StrictDecimalField,
+    StrictIntegerField,
+    StrictModelSerializer,
+    UserSummarySerializer,
+)
 from cpo.models import Instalment, InstalmentState
 from cpo.selectors_payments import PaymentStage, payment_stage
 from cpo.serializers import InstalmentSerializer
@@ -32,7 +38,7 @@ NULLABLE_TEXT = serializers.CharField(allow_null=True)
 
 def _ids(**kwargs: Any) -> serializers.ListField:
     return serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=StrictIntegerField(min_value=1),
         allow_empty=False,
         max_length=IDS_MAX,
         error_messages={
@@ -54,9 +60,9 @@ class FinanceInstalmentSerializer(InstalmentSerializer):
 
     reference = serializers.CharField(read_only=True)
     agreement_reference = serializers.CharField(source="agreement.reference", read_only=True)
-    organisation = serializers.IntegerField(source="agreement.organisation_id", read_only=True)
+    organisation = StrictIntegerField(source="agreement.organisation_id", read_only=True)
     organisation_name = serializers.CharField(source="agreement.organisation.name", read_only=True)
-    programme = serializers.IntegerField(source="agreement.programme_id", read_only=True)
+    programme = StrictIntegerField(source="agreement.programme_id", read_only=True)
     charged_year = serializers.SerializerMethodField()
     funder_name = serializers.CharField(source="funder.funder.name", read_only=True)
 
@@ -97,8 +103,8 @@ class InstalmentApproveInput(serializers.Serializer[Any]):
 
 
 class InstalmentApproveResult(serializers.Serializer[Any]):
-    approved = serializers.IntegerField(help_text=_lazy("Échéances liquidées par cet appel."))
-    already_approved = serializers.IntegerField(
+    approved = StrictIntegerField(help_text=_lazy("Échéances liquidées par cet appel."))
+    already_approved = StrictIntegerField(
         help_text=_lazy("Échéances qui l'étaient déjà (rien n'est fait deux fois).")
     )
 
@@ -106,7 +112,7 @@ class InstalmentApproveResult(serializers.Serializer[Any]):
 # --------------------------------------------------------------------------- runs
 
 
-class PaymentRunApprovalSerializer(serializers.ModelSerializer[PaymentRunApproval]):
+class PaymentRunApprovalSerializer(StrictModelSerializer[PaymentRunApproval]):
     user = UserSummarySerializer(read_only=True)
 
     class Meta:
@@ -118,7 +124,7 @@ class PaymentRunApprovalSerializer(serializers.ModelSerializer[PaymentRunApprova
 RUN_ACTIONS = ("approve", "remove-items", "cancel", "export")
 
 
-class PaymentRunSerializer(serializers.ModelSerializer[PaymentRun]):
+class PaymentRunSerializer(StrictModelSerializer[PaymentRun]):
     """A payment run: state, totals, approvals given over required, why it is blocked, and the
     actions possible in its state."""
 
@@ -127,7 +133,7 @@ class PaymentRunSerializer(serializers.ModelSerializer[PaymentRun]):
     )
     created_by = UserSummarySerializer(read_only=True, allow_null=True)
     exported_by = UserSummarySerializer(read_only=True, allow_null=True)
-    approvals_given = serializers.IntegerField(read_only=True)
+    approvals_given = StrictIntegerField(read_only=True)
     actions = serializers.SerializerMethodField()
     files = serializers.SerializerMethodField()
 
@@ -210,12 +216,12 @@ class PaymentRunDetailSerializer(PaymentRunSerializer):
 
 
 class PaymentRunCreatedSerializer(PaymentRunDetailSerializer):
-    without_bank_details = serializers.IntegerField(
+    without_bank_details = StrictIntegerField(
         read_only=True,
         help_text=_lazy("Échéances laissées hors du lot faute de coordonnées bancaires."),
     )
     not_included = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=StrictIntegerField(),
         read_only=True,
         help_text=_lazy(
             "Échéances demandées qui ne sont pas payables (ni exigibles ni liquidées, convention "
@@ -234,9 +240,9 @@ class RunCriteriaInput(serializers.Serializer[Any]):
         error_messages=DATE_ERRORS,
         help_text=_lazy("Échéances payables au plus tard à cette date."),
     )
-    programme = serializers.IntegerField(required=False, min_value=1)
-    funder = serializers.IntegerField(required=False, min_value=1)
-    budget_line = serializers.IntegerField(required=False, min_value=1)
+    programme = StrictIntegerField(required=False, min_value=1)
+    funder = StrictIntegerField(required=False, min_value=1)
+    budget_line = StrictIntegerField(required=False, min_value=1)
     late_only = serializers.BooleanField(
         required=False, default=False, help_text=_lazy("Seulement les échéances en retard.")
     )
@@ -248,7 +254,7 @@ class PaymentRunCreateInput(serializers.Serializer[Any]):
 
     criteria = RunCriteriaInput(required=False)
     instalment_ids = _ids(required=False)
-    fiscal_year = serializers.IntegerField(
+    fiscal_year = StrictIntegerField(
         required=False,
         min_value=2000,
         max_value=2200,
@@ -293,7 +299,7 @@ class FinanceNoInput(serializers.Serializer[Any]):
     pass
 
 
-class PaymentRunItemSerializer(serializers.ModelSerializer[PaymentRunItem]):
+class PaymentRunItemSerializer(StrictModelSerializer[PaymentRunItem]):
     """One payment of a run. IBAN and BIC are shown to the finance team only (docs/domain.md §1)."""
 
     status = NamedChoiceField(
@@ -338,22 +344,20 @@ class PaymentRunItemSerializer(serializers.ModelSerializer[PaymentRunItem]):
 
 
 class LineErrorSerializer(serializers.Serializer[Any]):
-    line = serializers.IntegerField(
-        help_text=_lazy("Numéro de ligne dans le fichier (en-tête = 1).")
-    )
+    line = StrictIntegerField(help_text=_lazy("Numéro de ligne dans le fichier (en-tête = 1)."))
     column = serializers.CharField()
     value = serializers.CharField(allow_blank=True)
     message = serializers.CharField()
 
 
 class ConfirmationCountsSerializer(serializers.Serializer[Any]):
-    lines = serializers.IntegerField()
-    paid = serializers.IntegerField()
-    rejected = serializers.IntegerField()
-    unchanged = serializers.IntegerField()
+    lines = StrictIntegerField()
+    paid = StrictIntegerField()
+    rejected = StrictIntegerField()
+    unchanged = StrictIntegerField()
 
 
-class PaymentConfirmationSerializer(serializers.ModelSerializer[PaymentConfirmation]):
+class PaymentConfirmationSerializer(StrictModelSerializer[PaymentConfirmation]):
     """A confirmation file and its dry-run report: what applying it would do, every error by line
     and column (the first 1 000; `error_count` says how many in all)."""
 
@@ -400,7 +404,7 @@ class PaymentConfirmationSerializer(serializers.ModelSerializer[PaymentConfirmat
 
     @extend_schema_field(
         serializers.DictField(
-            child=serializers.IntegerField(),
+            child=StrictIntegerField(),
             help_text=_lazy("Ce que l'application a fait (payés, rejetés, déjà pris en compte)."),
         )
     )
@@ -446,12 +450,12 @@ class ConfirmationUploadInput(serializers.Serializer[Any]):
 
 
 class JobStartedSerializer(serializers.Serializer[Any]):
-    job = serializers.IntegerField(help_text=_lazy("Identifiant de la tâche de fond."))
+    job = StrictIntegerField(help_text=_lazy("Identifiant de la tâche de fond."))
     state = serializers.CharField()
     url = serializers.CharField(
         help_text=_lazy("Où suivre la tâche : avancement, résultat (JSON).")
     )
-    confirmation = serializers.IntegerField()
+    confirmation = StrictIntegerField()
 
 
 # --------------------------------------------------------------------------- fiscal years
@@ -461,16 +465,16 @@ class FiscalYearSerializer(serializers.Serializer[Any]):
     """A fiscal year and what is left on it: unpaid instalments charged to it (to carry or cancel
     before closing), runs still open, what was paid on it."""
 
-    year = serializers.IntegerField()
+    year = StrictIntegerField()
     is_closed = serializers.BooleanField()
     closed_at = serializers.DateTimeField(allow_null=True)
     closed_by = UserSummarySerializer(allow_null=True)
     closing_note = serializers.CharField(allow_blank=True)
-    remaining_count = serializers.IntegerField(
+    remaining_count = StrictIntegerField(
         help_text=_lazy("Échéances non payées imputées sur l'exercice.")
     )
-    remaining_amount = serializers.DecimalField(max_digits=14, decimal_places=2)
-    paid_amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    remaining_amount = StrictDecimalField(max_digits=14, decimal_places=2)
+    paid_amount = StrictDecimalField(max_digits=14, decimal_places=2)
     open_runs = serializers.ListField(
         child=serializers.CharField(),
         help_text=_lazy("Lots de l'exercice pas encore soldés : ils empêchent la clôture."),
@@ -479,14 +483,14 @@ class FiscalYearSerializer(serializers.Serializer[Any]):
 
 class FiscalYearCloseInput(serializers.Serializer[Any]):
     carry_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=StrictIntegerField(min_value=1),
         required=False,
         default=list,
         max_length=IDS_MAX,
         help_text=_lazy("Échéances reportées sur l'exercice suivant."),
     )
     cancel_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=StrictIntegerField(min_value=1),
         required=False,
         default=list,
         max_length=IDS_MAX,
@@ -498,16 +502,16 @@ class FiscalYearCloseInput(serializers.Serializer[Any]):
 # --------------------------------------------------------------------------- the association's
 
 
-class MyPaymentSerializer(serializers.ModelSerializer[Instalment]):
+class MyPaymentSerializer(StrictModelSerializer[Instalment]):
     """One instalment of the user's organisations, as the association sees it: `stage` folds the
     finance team's steps (liquidated, in a run, sent to the accounting system) into
     `in_payment`; `state` is the detailed state."""
 
     agreement_reference = serializers.CharField(source="agreement.reference", read_only=True)
     agreement_title = serializers.CharField(source="agreement.title", read_only=True)
-    organisation = serializers.IntegerField(source="agreement.organisation_id", read_only=True)
+    organisation = StrictIntegerField(source="agreement.organisation_id", read_only=True)
     organisation_name = serializers.CharField(source="agreement.organisation.name", read_only=True)
-    fiscal_year = serializers.IntegerField(source="year.fiscal_year", read_only=True)
+    fiscal_year = StrictIntegerField(source="year.fiscal_year", read_only=True)
     funder_name = serializers.CharField(source="funder.funder.name", read_only=True)
     kind = NamedChoiceField(
         choices=Instalment.Kind.choices, enum_name="InstalmentKindEnum", read_only=True

@@ -25,6 +25,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api_filters import StrictFilterSet, StrictIntegerFilter
 from core.api_views import R400, R403, R404, R409
 from core.audit import history_for
 from core.errors import PermissionDenied
@@ -56,20 +57,16 @@ from .serializers import (
 from .transitions import TRANSITION_INPUTS, TRANSITION_NAMES, TRANSITIONS
 
 
-class ApplicationFilter(django_filters.FilterSet):
+class ApplicationFilter(StrictFilterSet):
     """Query parameters of the list; the filtering itself is grants.selectors.filter_applications,
     shared with the instruction queue and exports."""
 
     state = django_filters.ChoiceFilter(choices=ApplicationState.choices, label=_lazy("État"))
-    call = django_filters.NumberFilter(field_name="call", label=_lazy("Appel (identifiant)"))
-    programme = django_filters.NumberFilter(
-        field_name="programme", label=_lazy("Programme (identifiant)")
-    )
-    pillar = django_filters.NumberFilter(field_name="pillar", label=_lazy("Pilier (identifiant)"))
-    qpv = django_filters.NumberFilter(
-        field_name="qpvs", label=_lazy("Quartier ciblé (identifiant)")
-    )
-    assigned_to = django_filters.NumberFilter(
+    call = StrictIntegerFilter(field_name="call", label=_lazy("Appel (identifiant)"))
+    programme = StrictIntegerFilter(field_name="programme", label=_lazy("Programme (identifiant)"))
+    pillar = StrictIntegerFilter(field_name="pillar", label=_lazy("Pilier (identifiant)"))
+    qpv = StrictIntegerFilter(field_name="qpvs", label=_lazy("Quartier ciblé (identifiant)"))
+    assigned_to = StrictIntegerFilter(
         field_name="assigned_to", label=_lazy("Instructeur·rice (identifiant)")
     )
     q = django_filters.CharFilter(

@@ -14,7 +14,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api_views import R400, R403, R404
+from core.limits import SEARCH_TEXT, SHORT_TEXT
 from core.models import User
+from core.serializers import StrictIntegerField, StrictModelSerializer, StrictPrimaryKeyRelatedField
 
 from .models import ApplicationState, BulkAction, BulkActionItem
 from .services.bulk import ACTIONS, bulk_action_start, bulk_counts
@@ -24,12 +26,12 @@ MAX_ID = 2**63 - 1  # ids are 64-bit: a larger number is a 400, never a database
 
 class BulkFiltersInput(serializers.Serializer):
     state = serializers.ChoiceField(choices=ApplicationState.choices, required=False)
-    call = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
-    programme = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
-    pillar = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
-    qpv = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
-    assigned_to = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
-    q = serializers.CharField(required=False, allow_blank=True)
+    call = StrictIntegerField(min_value=1, max_value=MAX_ID, required=False)
+    programme = StrictIntegerField(min_value=1, max_value=MAX_ID, required=False)
+    pillar = StrictIntegerField(min_value=1, max_value=MAX_ID, required=False)
+    qpv = StrictIntegerField(min_value=1, max_value=MAX_ID, required=False)
+    assigned_to = StrictIntegerField(min_value=1, max_value=MAX_ID, required=False)
+    q = serializers.CharField(max_length=SEARCH_TEXT, required=False, allow_blank=True)
 
 
 class BulkActionInput(serializers.Serializer):
@@ -38,7 +40,7 @@ class BulkActionInput(serializers.Serializer):
         help_text=_lazy("L'action à appliquer à chaque dossier sélectionné."),
     )
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        child=StrictIntegerField(min_value=1, max_value=MAX_ID),
         required=False,
         max_length=20000,
         help_text=_lazy("Les dossiers cochés ; sinon `filters` (tous les dossiers filtrés)."),
@@ -49,21 +51,24 @@ class BulkActionInput(serializers.Serializer):
             "Tous les dossiers de la file d'instruction qui correspondent à ces filtres."
         ),
     )
-    instructor = serializers.IntegerField(
+    instructor = StrictIntegerField(
         min_value=1, max_value=MAX_ID, required=False, help_text=_lazy("Pour `assign`.")
     )
     message = serializers.CharField(
-        required=False, allow_blank=True, help_text=_lazy("Pour `request_completion` et `message`.")
+        max_length=SHORT_TEXT,
+        required=False,
+        allow_blank=True,
+        help_text=_lazy("Pour `request_completion` et `message`."),
     )
     subject = serializers.CharField(
-        required=False, allow_blank=True, help_text=_lazy("Pour `message`.")
+        max_length=200, required=False, allow_blank=True, help_text=_lazy("Pour `message`.")
     )
     deadline = serializers.DateField(required=False, help_text=_lazy("Pour `request_completion`."))
-    session = serializers.IntegerField(
+    session = StrictIntegerField(
         min_value=1, max_value=MAX_ID, required=False, help_text=_lazy("Pour `send_to_committee`.")
     )
     reason = serializers.CharField(
-        required=False, allow_blank=True, help_text=_lazy("Pour `dismiss`.")
+        max_length=SHORT_TEXT, required=False, allow_blank=True, help_text=_lazy("Pour `dismiss`.")
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +79,7 @@ class BulkActionInput(serializers.Serializer):
         return attrs
 
 
-class BulkActionItemSerializer(serializers.ModelSerializer):
+class BulkActionItemSerializer(StrictModelSerializer):
     reference = serializers.SerializerMethodField()
 
     class Meta:
@@ -85,12 +90,10 @@ class BulkActionItemSerializer(serializers.ModelSerializer):
         return item.application.reference if item.application_id and item.application else ""
 
 
-class BulkActionSerializer(serializers.ModelSerializer):
+class BulkActionSerializer(StrictModelSerializer):
     counts = serializers.SerializerMethodField()
     finished = serializers.SerializerMethodField()
-    job: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
-        read_only=True
-    )
+    job: serializers.PrimaryKeyRelatedField[Any] = StrictPrimaryKeyRelatedField(read_only=True)
     items = BulkActionItemSerializer(many=True, read_only=True)
 
     class Meta:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from calls.models import Call, CallMode, CallState, Challenge
 from core.forms import DateInput, add_domain_error  # noqa: F401  (shared with the grants views)
+from core.limits import LONG_TEXT, SEARCH_TEXT, SHORT_TEXT
 from core.models import QPV, Organisation, Pillar, Role, TransitionTheme, User
 
 from .budget import CHARGE_ACCOUNTS, PRODUCT_ACCOUNTS, Account, SubsidySource
@@ -91,7 +92,10 @@ class ApplicationForm(forms.Form):
 
     title = forms.CharField(label=_("Titre du projet"), max_length=255)
     summary = forms.CharField(
-        label=_("Résumé du projet"), required=False, widget=forms.Textarea(attrs={"rows": 5})
+        max_length=LONG_TEXT,
+        label=_("Résumé du projet"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
     )
     start_date = forms.DateField(label=_("Début du projet"), required=False, widget=DateInput())
     end_date = forms.DateField(label=_("Fin du projet"), required=False, widget=DateInput())
@@ -121,6 +125,7 @@ class ApplicationForm(forms.Form):
         label=_("Je demande un financement pluriannuel"), required=False
     )
     objectives = forms.CharField(
+        max_length=LONG_TEXT,
         label=_("Objectifs"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -295,6 +300,7 @@ class EmptyTransitionForm(TransitionForm):
 
 class OptionalReasonForm(TransitionForm):
     reason = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Commentaire (facultatif)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -303,6 +309,7 @@ class OptionalReasonForm(TransitionForm):
 
 class ReasonForm(TransitionForm):
     reason = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Motif"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -312,6 +319,7 @@ class ReasonForm(TransitionForm):
 
 class RequestCompletionForm(TransitionForm):
     message = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Ce qui doit être complété"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -323,7 +331,10 @@ class RequestCompletionForm(TransitionForm):
 
 class ResubmitForm(TransitionForm):
     answer = forms.CharField(
-        label=_("Votre réponse"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+        max_length=SHORT_TEXT,
+        label=_("Votre réponse"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
     )
     attachment = forms.FileField(label=_("Pièce jointe (facultatif)"), required=False)
     attachment_title = forms.CharField(
@@ -354,7 +365,10 @@ class SendToCommitteeForm(TransitionForm):
         empty_label=_("— Prochaine séance du programme —"),
     )
     note = forms.CharField(
-        label=_("Avis de l'instruction"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        max_length=LONG_TEXT,
+        label=_("Avis de l'instruction"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -372,16 +386,21 @@ class SendToCommitteeForm(TransitionForm):
 class ApproveForm(TransitionForm):
     amount = MoneyField(label=_("Montant accordé (€)"), required=False)
     conditions = forms.CharField(
-        label=_("Conditions"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        max_length=SHORT_TEXT,
+        label=_("Conditions"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
     is_multi_year = forms.BooleanField(label=_("Financement pluriannuel (CPO)"), required=False)
     envelope_override_reason = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Motif de dépassement d'enveloppe"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Seulement si la décision dépasse l'enveloppe."),
     )
     reason = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Motivation de la décision"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -446,6 +465,7 @@ class AssignForm(forms.Form):
 
 class NoteForm(forms.Form):
     text = forms.CharField(
+        max_length=LONG_TEXT,
         label=_("Nouvelle note interne"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -458,7 +478,10 @@ class OpinionForm(forms.Form):
         label=_("Avis"), choices=PartnerOpinion.Opinion.choices, widget=forms.RadioSelect
     )
     comment = forms.CharField(
-        label=_("Commentaire"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        max_length=SHORT_TEXT,
+        label=_("Commentaire"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
 
 
@@ -486,6 +509,7 @@ class ScoreForm(forms.Form):
 
 class QueueFilterForm(forms.Form):
     q = forms.CharField(
+        max_length=SEARCH_TEXT,
         label=_("Rechercher"),
         required=False,
         help_text=_("Référence, organisation, SIRET ou titre"),
@@ -574,16 +598,23 @@ class DecisionForm(forms.Form):
     )
     amount = MoneyField(label=_("Montant accordé (€)"), required=False)
     conditions = forms.CharField(
-        label=_("Conditions"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        max_length=SHORT_TEXT,
+        label=_("Conditions"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
     is_multi_year = forms.BooleanField(label=_("Pluriannuel"), required=False)
     envelope_override_reason = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Motif de dépassement d'enveloppe"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
     reason = forms.CharField(
-        label=_("Motivation"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        max_length=SHORT_TEXT,
+        label=_("Motivation"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def __init__(self, *args: Any, application: Application, **kwargs: Any) -> None:
@@ -599,7 +630,10 @@ class DecisionForm(forms.Form):
 
 class MinutesForm(forms.Form):
     minutes = forms.CharField(
-        label=_("Procès-verbal"), required=False, widget=forms.Textarea(attrs={"rows": 5})
+        max_length=LONG_TEXT,
+        label=_("Procès-verbal"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
     )
 
 

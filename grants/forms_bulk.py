@@ -7,6 +7,7 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.limits import SHORT_TEXT
 from core.models import User
 
 from .forms import instructors
@@ -28,6 +29,7 @@ class BulkActionForm(forms.Form):
         label=_("Objet (message aux porteurs)"), required=False, max_length=200
     )
     message = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Message (compléments ou message aux porteurs)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -42,7 +44,9 @@ class BulkActionForm(forms.Form):
         label=_("Séance de comité"),
         required=False,
     )
-    reason = forms.CharField(label=_("Motif (classement sans suite)"), required=False)
+    reason = forms.CharField(
+        max_length=SHORT_TEXT, label=_("Motif (classement sans suite)"), required=False
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -11,13 +11,19 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from calls.models import Call, Programme
+from core.limits import LONG_TEXT, SHORT_TEXT
 from core.models import QPV, Funder, Organisation, Pillar, TransitionTheme
 from core.serializers import (
+    AMOUNT_ERRORS,
+    PK_ERRORS,
     REQUIRED,
     NamedChoiceField,
+    StrictDecimalField,
+    StrictIntegerField,
+    StrictModelSerializer,
     StrictPrimaryKeyRelatedField,
     UserSummarySerializer,
-    reject_negative_zero,
+    money,
 )
 
 from .budget import Account, SubsidySource
@@ -37,36 +43,7 @@ from .models import (
 from .selectors import budget_totals
 from .services import available_transitions
 
-AMOUNT_ERRORS = {
-    **REQUIRED,
-    "invalid": _("Saisissez un montant valide (par exemple 1250.50)."),
-    "max_decimal_places": _("Le montant s'exprime au centime près (2 décimales au plus)."),
-    "max_digits": _("Ce montant est trop élevé."),
-    "max_whole_digits": _("Ce montant est trop élevé."),
-    "min_value": _("Le montant ne peut pas être négatif."),
-}
 DATE_ERRORS = {**REQUIRED, "invalid": _("Saisissez une date valide au format AAAA-MM-JJ.")}
-PK_ERRORS = {
-    **REQUIRED,
-    "does_not_exist": _("Élément introuvable (identifiant {pk_value})."),
-    "incorrect_type": _("Identifiant invalide."),
-}
-
-
-# Internal notes of the instruction: long enough for a memo, never a document (issue 11).
-NOTE_MAX_LENGTH = 20_000
-
-
-def money(**kwargs: Any) -> serializers.DecimalField:
-    """An amount in euros: exact to the cent, sent and returned as a string ("1250.50")."""
-    validators = [*kwargs.pop("validators", []), reject_negative_zero]
-    return serializers.DecimalField(
-        max_digits=12,
-        decimal_places=2,
-        error_messages=AMOUNT_ERRORS,
-        validators=validators,
-        **kwargs,
-    )
 
 
 def internal_visible(context: dict[str, Any], application: Application) -> bool:
@@ -83,21 +60,21 @@ def internal_visible(context: dict[str, Any], application: Application) -> bool:
 # --------------------------------------------------------------------------- read
 
 
-class ObjectiveSerializer(serializers.ModelSerializer):
+class ObjectiveSerializer(StrictModelSerializer):
     class Meta:
         model = Objective
         fields = ["id", "text", "position"]
         read_only_fields = fields
 
 
-class IndicatorSerializer(serializers.ModelSerializer):
+class IndicatorSerializer(StrictModelSerializer):
     class Meta:
         model = Indicator
         fields = ["id", "label", "unit", "target", "position"]
         read_only_fields = fields
 
 
-class BudgetItemSerializer(serializers.ModelSerializer):
+class BudgetItemSerializer(StrictModelSerializer):
     account_label = serializers.CharField(source="get_account_display", read_only=True)
     subsidy_source_label = serializers.CharField(
         source="get_subsidy_source_display", read_only=True
@@ -134,7 +111,7 @@ class BudgetTotalsSerializer(serializers.Serializer):
     balance = money(read_only=True)
 
 
-class CompletionRequestSerializer(serializers.ModelSerializer):
+class CompletionRequestSerializer(StrictModelSerializer):
     class Meta:
         model = CompletionRequest
         fields = [
@@ -156,7 +133,7 @@ class AvailableTransitionSerializer(serializers.Serializer):
     needs_reason = serializers.BooleanField()
 
 
-class ApplicationFieldsSerializer(serializers.ModelSerializer):
+class ApplicationFieldsSerializer(StrictModelSerializer):
     """The fields of a file every read shows (the list's line, the detail's head)."""
 
     kind = NamedChoiceField(
@@ -208,7 +185,7 @@ class ApplicationFieldsSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True))
+    @extend_schema_field(StrictDecimalField(max_digits=12, decimal_places=2, allow_null=True))
     def get_proposed_amount(self, obj: Application) -> str | None:
         if obj.proposed_amount is None or not internal_visible(self.context, obj):
             return None
@@ -329,7 +306,7 @@ class ApplicationDetailSerializer(ApplicationFieldsSerializer):
 class IndicatorInputSerializer(serializers.Serializer):
     label = serializers.CharField(max_length=300, error_messages=REQUIRED)
     unit = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
-    target = serializers.DecimalField(
+    target = StrictDecimalField(
         max_digits=12,
         decimal_places=2,
         error_messages={
@@ -376,17 +353,18 @@ class ApplicationUpdateSerializer(serializers.Serializer):
     objectives, indicators, budget) replace the whole list when sent."""
 
     title = serializers.CharField(max_length=255, required=False, error_messages=REQUIRED)
-    summary = serializers.CharField(required=False, allow_blank=True)
+    summary = serializers.CharField(max_length=LONG_TEXT, required=False, allow_blank=True)
     start_date = serializers.DateField(required=False, allow_null=True, error_messages=DATE_ERRORS)
     end_date = serializers.DateField(required=False, allow_null=True, error_messages=DATE_ERRORS)
     pillar = StrictPrimaryKeyRelatedField(
         queryset=Pillar.objects.all(), required=False, allow_null=True, error_messages=PK_ERRORS
     )
     requested_amount = money(required=False, min_value=Decimal("0"))
-    beneficiaries_count = serializers.IntegerField(
+    beneficiaries_count = StrictIntegerField(
         required=False,
         allow_null=True,
         min_value=0,
+        max_value=2_147_483_647,  # the column is a 32-bit integer
         error_messages={
             "invalid": _("Saisissez un nombre entier."),
             "min_value": _("Le nombre ne peut pas être négatif."),
@@ -472,6 +450,7 @@ class NoInput(serializers.Serializer):
 
 class ReasonInput(serializers.Serializer):
     reason = serializers.CharField(
+        max_length=SHORT_TEXT,
         required=False,
         allow_blank=True,
         default="",
@@ -481,6 +460,7 @@ class ReasonInput(serializers.Serializer):
 
 class RequiredReasonInput(serializers.Serializer):
     reason = serializers.CharField(
+        max_length=SHORT_TEXT,
         error_messages={**REQUIRED, "blank": _("Un motif est obligatoire pour cette action.")},
         help_text=_("Motif obligatoire, communiqué au porteur et gardé dans l'historique."),
     )
@@ -488,6 +468,7 @@ class RequiredReasonInput(serializers.Serializer):
 
 class ResubmitInput(serializers.Serializer):
     answer = serializers.CharField(
+        max_length=SHORT_TEXT,
         error_messages={**REQUIRED, "blank": _("Répondez à la demande de compléments.")},
         help_text=_("Réponse à la demande de compléments."),
     )
@@ -495,7 +476,8 @@ class ResubmitInput(serializers.Serializer):
 
 class RequestCompletionInput(serializers.Serializer):
     message = serializers.CharField(
-        error_messages={**REQUIRED, "blank": _("Précisez ce qui doit être complété.")}
+        max_length=SHORT_TEXT,
+        error_messages={**REQUIRED, "blank": _("Précisez ce qui doit être complété.")},
     )
     deadline = serializers.DateField(
         error_messages=DATE_ERRORS, help_text=_("Date limite (dans le futur).")
@@ -511,22 +493,27 @@ class SendToCommitteeInput(serializers.Serializer):
         default=None,
         error_messages=PK_ERRORS,
     )
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(max_length=LONG_TEXT, required=False, allow_blank=True, default="")
 
 
 class ApproveInput(serializers.Serializer):
     amount = money(help_text=_("Montant accordé (≤ montant demandé)."))
-    conditions = serializers.CharField(required=False, allow_blank=True, default="")
+    conditions = serializers.CharField(
+        max_length=SHORT_TEXT, required=False, allow_blank=True, default=""
+    )
     is_multi_year = serializers.BooleanField(required=False, default=False)
     envelope_override_reason = serializers.CharField(
+        max_length=SHORT_TEXT,
         required=False,
         allow_blank=True,
         default="",
         help_text=_("Obligatoire si la décision dépasse l'enveloppe de l'appel ou du programme."),
     )
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(
+        max_length=SHORT_TEXT, required=False, allow_blank=True, default=""
+    )
     yearly_amounts = serializers.DictField(
-        child=serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0),
+        child=StrictDecimalField(max_digits=12, decimal_places=2, min_value=0),
         required=False,
         allow_null=True,
         default=None,
@@ -549,28 +536,31 @@ class ApproveInput(serializers.Serializer):
 class DirectAwardInput(serializers.Serializer):
     amount = money(help_text=_("Montant accordé hors appel (≤ montant demandé)."))
     envelope_override_reason = serializers.CharField(
+        max_length=SHORT_TEXT,
         required=False,
         allow_blank=True,
         default="",
         help_text=_("Obligatoire si la décision dépasse l'enveloppe du programme."),
     )
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(
+        max_length=SHORT_TEXT, required=False, allow_blank=True, default=""
+    )
 
 
 # --------------------------------------------------------------------------- instruction work
 
 
-class NoteSerializer(serializers.ModelSerializer):
+class NoteSerializer(StrictModelSerializer):
     author = UserSummarySerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = InstructorNote
         fields = ["id", "author", "text", "created_at"]
         read_only_fields = ["id", "author", "created_at"]
-        extra_kwargs = {"text": {"error_messages": REQUIRED, "max_length": NOTE_MAX_LENGTH}}
+        extra_kwargs = {"text": {"error_messages": REQUIRED, "max_length": LONG_TEXT}}
 
 
-class OpinionSerializer(serializers.ModelSerializer):
+class OpinionSerializer(StrictModelSerializer):
     author = UserSummarySerializer(read_only=True, allow_null=True)
     opinion_label = serializers.CharField(source="get_opinion_display", read_only=True)
 
@@ -588,7 +578,7 @@ class OpinionSerializer(serializers.ModelSerializer):
         }
 
 
-class ScoreSerializer(serializers.ModelSerializer):
+class ScoreSerializer(StrictModelSerializer):
     scorer = UserSummarySerializer(read_only=True)
     criterion_label = serializers.CharField(source="criterion.label", read_only=True)
 
@@ -599,13 +589,15 @@ class ScoreSerializer(serializers.ModelSerializer):
 
 
 class ScoreRowInput(serializers.Serializer):
-    criterion = serializers.IntegerField(
+    criterion = StrictIntegerField(
         error_messages={**REQUIRED, "invalid": _("Identifiant invalide.")}
     )
-    value = serializers.IntegerField(
+    value = StrictIntegerField(
         error_messages={**REQUIRED, "invalid": _("Saisissez une note entière.")}
     )
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    comment = serializers.CharField(
+        max_length=SHORT_TEXT, required=False, allow_blank=True, default=""
+    )
 
 
 class ScoresInput(serializers.Serializer):

@@ -271,7 +271,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_METADATA_CLASS": "core.api_parsing.SafeMetadata",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["core.api_filters.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "core.api.DefaultPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

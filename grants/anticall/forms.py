@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from calls.models import Call
 from core.clock import today
+from core.limits import LONG_TEXT, SEARCH_TEXT, SHORT_TEXT
 from core.models import QPV, Funder, Organisation, User
 from core.permissions import organisation_ids_of
 from core.selectors import organisations_visible_to
@@ -40,7 +41,10 @@ class NeedForm(forms.Form):
         help_text=_("En une phrase, ce qui manque aux habitant·es."),
     )
     description = forms.CharField(
-        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+        max_length=LONG_TEXT,
+        label=_("Description"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
     )
     raised_by = forms.CharField(
         label=_("Repéré par"),
@@ -49,6 +53,7 @@ class NeedForm(forms.Form):
         help_text=_("Partenaire ou acteur qui a fait remonter le besoin."),
     )
     evidence = forms.CharField(
+        max_length=LONG_TEXT,
         label=_("Éléments probants (facultatif)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -77,7 +82,7 @@ class SourceForm(forms.Form):
     """A structure sourced for a need: an existing organisation (found by the search), or one known
     only by name, SIRET or email."""
 
-    q = forms.CharField(required=False, widget=forms.HiddenInput)
+    q = forms.CharField(max_length=SEARCH_TEXT, required=False, widget=forms.HiddenInput)
     organisation = forms.ModelChoiceField(
         Organisation.objects.none(),
         label=_("Organisation existante"),
@@ -100,6 +105,7 @@ class SourceForm(forms.Form):
         widget=forms.EmailInput,
     )
     why = forms.CharField(
+        max_length=LONG_TEXT,
         label=_("Pourquoi cette structure ?"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -138,6 +144,7 @@ class CandidacyTransitionForm(forms.Form):
 
 class InviteForm(CandidacyTransitionForm):
     message = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Message d'invitation"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -162,12 +169,16 @@ class AcceptForm(CandidacyTransitionForm):
 
 class OptionalReasonForm(CandidacyTransitionForm):
     reason = forms.CharField(
-        label=_("Motif (facultatif)"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        max_length=SHORT_TEXT,
+        label=_("Motif (facultatif)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
 
 class ReasonForm(CandidacyTransitionForm):
     reason = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Motif"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -197,6 +208,7 @@ class StartPrototypingForm(CandidacyTransitionForm):
 
 class PresentForm(CandidacyTransitionForm):
     summary = forms.CharField(
+        max_length=LONG_TEXT,
         label=_("Synthèse de la présentation"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -217,11 +229,13 @@ class FundForm(CandidacyTransitionForm):
         label=_("Durée (années)"), required=False, initial=1, help_text=_("De 1 à 5 ans.")
     )
     reason = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Motivation de la décision"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
     envelope_override_reason = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Motif de dépassement d'enveloppe"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -262,7 +276,10 @@ class CoachingForm(forms.Form):
         choices=[("", _("— Aucun —")), *CoachingEntry.Support.choices],
     )
     notes = forms.CharField(
-        label=_("Compte rendu"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        max_length=LONG_TEXT,
+        label=_("Compte rendu"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     cost = MoneyField(label=_("Coût pris en charge (€)"), required=False, initial=Decimal("0"))
 
@@ -280,7 +297,10 @@ class CoachingForm(forms.Form):
 class DeliverableForm(forms.Form):
     title = forms.CharField(label=_("Titre du livrable"), max_length=255, required=False)
     description = forms.CharField(
-        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        max_length=LONG_TEXT,
+        label=_("Description"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     file = forms.FileField(label=_("Fichier (facultatif)"), required=False)
 

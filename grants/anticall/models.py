@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
 from calls.models import Need
+from core.limits import LONG_TEXT, SHORT_TEXT
 from core.models import Funder, Invitation, Organisation
 from core.uploads import private_upload_path
 
@@ -53,7 +54,7 @@ class Candidacy(models.Model):
     prospect_name = models.CharField(_("nom de la structure"), max_length=255, blank=True)
     prospect_siret = models.CharField(_("SIRET"), max_length=14, blank=True)
     prospect_email = models.EmailField(_("e-mail de contact"), blank=True)
-    why = models.TextField(_("pourquoi cette structure"), blank=True)
+    why = models.TextField(_("pourquoi cette structure"), blank=True, max_length=LONG_TEXT)
     state = FSMField(_("état"), default=C.SOURCED, choices=C.choices, protected=True, db_index=True)
     sourced_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -72,8 +73,10 @@ class Candidacy(models.Model):
     prototype_deadline = models.DateField(_("fin du prototypage"), null=True, blank=True)
     reminder_sent_at = models.DateTimeField(_("relance envoyée le"), null=True, blank=True)
     is_overdue = models.BooleanField(_("en retard"), default=False)
-    presentation_summary = models.TextField(_("synthèse de la présentation"), blank=True)
-    outcome_reason = models.TextField(_("motif"), blank=True)
+    presentation_summary = models.TextField(
+        _("synthèse de la présentation"), blank=True, max_length=LONG_TEXT
+    )
+    outcome_reason = models.TextField(_("motif"), blank=True, max_length=SHORT_TEXT)
     funded_amount = models.DecimalField(_("montant financé (€)"), **MONEY, null=True, blank=True)
     cofunder = models.ForeignKey(
         Funder,
@@ -173,7 +176,7 @@ class CoachingEntry(models.Model):
     support = models.CharField(
         _("appui apporté"), max_length=15, choices=Support.choices, blank=True
     )
-    notes = models.TextField(_("compte rendu"))
+    notes = models.TextField(_("compte rendu"), max_length=LONG_TEXT)
     cost = models.DecimalField(_("coût pris en charge (€)"), **MONEY, default=Decimal("0"))
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -198,7 +201,7 @@ class PrototypeDeliverable(models.Model):
 
     candidacy = models.ForeignKey(Candidacy, on_delete=models.CASCADE, related_name="deliverables")
     title = models.CharField(_("livrable"), max_length=255)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(_("description"), blank=True, max_length=LONG_TEXT)
     file = models.FileField(_("fichier"), upload_to=deliverable_upload_to, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"

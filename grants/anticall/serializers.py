@@ -14,10 +14,18 @@ from rest_framework import serializers
 
 from calls.models import Call, Need
 from core.clock import today
+from core.limits import LONG_TEXT, SHORT_TEXT
 from core.models import QPV, Funder, Organisation
 from core.permissions import organisation_ids_of
 from core.selectors import organisations_visible_to
-from core.serializers import REQUIRED, NamedChoiceField, UserSummarySerializer
+from core.serializers import (
+    REQUIRED,
+    NamedChoiceField,
+    StrictIntegerField,
+    StrictModelSerializer,
+    StrictPrimaryKeyRelatedField,
+    UserSummarySerializer,
+)
 
 from ..models import Candidacy, CandidacyState, CoachingEntry, PrototypeDeliverable
 from ..serializers import DATE_ERRORS, PK_ERRORS, money
@@ -35,7 +43,7 @@ def _staff(context: dict[str, Any]) -> bool:
 # --------------------------------------------------------------------------- needs
 
 
-class NeedSerializer(serializers.ModelSerializer):
+class NeedSerializer(StrictModelSerializer):
     """A need seen in a neighbourhood, with its state (recorded → published)."""
 
     state = NamedChoiceField(choices=Need.State.choices, enum_name="NeedStateEnum", read_only=True)
@@ -70,23 +78,27 @@ class NeedSerializer(serializers.ModelSerializer):
 class NeedCreateSerializer(serializers.Serializer):
     """A need to record on an anti-call (partners of the city contract, instructors, managers)."""
 
-    call = serializers.PrimaryKeyRelatedField(
+    call = StrictPrimaryKeyRelatedField(
         queryset=Call.objects.none(),
         error_messages={**PK_ERRORS, "does_not_exist": _("Anti-appel inconnu.")},
     )
-    qpv = serializers.PrimaryKeyRelatedField(
+    qpv = StrictPrimaryKeyRelatedField(
         queryset=QPV.objects.all(),
         error_messages={**PK_ERRORS, "does_not_exist": _("Quartier inconnu.")},
     )
     title = serializers.CharField(max_length=255, allow_blank=True, error_messages=REQUIRED)
-    description = serializers.CharField(allow_blank=True, error_messages=REQUIRED)
+    description = serializers.CharField(
+        max_length=LONG_TEXT, allow_blank=True, error_messages=REQUIRED
+    )
     raised_by = serializers.CharField(
         max_length=200,
         allow_blank=True,
         error_messages=REQUIRED,
         help_text=_("Partenaire ou acteur qui a fait remonter le besoin."),
     )
-    evidence = serializers.CharField(required=False, allow_blank=True, default="")
+    evidence = serializers.CharField(
+        max_length=LONG_TEXT, required=False, allow_blank=True, default=""
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -104,7 +116,7 @@ class AvailableCandidacyTransitionSerializer(serializers.Serializer):
     needs_reason = serializers.BooleanField()
 
 
-class CandidacyListSerializer(serializers.ModelSerializer):
+class CandidacyListSerializer(StrictModelSerializer):
     """A sourced structure: an organisation on Pluriel, or one known only by name, SIRET or email.
     `why` and `sourced_by` are the team's: null for the structure."""
 
@@ -114,8 +126,8 @@ class CandidacyListSerializer(serializers.ModelSerializer):
     state_label = serializers.CharField(source="get_state_display", read_only=True)
     display_name = serializers.CharField(read_only=True)
     need_title = serializers.CharField(source="need.title", read_only=True)
-    call = serializers.IntegerField(source="need.call_id", read_only=True)
-    qpv = serializers.IntegerField(source="need.qpv_id", read_only=True)
+    call = StrictIntegerField(source="need.call_id", read_only=True)
+    qpv = StrictIntegerField(source="need.qpv_id", read_only=True)
     organisation_name = serializers.CharField(
         source="organisation.name", read_only=True, default=None, allow_null=True
     )
@@ -183,7 +195,7 @@ class CandidacyDetailSerializer(CandidacyListSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    @extend_schema_field(StrictIntegerField(allow_null=True))
     def get_days_left(self, obj: Candidacy) -> int | None:
         if obj.state != CandidacyState.PROTOTYPING or obj.prototype_deadline is None:
             return None
@@ -204,11 +216,11 @@ class CandidacySourceSerializer(serializers.Serializer):
     """Source a structure for a published need: `organisation` (an existing one), or at least one of
     `name`, `siret`, `email` for a structure not yet on Pluriel."""
 
-    need = serializers.PrimaryKeyRelatedField(
+    need = StrictPrimaryKeyRelatedField(
         queryset=Need.objects.none(),
         error_messages={**PK_ERRORS, "does_not_exist": _("Besoin inconnu.")},
     )
-    organisation = serializers.PrimaryKeyRelatedField(
+    organisation = StrictPrimaryKeyRelatedField(
         queryset=Organisation.objects.none(),
         required=False,
         allow_null=True,
@@ -218,7 +230,7 @@ class CandidacySourceSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     siret = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
     email = serializers.CharField(max_length=254, required=False, allow_blank=True, default="")
-    why = serializers.CharField(required=False, allow_blank=True, default="")
+    why = serializers.CharField(max_length=LONG_TEXT, required=False, allow_blank=True, default="")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -233,6 +245,7 @@ class CandidacySourceSerializer(serializers.Serializer):
 
 class CandidacyInviteInput(serializers.Serializer):
     message = serializers.CharField(
+        max_length=SHORT_TEXT,
         required=False,
         allow_blank=True,
         default="",
@@ -241,7 +254,7 @@ class CandidacyInviteInput(serializers.Serializer):
 
 
 class CandidacyAcceptInput(serializers.Serializer):
-    organisation = serializers.PrimaryKeyRelatedField(
+    organisation = StrictPrimaryKeyRelatedField(
         queryset=Organisation.objects.none(),
         required=False,
         allow_null=True,
@@ -266,6 +279,7 @@ class CandidacyAcceptInput(serializers.Serializer):
 
 class CandidacyReasonInput(serializers.Serializer):
     reason = serializers.CharField(
+        max_length=SHORT_TEXT,
         required=False,
         allow_blank=True,
         default="",
@@ -281,10 +295,12 @@ class CandidacyStartPrototypingInput(serializers.Serializer):
         error_messages=DATE_ERRORS,
         help_text=_("Début du prototypage ; aujourd'hui par défaut."),
     )
-    prototyping_days = serializers.IntegerField(
+    prototyping_days = StrictIntegerField(
         required=False,
         allow_null=True,
         default=None,
+        min_value=1,
+        max_value=120,
         error_messages=INT_ERRORS,
         help_text=_("Durée en jours (1 à 120) ; 15 par défaut."),
     )
@@ -292,6 +308,7 @@ class CandidacyStartPrototypingInput(serializers.Serializer):
 
 class CandidacyPresentInput(serializers.Serializer):
     summary = serializers.CharField(
+        max_length=LONG_TEXT,
         required=False,
         allow_blank=True,
         default="",
@@ -301,7 +318,7 @@ class CandidacyPresentInput(serializers.Serializer):
 
 class CandidacyFundInput(serializers.Serializer):
     amount = money(help_text=_("Montant accordé, au centime près."))
-    cofunder = serializers.PrimaryKeyRelatedField(
+    cofunder = StrictPrimaryKeyRelatedField(
         queryset=Funder.objects.all(),
         required=False,
         allow_null=True,
@@ -313,14 +330,19 @@ class CandidacyFundInput(serializers.Serializer):
         ),
     )
     is_multi_year = serializers.BooleanField(required=False, default=False)
-    duration_years = serializers.IntegerField(
+    duration_years = StrictIntegerField(
         required=False,
         default=1,
+        min_value=1,
+        max_value=5,
         error_messages=INT_ERRORS,
         help_text=_("Durée en années (1 à 5)."),
     )
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(
+        max_length=SHORT_TEXT, required=False, allow_blank=True, default=""
+    )
     envelope_override_reason = serializers.CharField(
+        max_length=SHORT_TEXT,
         required=False,
         allow_blank=True,
         default="",
@@ -346,7 +368,7 @@ assert set(CANDIDACY_TRANSITION_NAMES) == set(CANDIDACY_TRANSITION_INPUTS)
 # --------------------------------------------------------------------------- prototyping
 
 
-class CoachingEntrySerializer(serializers.ModelSerializer):
+class CoachingEntrySerializer(StrictModelSerializer):
     """A coaching session, note or support (engineering, networking, communication) and its cost."""
 
     kind = NamedChoiceField(
@@ -372,7 +394,7 @@ class CoachingEntrySerializer(serializers.ModelSerializer):
     )
     support_label = serializers.CharField(source="get_support_display", read_only=True)
     date = serializers.DateField(error_messages=DATE_ERRORS)
-    notes = serializers.CharField(allow_blank=True, error_messages=REQUIRED)
+    notes = serializers.CharField(max_length=LONG_TEXT, allow_blank=True, error_messages=REQUIRED)
     cost = money(required=False, default=Decimal("0.00"))
     author = UserSummarySerializer(read_only=True, allow_null=True)
 
@@ -393,12 +415,14 @@ class CoachingEntrySerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "kind_label", "support_label", "author", "created_at"]
 
 
-class DeliverableSerializer(serializers.ModelSerializer):
+class DeliverableSerializer(StrictModelSerializer):
     """A deliverable of the prototype. `file_url` is the download page (staff and the structure's
     members only); send the file as multipart `file`."""
 
     title = serializers.CharField(max_length=255, allow_blank=True, error_messages=REQUIRED)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = serializers.CharField(
+        max_length=LONG_TEXT, required=False, allow_blank=True, default=""
+    )
     file = serializers.FileField(
         write_only=True,
         required=False,

@@ -24,8 +24,15 @@ from rest_framework.response import Response
 from calls.models import Programme
 from core.api_views import R400, R403, R404, R409
 from core.errors import PermissionDenied
+from core.limits import LONG_TEXT, SHORT_TEXT
 from core.models import QPV, Organisation, Pillar
 from core.permissions import is_staff_member, organisation_ids_of
+from core.serializers import (
+    StrictDecimalField,
+    StrictIntegerField,
+    StrictModelSerializer,
+    StrictPrimaryKeyRelatedField,
+)
 
 from ..models import Application, ApplicationYear
 from ..selectors import applications_visible_to, staff_visibility
@@ -40,18 +47,21 @@ class DirectAwardOpenInput(serializers.Serializer):
     """A direct award opened by instruction for an organisation, outside any call. Title, summary,
     amount and urgency reason are checked by the service (errors by field)."""
 
-    organisation = serializers.PrimaryKeyRelatedField(
+    organisation = StrictPrimaryKeyRelatedField(
         queryset=Organisation.objects.all(),
         error_messages={**PK_ERRORS, "does_not_exist": _lazy("Organisation inconnue.")},
     )
-    programme = serializers.PrimaryKeyRelatedField(
+    programme = StrictPrimaryKeyRelatedField(
         queryset=Programme.objects.all(),
         error_messages={**PK_ERRORS, "does_not_exist": _lazy("Programme inconnu.")},
     )
     title = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
-    summary = serializers.CharField(required=False, allow_blank=True, default="")
+    summary = serializers.CharField(
+        max_length=LONG_TEXT, required=False, allow_blank=True, default=""
+    )
     requested_amount = money(help_text=_lazy("Montant de l'attribution (€), supérieur à zéro."))
     urgency_reason = serializers.CharField(
+        max_length=SHORT_TEXT,
         required=False,
         allow_blank=True,
         default="",
@@ -59,14 +69,14 @@ class DirectAwardOpenInput(serializers.Serializer):
             "Obligatoire : l'urgence ou le besoin qui justifie l'attribution hors appel."
         ),
     )
-    qpvs = serializers.PrimaryKeyRelatedField(
+    qpvs = StrictPrimaryKeyRelatedField(
         queryset=QPV.objects.all(),
         many=True,
         required=False,
         default=list,
         error_messages=PK_ERRORS,
     )
-    pillar = serializers.PrimaryKeyRelatedField(
+    pillar = StrictPrimaryKeyRelatedField(
         queryset=Pillar.objects.all(),
         required=False,
         allow_null=True,
@@ -75,7 +85,7 @@ class DirectAwardOpenInput(serializers.Serializer):
     )
 
 
-class YearSerializer(serializers.ModelSerializer):
+class YearSerializer(StrictModelSerializer):
     """One fiscal year of a multi-year request: requested by the applicant, proposed by instruction
     (null for the applicant), approved by the decision."""
 
@@ -86,7 +96,7 @@ class YearSerializer(serializers.ModelSerializer):
         fields = ["fiscal_year", "requested_amount", "proposed_amount", "approved_amount"]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True))
+    @extend_schema_field(StrictDecimalField(max_digits=12, decimal_places=2, allow_null=True))
     def get_proposed_amount(self, obj: ApplicationYear) -> str | None:
         if not self.context.get("internal") or obj.proposed_amount is None:
             return None
@@ -94,7 +104,7 @@ class YearSerializer(serializers.ModelSerializer):
 
 
 class YearInput(serializers.Serializer):
-    fiscal_year = serializers.IntegerField(
+    fiscal_year = StrictIntegerField(
         min_value=2000,
         max_value=2100,
         error_messages={
@@ -115,12 +125,12 @@ class YearsInput(serializers.Serializer):
 
 
 class MultiYearShareSerializer(serializers.Serializer):
-    programme = serializers.IntegerField(help_text=_lazy("Identifiant du programme."))
-    supported = serializers.IntegerField(
+    programme = StrictIntegerField(help_text=_lazy("Identifiant du programme."))
+    supported = StrictIntegerField(
         help_text=_lazy("Associations ayant au moins un dossier accordé.")
     )
-    multi_year = serializers.IntegerField(help_text=_lazy("Dont celles soutenues en pluriannuel."))
-    share = serializers.DecimalField(
+    multi_year = StrictIntegerField(help_text=_lazy("Dont celles soutenues en pluriannuel."))
+    share = StrictDecimalField(
         max_digits=5,
         decimal_places=1,
         allow_null=True,

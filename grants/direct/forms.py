@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from calls.models import Programme
+from core.limits import LONG_TEXT, SEARCH_TEXT, SHORT_TEXT
 from core.models import QPV, Organisation, Pillar
 from core.search import search_organisations_by_name_or_siret
 
@@ -31,6 +32,7 @@ class OrganisationSearchForm(forms.Form):
     """The GET search that narrows the organisation list of the direct-award form (works without JS)."""
 
     q = forms.CharField(
+        max_length=SEARCH_TEXT,
         label=_("Rechercher une organisation"),
         required=False,
         help_text=_("Nom, SIRET ou SIREN"),
@@ -51,7 +53,10 @@ class DirectAwardForm(forms.Form):
     )
     title = forms.CharField(label=_("Titre du projet"), max_length=255, required=False)
     summary = forms.CharField(
-        label=_("Résumé du projet"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+        max_length=LONG_TEXT,
+        label=_("Résumé du projet"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
     )
     qpvs = forms.ModelMultipleChoiceField(
         QPV.objects.all(),
@@ -67,6 +72,7 @@ class DirectAwardForm(forms.Form):
     )
     requested_amount = MoneyField(label=_("Montant (€)"), required=False)
     urgency_reason = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Motif de l'attribution hors appel"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),

@@ -12,6 +12,7 @@ from django_fsm import FSMField, transition
 
 from calls.models import Call, Challenge, Programme, ScoringCriterion
 from core.choices import choice_label
+from core.limits import LONG_TEXT, SHORT_TEXT
 from core.models import QPV, Funder, Organisation, OrganisationDocument, Pillar, TransitionTheme
 from core.uploads import private_upload_path
 
@@ -78,7 +79,7 @@ class CommitteeSession(models.Model):
     title = models.CharField(_("intitulé"), max_length=200)
     date = models.DateField(_("date"))
     state = models.CharField(_("état"), max_length=10, choices=State.choices, default=State.PLANNED)
-    minutes = models.TextField(_("procès-verbal"), blank=True)
+    minutes = models.TextField(_("procès-verbal"), blank=True, max_length=LONG_TEXT)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
@@ -129,7 +130,7 @@ class Application(models.Model):
     state = FSMField(_("état"), default=S.DRAFT, choices=S.choices, protected=True, db_index=True)
 
     title = models.CharField(_("titre du projet"), max_length=255)
-    summary = models.TextField(_("résumé"), blank=True)
+    summary = models.TextField(_("résumé"), blank=True, max_length=LONG_TEXT)
     start_date = models.DateField(_("début du projet"), null=True, blank=True)
     end_date = models.DateField(_("fin du projet"), null=True, blank=True)
     qpvs = models.ManyToManyField(
@@ -181,7 +182,9 @@ class Application(models.Model):
         related_name="applications",
         verbose_name=_("solution attendue"),
     )
-    urgency_reason = models.TextField(_("motif de l'attribution hors appel"), blank=True)
+    urgency_reason = models.TextField(
+        _("motif de l'attribution hors appel"), blank=True, max_length=SHORT_TEXT
+    )
     cofunder = models.ForeignKey(
         Funder,
         on_delete=models.PROTECT,
@@ -208,8 +211,10 @@ class Application(models.Model):
         verbose_name=_("instructeur·rice"),
     )
     proposed_amount = models.DecimalField(_("montant proposé (€)"), **MONEY, null=True, blank=True)
-    proposal_note = models.TextField(_("avis de l'instruction"), blank=True)
-    eligibility_note = models.TextField(_("motif d'irrecevabilité"), blank=True)
+    proposal_note = models.TextField(_("avis de l'instruction"), blank=True, max_length=LONG_TEXT)
+    eligibility_note = models.TextField(
+        _("motif d'irrecevabilité"), blank=True, max_length=SHORT_TEXT
+    )
 
     # Decision
     committee_session = models.ForeignKey(
@@ -221,10 +226,14 @@ class Application(models.Model):
         verbose_name=_("séance de comité"),
     )
     approved_amount = models.DecimalField(_("montant accordé (€)"), **MONEY, null=True, blank=True)
-    decision_conditions = models.TextField(_("conditions"), blank=True)
-    decision_reason = models.TextField(_("motivation de la décision"), blank=True)
+    decision_conditions = models.TextField(_("conditions"), blank=True, max_length=SHORT_TEXT)
+    decision_reason = models.TextField(
+        _("motivation de la décision"), blank=True, max_length=SHORT_TEXT
+    )
     is_multi_year = models.BooleanField(_("pluriannuel"), default=False)
-    envelope_override_reason = models.TextField(_("motif de dépassement d'enveloppe"), blank=True)
+    envelope_override_reason = models.TextField(
+        _("motif de dépassement d'enveloppe"), blank=True, max_length=SHORT_TEXT
+    )
     decided_at = models.DateTimeField(_("décidé le"), null=True, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -502,13 +511,13 @@ class CompletionRequest(models.Model):
     application = models.ForeignKey(
         Application, on_delete=models.CASCADE, related_name="completion_requests"
     )
-    message = models.TextField(_("message"))
+    message = models.TextField(_("message"), max_length=SHORT_TEXT)
     deadline = models.DateField(_("date limite"))
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    answer = models.TextField(_("réponse"), blank=True)
+    answer = models.TextField(_("réponse"), blank=True, max_length=SHORT_TEXT)
     answered_at = models.DateTimeField(_("répondu le"), null=True, blank=True)
     answered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -543,7 +552,7 @@ class InstructorNote(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    text = models.TextField(_("note"))
+    text = models.TextField(_("note"), max_length=LONG_TEXT)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -574,7 +583,7 @@ class PartnerOpinion(models.Model):
         verbose_name=_("financeur"),
     )
     opinion = models.CharField(_("avis"), max_length=15, choices=Opinion.choices)
-    comment = models.TextField(_("commentaire"), blank=True)
+    comment = models.TextField(_("commentaire"), blank=True, max_length=SHORT_TEXT)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -596,7 +605,7 @@ class Score(models.Model):
     criterion = models.ForeignKey(ScoringCriterion, on_delete=models.PROTECT, related_name="+")
     scorer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     value = models.PositiveSmallIntegerField(_("note"))
-    comment = models.TextField(_("commentaire"), blank=True)
+    comment = models.TextField(_("commentaire"), blank=True, max_length=SHORT_TEXT)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

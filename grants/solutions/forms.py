@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from calls.models import Call, Panel, PanelMember
+from core.limits import SHORT_TEXT
 from core.models import QPV
 
 from ..forms import add_domain_error  # noqa: F401 (re-exported for the views)
@@ -46,10 +47,12 @@ class ChallengeProposeForm(forms.Form):
         help_text=_("Par exemple : « plus de cafards dans les immeubles »."),
     )
     description = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Décrivez la situation et ce qui devrait changer"),
         widget=forms.Textarea(attrs={"rows": 5}),
     )
     website = forms.CharField(
+        max_length=200,
         label=_("Ne remplissez pas ce champ"),
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
@@ -68,7 +71,9 @@ class ChallengeRecordForm(forms.Form):
         QPV.objects.none(), label=_("Quartier"), empty_label=_("— Choisissez le quartier —")
     )
     title = forms.CharField(label=_("Solution attendue"), max_length=255)
-    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}))
+    description = forms.CharField(
+        max_length=SHORT_TEXT, label=_("Description"), widget=forms.Textarea(attrs={"rows": 4})
+    )
 
     def __init__(self, *args: Any, call: Call, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -82,6 +87,7 @@ class ModerateForm(forms.Form):
         choices=[("approve", _("Retenir")), ("reject", _("Écarter"))],
     )
     note = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Motif (obligatoire pour écarter)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -96,6 +102,7 @@ class PanelConfigForm(forms.Form):
         label=_("Mode de scrutin"), choices=Panel.BallotKind.choices, widget=forms.RadioSelect
     )
     score_criteria = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Critères de notation (vote par note)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -161,6 +168,7 @@ class DecideForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     reason = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Motif du choix"),
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Obligatoire ; publié avec les résultats."),
@@ -188,6 +196,7 @@ class AssessmentForm(forms.Form):
         label=_("Appréciation"), widget=forms.RadioSelect, choices=PanelAssessment.Rating.choices
     )
     comment = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Commentaire (facultatif)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from calls.models import Call, PanelMember
+from core.limits import SHORT_TEXT
 from core.uploads import private_upload_path
 
 from ..models.applications import Application
@@ -153,7 +154,7 @@ class AllocationRun(models.Model):
         _("règle retenue"), max_length=15, choices=Rule.choices, blank=True
     )
     chosen_selection = models.JSONField(default=list)
-    reason = models.TextField(_("motif"), blank=True)
+    reason = models.TextField(_("motif"), blank=True, max_length=SHORT_TEXT)
     computed_at = models.DateTimeField(auto_now_add=True)
     computed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -187,7 +188,7 @@ class PanelAssessment(models.Model):
     member = models.ForeignKey(PanelMember, on_delete=models.PROTECT, related_name="assessments")
     fiscal_year = models.PositiveIntegerField(_("exercice évalué"))
     rating = models.CharField(_("appréciation"), max_length=10, choices=Rating.choices)
-    comment = models.TextField(_("commentaire"), blank=True)
+    comment = models.TextField(_("commentaire"), blank=True, max_length=SHORT_TEXT)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

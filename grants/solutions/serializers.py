@@ -10,12 +10,19 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from calls.models import Challenge, Panel, PanelMember
+from core.limits import EMAIL_TEXT, SHORT_TEXT
 from core.models import QPV
+from core.serializers import (
+    StrictDecimalField,
+    StrictIntegerField,
+    StrictModelSerializer,
+    StrictPrimaryKeyRelatedField,
+)
 
 REQUIRED = {"required": _("Ce champ est obligatoire."), "blank": _("Ce champ est obligatoire.")}
 
 
-class ChallengeSerializer(serializers.ModelSerializer):
+class ChallengeSerializer(StrictModelSerializer):
     """An expected solution. The proposer's name is shown, their email never is."""
 
     qpv_name = serializers.CharField(source="qpv.name", read_only=True)
@@ -45,7 +52,7 @@ class ChallengeSerializer(serializers.ModelSerializer):
 class ChallengeProposeSerializer(serializers.Serializer):
     """A resident's proposal, no account needed; it waits for the panel's moderation."""
 
-    qpv = serializers.PrimaryKeyRelatedField(
+    qpv = StrictPrimaryKeyRelatedField(
         queryset=QPV.objects.all(),
         label=_("Quartier"),
         error_messages={
@@ -56,21 +63,31 @@ class ChallengeProposeSerializer(serializers.Serializer):
     title = serializers.CharField(
         max_length=255, label=_("Solution attendue"), error_messages=REQUIRED
     )
-    description = serializers.CharField(label=_("Description"), error_messages=REQUIRED)
+    description = serializers.CharField(
+        max_length=SHORT_TEXT, label=_("Description"), error_messages=REQUIRED
+    )
     name = serializers.CharField(max_length=200, label=_("Nom"), error_messages=REQUIRED)
     email = serializers.EmailField(
-        required=False, allow_blank=True, default="", label=_("E-mail (jamais publié)")
+        max_length=EMAIL_TEXT,
+        required=False,
+        allow_blank=True,
+        default="",
+        label=_("E-mail (jamais publié)"),
     )
 
 
 class ChallengeModerateSerializer(serializers.Serializer):
     approve = serializers.BooleanField(label=_("Retenir (vrai) ou écarter (faux)"))
     note = serializers.CharField(
-        required=False, allow_blank=True, default="", label=_("Motif (obligatoire pour écarter)")
+        max_length=SHORT_TEXT,
+        required=False,
+        allow_blank=True,
+        default="",
+        label=_("Motif (obligatoire pour écarter)"),
     )
 
 
-class PanelMemberSerializer(serializers.ModelSerializer):
+class PanelMemberSerializer(StrictModelSerializer):
     name = serializers.SerializerMethodField()
     college_label = serializers.CharField(source="get_college_display", read_only=True)
 
@@ -83,7 +100,7 @@ class PanelMemberSerializer(serializers.ModelSerializer):
         return obj.user.get_full_name() or obj.user.email
 
 
-class PanelSerializer(serializers.ModelSerializer):
+class PanelSerializer(StrictModelSerializer):
     """The panel's rules and members (by college). Who voted is never listed."""
 
     ballot_kind_label = serializers.CharField(source="get_ballot_kind_display", read_only=True)
@@ -117,13 +134,13 @@ class BallotInputSerializer(serializers.Serializer):
     """Approval: the ids of the actions approved. Score: per action id, a score per criterion."""
 
     approvals = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=StrictIntegerField(),
         required=False,
         default=list,
         label=_("Actions approuvées (identifiants)"),
     )
     scores = serializers.DictField(
-        child=serializers.DictField(child=serializers.IntegerField(min_value=0)),
+        child=serializers.DictField(child=StrictIntegerField(min_value=0)),
         required=False,
         default=dict,
         label=_("Notes : {identifiant d'action: {critère: note}}"),
@@ -167,50 +184,50 @@ class BallotInputSerializer(serializers.Serializer):
 
 
 class BallotSerializer(serializers.Serializer):
-    call = serializers.IntegerField(source="call_id")
+    call = StrictIntegerField(source="call_id")
     cast_at = serializers.DateTimeField()
 
 
 class RuleSideSerializer(serializers.Serializer):
-    selection = serializers.ListField(child=serializers.IntegerField())
-    total = serializers.DecimalField(max_digits=14, decimal_places=2)
-    remaining = serializers.DecimalField(max_digits=14, decimal_places=2)
+    selection = serializers.ListField(child=StrictIntegerField())
+    total = StrictDecimalField(max_digits=14, decimal_places=2)
+    remaining = StrictDecimalField(max_digits=14, decimal_places=2)
 
 
 class ResultProjectSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = StrictIntegerField()
     reference = serializers.CharField()
     title = serializers.CharField()
     organisation = serializers.CharField()
     challenge = serializers.CharField(allow_null=True)
-    cost = serializers.DecimalField(max_digits=14, decimal_places=2)
-    votes = serializers.IntegerField()
+    cost = StrictDecimalField(max_digits=14, decimal_places=2)
+    votes = StrictIntegerField()
     selected = serializers.BooleanField()
-    supporters_paying = serializers.IntegerField(
+    supporters_paying = StrictIntegerField(
         allow_null=True,
         help_text=_(
             "Méthode des parts égales : nombre de soutiens qui ont payé le projet (null s'il n'a pas été payé ainsi)."
         ),
     )
-    payment_min = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
-    payment_max = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    payment_min = StrictDecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    payment_max = StrictDecimalField(max_digits=14, decimal_places=2, allow_null=True)
 
 
 class ResultsSerializer(serializers.Serializer):
     """The published results: the tally, both rules side by side, the rule retained and its reason.
     Aggregates only: no voter is ever named."""
 
-    call = serializers.IntegerField()
+    call = StrictIntegerField()
     published_at = serializers.DateTimeField(allow_null=True)
-    budget = serializers.DecimalField(max_digits=14, decimal_places=2)
+    budget = StrictDecimalField(max_digits=14, decimal_places=2)
     rule = serializers.CharField()
     rule_label = serializers.CharField()
     reason = serializers.CharField()
-    total = serializers.DecimalField(max_digits=14, decimal_places=2)
-    members = serializers.IntegerField()
-    voters = serializers.IntegerField()
-    turnout_percent = serializers.DecimalField(max_digits=5, decimal_places=1)
-    quorum = serializers.IntegerField()
+    total = StrictDecimalField(max_digits=14, decimal_places=2)
+    members = StrictIntegerField()
+    voters = StrictIntegerField()
+    turnout_percent = StrictDecimalField(max_digits=5, decimal_places=1)
+    quorum = StrictIntegerField()
     quorum_reached = serializers.BooleanField()
     equal_shares_variant = serializers.CharField()
     greedy = RuleSideSerializer()

@@ -10,12 +10,15 @@ from django.utils.translation import gettext_lazy as _
 from calls.models import Programme
 from contracts.models import Commitment, Contract, Meeting, Opinion, Part
 from core.forms import DateInput
+from core.limits import LONG_TEXT, SHORT_TEXT
 from core.models import QPV
 
 
 class CommitmentReportForm(forms.Form):
     note = forms.CharField(
-        label=_("Ce qui a été réalisé"), widget=forms.Textarea(attrs={"rows": 3})
+        max_length=LONG_TEXT,
+        label=_("Ce qui a été réalisé"),
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     realised_amount = forms.DecimalField(
         label=_("Montant réalisé (€)"), required=False, min_value=0, max_digits=14, decimal_places=2
@@ -32,17 +35,23 @@ class MeetingForm(forms.Form):
 
 class MeetingHoldForm(forms.Form):
     other_attendees = forms.CharField(
+        max_length=SHORT_TEXT,
         label=_("Participant·es (hors Pluriel)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
     minutes = forms.CharField(
-        label=_("Relevé de décisions"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+        max_length=LONG_TEXT,
+        label=_("Relevé de décisions"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
     )
 
 
 class DecisionForm(forms.Form):
-    text = forms.CharField(label=_("Décision"), widget=forms.Textarea(attrs={"rows": 3}))
+    text = forms.CharField(
+        max_length=LONG_TEXT, label=_("Décision"), widget=forms.Textarea(attrs={"rows": 3})
+    )
     part = forms.ModelChoiceField(label=_("Volet"), queryset=Part.objects.none(), required=False)
 
     def __init__(self, *args: Any, contract: Contract, **kwargs: Any) -> None:
@@ -60,7 +69,9 @@ class ReorientForm(forms.Form):
     amount = forms.DecimalField(
         label=_("Montant (€)"), min_value=0, max_digits=14, decimal_places=2
     )
-    text = forms.CharField(label=_("Motif"), widget=forms.Textarea(attrs={"rows": 2}))
+    text = forms.CharField(
+        max_length=SHORT_TEXT, label=_("Motif"), widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def __init__(self, *args: Any, programmes: list[Programme], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -77,7 +88,9 @@ class OpinionForm(forms.Form):
         label=_("Appréciation"), choices=Opinion.Assessment.choices, widget=forms.RadioSelect
     )
     text = forms.CharField(
-        label=_("Avis du conseil citoyen"), widget=forms.Textarea(attrs={"rows": 5})
+        max_length=LONG_TEXT,
+        label=_("Avis du conseil citoyen"),
+        widget=forms.Textarea(attrs={"rows": 5}),
     )
 
     def __init__(self, *args: Any, contract: Contract, qpvs: list[QPV], **kwargs: Any) -> None:

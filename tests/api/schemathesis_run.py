@@ -8,8 +8,8 @@ What it does, on a database it fills itself (PostgreSQL, as in production):
 1. drops and re-creates the database named by --database (default `pluriel_schemathesis`), migrates
    it and loads the demo (`manage.py demo`);
 2. creates API tokens for the demo's admin and applicant;
-3. serves the app with gunicorn on a free loopback port (test settings: fast hashing, no mail);
-4. runs `st run` once per role with all checks and every phase (examples, coverage, fuzzing,
+3. serves the app with gunicorn on a loopback port (--port, else a free one) (test settings: fast hashing, no mail);
+4. runs `st run` once per role (hooks: tests/api/schemathesis_hooks.py) with all checks and every phase (examples, coverage, fuzzing,
    stateful links inferred by schemathesis), bounded by --max-examples and --max-time;
 5. prints, per role and in total, the operations, the test cases and the failures by kind, and
    writes the JSON reports under --report-dir.
@@ -46,6 +46,14 @@ def _env(database_url: str) -> dict[str, str]:
         DATABASE_URL=database_url,
         LOG_LEVEL="WARNING",
     )
+    return env
+
+
+def _st_env() -> dict[str, str]:
+    """schemathesis' environment: the hooks of tests/api/schemathesis_hooks.py."""
+    env = dict(os.environ)
+    env["SCHEMATHESIS_HOOKS"] = "tests.api.schemathesis_hooks"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     return env
 
 
@@ -113,7 +121,7 @@ def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # a loaded CI machine boots gunicorn slowly
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/schema/", timeout=10):
@@ -175,7 +183,9 @@ def run_role(
     ]
     log = report_dir / f"{role}.log"
     with log.open("w") as out:
-        subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, check=False)
+        subprocess.run(
+            cmd, cwd=ROOT, env=_st_env(), stdout=out, stderr=subprocess.STDOUT, check=False
+        )
     if not report.exists():
         raise SystemExit(f"schemathesis wrote no report for {role}, see {log}")
     return summarise(json.loads(report.read_text()))
@@ -213,6 +223,7 @@ def main() -> int:
     parser.add_argument("--report-dir", default=str(ROOT / "schemathesis-report"))
     parser.add_argument("--strict", action="store_true", help="fail on any failure, not only 5xx")
     parser.add_argument("--reuse-database", action="store_true")
+    parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: a free one)")
     args = parser.parse_args()
 
     report_dir = Path(args.report_dir)
@@ -225,7 +236,7 @@ def main() -> int:
     env = _env(url)
     tokens = create_tokens(env)
     print(f"database ready in {time.monotonic() - started:.0f} s", flush=True)
-    port = free_port()
+    port = args.port or free_port()
     server = start_server(env, port, report_dir / "server.log")
     results: dict[str, dict[str, Any]] = {}
     try:

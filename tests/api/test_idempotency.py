@@ -143,3 +143,26 @@ def test_concurrent_duplicates_run_the_view_once(instructor, draft):
         thread.join()
     assert InstructorNote.objects.count() == 1
     assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("delete", "/api/applications/bulk/", {"POST", "OPTIONS"}),
+        ("put", "/api/calls/{call}/challenges/", {"GET", "HEAD", "POST", "OPTIONS"}),
+        ("patch", "/api/applications/{draft}/notes/", {"GET", "HEAD", "POST", "OPTIONS"}),
+    ],
+)
+def test_an_undeclared_method_is_a_405_even_with_a_reused_key(
+    token_client, draft, call, method, path, allow
+):
+    """The key is not looked at for a method the route does not have: 405 with its Allow."""
+    url = path.format(call=call.pk, draft=draft.pk)
+    token_client.post(
+        f"/api/applications/{draft.pk}/notes/", {"text": "x"}, HTTP_IDEMPOTENCY_KEY="k"
+    )
+    for body in ({"a": 1}, {"a": 2}):
+        response = getattr(token_client, method)(url, body, format="json", HTTP_IDEMPOTENCY_KEY="k")
+        assert response.status_code == 405
+        assert set(response["Allow"].replace(" ", "").split(",")) == allow
+        assert response.json()["code"] == "method_not_allowed"
