@@ -60,7 +60,7 @@ def check_open_session(
     allowed now."""
     if application.state != S.IN_COMMITTEE:
         return session
-    if session is None:
+    if session is None and application.committee_session_id is not None:
         session = (
             CommitteeSession.objects.select_related("programme")
             .filter(pk=application.committee_session_id)

@@ -226,10 +226,10 @@ def test_existing_sessions_migrate_past_closed_future_planned(call):
     held = CommitteeSession.objects.create(
         programme=call.programme, title="Tenue", date=today() - datetime.timedelta(days=30)
     )
-    past = CommitteeSession.objects.create(
+    CommitteeSession.objects.create(
         programme=call.programme, title="Passée", date=today() - datetime.timedelta(days=1)
     )
-    future = CommitteeSession.objects.create(
+    CommitteeSession.objects.create(
         programme=call.programme, title="À venir", date=today() + datetime.timedelta(days=9)
     )
     CommitteeSession.objects.filter(pk=held.pk).update(state="held")
