@@ -59,3 +59,7 @@ register_action("grants.application.refused_directly", _("Attribution hors appel
 register_action("grants.application.years_set", _("Montants annuels saisis"))
 register_action("grants.panel.assessment_invited", _("Panel invité à l'évaluation annuelle"))
 register_action("grants.application.applicants_messaged", _("Message envoyé aux porteurs"))
+register_action("grants.solutions.vote_loaded", _("Vote chargé depuis un fichier .pb"))
+register_action(
+    "grants.application.loaded_from_vote", _("Action candidate créée par un vote chargé")
+)

@@ -2,7 +2,7 @@
 prototyping, call-for-solutions ballots and allocation."""
 
 from ..anticall.models import Candidacy, CandidacyState, CoachingEntry, PrototypeDeliverable
-from ..solutions.models import AllocationRun, Ballot, BallotChoice, PanelAssessment
+from ..solutions.models import AllocationRun, Ballot, BallotChoice, PanelAssessment, VoteImport
 from .applications import (
     DECIDED_STATES,
     MONEY,
@@ -56,6 +56,7 @@ __all__ = [
     "InstructorNote",
     "Objective",
     "PanelAssessment",
+    "VoteImport",
     "PartnerOpinion",
     "PrototypeDeliverable",
     "Score",

@@ -13,6 +13,7 @@ from core.models import QPV
 
 from ..forms import add_domain_error  # noqa: F401 (re-exported for the views)
 from ..models import AllocationRun, PanelAssessment
+from .vote_loading import Target
 
 
 class DateTimeInput(forms.DateTimeInput):
@@ -191,3 +192,59 @@ class AssessmentForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+
+
+class VoteLoadForm(forms.Form):
+    file = forms.FileField(
+        label=_("Fichier pabulib (.pb)"),
+        help_text=_(
+            "Vote par approbation tenu hors de Pluriel (sur papier, sur une autre plateforme, ou "
+            "un vote passé) ; 30 Mo au plus. Le fichier est d'abord vérifié : rien n'est chargé "
+            "avant votre confirmation."
+        ),
+    )
+
+
+class VoteMappingForm(forms.Form):
+    """Per project of the file: the call's candidate action it is, or the SIRET of the
+    organisation that carries it (a new candidate action is then created)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        rows: list[dict[str, Any]],
+        candidates: list[Any],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows = rows
+        choices = [("", _("— nouvelle action, portée par l'organisation ci-contre —"))] + [
+            (str(a.pk), f"{a.reference} — {a.title} ({a.requested_amount} €)") for a in candidates
+        ]
+        for i, row in enumerate(rows):
+            project = row["project"]
+            label = row["name"] or project.id
+            self.fields[f"target_{i}"] = forms.ChoiceField(
+                label=_("Action candidate pour « %(p)s »") % {"p": label},
+                choices=choices,
+                required=False,
+                initial=str(row["application"].pk) if row["application"] else "",
+            )
+            self.fields[f"siret_{i}"] = forms.CharField(
+                label=_("SIRET de l'organisation porteuse de « %(p)s »") % {"p": label},
+                max_length=20,
+                required=False,
+                initial=row["siret"],
+            )
+            row["target_field"] = self[f"target_{i}"]
+            row["siret_field"] = self[f"siret_{i}"]
+
+    def targets(self) -> dict[str, Any]:
+        result = {}
+        for i, row in enumerate(self.rows):
+            chosen = self.cleaned_data.get(f"target_{i}") or ""
+            siret = (self.cleaned_data.get(f"siret_{i}") or "").strip()
+            result[row["project"].id] = (
+                Target(application_id=int(chosen)) if chosen else Target(siret=siret)
+            )
+        return result

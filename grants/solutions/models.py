@@ -8,24 +8,94 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from calls.models import Call, PanelMember
+from core.uploads import private_upload_path
 
 from ..models.applications import Application
 
 
+def vote_import_upload_to(instance: VoteImport, filename: str) -> str:
+    return private_upload_path("votes", instance.imported_by_id or "anonymous", filename)
+
+
+class VoteImport(models.Model):
+    """A vote held outside Pluriel (on paper, on another platform, or a past vote) loaded into a
+    call for solutions from a pabulib `.pb` file: checked first (nothing written), then applied
+    once. Its voters are recorded as ballots with the file's pseudonymous voter ids, never as
+    panel members (docs/domain.md §2.3)."""
+
+    class State(models.TextChoices):
+        CHECKED = "checked", _("Vérifié, prêt à charger")
+        APPLIED = "applied", _("Chargé")
+
+    call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="vote_imports")
+    state = models.CharField(_("état"), max_length=10, choices=State.choices, default=State.CHECKED)
+    file = models.FileField(_("fichier"), upload_to=vote_import_upload_to, max_length=255)
+    original_name = models.CharField(_("nom du fichier"), max_length=255)
+    sha256 = models.CharField(_("empreinte SHA-256"), max_length=64)
+    meta = models.JSONField(_("métadonnées du fichier"), default=dict, blank=True)
+    voters = models.PositiveIntegerField(_("votant·es"), default=0)
+    projects = models.PositiveIntegerField(_("projets"), default=0)
+    result = models.JSONField(_("résultat"), default=dict, blank=True)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(_("chargé le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("vote chargé")
+        verbose_name_plural = _("votes chargés")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["call"],
+                condition=models.Q(state="applied"),
+                name="one_applied_vote_import_per_call",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call} — {self.original_name}"
+
+
 class Ballot(models.Model):
-    """The voters' register: one row per panel member who voted in a call. The database refuses a
-    second one, whatever the concurrency. The choices are on the ballot paper (BallotChoice rows
-    sharing a `paper` id), linked back to the voter only when the ballot is not secret."""
+    """The voters' register: one row per voter in a call — a panel member who voted in Pluriel, or
+    a voter of a vote loaded from a file (`voter_ref`, the file's pseudonymous id). The database
+    refuses a second one, whatever the concurrency. The choices are on the ballot paper
+    (BallotChoice rows sharing a `paper` id), linked back to the voter only when the ballot is not
+    secret."""
 
     call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="ballots")
-    member = models.ForeignKey(PanelMember, on_delete=models.PROTECT, related_name="ballots")
+    member = models.ForeignKey(
+        PanelMember, on_delete=models.PROTECT, related_name="ballots", null=True, blank=True
+    )
+    vote_import = models.ForeignKey(
+        VoteImport, on_delete=models.PROTECT, related_name="ballots", null=True, blank=True
+    )
+    voter_ref = models.CharField(_("votant·e (fichier)"), max_length=64, blank=True)
     cast_at = models.DateTimeField(_("voté le"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("bulletin")
         verbose_name_plural = _("bulletins")
         constraints = [
-            models.UniqueConstraint(fields=["call", "member"], name="one_ballot_per_member")
+            models.UniqueConstraint(fields=["call", "member"], name="one_ballot_per_member"),
+            models.UniqueConstraint(
+                fields=["call", "voter_ref"],
+                condition=~models.Q(voter_ref=""),
+                name="one_ballot_per_file_voter",
+            ),
+            # A panel member in Pluriel, or a voter of a loaded file: exactly one of the two.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(member__isnull=False, vote_import__isnull=True, voter_ref="")
+                    | (
+                        models.Q(member__isnull=True, vote_import__isnull=False)
+                        & ~models.Q(voter_ref="")
+                    )
+                ),
+                name="ballot_member_or_file_voter",
+            ),
         ]
 
     def __str__(self) -> str:

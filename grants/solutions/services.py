@@ -139,7 +139,8 @@ def ballot_cast(
 def tally(call: Call) -> dict[str, Any]:
     """The full tally: voters, turnout, per action its approvals (or summed scores)."""
     panel = call.panel
-    members = panel.members.count()
+    # The register: the panel's members, and the voters of a vote loaded from a file.
+    members = panel.members.count() + Ballot.objects.filter(call=call, member=None).count()
     voters = Ballot.objects.filter(call=call).count()
     votes: Counter[int] = Counter()
     for application_id, score in BallotChoice.objects.filter(call=call).values_list(

@@ -49,6 +49,12 @@ urlpatterns = [
         views.allocation_publish,
         name="allocation_publish",
     ),
+    path("appels-a-solutions/<int:call_id>/charger-un-vote/", views.vote_load, name="vote_load"),
+    path(
+        "appels-a-solutions/<int:call_id>/charger-un-vote/<int:pk>/",
+        views.vote_load_map,
+        name="vote_load_map",
+    ),
     path("appels-a-solutions/<int:call_id>/election.pb", views.export_pb, name="export_pb"),
     path(
         "appels-a-solutions/<int:call_id>/evaluation/<int:year>/",

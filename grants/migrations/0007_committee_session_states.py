@@ -26,7 +26,7 @@ def reopen_as_held(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('grants', '0005_bulk_actions'),
+        ('grants', '0006_vote_imports'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
