@@ -8,8 +8,15 @@ from .models import Call, Programme, ScoringCriterion
 
 @admin.register(Programme)
 class ProgrammeAdmin(admin.ModelAdmin):
-    list_display = ["name", "fiscal_year", "envelope", "budget_line"]
-    list_filter = ["fiscal_year"]
+    list_display = [
+        "name",
+        "fiscal_year",
+        "envelope",
+        "budget_line",
+        "committee_quorum",
+        "committee_decision_mode",
+    ]
+    list_filter = ["fiscal_year", "committee_decision_mode"]
     search_fields = ["name"]
     filter_horizontal = ["funders", "managers"]
 

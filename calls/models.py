@@ -14,8 +14,21 @@ from core.limits import LONG_TEXT, SHORT_TEXT
 from core.models import QPV, BudgetLine, DocumentKind, Funder, Invitation, Pillar
 
 
+class CommitteeDecisionMode(models.TextChoices):
+    """How a programme's committee decides a file during an open session."""
+
+    CHAIR = "chair", _("Le ou la président·e de séance décide")
+    VOTE = (
+        "vote",
+        _(
+            "Vote des membres présents à la majorité (voix du ou de la président·e en cas d'égalité)"
+        ),
+    )
+
+
 class Programme(models.Model):
-    """A funding programme for one fiscal year, with its envelope (in euros)."""
+    """A funding programme for one fiscal year, with its envelope (in euros), and the rules of its
+    committee: the quorum (members present for a session to open) and who decides."""
 
     name = models.CharField(_("nom"), max_length=200)
     fiscal_year = models.PositiveIntegerField(_("exercice budgétaire"))
@@ -43,6 +56,18 @@ class Programme(models.Model):
         verbose_name=_("responsables"),
     )
     description = models.TextField(_("description"), blank=True, max_length=LONG_TEXT)
+    committee_quorum = models.PositiveSmallIntegerField(
+        _("quorum du comité"),
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text=_("Nombre minimum de membres présents pour ouvrir une séance."),
+    )
+    committee_decision_mode = models.CharField(
+        _("mode de décision du comité"),
+        max_length=10,
+        choices=CommitteeDecisionMode.choices,
+        default=CommitteeDecisionMode.CHAIR,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -19,7 +19,17 @@ class ProgrammeSerializer(StrictModelSerializer):
 
     class Meta:
         model = Programme
-        fields = ["id", "name", "fiscal_year", "envelope", "funders", "budget_line", "description"]
+        fields = [
+            "id",
+            "name",
+            "fiscal_year",
+            "envelope",
+            "funders",
+            "budget_line",
+            "description",
+            "committee_quorum",
+            "committee_decision_mode",
+        ]
         read_only_fields = fields
 
 

@@ -420,7 +420,8 @@ def instalment_plan(
     waits for the acceptance of the previous fiscal year's evaluation (DOMAIN §4); in the first
     year the `advance_balance` balance waits only for 1 July. Nothing is paid before signature
     nor without valid documents (bank details, SIRET). An earliest date never precedes the
-    signature date.
+    signature date, and a balance's never precedes the instalment before it (money flows in the
+    order the instalments are numbered).
     """
     unit = _check_unit(unit)
     if template not in TEMPLATES:
@@ -505,10 +506,15 @@ def instalment_plan(
         rows = _custom_rows(year, custom, custom_as, fiscal_year, cap, unit)
 
     last = len(rows)
-    plan = []
+    plan: list[PlannedInstalment] = []
     for number, (kind, amount, when) in enumerate(rows, start=1):
         if signature_date is not None and when < signature_date:
             when = signature_date
+        if kind == "balance" and plan and when < plan[-1].earliest_date:
+            # The balance closes the year: it is never payable before the instalments it follows
+            # (issue #16: from the second year it read « from 01/01 », before the 01/07 interim).
+            # It still waits for the previous year's evaluation (DOMAIN §4), whichever comes last.
+            when = plan[-1].earliest_date
         plan.append(
             PlannedInstalment(
                 number=number,

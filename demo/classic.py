@@ -54,6 +54,8 @@ def load_calls(ctx: Context) -> None:
             "envelope": D("2500000.00"),
             "budget_line": BudgetLine.objects.get(code="P147-0101"),
             "description": "Crédits spécifiques de la politique de la ville, État et Métropole.",
+            # Two of the committee's members must be present for a session to open.
+            "committee_quorum": 2,
         },
     )
     programme.funders.set(ctx.funders.values())
@@ -134,6 +136,7 @@ def load_calls(ctx: Context) -> None:
                 call=call,
                 title=title,
                 date=today() + datetime.timedelta(days=days),
+                chair=ctx.users["comite@demo.pluriel.fr"],
             )
             session.members.set(
                 [ctx.users["comite@demo.pluriel.fr"], ctx.users["comite.metropole@demo.pluriel.fr"]]
@@ -385,10 +388,18 @@ def _build(ctx: Context, index: int, target: str, org: Organisation, data: dict[
 
 
 def record_committee_decisions(ctx: Context) -> int:
-    """The held session decides its files in one go (committee_record_decisions, all or nothing)."""
+    """The past session is opened by its chair with both members present, decides its files in one
+    go (committee_record_decisions, all or nothing) and is closed with its minutes."""
     session = ctx.sessions[SESSION_HELD]
-    if session.state == CommitteeSession.State.HELD:
+    if session.state == CommitteeSession.State.CLOSED:
         return 0
+    chair = ctx.users["comite@demo.pluriel.fr"]
+    session = services.committee_session_open(
+        actor=chair,
+        session=session,
+        chair=chair,
+        present=[chair, ctx.users["comite.metropole@demo.pluriel.fr"]],
+    )
     plan = {PROJECTS[i][0]: target for i, target in enumerate(PLAN)}
     decisions = []
     for app in session.applications.filter(state=S.IN_COMMITTEE).order_by("reference"):
@@ -413,10 +424,7 @@ def record_committee_decisions(ctx: Context) -> int:
                     "reason": "Action prioritaire pour le quartier.",
                 }
             )
-    services.committee_record_decisions(
-        actor=ctx.users["comite@demo.pluriel.fr"],
-        session=session,
-        decisions=decisions,
-        minutes=MINUTES,
-    )
+    services.committee_record_decisions(actor=chair, session=session, decisions=decisions)
+    services.committee_session_close(actor=chair, session=session, minutes=MINUTES)
+    ctx.sessions[SESSION_HELD] = session
     return len(decisions)

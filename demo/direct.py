@@ -27,6 +27,7 @@ from demo.modes import (
 from grants import services
 from grants.models import (
     Application,
+    CommitteeSession,
 )
 
 # --------------------------------------------------------------------------- structural support
@@ -45,7 +46,8 @@ def load_structural(ctx: Context, residents: list[User]) -> bool:
         programme=ctx.programme,
         call=call,
         title="Comité du soutien aux actions structurelles",
-        date=today() + datetime.timedelta(days=14),
+        date=today(),
+        chair=committee,
     )
     for org_index, title, requested, approved, target in STRUCTURAL_FILES:
         total = sum(requested, D("0"))
@@ -79,6 +81,14 @@ def load_structural(ctx: Context, residents: list[User]) -> bool:
         granted = sum(approved or requested, D("0"))
         app = _to_committee(ctx, app, proposed=granted, session=session)
         if target == S.APPROVED:
+            if session.state == CommitteeSession.State.PLANNED:
+                # Today's session, left open in the demo: its chair and a partner are present.
+                session = services.committee_session_open(
+                    actor=committee,
+                    session=session,
+                    chair=committee,
+                    present=[committee, ctx.users["comite.metropole@demo.pluriel.fr"]],
+                )
             services.application_approve(
                 actor=committee,
                 application=app,

@@ -84,6 +84,15 @@ class CommitteeSessionAdmin(admin.ModelAdmin):
     list_filter = ["state", "programme"]
     search_fields = ["title"]
     filter_horizontal = ["members"]
+    # Opening (attendance, quorum) and closing go through grants.services.committee, audited.
+    readonly_fields = ["state", "chair", "present", "opened_at", "closed_at"]
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return self.readonly_fields if obj is not None else ["state", "opened_at", "closed_at"]
+
+    def get_exclude(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return None if obj is not None else ["present"]
+
     list_select_related = ["programme", "call"]
 
 

@@ -33,7 +33,11 @@ register_action(
 )
 register_action("grants.application.payment_flow_set", _("Mode de versement choisi"))
 register_action("grants.committee.created", _("Séance de comité créée"))
-register_action("grants.committee.held", _("Séance de comité tenue"))
+register_action("grants.committee.held", _("Séance de comité tenue"))  # before sessions had states
+register_action("grants.committee.opened", _("Séance de comité ouverte (présences enregistrées)"))
+register_action("grants.committee.decisions_recorded", _("Décisions de comité enregistrées"))
+register_action("grants.committee.vote_recorded", _("Vote du comité enregistré"))
+register_action("grants.committee.closed", _("Séance de comité close"))
 register_action("grants.application.attachment_added", _("Pièce jointe au dossier"))
 # Anti-call
 register_action("grants.candidacy.sourced", _("Structure repérée"))

@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils.formats import number_format
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -18,7 +19,14 @@ from core.limits import LONG_TEXT, SEARCH_TEXT, SHORT_TEXT
 from core.models import QPV, Organisation, Pillar, Role, TransitionTheme, User
 
 from .budget import CHARGE_ACCOUNTS, PRODUCT_ACCOUNTS, Account, SubsidySource
-from .models import Application, ApplicationState, CommitteeSession, PartnerOpinion, PaymentFlow
+from .models import (
+    Application,
+    ApplicationState,
+    CommitteeSession,
+    CommitteeVote,
+    PartnerOpinion,
+    PaymentFlow,
+)
 
 
 class MoneyField(forms.DecimalField):
@@ -374,7 +382,8 @@ class SendToCommitteeForm(TransitionForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["session"].queryset = CommitteeSession.objects.filter(
-            programme_id=self.application.programme_id, state=CommitteeSession.State.PLANNED
+            programme_id=self.application.programme_id,
+            state__in=[CommitteeSession.State.PLANNED, CommitteeSession.State.OPEN],
         )
         if not self.is_bound and self.application.requested_amount:
             self.initial.setdefault(
@@ -570,12 +579,19 @@ class SessionCreateForm(forms.Form):
     )
     title = forms.CharField(label=_("Intitulé de la séance"), max_length=200, required=False)
     date = forms.DateField(label=_("Date de la séance"), widget=DateInput())
+    chair = forms.ModelChoiceField(
+        None,
+        label=_("Président·e de séance"),
+        required=False,
+        empty_label=_("— À désigner à l'ouverture —"),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         from calls.models import Programme
 
         super().__init__(*args, **kwargs)
         self.fields["programme"].queryset = Programme.objects.all()
+        self.fields["chair"].queryset = committee_members()
         self.fields["call"].queryset = Call.objects.exclude(state=CallState.DRAFT).select_related(
             "programme"
         )
@@ -626,6 +642,70 @@ class DecisionForm(forms.Form):
 
     def service_row(self) -> dict[str, Any]:
         return {"application": self.application.pk, **self.cleaned_data}
+
+
+def committee_members() -> QuerySet[User]:
+    """The people who may sit in a committee: committee members and programme managers."""
+    return (
+        User.objects.filter(
+            role_assignments__role__in=[Role.COMMITTEE_MEMBER, Role.PROGRAMME_MANAGER],
+            is_active=True,
+        )
+        .distinct()
+        .order_by("last_name", "first_name", "email")
+    )
+
+
+class _MemberChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: User) -> str:  # type: ignore[override]
+        return obj.get_full_name() or obj.email
+
+
+class _MembersChoice(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: User) -> str:  # type: ignore[override]
+        return obj.get_full_name() or obj.email
+
+
+class SessionOpenForm(forms.Form):
+    """Opening a session: who chairs it and who is present (the programme's quorum)."""
+
+    chair = _MemberChoice(None, label=_("Président·e de séance"))
+    present = _MembersChoice(None, label=_("Membres présents"), widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args: Any, session: CommitteeSession, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "open")
+        super().__init__(*args, **kwargs)
+        members = committee_members()
+        self.fields["chair"].queryset = members
+        self.fields["present"].queryset = members
+        if not self.is_bound and session.chair_id:
+            self.initial.setdefault("chair", session.chair_id)
+
+
+class VoteDecisionForm(DecisionForm):
+    """One file of the agenda where the programme decides by vote: each present member's vote;
+    the decision is the outcome (grants.services.committee.vote_outcome)."""
+
+    DECISIONS = [("defer", _("Reporter")), ("vote", _("Soumettre au vote"))]
+
+    def __init__(self, *args: Any, members: list[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["decision"].choices = self.DECISIONS
+        self.members = members
+        for member in members:
+            self.fields[f"vote_{member.pk}"] = forms.ChoiceField(
+                label=member.get_full_name() or member.email,
+                choices=[("", "—"), *CommitteeVote.Choice.choices],
+                required=False,
+            )
+
+    def vote_fields(self) -> list[forms.BoundField]:
+        return [self[f"vote_{m.pk}"] for m in self.members]
+
+    def service_row(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        votes = {m.pk: data.pop(f"vote_{m.pk}", "") for m in self.members}
+        return {"application": self.application.pk, **data, "votes": votes}
 
 
 class MinutesForm(forms.Form):

@@ -52,7 +52,7 @@ class BulkActionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.instructor_field().queryset = instructors()
         self.session_field().queryset = CommitteeSession.objects.filter(
-            state=CommitteeSession.State.PLANNED
+            state__in=[CommitteeSession.State.PLANNED, CommitteeSession.State.OPEN]
         ).order_by("date")
 
     def instructor_field(self) -> forms.ModelChoiceField[User]:

@@ -309,3 +309,23 @@ def cpo_awaiting_evaluation(
     )
     cpo_services.instalments_refresh(day=today(), agreement_ids=[agreement.pk])
     return type(agreement).objects.get(pk=agreement.pk)
+
+
+def open_session_for(*applications, chair, present=()):
+    """An open committee session of today, chaired by `chair` (present, with `present`), holding
+    `applications` on its agenda: the only place a committee decision is recorded (issue #16)."""
+    from core.clock import today
+    from grants import services
+    from grants.models import Application, CommitteeSession
+
+    session = CommitteeSession.objects.create(
+        programme_id=applications[0].programme_id, title="Comité du jour", date=today(), chair=chair
+    )
+    Application.objects.filter(pk__in=[a.pk for a in applications]).update(
+        committee_session=session
+    )
+    for application in applications:
+        application.committee_session_id = session.pk
+    return services.committee_session_open(
+        actor=chair, session=session, chair=chair, present=[chair, *present]
+    )

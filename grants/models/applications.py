@@ -12,6 +12,7 @@ from django_fsm import FSMField, transition
 
 from calls.models import Call, Challenge, Programme, ScoringCriterion
 from core.choices import choice_label
+from core.clock import now
 from core.limits import LONG_TEXT, SHORT_TEXT
 from core.models import QPV, Funder, Organisation, OrganisationDocument, Pillar, TransitionTheme
 from core.uploads import private_upload_path
@@ -55,12 +56,20 @@ class PaymentFlow(models.TextChoices):
     PARTNERS = "partners", _("Versée à chaque partenaire pour sa part")
 
 
-class CommitteeSession(models.Model):
-    """A committee meeting: an agenda of files with proposals, decisions, minutes."""
+class CommitteeSessionState(models.TextChoices):
+    PLANNED = "planned", _("Prévue")
+    OPEN = "open", _("Ouverte")
+    CLOSED = "closed", _("Close")
 
-    class State(models.TextChoices):
-        PLANNED = "planned", _("Prévue")
-        HELD = "held", _("Tenue")
+
+class CommitteeSession(models.Model):
+    """A committee meeting: an agenda of files with proposals, decisions, minutes.
+
+    planned → open (the chair or a programme manager records who is present; the programme's
+    quorum must be reached) → closed. Decisions are recorded only while it is open
+    (grants.services.committee)."""
+
+    State = CommitteeSessionState
 
     programme = models.ForeignKey(
         Programme,
@@ -78,7 +87,13 @@ class CommitteeSession(models.Model):
     )
     title = models.CharField(_("intitulé"), max_length=200)
     date = models.DateField(_("date"))
-    state = models.CharField(_("état"), max_length=10, choices=State.choices, default=State.PLANNED)
+    state = FSMField(
+        _("état"),
+        max_length=10,
+        choices=CommitteeSessionState.choices,
+        default=CommitteeSessionState.PLANNED,
+        protected=True,
+    )
     minutes = models.TextField(_("procès-verbal"), blank=True, max_length=LONG_TEXT)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
@@ -86,6 +101,22 @@ class CommitteeSession(models.Model):
         related_name="committee_sessions",
         verbose_name=_("membres"),
     )
+    chair = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="chaired_committee_sessions",
+        verbose_name=_("président·e de séance"),
+    )
+    present = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="attended_committee_sessions",
+        verbose_name=_("membres présents"),
+    )
+    opened_at = models.DateTimeField(_("ouverte le"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("close le"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -95,6 +126,17 @@ class CommitteeSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.date:%d/%m/%Y})"
+
+    @transition(
+        field=state, source=CommitteeSessionState.PLANNED, target=CommitteeSessionState.OPEN
+    )
+    def open(self) -> None:
+        """Attendance is recorded by the service before; here only the derived field."""
+        self.opened_at = now()
+
+    @transition(field=state, source=CommitteeSessionState.OPEN, target=CommitteeSessionState.CLOSED)
+    def close(self) -> None:
+        self.closed_at = now()
 
 
 class Application(models.Model):
@@ -691,3 +733,40 @@ class ApplicationAttachment(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class CommitteeVote(models.Model):
+    """One present member's vote on one file in an open committee session (programmes whose
+    committee decides by vote; the outcome is the majority, a tie settled by the chair's vote)."""
+
+    class Choice(models.TextChoices):
+        APPROVE = "approve", _("Pour")
+        REJECT = "reject", _("Contre")
+        ABSTAIN = "abstain", _("Abstention")
+
+    session = models.ForeignKey(
+        CommitteeSession, on_delete=models.CASCADE, related_name="votes", verbose_name=_("séance")
+    )
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="committee_votes"
+    )
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("membre"),
+    )
+    choice = models.CharField(_("vote"), max_length=10, choices=Choice.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("vote en comité")
+        verbose_name_plural = _("votes en comité")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "application", "member"], name="one_committee_vote_per_member"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.choice}"

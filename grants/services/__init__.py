@@ -26,7 +26,10 @@ from .approval import (
 )
 from .committee import (
     committee_record_decisions,
+    committee_session_close,
     committee_session_create,
+    committee_session_open,
+    vote_outcome,
 )
 from .completion import (
     application_request_completion,
@@ -124,7 +127,10 @@ __all__ = [
     "audit_envelope_override",
     "available_transitions",
     "committee_record_decisions",
+    "committee_session_close",
     "committee_session_create",
+    "committee_session_open",
+    "vote_outcome",
     "completion_requests_flag_overdue",
     "envelope_guard",
     "run_transition",

@@ -492,8 +492,13 @@ def allocation_report(run: AllocationRun) -> dict[str, Any]:
         "equal_shares": {
             **_rule_side(list(run.equal_shares_selection), rows, run.budget),
             "variant": run.equal_shares_variant,
+            "variant_label": completion_label(run.equal_shares_variant),
             "add1_rounds": es.get("add1_rounds", 0),
             "voter_share": Decimal(es["voter_share"]) if es.get("voter_share") else None,
+            # The share before any completion: the envelope divided by the voters. The « Add1 »
+            # completion raises it step by step while the envelope has money left, which is why
+            # the share shown can be larger (issue #16: 5 667 € shown against 5 000 €).
+            "initial_share": (run.budget / voters).quantize(Decimal("0.01")) if voters else None,
         },
         "chosen": {
             "rule": run.chosen_rule,
@@ -509,6 +514,34 @@ def allocation_report(run: AllocationRun) -> dict[str, Any]:
         "quorum_reached": counted.get("quorum_reached", False),
         "turnout": Decimal(voters * 100) / Decimal(members) if members else Decimal("0"),
     }
+
+
+def completion_label(variant: str) -> str:
+    """What the completion step of the method of equal shares does, in plain words (the internal
+    names « add1_greedy », « add1 »… are not for residents)."""
+    from .allocation import (
+        COMPLETION_ADD1,
+        COMPLETION_ADD1_GREEDY,
+        COMPLETION_GREEDY,
+        COMPLETION_NONE,
+    )
+
+    labels = {
+        COMPLETION_ADD1_GREEDY: _(
+            "s'il reste de l'argent, la part de chaque votant·e est relevée pas à pas tant que "
+            "l'enveloppe le permet, puis le reste va aux actions les plus soutenues qui y tiennent "
+            "encore"
+        ),
+        COMPLETION_ADD1: _(
+            "s'il reste de l'argent, la part de chaque votant·e est relevée pas à pas tant que "
+            "l'enveloppe le permet"
+        ),
+        COMPLETION_GREEDY: _(
+            "s'il reste de l'argent, il va aux actions les plus soutenues qui y tiennent encore"
+        ),
+        COMPLETION_NONE: _("l'argent qui reste n'est pas réparti"),
+    }
+    return str(labels.get(variant, variant))
 
 
 def election_for_call(call: Call) -> pabulib.Election:

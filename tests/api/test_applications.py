@@ -215,6 +215,7 @@ def test_approval_amount_rules_are_400_in_french(
     payload, field, message, client_for, draft, committee_member
 ):
     application = put(draft, S.IN_COMMITTEE)
+    f.open_session_for(application, chair=committee_member)
     response = client_for("committee_member").post(
         f"/api/applications/{application.pk}/transitions/approve/", payload, format="json"
     )
@@ -262,6 +263,7 @@ def test_approve_beyond_the_envelope_needs_a_reason(client_for, draft, committee
     draft.call.envelope = Decimal("5000.00")
     draft.call.save(update_fields=["envelope"])
     application = put(draft, S.IN_COMMITTEE)
+    f.open_session_for(application, chair=committee_member)
     client = client_for("committee_member")
     url = f"/api/applications/{application.pk}/transitions/approve/"
     refused = client.post(url, {"amount": "8000.00"}, format="json")

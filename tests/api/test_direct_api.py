@@ -207,6 +207,7 @@ class TestYears:
             client_for("committee_member").get(self.url(app)).json()[0]["proposed_amount"]
             == "9000.00"
         )
+        f.open_session_for(app, chair=committee_member)
         services.application_approve(
             actor=committee_member,
             application=app,

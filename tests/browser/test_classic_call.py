@@ -201,7 +201,8 @@ def test_completion_review_committee_and_grant_seen_by_the_association(
         programme=project_call.programme,
         call=project_call,
         title="Comité de programmation",
-        date=today() + datetime.timedelta(days=20),
+        date=today(),
+        chair=committee_member,
     )
     ref = application.reference
 
@@ -271,12 +272,19 @@ def test_completion_review_committee_and_grant_seen_by_the_association(
         staff.get_by_role("region", name="Instruction (non visible par le porteur)")
     ).to_contain_text("Comité de programmation")
 
-    # A committee member records the approval on the session's page.
+    # The chair opens the session with the members present, records the approval on the
+    # session's page, then closes the session with its minutes.
     member = new_person_page()
     login(member, committee_member.email)
     nav(member).get_by_role("link", name="Comités").click()
     member.get_by_role("link", name="Comité de programmation").click()
     expect(main_heading(member)).to_contain_text("Comité de programmation")
+    expect(member.get_by_role("button", name="Enregistrer les décisions")).to_have_count(0)
+    opening = member.locator("#session-open-form")
+    expect(opening.get_by_label("Président·e de séance")).to_have_value(str(committee_member.pk))
+    opening.get_by_label(committee_member.get_full_name()).check()
+    opening.get_by_role("button", name="Ouvrir la séance").click()
+    expect(member.get_by_role("status")).to_contain_text("La séance est ouverte")
     decision = member.get_by_role("row", name=ref)
     expect(decision).to_contain_text("Projet solide, budget un peu large.")
     decision.get_by_role("group", name=f"Décision sur {ref}").get_by_label("Accorder").check()
@@ -284,10 +292,13 @@ def test_completion_review_committee_and_grant_seen_by_the_association(
     decision.get_by_label("Conditions").fill("Bilan d'étape en juin.")
     screenshot(member, "10-committee-session")
     member.get_by_role("button", name="Enregistrer les décisions").click()
-    expect(member.get_by_role("status")).to_contain_text(
-        "1 décision enregistrée. La séance est tenue."
-    )
+    expect(member.get_by_role("status")).to_contain_text("1 décision enregistrée.")
     expect(member.get_by_text("Aucun dossier en attente de décision.")).to_be_visible()
+    closing = member.locator("#session-close-form")
+    closing.get_by_label("Procès-verbal").fill("Quorum atteint : un dossier accordé.")
+    closing.get_by_role("button", name="Clore la séance").click()
+    expect(member.get_by_role("status")).to_contain_text("La séance est close.")
+    expect(member.locator("#session-closed")).to_be_visible()
 
     # The association sees the grant, its amount, and a notification.
     page.reload()

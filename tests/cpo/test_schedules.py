@@ -775,8 +775,11 @@ def test_advance_interim_balance_hand_checked():
     assert [(p.kind, p.amount, p.earliest_date, p.requires_evaluation_of) for p in plan] == [
         ("advance", Decimal("15000.00"), date(2027, 1, 1), None),
         ("interim", Decimal("9000.00"), date(2027, 7, 1), None),
-        ("balance", Decimal("6000.00"), date(2027, 1, 1), 2026),
+        # Not before the interim of 1 July, and once the 2026 evaluation is accepted (issue #16).
+        ("balance", Decimal("6000.00"), date(2027, 7, 1), 2026),
     ]
+    dates = [p.earliest_date for p in plan]
+    assert dates == sorted(dates)
     first = instalment_plan(
         year_amount=Decimal("100.01"),
         template="advance_interim_balance",

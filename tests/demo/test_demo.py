@@ -127,7 +127,14 @@ def test_states_are_real_ones_with_their_audit_trail(demo):
         assert Decimal("0") < app.approved_amount <= app.requested_amount
     classic = Application.objects.filter(call__mode=CallMode.PROJECT_CALL)
     for app in classic.filter(state=ApplicationState.APPROVED):
-        assert app.committee_session.state == CommitteeSession.State.HELD
+        assert app.committee_session.state == CommitteeSession.State.CLOSED
+        assert app.committee_session.present.count() >= app.programme.committee_quorum
+    # A session in each state: decided and closed, open today, planned ahead.
+    assert set(CommitteeSession.objects.values_list("state", flat=True)) == {
+        CommitteeSession.State.PLANNED,
+        CommitteeSession.State.OPEN,
+        CommitteeSession.State.CLOSED,
+    }
     classic_ids = [str(pk) for pk in classic.values_list("pk", flat=True)]
     assert (
         AuditLog.objects.filter(

@@ -47,6 +47,8 @@ def test_two_approvals_cannot_both_fit_under_the_envelope(committee_member):
         app = f.ApplicationFactory(call=call)
         Application.objects.filter(pk=app.pk).update(state=S.IN_COMMITTEE)
         apps.append(Application.objects.get(pk=app.pk))
+    f.open_session_for(*apps, chair=committee_member)  # decided during an open session
+    apps = [Application.objects.get(pk=a.pk) for a in apps]
     results, errors = run_in_threads(
         *[
             lambda a=a: services.application_approve(

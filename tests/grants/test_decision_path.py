@@ -107,6 +107,7 @@ def make_case(mode: str, people: dict[str, Any], envelope: Decimal, multi_year_c
         call = f.CallFactory(envelope=envelope, multi_year_allowed=multi_year_call)
         app = f.ApplicationFactory(call=call, organisation=organisation, requested_amount=ASKED)
         Application.objects.filter(pk=app.pk).update(state=ApplicationState.IN_COMMITTEE)
+        f.open_session_for(app, chair=people["manager"])  # decided during an open session
         return Case(mode, people, application=Application.objects.get(pk=app.pk))
     if mode == "solutions":
         call = f.solutions_call(envelope=envelope, multi_year_allowed=multi_year_call)

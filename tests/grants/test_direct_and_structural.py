@@ -181,6 +181,7 @@ def test_structural_approval_records_each_year(applicant, committee_member, orga
         ],
     )
     Application.objects.filter(pk=app.pk).update(state=S.IN_COMMITTEE)
+    f.open_session_for(app, chair=committee_member)
     app = Application.objects.get(pk=app.pk)
     from grants import services
 

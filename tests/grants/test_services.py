@@ -16,7 +16,13 @@ from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.models import AuditLog, DocumentKind, Notification, OrganisationDocument, Role
 from grants import services
 from grants.eligibility import eligibility_errors
-from grants.models import Application, AssignmentRule, BudgetItem, CompletionRequest
+from grants.models import (
+    Application,
+    AssignmentRule,
+    BudgetItem,
+    CommitteeSession,
+    CompletionRequest,
+)
 from grants.models import ApplicationState as S
 from grants.selectors import applications_visible_to, similar_applications
 
@@ -26,9 +32,12 @@ from .test_transitions import TRANSITIONS, inputs, put
 pytestmark = pytest.mark.django_db
 
 
-def in_committee(app: Application, amount="10000.00") -> Application:
+def in_committee(app: Application, amount="10000.00", chair=None) -> Application:
+    """The file in committee; with `chair`, on an open session of today that `chair` chairs."""
     app = put(app, S.IN_COMMITTEE)
     Application.objects.filter(pk=app.pk).update(proposed_amount=Decimal(amount))
+    if chair is not None:
+        f.open_session_for(app, chair=chair)
     return Application.objects.get(pk=app.pk)
 
 
@@ -98,7 +107,7 @@ class TestEligibility:
 
 class TestDecisions:
     def test_amount_above_requested_refused(self, draft, committee_member):
-        app = in_committee(draft)
+        app = in_committee(draft, chair=committee_member)
         with pytest.raises(DomainError) as exc:
             services.application_approve(
                 actor=committee_member, application=app, amount=Decimal("10000.01")
@@ -107,7 +116,7 @@ class TestDecisions:
         assert Application.objects.get(pk=app.pk).state == S.IN_COMMITTEE
 
     def test_pending_completion_request_blocks_decision(self, draft, committee_member, instructor):
-        app = in_committee(draft)
+        app = in_committee(draft, chair=committee_member)
         CompletionRequest.objects.create(
             application=app,
             message="RIB",
@@ -125,8 +134,12 @@ class TestDecisions:
         self, committee_member, organisation, applicant
     ):
         call = f.CallFactory(envelope=Decimal("15000.00"))
-        first = in_committee(f.ApplicationFactory(call=call, organisation=organisation))
-        second = in_committee(f.ApplicationFactory(call=call, organisation=organisation))
+        first = in_committee(
+            f.ApplicationFactory(call=call, organisation=organisation), chair=committee_member
+        )
+        second = in_committee(
+            f.ApplicationFactory(call=call, organisation=organisation), chair=committee_member
+        )
         services.application_approve(
             actor=committee_member, application=first, amount=Decimal("10000.00")
         )
@@ -161,6 +174,9 @@ class TestDecisions:
         ok = in_committee(f.ApplicationFactory(call=call, organisation=organisation))
         bad = in_committee(f.ApplicationFactory(call=call, organisation=organisation))
         Application.objects.filter(pk__in=[ok.pk, bad.pk]).update(committee_session=session)
+        session = services.committee_session_open(
+            actor=manager, session=session, chair=manager, present=[manager]
+        )
         with pytest.raises(DomainError):
             services.committee_record_decisions(
                 actor=manager,
@@ -186,11 +202,13 @@ class TestDecisions:
             ],
         )
         assert [a.state for a in done] == [S.APPROVED, S.REJECTED]
-        session.refresh_from_db()
-        assert session.state == "held" and session.minutes == "PV"
+        session = CommitteeSession.objects.get(pk=session.pk)
+        assert session.state == "open" and session.minutes == "PV"
+        session = services.committee_session_close(actor=manager, session=session)
+        assert session.state == "closed" and session.closed_at is not None
 
     def test_reject_and_dismiss_need_a_reason(self, draft, committee_member, instructor):
-        app = in_committee(draft)
+        app = in_committee(draft, chair=committee_member)
         with pytest.raises(DomainError) as exc:
             services.application_reject(actor=committee_member, application=app, reason="  ")
         assert exc.value.field == "reason"
@@ -199,7 +217,9 @@ class TestDecisions:
 
     def test_reopen_clears_decision(self, draft, committee_member, manager):
         app = services.application_approve(
-            actor=committee_member, application=in_committee(draft), amount=Decimal("7000")
+            actor=committee_member,
+            application=in_committee(draft, chair=committee_member),
+            amount=Decimal("7000"),
         )
         app = services.application_reopen(actor=manager, application=app, reason="Erreur de saisie")
         assert app.state == S.UNDER_REVIEW and app.approved_amount is None
@@ -375,6 +395,8 @@ def test_permission_matrix(role, name, request, draft):
     sources, target, _who = TRANSITIONS[name]
     app = put(draft, sources[0])
     if role in MAY[name]:
+        if name in ("approve", "reject"):
+            f.open_session_for(app, chair=user)  # decided in an open session, by its chair
         result = services.run_transition(name=name, actor=user, application=app, data=inputs(name))
         assert result.state == target
     else:

@@ -15,6 +15,8 @@ from grants import services
 from grants.models import Application, CompletionRequest
 from grants.models import ApplicationState as S
 
+from .. import factories as f
+
 pytestmark = pytest.mark.django_db
 
 ALL_STATES = list(S.values)
@@ -76,6 +78,14 @@ FORBIDDEN = [
 ]
 
 
+def ready(name: str, app: Application, actors: dict) -> Application:
+    """A committee decision is taken in an open session: the file is put on one, chaired by the
+    committee member who decides (grants.services.decision.check_open_session)."""
+    if name in ("approve", "reject") and app.state == S.IN_COMMITTEE:
+        f.open_session_for(app, chair=actors["committee_member"])
+    return app
+
+
 @pytest.fixture
 def actors(applicant, instructor, committee_member, manager):
     return {
@@ -89,7 +99,7 @@ def actors(applicant, instructor, committee_member, manager):
 @pytest.mark.parametrize(("name", "source"), ALLOWED)
 def test_allowed_source_moves_and_audits(name, source, draft, actors):
     sources, target, who = TRANSITIONS[name]
-    app = put(draft, source)
+    app = ready(name, put(draft, source), actors)
     before = AuditLog.objects.count()
     result = services.run_transition(
         name=name, actor=actors[who], application=app, data=inputs(name)
@@ -120,7 +130,7 @@ def test_forbidden_source_is_refused_with_allowed_list(name, source, draft, acto
 @pytest.mark.parametrize("name", list(TRANSITIONS))
 def test_failure_after_transition_rolls_back(name, draft, actors):
     sources, target, who = TRANSITIONS[name]
-    app = put(draft, sources[0])
+    app = ready(name, put(draft, sources[0]), actors)
     with (
         mock.patch("core.fsm.audit_log", side_effect=RuntimeError("disk full")),
         pytest.raises(RuntimeError),
@@ -135,7 +145,7 @@ def test_failure_after_transition_rolls_back(name, draft, actors):
 @pytest.mark.parametrize("name", list(TRANSITIONS))
 def test_running_twice_is_idempotent(name, draft, actors):
     sources, target, who = TRANSITIONS[name]
-    app = put(draft, sources[0])
+    app = ready(name, put(draft, sources[0]), actors)
     services.run_transition(name=name, actor=actors[who], application=app, data=inputs(name))
     count = AuditLog.objects.filter(object_id=str(app.pk)).count()
     services.run_transition(

@@ -440,6 +440,7 @@ def test_completion_committee_and_approval_through_the_pages(
         call=app.call,
         title="Comité d'avril",
         date=datetime.date(2026, 4, 10),
+        chair=committee_member,
     )
     login(client, instructor)
     assert client.post(action_url(app, "declare_eligible")).status_code == 302
@@ -456,9 +457,22 @@ def test_completion_committee_and_approval_through_the_pages(
     app = fresh(app)
     assert app.state == S.IN_COMMITTEE and app.proposed_amount == Decimal("9000.00")
 
-    # The committee decides through the session's single form.
+    # The chair opens the session with the members present, then the committee decides through
+    # the session's single form, and the chair closes it with the minutes.
     login(client, committee_member)
-    page = client.get(reverse("grants:committee_detail", args=[session.pk])).content.decode()
+    url = reverse("grants:committee_detail", args=[session.pk])
+    page = client.get(url).content.decode()
+    assert "Ouvrir la séance" in page and "Enregistrer les décisions" not in page
+    response = client.post(
+        url,
+        {
+            "action": "open",
+            "open-chair": committee_member.pk,
+            "open-present": [committee_member.pk],
+        },
+    )
+    assert response.status_code == 302
+    page = client.get(url).content.decode()
     assert app.reference in page and "Enregistrer les décisions" in page
     assert 'id="envelope-proposed">9' in page
     response = client.post(
@@ -467,15 +481,16 @@ def test_completion_committee_and_approval_through_the_pages(
             f"app-{app.pk}-decision": "approve",
             f"app-{app.pk}-amount": "9000",
             f"app-{app.pk}-conditions": "Bilan intermédiaire en juin",
-            "session-minutes": "Quorum atteint.",
         },
     )
     assert response.status_code == 302
     app = fresh(app)
-    session.refresh_from_db()
     assert app.state == S.APPROVED and app.approved_amount == Decimal("9000.00")
     assert app.decision_conditions == "Bilan intermédiaire en juin"
-    assert session.state == CommitteeSession.State.HELD and session.minutes == "Quorum atteint."
+    response = client.post(url, {"action": "close", "session-minutes": "Quorum atteint."})
+    assert response.status_code == 302
+    session = CommitteeSession.objects.get(pk=session.pk)
+    assert session.state == CommitteeSession.State.CLOSED and session.minutes == "Quorum atteint."
 
     # The applicant sees the decision.
     login(client, applicant)
@@ -611,7 +626,13 @@ class TestCommittee:
             actor=instructor, application=app, proposed_amount=Decimal("10000.00")
         )
         session = CommitteeSession.objects.create(
-            programme=app.programme, title="Comité", date=datetime.date(2026, 5, 1)
+            programme=app.programme,
+            title="Comité",
+            date=datetime.date(2026, 5, 1),
+            chair=committee_member,
+        )
+        services.committee_session_open(
+            actor=committee_member, session=session, present=[committee_member]
         )
         response = login(client, committee_member).post(
             reverse("grants:committee_detail", args=[session.pk]),

@@ -378,6 +378,7 @@ def test_structural_support_whole_web_path(
     app = services.application_send_to_committee(
         actor=instructor, application=app, proposed_amount=Decimal("90000.00")
     )
+    f.open_session_for(app, chair=committee_member)  # the chair decides in the open session
 
     login(client, committee_member)
     detail = client.get(reverse("grants:application_detail", args=[app.pk])).content.decode()

@@ -418,7 +418,11 @@ def test_whole_path_configure_vote_compute_decide_publish_public_results(
         run = AllocationRun.objects.get(call=call)
         page = text(client.get(results))
         assert 'id="rule-greedy"' in page and 'id="rule-equal-shares"' in page
-        assert "3 soutiens, de 2 000,00 € à 2 000,00 € chacun" in page  # A paid by its 3 supporters
+        # A paid by its 3 supporters, the same amount each: said once, not « de 2 000 € à 2 000 € ».
+        assert "3 soutiens, 2 000,00 € chacun·e" in page and "à 2 000,00 € chacun" not in page
+        # Plain words, no internal names; the per-voter share explained from the envelope.
+        assert "add1_greedy" not in page and "la part de chaque votant·e est relevée" in page
+        assert "÷ 5 votant·es =" in page and "Part de départ" in page
         decide = url("allocation_decide", call, run_id=run.pk)
         no_reason = client.post(
             decide,
