@@ -12,8 +12,6 @@ from core.models import Role, User
 from core.permissions import has_role, organisation_ids_of, scope_of
 
 from .budget import CHARGE_ACCOUNTS, IN_KIND_CHARGE, IN_KIND_PRODUCT, PRODUCT_ACCOUNTS, SUBSIDIES
-from .models import Application, ApplicationState, ApplicationStateCount, CompletionRequest
-from .selectors_search import search_applications
 from .models import (
     CURRENT_PARTNER_STATES,
     Application,
@@ -23,6 +21,7 @@ from .models import (
     CompletionRequest,
     PartnerState,
 )
+from .selectors_search import search_applications
 
 S = ApplicationState
 
