@@ -12,7 +12,7 @@ import django_filters
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
@@ -21,22 +21,26 @@ from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 
 from core.api_views import R400, R403, R404, R409
+from core.limits import SHORT_TEXT
 from core.models import QPV, Organisation, Pillar, TransitionTheme, User
 
 from . import selectors, services
 from .models import ExperienceSheet
 
 
+@extend_schema_field({"type": "string", "maxLength": 20})
+class _Code(serializers.SlugRelatedField):  # type: ignore[type-arg]
+    """A reference list's code (QPV, theme, pillar): short, bounded in the schema."""
+
+
 class SheetSerializer(serializers.ModelSerializer[ExperienceSheet]):
     organisation_name = serializers.CharField(source="organisation.name", read_only=True)
     agreement = serializers.CharField(source="agreement.reference", read_only=True)
-    qpvs: serializers.SlugRelatedField[QPV] = serializers.SlugRelatedField(
-        many=True, slug_field="code", queryset=QPV.objects.all(), required=False
-    )
-    themes: serializers.SlugRelatedField[TransitionTheme] = serializers.SlugRelatedField(
+    qpvs = _Code(many=True, slug_field="code", queryset=QPV.objects.all(), required=False)
+    themes = _Code(
         many=True, slug_field="code", queryset=TransitionTheme.objects.all(), required=False
     )
-    pillar: serializers.SlugRelatedField[Pillar] = serializers.SlugRelatedField(
+    pillar = _Code(
         slug_field="code", queryset=Pillar.objects.all(), required=False, allow_null=True
     )
 
@@ -87,7 +91,7 @@ class SheetDraftSerializer(serializers.Serializer[Any]):
 
 
 class SheetReturnSerializer(serializers.Serializer[Any]):
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=SHORT_TEXT)
 
 
 class SheetFilter(django_filters.FilterSet):

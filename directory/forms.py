@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.limits import SHORT_TEXT
 from core.models import QPV, Pillar, TransitionTheme
 from grants.models import ApplicationKind
 
@@ -27,7 +28,9 @@ class ProfileForm(forms.Form):
             "des actions financées."
         ),
     )
-    website = forms.URLField(label=_("Site internet"), required=False, assume_scheme="https")
+    website = forms.URLField(
+        label=_("Site internet"), required=False, assume_scheme="https", max_length=200
+    )
     contact_consent = forms.BooleanField(
         label=_("J'accepte que l'e-mail et le téléphone ci-dessous soient publiés"),
         required=False,
@@ -83,7 +86,9 @@ class SheetForm(forms.ModelForm):
 
 
 class ReturnForm(forms.Form):
-    reason = forms.CharField(label=_("Motif"), widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label=_("Motif"), max_length=SHORT_TEXT, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class ActorSearchForm(forms.Form):

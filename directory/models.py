@@ -17,6 +17,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
+from core.limits import LONG_TEXT, SHORT_TEXT
 from core.models import QPV, Organisation, Pillar, TransitionTheme
 from cpo.models import Agreement, Evaluation
 from grants.models import ApplicationKind
@@ -32,7 +33,7 @@ class ActorProfile(models.Model):
         Organisation, on_delete=models.CASCADE, related_name="public_profile"
     )
     is_listed = models.BooleanField(_("figurer dans l'annuaire public"), default=False)
-    presentation = models.TextField(_("présentation publique"), blank=True)
+    presentation = models.TextField(_("présentation publique"), blank=True, max_length=SHORT_TEXT)
     website = models.URLField(_("site internet"), blank=True)
     contact_consent = models.BooleanField(
         _("j'accepte que ces coordonnées soient publiées"), default=False
@@ -81,18 +82,20 @@ class ExperienceSheet(models.Model):
     )
     state = FSMField(_("état"), default=S.DRAFT, choices=S.choices, protected=True, db_index=True)
     title = models.CharField(_("titre"), max_length=255)
-    what = models.TextField(_("ce qui a été fait"))
+    what = models.TextField(_("ce qui a été fait"), max_length=LONG_TEXT)
     place = models.CharField(_("où"), max_length=255, blank=True)
     qpvs = models.ManyToManyField(
         QPV, blank=True, related_name="experience_sheets", verbose_name=_("quartiers")
     )
-    audience = models.TextField(_("pour qui"), blank=True)
+    audience = models.TextField(_("pour qui"), blank=True, max_length=SHORT_TEXT)
     beneficiaries_count = models.PositiveIntegerField(
         _("nombre de bénéficiaires"), null=True, blank=True
     )
-    results = models.TextField(_("résultats"), blank=True)
+    results = models.TextField(_("résultats"), blank=True, max_length=LONG_TEXT)
     indicators = models.JSONField(_("indicateurs (cible / réalisé)"), default=list, blank=True)
-    lessons = models.TextField(_("enseignements, conseils pour essaimer"), blank=True)
+    lessons = models.TextField(
+        _("enseignements, conseils pour essaimer"), blank=True, max_length=LONG_TEXT
+    )
     cost = models.DecimalField(_("coût de l'action (€)"), **MONEY, null=True, blank=True)
     funding_amount = models.DecimalField(_("subvention (€)"), **MONEY, null=True, blank=True)
     funding_kind = models.CharField(
@@ -110,7 +113,7 @@ class ExperienceSheet(models.Model):
     )
     contact_name = models.CharField(_("personne contact"), max_length=200, blank=True)
     contact_email = models.EmailField(_("e-mail de contact"), blank=True)
-    return_reason = models.TextField(_("motif du renvoi"), blank=True)
+    return_reason = models.TextField(_("motif du renvoi"), blank=True, max_length=SHORT_TEXT)
     published_at = models.DateTimeField(_("publiée le"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"

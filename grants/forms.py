@@ -742,7 +742,10 @@ class PartnerPartForm(forms.Form):
 
     role = forms.CharField(label=_("Rôle dans le projet"), required=False, max_length=200)
     actions = forms.CharField(
-        label=_("Actions portées"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+        label=_("Actions portées"),
+        required=False,
+        max_length=LONG_TEXT,
+        widget=forms.Textarea(attrs={"rows": 4}),
     )
     requested_amount = MoneyField(
         label=_("Part du montant demandé (€)"),
@@ -760,7 +763,9 @@ class LeaveForm(forms.Form):
 
 class CompletionDraftForm(forms.Form):
     text = forms.CharField(
-        label=_("Projet de réponse pour votre part"), widget=forms.Textarea(attrs={"rows": 4})
+        label=_("Projet de réponse pour votre part"),
+        max_length=LONG_TEXT,
+        widget=forms.Textarea(attrs={"rows": 4}),
     )
 
 

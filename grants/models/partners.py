@@ -12,6 +12,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
+from core.limits import LONG_TEXT
 from core.models import Organisation
 
 from .applications import Application
@@ -50,7 +51,7 @@ class ApplicationPartner(models.Model):
     invited_email = models.EmailField(_("invitée à l'adresse"), blank=True)
     state = FSMField(_("état"), default=P.INVITED, choices=P.choices, protected=True)
     role = models.CharField(_("rôle dans le projet"), max_length=200, blank=True)
-    actions = models.TextField(_("actions portées"), blank=True)
+    actions = models.TextField(_("actions portées"), blank=True, max_length=LONG_TEXT)
     requested_amount = models.DecimalField(
         _("part du montant demandé (€)"),
         max_digits=12,
@@ -64,6 +65,7 @@ class ApplicationPartner(models.Model):
     completion_draft = models.TextField(
         _("projet de réponse à la demande de compléments"),
         blank=True,
+        max_length=LONG_TEXT,
         help_text=_("Rédigé par le partenaire pour sa part ; le chef de file répond."),
     )
     invited_by = models.ForeignKey(

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from calls.models import Programme
 from contracts.models import Commitment, Contract, Part, Signatory
+from core.limits import LONG_TEXT, SHORT_TEXT
 from core.models import QPV, Funder, Pillar, TransitionTheme
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
@@ -31,10 +32,14 @@ class ContractForm(forms.Form):
     communes = forms.CharField(
         label=_("Communes signataires (une par ligne)"),
         required=False,
+        max_length=SHORT_TEXT,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     summary = forms.CharField(
-        label=_("Orientations"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+        label=_("Orientations"),
+        required=False,
+        max_length=LONG_TEXT,
+        widget=forms.Textarea(attrs={"rows": 4}),
     )
 
 

@@ -52,9 +52,11 @@ def collective_approved(draft, applicant, club, manager, flow: str) -> Applicati
     )
     app = Application.objects.get(pk=draft.pk)
     Application.objects.filter(pk=app.pk).update(state=S.IN_COMMITTEE)
+    app = Application.objects.get(pk=app.pk)
+    f.open_session_for(app, chair=manager)  # decided during an open session (issue #16)
     return services.application_approve(
         actor=manager,
-        application=Application.objects.get(pk=app.pk),
+        application=app,
         amount=Decimal("8000.00"),
         payment_flow=flow,
     )

@@ -222,7 +222,7 @@ def test_a_programme_deciding_by_vote(setting, committee_member, manager):
 def test_existing_sessions_migrate_past_closed_future_planned(call):
     from importlib import import_module
 
-    migration = import_module("grants.migrations.0007_committee_session_states")
+    migration = import_module("grants.migrations.0010_committee_session_states")
     held = CommitteeSession.objects.create(
         programme=call.programme, title="Tenue", date=today() - datetime.timedelta(days=30)
     )

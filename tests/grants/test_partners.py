@@ -287,6 +287,7 @@ class TestPermissions:
 class TestApprovalSplit:
     def _approve(self, draft, manager, **kwargs):
         app = put(draft, S.IN_COMMITTEE)
+        f.open_session_for(app, chair=manager)  # decided during an open session (issue #16)
         return services.application_approve(
             actor=manager, application=app, amount=Decimal("8000.00"), **kwargs
         )
