@@ -79,6 +79,8 @@ def loose_header(text: Any) -> str:
 MAX_COLUMNS = 500
 MAX_ROWS = 1_000_000
 MAX_LINE_BYTES = 1024 * 1024
+#: A cell longer than this is a quote left open (the csv module's default field limit).
+MAX_CELL_CHARS = 131_072
 #: Lines (or rows) named one by one in a warning; all are counted.
 NAMED_LINES = 20
 
@@ -569,15 +571,26 @@ def _open_csv(file: IO[bytes]) -> Table:
             _("La ligne d'en-tête est illisible : %(error)s") % {"error": exc}, field="file"
         )
 
+    def malformed(error: object) -> DomainError:
+        return DomainError(
+            _("Ligne %(row)s : le fichier CSV est mal formé (%(error)s).")
+            % {"row": reader.line_num, "error": error},
+            field="file",
+        )
+
     def rows() -> Iterator[list[str]]:
         try:
-            yield from reader
+            for record in reader:
+                # Our own cell limit: the csv module's is process-wide and other libraries raise
+                # it (frictionless sets it to sys.maxsize when imported).
+                if record and max(map(len, record)) > MAX_CELL_CHARS:
+                    raise malformed(
+                        _("une cellule dépasse %(n)s caractères : un guillemet n'est pas refermé ?")
+                        % {"n": MAX_CELL_CHARS}
+                    )
+                yield record
         except csv.Error as exc:
-            raise DomainError(
-                _("Ligne %(row)s : le fichier CSV est mal formé (%(error)s).")
-                % {"row": reader.line_num, "error": exc},
-                field="file",
-            )
+            raise malformed(exc)
 
     return Table(
         format="csv",
