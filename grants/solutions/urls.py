@@ -4,7 +4,7 @@ live beside the call (/appels/<id>/resultats/, linked from notifications), the r
 
 from django.urls import path
 
-from . import views
+from . import views, views_votes
 
 app_name = "solutions"
 urlpatterns = [
@@ -49,10 +49,12 @@ urlpatterns = [
         views.allocation_publish,
         name="allocation_publish",
     ),
-    path("appels-a-solutions/<int:call_id>/charger-un-vote/", views.vote_load, name="vote_load"),
+    path(
+        "appels-a-solutions/<int:call_id>/charger-un-vote/", views_votes.vote_load, name="vote_load"
+    ),
     path(
         "appels-a-solutions/<int:call_id>/charger-un-vote/<int:pk>/",
-        views.vote_load_map,
+        views_votes.vote_load_map,
         name="vote_load_map",
     ),
     path("appels-a-solutions/<int:call_id>/election.pb", views.export_pb, name="export_pb"),

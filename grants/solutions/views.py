@@ -7,7 +7,6 @@ grants.solutions.services."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -38,9 +37,8 @@ from core.models import Role, User
 from core.permissions import has_role
 
 from ..jobs_solutions import allocation_compute_start, allocation_job
-from ..models import AllocationRun, Ballot, VoteImport
+from ..models import AllocationRun, Ballot
 from . import services as svc
-from . import vote_loading
 from .forms import (
     AssessmentForm,
     ChallengeProposeForm,
@@ -50,8 +48,6 @@ from .forms import (
     PanelConfigForm,
     PanelMemberForm,
     PbImportForm,
-    VoteLoadForm,
-    VoteMappingForm,
     add_domain_error,
 )
 from .pabulib import write_pb
@@ -755,84 +751,3 @@ def my_panels(request: HttpRequest) -> HttpResponse:
         for seat in seats
     ]
     return render(request, "grants/solutions/my_panels.html", {"rows": rows})
-
-
-# --------------------------------------------------------------------------- a vote from a file
-
-
-@login_required
-def vote_load(request: HttpRequest, call_id: int) -> HttpResponse:
-    """Step 1: upload a `.pb` vote for this call; it is checked and kept, nothing else written."""
-    call = _get_call(request, call_id)
-    _require_manager(request)
-    form = VoteLoadForm(request.POST or None, request.FILES or None)
-    status, file_errors = 200, []
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                vote_import = vote_loading.vote_load_check(
-                    actor=request.user, call=call, upload=form.cleaned_data["file"]
-                )
-            except DomainError as exc:
-                file_errors = [str(m) for m in exc.errors.get("file", [])] or [str(exc.message)]
-                status = exc.status_code
-            else:
-                return redirect("solutions:vote_load_map", call_id=call.pk, pk=vote_import.pk)
-        else:
-            status = 400
-    loaded = call.vote_imports.filter(state="applied").first()
-    return render(
-        request,
-        "grants/solutions/vote_load.html",
-        {"call": call, "form": form, "file_errors": file_errors, "loaded": loaded},
-        status=status,
-    )
-
-
-@login_required
-def vote_load_map(request: HttpRequest, call_id: int, pk: int) -> HttpResponse:
-    """Step 2: say what each project of the file is in the call, then load the vote."""
-    call = _get_call(request, call_id)
-    _require_manager(request)
-    vote_import = get_object_or_404(VoteImport, pk=pk, call=call)
-    if vote_import.state == VoteImport.State.APPLIED:
-        messages.info(request, _("Ce vote est chargé."))
-        return redirect("solutions:results", call_id=call.pk)
-    rows = vote_loading.proposed_targets(vote_import)
-    candidates = list(svc.ballot_candidates(call))
-    form = VoteMappingForm(request.POST or None, rows=rows, candidates=candidates)
-    status, error = 200, ""
-    if request.method == "POST" and form.is_valid():
-        try:
-            vote_loading.vote_load_apply(
-                actor=request.user, vote_import=vote_import, targets=form.targets()
-            )
-        except DomainError as exc:
-            status, error = exc.status_code, str(exc.message)
-            for index, row in enumerate(rows):
-                for message in exc.errors.get(row["project"].id, []):
-                    form.add_error(f"siret_{index}", message)
-        else:
-            messages.success(
-                request,
-                _("Le vote est chargé : %(v)d votant·es. Vous pouvez calculer la répartition.")
-                % {"v": vote_import.voters},
-            )
-            return redirect("solutions:results", call_id=call.pk)
-    elif request.method == "POST":
-        status = 400
-    return render(
-        request,
-        "grants/solutions/vote_load_map.html",
-        {
-            "call": call,
-            "vote_import": vote_import,
-            "rows": rows,
-            "form": form,
-            "error": error,
-            "envelope_differs": vote_import.meta.get("budget")
-            and Decimal(vote_import.meta["budget"]) != call.envelope,
-            "open_vote": _panel(call) is not None and _panel(call).voting_closes_at > now(),
-        },
-        status=status,
-    )
