@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -165,6 +166,7 @@ def proposed_targets(vote_import: VoteImport) -> list[dict[str, Any]]:
             query |= Q(name__iexact=name)
         for organisation in Organisation.objects.filter(query).order_by("pk"):
             by_name.setdefault(organisation.name.casefold(), organisation)
+    votes = Counter(pid for ballot in election.ballots.values() for pid in ballot)
     rows = []
     for project in election.projects:
         name = project.fields.get("name", "")
@@ -177,7 +179,7 @@ def proposed_targets(vote_import: VoteImport) -> list[dict[str, Any]]:
             {
                 "project": project,
                 "name": name,
-                "votes": sum(1 for b in election.ballots.values() if project.id in b),
+                "votes": votes[project.id],
                 "application": match,
                 "organisation": None if match else organisation,
                 "siret": "" if match else (organisation.siret if organisation else siret),
