@@ -266,7 +266,7 @@ ON CONFLICT (user_id, programme_id, call_key, state) DO UPDATE SET n = s.n + EXC
 def postgres_forward() -> list[str]:
     statements = []
     kinds = {_split(name)[0]: table for name, table in TRIGGER_NAMES.items() if "_qpv_" not in name}
-    for kind, table in kinds.items():
+    for kind in kinds:
         ops = [_split(name)[1] for name in TRIGGER_NAMES if _split(name)[0] == kind]
         branches = " ".join(
             f"{'IF' if i == 0 else 'ELSIF'} TG_OP = '{OPS[op]}' THEN\n  {_body(kind, op, postgres=True)}\n"
