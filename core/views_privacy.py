@@ -3,7 +3,6 @@ processing), a person's own data export, who downloaded an organisation's docume
 
 from __future__ import annotations
 
-import csv
 from typing import cast
 
 from django.contrib.auth.decorators import login_required
@@ -12,11 +11,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from .errors import DomainError
 from .models import Membership, Organisation, User
 from .privacy.export import personal_data_export_start
 from .privacy.register import register_rows
 from .privacy.retention import rules
 from .selectors_privacy import document_downloads
+from .tabular.writer import csv_bytes, csv_dialect, csv_file_name
 
 
 def your_data(request: HttpRequest) -> HttpResponse:
@@ -24,15 +25,17 @@ def your_data(request: HttpRequest) -> HttpResponse:
 
 
 def processing_register(request: HttpRequest) -> HttpResponse:
-    """The register of processing (RGPD art. 30) generated from the declared rules, as CSV."""
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="registre-des-traitements.csv"'
-    response.write("\ufeff")  # Excel reads UTF-8 with a BOM
-    writer = csv.writer(response, delimiter=";")
+    """The register of processing (RGPD art. 30) generated from the declared rules, as CSV:
+    « Excel (France) » by default, `?format=csv` for tools (core.tabular.writer)."""
+    try:
+        dialect = csv_dialect(request.GET.get("format"))
+    except DomainError as exc:
+        return HttpResponse(str(exc.message), status=400, content_type="text/plain; charset=utf-8")
     rows = register_rows()
-    writer.writerow(list(rows[0].keys()))
-    for row in rows:
-        writer.writerow(list(row.values()))
+    data = csv_bytes(list(rows[0].keys()), [list(r.values()) for r in rows], dialect)
+    response = HttpResponse(data, content_type=dialect.content_type)
+    name = csv_file_name("registre-des-traitements", dialect)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 

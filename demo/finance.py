@@ -407,7 +407,9 @@ def _run(plan: RunPlan, people: People) -> tuple[PaymentRun | None, bool]:
     if plan.outcome == "reopened":
         _change_bank_details(NEW_IBAN_ORGANISATION)
         return PaymentRun.objects.get(pk=run.pk), True
-    run = services_finance.payment_run_export(actor=creator, run=run)
+    # Some demo agreements carry no EJ number: the officer confirmed the export anyway (audited,
+    # « Export confirmé malgré des paiements sans numéro d'engagement juridique »).
+    run = services_finance.payment_run_export(actor=creator, run=run, allow_missing_ej=True)
     if plan.outcome == "exported":
         return run, True
     items = list(run.items.order_by("pk"))

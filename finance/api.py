@@ -16,7 +16,8 @@ from typing import Any, cast
 import django_filters
 from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -44,10 +45,17 @@ from core.api_views import R400, R403, R404, R409, ErrorSerializer
 from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.models import BackgroundJob, Role, User
 from core.permissions import has_role
+from core.tabular.writer import DIALECTS, EXCEL_FR
 from cpo.models import Instalment, InstalmentState
 from cpo.selectors_payments import STATES_OF_STAGE, PaymentStage, my_instalments
 from finance import confirmations
 from finance import services as services_finance
+from finance.api_files import (
+    ALLOW_MISSING_EJ_PARAMETER,
+    FORMAT_PARAMETER,
+    R409_MISSING_EJ,
+    MissingEjSerializer,
+)
 from finance.models import (
     PaymentConfirmation,
     PaymentRun,
@@ -56,6 +64,7 @@ from finance.models import (
     PaymentRunState,
 )
 from finance.pagination import EarliestDateCursorPagination
+from finance.resources import payment_run_csv
 from finance.selectors_payments import fiscal_years_overview
 from finance.serializers import (
     ConfirmationRejectedSerializer,
@@ -245,13 +254,6 @@ class ItemStatusFilter(StrictFilterSet):
         fields = ["status"]
 
 
-FORMAT_PARAMETER = OpenApiParameter(
-    "format",
-    OpenApiTypes.STR,
-    OpenApiParameter.QUERY,
-    enum=["csv", "xlsx"],
-    description=_lazy("csv (par défaut) ou xlsx."),
-)
 FILE_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -433,18 +435,36 @@ class PaymentRunViewSet(
         summary=_lazy("Transmettre un lot validé à la comptabilité"),
         description=_lazy(
             "Écrit une fois pour toutes les fichiers CSV et XLSX du lot. Refusé (400) si des "
-            "coordonnées bancaires ont changé depuis la validation : le lot repart en validation."
+            "coordonnées bancaires ont changé depuis la validation : le lot repart en validation. "
+            "Refusé (409, code missing_ej, avec la liste) si des paiements n'ont pas de numéro "
+            "d'engagement juridique, sauf avec ?allow_missing_ej=true."
         ),
+        parameters=[ALLOW_MISSING_EJ_PARAMETER],
         request=FinanceNoInput,
-        responses={200: PaymentRunDetailSerializer, **WRITE_RESPONSES},
+        responses={
+            200: PaymentRunDetailSerializer,
+            **WRITE_RESPONSES,
+            409: R409_MISSING_EJ,
+        },
     )
     @action(detail=True, methods=["post"], filterset_class=None)
     def export(self, request: Request, pk: str | None = None) -> Response:
         run = self.get_object()
-        return self._act(
-            run,
-            lambda: services_finance.payment_run_export(actor=cast(User, request.user), run=run),
-        )
+        flag = (request.query_params.get("allow_missing_ej") or "").strip().lower()
+        if flag not in ("", "true", "false", "1", "0"):
+            raise DomainError(_("allow_missing_ej vaut true ou false."), field="allow_missing_ej")
+        try:
+            return self._act(
+                run,
+                lambda: services_finance.payment_run_export(
+                    actor=cast(User, request.user), run=run, allow_missing_ej=flag in ("true", "1")
+                ),
+            )
+        except services_finance.MissingLegalCommitments as exc:
+            body = MissingEjSerializer(
+                {"detail": str(exc.message), "code": exc.code, "missing_ej": exc.items}
+            ).data
+            return Response(body, status=exc.status_code)
 
     @extend_schema(
         summary=_lazy("Fichier transmis à la comptabilité"),
@@ -466,16 +486,16 @@ class PaymentRunViewSet(
         },
     )
     @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
-    def file(self, request: Request, pk: str | None = None) -> FileResponse:
+    def file(self, request: Request, pk: str | None = None) -> HttpResponseBase:
         if not sees_bank_details(request):
             raise PermissionDenied(
                 _("Le fichier contient des coordonnées bancaires : réservé au service financier.")
             )
         run = self.get_object()
         fmt = request.query_params.get("format", "csv")
-        if fmt not in FILE_TYPES:
-            raise DomainError(_("Format inconnu : csv ou xlsx."), field="format")
-        stored = run.export_csv if fmt == "csv" else run.export_xlsx
+        if fmt not in FILE_TYPES and fmt != EXCEL_FR:
+            raise DomainError(_("Format inconnu : csv, excel-fr ou xlsx."), field="format")
+        stored = run.export_xlsx if fmt == "xlsx" else run.export_csv
         if not stored:
             raise TransitionNotAllowed(
                 _("Le lot %(ref)s n'a pas encore été transmis à la comptabilité : pas de fichier.")
@@ -488,12 +508,18 @@ class PaymentRunViewSet(
             raise NotFound(
                 _("Le fichier de ce lot n'est plus disponible sur le serveur.")
             ) from None
-        response = FileResponse(
-            handle,
-            as_attachment=True,
-            filename=f"{run.reference}.{fmt}",
-            content_type=FILE_TYPES[fmt],
-        )
+        if fmt == EXCEL_FR:
+            with handle:
+                data = payment_run_csv(handle.read(), DIALECTS[EXCEL_FR])
+            response: HttpResponseBase = HttpResponse(data, content_type=FILE_TYPES["csv"])
+            response["Content-Disposition"] = f'attachment; filename="{run.reference}-excel.csv"'
+        else:
+            response = FileResponse(
+                handle,
+                as_attachment=True,
+                filename=f"{run.reference}.{fmt}",
+                content_type=FILE_TYPES[fmt],
+            )
         response["X-Content-Type-Options"] = "nosniff"
         response["Cache-Control"] = "private, no-store"
         return response

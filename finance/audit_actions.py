@@ -19,6 +19,10 @@ register_action("cpo.payment_run.approval_given", _("Validation du lot donnée")
 register_action("cpo.payment_run.approved", _("Lot de paiement validé"))
 register_action("cpo.payment_run.reopened", _("Lot renvoyé en validation"))
 register_action("cpo.payment_run.exported", _("Lot transmis à la comptabilité"))
+register_action(
+    "cpo.payment_run.missing_ej_confirmed",
+    _("Export confirmé malgré des paiements sans numéro d'engagement juridique (EJ)"),
+)
 register_action("cpo.payment_run.closed", _("Lot soldé"))
 register_action("cpo.payment_run.cancelled", _("Lot abandonné"))
 register_action("cpo.payment_confirmation.applied", _("Retour de la comptabilité appliqué"))

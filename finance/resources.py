@@ -12,6 +12,7 @@ from typing import Any
 from import_export import fields, resources
 from openpyxl import Workbook
 
+from core.tabular.writer import DIALECTS, PLAIN_CSV, CsvDialect, csv_bytes
 from finance.models import PaymentRun, PaymentRunItem
 
 PAYMENT_COLUMNS = [
@@ -69,15 +70,21 @@ def payment_run_dataset(run: PaymentRun) -> Any:
 
 
 def payment_run_files(run: PaymentRun) -> tuple[bytes, bytes]:
-    """The run's CSV (UTF-8, `;`-separated, as French accounting tools expect) and XLSX (amounts
-    as numbers). The XLSX carries the run's approval time as its creation date, not the clock."""
+    """The run's CSV (plain UTF-8, `,`, decimal point: the `csv` dialect of core.tabular.writer,
+    what tools read) and XLSX (amounts as numbers). The XLSX carries the run's approval time as its
+    creation date, not the clock. The « Excel (France) » CSV is derived from the stored CSV at
+    download (payment_run_csv)."""
     dataset = payment_run_dataset(run)
-    text = io.StringIO(newline="")
-
-    writer = csv.writer(text, delimiter=";", lineterminator="\r\n")
-    writer.writerow(dataset.headers)
-    writer.writerows(dataset)
-    csv_bytes = text.getvalue().encode("utf-8")
+    headers = list(dataset.headers)
+    amount_at = headers.index("montant")
+    year_at = headers.index("exercice")
+    rows = []
+    for row in dataset:
+        row = list(row)
+        row[amount_at] = Decimal(row[amount_at])
+        row[year_at] = int(row[year_at])
+        rows.append(row)
+    csv_file = csv_bytes(headers, rows, DIALECTS[PLAIN_CSV])
 
     workbook = Workbook(write_only=True)
     stamp = run.approved_at.replace(tzinfo=None) if run.approved_at else None
@@ -85,14 +92,26 @@ def payment_run_files(run: PaymentRun) -> tuple[bytes, bytes]:
         workbook.properties.created = stamp
         workbook.properties.modified = stamp
     sheet = workbook.create_sheet(title=run.reference[:31])
-    sheet.append(list(dataset.headers))
-    amount_at = dataset.headers.index("montant")
-    year_at = dataset.headers.index("exercice")
-    for row in dataset:
-        row = list(row)
-        row[amount_at] = Decimal(row[amount_at])
-        row[year_at] = int(row[year_at])
+    sheet.append(headers)
+    for row in rows:
         sheet.append(row)
     out = io.BytesIO()
     workbook.save(out)
-    return csv_bytes, out.getvalue()
+    return csv_file, out.getvalue()
+
+
+def payment_run_csv(stored: bytes, dialect: CsvDialect) -> bytes:
+    """The stored payment file in another CSV dialect, from its own bytes (the same payments and
+    amounts as the file handed over; runs exported before December 2026 stored `;`-separated
+    files, read here too)."""
+    text = stored.decode("utf-8-sig")
+    first = text.split("\r\n", 1)[0]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";" if ";" in first else ",")
+    headers = next(reader, [])
+    typed = {"montant": Decimal, "exercice": int}
+    converters = [typed.get(h) for h in headers]
+    rows = [
+        [conv(cell) if conv and cell else cell for conv, cell in zip(converters, row, strict=True)]
+        for row in reader
+    ]
+    return csv_bytes(headers, rows, dialect)

@@ -1,5 +1,39 @@
+import importlib
+from typing import Any
+
 from django.apps import AppConfig
+from django.db import connections
+from django.db.models.signals import post_migrate, pre_migrate
 from django.utils.translation import gettext_lazy as _
+
+SCOPE_COUNTS_MIGRATION = "grants.migrations.0012_application_scope_counts"
+
+
+def _scope_count_triggers() -> Any:
+    return importlib.import_module(SCOPE_COUNTS_MIGRATION)
+
+
+def drop_sqlite_scope_triggers(using: str = "default", **kwargs: Any) -> None:
+    """Before `migrate` on SQLite: drop the scope-counting triggers, which name five tables of
+    three apps, so that any migration may rebuild those tables (SQLite refuses to while a trigger
+    names them). Put back by install_sqlite_scope_triggers."""
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        _scope_count_triggers().sqlite_drop(cursor)
+
+
+def install_sqlite_scope_triggers(using: str = "default", **kwargs: Any) -> None:
+    """After `migrate` (and a test flush) on SQLite: install the scope-counting triggers and
+    recount, if the counter table exists. PostgreSQL installs them in the migration itself."""
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return
+    if "grants_applicationscopecount" not in connection.introspection.table_names():
+        return
+    with connection.cursor() as cursor:
+        _scope_count_triggers().sqlite_install(cursor)
 
 
 class GrantsConfig(AppConfig):
@@ -7,6 +41,8 @@ class GrantsConfig(AppConfig):
     verbose_name = _("Dossiers et décisions")
 
     def ready(self) -> None:
+        pre_migrate.connect(drop_sqlite_scope_triggers, sender=self)
+        post_migrate.connect(install_sqlite_scope_triggers, sender=self)
         from core.jobs import register_job
 
         from . import (

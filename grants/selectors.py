@@ -16,6 +16,7 @@ from .models import (
     CURRENT_PARTNER_STATES,
     Application,
     ApplicationPartner,
+    ApplicationScopeCount,
     ApplicationState,
     ApplicationStateCount,
     CompletionRequest,
@@ -210,18 +211,25 @@ def sees_every_filed_application(user: User) -> bool:
 
 
 def counter_counts(user: User, filters: dict | None = None) -> dict[str, int] | None:
-    """Filed files per state from ApplicationStateCount (kept exact by database triggers), or None
-    when the counters cannot answer: a user who does not see every filed file, one who also acts for
-    organisations (their drafts count too), or a filter beyond call/programme/state."""
+    """Filed files per state from the trigger-kept counters, or None when they cannot answer: a user
+    who acts for organisations (their drafts count too), one without a staff role, or a filter
+    beyond call/programme/state.
+
+    A user who sees every filed file reads ApplicationStateCount; a scoped instructor or committee
+    member (territories, assigned calls) reads their own rows of ApplicationScopeCount. Either way
+    the cost does not grow with the number of files."""
     filters = filters or {}
     used = {k for k, v in filters.items() if v}
-    if (
-        not used <= COUNTER_FILTERS
-        or not sees_every_filed_application(user)
-        or organisation_ids_of(user)
-    ):
+    if not used <= COUNTER_FILTERS or organisation_ids_of(user):
         return None
-    counters = ApplicationStateCount.objects.exclude(state=S.DRAFT)
+    counters: QuerySet[ApplicationStateCount] | QuerySet[ApplicationScopeCount]
+    if sees_every_filed_application(user):
+        counters = ApplicationStateCount.objects.all()
+    elif staff_visibility(user) is not None:
+        counters = ApplicationScopeCount.objects.filter(user_id=user.pk)
+    else:
+        return None
+    counters = counters.exclude(state=S.DRAFT)
     if call := filters.get("call"):
         counters = counters.filter(call_key=getattr(call, "pk", call))
     if programme := filters.get("programme"):

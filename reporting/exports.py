@@ -6,7 +6,9 @@ Memory does not grow with the number of rows: the rows are read as tuples
 instances; multi-valued columns (quartiers, financeurs) are read once per chunk; each writer
 streams its file:
 
-- CSV: UTF-8 with a BOM (so that a spreadsheet opens accents right), `;` separator, CRLF;
+- CSV in two dialects (core.tabular.writer): « Excel (France) » — UTF-8 with a BOM (so that
+  Excel opens accents right), `;`, decimal comma, dd/mm/yyyy — and plain CSV for tools — UTF-8,
+  `,`, decimal point, ISO dates; both from typed values;
 - JSON: an array of objects keyed by the French headers; amounts are JSON numbers written from
   the Decimal (exact), dates ISO strings;
 - XLSX and ODS: written as XML straight into the zip entry, one row at a time. openpyxl's
@@ -22,7 +24,6 @@ Values are rendered by the resource's own widgets (`Column.widget.renderer(nativ
 
 from __future__ import annotations
 
-import csv
 import datetime
 import io
 import json
@@ -47,6 +48,7 @@ from core.clock import now
 from core.errors import DomainError, PermissionDenied
 from core.jobs import JobResult, Progress, job_start
 from core.models import BackgroundJob, ExportTemplate, User
+from core.tabular.writer import DIALECTS, EXCEL_FR, PLAIN_CSV, TabularCsvWriter
 
 from .resources import (
     BANK,
@@ -68,20 +70,18 @@ register_action("reporting.export.requested", gettext_lazy("Export de données d
 # --------------------------------------------------------------------------- writers
 
 
-class CsvWriter:
-    """CSV as French spreadsheets open it: UTF-8 with BOM, `;`, CRLF."""
+class ExcelFrCsvWriter(TabularCsvWriter):
+    """« Excel (France) »: UTF-8 with BOM, `;`, decimal comma, dd/mm/yyyy (core.tabular.writer)."""
 
     def __init__(self, fh: IO[bytes], headers: list[str], title: str) -> None:
-        self.text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
-        self.csv = csv.writer(self.text, delimiter=";", lineterminator="\r\n")
-        self.csv.writerow(headers)
+        super().__init__(fh, headers, DIALECTS[EXCEL_FR])
 
-    def write_rows(self, rows: Iterable[list[Any]]) -> None:
-        self.csv.writerows(rows)
 
-    def close(self) -> None:
-        self.text.flush()
-        self.text.detach()
+class PlainCsvWriter(TabularCsvWriter):
+    """CSV for tools: UTF-8 without BOM, `,`, decimal point, ISO dates (core.tabular.writer)."""
+
+    def __init__(self, fh: IO[bytes], headers: list[str], title: str) -> None:
+        super().__init__(fh, headers, DIALECTS[PLAIN_CSV])
 
 
 def _json_text(value: Any) -> str:
@@ -424,7 +424,8 @@ class ExportFormat:
 FORMATS: dict[str, ExportFormat] = {
     f.key: f
     for f in (
-        ExportFormat("csv", "CSV", "csv", "text/csv", CsvWriter, native=False),
+        ExportFormat(EXCEL_FR, "CSV Excel (France)", "csv", "text/csv", ExcelFrCsvWriter, True),
+        ExportFormat(PLAIN_CSV, "CSV (UTF-8)", "csv", "text/csv", PlainCsvWriter, native=True),
         ExportFormat("xlsx", "XLSX (Excel)", "xlsx", f"{XLSX_TYPE}.sheet", XlsxWriter, True),
         ExportFormat("ods", "ODS (LibreOffice)", "ods", ODS_MIME, OdsWriter, native=True),
         ExportFormat("json", "JSON", "json", "application/json", JsonWriter, native=True),

@@ -3,13 +3,12 @@ times, money by neighbourhood, multi-year security and the residents' part — f
 managers, finance officers, auditors and admins (anyone else gets a 404).
 
 Every page takes the same filters (fiscal year, programme, funder). Every chart is drawn from a
-table shown under it; `?format=csv|xlsx` (with `&table=<name>` on pages with several tables)
+table shown under it; `?format=excel-fr|csv|xlsx` (with `&table=<name>` on pages with several tables)
 downloads that table with the page's filters. The numbers come from reporting.analytics; views
 only read the filters, pick tables and render."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 from decimal import Decimal
@@ -31,6 +30,7 @@ from calls.models import Programme
 from core.clock import today
 from core.models import Funder, Role
 from core.permissions import has_role
+from core.tabular.writer import DIALECTS, CsvDialect, csv_bytes, csv_file_name
 
 from . import analytics, charts
 from .analytics import Filters, Table
@@ -175,6 +175,7 @@ def _display(table: Table, query: str) -> dict[str, Any]:
         "rows": [line(r) for r in table.rows],
         "total": line(table.total) if table.total and table.rows else None,
         "notes": table.notes,
+        "excel_url": f"{base}format=excel-fr&table={table.name}",
         "csv_url": f"{base}format=csv&table={table.name}",
         "xlsx_url": f"{base}format=xlsx&table={table.name}",
     }
@@ -207,14 +208,9 @@ def _file_name(page: str, table: Table, extension: str) -> str:
     return f"pluriel-{page.replace('_', '-')}-{table.name}-{today():%Y-%m-%d}.{extension}"
 
 
-def table_csv(table: Table) -> bytes:
-    """CSV as French spreadsheets open it: UTF-8 with a BOM, `;`-separated, decimal point."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow([c.label for c in table.columns])
-    for row in _file_rows(table):
-        writer.writerow(["" if v is None else v for v in row])
-    return out.getvalue().encode("utf-8-sig")
+def table_csv(table: Table, dialect: CsvDialect) -> bytes:
+    """The table as a CSV file in one of the two dialects (core.tabular.writer)."""
+    return csv_bytes([c.label for c in table.columns], _file_rows(table), dialect)
 
 
 def table_xlsx(table: Table) -> bytes:
@@ -242,9 +238,9 @@ def table_xlsx(table: Table) -> bytes:
 
 def _download(request: HttpRequest, page: str, tables: dict[str, Table]) -> HttpResponse:
     file_format = request.GET.get("format")
-    if file_format not in ("csv", "xlsx"):
+    if file_format not in (*DIALECTS, "xlsx"):
         return HttpResponse(
-            _("Format de fichier inconnu : choisissez csv ou xlsx."),
+            _("Format de fichier inconnu : choisissez excel-fr, csv ou xlsx."),
             status=400,
             content_type="text/plain; charset=utf-8",
         )
@@ -256,13 +252,14 @@ def _download(request: HttpRequest, page: str, tables: dict[str, Table]) -> Http
             content_type="text/plain; charset=utf-8",
         )
     table = tables[name]
-    if file_format == "csv":
-        response = HttpResponse(table_csv(table), content_type="text/csv; charset=utf-8")
+    if file_format in DIALECTS:
+        dialect = DIALECTS[file_format]
+        response = HttpResponse(table_csv(table, dialect), content_type=dialect.content_type)
+        name = csv_file_name(_file_name(page, table, "csv").removesuffix(".csv"), dialect)
     else:
         response = HttpResponse(table_xlsx(table), content_type=XLSX_TYPE)
-    response["Content-Disposition"] = (
-        f'attachment; filename="{_file_name(page, table, file_format)}"'
-    )
+        name = _file_name(page, table, file_format)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 

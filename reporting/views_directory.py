@@ -20,7 +20,7 @@ from directory.selectors import published_sheets, search_sheets
 from .exports import CHUNK, FORMATS, RowPlan
 from .resources_directory import ExperienceSheetResource
 
-PUBLIC_FORMATS = ("csv", "xlsx", "ods")
+PUBLIC_FORMATS = ("excel-fr", "csv", "xlsx", "ods")
 #: Every column but the workflow state (always « Publiée » here).
 PUBLIC_COLUMNS = tuple(c for c in ExperienceSheetResource.Meta.fields if c != "state")
 

@@ -5,8 +5,6 @@ import organisations. Every write is a service call (reporting.imports.services)
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -18,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
 from core.errors import PermissionDenied as DomainPermissionDenied
+from core.tabular.writer import csv_bytes, csv_dialect, csv_file_name
 
 from .forms_imports import ImportUploadForm
 from .imports import scdl
@@ -190,14 +189,20 @@ def import_remap(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def import_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
-    """The report as CSV (UTF-8 with BOM, `;`: opens as is in French spreadsheets)."""
+    """The report as CSV: « Excel (France) » by default, `?format=csv` for tools
+    (core.tabular.writer)."""
     batch = _visible_batch(request, pk)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="rapport-import-{batch.pk}.csv"'
-    response.write("\ufeff")
-    writer = csv.writer(response, delimiter=";")
-    writer.writerow([_("Niveau"), _("Ligne"), _("Colonne"), _("Valeur"), _("Message")])
-    for level, entries in ((_("Erreur"), "errors"), (_("Avertissement"), "warnings")):
-        for e in batch.report.get(entries, []):
-            writer.writerow([level, e["row"] or "", e["column"], e["value"], e["message"]])
+    try:
+        dialect = csv_dialect(request.GET.get("format"))
+    except DomainError as exc:
+        return HttpResponse(str(exc.message), status=400, content_type="text/plain; charset=utf-8")
+    headers = [_("Niveau"), _("Ligne"), _("Colonne"), _("Valeur"), _("Message")]
+    rows = [
+        [level, e["row"] or "", e["column"], e["value"], e["message"]]
+        for level, entries in ((_("Erreur"), "errors"), (_("Avertissement"), "warnings"))
+        for e in batch.report.get(entries, [])
+    ]
+    response = HttpResponse(csv_bytes(headers, rows, dialect), content_type=dialect.content_type)
+    name = csv_file_name(f"rapport-import-{batch.pk}", dialect)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -304,6 +304,9 @@ def cpo_awaiting_evaluation(
         duration_years=3,
         first_year=first_year,
     )
+    # The funder's legal commitment number (EJ), which the payment file carries (issue 16: an
+    # export without one asks for confirmation).
+    agreement.funders.update(ej_number="2100000001")
     cpo_services.agreement_sign(
         actor=instructor, agreement=agreement, signed_on=datetime.date(first_year, 1, 15)
     )

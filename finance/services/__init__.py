@@ -17,7 +17,7 @@ instalment, in the same transaction, set-based so a run of 20 000 payments stays
 
 from .common import OPEN_RUN_STATES, PAYABLE_AGREEMENTS, second_approval_threshold
 from .confirmations import confirmations_apply_rows
-from .export import payment_run_export
+from .export import MissingLegalCommitments, missing_ej_items, payment_run_export
 from .fiscal_years import CANCELLABLE, effective_year_q, fiscal_year_close, fiscal_year_is_closed
 from .liquidation import instalment_unapprove, instalments_approve, payable_instalments
 from .runs import (
@@ -31,6 +31,8 @@ from .runs import (
 )
 
 __all__ = [
+    "MissingLegalCommitments",
+    "missing_ej_items",
     "CANCELLABLE",
     "OPEN_RUN_STATES",
     "PAYABLE_AGREEMENTS",

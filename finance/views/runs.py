@@ -25,10 +25,12 @@ from core.errors import DomainError
 from core.forms import add_domain_error
 from core.http import AuthenticatedHttpRequest
 from core.models import BackgroundJob
+from core.tabular.writer import DIALECTS, EXCEL_FR
 from finance import confirmations
 from finance import services as services_finance
 from finance.forms import ConfirmationUploadForm, ReasonForm, RemoveItemsForm
 from finance.models import PaymentConfirmation, PaymentRun, PaymentRunState
+from finance.resources import payment_run_csv
 from finance.selectors import can_act_on_finance, run_totals, runs_list
 from finance.views.common import base_context, error_message, finance_page, query_without, refused
 
@@ -171,7 +173,13 @@ def run_action(request: AuthenticatedHttpRequest, pk: int, action: str) -> HttpR
                 "Lot %(ref)s abandonné : ses échéances peuvent entrer dans un autre lot."
             ) % {"ref": run.reference}
         else:
-            run = services_finance.payment_run_export(actor=request.user, run=run)
+            confirmed = request.POST.get("confirm_missing_ej") == "1"
+            try:
+                run = services_finance.payment_run_export(
+                    actor=request.user, run=run, allow_missing_ej=confirmed
+                )
+            except services_finance.MissingLegalCommitments as exc:
+                return _render_missing_ej(request, run, exc)
             message = _(
                 "Lot %(ref)s transmis à la comptabilité : les fichiers CSV et XLSX sont prêts."
             ) % {"ref": run.reference}
@@ -189,25 +197,54 @@ def run_action(request: AuthenticatedHttpRequest, pk: int, action: str) -> HttpR
     return redirect("finance:run_detail", pk=run.pk)
 
 
+def _render_missing_ej(
+    request: AuthenticatedHttpRequest,
+    run: PaymentRun,
+    exc: services_finance.MissingLegalCommitments,
+) -> HttpResponse:
+    """The warning before exporting payments without an EJ: the list, « Exporter quand même »
+    (a confirmation, audited by the service) or a link to each agreement to fill the number."""
+    response = render(
+        request,
+        "finance/run_missing_ej.html",
+        {
+            **base_context(request, "runs"),
+            "run": PaymentRun.objects.get(pk=run.pk),
+            "message": error_message(exc),
+            "items": exc.items,
+        },
+        status=exc.status_code,
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 @finance_page
 def run_download(request: AuthenticatedHttpRequest, pk: int, fmt: str) -> HttpResponseBase:
-    """The stored payment file of an exported run: the same bytes at every download. It carries
-    bank details: finance officers only."""
-    if fmt not in FILES:
+    """The payment file of an exported run. `csv` and `xlsx` are the stored files: the same bytes
+    at every download; `excel-fr` is the stored CSV rewritten for Excel (France) — BOM, `;`,
+    decimal comma. It carries bank details: finance officers only."""
+    if fmt not in FILES and fmt != EXCEL_FR:
         raise Http404
     if not can_act_on_finance(request.user):
         return refused(request, _("Les fichiers de paiement sont réservés au service financier."))
     run = get_object_or_404(PaymentRun, pk=pk)
-    field, content_type = FILES[fmt]
+    field, content_type = FILES["csv" if fmt == EXCEL_FR else fmt]
     stored = getattr(run, field)
     if not stored:
         raise Http404
-    response = FileResponse(
-        stored.open("rb"),
-        as_attachment=True,
-        filename=f"{run.reference}.{fmt}",
-        content_type=content_type,
-    )
+    if fmt == EXCEL_FR:
+        with stored.open("rb") as fh:
+            data = payment_run_csv(fh.read(), DIALECTS[EXCEL_FR])
+        response: HttpResponseBase = HttpResponse(data, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{run.reference}-excel.csv"'
+    else:
+        response = FileResponse(
+            stored.open("rb"),
+            as_attachment=True,
+            filename=f"{run.reference}.{fmt}",
+            content_type=content_type,
+        )
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response

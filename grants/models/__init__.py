@@ -28,6 +28,7 @@ from .applications import (
     attachment_upload_to,
 )
 from .bulk import BulkAction, BulkActionItem
+from .counters import ApplicationScopeCount
 from .partners import CURRENT_PARTNER_STATES, ApplicationPartner, PartnerState
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "ApplicationAttachment",
     "ApplicationKind",
     "ApplicationState",
+    "ApplicationScopeCount",
     "ApplicationStateCount",
     "ApplicationYear",
     "AssignmentRule",

@@ -14,8 +14,6 @@ never acts on a file, nor messages an applicant, twice.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -34,6 +32,7 @@ from core.errors import DomainError, PermissionDenied
 from core.fsm import allowed_transition_names
 from core.models import BackgroundJob, Role, User
 from core.permissions import has_role
+from core.tabular.writer import CsvDialect, csv_bytes, csv_dialect
 
 from ..models import Application, BulkAction, BulkActionItem, CommitteeSession
 from ..selectors import instructor_queue
@@ -474,26 +473,31 @@ def bulk_counts(bulk: BulkAction) -> dict[str, int]:
     return counts
 
 
-def bulk_export_csv(bulk: BulkAction) -> bytes:
-    """The export action's file: the files done, one line each (UTF-8 with BOM, « ; »)."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow(
-        [_("Référence"), _("Projet"), _("Organisation"), _("SIRET"), _("État"), _("Demandé (€)")]
-    )
+def bulk_export_csv(bulk: BulkAction, dialect: CsvDialect | None = None) -> bytes:
+    """The export action's file: the files done, one line each, as « Excel (France) » (default)
+    or plain CSV (core.tabular.writer)."""
+    headers = [
+        _("Référence"),
+        _("Projet"),
+        _("Organisation"),
+        _("SIRET"),
+        _("État"),
+        _("Demandé (€)"),
+    ]
     ids = bulk.items.filter(status=Item.DONE).values_list("application_id", flat=True)
-    for app in Application.objects.filter(pk__in=ids).select_related("organisation").order_by("id"):
-        writer.writerow(
-            [
-                app.reference,
-                app.title,
-                app.organisation.name,
-                app.organisation.siret,
-                app.get_state_display(),
-                f"{app.requested_amount:.2f}".replace(".", ","),
-            ]
-        )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    apps = Application.objects.filter(pk__in=ids).select_related("organisation").order_by("id")
+    rows = (
+        [
+            app.reference,
+            app.title,
+            app.organisation.name,
+            app.organisation.siret,
+            app.get_state_display(),
+            app.requested_amount,
+        ]
+        for app in apps
+    )
+    return csv_bytes(headers, rows, dialect or csv_dialect(None))
 
 
 def _json_filters(filters: Mapping[str, Any] | None) -> dict[str, Any]:

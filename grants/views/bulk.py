@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from core.errors import DomainError
 from core.http import AuthenticatedHttpRequest
 from core.permissions import is_staff_member
+from core.tabular.writer import csv_dialect, csv_file_name
 
 from ..forms import QueueFilterForm
 from ..forms_bulk import BulkActionForm
@@ -151,6 +152,13 @@ def bulk_export(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     bulk = _own(request, pk)
     if bulk.action != "export":
         raise Http404
-    response = HttpResponse(bulk_export_csv(bulk), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="selection-{bulk.pk}.csv"'
+    try:
+        dialect = csv_dialect(request.GET.get("format"))
+    except DomainError as exc:
+        return HttpResponse(
+            error_message(exc), status=400, content_type="text/plain; charset=utf-8"
+        )
+    response = HttpResponse(bulk_export_csv(bulk, dialect), content_type=dialect.content_type)
+    name = csv_file_name(f"selection-{bulk.pk}", dialect)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -452,7 +452,7 @@ def test_export_then_download_the_stored_files(
     assert f'filename="{run.reference}.csv"' in csv_response["Content-Disposition"]
     content = b"".join(csv_response.streaming_content)
     assert content == stored.export_csv.open("rb").read()
-    assert content.decode().splitlines()[0].startswith("beneficiaire;siret;iban")
+    assert content.decode().splitlines()[0].startswith("beneficiaire,siret,iban")
     xlsx = client.get(f"/api/finance/runs/{run.pk}/file/?format=xlsx")
     assert xlsx.status_code == 200
     assert b"".join(xlsx.streaming_content)[:2] == b"PK"

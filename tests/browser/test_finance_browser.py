@@ -30,8 +30,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 I = InstalmentState  # noqa: E741
 PAYMENT_FILE_HEADER = (
-    "beneficiaire;siret;iban;bic;montant;ligne_budgetaire;numero_ej;exercice;"
-    "reference_convention;reference_echeance;reference_lot"
+    "beneficiaire,siret,iban,bic,montant,ligne_budgetaire,numero_ej,exercice,"
+    "reference_convention,reference_echeance,reference_lot"
 )
 
 
@@ -136,7 +136,7 @@ def test_run_prepared_approved_exported_and_confirmed(
     lines = download.path().read_bytes().decode("utf-8").splitlines()
     assert lines[0] == PAYMENT_FILE_HEADER
     assert len(lines) == 4
-    assert {line.split(";")[-1] for line in lines[1:]} == {run.reference}
+    assert {line.split(",")[-1] for line in lines[1:]} == {run.reference}
     screenshot(page, "finance-03-run-exported")
 
     # 5. A uploads the confirmation file: dry run first, nothing written.

@@ -155,13 +155,17 @@ def test_public_export_holds_published_sheets_only(client, published, instructor
     services.sheet_draft(actor=member, evaluation=draft_eval)
     response = client.get("/experiences/export.csv")
     assert response.status_code == 200
-    text = b"".join(response.streaming_content).decode("utf-8-sig")
-    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    text = b"".join(response.streaming_content).decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text)))  # plain CSV: `,`, decimal point, no BOM
     assert rows[0][:3] == ["Titre", "Organisation", "Année de l'action"]
     assert "État" not in rows[0]
     assert [r[0] for r in rows[1:]] == [published.title]
     assert rows[1][rows[0].index("Quartiers")] == "QN01301M"
     assert rows[1][rows[0].index("Coût de l'action (€)")] == "89000.00"
+    excel = b"".join(client.get("/experiences/export.excel-fr").streaming_content)
+    assert excel.startswith(b"\xef\xbb\xbf")
+    excel_rows = list(csv.reader(io.StringIO(excel.decode("utf-8-sig")), delimiter=";"))
+    assert excel_rows[1][excel_rows[0].index("Coût de l'action (€)")] == "89000,00"
     xlsx = client.get("/experiences/export.xlsx", {"quartier": "QN01301M"})
     book = openpyxl.load_workbook(io.BytesIO(b"".join(xlsx.streaming_content)))
     sheet_rows = list(book.active.iter_rows(values_only=True))

@@ -198,7 +198,7 @@ def test_export_writes_the_payment_file_once(agreement, finance_officer, second_
     run = exported_run(agreement, finance_officer, second_officer)
     assert Instalment.objects.filter(state=I.EXPORTED).count() == 3
     first_csv = run.export_csv.read()
-    rows = list(csv.reader(io.StringIO(first_csv.decode("utf-8")), delimiter=";"))
+    rows = list(csv.reader(io.StringIO(first_csv.decode("utf-8"))))
     assert rows[0] == [
         "beneficiaire",
         "siret",

@@ -146,7 +146,7 @@ def exported_run(agreement, finance_officer, second_officer) -> PaymentRun:
 
 
 def exported_ibans(run: PaymentRun) -> set[str]:
-    rows = list(csv.DictReader(io.StringIO(run.export_csv.read().decode()), delimiter=";"))
+    rows = list(csv.DictReader(io.StringIO(run.export_csv.read().decode())))
     return {r["iban"] for r in rows}
 
 

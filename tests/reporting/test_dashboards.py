@@ -154,7 +154,7 @@ class TestDownloads:
         assert response["Content-Type"].startswith("text/csv")
         assert 'filename="pluriel-dashboard-money-money-' in response["Content-Disposition"]
         body = response.content.decode("utf-8-sig")
-        rows = list(csv.reader(io.StringIO(body), delimiter=";"))
+        rows = list(csv.reader(io.StringIO(body)))
         assert rows[0] == [
             "Programme",
             "Enveloppe",
@@ -189,9 +189,24 @@ class TestDownloads:
         response = client.get(
             url("dashboard_money") + f"?dimension=fiscal_year&funder={ds.f2.pk}&format=csv"
         )
-        rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+        rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
         assert [r[0] for r in rows[1:]] == ["2026", "2027", "Total"]
         assert rows[-1][5] == "2000.00"  # paid by the Métropole
+
+    def test_excel_fr_has_a_bom_semicolons_and_decimal_commas(self, client, ds, manager):
+        client.force_login(manager)
+        response = client.get(
+            url("dashboard_money") + f"?dimension=fiscal_year&funder={ds.f2.pk}&format=excel-fr"
+        )
+        assert response.status_code == 200
+        assert response.content.startswith(b"\xef\xbb\xbf")
+        assert response["Content-Disposition"].endswith('-excel.csv"')
+        body = response.content.decode("utf-8-sig")
+        rows = list(csv.reader(io.StringIO(body), delimiter=";"))
+        assert rows[-1][5] == "2000,00"  # paid by the Métropole
+        assert Decimal(rows[-1][5].replace(",", ".")) == Decimal("2000.00")
+        page = client.get(url("dashboard_money")).content.decode()
+        assert "format=excel-fr" in page and "Excel (France)" in page
 
     def test_xlsx_has_the_rows_with_numbers(self, client, ds, manager):
         client.force_login(manager)
@@ -220,7 +235,7 @@ class TestDownloads:
     def test_second_table_of_a_page(self, client, ds, manager):
         client.force_login(manager)
         response = client.get(url("dashboard_security") + "?format=csv&table=evaluations")
-        rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+        rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
         assert rows[0] == ["Issue", "Évaluations"]
         assert [r[0] for r in rows[1:]][:2] == ["Attendue", "Déposée"]
 

@@ -103,6 +103,11 @@ def test_report_as_csv(client, manager):
     text = response.content.decode("utf-8-sig")
     assert response["Content-Type"].startswith("text/csv")
     assert text.splitlines()[1] == "Erreur;2;nom;;Cellule obligatoire vide."
+    assert response.content.startswith(b"\xef\xbb\xbf")  # Excel (France) by default
+    url = reverse("reporting:import_report_csv", args=[batch.pk])
+    plain = client.get(url + "?format=csv").content
+    assert plain.decode("utf-8").splitlines()[1] == "Erreur,2,nom,,Cellule obligatoire vide."
+    assert client.get(url + "?format=tsv").status_code == 400
 
 
 def test_unreadable_file_error_next_to_the_field(client, manager):

@@ -1,0 +1,56 @@
+"""OpenAPI pieces of the payment-run file endpoints (finance.api): the `format` of the payment file
+and the missing-EJ check of the export (issue 16)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
+
+FORMAT_PARAMETER = OpenApiParameter(
+    "format",
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
+    enum=["csv", "excel-fr", "xlsx"],
+    description=_lazy(
+        "csv (par défaut) : le fichier transmis, UTF-8 sans BOM, séparateur « , », point "
+        "décimal ; excel-fr : le même contenu pour Excel (France), UTF-8 avec BOM, « ; », "
+        "virgule décimale ; xlsx."
+    ),
+)
+ALLOW_MISSING_EJ_PARAMETER = OpenApiParameter(
+    "allow_missing_ej",
+    OpenApiTypes.BOOL,
+    OpenApiParameter.QUERY,
+    description=_lazy(
+        "true : transmettre même si des paiements n'ont pas de numéro d'engagement juridique "
+        "(EJ) ; la confirmation est inscrite à l'historique. Sans lui, réponse 409 avec la liste."
+    ),
+)
+
+
+class MissingEjItemSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    beneficiary_name = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    agreement_reference = serializers.CharField()
+    agreement_id = serializers.IntegerField()
+    instalment_reference = serializers.CharField()
+
+
+class MissingEjSerializer(serializers.Serializer[Any]):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    missing_ej = MissingEjItemSerializer(many=True)
+
+
+R409_MISSING_EJ = OpenApiResponse(
+    MissingEjSerializer,
+    description=_lazy(
+        "Des paiements n'ont pas de numéro EJ (code missing_ej, liste dans missing_ej) ; ou le "
+        "lot n'est pas dans un état qui permet l'export."
+    ),
+)
