@@ -21,6 +21,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from .audit import audit_log
 from .clock import now, today
@@ -355,19 +356,24 @@ def organisation_set_bank_details(
         )
         for hook in _BANK_DETAILS_HOOKS:
             hook(organisation, actor)
-        from .notifications import notify
+        from .notifications import Msg, notify
 
         others = [
             m.user for m in organisation.memberships.select_related("user") if m.user_id != actor.pk
         ]
         notify(
             users=others,
-            title=_("Coordonnées bancaires de %(org)s modifiées") % {"org": organisation.name},
-            body=_(
-                "%(who)s a enregistré un nouveau compte bancaire (%(iban)s). Si vous n'êtes pas "
-                "au courant de ce changement, contactez le service politique de la ville."
-            )
-            % {"who": actor.get_full_name() or actor.email, "iban": mask_iban(iban)},
+            title=Msg(
+                gettext_noop("Coordonnées bancaires de %(org)s modifiées"), org=organisation.name
+            ),
+            body=Msg(
+                gettext_noop(
+                    "%(who)s a enregistré un nouveau compte bancaire (%(iban)s). Si vous n'êtes "
+                    "pas au courant de ce changement, contactez le service politique de la ville."
+                ),
+                who=actor.get_full_name() or actor.email,
+                iban=mask_iban(iban),
+            ),
             url=reverse("core:organisation_bank", args=[organisation.pk]),
         )
     return organisation
