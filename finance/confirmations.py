@@ -32,9 +32,9 @@ from core.clock import now, today
 from core.errors import DomainError
 from core.jobs import JobResult, Progress, job_start, register_job
 from core.models import BackgroundJob, User
+from core.notifications import Msg
 from core.tabular.reader import CellError, clean_text, normalise_header, open_table, parse_date
 from core.tabular.report import Report
-from core.notifications import Msg
 from finance.models import PaymentConfirmation, PaymentRunItem, PaymentRunState
 from finance.services import confirmations_apply_rows
 from finance.services.common import _finance
