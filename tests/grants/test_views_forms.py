@@ -57,6 +57,20 @@ class TestBudgetLines:
         assert "charges-__prefix__-amount" in html
         assert 'name="action" value="add-charges"' in html
 
+    def test_the_budget_tables_are_in_the_page_not_in_a_template(self, client, applicant, draft):
+        """A multi-line {# #} comment is printed by Django; one mentioning « <template> » in
+        _budget_rows.html opened a real <template> element that hid both budget tables from the
+        browser (the classic-call browser test found no « Charges » table)."""
+        html = login(client, applicant).get(edit_url(draft)).content.decode()
+        assert "{#" not in html and "#}" not in html
+        assert html.count("<template") == 2  # the empty line of each side, nothing else
+        for side in ("charges", "products"):
+            table = html.index(f'<table class="budget-table stack-on-small" id="budget-{side}"')
+            empty_line = html.index(f'<template id="budget-{side}-empty">')
+            before = html[:table]
+            assert before.count("<template") == before.count("</template>")  # not inside one
+            assert table < empty_line
+
     def test_starter_lines_left_empty_are_not_saved(self, client, applicant, call, organisation):
         app = services.application_create(
             actor=applicant, organisation=organisation, call=call, data={"title": "Neuf"}
