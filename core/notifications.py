@@ -123,6 +123,22 @@ def user_language(user: User) -> str:
     return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 
 
+def interface_language() -> str:
+    """The language the interface is shown in now (a supported code): kept on an account created
+    or switched in it, so its notifications and emails follow."""
+    language = (translation.get_language() or "").split("-")[0]
+    return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
+def account_email_html(*, subject: str, text: str) -> str:
+    """The HTML part of an account email (sign-up confirmation, invitation) written as plain text:
+    the same words, its links made clickable, in the active language."""
+    return render_to_string(
+        "core/email/message.html",
+        {"subject": subject, "text": text, "site_url": absolute_url("/")},
+    )
+
+
 def render_email(
     *, user: User, title: Text, body: Text = "", url: str = ""
 ) -> tuple[str, str, str]:

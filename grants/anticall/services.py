@@ -24,7 +24,7 @@ from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.fsm import apply_transition, lock
 from core.identifiers import compact, validate_siret
 from core.models import Funder, Organisation, Role, User
-from core.notifications import Euros, Msg, Text, notify
+from core.notifications import Euros, Msg, Text, account_email_html, notify
 from core.permissions import has_role, is_member, organisation_ids_of
 from core.references import next_reference
 
@@ -204,8 +204,9 @@ def candidacy_invite(*, actor: User, candidacy: Candidacy, message: str = "") ->
             text = f"{body}\n\n" + _(
                 "Créez le compte de votre structure pour répondre : %(link)s"
             ) % {"link": link}
-            email = candidacy.prospect_email
-            transaction.on_commit(lambda: send_email.delay(f"[Pluriel] {title}", text, [email]))
+            email, subject = candidacy.prospect_email, f"[Pluriel] {title}"
+            html = account_email_html(subject=subject, text=text)
+            transaction.on_commit(lambda: send_email.delay(subject, text, [email], html))
     return candidacy
 
 

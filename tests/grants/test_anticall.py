@@ -83,6 +83,8 @@ def test_sourcing_a_structure_without_account(need, instructor):
         svc.candidacy_invite(actor=instructor, candidacy=candidacy, message="Venez prototyper !")
     assert mail.outbox[0].to == ["contact@jardins.example.org"]
     assert "/inscription/" in mail.outbox[0].body
+    html, mimetype = mail.outbox[0].alternatives[0]  # an HTML part, its link clickable
+    assert mimetype == "text/html" and '/inscription/" ' in html and "Venez prototyper" in html
 
 
 def test_unpublished_need_cannot_be_sourced(instructor, organisation):
