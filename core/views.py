@@ -469,9 +469,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
     choice kept on their account: notifications and emails are then written in it."""
     response = i18n_views.set_language(request)
     if request.user.is_authenticated:
-        services.user_set_language(
-            user=cast(User, request.user), language=request.POST.get("language", "")
-        )
+        services.user_set_language(user=request.user, language=request.POST.get("language", ""))
     return response
 
 
