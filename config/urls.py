@@ -9,9 +9,12 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+from core import views as core_views
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Django's language switch, which also keeps a signed-in person's choice on their account.
+    path("i18n/setlang/", core_views.set_language, name="set_language"),
     path("oidc/", include("mozilla_django_oidc.urls")),
     path(
         "compte/securite/passkeys/", include("django_otp_webauthn.urls", namespace="otp_webauthn")

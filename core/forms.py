@@ -10,7 +10,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import password_validators_help_text_html
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.functional import lazy
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -346,3 +346,41 @@ class InvitationSignupForm(forms.Form):
         ):
             self.add_error("password_confirm", _("Les deux mots de passe ne correspondent pas."))
         return data
+
+
+class CheckboxList(forms.CheckboxSelectMultiple):
+    """A multiple choice as a list of checkboxes (never a Ctrl/Cmd multi-select), in a scrollable
+    box that static/js/checklist.js turns into a searchable list when JavaScript runs."""
+
+    template_name = "core/widgets/checkbox_list.html"
+
+
+def field_anchor(bound: forms.BoundField) -> str:
+    """The id of the element a summary link points to: the field, or its first checkbox/radio."""
+    return bound.id_for_label or (f"{bound.auto_id}_0" if bound.auto_id else "")
+
+
+def error_summary(*forms_or_formsets: Any, intro: str = "") -> list[dict[str, str]]:
+    """Every error of the given forms and formsets as {"message", "href"} rows, in page order, for
+    the summary at the top of a page (templates/includes/error_summary.html); the same message stays
+    next to its field. Non-field errors have no link (they are shown in the summary only); a
+    message equal to `intro` (the summary's first line) is left out."""
+    rows: list[dict[str, str]] = []
+    for item in forms_or_formsets:
+        if item is None or not item.is_bound:
+            continue
+        subforms = list(item.forms) if isinstance(item, forms.BaseFormSet) else [item]
+        if isinstance(item, forms.BaseFormSet):
+            rows += [{"message": str(m), "href": ""} for m in item.non_form_errors()]
+        for form in subforms:
+            if getattr(form, "cleaned_data", None) is not None and form.cleaned_data.get("DELETE"):
+                continue
+            rows += [{"message": str(m), "href": ""} for m in form.non_field_errors()]
+            for name in form.errors:
+                if name == NON_FIELD_ERRORS or name not in form.fields:
+                    continue
+                anchor = field_anchor(form[name])
+                href = f"#{anchor}" if anchor else ""
+                rows += [{"message": str(m), "href": href} for m in form.errors[name]]
+    # The summary's introduction is not listed a second time below it.
+    return [row for row in rows if not intro or row["message"] != str(intro)]

@@ -27,12 +27,11 @@ from django.core.files.base import ContentFile, File
 from django.db import models, transaction
 from django.db.models import F, Q
 from django.urls import reverse
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from .clock import now
 from .models import BackgroundJob, User
-from .notifications import Msg, notify
+from .notifications import Msg, Text, notify
 
 
 @dataclass
@@ -40,7 +39,7 @@ class JobResult:
     summary: dict[str, Any] = field(default_factory=dict)
     file: File[Any] | None = None
     file_name: str = ""
-    notify_title: str = ""
+    notify_title: Text = ""
 
 
 Runner = Callable[[BackgroundJob, "JobProgress"], JobResult]
@@ -199,9 +198,11 @@ def job_run(job_id: int) -> BackgroundJob | None:
         job.save()
     notify(
         users=[job.owner],
-        title=result.notify_title or _("Terminé : %(label)s") % {"label": job.label},
-        body=_("Le fichier est disponible jusqu'au %(date)s.")
-        % {"date": job.expires_at.strftime("%d/%m/%Y %H:%M")}
+        title=result.notify_title or Msg(gettext_noop("Terminé : %(label)s"), label=job.label),
+        body=Msg(
+            gettext_noop("Le fichier est disponible jusqu'au %(date)s."),
+            date=job.expires_at.strftime("%d/%m/%Y %H:%M"),
+        )
         if job.expires_at
         else "",
         url=reverse("core:job_detail", args=[job.pk]),

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from typing import Any, Union
 
 from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.formats import number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -23,22 +25,72 @@ from .models import Notification, User
 
 
 @dataclass(frozen=True)
+class Euros:
+    """An amount parameter of a `Msg`, written the reader's way when rendered: « 1 250,50 € » in
+    French, « €1,250.50 » in English."""
+
+    amount: Decimal
+
+    def render(self) -> str:
+        figure = number_format(self.amount, decimal_pos=2, use_l10n=True, force_grouping=True)
+        return gettext("%(amount)s €") % {"amount": figure}
+
+    def as_json(self) -> dict[str, str]:
+        return {"euros": str(self.amount)}
+
+
+Param = Union["Msg", Euros, str]
+
+
+@dataclass(frozen=True)
 class Msg:
     """A translatable message rendered later, in the recipient's language."""
 
     msgid: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Param] = field(default_factory=dict)
 
     def __init__(self, msgid: str, /, **params: Any) -> None:
         object.__setattr__(self, "msgid", msgid)
-        object.__setattr__(self, "params", {k: str(v) for k, v in params.items()})
+        object.__setattr__(
+            self,
+            "params",
+            {k: v if isinstance(v, Msg | Euros) else str(v) for k, v in params.items()},
+        )
+
+    @classmethod
+    def of_label(cls, label: Any) -> Msg:
+        """A choice's label (`TextChoices`, marked with gettext_lazy) as a message rendered later:
+        French is the source language, so the French text is the message id."""
+        with translation.override(settings.LANGUAGE_CODE):
+            return cls(str(label))
 
     def render(self) -> str:
         text = gettext(self.msgid)
-        return text % dict(self.params) if self.params else text
+        if not self.params:
+            return text
+        return text % {
+            k: v.render() if isinstance(v, Msg | Euros) else v for k, v in self.params.items()
+        }
 
     def as_json(self) -> list[Any]:
-        return [self.msgid, dict(self.params)]
+        return [
+            self.msgid,
+            {k: v.as_json() if isinstance(v, Msg | Euros) else v for k, v in self.params.items()},
+        ]
+
+    @classmethod
+    def from_json(cls, stored: Any) -> Msg:
+        """The message `as_json` stored (a parameter may itself be a stored message)."""
+        msgid, params = stored[0], dict(stored[1] or {})
+        return cls(msgid, **{k: _param_from_json(v) for k, v in params.items()})
+
+
+def _param_from_json(value: Any) -> Param:
+    if isinstance(value, list) and len(value) == 2:
+        return Msg.from_json(value)
+    if isinstance(value, dict) and "euros" in value:
+        return Euros(Decimal(value["euros"]))
+    return str(value)
 
 
 Text = str | Msg
@@ -48,8 +100,8 @@ def render_stored(stored: Any, fallback: str) -> str:
     """Render a message stored by `Msg.as_json` in the active language (else the fallback)."""
     if isinstance(stored, list) and len(stored) == 2 and isinstance(stored[0], str):
         try:
-            return Msg(stored[0], **dict(stored[1] or {})).render()
-        except (KeyError, ValueError, TypeError):
+            return Msg.from_json(stored).render()
+        except (KeyError, ValueError, TypeError, ArithmeticError):
             return fallback
     return fallback
 
@@ -69,6 +121,22 @@ def absolute_url(path: str) -> str:
 def user_language(user: User) -> str:
     language = getattr(user, "language", "") or settings.LANGUAGE_CODE
     return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
+def interface_language() -> str:
+    """The language the interface is shown in now (a supported code): kept on an account created
+    or switched in it, so its notifications and emails follow."""
+    language = (translation.get_language() or "").split("-")[0]
+    return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
+def account_email_html(*, subject: str, text: str) -> str:
+    """The HTML part of an account email (sign-up confirmation, invitation) written as plain text:
+    the same words, its links made clickable, in the active language."""
+    return render_to_string(
+        "core/email/message.html",
+        {"subject": subject, "text": text, "site_url": absolute_url("/")},
+    )
 
 
 def render_email(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -21,6 +22,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from .audit import audit_log
 from .clock import now, today
@@ -39,7 +41,7 @@ from .models import (
     RoleAssignment,
     User,
 )
-from .notifications import absolute_url
+from .notifications import absolute_url, account_email_html, interface_language
 from .permissions import forget_cached_roles, has_role, is_member, is_organisation_admin, roles_of
 from .uploads import upload_error
 
@@ -84,9 +86,11 @@ def mask_iban(iban: str) -> str:
 
 
 def _send_email_on_commit(subject: str, body: str, recipients: list[str]) -> None:
+    """Send a plain-text account email and its HTML part, after commit."""
     from .tasks import send_email
 
-    transaction.on_commit(lambda: send_email.delay(subject, body, recipients))
+    html = account_email_html(subject=subject, text=body)
+    transaction.on_commit(lambda: send_email.delay(subject, body, recipients, html))
 
 
 def _messages(exc: ValidationError) -> list[str]:
@@ -186,7 +190,12 @@ def user_signup(
     with transaction.atomic():
         try:
             user = User.objects.create_user(
-                email, password, first_name=first_name, last_name=last_name, is_active=False
+                email,
+                password,
+                first_name=first_name,
+                last_name=last_name,
+                is_active=False,
+                language=interface_language(),
             )
             organisation.save()
         except IntegrityError:
@@ -355,19 +364,24 @@ def organisation_set_bank_details(
         )
         for hook in _BANK_DETAILS_HOOKS:
             hook(organisation, actor)
-        from .notifications import notify
+        from .notifications import Msg, notify
 
         others = [
             m.user for m in organisation.memberships.select_related("user") if m.user_id != actor.pk
         ]
         notify(
             users=others,
-            title=_("Coordonnées bancaires de %(org)s modifiées") % {"org": organisation.name},
-            body=_(
-                "%(who)s a enregistré un nouveau compte bancaire (%(iban)s). Si vous n'êtes pas "
-                "au courant de ce changement, contactez le service politique de la ville."
-            )
-            % {"who": actor.get_full_name() or actor.email, "iban": mask_iban(iban)},
+            title=Msg(
+                gettext_noop("Coordonnées bancaires de %(org)s modifiées"), org=organisation.name
+            ),
+            body=Msg(
+                gettext_noop(
+                    "%(who)s a enregistré un nouveau compte bancaire (%(iban)s). Si vous n'êtes "
+                    "pas au courant de ce changement, contactez le service politique de la ville."
+                ),
+                who=actor.get_full_name() or actor.email,
+                iban=mask_iban(iban),
+            ),
             url=reverse("core:organisation_bank", args=[organisation.pk]),
         )
     return organisation
@@ -718,6 +732,7 @@ def _account_for_invitation(invitation: Invitation, data: dict[str, Any]) -> Use
     # A signup never confirmed is taken over: the invitation proves the address.
     user = existing or User(email=email)
     user.first_name, user.last_name = first_name, last_name
+    user.language = interface_language()
     user.set_password(password)
     user.is_active = True
     user.email_verified_at = now()
@@ -729,6 +744,15 @@ def _account_for_invitation(invitation: Invitation, data: dict[str, Any]) -> Use
             action="core.user.signed_up",
             payload={"invitation": invitation.pk},
         )
+    return user
+
+
+def user_set_language(*, user: User, language: str) -> User:
+    """Keep the interface language a person chose on their account: their notifications and
+    emails are written in it. An unknown code changes nothing."""
+    if language in dict(settings.LANGUAGES) and user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])
     return user
 
 

@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views import i18n as i18n_views
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
@@ -460,6 +461,16 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 
 # --------------------------------------------------------------------------- notifications
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Django's language switch (cookie, redirect to `next`), and for a signed-in person the
+    choice kept on their account: notifications and emails are then written in it."""
+    response = i18n_views.set_language(request)
+    if request.user.is_authenticated:
+        services.user_set_language(user=request.user, language=request.POST.get("language", ""))
+    return response
 
 
 @login_required

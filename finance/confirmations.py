@@ -25,12 +25,14 @@ from typing import Any, cast
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.audit import audit_log
 from core.clock import now, today
 from core.errors import DomainError
 from core.jobs import JobResult, Progress, job_start, register_job
 from core.models import BackgroundJob, User
+from core.notifications import Msg
 from core.tabular.reader import CellError, clean_text, normalise_header, open_table, parse_date
 from core.tabular.report import Report
 from finance.models import PaymentConfirmation, PaymentRunItem, PaymentRunState
@@ -335,7 +337,9 @@ def run_confirmation_apply(job: BackgroundJob, progress: Progress) -> JobResult:
         )
         return JobResult(
             summary={_("Erreurs"): len(errors)},
-            notify_title=_("Retour comptable refusé : %(n)d erreur(s)") % {"n": len(errors)},
+            notify_title=Msg(
+                gettext_noop("Retour comptable refusé : %(n)s erreur(s)"), n=len(errors)
+            ),
         )
     # Totals over every attempt (core.jobs): a resumed job finds the rows an earlier attempt
     # applied "unchanged"; those were counted, with the progress, by that attempt.
@@ -369,6 +373,9 @@ def run_confirmation_apply(job: BackgroundJob, progress: Progress) -> JobResult:
             _("Paiements rejetés"): totals["rejected"],
             _("Lignes déjà prises en compte"): totals["unchanged"],
         },
-        notify_title=_("Retour comptable appliqué : %(paid)d payé(s), %(rejected)d rejeté(s)")
-        % totals,
+        notify_title=Msg(
+            gettext_noop("Retour comptable appliqué : %(paid)s payé(s), %(rejected)s rejeté(s)"),
+            paid=totals["paid"],
+            rejected=totals["rejected"],
+        ),
     )

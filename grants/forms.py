@@ -14,7 +14,11 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from calls.models import Call, CallMode, CallState, Challenge
-from core.forms import DateInput, add_domain_error  # noqa: F401  (shared with the grants views)
+from core.forms import (  # noqa: F401  (shared with the grants views)
+    CheckboxList,
+    DateInput,
+    add_domain_error,
+)
 from core.limits import LONG_TEXT, SEARCH_TEXT, SHORT_TEXT
 from core.models import QPV, Organisation, Pillar, Role, TransitionTheme, User
 
@@ -111,7 +115,8 @@ class ApplicationForm(forms.Form):
         QPV.objects.none(),
         label=_("Quartiers prioritaires ciblés"),
         required=False,
-        help_text=_("Maintenez Ctrl (ou Cmd) pour en choisir plusieurs."),
+        widget=CheckboxList,
+        help_text=_("Cochez un ou plusieurs quartiers."),
     )
     pillar = forms.ModelChoiceField(
         Pillar.objects.none(),
@@ -241,8 +246,13 @@ class BudgetRowForm(forms.Form):
             del self.fields["subsidy_source"]
 
     def is_blank(self) -> bool:
+        """No amount and no label: a starter line whose account alone is chosen is not a line."""
         data = getattr(self, "cleaned_data", {})
-        return not data.get("account") and data.get("amount") is None and not data.get("label")
+        return data.get("amount") is None and not data.get("label")
+
+    def is_kept(self) -> bool:
+        """A filled line whose « Supprimer » box is not ticked."""
+        return not self.is_blank() and not getattr(self, "cleaned_data", {}).get("DELETE")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -270,8 +280,39 @@ class ProductRowForm(BudgetRowForm):
     side = "product"
 
 
-ChargeFormSet = forms.formset_factory(ChargeRowForm, extra=3)
-ProductFormSet = forms.formset_factory(ProductRowForm, extra=3)
+# Lines are added in place (static/js/budget.js) or with « Ajouter une ligne » without JavaScript,
+# and removed with their « Supprimer » box; a posted formset is capped at BUDGET_MAX_LINES.
+BUDGET_MAX_LINES = 60
+ChargeFormSet = forms.formset_factory(
+    ChargeRowForm, extra=0, can_delete=True, max_num=BUDGET_MAX_LINES, absolute_max=BUDGET_MAX_LINES
+)
+ProductFormSet = forms.formset_factory(
+    ProductRowForm,
+    extra=0,
+    can_delete=True,
+    max_num=BUDGET_MAX_LINES,
+    absolute_max=BUDGET_MAX_LINES,
+)
+# A new budget starts with the lines most projects fill in (CERFA 12156*06): purchases, staff,
+# external services on the charges side; the city's and the State's subsidies, own resources on the
+# products side. They are blank until an amount is typed; a blank line is never saved.
+STARTER_LINES = {
+    "charges": [{"account": "60"}, {"account": "64"}, {"account": "62"}],
+    "products": [
+        {"account": "74", "subsidy_source": "state"},
+        {"account": "74", "subsidy_source": "municipality"},
+        {"account": "75"},
+    ],
+}
+
+
+def budget_formset(formset_class: Any, side: str, initial: list[dict]) -> Any:
+    """An unbound budget formset: the saved lines and one blank line, or the starter lines."""
+    if not initial:
+        return formset_class(prefix=side, initial=STARTER_LINES[side])
+    formset = formset_class(prefix=side, initial=initial)
+    formset.extra = 1
+    return formset
 
 
 def budget_initial(application: Application) -> tuple[list[dict], list[dict]]:

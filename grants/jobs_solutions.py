@@ -12,11 +12,13 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from calls.models import Call
 from core.errors import DomainError
 from core.jobs import JobResult, Progress, job_start, register_job
 from core.models import BackgroundJob, User
+from core.notifications import Msg
 
 KIND = "grants.allocation"
 _ACTIVE = (BackgroundJob.State.QUEUED, BackgroundJob.State.RUNNING)
@@ -69,6 +71,8 @@ def _run(job: BackgroundJob, progress: Progress) -> JobResult:
     except DomainError as exc:
         # Refused when it ran (e.g. results published meanwhile): a result, not a crash.
         summary = {"call": call.pk, "error": str(exc.message)}
-        return JobResult(summary=summary, notify_title=_("Répartition non calculée"))
+        return JobResult(
+            summary=summary, notify_title=Msg(gettext_noop("Répartition non calculée"))
+        )
     summary = {"call": call.pk, "run": run.pk}
-    return JobResult(summary=summary, notify_title=_("Répartition calculée"))
+    return JobResult(summary=summary, notify_title=Msg(gettext_noop("Répartition calculée")))

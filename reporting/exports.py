@@ -41,13 +41,14 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from core.audit import audit_log, register_action
 from core.clock import now
 from core.errors import DomainError, PermissionDenied
 from core.jobs import JobResult, Progress, job_start
 from core.models import BackgroundJob, ExportTemplate, User
+from core.notifications import Msg
 from core.tabular.writer import DIALECTS, EXCEL_FR, PLAIN_CSV, TabularCsvWriter
 
 from .resources import (
@@ -625,7 +626,9 @@ def run_export(job: BackgroundJob, progress: Progress) -> JobResult:
             },
             file=File(fh, name=name),
             file_name=name,
-            notify_title=_("Export prêt : %(label)s") % {"label": spec.label},
+            notify_title=Msg(
+                gettext_noop("Export prêt : %(label)s"), label=Msg.of_label(spec.label)
+            ),
         )
 
 

@@ -15,6 +15,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from ..audit import _jsonable, audit_log
 from ..jobs import JobProgress, JobResult, job_start, register_job
@@ -29,6 +30,7 @@ from ..models import (
     RoleAssignment,
     User,
 )
+from ..notifications import Msg
 
 JOB_KIND = "core.personal_data_export"
 
@@ -221,5 +223,5 @@ def run_personal_data_export(job: BackgroundJob, progress: JobProgress) -> JobRe
         summary={_("Rubriques"): len(_SECTIONS)},
         file=ContentFile(data),
         file_name="donnees-personnelles.zip",
-        notify_title=_("Vos données personnelles sont prêtes"),
+        notify_title=Msg(gettext_noop("Vos données personnelles sont prêtes")),
     )

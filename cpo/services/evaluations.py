@@ -8,14 +8,16 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.audit import audit_log, audit_log_many
 from core.clock import now, today
 from core.errors import DomainError, PermissionDenied
 from core.fsm import apply_transition, lock
 from core.models import User
-from core.notifications import notify
+from core.notifications import Msg, notify
 from core.permissions import is_member
 from grants.budget import CHARGE_ACCOUNTS, PRODUCT_ACCOUNTS
 
@@ -172,8 +174,12 @@ def evaluation_review(
         agreement = evaluation.agreement
         notify(
             users=agreement.organisation.members.all(),
-            title=_("Évaluation %(year)d : %(outcome)s")
-            % {"year": evaluation.fiscal_year, "outcome": evaluation.get_state_display()},
+            title=Msg(
+                gettext_noop("Évaluation %(year)s : %(outcome)s"),
+                year=evaluation.fiscal_year,
+                outcome=Msg.of_label(evaluation.get_state_display()),
+            ),
+            url=reverse("cpo:agreement_detail", args=[agreement.pk]),
             body=evaluation.review_comment,
         )
         if evaluation.is_final and target in ACCEPTED_EVALUATIONS and agreement.state == A.ACTIVE:
@@ -206,8 +212,12 @@ def evaluations_remind(*, day: datetime.date | None = None) -> dict[str, int]:
             evaluation.save(update_fields=["reminders_sent"])
             notify(
                 users=evaluation.agreement.organisation.members.all(),
-                title=_("Évaluation %(year)d à déposer avant le %(date)s")
-                % {"year": evaluation.fiscal_year, "date": evaluation.due_on.strftime("%d/%m/%Y")},
+                title=Msg(
+                    gettext_noop("Évaluation %(year)s à déposer avant le %(date)s"),
+                    year=evaluation.fiscal_year,
+                    date=evaluation.due_on.strftime("%d/%m/%Y"),
+                ),
+                url=reverse("cpo:agreement_detail", args=[evaluation.agreement_id]),
             )
             audit_log(
                 actor=None,

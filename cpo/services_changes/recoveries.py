@@ -7,7 +7,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.audit import audit_log
 from core.clock import now
@@ -15,7 +17,7 @@ from core.errors import DomainError, TransitionNotAllowed
 from core.fsm import apply_transition, lock
 from core.models import User
 from core.money import CENT
-from core.notifications import notify
+from core.notifications import Euros, Msg, notify
 
 from ..models import (
     Agreement,
@@ -142,8 +144,13 @@ def recovery_issue(
         )
         notify(
             users=agreement.organisation.members.all(),
-            title=_("Convention %(ref)s : reversement de %(amount)s demandé sur %(year)s")
-            % {"ref": agreement.reference, "amount": _eur(amount), "year": fiscal_year},
+            title=Msg(
+                gettext_noop("Convention %(ref)s : reversement de %(amount)s demandé sur %(year)s"),
+                ref=agreement.reference,
+                amount=Euros(amount),
+                year=fiscal_year,
+            ),
+            url=reverse("cpo:agreement_detail", args=[agreement.pk]),
             body=reason,
         )
     return recovery

@@ -14,18 +14,18 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Sum
 from django.urls import reverse
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.clock import now
 from core.fsm import apply_transition
 from core.models import Membership, User
-from core.notifications import notify
+from core.notifications import Euros, Msg, notify
 from cpo.models import Instalment
 from cpo.models import InstalmentState as I  # noqa: N817
 from cpo.transitions import instalments_transition
 from finance.models import PaymentRun, PaymentRunItem
 
-from .common import ROW, RS, ItemStatus, _entry, _eur
+from .common import ROW, RS, ItemStatus, _entry
 
 
 def confirmations_apply_rows(
@@ -157,8 +157,11 @@ def _notify_paid(paid: Sequence[Mapping[str, Any]], wanted: dict[int, dict[str, 
     for (organisation_id, paid_on), amount in groups.items():
         notify(
             users=members[organisation_id],
-            title=_("Paiement de %(amount)s effectué le %(date)s")
-            % {"amount": _eur(amount), "date": paid_on.strftime("%d/%m/%Y")},
-            body=_("Le virement a été confirmé par la comptabilité."),
+            title=Msg(
+                gettext_noop("Paiement de %(amount)s effectué le %(date)s"),
+                amount=Euros(amount),
+                date=paid_on.strftime("%d/%m/%Y"),
+            ),
+            body=Msg(gettext_noop("Le virement a été confirmé par la comptabilité.")),
             url=url,
         )

@@ -15,6 +15,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from calls.models import Call, CallMode, Need
 from core.audit import audit_log
@@ -23,11 +24,10 @@ from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.fsm import apply_transition, lock
 from core.identifiers import compact, validate_siret
 from core.models import Funder, Organisation, Role, User
-from core.notifications import notify
+from core.notifications import Euros, Msg, Text, account_email_html, notify
 from core.permissions import has_role, is_member, organisation_ids_of
 from core.references import next_reference
 
-from ..eligibility import euros
 from ..models import (
     Application,
     ApplicationKind,
@@ -96,7 +96,7 @@ def _reason(reason: str) -> str:
     return reason
 
 
-def _notify_structure(candidacy: Candidacy, title: str, body: str = "") -> None:
+def _notify_structure(candidacy: Candidacy, title: Text, body: Text = "") -> None:
     if candidacy.organisation_id:
         notify(
             users=candidacy.organisation.members.all(),
@@ -183,23 +183,30 @@ def candidacy_invite(*, actor: User, candidacy: Candidacy, message: str = "") ->
         if candidacy.organisation_id is None and not candidacy.prospect_email:
             raise DomainError(_("Indiquez l'e-mail de la structure pour l'inviter."), field="email")
         candidacy = _move(candidacy, "invite", actor=actor, reason=message)
-        title = _("Invitation à prototyper une réponse : %(need)s") % {"need": candidacy.need.title}
-        body = _("%(message)s\n\nBesoin repéré dans le quartier %(qpv)s : %(description)s") % {
-            "message": (message or "").strip(),
-            "qpv": candidacy.need.qpv.name,
-            "description": candidacy.need.description,
-        }
+        title = Msg(
+            gettext_noop("Invitation à prototyper une réponse : %(need)s"),
+            need=candidacy.need.title,
+        )
+        body = Msg(
+            gettext_noop("%(message)s\n\nBesoin repéré dans le quartier %(qpv)s : %(description)s"),
+            message=(message or "").strip(),
+            qpv=candidacy.need.qpv.name,
+            description=candidacy.need.description,
+        )
         if candidacy.organisation_id:
             _notify_structure(candidacy, title, body)
         else:
+            # A prospect has no account yet, so no language: the e-mail is in the sender's.
+            title, body = title.render(), body.render()
             from core.tasks import send_email
 
             link = f"{settings.SITE_URL}{reverse('core:signup')}"
             text = f"{body}\n\n" + _(
                 "Créez le compte de votre structure pour répondre : %(link)s"
             ) % {"link": link}
-            email = candidacy.prospect_email
-            transaction.on_commit(lambda: send_email.delay(f"[Pluriel] {title}", text, [email]))
+            email, subject = candidacy.prospect_email, f"[Pluriel] {title}"
+            html = account_email_html(subject=subject, text=text)
+            transaction.on_commit(lambda: send_email.delay(subject, text, [email], html))
     return candidacy
 
 
@@ -288,9 +295,11 @@ def candidacy_start_prototyping(
         )
         _notify_structure(
             candidacy,
-            _("Le prototypage commence"),
-            _("Fin du prototypage le %(date)s.")
-            % {"date": candidacy.prototype_deadline.strftime("%d/%m/%Y")},
+            Msg(gettext_noop("Le prototypage commence")),
+            Msg(
+                gettext_noop("Fin du prototypage le %(date)s."),
+                date=candidacy.prototype_deadline.strftime("%d/%m/%Y"),
+            ),
         )
     return candidacy
 
@@ -510,9 +519,12 @@ def _application_from_candidacy(
                 "envelope_override_reason": (envelope_override_reason or "").strip(),
             },
             notice=Notice(
-                _("Votre prototype est financé"),
-                _("Montant accordé : %(amount)s. Dossier %(ref)s.")
-                % {"amount": euros(amount), "ref": application.reference},
+                Msg(gettext_noop("Votre prototype est financé")),
+                Msg(
+                    gettext_noop("Montant accordé : %(amount)s. Dossier %(ref)s."),
+                    amount=Euros(amount),
+                    ref=application.reference,
+                ),
                 url=f"/anti-appels/structures/{candidacy.pk}/",
             ),
         ),
@@ -540,7 +552,7 @@ def candidacy_not_fund(*, actor: User, candidacy: Candidacy, reason: str) -> Can
         candidacy = _move(
             candidacy, "not_fund", actor=actor, reason=reason, update_fields=["outcome_reason"]
         )
-        _notify_structure(candidacy, _("Votre prototype n'est pas retenu"), reason)
+        _notify_structure(candidacy, Msg(gettext_noop("Votre prototype n'est pas retenu")), reason)
     return candidacy
 
 
@@ -578,15 +590,19 @@ def candidacies_prototyping_deadlines() -> dict[str, int]:
             audit_log(actor=None, obj=candidacy, action="grants.candidacy.reminder_sent")
             _notify_structure(
                 candidacy,
-                _("Fin du prototypage dans %(n)d jours") % {"n": REMINDER_DAYS_BEFORE},
-                _("Date limite : %(date)s.")
-                % {"date": candidacy.prototype_deadline.strftime("%d/%m/%Y")},
+                Msg(gettext_noop("Fin du prototypage dans %(n)s jours"), n=REMINDER_DAYS_BEFORE),
+                Msg(
+                    gettext_noop("Date limite : %(date)s."),
+                    date=candidacy.prototype_deadline.strftime("%d/%m/%Y"),
+                ),
             )
             if candidacy.sourced_by:
                 notify(
                     users=[candidacy.sourced_by],
-                    title=_("Fin de prototypage proche : %(name)s")
-                    % {"name": candidacy.display_name},
+                    title=Msg(
+                        gettext_noop("Fin de prototypage proche : %(name)s"),
+                        name=candidacy.display_name,
+                    ),
                     url=f"/anti-appels/structures/{candidacy.pk}/",
                 )
             reminded += 1

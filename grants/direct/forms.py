@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from calls.models import Programme
+from core.forms import CheckboxList
 from core.limits import LONG_TEXT, SEARCH_TEXT, SHORT_TEXT
 from core.models import QPV, Organisation, Pillar
 from core.search import search_organisations_by_name_or_siret
@@ -62,7 +63,8 @@ class DirectAwardForm(forms.Form):
         QPV.objects.all(),
         label=_("Quartiers prioritaires ciblés"),
         required=False,
-        help_text=_("Maintenez Ctrl (ou Cmd) pour en choisir plusieurs."),
+        widget=CheckboxList,
+        help_text=_("Cochez un ou plusieurs quartiers."),
     )
     pillar = forms.ModelChoiceField(
         Pillar.objects.all(),

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from calls.models import Programme
 from core.audit import audit_log
@@ -15,7 +16,7 @@ from core.clock import now
 from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.fsm import apply_transition, lock
 from core.models import Organisation, Role, User
-from core.notifications import notify
+from core.notifications import Msg, notify
 from core.permissions import has_role
 
 from ..models import Application, ApplicationKind, ApplicationState, ApplicationYear
@@ -82,8 +83,10 @@ def direct_award_open(
         if managers:
             notify(
                 users=managers,
-                title=_("Attribution hors appel à décider : %(ref)s")
-                % {"ref": application.reference},
+                title=Msg(
+                    gettext_noop("Attribution hors appel à décider : %(ref)s"),
+                    ref=application.reference,
+                ),
                 body=application.urgency_reason,
                 url=f"/dossiers/{application.pk}/",
             )

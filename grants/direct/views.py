@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from calls.models import Programme
 from core.errors import DomainError
+from core.forms import error_summary
 from core.models import Role, User
 from core.permissions import has_role, is_staff_member
 
@@ -104,6 +105,7 @@ def direct_award_create(request: HttpRequest) -> HttpResponse:
             "search": search,
             "search_text": text,
             "error": error,
+            "errors": error_summary(form, intro=error),
             "matches": form.fields["organisation"].queryset.count() if not form.is_bound else None,
         },
         status=status,

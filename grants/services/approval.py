@@ -24,6 +24,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from calls.models import Call, Programme
 from core.audit import audit_log
@@ -32,7 +33,7 @@ from core.errors import DomainError, TransitionNotAllowed
 from core.fsm import apply_transition
 from core.models import User
 from core.money import split_exact
-from core.notifications import notify
+from core.notifications import Euros, Msg, Text, notify
 
 from ..eligibility import euros
 from ..models import (
@@ -79,8 +80,8 @@ APPROVAL_PATHS = (COMMITTEE, ALLOCATION, DIRECT_AWARD, PROTOTYPE)
 class Notice:
     """The message the applicants receive (url: the file's page unless given)."""
 
-    title: str
-    body: str = ""
+    title: Text
+    body: Text = ""
     url: str | None = None
 
 
@@ -224,8 +225,8 @@ def application_grant(
             actor=actor, application=application, over=over, override=override, amount=amount
         )
         notice = approval.notice or Notice(
-            _("Subvention accordée : dossier %(ref)s") % {"ref": application.reference},
-            _("Montant accordé : %(amount)s.") % {"amount": euros(amount)},
+            Msg(gettext_noop("Subvention accordée : dossier %(ref)s"), ref=application.reference),
+            Msg(gettext_noop("Montant accordé : %(amount)s."), amount=Euros(amount)),
         )
         notify(
             users=file_members(application)

@@ -25,12 +25,13 @@ from django.db.models import Count, F
 from django.utils.dateparse import parse_date
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from core.clock import now, today
 from core.errors import DomainError, PermissionDenied
 from core.fsm import allowed_transition_names
 from core.models import BackgroundJob, Role, User
+from core.notifications import Msg
 from core.permissions import has_role
 from core.tabular.writer import CsvDialect, csv_bytes, csv_dialect
 
@@ -515,6 +516,9 @@ def bulk_job_runner(job: BackgroundJob, progress: Callable[[int, int | None], No
     counts = bulk_action_run(bulk, progress)
     return JobResult(
         summary=counts,
-        notify_title=_("Action groupée terminée : %(done)s fait(s), %(skipped)s non traité(s)")
-        % {"done": counts[Item.DONE], "skipped": counts[Item.SKIPPED]},
+        notify_title=Msg(
+            gettext_noop("Action groupée terminée : %(done)s fait(s), %(skipped)s non traité(s)"),
+            done=counts[Item.DONE],
+            skipped=counts[Item.SKIPPED],
+        ),
     )

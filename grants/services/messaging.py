@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.audit import audit_log
 from core.errors import DomainError, PermissionDenied
 from core.fsm import lock
 from core.models import User
+from core.notifications import Msg
 
 from ..models import Application
 from .workflow import _notify_applicants, instructor_of
@@ -34,7 +36,8 @@ def application_message_applicants(
         )
         _notify_applicants(
             application,
-            subject or _("Message sur le dossier %(ref)s") % {"ref": application.reference},
+            subject
+            or Msg(gettext_noop("Message sur le dossier %(ref)s"), ref=application.reference),
             message,
         )
     return application

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from calls.models import Call, CallMode, Panel, PanelMember
 from calls.services import call_panel_member
@@ -21,7 +22,7 @@ from core.clock import now
 from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from core.fsm import apply_transition, lock
 from core.models import Role, User
-from core.notifications import notify
+from core.notifications import Msg, notify
 from core.permissions import has_role
 
 from ..eligibility import euros
@@ -363,7 +364,10 @@ def allocation_publish(
                         envelope_override_reason=envelope_override_reason,
                         payload={"votes": votes.get(str(application.pk), 0)},
                         notice=Notice(
-                            _("Résultats du vote : %(ref)s") % {"ref": application.reference}
+                            Msg(
+                                gettext_noop("Résultats du vote : %(ref)s"),
+                                ref=application.reference,
+                            )
                         ),
                     ),
                 )
@@ -382,7 +386,7 @@ def allocation_publish(
             )
             notify(
                 users=application.organisation.members.all(),
-                title=_("Résultats du vote : %(ref)s") % {"ref": application.reference},
+                title=Msg(gettext_noop("Résultats du vote : %(ref)s"), ref=application.reference),
                 url=f"/dossiers/{application.pk}/",
             )
         run.published_at = now()
@@ -395,7 +399,7 @@ def allocation_publish(
         )
         notify(
             users=[m.user for m in run.call.panel.members.select_related("user")],
-            title=_("Résultats publiés : %(call)s") % {"call": run.call.title},
+            title=Msg(gettext_noop("Résultats publiés : %(call)s"), call=run.call.title),
             url=f"/appels/{run.call_id}/resultats/",
         )
     return run
@@ -676,13 +680,18 @@ def panel_assessments_invite(*, actor: User, call: Call, fiscal_year: int) -> in
     with transaction.atomic():
         notify(
             users=members,
-            title=_("Évaluation %(year)d : votre appréciation des projets choisis")
-            % {"year": fiscal_year},
-            body=_(
-                "Le panel a choisi %(n)d projet(s) pour « %(call)s ». Dites comment ils ont répondu "
-                "aux solutions attendues."
-            )
-            % {"n": chosen.count(), "call": call.title},
+            title=Msg(
+                gettext_noop("Évaluation %(year)s : votre appréciation des projets choisis"),
+                year=fiscal_year,
+            ),
+            body=Msg(
+                gettext_noop(
+                    "Le panel a choisi %(n)s projet(s) pour « %(call)s ». Dites comment ils ont "
+                    "répondu aux solutions attendues."
+                ),
+                n=chosen.count(),
+                call=call.title,
+            ),
             url=f"/appels-a-solutions/{call.pk}/evaluation/{fiscal_year}/",
         )
         audit_log(

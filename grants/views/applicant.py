@@ -11,16 +11,19 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from calls.models import Call, CallState
 from core.errors import DomainError
+from core.forms import error_summary
 from core.models import Organisation
 from core.permissions import is_staff_member, organisation_ids_of
 
 from .. import services
 from ..direct.views import save_years, years_context
 from ..forms import (
+    BUDGET_MAX_LINES,
     ApplicationCreateForm,
     ApplicationForm,
     ChargeFormSet,
@@ -28,6 +31,7 @@ from ..forms import (
     ProductFormSet,
     RenewForm,
     add_domain_error,
+    budget_formset,
     budget_initial,
 )
 from ..models import Application, ApplicationPartner, ApplicationState, PartnerState
@@ -125,6 +129,9 @@ def application_create(request: HttpRequest) -> HttpResponse:
     )
 
 
+BUDGET_SIDES = ("charges", "products")
+
+
 def _edit_forms(application: Application, data: Any = None) -> dict[str, Any]:
     if data is not None:
         return {
@@ -145,9 +152,33 @@ def _edit_forms(application: Application, data: Any = None) -> dict[str, Any]:
                 for i in application.indicators.all()
             ],
         ),
-        "charges": ChargeFormSet(prefix="charges", initial=charges),
-        "products": ProductFormSet(prefix="products", initial=products),
+        "charges": budget_formset(ChargeFormSet, "charges", charges),
+        "products": budget_formset(ProductFormSet, "products", products),
     }
+
+
+def _with_one_more_line(data: Any, side: str) -> Any:
+    """The posted data with one more (blank) budget line on `side`: « Ajouter une ligne » without
+    JavaScript (static/js/budget.js adds it in place when JavaScript runs)."""
+    data = data.copy()
+    key = f"{side}-TOTAL_FORMS"
+    try:
+        total = int(data.get(key, "0"))
+    except ValueError:
+        return data  # the formset reports its broken management form
+    data[key] = str(min(total + 1, BUDGET_MAX_LINES))
+    return data
+
+
+def _edit_errors(
+    forms: dict[str, Any], budget_errors: list[str], years: Any, intro: str
+) -> list[dict[str, str]]:
+    """The page's error summary: each error once, linking to the field where it is repeated."""
+    rows = error_summary(forms["form"], forms["indicators"], intro=intro)
+    rows += [{"message": m, "href": "#budget"} for m in budget_errors]
+    rows += error_summary(forms["charges"], forms["products"])
+    rows += [{"message": m, "href": "#years-edit"} for m in years.get("years_errors") or []]
+    return rows
 
 
 def _save_draft(
@@ -169,7 +200,7 @@ def _save_draft(
     if indicators.is_valid():
         data["indicators"] = [f.cleaned_data for f in indicators if f.cleaned_data.get("label")]
     if charges.is_valid() and products.is_valid():
-        data["budget"] = [f.row() for f in [*charges, *products] if not f.is_blank()]
+        data["budget"] = [f.row() for f in [*charges.forms, *products.forms] if f.is_kept()]
     budget_errors: list[str] = []
     try:
         services.application_update(actor=request.user, application=application, data=data)
@@ -192,7 +223,10 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Edit a draft (or a file returned for completion): project, indicators, CERFA budget.
 
     « Enregistrer le brouillon » keeps every valid input even when some are not; « Déposer le
-    dossier » saves then submits, and shows the call's rules the file still breaks."""
+    dossier » saves then submits, and shows the call's rules the file still breaks; « Ajouter une
+    ligne » (without JavaScript) saves what is valid and shows the form again with one more budget
+    line. Each error is listed once in the summary at the top, linking to its field, where the
+    message is shown again."""
     application = get_own(request, pk)
     if not application.is_editable_by_applicant:
         messages.info(
@@ -204,29 +238,50 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
     status = 200
     error = ""
     budget_errors: list[str] = []
+    extra_errors: list[dict[str, str]] = []
+    added_line = ""
     if request.method == "POST":
-        forms = _edit_forms(application, request.POST)
+        data = request.POST
+        action = data.get("action", "save")
+        if action in {f"add-{side}" for side in BUDGET_SIDES}:
+            added_line = action.removeprefix("add-")
+            data = _with_one_more_line(data, added_line)
+        forms = _edit_forms(application, data)
         saved, budget_errors = _save_draft(request, application, forms)
+        if added_line and forms[added_line].forms:
+            # Without JavaScript the page reloads: the keyboard starts again on the new line.
+            forms[added_line].forms[-1].fields["account"].widget.attrs["autofocus"] = True
         application = get_own(request, pk)
-        years = years_context(
-            application, request.POST if "years-TOTAL_FORMS" in request.POST else None
-        )
+        years = years_context(application, data if "years-TOTAL_FORMS" in data else None)
         if (
             years["years"] is not None and years["years"].is_bound
         ):  # « Montants annuels » (multi-year)
             years["years_errors"] = save_years(request.user, application, years["years"])
             saved = saved and not years["years_errors"]
             application = get_own(request, pk)
-        if saved and request.POST.get("action") == "submit" and application.state == S.DRAFT:
+        if saved and action == "submit" and application.state == S.DRAFT:
             try:
                 services.run_transition(
                     name="submit", actor=request.user, application=application, data={}
                 )
             except DomainError as exc:
-                # Budget messages are shown once, in the budget section.
+                # Budget messages are shown in the budget section, missing documents with a link
+                # to the organisation's documents page; the others next to their field.
                 budget_errors += [str(m) for m in exc.errors.get("budget", [])]
-                exc.errors = {k: v for k, v in exc.errors.items() if k != "budget"}
-                add_domain_error(forms["form"], exc)
+                extra_errors = [
+                    {
+                        "message": str(m),
+                        "href": "",
+                        "link_url": reverse("core:documents", args=[application.organisation_id]),
+                        "link_text": _("Déposer les pièces de l'organisation"),
+                    }
+                    for m in exc.errors.get("documents", [])
+                ]
+                exc.errors = {
+                    k: v for k, v in exc.errors.items() if k not in ("budget", "documents")
+                }
+                if exc.errors:
+                    add_domain_error(forms["form"], exc)
                 error = error_message(exc)
                 status = exc.status_code
             else:
@@ -234,6 +289,13 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     request, _("Votre dossier %(ref)s est déposé.") % {"ref": application.reference}
                 )
                 return redirect("grants:application_detail", pk=application.pk)
+        elif added_line:
+            # The form is shown again (not redirected) so that the new blank line is there.
+            if not saved:
+                status = 400
+                error = _(
+                    "Certaines informations sont à corriger (voir ci-dessous). Les autres sont enregistrées."
+                )
         elif saved:
             messages.success(request, _("Le brouillon est enregistré."))
             return redirect("grants:application_edit", pk=application.pk)
@@ -242,9 +304,11 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
             error = _(
                 "Certaines informations sont à corriger (voir ci-dessous). Les autres sont enregistrées."
             )
+        errors = [*_edit_errors(forms, budget_errors, years, error), *extra_errors]
     else:
         forms = _edit_forms(application)
         years = years_context(application)
+        errors = []
     return render(
         request,
         "grants/application_edit.html",
@@ -253,9 +317,14 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
             "application": application,
             "call": application.call,
             "error": error,
+            "errors": errors,
             "budget_errors": budget_errors,
+            "added_line": added_line,
             "totals": budget_totals(application),
-            "eligibility": eligibility_list(application) if application.state == S.DRAFT else None,
+            # The pre-submission check lists the saved file's problems, unless the summary does.
+            "eligibility": eligibility_list(application)
+            if application.state == S.DRAFT and not errors and not error
+            else None,
             "similar": list(similar_applications(application)),
             "pending_request": application.completion_requests.filter(
                 answered_at__isnull=True

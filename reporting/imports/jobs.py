@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.errors import DomainError
 from core.jobs import JobResult, Progress, register_job
 from core.models import BackgroundJob
+from core.notifications import Msg
 
 from ..models import ImportBatch
 from .services import JOB_KIND, import_apply
@@ -23,9 +25,9 @@ def run_import_apply(job: BackgroundJob, progress: Progress) -> JobResult:
     except DomainError as exc:
         return JobResult(
             summary={_("Résultat"): str(exc.message)},
-            notify_title=_("Import refusé : %(name)s") % {"name": batch.original_name},
+            notify_title=Msg(gettext_noop("Import refusé : %(name)s"), name=batch.original_name),
         )
     return JobResult(
         summary=batch.result,
-        notify_title=_("Import terminé : %(name)s") % {"name": batch.original_name},
+        notify_title=Msg(gettext_noop("Import terminé : %(name)s"), name=batch.original_name),
     )

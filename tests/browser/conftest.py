@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
@@ -46,6 +47,74 @@ def assert_no_csp_violation(violations: list[str]) -> None:
     assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
+# axe-core (vendored by the axe-playwright-python package, installed by requirements-dev.txt: no
+# network) is injected into every top-level page of a context and run once the page has loaded;
+# each violation is written to the console, where `watch_axe` collects it and the test fails. An
+# injected script is not subject to the page's Content-Security-Policy. A page left before its
+# check finished is checked no further; `assert_accessible(page)` checks the current page for sure.
+AXE_PREFIX = "axe violation:"
+AXE_RUNNER = """
+(() => {
+  if (window.top !== window || !window.axe) { return; }
+  window.__axeDone = new Promise((resolve) => {
+    window.addEventListener("load", () => {
+      window.axe.run(document, { resultTypes: ["violations"] }).then((results) => {
+        for (const v of results.violations) {
+          for (const node of v.nodes) {
+            console.error(`AXE_PREFIX ${v.id} (${v.impact}) ${v.help} — ${node.target.join(" ")} `
+              + `on ${document.location.pathname}${document.location.search}: ${node.html.slice(0, 200)}`);
+          }
+        }
+        window.__axeViolations = results.violations.map((v) => `${v.id} (${v.impact}) ${v.help}: `
+          + v.nodes.map((node) => node.target.join(" ")).join(", "));
+        resolve(results.violations.length);
+      }, (error) => { console.error(`AXE_PREFIX axe could not run: ${error}`); resolve(-1); });
+    });
+  });
+})();
+""".replace("AXE_PREFIX", AXE_PREFIX)
+
+
+def axe_source() -> str:
+    from axe_playwright_python.sync_playwright import Axe
+
+    return str(Axe().axe_script)
+
+
+def watch_axe(context) -> list[str]:
+    """Collects the axe violations of every page of `context` (see AXE_RUNNER)."""
+    violations: list[str] = []
+
+    def on_console(message) -> None:
+        if message.text.startswith(AXE_PREFIX):
+            violations.append(message.text)
+
+    context.add_init_script(script=axe_source() + "\n" + AXE_RUNNER)
+    context.on("console", on_console)
+    return violations
+
+
+def finish_axe(context) -> None:
+    """Wait for the checks still running on the context's open pages."""
+    for open_page in context.pages:
+        # A page closed or navigating away has nothing left to check.
+        with contextlib.suppress(Exception):
+            open_page.evaluate("() => window.__axeDone || null")
+
+
+def assert_accessible(page) -> None:
+    """The current page has been checked by axe (waiting for the check) without violation."""
+    page.wait_for_load_state("load")
+    found = page.evaluate("() => window.__axeDone")
+    assert found is not None, f"axe did not run on {page.url}"
+    details = page.evaluate("() => window.__axeViolations || []")
+    assert found == 0, f"{found} axe violation(s) on {page.url}: {details}"
+
+
+def assert_no_axe_violation(violations: list[str]) -> None:
+    assert not violations, "axe violations:\n" + "\n".join(dict.fromkeys(violations))
+
+
 def chromium_path() -> str | None:
     return (
         os.environ.get("CHROMIUM_PATH")
@@ -77,10 +146,13 @@ def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, locale="fr-FR")
     context.set_default_timeout(15_000)
     violations = watch_csp(context)
+    axe_violations = watch_axe(context)
     page = context.new_page()
     yield page
+    finish_axe(context)
     context.close()
     assert_no_csp_violation(violations)
+    assert_no_axe_violation(axe_violations)
 
 
 def login(page, email: str, password: str = "secret-pass-123") -> None:
@@ -104,12 +176,16 @@ def new_person_page(browser, live_server):
         contexts.append(context)
         context_violations = watch_csp(context)
         seen.append(context_violations)
+        axe_seen.append(watch_axe(context))
         return context.new_page()
 
     seen: list[list[str]] = []
+    axe_seen: list[list[str]] = []
     yield make
     for context in contexts:
+        finish_axe(context)
         context.close()
     for context_violations in seen:
         violations.extend(context_violations)
     assert_no_csp_violation(violations)
+    assert_no_axe_violation([v for found in axe_seen for v in found])

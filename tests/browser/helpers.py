@@ -6,11 +6,14 @@ import os
 import re
 from pathlib import Path
 
-SHOTS_DIR = Path(os.environ.get("PLURIEL_SHOTS_DIR", "/tmp/pluriel-shots"))
+# browser-shots/ at the top of the repository (git-ignored), or PLURIEL_SHOTS_DIR.
+SHOTS_DIR = Path(
+    os.environ.get("PLURIEL_SHOTS_DIR", Path(__file__).resolve().parents[2] / "browser-shots")
+)
 
 
 def screenshot(page, name: str) -> None:
-    """A full-page PNG in /tmp/pluriel-shots/ (not committed) to look at the page as a person would."""
+    """A full-page PNG in browser-shots/ (git-ignored) to look at the page as a person would."""
     SHOTS_DIR.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS_DIR / f"{name}.png"), full_page=True)
 

@@ -2,7 +2,7 @@
 the association applies, the instructor asks for completion and instructs, the committee decides,
 the association sees the grant. Labels and button names, not CSS internals.
 
-Screenshots of every main page land in /tmp/pluriel-shots/ (see helpers.screenshot)."""
+Screenshots of every main page land in browser-shots/ (git-ignored; see helpers.screenshot)."""
 
 from __future__ import annotations
 
@@ -105,7 +105,9 @@ def test_association_applies_fills_the_draft_and_submits(
     )
     page.get_by_label("Début du projet").fill("2027-01-04")
     page.get_by_label("Fin du projet").fill("2027-06-30")
-    page.get_by_label("Quartiers prioritaires ciblés").select_option(label="Malpassé (QN01307M)")
+    page.get_by_role("group", name="Quartiers prioritaires ciblés").get_by_label(
+        "Malpassé (QN01307M)"
+    ).check()
     page.get_by_label("Pilier du contrat de ville").select_option(label="Cohésion sociale")
     page.get_by_label("Montant demandé (€)").fill("10 000,00")
     page.get_by_label("Objectifs :", exact=True).fill("Réduire le décrochage scolaire")

@@ -3,7 +3,7 @@ the watch works, on a page where a violation is made on purpose."""
 
 import pytest
 
-from .conftest import watch_csp
+from .conftest import assert_accessible, watch_csp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -31,6 +31,13 @@ def test_an_inline_style_or_script_is_reported(browser, live_server):
 
 
 def test_the_api_documentation_runs_under_the_policy(page):
-    """Swagger UI (drf-spectacular's split view: its start-up script and styles are files)."""
+    """Swagger UI (drf-spectacular's split view: its start-up script and styles are files), in a
+    page with a language, a main landmark and a level-one heading (axe checks it, conftest)."""
     page.goto("/api/docs/")
     page.get_by_text("Pluriel API").first.wait_for()
+    assert page.locator("html").get_attribute("lang") == "fr"
+    main = page.get_by_role("main")
+    # The page's own heading is there before Swagger UI renders its own (when axe runs).
+    assert main.get_by_role("heading", level=1, name="Documentation de l'API Pluriel").is_visible()
+    assert main.locator("#swagger-ui").get_by_text("Pluriel API").first.is_visible()
+    assert_accessible(page)

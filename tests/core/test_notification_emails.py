@@ -100,3 +100,32 @@ def test_completed_file_email_tells_the_instructor_what_happened_and_what_to_do(
     assert "reprenez l'instruction" in message.body
     assert f"https://pluriel.example.org/dossiers/{submitted.pk}/" in message.body
     assert "Budget ajouté." in message.alternatives[0][0]
+
+
+def test_amounts_and_labels_in_a_stored_message_follow_the_readers_language():
+    """Parameters that are amounts (Euros) or choice labels (Msg.of_label) are kept as such and
+    written the reader's way, also after a round trip through the stored JSON."""
+    from decimal import Decimal
+
+    from core.notifications import Euros, render_stored
+    from cpo.models import EvaluationState
+
+    message = Msg(
+        "Évaluation %(year)s : %(outcome)s",
+        year=2026,
+        outcome=Msg.of_label(EvaluationState.ACCEPTED.label),
+    )
+    amount = Msg(
+        "Paiement de %(amount)s effectué le %(date)s",
+        amount=Euros(Decimal("45000")),
+        date="07/12/2026",
+    )
+    stored, stored_amount = message.as_json(), amount.as_json()
+    with translation.override("en"):
+        assert render_stored(stored, "?") == "2026 evaluation: Accepted"
+        assert render_stored(stored_amount, "?") == "Payment of €45,000.00 made on 07/12/2026"
+    with translation.override("fr"):
+        assert render_stored(stored, "?") == "Évaluation 2026 : Acceptée"
+        assert (
+            render_stored(stored_amount, "?") == "Paiement de 45\xa0000,00 € effectué le 07/12/2026"
+        )

@@ -233,3 +233,27 @@ def test_organisation_page_shows_its_history(client, db):
     client.force_login(user)
     page = client.get(f"/organisations/{organisation.pk}/").content.decode()
     assert "Historique" in page and "Coordonnées bancaires modifiées" in page
+
+
+def test_bank_details_notification_is_in_the_other_members_language(
+    settings, organisation, applicant, member, django_capture_on_commit_callbacks
+):
+    """Issue 16: the warning to the other members is in each one's language."""
+    from django.core import mail
+
+    settings.SITE_URL = "https://pluriel.example.org"
+    member.language = "en"
+    member.save(update_fields=["language"])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.organisation_set_bank_details(
+            actor=applicant,
+            organisation=organisation,
+            iban="fr14 2004 1010 0505 0001 3m02 606",
+            bic="psstfrpppar",
+        )
+    row = Notification.objects.get(user=member)
+    assert row.title == f"Bank details of {organisation.name} changed"
+    assert "new bank account (FR14 **** 2606)" in row.body
+    (email,) = [m for m in mail.outbox if m.to == [member.email]]
+    assert email.subject == f"[Pluriel] Bank details of {organisation.name} changed"
+    assert f"https://pluriel.example.org/organisations/{organisation.pk}/" in email.body

@@ -810,3 +810,33 @@ def test_recovery_on_a_terminated_agreement(cpo, instructor):
         reason="Avance non consommée",
     )
     assert recovery.amount == Decimal("15000.00")
+
+
+def test_recovery_notification_reaches_an_english_reader_in_english(
+    settings, instructor, applicant, django_capture_on_commit_callbacks
+):
+    """Issue 16: notifications are rendered in the recipient's language, with absolute links."""
+    from django.core import mail
+    from django.utils import translation
+
+    settings.SITE_URL = "https://pluriel.example.org"
+    applicant.language = "en"
+    applicant.save(update_fields=["language"])
+    agreement = make_cpo(instructor, surplus="10")
+    f.add_member(applicant, agreement.organisation)
+    with django_capture_on_commit_callbacks(execute=True):
+        changes.recovery_issue(
+            actor=instructor,
+            agreement=agreement,
+            fiscal_year=2026,
+            unspent=Decimal("5000"),
+            reason="Actions non réalisées",
+        )
+    row = Notification.objects.get(user=applicant)
+    expected = f"Agreement {agreement.reference}: recovery of"
+    assert row.title.startswith(expected)  # stored in the reader's language
+    with translation.override("fr"):
+        assert row.display_title.startswith(f"Convention {agreement.reference} : reversement")
+    (email,) = [m for m in mail.outbox if m.to == [applicant.email]]
+    assert email.subject.startswith(f"[Pluriel] {expected}")
+    assert f"https://pluriel.example.org/conventions/{agreement.pk}/" in email.body

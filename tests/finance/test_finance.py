@@ -437,3 +437,29 @@ def test_removing_payments_not_pending_in_the_run_is_refused(agreement, finance_
     )
     assert run.item_count == 2
     assert Instalment.objects.get(pk=item.instalment_id).state == I.APPROVED
+
+
+def test_payment_notification_is_in_the_members_language(
+    settings, apply_file, agreement, finance_officer, second_officer, applicant
+):
+    """Issue 16: the « paid » notification is rendered in each member's language, with its link."""
+    from django.core import mail
+    from django.utils import translation
+
+    settings.SITE_URL = "https://pluriel.example.org"
+    applicant.language = "en"
+    applicant.save(update_fields=["language"])
+    run = exported_run(agreement, finance_officer, second_officer)
+    check = confirmations.confirmation_check(
+        actor=finance_officer, data=confirmation_csv(run), name="retour.csv"
+    )
+    apply_file(confirmation=check)
+    row = Notification.objects.get(user=applicant, url="/conventions/paiements/")
+    assert (
+        row.title.startswith("Payment of €45,000.00 made on ")
+        and row.body == "The transfer has been confirmed by accounting."
+    )
+    with translation.override("fr"):
+        assert row.display_title.startswith("Paiement de 45\xa0000,00 € effectué le ")
+    (email,) = [m for m in mail.outbox if m.to == [applicant.email] and "Payment" in m.subject]
+    assert "https://pluriel.example.org/conventions/paiements/" in email.body

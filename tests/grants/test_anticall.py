@@ -83,6 +83,8 @@ def test_sourcing_a_structure_without_account(need, instructor):
         svc.candidacy_invite(actor=instructor, candidacy=candidacy, message="Venez prototyper !")
     assert mail.outbox[0].to == ["contact@jardins.example.org"]
     assert "/inscription/" in mail.outbox[0].body
+    html, mimetype = mail.outbox[0].alternatives[0]  # an HTML part, its link clickable
+    assert mimetype == "text/html" and '/inscription/" ' in html and "Venez prototyper" in html
 
 
 def test_unpublished_need_cannot_be_sourced(instructor, organisation):
@@ -322,3 +324,23 @@ def test_deadline_reminder_and_overdue_flag_are_idempotent(candidacy, instructor
         == 1
     )
     assert Candidacy.objects.get(pk=candidacy.pk).is_overdue
+
+
+def test_prototyping_notification_is_in_the_structures_language(
+    settings, candidacy, instructor, applicant, django_capture_on_commit_callbacks
+):
+    """Issue 16: anti-call notifications are rendered in the recipient's language."""
+    settings.SITE_URL = "https://pluriel.example.org"
+    applicant.language = "en"
+    applicant.save(update_fields=["language"])
+    candidacy = put(candidacy, C.ACCEPTED)
+    with django_capture_on_commit_callbacks(execute=True):
+        svc.candidacy_start_prototyping(
+            actor=instructor, candidacy=candidacy, start=datetime.date(2026, 5, 1)
+        )
+    row = Notification.objects.get(user=applicant)
+    assert row.title == "Prototyping begins"
+    assert row.body == "Prototyping ends on 16/05/2026."
+    (email,) = [m for m in mail.outbox if m.to == [applicant.email]]
+    assert email.subject == "[Pluriel] Prototyping begins"
+    assert f"https://pluriel.example.org/anti-appels/structures/{candidacy.pk}/" in email.body

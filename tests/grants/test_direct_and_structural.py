@@ -221,3 +221,24 @@ def test_direct_award_transitions_run_through_the_registry(
         data={"amount": Decimal("5000.00"), "reason": "Urgence"},
     )
     assert app.state == S.APPROVED
+
+
+def test_managers_hear_of_a_direct_award_in_their_language(
+    settings, instructor, manager, organisation, programme, django_capture_on_commit_callbacks
+):
+    """Issue 16: the programme manager's notification is rendered in the manager's language."""
+    from django.core import mail
+
+    from core.models import Notification
+
+    settings.SITE_URL = "https://pluriel.example.org"
+    manager.language = "en"
+    manager.save(update_fields=["language"])
+    programme.managers.add(manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        app = open_award(instructor, organisation, programme)
+    row = Notification.objects.get(user=manager)
+    assert row.title == f"Direct award to decide: {app.reference}"
+    (email,) = [m for m in mail.outbox if m.to == [manager.email]]
+    assert email.subject == f"[Pluriel] Direct award to decide: {app.reference}"
+    assert f"https://pluriel.example.org/dossiers/{app.pk}/" in email.body
