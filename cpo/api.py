@@ -208,6 +208,20 @@ class AgreementViewSet(
         return self._detail(agreement)
 
     @extend_schema(
+        summary=_lazy("Envoyer le document pour signature électronique"),
+        request=None,
+        responses={200: AgreementDetailSerializer, **WRITE_RESPONSES},
+    )
+    @action(detail=True, methods=["post"], url_path="signature-request")
+    def signature_request(self, request: Request, pk: str | None = None) -> Response:
+        """Freeze the document and list its signatories (cpo/signatures/services.py)."""
+        from .signatures.services import signature_request_send
+
+        agreement = self.get_object()
+        signature_request_send(actor=cast(User, request.user), agreement=agreement)
+        return self._detail(agreement)
+
+    @extend_schema(
         summary=_lazy("Historique de la convention"),
         responses={200: AuditEntrySerializer(many=True), 404: R404},
     )
@@ -428,3 +442,6 @@ class AgreementViewSet(
 def register(router: BaseRouter) -> None:
     """Register this app's viewsets on the API router."""
     router.register("agreements", AgreementViewSet, basename="agreement")
+    from .api_signatures import SignatureViewSet
+
+    router.register("signatures", SignatureViewSet, basename="signature")
