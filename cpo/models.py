@@ -65,7 +65,7 @@ def signed_upload_to(instance: Agreement, filename: str) -> str:
     return private_upload_path("agreements", instance.pk or "new", filename)
 
 
-def no_pending_electronic_signature(agreement: Agreement) -> bool:
+def no_pending_electronic_signature(agreement: Any) -> bool:
     """The guard of « signed »: no electronic signature of the agreement's document is still
     waiting for a signatory (it signs the agreement itself once complete)."""
     if agreement.pk is None:

@@ -27,6 +27,7 @@ from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import (
@@ -72,10 +73,12 @@ def load_signer(path: str, passphrase: str | None, *, owner: str) -> signers.Sim
             code="certificate_passphrase_missing",
         )
     try:
-        signer = signers.SimpleSigner.load_pkcs12(path, passphrase=passphrase.encode())
+        signer = signers.SimpleSigner.load_pkcs12(  # type: ignore[no-untyped-call]
+            path, passphrase=passphrase.encode()
+        )
     except Exception:  # noqa: BLE001 — pyHanko/cryptography raise many kinds for a bad file
         signer = None
-    if signer is None:
+    if not isinstance(signer, signers.SimpleSigner) or signer.signing_cert is None:
         raise DomainError(
             _("Le certificat de %(owner)s ne peut pas être ouvert (fichier ou phrase de passe).")
             % {"owner": owner},
@@ -91,7 +94,10 @@ def _read(path: str) -> bytes:
 def trust_context(moment: datetime.datetime | None = None) -> ValidationContext:
     """The trust roots and revocation lists of the settings; nothing fetched from the network.
     A certificate whose revocation status cannot be established is refused (hard-fail)."""
-    roots = [load_cert_from_pemder(p) for p in settings.SIGNATURE_TRUST_ROOTS]
+    roots = [
+        load_cert_from_pemder(p)  # type: ignore[no-untyped-call]
+        for p in settings.SIGNATURE_TRUST_ROOTS
+    ]
     crls = [_read(p) for p in settings.SIGNATURE_CRLS]
     return ValidationContext(
         trust_roots=roots,
@@ -271,11 +277,7 @@ def validate_signed_pdf(pdf: bytes, expected: Sequence[Expected]) -> list[Checke
         level = status.modification_level
         if level is not None and level > ModificationLevel.FORM_FILLING:
             raise _broken(_("le document a été modifié après la signature n° %(n)s") % {"n": index})
-        if (
-            index == len(expected)
-            and not status.coverage
-            or (index == len(expected) and status.coverage.name != "ENTIRE_FILE")
-        ):
+        if index == len(expected) and status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
             raise _broken(_("des données ont été ajoutées après la dernière signature"))
         checked.append(Checked(wanted.field_name, subject, when))
     return checked

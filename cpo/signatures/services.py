@@ -207,7 +207,7 @@ def signature_request_send(
             )
         else:
             users = User.objects.filter(
-                role_assignments__funder_id=first.funder_id, role_assignments__can_sign=True
+                role_assignments__funder=first.funder, role_assignments__can_sign=True
             )
         notify(
             users=list(users),
@@ -289,7 +289,7 @@ def _refuse(actor: User, signature: Signature, exc: DomainError) -> DomainError:
 
 
 def _code_hash(signature: Signature, user: User, code: str) -> str:
-    key = settings.SECRET_KEY.encode()
+    key = str(settings.SECRET_KEY).encode()
     return hmac.new(key, f"{signature.pk}:{user.pk}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -519,6 +519,8 @@ def signature_sign_as_funder(
         pades.check_certificate(signer.signing_cert, owner=owner)
     except DomainError as exc:
         raise _refuse(actor, signature, exc) from None
+    certificate = signer.signing_cert
+    assert certificate is not None  # load_signer refuses a file without one
     before = _current_bytes(request)
     signed_at = now()
     name = actor.get_full_name() or actor.email
@@ -530,7 +532,7 @@ def signature_sign_as_funder(
         stamp_lines=[
             f"Signé électroniquement pour {funder}",
             f"par {name}",
-            "certificat : " + signer.signing_cert.subject.native.get("common_name", ""),
+            "certificat : " + certificate.subject.native.get("common_name", ""),
         ],
         reason=f"Signature de {name} pour {funder}",
         name=name,
@@ -542,7 +544,7 @@ def signature_sign_as_funder(
         before=before,
         signed_at=signed_at,
         ip_address=ip_address,
-        subject=signer.signing_cert.subject.human_friendly,
+        subject=certificate.subject.human_friendly,
         evidence={"signer": {"name": name, "email": actor.email, "user_id": actor.pk}},
     )
 

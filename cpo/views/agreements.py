@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.forms import Form
 from django.http import FileResponse, Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -450,7 +451,7 @@ def amendment_document(
 
 
 @login_required
-def agreement_signed_copy(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+def agreement_signed_copy(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     """The signed copy: the electronically signed PDF, validated again before it leaves (a
     broken file is refused, cpo/views/signatures.py), or the copy uploaded at signature."""
     agreement = get_visible(request, pk)
