@@ -3,12 +3,14 @@ the signed PDF is validated on download, and refusals come back with their reaso
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.core import mail
 from rest_framework.test import APIClient
 
 from core.models import AuditLog
-from cpo.models import Agreement, AgreementState
+from cpo.models import Agreement, AgreementState, Amendment
 from cpo.models_signatures import Signature, SignatureRequest
 
 from .signing import last_code
@@ -135,3 +137,52 @@ def test_api_sign_checks_the_power_before_the_body(client, instructor, applicant
     response = api.post(f"/api/signatures/{first.pk}/sign/", {"code": ["bad"]}, format="json")
     assert response.status_code == 403
     assert api.get("/api/signatures/").json()["count"] == 2
+
+
+def test_an_amendment_is_signed_through_the_api_and_the_agreement_stays_signed(
+    instructor, representative, funder_signatory, to_sign, django_capture_on_commit_callbacks
+):
+    api = APIClient()
+    api.force_login(instructor)
+    api.post(f"/api/agreements/{to_sign.pk}/signature-request/")
+    first, second = SignatureRequest.objects.get().signatures.order_by("position")
+    api.force_login(representative)
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(f"/api/signatures/{first.pk}/code/")
+    api.post(f"/api/signatures/{first.pk}/sign/", {"code": last_code()}, format="json")
+    api.force_login(funder_signatory)
+    api.post(f"/api/signatures/{second.pk}/sign/", {}, format="json")
+    agreement = Agreement.objects.get(pk=to_sign.pk)
+    assert agreement.state == AgreementState.SIGNED
+
+    amendment = Amendment.objects.create(
+        agreement=agreement,
+        version=2,
+        reason="Changement d'intitulé.",
+        effective_on=datetime.date(2027, 1, 1),
+        before={"title": "Jardins"},
+        after={"title": "Jardins et vergers"},
+    )
+    api.force_login(representative)  # no power to send: refused before the body is read
+    response = api.post(
+        f"/api/agreements/{agreement.pk}/signature-request/", {"amendment": "x"}, format="json"
+    )
+    assert response.status_code == 403
+    api.force_login(instructor)
+    response = api.post(
+        f"/api/agreements/{agreement.pk}/signature-request/",
+        {"amendment": amendment.pk},
+        format="json",
+    )
+    assert response.status_code == 200
+    request = SignatureRequest.objects.get(amendment=amendment)
+    assert request.document_kind == "amendment"
+    first, second = request.signatures.order_by("position")
+    api.force_login(representative)
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(f"/api/signatures/{first.pk}/code/")
+    api.post(f"/api/signatures/{first.pk}/sign/", {"code": last_code()}, format="json")
+    api.force_login(funder_signatory)
+    assert api.post(f"/api/signatures/{second.pk}/sign/", {}, format="json").status_code == 200
+    assert SignatureRequest.objects.get(pk=request.pk).state == "completed"
+    assert Agreement.objects.get(pk=agreement.pk).state == AgreementState.SIGNED
