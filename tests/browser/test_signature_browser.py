@@ -54,6 +54,8 @@ def test_representative_then_funder_sign_in_the_browser(
         funders=[{"funder": city, "share": Decimal("1")}],
     )
     path = f"/conventions/{agreement.pk}/"
+    # Signing renders and signs PDFs server-side: slower pages than most.
+    page.set_default_timeout(60_000)
 
     login(page, instructor.email)
     page.goto(path)
@@ -61,6 +63,7 @@ def test_representative_then_funder_sign_in_the_browser(
     expect(page.locator("#signatures")).to_contain_text("En attente des signatures")
 
     association = new_person_page()
+    association.set_default_timeout(60_000)
     login(association, representative.email)
     association.goto(path)
     association.get_by_role("button", name="Recevoir mon code par e-mail").click()
@@ -71,6 +74,7 @@ def test_representative_then_funder_sign_in_the_browser(
     expect(association.get_by_text("Signature enregistrée.")).to_be_visible()
 
     city_page = new_person_page()
+    city_page.set_default_timeout(60_000)
     login(city_page, signatory.email)
     city_page.goto(path)
     city_page.get_by_role("button", name="Signer pour Ville de Marseille").click()
