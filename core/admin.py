@@ -76,7 +76,7 @@ class BudgetLineAdmin(admin.ModelAdmin):
 class RoleAssignmentInline(admin.TabularInline):
     model = RoleAssignment
     extra = 0
-    fields = ["role", "calls_only", "territories", "funder"]
+    fields = ["role", "calls_only", "territories", "funder", "can_sign"]
     filter_horizontal = ["territories"]
     autocomplete_fields = ["funder"]
 
@@ -85,7 +85,7 @@ class MembershipOfUserInline(admin.TabularInline):
     model = Membership
     fk_name = "user"
     extra = 0
-    fields = ["organisation", "is_admin"]
+    fields = ["organisation", "is_admin", "can_sign"]
     autocomplete_fields = ["organisation"]
     verbose_name_plural = _("organisations")
 
@@ -122,7 +122,7 @@ class MembershipInline(admin.TabularInline):
     model = Membership
     fk_name = "organisation"
     extra = 0
-    fields = ["user", "is_admin", "created_at"]
+    fields = ["user", "is_admin", "can_sign", "created_at"]
     readonly_fields = ["created_at"]
     autocomplete_fields = ["user"]
 

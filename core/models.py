@@ -266,6 +266,14 @@ class Membership(models.Model):
         Organisation, on_delete=models.CASCADE, related_name="memberships"
     )
     is_admin = models.BooleanField(_("administrateur·rice de l'organisation"), default=False)
+    can_sign = models.BooleanField(
+        _("pouvoir de signature"),
+        default=False,
+        help_text=_(
+            "Représentant·e légal·e ou personne ayant reçu délégation : signe les conventions "
+            "au nom de l'organisation."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -299,6 +307,11 @@ class RoleAssignment(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         verbose_name=_("financeur représenté"),
+    )
+    can_sign = models.BooleanField(
+        _("signataire habilité·e du financeur"),
+        default=False,
+        help_text=_("Signe les conventions au nom du financeur représenté, avec son certificat."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

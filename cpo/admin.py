@@ -12,8 +12,10 @@ from .models import (
     AgreementYear,
     Amendment,
     Evaluation,
+    FunderCertificate,
     Instalment,
     Recovery,
+    SignatureRequest,
 )
 
 
@@ -120,6 +122,31 @@ class RecoveryAdmin(admin.ModelAdmin):
     list_filter = ["state"]
     search_fields = ["agreement__reference"]
     readonly_fields = [f.name for f in Recovery._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(FunderCertificate)
+class FunderCertificateAdmin(admin.ModelAdmin):
+    """Which PKCS#12 file each funder signs with; the passphrase stays in the environment."""
+
+    list_display = ["funder", "pkcs12_path", "passphrase_key"]
+    search_fields = ["funder__name"]
+    autocomplete_fields = ["funder"]
+
+
+@admin.register(SignatureRequest)
+class SignatureRequestAdmin(admin.ModelAdmin):
+    """Read only: signatures move through cpo/signatures/services.py."""
+
+    list_display = ["agreement", "document_kind", "state", "created_at", "completed_at"]
+    list_filter = ["state", "document_kind"]
+    search_fields = ["agreement__reference"]
+    readonly_fields = [f.name for f in SignatureRequest._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

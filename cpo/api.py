@@ -22,6 +22,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import mixins, status, viewsets
+from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,6 +32,7 @@ from rest_framework.serializers import BaseSerializer
 from core.api_filters import StrictFilterSet, StrictIntegerFilter
 from core.api_views import R400, R403, R404, R409
 from core.audit import history_for
+from core.errors import PermissionDenied
 from core.models import User
 from core.serializers import AuditEntrySerializer
 from grants.selectors import applications_visible_to
@@ -63,6 +65,14 @@ from .serializers import (
 )
 
 WRITE_RESPONSES = {400: R400, 403: R403, 404: R404, 409: R409}
+
+
+class SignatureRequestInput(drf_serializers.Serializer[Any]):
+    """Empty for the agreement (or notification letter) itself; an amendment's id for it."""
+
+    amendment = drf_serializers.IntegerField(required=False, allow_null=True)
+
+
 RECOVERY_OPS = tuple(RECOVERY_INPUTS)
 
 
@@ -205,6 +215,31 @@ class AgreementViewSet(
             agreement = getattr(services, f"agreement_{name}")(
                 actor=actor, agreement=agreement, reason=values.get("reason", "")
             )
+        return self._detail(agreement)
+
+    @extend_schema(
+        summary=_lazy("Envoyer le document pour signature électronique"),
+        request=SignatureRequestInput,
+        responses={200: AgreementDetailSerializer, **WRITE_RESPONSES},
+    )
+    @action(detail=True, methods=["post"], url_path="signature-request")
+    def signature_request(self, request: Request, pk: str | None = None) -> Response:
+        """Freeze the document and list its signatories (cpo/signatures/services.py)."""
+        from .selectors import can_manage
+        from .signatures.services import signature_request_send
+
+        agreement = self.get_object()
+        actor = cast(User, request.user)
+        if not can_manage(actor):  # permission before the body
+            raise PermissionDenied(
+                _lazy("Réservé à l'instruction et aux responsables de programme.")
+            )
+        data = SignatureRequestInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        amendment = None
+        if data.validated_data.get("amendment") is not None:
+            amendment = get_object_or_404(agreement.amendments, pk=data.validated_data["amendment"])
+        signature_request_send(actor=actor, agreement=agreement, amendment=amendment)
         return self._detail(agreement)
 
     @extend_schema(
@@ -428,3 +463,6 @@ class AgreementViewSet(
 def register(router: BaseRouter) -> None:
     """Register this app's viewsets on the API router."""
     router.register("agreements", AgreementViewSet, basename="agreement")
+    from .api_signatures import SignatureViewSet
+
+    router.register("signatures", SignatureViewSet, basename="signature")

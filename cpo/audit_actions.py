@@ -30,3 +30,13 @@ register_action("cpo.recovery.issued", _("Reversement demandé (titre de recette
 register_action("cpo.recovery.collected", _("Reversement recouvré"))
 register_action("cpo.recovery.offset", _("Reversement compensé sur une échéance"))
 register_action("cpo.recovery.cancelled", _("Reversement annulé"))
+register_action("cpo.signature.requested", _("Document envoyé pour signature électronique"))
+register_action("cpo.signature.code_sent", _("Code de signature envoyé par e-mail"))
+register_action("cpo.signature.code_failed", _("Code de signature incorrect"))
+register_action("cpo.signature.signed", _("Signature électronique apposée"))
+register_action("cpo.signature.refused", _("Signature électronique refusée"))
+register_action("cpo.signature.invalidated", _("Demande de signature annulée (document modifié)"))
+register_action("cpo.signature.completed", _("Document signé par toutes les parties"))
+register_action(
+    "cpo.signature.document_rejected", _("Document signé refusé au téléchargement (invalide)")
+)

@@ -65,6 +65,14 @@ def signed_upload_to(instance: Agreement, filename: str) -> str:
     return private_upload_path("agreements", instance.pk or "new", filename)
 
 
+def no_pending_electronic_signature(agreement: Any) -> bool:
+    """The guard of « signed »: no electronic signature of the agreement's document is still
+    waiting for a signatory (it signs the agreement itself once complete)."""
+    if agreement.pk is None:
+        return True
+    return not agreement.signature_requests.filter(state="pending", amendment__isnull=True).exists()
+
+
 class Agreement(models.Model):
     """The agreement that follows an approved application, over 1 to 5 fiscal years.
 
@@ -185,7 +193,12 @@ class Agreement(models.Model):
     def send_for_signature(self) -> None:
         """Sent to the association for signature."""
 
-    @transition(field=state, source=[A.DRAFT, A.SENT_FOR_SIGNATURE], target=A.SIGNED)
+    @transition(
+        field=state,
+        source=[A.DRAFT, A.SENT_FOR_SIGNATURE],
+        target=A.SIGNED,
+        conditions=[no_pending_electronic_signature],
+    )
     def sign(self) -> None:
         """Signed (or the decision notified): the payment clock starts."""
 
@@ -662,3 +675,12 @@ def run_export_upload_to(instance: models.Model, filename: str) -> str:
 
 def confirmation_upload_to(instance: models.Model, filename: str) -> str:
     return private_upload_path("payment-confirmations", "files", filename)
+
+
+# Electronic signature (a sibling module, so this one stays under 800 lines).
+from .models_signatures import (  # noqa: E402, F401
+    FunderCertificate,
+    Signature,
+    SignatureCode,
+    SignatureRequest,
+)

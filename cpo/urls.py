@@ -27,6 +27,22 @@ urlpatterns = [
         name="recovery_action",
     ),
     path("<int:pk>/exemplaire-signe/", views.agreement_signed_copy, name="agreement_signed_copy"),
+    path("<int:pk>/signature/", views.signature_send, name="signature_send"),
+    path(
+        "<int:pk>/signature/<int:signature_pk>/code/",
+        views.signature_code,
+        name="signature_code",
+    ),
+    path(
+        "<int:pk>/signature/<int:signature_pk>/signer/",
+        views.signature_sign,
+        name="signature_sign",
+    ),
+    path(
+        "<int:pk>/signature/demandes/<int:request_pk>/document.pdf",
+        views.signature_document,
+        name="signature_document",
+    ),
     path("<int:pk>/document.pdf", views.agreement_document, name="agreement_document"),
     path("<int:pk>/partenariat.pdf", views.partnership_document, name="partnership_document"),
 ]

@@ -407,3 +407,24 @@ PAYMENT_RUN_SECOND_APPROVAL_ABOVE = env("PAYMENT_RUN_SECOND_APPROVAL_ABOVE", "10
 # bench/load.py mounts a bare `HttpResponse("ok")` view (config/bench.py) as its reference; off by
 # default, so production URLs never include it.
 BENCH_VIEWS = env_bool("BENCH_VIEWS", False)
+
+# Electronic signature (cpo/signatures/, docs/decisions/2026-12-07-electronic-signature.md).
+# The platform's seal (PKCS#12) signs on behalf of an association's representative once their
+# e-mailed code is checked; each funder signs with its own PKCS#12 (cpo.FunderCertificate).
+# Passphrases come from the environment only: PLURIEL_SIGNATURE_PASSPHRASE_<KEY>; the seal's key is
+# SEAL. Certificates are validated against the trust roots (PEM or DER files) and the revocation
+# lists (CRL files) given here, never fetched from the network.
+SIGNATURE_SEAL_PKCS12 = env("SIGNATURE_SEAL_PKCS12", "") or ""
+SIGNATURE_TRUST_ROOTS: list[str] = [
+    p.strip() for p in (env("SIGNATURE_TRUST_ROOTS", "") or "").split(",") if p.strip()
+]
+SIGNATURE_CRLS: list[str] = [
+    p.strip() for p in (env("SIGNATURE_CRLS", "") or "").split(",") if p.strip()
+]
+SIGNATURE_PASSPHRASES: dict[str, str] = {
+    name.removeprefix("PLURIEL_SIGNATURE_PASSPHRASE_"): value
+    for name, value in os.environ.items()
+    if name.startswith("PLURIEL_SIGNATURE_PASSPHRASE_")
+}
+SIGNATURE_CODE_MINUTES = 10
+SIGNATURE_CODE_ATTEMPTS = 5

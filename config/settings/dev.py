@@ -12,3 +12,15 @@ WHITENOISE_AUTOREFRESH = True
 # The second factor is optional in development so the demo logins work at once (`make run`);
 # TWO_FACTOR_REQUIRED=true turns it on.
 TWO_FACTOR_REQUIRED = env_bool("TWO_FACTOR_REQUIRED", False)
+
+# The electronic signature uses the demo's throwaway PKI (`make demo` writes it with
+# demo/signatures.py) unless the environment names real files. Its passphrase is public.
+_DEMO_PKI = BASE_DIR / "demo-output" / "test-pki"  # noqa: F405
+SIGNATURE_SEAL_PKCS12 = SIGNATURE_SEAL_PKCS12 or str(_DEMO_PKI / "sceau-plateforme.p12")  # noqa: F405
+SIGNATURE_TRUST_ROOTS = SIGNATURE_TRUST_ROOTS or [str(_DEMO_PKI / "ca.pem")]  # noqa: F405
+SIGNATURE_CRLS = SIGNATURE_CRLS or [str(_DEMO_PKI / "ca.crl")]  # noqa: F405
+SIGNATURE_PASSPHRASES = {  # noqa: F405
+    "SEAL": "pki-de-test-pluriel",
+    "DEMO": "pki-de-test-pluriel",
+    **SIGNATURE_PASSPHRASES,  # noqa: F405
+}

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_noop
 
 from core.audit import audit_log_many
 from core.clock import today
-from core.errors import DomainError
+from core.errors import DomainError, TransitionNotAllowed
 from core.fsm import apply_transition, lock
 from core.models import User
 from core.notifications import Msg, notify
@@ -28,6 +28,7 @@ from ..models import (
     EvaluationState,
     Instalment,
     InstalmentState,
+    no_pending_electronic_signature,
     payee_values,
 )
 from ..transitions import instalments_transition
@@ -74,7 +75,8 @@ def agreement_send_for_signature(*, actor: User, agreement: Agreement) -> Agreem
 
 def agreement_sign(*, actor: User, agreement: Agreement, signed_on: datetime.date) -> Agreement:
     """Record the signature (or the notification of a decision): the payment clock starts. The
-    first instalments' earliest date cannot precede it."""
+    first instalments' earliest date cannot precede it. Refused while an electronic signature of
+    the agreement is pending: that one signs the agreement when its last signature is in."""
     _staff(actor)
     if signed_on is None or signed_on > today():
         raise DomainError(
@@ -84,19 +86,44 @@ def agreement_sign(*, actor: User, agreement: Agreement, signed_on: datetime.dat
         agreement = lock(agreement)
         if agreement.state == A.SIGNED:
             return agreement
-        agreement.signed_on = signed_on
-        agreement.notified_on = agreement.notified_on or signed_on
-        agreement = apply_transition(
-            agreement,
-            "sign",
-            actor=actor,
-            action=AGREEMENT_ACTIONS["sign"],
-            payload={"signed_on": signed_on},
-            update_fields=["signed_on", "notified_on"],
+        if not no_pending_electronic_signature(agreement):
+            raise TransitionNotAllowed(
+                _(
+                    "Une signature électronique de la convention est en cours : elle sera signée "
+                    "quand toutes les parties auront signé."
+                ),
+                allowed=[],
+            )
+        agreement = agreement_mark_signed(
+            actor=actor, agreement=agreement, signed_on=signed_on, payload={"signed_on": signed_on}
         )
-        agreement.instalments.filter(
-            state=I.PLANNED, earliest_date__lt=signed_on, requires_signature=True
-        ).update(earliest_date=signed_on)
+    return agreement
+
+
+def agreement_mark_signed(
+    *,
+    actor: User,
+    agreement: Agreement,
+    signed_on: datetime.date,
+    payload: dict[str, Any],
+    update_fields: Sequence[str] = (),
+) -> Agreement:
+    """The « signed » transition itself, on a locked agreement in the caller's transaction: the
+    dates, the audit row, and the first instalments moved to the signature date. Used by the
+    manual signature above and by the electronic one (cpo/signatures/services.py)."""
+    agreement.signed_on = signed_on
+    agreement.notified_on = agreement.notified_on or signed_on
+    agreement = apply_transition(
+        agreement,
+        "sign",
+        actor=actor,
+        action=AGREEMENT_ACTIONS["sign"],
+        payload={**payload, "signed_on": signed_on},
+        update_fields=["signed_on", "notified_on", *update_fields],
+    )
+    agreement.instalments.filter(
+        state=I.PLANNED, earliest_date__lt=signed_on, requires_signature=True
+    ).update(earliest_date=signed_on)
     return agreement
 
 

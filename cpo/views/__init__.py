@@ -15,6 +15,7 @@ from .agreements import (
 )
 from .payments import my_payments
 from .prepare import agreement_prepare
+from .signatures import signature_code, signature_document, signature_send, signature_sign
 
 __all__ = [
     "agreement_action",
@@ -28,5 +29,9 @@ __all__ = [
     "my_payments",
     "partnership_document",
     "recovery_action",
+    "signature_code",
+    "signature_document",
+    "signature_send",
+    "signature_sign",
     "recovery_issue",
 ]

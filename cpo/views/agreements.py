@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.forms import Form
 from django.http import FileResponse, Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -45,6 +46,7 @@ from ..selectors import (
     open_instalments,
 )
 from .common import ACTION_LABELS, error_message, get_visible
+from .signatures import completed_request, signature_context
 
 A = AgreementState
 # The actions of the page, in this order; `activate` is the daily job's (cpo.services.
@@ -130,6 +132,7 @@ def detail_context(
         "history": history_for(agreement),
         "error": error,
         "long": agreement.duration_years > 4,
+        **signature_context(user, agreement, manage=manage),
     }
     if manage:
         instalments = open_instalments(agreement)
@@ -448,9 +451,15 @@ def amendment_document(
 
 
 @login_required
-def agreement_signed_copy(request: AuthenticatedHttpRequest, pk: int) -> FileResponse:
-    """The signed copy uploaded at signature (private storage)."""
+def agreement_signed_copy(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
+    """The signed copy: the electronically signed PDF, validated again before it leaves (a
+    broken file is refused, cpo/views/signatures.py), or the copy uploaded at signature."""
     agreement = get_visible(request, pk)
+    electronic = completed_request(agreement)
+    if electronic is not None:
+        from .signatures import signature_document
+
+        return signature_document(request, pk, electronic.pk)
     if not agreement.signed_document:
         raise Http404
     try:

@@ -315,3 +315,18 @@ def test_agreements_are_idempotent_and_rebuilt_identically(demo):
     assert agreements() == before
     call_command("demo", "--reset", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert agreements() == before
+
+
+def test_electronic_signature_is_ready_to_try(demo):
+    """Every funder has a certificate from the demo's throwaway PKI, and each association's member
+    and each funder's committee member may sign (demo/signatures.py)."""
+    from pathlib import Path
+
+    from core.models import Funder, Membership, RoleAssignment
+    from cpo.models import FunderCertificate
+
+    certificates = FunderCertificate.objects.all()
+    assert certificates.count() == Funder.objects.count() > 0
+    assert all(Path(c.pkcs12_path).is_file() for c in certificates)
+    assert Membership.objects.filter(can_sign=True).exists()
+    assert RoleAssignment.objects.filter(funder__isnull=False, can_sign=True).exists()

@@ -82,6 +82,9 @@ class Command(BaseCommand):
 
             built["collective"] = load_collective(ctx)
             built["agreements"] = load_agreements(ctx)
+            from demo.signatures import load_signing
+
+            built["signing"] = load_signing(ctx)
             from demo.finance import load_finance_demo
 
             built["finance"] = load_finance_demo(write=self.stdout.write)

@@ -1,0 +1,165 @@
+"""The electronic signature on the agreement page: send the document for signature (instruction),
+ask for a code and sign (the association's representative), sign for a funder (its authorised
+signatory), download the signed PDF — validated again each time (cpo/signatures/services.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from core.auth import client_ip
+from core.errors import DomainError
+from core.http import AuthenticatedHttpRequest
+from core.models import User
+
+from ..models import Agreement, AgreementState
+from ..models_signatures import (
+    Signature,
+    SignatureParty,
+    SignatureRequest,
+    SignatureRequestState,
+)
+from ..selectors import is_agreement_staff
+from ..signatures import services as signing
+from .common import error_message, get_visible
+
+SENDABLE = (AgreementState.DRAFT, AgreementState.SENT_FOR_SIGNATURE)
+
+
+def signature_context(user: User, agreement: Agreement, *, manage: bool) -> dict[str, Any]:
+    """What the page's « Signature électronique » section shows and offers to this user."""
+    requests = list(
+        agreement.signature_requests.prefetch_related("signatures__signer", "signatures__funder")
+    )
+    rows = []
+    for request in requests:
+        upcoming = signing.next_signature(request) if request.state == "pending" else None
+        signatures = []
+        for signature in request.signatures.all():
+            mine = upcoming is not None and signature.pk == upcoming.pk
+            signatures.append(
+                {
+                    "signature": signature,
+                    "can_sign_with_code": mine
+                    and signature.party == SignatureParty.ORGANISATION
+                    and signing.can_sign_for_organisation(user, agreement),
+                    "can_sign_as_funder": mine
+                    and signature.party == SignatureParty.FUNDER
+                    and signing.can_sign_for_funder(user, signature.funder_id),
+                }
+            )
+        rows.append({"request": request, "signatures": signatures})
+    pending = any(r.state == SignatureRequestState.PENDING for r in requests)
+    return {
+        "signature_requests": rows,
+        "can_send_for_signature": manage
+        and agreement.application_id is not None
+        and agreement.state in SENDABLE
+        and not pending,
+    }
+
+
+def _page_error(request: AuthenticatedHttpRequest, pk: int, exc: DomainError) -> HttpResponse:
+    from .agreements import _render  # the agreement page, re-rendered with the refusal
+
+    return _render(
+        request,
+        get_visible(request, pk, detail=True),
+        status=exc.status_code,
+        error=error_message(exc),
+    )
+
+
+def _signature(request: AuthenticatedHttpRequest, pk: int, signature_pk: int) -> Signature:
+    agreement = get_visible(request, pk)
+    return get_object_or_404(
+        Signature.objects.select_related("request", "funder"),
+        pk=signature_pk,
+        request__agreement=agreement,
+    )
+
+
+@login_required
+@require_POST
+def signature_send(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """« Envoyer pour signature »: freeze the agreement's document and list its signatories."""
+    agreement = get_visible(request, pk)
+    if not is_agreement_staff(request.user, agreement):
+        raise Http404
+    try:
+        signing.signature_request_send(actor=request.user, agreement=agreement)
+    except DomainError as exc:
+        return _page_error(request, pk, exc)
+    messages.success(request, _("Document envoyé pour signature électronique."))
+    return redirect("cpo:agreement_detail", pk=pk)
+
+
+@login_required
+@require_POST
+def signature_code(request: AuthenticatedHttpRequest, pk: int, signature_pk: int) -> HttpResponse:
+    """The representative asks for their one-time code by e-mail."""
+    signature = _signature(request, pk, signature_pk)
+    try:
+        signing.signature_code_send(actor=request.user, signature=signature)
+    except DomainError as exc:
+        return _page_error(request, pk, exc)
+    messages.success(
+        request,
+        _("Un code vous a été envoyé à %(email)s ; il est valable 10 minutes.")
+        % {"email": request.user.email},
+    )
+    return redirect(reverse("cpo:agreement_detail", args=[pk]) + "#signatures")
+
+
+@login_required
+@require_POST
+def signature_sign(request: AuthenticatedHttpRequest, pk: int, signature_pk: int) -> HttpResponse:
+    """Sign: with the e-mailed code for the association, with the certificate for a funder."""
+    signature = _signature(request, pk, signature_pk)
+    ip_address = client_ip(request)
+    try:
+        if signature.party == SignatureParty.ORGANISATION:
+            code = (request.POST.get("code") or "")[:20]
+            signing.signature_sign_with_code(
+                actor=request.user, signature=signature, code=code, ip_address=ip_address
+            )
+        else:
+            signing.signature_sign_as_funder(
+                actor=request.user, signature=signature, ip_address=ip_address
+            )
+    except DomainError as exc:
+        return _page_error(request, pk, exc)
+    messages.success(request, _("Signature enregistrée."))
+    return redirect("cpo:agreement_detail", pk=pk)
+
+
+@login_required
+def signature_document(request: AuthenticatedHttpRequest, pk: int, request_pk: int) -> HttpResponse:
+    """The signed PDF (so far), validated again before it leaves; a broken file is refused."""
+    agreement = get_visible(request, pk)
+    signature_request = get_object_or_404(SignatureRequest, pk=request_pk, agreement=agreement)
+    try:
+        content = signing.signed_document_bytes(actor=request.user, request=signature_request)
+    except DomainError as exc:
+        return _page_error(request, pk, exc)
+    from .agreements import _pdf_response
+
+    return _pdf_response(content, f"{agreement.reference}-signee.pdf")
+
+
+def completed_request(agreement: Agreement) -> SignatureRequest | None:
+    """The electronic signature that signed the agreement itself, if any."""
+    return (
+        agreement.signature_requests.filter(
+            state=SignatureRequestState.COMPLETED, amendment__isnull=True
+        )
+        .order_by("-completed_at")
+        .first()
+    )
