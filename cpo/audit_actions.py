@@ -30,3 +30,9 @@ register_action("cpo.recovery.issued", _("Reversement demandé (titre de recette
 register_action("cpo.recovery.collected", _("Reversement recouvré"))
 register_action("cpo.recovery.offset", _("Reversement compensé sur une échéance"))
 register_action("cpo.recovery.cancelled", _("Reversement annulé"))
+register_action(
+    "cpo.evaluation.partner_report_filed", _("Part d'un partenaire déposée à l'évaluation")
+)
+register_action(
+    "cpo.evaluation.partner_report_missing", _("Part d'un partenaire déclarée manquante")
+)

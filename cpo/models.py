@@ -662,3 +662,8 @@ def run_export_upload_to(instance: models.Model, filename: str) -> str:
 
 def confirmation_upload_to(instance: models.Model, filename: str) -> str:
     return private_upload_path("payment-confirmations", "files", filename)
+
+
+# A collective file's partners' reports live in their own module (size); importing it here
+# registers the model with the app.
+from .models_partner_reports import PartnerReport, PartnerReportState  # noqa: E402,F401

@@ -27,6 +27,7 @@ from ..models import (
     EvaluationState,
     InstalmentState,
 )
+from ..selectors_partner_reports import pending_partners
 from .common import (
     ACCEPTED_EVALUATIONS,
     REMINDER_DAYS,
@@ -117,6 +118,18 @@ def evaluation_submit(
         evaluation = lock(evaluation)
         if evaluation.state == E.SUBMITTED:
             return evaluation
+        if awaited := pending_partners(evaluation):
+            # A collective file: every partner files its part first, or the lead marks it
+            # missing with a reason (docs/domain.md §9).
+            raise DomainError(
+                _(
+                    "Part attendue de : %(orgs)s. Attendez leur dépôt ou déclarez la part "
+                    "manquante avec un motif."
+                )
+                % {"orgs": ", ".join(o.name for o in awaited)},
+                field="partners",
+                code="partner_reports_pending",
+            )
         evaluation.budget_lines.all().delete()
         evaluation.indicator_values.all().delete()
         EvaluationBudgetLine.objects.bulk_create(lines)
