@@ -28,10 +28,16 @@ from .applications import (
     attachment_upload_to,
 )
 from .bulk import BulkAction, BulkActionItem
-from .partners import CURRENT_PARTNER_STATES, ApplicationPartner, PartnerState
+from .partners import (
+    CURRENT_PARTNER_STATES,
+    PARTNER_INVITATION_DAYS,
+    ApplicationPartner,
+    PartnerState,
+)
 
 __all__ = [
     "CURRENT_PARTNER_STATES",
+    "PARTNER_INVITATION_DAYS",
     "ApplicationPartner",
     "PartnerState",
     "PaymentFlow",
