@@ -18,6 +18,7 @@ from core.models import User
 from core.notifications import notify
 from core.permissions import is_member
 from grants.budget import CHARGE_ACCOUNTS, PRODUCT_ACCOUNTS
+from grants.selectors import file_members
 
 from ..models import (
     AgreementState,
@@ -184,7 +185,10 @@ def evaluation_review(
         )
         agreement = evaluation.agreement
         notify(
-            users=agreement.organisation.members.all(),
+            # A collective file: its partners too, who filed their parts (docs/domain.md §9).
+            users=file_members(agreement.application)
+            if agreement.application is not None
+            else agreement.organisation.members.all(),
             title=_("Évaluation %(year)d : %(outcome)s")
             % {"year": evaluation.fiscal_year, "outcome": evaluation.get_state_display()},
             body=evaluation.review_comment,

@@ -197,6 +197,8 @@ def test_after_a_rejection_the_partner_files_again(
     cpo_services.evaluation_review(
         actor=instructor, evaluation=evaluation, outcome="reject", comment="Part du club floue."
     )
+    # The partner hears of the review of the file it reported for.
+    assert Notification.objects.filter(user=club_member, title__contains="Rejetée").exists()
     again = _file(evaluation, club_member, club, spent_amount="800.00")
     assert again.spent_amount == Decimal("800.00")
     assert AuditLog.objects.filter(action="cpo.evaluation.partner_report_filed").count() == 2
