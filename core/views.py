@@ -104,7 +104,8 @@ class LogoutView(auth_views.LogoutView):
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("core:home")
-    form = SignupForm(request.POST or None)
+    # An invitation e-mail links here with the invited address (grants.services.partners).
+    form = SignupForm(request.POST or None, initial={"email": request.GET.get("email", "")[:254]})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

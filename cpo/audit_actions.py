@@ -40,3 +40,9 @@ register_action("cpo.signature.completed", _("Document signé par toutes les par
 register_action(
     "cpo.signature.document_rejected", _("Document signé refusé au téléchargement (invalide)")
 )
+register_action(
+    "cpo.evaluation.partner_report_filed", _("Part d'un partenaire déposée à l'évaluation")
+)
+register_action(
+    "cpo.evaluation.partner_report_missing", _("Part d'un partenaire déclarée manquante")
+)

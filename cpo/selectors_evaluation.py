@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from core.clock import today
 from core.models import DocumentKind, OrganisationDocument, Role, User
 from core.permissions import has_role, organisation_ids_of
-from grants.models import PanelAssessment
+from grants.models import ApplicationPartner, PanelAssessment, PartnerState
 
 from .models import AgreementState, Evaluation, EvaluationState
 from .selectors import agreements_visible_to
@@ -60,9 +60,14 @@ def review_queue(user: User, *, day: datetime.date | None = None) -> dict[str, l
 
 
 def evaluations_to_file(user: User) -> list[Evaluation]:
-    """The association's evaluations of running agreements, those to file first (by due date)."""
+    """The association's evaluations of running agreements, those to file first (by due date);
+    with those of the collective files it is a partner of, where it files its own part (§9)."""
+    ids = organisation_ids_of(user)
+    partner_of = ApplicationPartner.objects.filter(
+        organisation_id__in=ids, state=PartnerState.ACCEPTED
+    ).values("application_id")
     rows = Evaluation.objects.filter(
-        agreement__organisation_id__in=organisation_ids_of(user),
+        Q(agreement__organisation_id__in=ids) | Q(agreement__application_id__in=partner_of),
         agreement__state__in=(*OPEN_AGREEMENTS, A.COMPLETED, A.TERMINATED),
     ).select_related("agreement__organisation")
     return sorted(rows, key=lambda e: (e.state not in TO_FILE, e.due_on, e.pk))

@@ -6,6 +6,7 @@ here in the same `cpo` namespace."""
 from django.urls import path
 
 from . import views
+from .views import partner_amendments as views_partner_amendments
 
 app_name = "cpo"
 urlpatterns = [
@@ -15,6 +16,11 @@ urlpatterns = [
     path("<int:pk>/", views.agreement_detail, name="agreement_detail"),
     path("<int:pk>/actions/<str:name>/", views.agreement_action, name="agreement_action"),
     path("<int:pk>/avenants/", views.agreement_amend, name="agreement_amend"),
+    path(
+        "<int:pk>/avenants/parts/",
+        views_partner_amendments.agreement_amend_parts,
+        name="agreement_amend_parts",
+    ),
     path(
         "<int:pk>/avenants/<int:amendment_pk>/pdf/",
         views.amendment_document,

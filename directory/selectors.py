@@ -13,6 +13,7 @@ from django.db.models import Count, Q, QuerySet
 from core.models import QPV, Organisation, Pillar, Role, TransitionTheme, User
 from core.permissions import has_role, is_staff_member, organisation_ids_of
 from cpo.models import Agreement, AgreementState, Evaluation, EvaluationState
+from grants.models import ApplicationPartner, PartnerState
 
 from .models import ActorProfile, ExperienceSheet, SheetState
 
@@ -162,8 +163,7 @@ class Neighbour:
 
 def actors_nearby(organisation: Organisation, *, limit: int = 6) -> list[Neighbour]:
     """Other listed actors whose funded actions reached the same neighbourhoods, most shared
-    first. Pluriel does not record partnerships yet (collective applications, docs/domain.md §9):
-    this is « also active here », never presented as a partnership."""
+    first: « also active here », never presented as a partnership (that is `worked_with`)."""
     qpv_ids = list(actor_qpvs(organisation).values_list("pk", flat=True))
     if not qpv_ids:
         return []
@@ -181,6 +181,47 @@ def actors_nearby(organisation: Organisation, *, limit: int = 6) -> list[Neighbo
     shared = {row["organisation_id"]: row["shared"] for row in rows}
     orgs = Organisation.objects.in_bulk(list(shared))
     return [Neighbour(orgs[pk], shared[pk]) for pk in shared if pk in orgs]
+
+
+@dataclass(frozen=True)
+class CoWorker:
+    organisation: Organisation
+    titles: list[str]
+
+
+def worked_with(organisation: Organisation) -> list[CoWorker]:
+    """Other listed actors that carried a funded collective file with this one — as lead or as
+    accepted partner (docs/domain.md §9) —, with the titles of those files, most shared first.
+    Only signed agreements count (what was funded is public; a draft partnership is not)."""
+    funded = Agreement.objects.filter(state__in=FUNDED, application__isnull=False)
+    partners = ApplicationPartner.objects.filter(
+        state=PartnerState.ACCEPTED, application_id__in=funded.values("application_id")
+    )
+    files = set(
+        funded.filter(organisation=organisation).values_list("application_id", flat=True)
+    ) | set(partners.filter(organisation=organisation).values_list("application_id", flat=True))
+    if not files:
+        return []
+    titles = dict(funded.filter(application_id__in=files).values_list("application_id", "title"))
+    members: dict[int, set[int]] = {}
+    for application_id, lead_id in funded.filter(application_id__in=files).values_list(
+        "application_id", "organisation_id"
+    ):
+        members.setdefault(lead_id, set()).add(application_id)
+    for application_id, partner_id in partners.filter(application_id__in=files).values_list(
+        "application_id", "organisation_id"
+    ):
+        if partner_id is not None:
+            members.setdefault(partner_id, set()).add(application_id)
+    members.pop(organisation.pk, None)
+    listed = listed_actors().in_bulk(list(members))
+    ranked = sorted(
+        (pk for pk in members if pk in listed),
+        key=lambda pk: (-len(members[pk]), listed[pk].name.casefold(), pk),
+    )
+    return [
+        CoWorker(listed[pk], sorted(titles[a] for a in members[pk] if a in titles)) for pk in ranked
+    ]
 
 
 def profile_of(organisation: Organisation) -> ActorProfile | None:

@@ -71,6 +71,7 @@ def actor_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "themes": selectors.actor_themes(organisation),
         "sheets": selectors.published_sheets().filter(organisation=organisation),
         "nearby": selectors.actors_nearby(organisation),
+        "worked_with": selectors.worked_with(organisation),
     }
     return render(request, "directory/actor_detail.html", context)
 

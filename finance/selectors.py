@@ -383,7 +383,7 @@ def instalment_page(
         instalment=OuterRef("pk"), status=PaymentRunItem.Status.PENDING
     )
     qs = qs.select_related(
-        "agreement__organisation", "agreement__programme", "funder__funder", "year"
+        "agreement__organisation", "agreement__programme", "funder__funder", "year", "beneficiary"
     ).annotate(
         run_id=Subquery(pending_item.values("run_id")[:1]),
         run_reference=Subquery(pending_item.values("run__reference")[:1]),

@@ -27,6 +27,7 @@ register_action("grants.partner.invited", _("Partenaire invité"))
 register_action("grants.partner.accepted", _("Invitation de partenaire acceptée"))
 register_action("grants.partner.declined", _("Invitation de partenaire déclinée ou retirée"))
 register_action("grants.partner.left", _("Partenaire retiré du dossier"))
+register_action("grants.partner.invitation_expired", _("Invitation de partenaire expirée"))
 register_action("grants.partner.part_updated", _("Part d'un partenaire modifiée"))
 register_action(
     "grants.partner.completion_drafted", _("Réponse aux compléments préparée par un partenaire")

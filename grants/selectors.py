@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from core.clock import today
+from core.clock import now, today
 from core.models import Role, User
 from core.permissions import has_role, organisation_ids_of, scope_of
 
@@ -136,7 +136,8 @@ def file_members(application: Application) -> QuerySet[User]:
 
 def invitations_for(user: User) -> QuerySet[ApplicationPartner]:
     """Invitations waiting for this user's answer: to one of their organisations (by SIRET) or to
-    their e-mail address."""
+    their e-mail address — an account created after the invitation finds it too. Expired ones
+    are left out."""
     if not user.is_authenticated:
         return ApplicationPartner.objects.none()
     q = Q(organisation_id__in=organisation_ids_of(user))
@@ -144,6 +145,7 @@ def invitations_for(user: User) -> QuerySet[ApplicationPartner]:
         q |= Q(organisation__isnull=True, invited_email__iexact=user.email)
     return (
         ApplicationPartner.objects.filter(q, state=PartnerState.INVITED)
+        .exclude(expires_at__lt=now())
         .select_related("application__organisation", "organisation")
         .order_by("-invited_at")
     )

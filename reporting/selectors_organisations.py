@@ -36,7 +36,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from core.audit import action_label
@@ -57,7 +57,7 @@ from cpo.models import (
     RecoveryState,
 )
 from cpo.selectors import agreements_visible_to
-from grants.models import Application, InstructorNote
+from grants.models import Application, ApplicationPartner, InstructorNote, PartnerState
 from grants.selectors import (
     ALL_SEEING_ROLES,
     INTERNAL_ACTIONS,
@@ -217,6 +217,42 @@ def _split_by_shares(amount: Decimal, links: list[AgreementFunder]) -> list[Deci
 def _sort_key(text: str) -> str:
     """Alphabetical order as a French reader expects it (« État » before « Ville »)."""
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+def files_as_partner(user: User, organisation: Organisation) -> list[ApplicationPartner]:
+    """The collective files (the user may read) where the organisation is a partner, not the lead
+    (docs/domain.md §9), each with its part: asked, approved, and — when the agreement pays each
+    partner — paid to it and still to pay. Paid to the lead, the lead redistributes: nothing is
+    paid to the partner in Pluriel. Two queries whatever the number of files."""
+    partners = list(
+        ApplicationPartner.objects.filter(
+            organisation=organisation,
+            state__in=[PartnerState.INVITED, PartnerState.ACCEPTED, PartnerState.LEFT],
+            application_id__in=applications_visible_to(user).values("pk"),
+        )
+        .select_related("application__organisation", "application__programme")
+        .order_by("-application__created_at", "-pk")
+    )
+    paid: dict[tuple[int, str], Decimal] = {}
+    if partners:
+        rows = (
+            Instalment.objects.filter(
+                beneficiary=organisation,
+                agreement__application_id__in=[p.application_id for p in partners],
+            )
+            .exclude(state=InstalmentState.CANCELLED)
+            .values("agreement__application_id", "state")
+            .annotate(total=Sum("amount"))
+            .order_by()
+        )
+        for row in rows:
+            key = "paid" if row["state"] == InstalmentState.PAID else "remaining"
+            index = (row["agreement__application_id"], key)
+            paid[index] = paid.get(index, ZERO) + row["total"]
+    for partner in partners:
+        partner.paid_to_it = paid.get((partner.application_id, "paid"), ZERO)  # type: ignore[attr-defined]
+        partner.remaining_to_it = paid.get((partner.application_id, "remaining"), ZERO)  # type: ignore[attr-defined]
+    return partners
 
 
 def effective_year(instalment: Instalment) -> int:
@@ -471,6 +507,8 @@ def global_contract(user: User, organisation: Organisation, *, staff: bool) -> d
         for note in notes:
             note.application_ref = references[note.application_id]
 
+    partner_files = files_as_partner(user, organisation)
+
     history, history_truncated = organisation_history(
         organisation=organisation,
         applications=applications,
@@ -488,6 +526,7 @@ def global_contract(user: User, organisation: Organisation, *, staff: bool) -> d
         "recoveries": recoveries,
         "documents": documents,
         "notes": notes,
+        "partner_files": partner_files,
         "history": history,
         "history_truncated": history_truncated,
         "history_limit": HISTORY_LIMIT,

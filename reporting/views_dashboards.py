@@ -49,6 +49,7 @@ BY_DIMENSION = {
     "funder": gettext_lazy("par financeur"),
     "theme": gettext_lazy("par thème de transition"),
     "fiscal_year": gettext_lazy("par exercice"),
+    "organisation": gettext_lazy("par organisation bénéficiaire"),
 }
 
 PAGES = [

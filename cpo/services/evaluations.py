@@ -20,6 +20,7 @@ from core.models import User
 from core.notifications import Msg, notify
 from core.permissions import is_member
 from grants.budget import CHARGE_ACCOUNTS, PRODUCT_ACCOUNTS
+from grants.selectors import file_members
 
 from ..models import (
     AgreementState,
@@ -29,6 +30,7 @@ from ..models import (
     EvaluationState,
     InstalmentState,
 )
+from ..selectors_partner_reports import pending_partners
 from .common import (
     ACCEPTED_EVALUATIONS,
     REMINDER_DAYS,
@@ -119,6 +121,18 @@ def evaluation_submit(
         evaluation = lock(evaluation)
         if evaluation.state == E.SUBMITTED:
             return evaluation
+        if awaited := pending_partners(evaluation):
+            # A collective file: every partner files its part first, or the lead marks it
+            # missing with a reason (docs/domain.md §9).
+            raise DomainError(
+                _(
+                    "Part attendue de : %(orgs)s. Attendez leur dépôt ou déclarez la part "
+                    "manquante avec un motif."
+                )
+                % {"orgs": ", ".join(o.name for o in awaited)},
+                field="partners",
+                code="partner_reports_pending",
+            )
         evaluation.budget_lines.all().delete()
         evaluation.indicator_values.all().delete()
         EvaluationBudgetLine.objects.bulk_create(lines)
@@ -173,7 +187,10 @@ def evaluation_review(
         )
         agreement = evaluation.agreement
         notify(
-            users=agreement.organisation.members.all(),
+            # A collective file: its partners too, who filed their parts (docs/domain.md §9).
+            users=file_members(agreement.application)
+            if agreement.application is not None
+            else agreement.organisation.members.all(),
             title=Msg(
                 gettext_noop("Évaluation %(year)s : %(outcome)s"),
                 year=evaluation.fiscal_year,

@@ -42,6 +42,7 @@ from .common import (
     RECOVERABLE,
     REPLANNABLE,
 )
+from .partner_parts import amendment_partner_parts, payee_parts
 from .recoveries import recovery_cancel, recovery_collect, recovery_issue, recovery_offset
 
 __all__ = [
@@ -55,6 +56,8 @@ __all__ = [
     "RECOVERABLE",
     "REPLANNABLE",
     "amendment_create",
+    "amendment_partner_parts",
+    "payee_parts",
     "amendment_preview",
     "recovery_cancel",
     "recovery_collect",

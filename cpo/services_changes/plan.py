@@ -422,8 +422,9 @@ def _compute(
         # Re-planning would have to split the new amounts between the partners again.
         raise DomainError(
             _(
-                "Cette convention verse à chaque partenaire sa part : un avenant sur les montants "
-                "ou les financeurs n'est pas encore possible dans Pluriel."
+                "Cette convention verse à chaque partenaire sa part : modifiez les montants par "
+                "l'« avenant sur les parts des partenaires » ; un avenant sur les financeurs "
+                "n'est pas encore possible dans Pluriel."
             ),
             field="years",
             code="partners_replan",

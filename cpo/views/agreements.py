@@ -136,6 +136,9 @@ def detail_context(
     }
     if manage:
         instalments = open_instalments(agreement)
+        from ..services_changes import payee_parts
+
+        context["payee_parts"] = payee_parts(agreement) if agreement.state in AMENDABLE else []
         context.update(
             {
                 "actions": _action_forms(agreement, bound),

@@ -29,6 +29,7 @@ from grants.models import Application
 
 from .. import services, services_evaluation
 from ..forms_evaluation import ACCOUNT_LABELS, EvaluationForm, ReviewForm
+from ..forms_partner_reports import MissingPartForm, PartnerReportForm
 from ..models import AgreementState, Evaluation, EvaluationState
 from ..selectors_evaluation import (
     OPEN_AGREEMENTS,
@@ -41,6 +42,8 @@ from ..selectors_evaluation import (
     panel_assessments_for,
     review_queue,
 )
+from ..selectors_partner_reports import PartnerPart, partner_part_of, partner_parts
+from .evaluation_parts import partner_post
 
 E = EvaluationState
 # Errors of core.services.document_upload, shown next to the evaluation form's own fields.
@@ -137,9 +140,16 @@ def evaluation_detail(
     agreement = evaluation.agreement
     member = is_member(request.user, agreement.organisation)
     staff = can_read_as_staff(request.user)
-    if not member and not staff:
+    own_part = partner_part_of(request.user, evaluation)
+    if not member and not staff and own_part is None:
         raise PermissionDenied
-    can_file = member and evaluation.state in TO_FILE and agreement.state in OPEN_AGREEMENTS
+    is_open = evaluation.state in TO_FILE and agreement.state in OPEN_AGREEMENTS
+    can_file = member and is_open
+    parts = partner_parts(evaluation)
+    part_form: PartnerReportForm | None = None
+    missing_form: MissingPartForm | None = None
+    if own_part is not None and is_open:
+        part_form = _part_form(own_part)
     reviewer = can_review(request.user)
     can_review_now = reviewer and evaluation.state == E.SUBMITTED
 
@@ -163,6 +173,15 @@ def evaluation_detail(
                     % {"year": evaluation.fiscal_year},
                 )
                 return redirect(evaluation_url(evaluation))
+        elif action in ("partner_report", "partner_missing"):
+            if not is_open or (own_part is None if action == "partner_report" else not member):
+                raise PermissionDenied
+            outcome = partner_post(request, evaluation, action, own_part)
+            if outcome.done:
+                return redirect(evaluation_url(evaluation))
+            status = outcome.status
+            part_form = outcome.part_form or part_form
+            missing_form = outcome.missing_form
         elif action == "review":
             if not reviewer:
                 raise PermissionDenied
@@ -222,8 +241,26 @@ def evaluation_detail(
             "agreement_url": _agreement_url(evaluation),
             "follow_up": _follow_up(evaluation) if reviewer else [],
             "entries": history_for(evaluation),
+            "parts": parts,
+            "own_part": own_part,
+            "part_form": part_form,
+            "missing_form": missing_form,
+            "can_mark_missing": member and is_open,
         },
         status=status,
+    )
+
+
+def _part_form(part: PartnerPart) -> PartnerReportForm:
+    report = part.report
+    if report is None or report.state != "filed":
+        return PartnerReportForm()
+    return PartnerReportForm(
+        initial={
+            "activity_report": report.activity_report,
+            "figures": report.figures,
+            "spent_amount": report.spent_amount,
+        }
     )
 
 

@@ -29,10 +29,16 @@ from .applications import (
 )
 from .bulk import BulkAction, BulkActionItem
 from .counters import ApplicationScopeCount
-from .partners import CURRENT_PARTNER_STATES, ApplicationPartner, PartnerState
+from .partners import (
+    CURRENT_PARTNER_STATES,
+    PARTNER_INVITATION_DAYS,
+    ApplicationPartner,
+    PartnerState,
+)
 
 __all__ = [
     "CURRENT_PARTNER_STATES",
+    "PARTNER_INVITATION_DAYS",
     "ApplicationPartner",
     "PartnerState",
     "PaymentFlow",

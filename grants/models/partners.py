@@ -12,6 +12,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
+from core.clock import now
 from core.limits import LONG_TEXT
 from core.models import Organisation
 
@@ -23,9 +24,12 @@ class PartnerState(models.TextChoices):
     ACCEPTED = "accepted", _("Partenaire")
     DECLINED = "declined", _("Invitation déclinée")
     LEFT = "left", _("A quitté le dossier")
+    EXPIRED = "expired", _("Invitation expirée")
 
 
 P = PartnerState
+#: An invitation not answered within this many days expires: the lead invites again if needed.
+PARTNER_INVITATION_DAYS = 30
 #: Partners who still belong to the file (they see it).
 CURRENT_PARTNER_STATES = [P.INVITED, P.ACCEPTED]
 
@@ -72,6 +76,8 @@ class ApplicationPartner(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     invited_at = models.DateTimeField(_("invité le"), auto_now_add=True)
+    # Empty on invitations sent before invitations expired (they never expire).
+    expires_at = models.DateTimeField(_("invitation valable jusqu'au"), null=True, blank=True)
     answered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -104,6 +110,11 @@ class ApplicationPartner(models.Model):
     def is_current(self) -> bool:
         return self.state in CURRENT_PARTNER_STATES
 
+    @property
+    def is_expired(self) -> bool:
+        """An invitation left unanswered past its date: it can no longer be accepted."""
+        return self.state == P.INVITED and self.expires_at is not None and self.expires_at < now()
+
     # --- Transitions. Bodies set derived fields only; grants.services.partners checks and audits.
     @transition(field=state, source=P.INVITED, target=P.ACCEPTED)
     def accept(self) -> None:
@@ -112,6 +123,10 @@ class ApplicationPartner(models.Model):
     @transition(field=state, source=P.INVITED, target=P.DECLINED)
     def decline(self) -> None:
         """The partner turns the invitation down (or the lead withdraws it)."""
+
+    @transition(field=state, source=P.INVITED, target=P.EXPIRED)
+    def expire(self) -> None:
+        """Left unanswered past its date; closed when the lead invites the same partner again."""
 
     @transition(field=state, source=P.ACCEPTED, target=P.LEFT)
     def leave(self) -> None:

@@ -14,11 +14,16 @@ Rules:
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -33,6 +38,7 @@ from core.permissions import is_member, organisation_ids_of
 
 from ..models import (
     CURRENT_PARTNER_STATES,
+    PARTNER_INVITATION_DAYS,
     Application,
     ApplicationPartner,
     ApplicationState,
@@ -119,6 +125,7 @@ def application_invite_partner(
         application = lock(application)
         _check_lead(actor, application)
         _check_open(application)
+        _close_expired(actor, application, organisation=organisation, email=email)
         if organisation is not None:
             if organisation.pk == application.organisation_id:
                 raise DomainError(
@@ -141,12 +148,22 @@ def application_invite_partner(
             invited_email=email,
             role=(role or "").strip()[:200],
             invited_by=actor,
+            expires_at=now() + datetime.timedelta(days=PARTNER_INVITATION_DAYS),
         )
-        _audit(actor, partner, "grants.partner.invited", role=partner.role)
         if organisation is not None:
             recipients = list(organisation.members.all())
         else:
             recipients = list(User.objects.filter(email__iexact=email, is_active=True))
+        _audit(
+            actor,
+            partner,
+            "grants.partner.invited",
+            role=partner.role,
+            expires_at=partner.expires_at.isoformat() if partner.expires_at else None,
+            sign_up_invited=organisation is None and not recipients,
+        )
+        if organisation is None and not recipients:
+            _email_sign_up_invitation(partner)
         notify(
             users=recipients,
             title=Msg(
@@ -167,6 +184,73 @@ def application_invite_partner(
     return partner
 
 
+def _close_expired(
+    actor: User, application: Application, *, organisation: Organisation | None, email: str
+) -> None:
+    """Inviting again the same organisation or address closes its expired invitation first (an
+    expired invitation is one no longer valid, never answered)."""
+    same = (
+        Q(organisation=organisation)
+        if organisation is not None
+        else Q(organisation__isnull=True, invited_email__iexact=email)
+    )
+    for partner in application.partners.filter(same, state=P.INVITED, expires_at__lt=now()):
+        partner = lock(partner)
+        partner.expire()
+        partner.save(update_fields=["state"])
+        _audit(actor, partner, "grants.partner.invitation_expired")
+
+
+def _email_sign_up_invitation(partner: ApplicationPartner) -> None:
+    """Nobody holds the invited address yet: an e-mail (absolute links, SITE_URL) invites them to
+    create their account and organisation; the invitation then waits on « Mes dossiers ». The
+    e-mail carries no token: accepting happens from the account that holds the address."""
+    from core.tasks import send_email
+
+    application = partner.application
+    sign_up = absolute_url(
+        reverse("core:signup") + "?" + urlencode({"email": partner.invited_email})
+    )
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("%(org)s vous invite à un dossier collectif sur Pluriel") % {
+            "org": application.organisation.name
+        }
+        body = _(
+            "Bonjour,\n\n%(org)s vous propose d'être partenaire du dossier « %(title)s » "
+            "(%(ref)s) sur Pluriel, la plateforme des subventions de la politique de la ville.\n\n"
+            "Pour répondre, créez votre compte et votre organisation avec cette adresse "
+            "(%(email)s) :\n%(sign_up)s\n\n"
+            "Une fois connecté·e, l'invitation vous attend dans « Mes dossiers » ; vous pourrez "
+            "l'accepter ou la décliner. Si vous avez déjà un compte avec cette adresse, "
+            "connectez-vous : %(login)s\n\n"
+            "Cette invitation expire le %(date)s."
+        ) % {
+            "org": application.organisation.name,
+            "title": application.title,
+            "ref": application.reference,
+            "email": partner.invited_email,
+            "sign_up": sign_up,
+            "login": absolute_url(reverse("core:login")),
+            "date": timezone.localtime(partner.expires_at).strftime("%d/%m/%Y")
+            if partner.expires_at
+            else "—",
+        }
+    recipients = [partner.invited_email]
+    transaction.on_commit(lambda: send_email.delay(subject, body, recipients))
+
+
+def _check_not_expired(partner: ApplicationPartner) -> None:
+    if partner.is_expired:
+        raise TransitionNotAllowed(
+            _(
+                "Cette invitation a expiré le %(date)s : demandez au chef de file de vous inviter "
+                "de nouveau."
+            )
+            % {"date": timezone.localtime(partner.expires_at).strftime("%d/%m/%Y")},
+            allowed=[],
+        )
+
+
 def partner_accept(
     *, actor: User, partner: ApplicationPartner, organisation: Organisation | None = None
 ) -> ApplicationPartner:
@@ -178,6 +262,7 @@ def partner_accept(
         application = lock(partner.application)
         if partner.state == P.ACCEPTED:
             return partner
+        _check_not_expired(partner)
         if partner.organisation_id is None:
             if not actor.email or actor.email.lower() != partner.invited_email.lower():
                 raise PermissionDenied(_("Cette invitation ne vous est pas adressée."))

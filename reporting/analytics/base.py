@@ -44,6 +44,7 @@ DIMENSIONS: dict[str, Any] = {
     "funder": gettext_lazy("Financeur"),
     "theme": gettext_lazy("Thème de transition"),
     "fiscal_year": gettext_lazy("Exercice"),
+    "organisation": gettext_lazy("Organisation bénéficiaire"),
 }
 #: Dimensions whose files are split equally between their several values.
 SPLIT_DIMENSIONS = {"qpv": "qpvs", "theme": "themes"}

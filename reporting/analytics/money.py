@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from calls.models import Call, Programme
 from core.clock import today
-from core.models import QPV, Funder, Pillar, TransitionTheme
+from core.models import QPV, Funder, Organisation, Pillar, TransitionTheme
 from cpo.models import UNPAID_STATES, Agreement, Instalment, Recovery, RecoveryState
 from grants.models import Application, ApplicationKind
 
@@ -83,6 +83,10 @@ class _Source:
 
 
 def _sources(stage: str, dimension: str | None) -> list[_Source]:
+    if dimension == "organisation":
+        from .money_organisations import organisation_sources
+
+        return organisation_sources(stage)
     if stage == "envelope":
         if dimension in ("call", "mode"):
             return [
@@ -175,7 +179,10 @@ def _stage_queries(stage: str, dimension: str | None, filters: Filters) -> list[
     None when the dimension does not apply to the stage (the envelope by pillar, neighbourhood or
     theme)."""
     queries = []
-    for source in _sources(stage, dimension):
+    sources = _sources(stage, dimension)
+    if not sources:
+        return None
+    for source in sources:
         keys = source.keys()
         if dimension is not None and dimension not in keys:
             return None
@@ -288,6 +295,8 @@ def _labels(dimension: str, keys: Iterable[Any]) -> dict[Any, str]:
         return dict(Funder.objects.filter(pk__in=ids).values_list("pk", "name"))
     if dimension == "theme":
         return dict(TransitionTheme.objects.filter(pk__in=ids).values_list("pk", "label"))
+    if dimension == "organisation":
+        return dict(Organisation.objects.filter(pk__in=ids).values_list("pk", "name"))
     raise ValueError(dimension)
 
 
@@ -369,6 +378,16 @@ def money_by_stage(
             _(
                 "Un dossier qui vise plusieurs valeurs est réparti à parts égales entre elles, "
                 "au centime près."
+            )
+        )
+    if dimension == "organisation":
+        notes.append(
+            _(
+                "Dossiers collectifs : chaque partenaire compte sa part demandée et accordée, le "
+                "chef de file le reste. Payé : ce que chaque organisation a reçu — sa part quand "
+                "la convention verse à chaque partenaire ; tout au chef de file quand il "
+                "redistribue (les reversements aux partenaires ne sont pas enregistrés). "
+                "L'enveloppe et l'engagé ne se répartissent pas par organisation."
             )
         )
     if dimension == "funder" and filters.funder is not None:

@@ -1,0 +1,61 @@
+"""« Avenant sur les parts des partenaires » on the page of an agreement paid to each partner
+(docs/domain.md §9): one amount per payee and fiscal year, a reason and an effective date; the
+service (cpo.services_changes.amendment_partner_parts) checks and writes."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from core.errors import DomainError
+from core.http import AuthenticatedHttpRequest
+
+from .. import services_changes
+from .agreements import _managed, _render
+from .common import get_visible
+
+
+@login_required
+@require_POST
+def agreement_amend_parts(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    agreement = _managed(request, pk)
+    parts: dict[int | None, dict[int, str]] = {}
+    for row in services_changes.payee_parts(agreement):
+        for cell in row["years"]:
+            value = request.POST.get(f"part_{row['key']}_{cell['year']}", "").strip()
+            if value:
+                parts.setdefault(None if row["is_lead"] else row["key"], {})[cell["year"]] = value
+    effective_on: datetime.date | None
+    try:
+        effective_on = datetime.date.fromisoformat(request.POST.get("effective_on", ""))
+    except ValueError:
+        effective_on = None
+    try:
+        if effective_on is None:
+            raise DomainError(_("La date d'effet doit être une date."), field="effective_on")
+        amendment = services_changes.amendment_partner_parts(
+            actor=request.user,
+            agreement=agreement,
+            reason=request.POST.get("reason", "")[:5000],
+            effective_on=effective_on,
+            parts=parts,
+        )
+    except DomainError as exc:
+        return _render(
+            request,
+            get_visible(request, pk, detail=True),
+            status=exc.status_code,
+            error=str(exc.message),
+        )
+    messages.success(
+        request,
+        _("L'avenant est enregistré : la convention passe en version %(v)s.")
+        % {"v": amendment.version},
+    )
+    return redirect("cpo:agreement_detail", pk=pk)
