@@ -21,6 +21,7 @@ from core.permissions import has_role
 from ..models import Application, ApplicationKind, ApplicationState, ApplicationYear
 from ..services import application_create
 from ..services.approval import DIRECT_AWARD, Approval, application_grant
+from ..services.cofunding import part_follow_file
 from .selectors import multi_year_share  # noqa: F401 (a read, moved to the selectors)
 
 S = ApplicationState
@@ -119,7 +120,7 @@ def direct_award_decide(
         if not approve:
             if not application.decision_reason:
                 raise DomainError(_("Un motif est obligatoire pour cette action."), field="reason")
-            return apply_transition(
+            application = apply_transition(
                 application,
                 "refuse_directly",
                 actor=actor,
@@ -127,6 +128,8 @@ def direct_award_decide(
                 reason=reason,
                 update_fields=["decided_at", "decided_by", "decision_reason"],
             )
+            part_follow_file(actor=actor, application=application)
+            return application
         return application_grant(
             actor=actor,
             application=application,

@@ -28,9 +28,25 @@ from .applications import (
     attachment_upload_to,
 )
 from .bulk import BulkAction, BulkActionItem
+from .cofunding import (
+    DECIDED_PART_STATES,
+    ENVELOPE_PART_STATES,
+    GRANTED_PART_STATES,
+    BudgetRevision,
+    BudgetRevisionState,
+    FunderPart,
+    FunderPartState,
+)
 from .partners import CURRENT_PARTNER_STATES, ApplicationPartner, PartnerState
 
 __all__ = [
+    "DECIDED_PART_STATES",
+    "ENVELOPE_PART_STATES",
+    "GRANTED_PART_STATES",
+    "BudgetRevision",
+    "BudgetRevisionState",
+    "FunderPart",
+    "FunderPartState",
     "CURRENT_PARTNER_STATES",
     "ApplicationPartner",
     "PartnerState",

@@ -119,6 +119,14 @@ def check_session_open(session: CommitteeSession) -> None:
 # --------------------------------------------------------------------------- decisions
 
 
+def _part_follows(actor: User, application: Application) -> None:
+    """A file with one funder's part: the part follows the decision (grants.services.cofunding;
+    imported here, as it builds on this module)."""
+    from .cofunding import part_follow_file
+
+    part_follow_file(actor=actor, application=application)
+
+
 def application_approve(
     *,
     actor: User,
@@ -197,6 +205,7 @@ def application_reject(
             reason=reason,
             update_fields=["decision_reason", "decided_at", "decided_by"],
         )
+        _part_follows(actor, application)
         _notify_applicants(
             application,
             Msg(gettext_noop("Subvention refusée : dossier %(ref)s"), ref=application.reference),
@@ -220,4 +229,5 @@ def application_reopen(*, actor: User, application: Application, reason: str) ->
             payload=before,
             update_fields=["approved_amount", "decided_at", "decided_by"],
         )
+        _part_follows(actor, application)
     return application
