@@ -499,3 +499,14 @@ def test_migration_makes_one_part_of_each_existing_file(call, manager):
         "Hors champ",
     )
     assert parts[draft.pk].state == FP.ASKED
+
+
+def test_a_cofunded_file_is_not_decided_as_a_whole(world, manager):
+    application = cofunded_file(world)
+    f.open_session_for(application, chair=manager)
+    with pytest.raises(TransitionNotAllowed) as exc:
+        services.application_approve(actor=manager, application=application, amount=Decimal("1000"))
+    assert "chaque financeur décide sa part" in exc.value.message
+    with pytest.raises(TransitionNotAllowed):
+        services.application_reject(actor=manager, application=application, reason="Non")
+    assert Application.objects.get(pk=application.pk).state == S.IN_COMMITTEE
