@@ -7,7 +7,7 @@ before the body is read (403 whatever was sent); a step already done returns the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from core.api_views import R400, R403, R404, R409
 from core.errors import PermissionDenied
 from core.limits import SHORT_TEXT
+from core.models import User
 
 from . import services
 from .models import BudgetRevision, FunderPart
@@ -46,6 +47,10 @@ class BudgetRevisionAnswerInput(serializers.Serializer[Any]):
     budget = BudgetRowInputSerializer(many=True, required=False)
 
 
+def _user(request: Request) -> User:
+    return cast(User, request.user)
+
+
 def _denied() -> PermissionDenied:
     return PermissionDenied(_("Vous n'agissez pas pour le financeur de cette part."))
 
@@ -62,7 +67,7 @@ class FunderPartViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     filterset_class = None
 
     def get_queryset(self) -> QuerySet[FunderPart]:
-        visible = applications_visible_to(self.request.user).values("pk")
+        visible = applications_visible_to(_user(self.request)).values("pk")
         qs = (
             FunderPart.objects.filter(application__in=visible)
             .select_related("application", "funder")
@@ -89,9 +94,9 @@ class FunderPartViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @action(detail=True, methods=["post"], url_path="start-review")
     def start_review(self, request: Request, pk: str | None = None) -> Response:
         part = self.get_object()
-        if not may_review_part(request.user, part):
+        if not may_review_part(_user(request), part):
             raise _denied()
-        return self._answer(services.funder_part_start_review(actor=request.user, part=part))
+        return self._answer(services.funder_part_start_review(actor=_user(request), part=part))
 
     @extend_schema(
         summary=_lazy("Proposer un montant pour une part"),
@@ -101,11 +106,11 @@ class FunderPartViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @action(detail=True, methods=["post"])
     def propose(self, request: Request, pk: str | None = None) -> Response:
         part = self.get_object()
-        if not may_review_part(request.user, part):
+        if not may_review_part(_user(request), part):
             raise _denied()
         data = PartProposeInput(data=request.data)
         data.is_valid(raise_exception=True)
-        part = services.funder_part_propose(actor=request.user, part=part, **data.validated_data)
+        part = services.funder_part_propose(actor=_user(request), part=part, **data.validated_data)
         return self._answer(part)
 
     @extend_schema(
@@ -116,11 +121,11 @@ class FunderPartViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @action(detail=True, methods=["post"])
     def decide(self, request: Request, pk: str | None = None) -> Response:
         part = self.get_object()
-        if not may_decide_part(request.user, part):
+        if not may_decide_part(_user(request), part):
             raise _denied()
         data = PartDecideInput(data=request.data)
         data.is_valid(raise_exception=True)
-        part = services.funder_part_decide(actor=request.user, part=part, **data.validated_data)
+        part = services.funder_part_decide(actor=_user(request), part=part, **data.validated_data)
         return self._answer(part)
 
     @extend_schema(
@@ -131,12 +136,12 @@ class FunderPartViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @action(detail=True, methods=["post"])
     def note(self, request: Request, pk: str | None = None) -> Response:
         part = self.get_object()
-        if not (may_review_part(request.user, part) or may_decide_part(request.user, part)):
+        if not (may_review_part(_user(request), part) or may_decide_part(_user(request), part)):
             raise _denied()
         data = PartNoteInput(data=request.data)
         data.is_valid(raise_exception=True)
         part = services.funder_part_set_note(
-            actor=request.user, part=part, text=data.validated_data["text"]
+            actor=_user(request), part=part, text=data.validated_data["text"]
         )
         return self._answer(part)
 
@@ -156,7 +161,7 @@ class BudgetRevisionViewSet(
     filterset_class = None
 
     def get_queryset(self) -> QuerySet[BudgetRevision]:
-        visible = applications_visible_to(self.request.user).values("pk")
+        visible = applications_visible_to(_user(self.request)).values("pk")
         return (
             BudgetRevision.objects.filter(application__in=visible)
             .select_related("application__organisation")
@@ -165,7 +170,7 @@ class BudgetRevisionViewSet(
 
     def _applicant_revision(self) -> BudgetRevision:
         revision = self.get_object()
-        if not applicant_of(self.request.user, revision.application):
+        if not applicant_of(_user(self.request), revision.application):
             raise PermissionDenied(_("Vous n'agissez pas pour cette organisation."))
         return revision
 
@@ -180,7 +185,7 @@ class BudgetRevisionViewSet(
         data = BudgetRevisionAnswerInput(data=request.data)
         data.is_valid(raise_exception=True)
         revision = services.budget_revision_confirm(
-            actor=request.user, revision=revision, comment=data.validated_data.get("comment", "")
+            actor=_user(request), revision=revision, comment=data.validated_data.get("comment", "")
         )
         return Response(self.get_serializer(revision).data)
 
@@ -199,7 +204,7 @@ class BudgetRevisionViewSet(
             for row in data.validated_data.get("budget", [])
         ]
         revision = services.budget_revision_submit(
-            actor=request.user,
+            actor=_user(request),
             revision=revision,
             rows=rows,
             comment=data.validated_data.get("comment", ""),

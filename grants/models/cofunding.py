@@ -13,12 +13,11 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, FSMField, transition
 
 from calls.models import Programme
-from core.choices import choice_label
 from core.clock import now
 from core.limits import LONG_TEXT, SHORT_TEXT
 from core.models import Funder
 
-from .applications import MONEY, Application, CommitteeSession
+from .applications import Application, CommitteeSession
 
 
 class FunderPartState(models.TextChoices):
@@ -72,13 +71,18 @@ class FunderPart(models.Model):
     state = FSMField(_("état"), default=FP.ASKED, choices=FP.choices, protected=True)
     requested_amount = models.DecimalField(
         _("montant sollicité (€)"),
-        **MONEY,
+        max_digits=12,
+        decimal_places=2,
         default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
     )
-    proposed_amount = models.DecimalField(_("montant proposé (€)"), **MONEY, null=True, blank=True)
+    proposed_amount = models.DecimalField(
+        _("montant proposé (€)"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
     proposal_note = models.TextField(_("avis de l'instruction"), blank=True, max_length=SHORT_TEXT)
-    decided_amount = models.DecimalField(_("montant accordé (€)"), **MONEY, null=True, blank=True)
+    decided_amount = models.DecimalField(
+        _("montant accordé (€)"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
     conditions = models.TextField(_("conditions"), blank=True, max_length=SHORT_TEXT)
     refusal_reason = models.TextField(_("motif du refus"), blank=True, max_length=SHORT_TEXT)
     reference = models.CharField(
@@ -133,9 +137,6 @@ class FunderPart(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id} — {self.funder_id}"
-
-    def get_state_display(self) -> str:
-        return choice_label(FunderPartState, self.state)
 
     @property
     def is_decided(self) -> bool:
@@ -216,8 +217,8 @@ class BudgetRevision(models.Model):
         verbose_name=_("dossier"),
     )
     state = FSMField(_("état"), default=BR.REQUESTED, choices=BR.choices, protected=True)
-    granted_total = models.DecimalField(_("total accordé (€)"), **MONEY)
-    asked_total = models.DecimalField(_("total sollicité (€)"), **MONEY)
+    granted_total = models.DecimalField(_("total accordé (€)"), max_digits=12, decimal_places=2)
+    asked_total = models.DecimalField(_("total sollicité (€)"), max_digits=12, decimal_places=2)
     comment = models.TextField(_("commentaire"), blank=True, max_length=SHORT_TEXT)
     requested_at = models.DateTimeField(_("demandée le"), auto_now_add=True)
     answered_at = models.DateTimeField(_("répondue le"), null=True, blank=True)
@@ -239,9 +240,6 @@ class BudgetRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id}: {self.state}"
-
-    def get_state_display(self) -> str:
-        return choice_label(BudgetRevisionState, self.state)
 
     @transition(field=state, source=BR.REQUESTED, target=BR.CONFIRMED)
     def confirm(self) -> None:

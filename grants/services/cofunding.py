@@ -75,8 +75,9 @@ def part_programme(application: Application, funder: Funder) -> Programme | None
     funder funds it, else the funder's programme of the same fiscal year (None: a funder without a
     programme in Pluriel decides outside any envelope kept here)."""
     programme = application.programme
+    line = programme.budget_line
     if programme.funders.filter(pk=funder.pk).exists() or (
-        programme.budget_line_id is not None and programme.budget_line.funder_id == funder.pk
+        line is not None and line.funder_id == funder.pk
     ):
         return programme
     return (
@@ -602,7 +603,7 @@ def committee_record_part_decisions(
                         application__state=S.IN_COMMITTEE,
                     )
                 )
-                .filter(pk=row.get("part"))
+                .filter(pk=_part_id(row.get("part")))
                 .first()
             )
             if part is None:
@@ -631,6 +632,12 @@ def committee_record_part_decisions(
                 payload={"parts": [p.pk for p in done]},
             )
     return done
+
+
+def _part_id(value: Any) -> int:
+    """A part's id from a decision row (0, matching nothing, when it is not a whole number)."""
+    text = str(value if value is not None else "")
+    return int(text) if text.isdigit() else 0
 
 
 def pending_budget_revision(application: Application) -> BudgetRevision | None:
