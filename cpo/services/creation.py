@@ -100,7 +100,7 @@ def agreements_create_bulk(
     applications = list(
         Application.objects.filter(pk__in=[a.pk for a in applications])
         .select_related("programme__budget_line__funder", "cofunder")
-        .prefetch_related("years", "programme__funders")
+        .prefetch_related("years", "programme__funders", "funder_parts__funder")
         .order_by("pk")
     )
     specs = []
@@ -351,7 +351,7 @@ def _decided_part_rows(application: Application) -> list[dict[str, Any]]:
     with its share of the total granted — so each funder's yearly amounts and instalments come
     from its own decision. Shares to six places summing to exactly 1 (the last takes the
     remainder). Empty for a file with one part: its agreement is built as before."""
-    parts = list(application.funder_parts.select_related("funder").order_by("pk"))
+    parts = sorted(application.funder_parts.all(), key=lambda p: p.pk)  # prefetched
     if len(parts) < 2:
         return []
     granted = [(p.funder, p.granted_amount) for p in parts if p.granted_amount > 0]
