@@ -110,3 +110,18 @@ def forget_cached_roles(user: User) -> None:
     for attr in ("_pluriel_roles", "_pluriel_orgs"):
         if hasattr(user, attr):
             delattr(user, attr)
+
+
+def funder_id_of(user: User, role: str) -> int | None:
+    """The funder the user speaks for in `role` (RoleAssignment.funder), or None: not restricted
+    to one funder (an admin, or an assignment naming none). A co-funded file's part is decided
+    only by its own funder's agents (grants.services.cofunding)."""
+    if not user.is_authenticated or user.is_superuser:
+        return None
+    for a in _assignments(user):
+        if a.role == Role.ADMIN:
+            return None
+    for a in _assignments(user):
+        if a.role == role:
+            return a.funder_id
+    return None

@@ -18,10 +18,8 @@ from core.models import (
 )
 from demo.context import Context
 from demo.data import (
-    CAF,
     CRITERIA,
     FISCAL_YEAR,
-    METROPOLIS,
     MINUTES,
     OTHER_CALLS,
     PLAN,
@@ -194,6 +192,9 @@ def _application_data(
     staff = charges - purchases - services_ext - other_services
     own = charges - requested - metropolis - caf - sales
     euros = lambda n: D(f"{n}.00")  # noqa: E731
+    # Only the State's line names its funder: these files are decided by the programme's committee,
+    # one part each; the other account-74 lines are co-financing decided outside Pluriel. The
+    # co-funded files, each funder deciding in Pluriel, are built in demo/cofunded.py.
     budget = [
         {"account": "60", "label": "Achats de matériel et fournitures", "amount": euros(purchases)},
         {"account": "61", "label": "Locations et assurances", "amount": euros(services_ext)},
@@ -213,7 +214,6 @@ def _application_data(
         {
             "account": "74",
             "subsidy_source": "municipality",
-            "funder": ctx.funders[METROPOLIS].pk,
             "label": "Métropole Aix-Marseille-Provence",
             "amount": euros(metropolis),
         },
@@ -224,7 +224,6 @@ def _application_data(
             {
                 "account": "74",
                 "subsidy_source": "social",
-                "funder": ctx.funders[CAF].pk,
                 "label": "CAF des Bouches-du-Rhône",
                 "amount": euros(caf),
             }

@@ -9,8 +9,10 @@ from .models import (
     Application,
     AssignmentRule,
     BudgetItem,
+    BudgetRevision,
     CommitteeSession,
     CompletionRequest,
+    FunderPart,
     Indicator,
     Objective,
 )
@@ -101,3 +103,28 @@ class AssignmentRuleAdmin(admin.ModelAdmin):
     list_display = ["priority", "call", "qpv", "pillar", "instructor"]
     list_filter = ["call"]
     list_select_related = ["call", "qpv", "pillar", "instructor"]
+
+
+@admin.register(FunderPart)
+class FunderPartAdmin(admin.ModelAdmin):
+    """Read only: a part moves through grants.services.cofunding (audited)."""
+
+    list_display = ["application", "funder", "state", "requested_amount", "decided_amount"]
+    list_filter = ["state", "funder"]
+    search_fields = ["application__reference", "funder__name"]
+    readonly_fields = [f.name for f in FunderPart._meta.fields]
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(BudgetRevision)
+class BudgetRevisionAdmin(admin.ModelAdmin):
+    """Read only: answered by the applicant through grants.services.budget_revision (audited)."""
+
+    list_display = ["application", "state", "granted_total", "asked_total", "requested_at"]
+    list_filter = ["state"]
+    readonly_fields = [f.name for f in BudgetRevision._meta.fields]
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False

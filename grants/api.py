@@ -371,6 +371,8 @@ class ApplicationViewSet(
 def register(router) -> None:
     """Register this app's viewsets on the API router."""
     from .api_bulk import register as register_bulk
+    from .api_cofunding import register as register_cofunding
 
     register_bulk(router)
+    register_cofunding(router)
     router.register("applications", ApplicationViewSet, basename="application")

@@ -73,3 +73,16 @@ register_action("grants.solutions.vote_loaded", _("Vote chargé depuis un fichie
 register_action(
     "grants.application.loaded_from_vote", _("Action candidate créée par un vote chargé")
 )
+register_action("grants.funder_part.review_started", _("Instruction d'une part commencée"))
+register_action("grants.funder_part.proposed", _("Montant proposé pour la part d'un financeur"))
+register_action("grants.funder_part.decided", _("Part d'un financeur décidée"))
+register_action("grants.funder_part.followed_file", _("Part du financeur alignée sur la décision"))
+register_action("grants.funder_part.reopened", _("Décision d'une part rouverte"))
+register_action("grants.funder_part.note_updated", _("Note interne d'un financeur modifiée"))
+register_action("grants.funder_part.agreement_choice", _("Choix de convention d'un financeur"))
+register_action(
+    "grants.budget_revision.requested", _("Confirmation ou révision du budget demandée")
+)
+register_action("grants.budget_revision.confirmed", _("Budget confirmé par le porteur"))
+register_action("grants.budget_revision.revised", _("Budget révisé par le porteur"))
+register_action("grants.committee.part_decisions_recorded", _("Parts décidées en comité commun"))

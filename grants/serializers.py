@@ -41,6 +41,7 @@ from .models import (
     Score,
 )
 from .selectors import budget_totals
+from .serializers_cofunding import FunderPartSerializer
 from .services import available_transitions
 
 DATE_ERRORS = {**REQUIRED, "invalid": _("Saisissez une date valide au format AAAA-MM-JJ.")}
@@ -247,6 +248,7 @@ class ApplicationDetailSerializer(ApplicationFieldsSerializer):
     allowed_transitions = serializers.SerializerMethodField()
     proposal_note = serializers.SerializerMethodField()
     envelope_override_reason = serializers.SerializerMethodField()
+    funder_parts = serializers.SerializerMethodField()
 
     class Meta(ApplicationFieldsSerializer.Meta):
         fields = [
@@ -274,8 +276,15 @@ class ApplicationDetailSerializer(ApplicationFieldsSerializer):
             "budget_totals",
             "completion_requests",
             "allowed_transitions",
+            "funder_parts",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(FunderPartSerializer(many=True))
+    def get_funder_parts(self, obj: Application) -> list[dict[str, Any]]:
+        """Each funder's part (issue 15), as the requesting user may see it."""
+        parts = obj.funder_parts.select_related("funder").order_by("pk")
+        return list(FunderPartSerializer(parts, many=True, context=self.context).data)
 
     @extend_schema_field(BudgetTotalsSerializer)
     def get_budget_totals(self, obj: Application) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from . import views
+from .views import cofunding as cofunding_views
 
 app_name = "grants"
 urlpatterns = [
@@ -40,6 +41,16 @@ urlpatterns = [
     path("instruction/actions-groupees/<int:pk>/export/", views.bulk_export, name="bulk_export"),
     path("dossiers/<int:pk>/attribuer/", views.application_assign, name="application_assign"),
     path("dossiers/<int:pk>/notes/", views.application_note, name="application_note"),
+    path(
+        "dossiers/<int:pk>/financeurs/<int:part_pk>/<str:name>/",
+        cofunding_views.part_action,
+        name="funder_part_action",
+    ),
+    path(
+        "dossiers/<int:pk>/plan-de-financement/",
+        cofunding_views.budget_revision_answer,
+        name="budget_revision_answer",
+    ),
     path("dossiers/<int:pk>/avis/", views.application_opinion, name="application_opinion"),
     path("dossiers/<int:pk>/notation/", views.application_score, name="application_score"),
     # Committee

@@ -100,7 +100,7 @@ def agreements_create_bulk(
     applications = list(
         Application.objects.filter(pk__in=[a.pk for a in applications])
         .select_related("programme__budget_line__funder", "cofunder")
-        .prefetch_related("years", "programme__funders")
+        .prefetch_related("years", "programme__funders", "funder_parts__funder")
         .order_by("pk")
     )
     specs = []
@@ -334,6 +334,9 @@ def _funder_rows(
         return funders
     if application.cofunder_id:
         return [{"funder": application.cofunder, "share": Decimal("1")}]
+    decided = _decided_part_rows(application)
+    if decided:
+        return decided
     programme = application.programme
     main = (
         cast(BudgetLine, programme.budget_line).funder if programme.budget_line_id else None
@@ -341,6 +344,27 @@ def _funder_rows(
     if main is None:
         raise DomainError(_("Le programme n'a pas de financeur : indiquez-en un."), field="funders")
     return [{"funder": main, "share": Decimal("1")}]
+
+
+def _decided_part_rows(application: Application) -> list[dict[str, Any]]:
+    """A co-funded file (several funders' parts, issue 15): each funder that granted its part,
+    with its share of the total granted — so each funder's yearly amounts and instalments come
+    from its own decision. Shares to six places summing to exactly 1 (the last takes the
+    remainder). Empty for a file with one part: its agreement is built as before."""
+    parts = sorted(application.funder_parts.all(), key=lambda p: p.pk)  # prefetched
+    if len(parts) < 2:
+        return []
+    granted = [(p.funder, p.granted_amount) for p in parts if p.granted_amount > 0]
+    total = sum((amount for _f, amount in granted), Decimal("0"))
+    if not granted or total != application.approved_amount:
+        return []
+    rows: list[dict[str, Any]] = []
+    left = Decimal("1")
+    for i, (funder, amount) in enumerate(granted):
+        share = left if i == len(granted) - 1 else (amount / total).quantize(Decimal("0.000001"))
+        left -= share
+        rows.append({"funder": funder, "share": share})
+    return rows
 
 
 def _custom_instalments(template: str, rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from core.permissions import has_role
 from ..models import Application, ApplicationKind, ApplicationState, ApplicationYear
 from ..services import application_create
 from ..services.approval import DIRECT_AWARD, Approval, application_grant
+from ..services.cofunding import part_follow_file
 from .selectors import multi_year_share  # noqa: F401 (a read, moved to the selectors)
 
 S = ApplicationState
@@ -122,7 +123,7 @@ def direct_award_decide(
         if not approve:
             if not application.decision_reason:
                 raise DomainError(_("Un motif est obligatoire pour cette action."), field="reason")
-            return apply_transition(
+            application = apply_transition(
                 application,
                 "refuse_directly",
                 actor=actor,
@@ -130,6 +131,8 @@ def direct_award_decide(
                 reason=reason,
                 update_fields=["decided_at", "decided_by", "decision_reason"],
             )
+            part_follow_file(actor=actor, application=application)
+            return application
         return application_grant(
             actor=actor,
             application=application,

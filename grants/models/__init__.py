@@ -28,6 +28,15 @@ from .applications import (
     attachment_upload_to,
 )
 from .bulk import BulkAction, BulkActionItem
+from .cofunding import (
+    DECIDED_PART_STATES,
+    ENVELOPE_PART_STATES,
+    GRANTED_PART_STATES,
+    BudgetRevision,
+    BudgetRevisionState,
+    FunderPart,
+    FunderPartState,
+)
 from .counters import ApplicationScopeCount
 from .partners import (
     CURRENT_PARTNER_STATES,
@@ -37,6 +46,13 @@ from .partners import (
 )
 
 __all__ = [
+    "DECIDED_PART_STATES",
+    "ENVELOPE_PART_STATES",
+    "GRANTED_PART_STATES",
+    "BudgetRevision",
+    "BudgetRevisionState",
+    "FunderPart",
+    "FunderPartState",
     "CURRENT_PARTNER_STATES",
     "PARTNER_INVITATION_DAYS",
     "ApplicationPartner",

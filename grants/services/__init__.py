@@ -136,3 +136,29 @@ __all__ = [
     "run_transition",
     "transition_specs",
 ]
+
+from .budget_revision import (  # noqa: E402  (builds on the modules above)
+    budget_revision_confirm,
+    budget_revision_submit,
+)
+from .cofunding import (  # noqa: E402
+    committee_record_part_decisions,
+    funder_part_decide,
+    funder_part_propose,
+    funder_part_set_note,
+    funder_part_set_separate_agreement,
+    funder_part_start_review,
+    funder_parts_sync,
+)
+
+__all__ += [
+    "budget_revision_confirm",
+    "budget_revision_submit",
+    "committee_record_part_decisions",
+    "funder_part_decide",
+    "funder_part_propose",
+    "funder_part_set_note",
+    "funder_part_set_separate_agreement",
+    "funder_part_start_review",
+    "funder_parts_sync",
+]

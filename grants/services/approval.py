@@ -224,6 +224,11 @@ def application_grant(
         audit_envelope_override(
             actor=actor, application=application, over=over, override=override, amount=amount
         )
+        if path.mode != "cofunded":
+            # A file with one funder's part: the part follows the decision (issue 15).
+            from .cofunding import part_follow_file
+
+            part_follow_file(actor=actor, application=application)
         notice = approval.notice or Notice(
             Msg(gettext_noop("Subvention accordée : dossier %(ref)s"), ref=application.reference),
             Msg(gettext_noop("Montant accordé : %(amount)s."), amount=Euros(amount)),

@@ -119,6 +119,27 @@ def check_session_open(session: CommitteeSession) -> None:
 # --------------------------------------------------------------------------- decisions
 
 
+def _refuse_if_cofunded(application: Application) -> None:
+    """A co-funded file is decided part by part, by each funder (grants.services.cofunding); the
+    file follows once every part is decided."""
+    if application.funder_parts.count() > 1:
+        raise TransitionNotAllowed(
+            _(
+                "Ce dossier est cofinancé : chaque financeur décide sa part (tableau des "
+                "financeurs), et le dossier suit leurs décisions."
+            ),
+            allowed=[],
+        )
+
+
+def _part_follows(actor: User, application: Application) -> None:
+    """A file with one funder's part: the part follows the decision (grants.services.cofunding;
+    imported here, as it builds on this module)."""
+    from .cofunding import part_follow_file
+
+    part_follow_file(actor=actor, application=application)
+
+
 def application_approve(
     *,
     actor: User,
@@ -143,6 +164,7 @@ def application_approve(
         if application.state == S.APPROVED:
             return application
         _check(actor, application, "approve")
+        _refuse_if_cofunded(application)
         check_open_session(
             actor=actor, application=application, session=session, vote_counted=vote_counted
         )
@@ -176,6 +198,7 @@ def application_reject(
         if application.state == S.REJECTED:
             return application
         _check(actor, application, "reject")
+        _refuse_if_cofunded(application)
         check_open_session(
             actor=actor, application=application, session=session, vote_counted=vote_counted
         )
@@ -197,6 +220,7 @@ def application_reject(
             reason=reason,
             update_fields=["decision_reason", "decided_at", "decided_by"],
         )
+        _part_follows(actor, application)
         _notify_applicants(
             application,
             Msg(gettext_noop("Subvention refusée : dossier %(ref)s"), ref=application.reference),
@@ -220,4 +244,5 @@ def application_reopen(*, actor: User, application: Application, reason: str) ->
             payload=before,
             update_fields=["approved_amount", "decided_at", "decided_by"],
         )
+        _part_follows(actor, application)
     return application

@@ -139,9 +139,12 @@ def application_set_budget_rows(
     rows: list[dict[str, Any]],
     *,
     partner: ApplicationPartner | None = None,
+    sync_parts: bool = True,
 ) -> None:
     """Replace the budget lines of one part: the lead's own (partner=None) or one partner's, never
-    another's (docs/domain.md §9). Validates accounts and amounts; balance is checked on submit."""
+    another's (docs/domain.md §9). Validates accounts and amounts; balance is checked on submit.
+    The funders' parts follow the account-74 lines (grants.services.cofunding.funder_parts_sync),
+    except in a budget revision, where the amounts asked stay as decided."""
     items = []
     for i, row in enumerate(rows, start=1):
         account = str(row.get("account", "")).strip()
@@ -178,6 +181,10 @@ def application_set_budget_rows(
         )
     application.budget_items.filter(partner=partner).delete()
     BudgetItem.objects.bulk_create(items)
+    if sync_parts:
+        from .cofunding import funder_parts_sync  # builds on the decision services
+
+        funder_parts_sync(application)
 
 
 def application_update(

@@ -41,6 +41,7 @@ from ..selectors import (
     valid_documents_by_kind,
 )
 from ..transitions import TRANSITIONS
+from .cofunding import funder_parts_context
 from .common import INTERNAL_ACTIONS, error_message, get_visible
 
 S = ApplicationState
@@ -165,6 +166,7 @@ def detail_context(
         "my_partnership": partner_of(user, application),
         "partnership_open_states": list(services.PARTNERSHIP_OPEN_STATES),
     }
+    context.update(funder_parts_context(user, application))
     if member and application.state == S.DRAFT:
         context["eligibility"] = eligibility_list(application)
     if staff:

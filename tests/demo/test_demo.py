@@ -31,6 +31,8 @@ pytestmark = pytest.mark.django_db
 OTHER_MODES_FILES = 16
 # One collective file, in the call for projects (demo/collective.py).
 COLLECTIVE_FILES = 1
+# Co-funded files, one per stage of their parts, in the call for projects (demo/cofunded.py).
+COFUNDED_FILES = 8
 
 LOGINS = [
     "porteur@demo.pluriel.fr",
@@ -76,8 +78,11 @@ def test_running_twice_adds_nothing_and_does_not_fail(demo):
         CommitteeSession.objects.count(),
     )
     assert after == before
-    assert len(before[0]) == 40 + OTHER_MODES_FILES + COLLECTIVE_FILES
-    assert Application.objects.filter(call__mode=CallMode.PROJECT_CALL).count() == 40 + 1
+    assert len(before[0]) == 40 + OTHER_MODES_FILES + COLLECTIVE_FILES + COFUNDED_FILES
+    assert (
+        Application.objects.filter(call__mode=CallMode.PROJECT_CALL).count()
+        == 40 + 1 + COFUNDED_FILES
+    )
 
 
 def test_one_collective_file_with_two_accepted_partners(demo):
@@ -125,7 +130,10 @@ def test_states_are_real_ones_with_their_audit_trail(demo):
     )
     for app in Application.objects.filter(state=ApplicationState.APPROVED):
         assert Decimal("0") < app.approved_amount <= app.requested_amount
-    classic = Application.objects.filter(call__mode=CallMode.PROJECT_CALL)
+    # The co-funded files are decided part by part, each funder in its own committee.
+    classic = Application.objects.filter(call__mode=CallMode.PROJECT_CALL).exclude(
+        title__startswith="Cofinancé — "
+    )
     for app in classic.filter(state=ApplicationState.APPROVED):
         assert app.committee_session.state == CommitteeSession.State.CLOSED
         assert app.committee_session.present.count() >= app.programme.committee_quorum
@@ -330,3 +338,18 @@ def test_electronic_signature_is_ready_to_try(demo):
     assert all(Path(c.pkcs12_path).is_file() for c in certificates)
     assert Membership.objects.filter(can_sign=True).exists()
     assert RoleAssignment.objects.filter(funder__isnull=False, can_sign=True).exists()
+
+
+def test_cofunded_files_in_every_state_of_their_parts(demo):
+    from grants.models import BudgetRevision, FunderPart, FunderPartState
+
+    parts = FunderPart.objects.filter(application__title__startswith="Cofinancé — ")
+    assert set(parts.values_list("state", flat=True)) == set(FunderPartState.values)
+    assert parts.values("application").distinct().count() == COFUNDED_FILES
+    assert set(
+        BudgetRevision.objects.filter(application__in=parts.values("application")).values_list(
+            "state", flat=True
+        )
+    ) == {BudgetRevision.State.REQUESTED, BudgetRevision.State.CONFIRMED}
+    for part in parts.filter(state__in=["approved", "cut", "refused"]):
+        assert part.reference and part.decided_by is not None

@@ -81,6 +81,9 @@ class Command(BaseCommand):
             from demo.collective import load_collective
 
             built["collective"] = load_collective(ctx)
+            from demo.cofunded import load_cofunded
+
+            built["cofunded"] = load_cofunded(ctx)
             built["agreements"] = load_agreements(ctx)
             from demo.signatures import load_signing
 
