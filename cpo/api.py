@@ -34,7 +34,7 @@ from core.api_views import R400, R403, R404, R409
 from core.audit import history_for
 from core.errors import PermissionDenied
 from core.models import User
-from core.serializers import AuditEntrySerializer
+from core.serializers import AuditEntrySerializer, StrictIntegerField
 from grants.selectors import applications_visible_to
 
 from . import services
@@ -70,7 +70,7 @@ WRITE_RESPONSES = {400: R400, 403: R403, 404: R404, 409: R409}
 class SignatureRequestInput(drf_serializers.Serializer[Any]):
     """Empty for the agreement (or notification letter) itself; an amendment's id for it."""
 
-    amendment = drf_serializers.IntegerField(required=False, allow_null=True)
+    amendment = StrictIntegerField(required=False, allow_null=True, min_value=1)
 
 
 RECOVERY_OPS = tuple(RECOVERY_INPUTS)

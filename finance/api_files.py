@@ -33,18 +33,19 @@ ALLOW_MISSING_EJ_PARAMETER = OpenApiParameter(
 
 
 class MissingEjItemSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    beneficiary_name = serializers.CharField()
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
-    agreement_reference = serializers.CharField()
-    agreement_id = serializers.IntegerField()
-    instalment_reference = serializers.CharField()
+    # A response body only (the 409's list): every field is read-only.
+    id = serializers.IntegerField(read_only=True)
+    beneficiary_name = serializers.CharField(read_only=True)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    agreement_reference = serializers.CharField(read_only=True)
+    agreement_id = serializers.IntegerField(read_only=True)
+    instalment_reference = serializers.CharField(read_only=True)
 
 
 class MissingEjSerializer(serializers.Serializer[Any]):
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    missing_ej = MissingEjItemSerializer(many=True)
+    detail = serializers.CharField(read_only=True)
+    code = serializers.CharField(read_only=True)
+    missing_ej = MissingEjItemSerializer(many=True, read_only=True)
 
 
 R409_MISSING_EJ = OpenApiResponse(

@@ -119,7 +119,12 @@ def _find_header(rows: Iterator[list[Any]]) -> tuple[list[Any], int, list[list[A
 # --------------------------------------------------------------------------- XLSX
 
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]{1,3})(\d+)(?::([A-Z]{1,3})(\d+))?"')
-_UNCACHED = re.compile(rb"(?:</(?:\w+:)?f>|<(?:\w+:)?f\s[^>]*/>)(?:<(?:\w+:)?v\s*/>)?</(?:\w+:)?c>")
+# A formula with no cached value: `<f>…</f>` (or `<f …/>`) then nothing, `<v/>` or `<v></v>`
+# (writers differ: openpyxl writes the latter when lxml is installed).
+_UNCACHED = re.compile(
+    rb"(?:</(?:\w+:)?f>|<(?:\w+:)?f\s[^>]*/>)"
+    rb"(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?</(?:\w+:)?c>"
+)
 
 
 def _column_number(letters: bytes) -> int:

@@ -605,7 +605,7 @@ def test_whole_flow_through_the_api_notifies_the_members(
     for member in (applicant, colleague):
         notification = Notification.objects.get(user=member)
         assert notification.title == (
-            f"Paiement de 45\u202f000,00 € effectué le {today().strftime('%d/%m/%Y')}"
+            f"Paiement de 45\xa0000,00 € effectué le {today().strftime('%d/%m/%Y')}"
         )
         assert notification.url == "/conventions/paiements/"
     paid = client_for("applicant").get("/api/my-payments/?stage=paid").json()
