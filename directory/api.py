@@ -151,6 +151,11 @@ class SheetViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet[Experi
             .order_by("-year", "pk")
         )
 
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # The permission before the body (issue 11); sheet_update checks it again under lock.
+        services.sheet_update_check_permission(_user(request), self.get_object())
+        return super().update(request, *args, **kwargs)
+
     def perform_update(self, serializer: serializers.BaseSerializer[ExperienceSheet]) -> None:
         sheet = serializer.instance
         assert sheet is not None
@@ -207,11 +212,11 @@ class SheetViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet[Experi
     )
     @action(detail=True, methods=["post"], url_path="return")
     def return_sheet(self, request: Request, pk: str | None = None) -> Response:
+        sheet = self.get_object()
+        services.sheet_review_check_permission(_user(request))  # the permission before the body
         payload = SheetReturnSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        sheet = services.sheet_return(
-            actor=_user(request), sheet=self.get_object(), **payload.validated_data
-        )
+        sheet = services.sheet_return(actor=_user(request), sheet=sheet, **payload.validated_data)
         return self._out(sheet)
 
 
