@@ -9,10 +9,17 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+from core.views_security import PasskeyRegistrationCompleteView
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("oidc/", include("mozilla_django_oidc.urls")),
+    # django-otp-webauthn's registration with an audit row; its other views as they are.
+    path(
+        "compte/securite/passkeys/registration/complete/",
+        PasskeyRegistrationCompleteView.as_view(),
+    ),
     path(
         "compte/securite/passkeys/", include("django_otp_webauthn.urls", namespace="otp_webauthn")
     ),
