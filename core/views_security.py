@@ -139,6 +139,8 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     user = cast(User, request.user)
     if not twofactor.has_confirmed_device(user):
         return redirect("core:two_factor_enrol")
+    if twofactor.is_verified(request):
+        return redirect(_next_url(request))
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         device = twofactor.two_factor_verify(actor=user, token=form.cleaned_data["token"])
