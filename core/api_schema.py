@@ -57,10 +57,10 @@ IDEMPOTENCY_PARAMETER: dict[str, Any] = {
 # The transition inputs too: `{"reason": "…"}` is the body of several transitions at once.
 ANY_OF_COMPONENTS = {
     "ConfirmationUploadError",
-    "TransitionInput",
-    "AgreementTransitionInput",
-    "CandidacyTransitionInput",
-    "RecoveryActionInput",
+    "TransitionInputRequest",
+    "AgreementTransitionInputRequest",
+    "CandidacyTransitionInputRequest",
+    "RecoveryActionInputRequest",
 }
 METHODS = {"get", "put", "patch", "post", "delete", "head", "options", "trace"}
 
