@@ -105,7 +105,7 @@ def recovery_codes_generate(*, actor: User) -> list[str]:
 
 def recovery_codes_left(user: User) -> int:
     """How many unused recovery codes the user still has."""
-    return StaticToken.objects.filter(device__user=user, device__name="recovery").count()
+    return int(StaticToken.objects.filter(device__user=user, device__name="recovery").count())
 
 
 @transaction.atomic
