@@ -116,6 +116,14 @@ def programme_set_envelope(*, programme, envelope, actor: User, reason: str = ""
 # --------------------------------------------------------------------------- anti-call needs
 
 
+def need_record_check_permission(actor: User) -> None:
+    """Partners of the city contract record needs; the API calls it before reading the body."""
+    if not has_role(actor, Role.COMMITTEE_MEMBER, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER):
+        raise PermissionDenied(
+            _("Seuls les partenaires du contrat de ville enregistrent des besoins.")
+        )
+
+
 def need_record(
     *,
     actor: User,
@@ -128,10 +136,7 @@ def need_record(
 ):
     """A partner of the city contract records a need seen in a neighbourhood (anti-call only)."""
 
-    if not has_role(actor, Role.COMMITTEE_MEMBER, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER):
-        raise PermissionDenied(
-            _("Seuls les partenaires du contrat de ville enregistrent des besoins.")
-        )
+    need_record_check_permission(actor)
     if call.mode != CallMode.ANTI_CALL:
         raise DomainError(
             _("Les besoins s'enregistrent sur un anti-appel à projets."), field="call"

@@ -179,6 +179,10 @@ class CommitmentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet[C
         readable = contracts_readable_by(_user(self.request))
         return Commitment.objects.filter(contract__in=readable).order_by("pk")
 
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        cs.contract_write_check_permission(_user(request))  # the permission before the body
+        return super().create(request, *args, **kwargs)
+
     def perform_create(self, serializer: serializers.BaseSerializer[Commitment]) -> None:
         data = serializer.validated_data
         contract = data["contract"]

@@ -47,7 +47,8 @@ from .selectors import (
 AMENDABLE = ("name", "last_year", "summary", "communes")
 
 
-def _require_manager(actor: User) -> None:
+def contract_write_check_permission(actor: User) -> None:
+    """Programme managers write contracts; the API calls it before reading a body (issue 11)."""
     if not can_manage_contracts(actor):
         raise PermissionDenied(_("Seul·e un·e responsable de programme peut modifier le contrat."))
 
@@ -87,7 +88,7 @@ def contract_create(
     epci_siren: str = "",
     summary: str = "",
 ) -> Contract:
-    _require_manager(actor)
+    contract_write_check_permission(actor)
     if not name.strip():
         raise DomainError(_("L'intitulé est obligatoire."), field="name")
     if not epci_name.strip():
@@ -114,7 +115,7 @@ def contract_create(
 
 def contract_sign(*, actor: User, contract: Contract, signed_on: datetime.date) -> Contract:
     """Version 1: the contract as signed by every signatory."""
-    _require_manager(actor)
+    contract_write_check_permission(actor)
     with transaction.atomic():
         contract = lock(contract)
         if not contract.signatories.exists():
@@ -152,7 +153,7 @@ def contract_amend(
     qpvs: list[QPV] | None = None,
 ) -> ContractVersion:
     """An avenant: a new version with its before/after; commitments already recorded stay."""
-    _require_manager(actor)
+    contract_write_check_permission(actor)
     if not reason.strip():
         raise DomainError(_("L'objet de l'avenant est obligatoire."), field="reason")
     unknown = set(changes) - set(AMENDABLE)
@@ -203,7 +204,7 @@ def contract_amend(
 
 
 def contract_end(*, actor: User, contract: Contract, reason: str = "") -> Contract:
-    _require_manager(actor)
+    contract_write_check_permission(actor)
     with transaction.atomic():
         contract = lock(contract)
         apply_transition(
@@ -230,7 +231,7 @@ def part_add(
     theme: TransitionTheme | None = None,
     position: int = 0,
 ) -> Part:
-    _require_manager(actor)
+    contract_write_check_permission(actor)
     _require_open(contract)
     if kind not in Part.Kind.values:
         raise DomainError(_("Nature de volet inconnue."), field="kind")
@@ -257,7 +258,7 @@ def part_add(
 
 def part_attach_programme(*, actor: User, part: Part, programme: Programme) -> Part:
     """Programmes (and so their calls, grants, agreements and payments) feed this part."""
-    _require_manager(actor)
+    contract_write_check_permission(actor)
     contract = part.contract
     _require_open(contract)
     if not contract.first_year <= programme.fiscal_year <= contract.last_year:
@@ -291,7 +292,7 @@ def signatory_add(
     funder: Funder | None = None,
     signed_by: str = "",
 ) -> Signatory:
-    _require_manager(actor)
+    contract_write_check_permission(actor)
     _require_open(contract)
     if role not in Signatory.Role.values:
         raise DomainError(_("Rôle de signataire inconnu."), field="role")
@@ -319,7 +320,7 @@ def member_grant(
     qpv: QPV | None = None,
 ) -> ContractMember:
     """Give a user a role on the contract (representative, steering member, conseil citoyen)."""
-    _require_manager(actor)
+    contract_write_check_permission(actor)
     if role not in MemberRole.values:
         raise DomainError(_("Rôle inconnu."), field="role")
     if role == MemberRole.SIGNATORY_REP and (
@@ -366,7 +367,7 @@ def commitment_record(
     target: Decimal | None = None,
 ) -> Commitment:
     """A signatory's promise: money (specific or droit commun credits) or an action with a target."""
-    _require_manager(actor)
+    contract_write_check_permission(actor)
     _require_open(contract)
     if signatory.contract_id != contract.pk or part.contract_id != contract.pk:
         raise DomainError(_("Signataire ou volet d'un autre contrat."))

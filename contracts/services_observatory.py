@@ -28,7 +28,7 @@ from core.tabular.reader import (
 )
 
 from .models import Contract, Indicator, IndicatorValue, Part
-from .services import _require_manager
+from .services import contract_write_check_permission
 
 
 def indicator_define(
@@ -44,7 +44,7 @@ def indicator_define(
     target_year: int | None = None,
     source: str = "",
 ) -> Indicator:
-    _require_manager(actor)
+    contract_write_check_permission(actor)
     if part.contract_id != contract.pk:
         raise DomainError(_("Volet d'un autre contrat."), field="part")
     if qpv is not None and not contract.qpvs.filter(pk=qpv.pk).exists():
@@ -78,7 +78,7 @@ def indicator_set_value(
     source: str = "",
     measured_on: datetime.date | None = None,
 ) -> IndicatorValue:
-    _require_manager(actor)
+    contract_write_check_permission(actor)
     if not 2000 <= year <= 2100:
         raise DomainError(_("Année invalide."), field="year")
     with transaction.atomic():
@@ -125,7 +125,7 @@ def indicator_values_import(
     *, actor: User, contract: Contract, name: str, content: bytes, apply: bool = False
 ) -> ImportReport:
     """Check every row; apply only when asked and when no row is wrong (all or nothing)."""
-    _require_manager(actor)
+    contract_write_check_permission(actor)
     rows = _read_rows(name, content)
     report = ImportReport(rows=len(rows))
     if rows and not set(COLUMNS) <= set(rows[0][1]):

@@ -20,7 +20,7 @@ from core.fsm import apply_transition, lock
 from core.models import User
 
 from .models import AnnualReport, AnnualReportState, Contract, Meeting, Opinion
-from .services import _require_manager
+from .services import contract_write_check_permission
 
 #: The conseils citoyens and municipal councils have at least one month to give their opinion.
 OPINION_PERIOD = relativedelta(months=1)
@@ -48,7 +48,7 @@ def annual_report_submit(
     meeting: Meeting | None = None,
 ) -> AnnualReport:
     """Submit the year's report for opinions; the opinions are due one month later."""
-    _require_manager(actor)
+    contract_write_check_permission(actor)
     if year not in contract.years:
         raise DomainError(_("Année hors de la période du contrat."), field="year")
     if meeting is not None and meeting.contract_id != contract.pk:
@@ -90,7 +90,7 @@ def annual_report_approve(
     """The council approved the report: record the date and the deliberation, and freeze the
     version approved. Before the month for opinions is over, only if every conseil citoyen has
     answered."""
-    _require_manager(actor)
+    contract_write_check_permission(actor)
     if not deliberation_ref.strip():
         raise DomainError(_("Indiquez la référence de la délibération."), field="deliberation_ref")
     if not _builders:

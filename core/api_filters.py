@@ -3,7 +3,8 @@ integer, as in a body (`?call=1.5` is a 400, not a truncated lookup or a 500), a
 schema says so (`type: integer` with its bounds).
 
 django-filter's `NumberFilter` reads a decimal; `StrictIntegerFilter` reads an integer.
-`StrictFilterSet` uses it for every integer and key field of `filterset_fields`, and
+`StrictFilterSet` uses it for every integer and key field of `filterset_fields` (and refuses a
+choice filter given empty), and
 `StrictFilterBackend` (the API's default filter backend) builds those filter sets from it."""
 
 from __future__ import annotations
@@ -79,6 +80,17 @@ class StrictFilterSet(django_filters.FilterSet):  # type: ignore[misc]
         if isinstance(field, models.ForeignKey) and lookup_type == "exact":
             return StrictIntegerFilter, {}
         return super().filter_for_lookup(field, lookup_type)  # type: ignore[no-any-return]
+
+    def is_valid(self) -> bool:
+        """Also refuses a choice filter given empty (`?state=`): the schema's enum has no "", and
+        an empty value silently meaning "any" hides a client's mistake (issue 11, ST201)."""
+        valid = bool(super().is_valid())
+        for name, value in self.data.items():
+            choice = isinstance(self.filters.get(name), django_filters.ChoiceFilter)
+            if choice and not str(value).strip():
+                self.form.add_error(name, _("Choisissez une valeur de la liste."))
+                valid = False
+        return valid
 
 
 class StrictFilterBackend(DjangoFilterBackend):  # type: ignore[misc]

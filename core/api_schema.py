@@ -54,7 +54,14 @@ IDEMPOTENCY_PARAMETER: dict[str, Any] = {
 }
 # Alternative bodies that overlap (an `Error` also matches a richer error body): `anyOf`, not the
 # `oneOf` drf-spectacular writes for a PolymorphicProxySerializer.
-ANY_OF_COMPONENTS = {"ConfirmationUploadError"}
+# The transition inputs too: `{"reason": "…"}` is the body of several transitions at once.
+ANY_OF_COMPONENTS = {
+    "ConfirmationUploadError",
+    "TransitionInputRequest",
+    "AgreementTransitionInputRequest",
+    "CandidacyTransitionInputRequest",
+    "RecoveryActionInputRequest",
+}
 METHODS = {"get", "put", "patch", "post", "delete", "head", "options", "trace"}
 
 

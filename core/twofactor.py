@@ -22,8 +22,9 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_otp import devices_for_user
+from django_otp import devices_for_user, match_token
 from django_otp.admin import OTPAdminSite
+from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -100,6 +101,40 @@ def recovery_codes_generate(*, actor: User) -> list[str]:
     StaticToken.objects.bulk_create([StaticToken(device=device, token=c) for c in codes])
     audit_log(actor=actor, obj=actor, action="core.user.recovery_codes_generated")
     return codes
+
+
+def recovery_codes_left(user: User) -> int:
+    """How many unused recovery codes the user still has."""
+    return int(StaticToken.objects.filter(device__user=user, device__name="recovery").count())
+
+
+@transaction.atomic
+def two_factor_verify(*, actor: User, token: str) -> Device | None:
+    """The confirmed device that accepts `token` (a code of the app or a recovery code), or None.
+
+    A recovery code is single-use: django-otp's static device deletes it as it accepts it, so the
+    same code is refused the next time. Each use is audited with the number of codes left, so a
+    code used by someone else shows in the account's history."""
+    device = match_token(actor, (token or "").strip().replace(" ", ""))
+    if isinstance(device, StaticDevice):
+        audit_log(
+            actor=actor,
+            obj=actor,
+            action="core.user.recovery_code_used",
+            payload={"left": recovery_codes_left(actor)},
+        )
+    return device
+
+
+@transaction.atomic
+def passkey_registered(*, actor: User, device: Device) -> None:
+    """Audits a passkey added to the account (django-otp-webauthn saves it)."""
+    audit_log(
+        actor=actor,
+        obj=actor,
+        action="core.user.two_factor_enrolled",
+        payload={"kind": "passkey", "device": device.pk},
+    )
 
 
 @transaction.atomic

@@ -3,6 +3,7 @@ tokens. The rules live in core.twofactor."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
 import segno
@@ -16,8 +17,10 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
-from django_otp import devices_for_user, match_token
+from django_otp import devices_for_user
 from django_otp import login as otp_login
+from django_otp_webauthn.utils import get_credential_model
+from django_otp_webauthn.views import CompleteCredentialRegistrationView
 
 from . import twofactor
 from .errors import DomainError
@@ -70,6 +73,7 @@ def security(request: HttpRequest) -> HttpResponse:
             "devices": devices,
             "required": twofactor.requires_two_factor(user),
             "verified": twofactor.is_verified(request),
+            "recovery_codes_left": twofactor.recovery_codes_left(user),
             "tokens": PersonalApiToken.objects.filter(user=user),
             "token_form": ApiTokenForm(),
         },
@@ -80,8 +84,18 @@ def security(request: HttpRequest) -> HttpResponse:
 def two_factor_enrol(request: HttpRequest) -> HttpResponse:
     """Add an authenticator app (TOTP): scan, type one code, keep the recovery codes."""
     user = cast(User, request.user)
-    if twofactor.has_confirmed_device(user) and not twofactor.is_verified(request):
-        return redirect("core:two_factor_verify")
+    if twofactor.has_confirmed_device(user):
+        if not twofactor.is_verified(request):
+            return redirect("core:two_factor_verify")
+        if twofactor.recovery_codes_left(user) == 0:
+            # A passkey enrolled on this page (the page is reloaded after it): its recovery codes,
+            # shown once, as after an authenticator app.
+            codes = twofactor.recovery_codes_generate(actor=user)
+            return render(
+                request,
+                "core/two_factor_codes.html",
+                {"codes": codes, "next": _next_url(request)},
+            )
     device = twofactor.totp_device_start(actor=user)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -125,9 +139,11 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     user = cast(User, request.user)
     if not twofactor.has_confirmed_device(user):
         return redirect("core:two_factor_enrol")
+    if twofactor.is_verified(request):
+        return redirect(_next_url(request))
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        device = match_token(user, form.cleaned_data["token"].strip().replace(" ", ""))
+        device = twofactor.two_factor_verify(actor=user, token=form.cleaned_data["token"])
         if device is None:
             form.add_error("token", _("Code incorrect ou déjà utilisé."))
         else:
@@ -176,3 +192,15 @@ def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     twofactor.api_token_revoke(actor=cast(User, request.user), token=token)
     messages.success(request, _("Le jeton « %(name)s » est révoqué.") % {"name": token.name})
     return redirect("core:security")
+
+
+class PasskeyRegistrationCompleteView(CompleteCredentialRegistrationView):  # type: ignore[misc]
+    """django-otp-webauthn's registration, plus the audit row of the new passkey."""
+
+    def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
+        response: HttpResponse = super().post(*args, **kwargs)
+        if response.status_code == 200:
+            credentials = get_credential_model()._default_manager
+            device = credentials.get(pk=json.loads(response.content)["id"])
+            twofactor.passkey_registered(actor=cast(User, self.request.user), device=device)
+        return response

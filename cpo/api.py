@@ -63,6 +63,7 @@ from .serializers import (
     RecoverySerializer,
     plain,
 )
+from .services_changes.common import FINANCE, MANAGERS, agreement_staff_check_permission
 
 WRITE_RESPONSES = {400: R400, 403: R403, 404: R404, 409: R409}
 
@@ -175,6 +176,7 @@ class AgreementViewSet(
         return Response(AgreementDetailSerializer(fresh or agreement).data, status=status_code)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        agreement_staff_check_permission(cast(User, request.user))  # before the body (issue 11)
         data = AgreementCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         application = get_object_or_404(
@@ -201,6 +203,7 @@ class AgreementViewSet(
         """Run one transition (cpo.services). 409 with `allowed_transitions` when it is not
         possible now, 403 when the user may not run it."""
         agreement = self.get_object()
+        agreement_staff_check_permission(cast(User, request.user))  # before the body
         data = TRANSITION_INPUTS[name](data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
@@ -283,6 +286,7 @@ class AgreementViewSet(
         if request.method == "POST":
             from . import services_changes
 
+            agreement_staff_check_permission(cast(User, request.user))  # before the body
             data = AmendmentCreateInput(data=request.data)
             data.is_valid(raise_exception=True)
             amendment = services_changes.amendment_create(
@@ -352,6 +356,7 @@ class AgreementViewSet(
         if request.method == "POST":
             from . import services_changes
 
+            agreement_staff_check_permission(cast(User, request.user))  # before the body
             data = RecoveryIssueInput(data=request.data)
             data.is_valid(raise_exception=True)
             recovery = services_changes.recovery_issue(
@@ -381,6 +386,10 @@ class AgreementViewSet(
 
         agreement = self.get_object()
         recovery = get_object_or_404(Recovery, pk=recovery_id, agreement=agreement)
+        # Before the body: collecting and offsetting are open to the finance team too.
+        agreement_staff_check_permission(
+            cast(User, request.user), FINANCE if op in ("collect", "offset") else MANAGERS
+        )
         data = RECOVERY_INPUTS[op](data=request.data)
         data.is_valid(raise_exception=True)
         if op == "collect":
@@ -422,6 +431,7 @@ class AgreementViewSet(
     ) -> Response:
         agreement = self.get_object()
         evaluation = get_object_or_404(agreement.evaluations, fiscal_year=int(year))
+        services.evaluation_submit_check_permission(cast(User, request.user), evaluation)
         data = EvaluationSubmitInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -452,6 +462,7 @@ class AgreementViewSet(
     ) -> Response:
         agreement = self.get_object()
         evaluation = get_object_or_404(agreement.evaluations, fiscal_year=int(year))
+        agreement_staff_check_permission(cast(User, request.user))  # before the body
         data = EvaluationReviewInput(data=request.data)
         data.is_valid(raise_exception=True)
         evaluation = services.evaluation_review(

@@ -229,12 +229,7 @@ def sheet_update(*, actor: User, sheet: ExperienceSheet, **changes: Any) -> Expe
         )
     with transaction.atomic():
         sheet = lock(sheet)
-        if not can_edit_sheet(actor, sheet):
-            if sheet.state == SheetState.PUBLISHED or sheet.organisation_id in organisation_ids_of(
-                actor
-            ):
-                raise PermissionDenied(_("Cette fiche ne peut plus être modifiée dans cet état."))
-            raise PermissionDenied(_("Vous ne pouvez pas modifier cette fiche."))
+        sheet_update_check_permission(actor, sheet)
         values: dict[str, Any] = {
             name: getattr(sheet, name) for name in SHEET_FIELDS if name not in ("qpvs", "themes")
         }
@@ -328,14 +323,26 @@ def sheet_submit(*, actor: User, sheet: ExperienceSheet) -> ExperienceSheet:
     return sheet
 
 
-def _require_reviewer(actor: User) -> None:
+def sheet_review_check_permission(actor: User) -> None:
+    """Reviewing staff publish and return sheets; the API calls it before the body (issue 11)."""
     if not can_review_sheets(actor):
         raise PermissionDenied(_("Seule l'instruction publie les fiches expérience."))
 
 
+def sheet_update_check_permission(actor: User, sheet: ExperienceSheet) -> None:
+    """Who may edit the sheet now (selectors.can_edit_sheet), with the reason when not; the API
+    calls it before the body (issue 11)."""
+    if not can_edit_sheet(actor, sheet):
+        if sheet.state == SheetState.PUBLISHED or sheet.organisation_id in organisation_ids_of(
+            actor
+        ):
+            raise PermissionDenied(_("Cette fiche ne peut plus être modifiée dans cet état."))
+        raise PermissionDenied(_("Vous ne pouvez pas modifier cette fiche."))
+
+
 def sheet_publish(*, actor: User, sheet: ExperienceSheet) -> ExperienceSheet:
     """Staff reviewed the sheet: it becomes public."""
-    _require_reviewer(actor)
+    sheet_review_check_permission(actor)
     with transaction.atomic():
         sheet = lock(sheet)
         if sheet.state == SheetState.PUBLISHED:
@@ -356,7 +363,7 @@ def sheet_publish(*, actor: User, sheet: ExperienceSheet) -> ExperienceSheet:
 def sheet_return(*, actor: User, sheet: ExperienceSheet, reason: str) -> ExperienceSheet:
     """Staff send a submitted sheet back to the organisation, or withdraw a published one; the
     reason is shown to the organisation."""
-    _require_reviewer(actor)
+    sheet_review_check_permission(actor)
     if not (reason or "").strip():
         raise DomainError(_("Indiquez le motif."), field="reason")
     with transaction.atomic():

@@ -40,9 +40,11 @@ def _ids(**kwargs: Any) -> serializers.ListField:
     return serializers.ListField(
         child=StrictIntegerField(min_value=1),
         allow_empty=False,
+        min_length=1,  # `minItems: 1` in the schema (allow_empty does not show there)
         max_length=IDS_MAX,
         error_messages={
             "empty": _lazy("Choisissez au moins un élément."),
+            "min_length": _lazy("Choisissez au moins un élément."),
             "not_a_list": _lazy("Attendu : une liste d'identifiants."),
             "max_length": _lazy("Au plus {max_length} identifiants à la fois."),
         },

@@ -232,6 +232,10 @@ class ApplicationViewSet(
         """Run one transition with its inputs (grants.services.run_transition). 409 with
         `allowed_transitions` when it is not possible now, 403 when the user may not run it."""
         application = self.get_object()
+        # The permission before the body (issue 11).
+        services.application_transition_check_permission(
+            name=name, actor=request.user, application=application
+        )
         data = TRANSITIONS[name].input(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         application = services.run_transition(

@@ -19,7 +19,7 @@ from core.models import User
 from core.serializers import StrictIntegerField, StrictModelSerializer, StrictPrimaryKeyRelatedField
 
 from .models import ApplicationState, BulkAction, BulkActionItem
-from .services.bulk import ACTIONS, bulk_action_start, bulk_counts
+from .services.bulk import ACTIONS, bulk_action_check_permission, bulk_action_start, bulk_counts
 
 MAX_ID = 2**63 - 1  # ids are 64-bit: a larger number is a 400, never a database error
 
@@ -42,7 +42,10 @@ class BulkActionInput(serializers.Serializer):
     ids = serializers.ListField(
         child=StrictIntegerField(min_value=1, max_value=MAX_ID),
         required=False,
+        allow_empty=False,
+        min_length=1,  # `minItems: 1` in the schema
         max_length=20000,
+        error_messages={"empty": _lazy("Sélectionnez au moins un dossier.")},
         help_text=_lazy("Les dossiers cochés ; sinon `filters` (tous les dossiers filtrés)."),
     )
     filters = BulkFiltersInput(
@@ -93,7 +96,9 @@ class BulkActionItemSerializer(StrictModelSerializer):
 class BulkActionSerializer(StrictModelSerializer):
     counts = serializers.SerializerMethodField()
     finished = serializers.SerializerMethodField()
-    job: serializers.PrimaryKeyRelatedField[Any] = StrictPrimaryKeyRelatedField(read_only=True)
+    job: serializers.PrimaryKeyRelatedField[Any] = StrictPrimaryKeyRelatedField(
+        read_only=True, allow_null=True
+    )
     items = BulkActionItemSerializer(many=True, read_only=True)
 
     class Meta:
@@ -150,6 +155,7 @@ class BulkActionViewSet(
         )
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        bulk_action_check_permission(cast(User, request.user))  # the permission before the body
         data = BulkActionInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)

@@ -23,6 +23,7 @@ from .evaluations import (
     evaluation_prefill,
     evaluation_review,
     evaluation_submit,
+    evaluation_submit_check_permission,
     evaluations_remind,
 )
 from .lifecycle import (
@@ -59,6 +60,7 @@ __all__ = [
     "evaluation_prefill",
     "evaluation_review",
     "evaluation_submit",
+    "evaluation_submit_check_permission",
     "evaluations_remind",
     "funder_of",
     "instalments_refresh",

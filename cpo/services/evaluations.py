@@ -61,6 +61,12 @@ def evaluation_prefill(evaluation: Evaluation) -> list[dict[str, Any]]:
     ]
 
 
+def evaluation_submit_check_permission(actor: User, evaluation: Evaluation) -> None:
+    """Only the organisation's members file its evaluation; the API calls it before the body."""
+    if not is_member(actor, evaluation.agreement.organisation):
+        raise PermissionDenied(_("Vous n'agissez pas pour cette organisation."))
+
+
 def evaluation_submit(
     *,
     actor: User,
@@ -71,8 +77,7 @@ def evaluation_submit(
 ) -> Evaluation:
     """The association files its annual evaluation: activity report, financial report (planned vs
     actual by account group, CERFA n° 15059) and indicator values against their targets."""
-    if not is_member(actor, evaluation.agreement.organisation):
-        raise PermissionDenied(_("Vous n'agissez pas pour cette organisation."))
+    evaluation_submit_check_permission(actor, evaluation)
     errors: dict[str, list[str]] = {}
     if not (activity_report or "").strip():
         errors["activity_report"] = [_("Le rapport d'activité est obligatoire.")]

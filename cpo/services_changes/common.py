@@ -34,9 +34,14 @@ MANAGERS = (Role.INSTRUCTOR, Role.PROGRAMME_MANAGER)
 FINANCE = (Role.INSTRUCTOR, Role.PROGRAMME_MANAGER, Role.FINANCE_OFFICER)
 
 
-def _staff(actor: User, roles: tuple[str, ...] = MANAGERS) -> None:
+def agreement_staff_check_permission(actor: User, roles: tuple[str, ...] = MANAGERS) -> None:
+    """Instructors and programme managers (or `roles`) act on agreements. The API calls it before
+    reading a body, so that the answer never depends on the body (issue 11)."""
     if not has_role(actor, *roles):
         raise PermissionDenied(_("Réservé à l'instruction et aux responsables de programme."))
+
+
+_staff = agreement_staff_check_permission
 
 
 def _eur(amount: Decimal) -> str:

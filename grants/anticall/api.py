@@ -84,6 +84,7 @@ class NeedViewSet(
         return needs_visible_to(self.request.user).order_by("call_id", "qpv__code", "title", "pk")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        call_services.need_record_check_permission(request.user)  # the permission before the body
         data = NeedCreateSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         need = call_services.need_record(actor=request.user, **data.validated_data)
@@ -162,6 +163,7 @@ class CandidacyViewSet(
         )
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        svc.candidacy_source_check_permission(request.user)  # the permission before the body
         data = CandidacySourceSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         candidacy = svc.candidacy_source(actor=request.user, **data.validated_data)
@@ -182,6 +184,10 @@ class CandidacyViewSet(
         """Run one transition with its inputs (grants.anticall.services.candidacy_run_transition). 409
         with `allowed_transitions` when it is not possible now, 403 when the user may not run it."""
         candidacy = self.get_object()
+        # The permission before the body (issue 11).
+        svc.candidacy_transition_check_permission(
+            name=name, actor=request.user, candidacy=candidacy
+        )
         data = CANDIDACY_TRANSITION_INPUTS[name](
             data=request.data, context=self.get_serializer_context()
         )

@@ -58,6 +58,11 @@ def _staff(actor: User) -> bool:
     return has_role(actor, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER, Role.COMMITTEE_MEMBER)
 
 
+def candidacy_source_check_permission(actor: User) -> None:
+    """The city-contract team sources structures; the API calls it before the body (issue 11)."""
+    _require_staff(actor)
+
+
 def _require_staff(actor: User) -> None:
     if not _staff(actor):
         raise PermissionDenied(
@@ -696,6 +701,14 @@ def candidacy_available_transitions(
         for name, spec in candidacy_transition_specs().items()
         if name in allowed and spec.who(actor, candidacy)
     ]
+
+
+def candidacy_transition_check_permission(*, name: str, actor: User, candidacy: Candidacy) -> None:
+    """Whether this actor may ever run this transition on this candidacy (its spec's `who`),
+    whatever its state; the API calls it before reading the body (issue 11)."""
+    spec = candidacy_transition_specs().get(name)
+    if spec is None or not spec.who(actor, candidacy):
+        raise PermissionDenied(_("Vous ne pouvez pas effectuer cette action sur cette structure."))
 
 
 def candidacy_run_transition(

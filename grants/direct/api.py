@@ -156,6 +156,8 @@ class DirectAwardViewSet(viewsets.GenericViewSet):
         responses={201: ApplicationDetailSerializer, 400: R400, 403: R403},
     )
     def create(self, request: Request) -> Response:
+        # The permission before the body (issue 11).
+        services_direct.direct_award_open_check_permission(request.user)
         data = DirectAwardOpenInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)

@@ -29,6 +29,13 @@ S = ApplicationState
 STRUCTURAL_MIN_YEARS, STRUCTURAL_MAX_YEARS = 3, 5
 
 
+def direct_award_open_check_permission(actor: User) -> None:
+    """Instructors and programme managers open a direct award; the API calls it before reading the
+    body (issue 11)."""
+    if not has_role(actor, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER):
+        raise PermissionDenied(_("Seule l'instruction ouvre un dossier hors appel."))
+
+
 def direct_award_open(
     *,
     actor: User,
@@ -42,8 +49,7 @@ def direct_award_open(
 ) -> Application:
     """An instructor opens a file on behalf of an organisation for an urgent need, outside any call,
     and files it at once for a programme manager's decision. The reason is recorded."""
-    if not has_role(actor, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER):
-        raise PermissionDenied(_("Seule l'instruction ouvre un dossier hors appel."))
+    direct_award_open_check_permission(actor)
     errors: dict[str, list[str]] = {}
     if not (urgency_reason or "").strip():
         errors["urgency_reason"] = [_("Motivez l'attribution hors appel (urgence, besoin).")]

@@ -81,11 +81,13 @@ from .submission import (
 )
 from .workflow import (
     S,
+    application_transition_check_permission,
     available_transitions,
     transition_specs,
 )
 
 __all__ = [
+    "application_transition_check_permission",
     "PARTNERSHIP_OPEN_STATES",
     "application_invite_partner",
     "application_set_payment_flow",

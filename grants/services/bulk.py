@@ -253,6 +253,13 @@ def bulk_selection(
     return list(qs.order_by("id").values_list("pk", flat=True).distinct())
 
 
+def bulk_action_check_permission(actor: User) -> None:
+    """Instructors and programme managers act on several files; the API calls it before reading
+    the body (issue 11)."""
+    if not has_role(actor, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER):
+        raise PermissionDenied(_("Seule l'instruction peut agir sur plusieurs dossiers à la fois."))
+
+
 def bulk_action_start(
     *,
     actor: User,
@@ -264,8 +271,7 @@ def bulk_action_start(
     """Record a bulk action and its items, then run it: inline for a small selection, as a
     background job with progress above the threshold. Ticked ids outside the actor's queue are
     recorded as skipped (« not found or out of your scope »), never touched."""
-    if not (has_role(actor, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER)):
-        raise PermissionDenied(_("Seule l'instruction peut agir sur plusieurs dossiers à la fois."))
+    bulk_action_check_permission(actor)
     clean = bulk_params_clean(actor=actor, action=action, params=params)
     requested = None if ids is None else sorted({int(i) for i in ids})
     if requested is not None and not requested:

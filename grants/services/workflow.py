@@ -94,6 +94,16 @@ def _check(actor: User, application: Application, name: str) -> Transition:
     return spec
 
 
+def application_transition_check_permission(
+    *, name: str, actor: User, application: Application
+) -> None:
+    """The transition's `who` on this file, as its service checks it; the API calls it before
+    reading the body, so that the answer never depends on the body (issue 11). An unknown name is
+    left to run_transition (409)."""
+    if name in transition_specs():
+        _check(actor, application, name)
+
+
 def _require_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:

@@ -73,7 +73,8 @@ def test_list_and_detail_scoped(client_for, agreement):
         ("auditor", 403),
         ("committee_member", 403),
         ("applicant", 403),
-        ("other_applicant", 404),
+        # The permission before the body (issue 11): refused before the application is looked up.
+        ("other_applicant", 403),
         ("anonymous", 401),
     ],
 )

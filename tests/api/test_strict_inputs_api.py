@@ -105,3 +105,31 @@ def test_call_transition_reason_is_limited(client_for, manager):
     assert response.status_code == 400
     assert "reason" in response.json()["errors"]
     assert Call.objects.get(pk=call.pk).state == CallState.OPEN
+
+
+def test_an_empty_choice_filter_is_refused_not_ignored(client_for):
+    """`?state=` is outside the documented enum: a 400 naming the filter, not the whole list
+    (schemathesis ST201, issue 11)."""
+    client = client_for("instructor")
+    assert client.get("/api/agreements/", {"state": "draft"}).status_code == 200
+    response = client.get("/api/agreements/", {"state": ""})
+    assert response.status_code == 400
+    assert response.json()["errors"]["state"] == ["Choisissez une valeur de la liste."]
+    assert client.get("/api/applications/", {"state": " "}).status_code == 400
+
+
+def test_the_schema_says_what_schemathesis_found_undocumented():
+    """Lists of ids need one id (`minItems: 1`), a bulk action without a job has `job: null`, and
+    transition bodies that overlap are `anyOf` (a body valid for two transitions is not invalid)."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    components = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    ids = "InstalmentApproveInputRequest", "ids"
+    assert components[ids[0]]["properties"][ids[1]]["minItems"] == 1
+    run = components["PaymentRunCreateInputRequest"]["properties"]
+    assert run["instalment_ids"]["minItems"] == 1
+    assert components["BulkActionInputRequest"]["properties"]["ids"]["minItems"] == 1
+    assert components["BulkAction"]["properties"]["job"]["nullable"] is True
+    for name in ("Transition", "AgreementTransition", "CandidacyTransition", "RecoveryAction"):
+        body = components[f"{name}InputRequest"]
+        assert "anyOf" in body and "oneOf" not in body, name

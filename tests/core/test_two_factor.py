@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.oath import totp
-from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
@@ -222,3 +222,89 @@ def test_admins_list_and_revoke_personal_tokens(finance_officer, settings):
     )
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def test_each_recovery_code_use_is_audited_and_refused_the_second_time(finance_officer):
+    from core.twofactor import recovery_codes_left, two_factor_verify
+
+    codes = enrol(password_login(finance_officer.email), finance_officer)
+    assert recovery_codes_left(finance_officer) == 10
+    device = two_factor_verify(actor=finance_officer, token=f" {codes[3]} ")
+    assert device is not None and device.name == "recovery"
+    assert recovery_codes_left(finance_officer) == 9
+    used = AuditLog.objects.get(action="core.user.recovery_code_used")
+    assert used.payload == {"left": 9} and used.actor == finance_officer
+    assert two_factor_verify(actor=finance_officer, token=codes[3]) is None
+    assert AuditLog.objects.filter(action="core.user.recovery_code_used").count() == 1
+
+
+def test_a_lost_phone_the_recovery_code_opens_the_session_and_the_history_says_so(
+    finance_officer,
+):
+    codes = enrol(password_login(finance_officer.email), finance_officer)
+    client = password_login(finance_officer.email)
+    response = client.post(
+        reverse("core:two_factor_verify"), {"token": codes[0], "next": "/finances/"}
+    )
+    assert response.status_code == 302 and response["Location"] == "/finances/"
+    assert client.get("/finances/").status_code == 200
+    page = client.get(reverse("core:security")).content.decode()
+    assert "9 codes de secours inutilisés." in page
+    assert AuditLog.objects.filter(
+        action="core.user.recovery_code_used", object_id=str(finance_officer.pk)
+    ).exists()
+
+
+def test_regenerating_recovery_codes_voids_the_old_ones(finance_officer):
+    old = enrol(password_login(finance_officer.email), finance_officer)
+    client = password_login(finance_officer.email)
+    client.post(reverse("core:two_factor_verify"), {"token": old[0]})
+    response = client.post(reverse("core:two_factor_recovery_codes"))
+    new = list(response.context["codes"])
+    assert len(new) == 10 and not set(new) & set(old)
+    assert StaticToken.objects.filter(token__in=old).count() == 0
+    again = password_login(finance_officer.email)
+    refused = again.post(reverse("core:two_factor_verify"), {"token": old[1]})
+    assert refused.status_code == 200
+    assert "Code incorrect ou déjà utilisé." in refused.content.decode()
+    # A failure throttles the device for a second (django-otp); the test does not wait.
+    StaticDevice.objects.get(user=finance_officer).throttle_reset()
+    accepted = again.post(reverse("core:two_factor_verify"), {"token": new[0]})
+    assert accepted.status_code == 302
+
+
+def test_regenerating_needs_a_verified_session(finance_officer):
+    old = enrol(password_login(finance_officer.email), finance_officer)
+    client = password_login(finance_officer.email)
+    response = client.post(reverse("core:two_factor_recovery_codes"))
+    assert response.status_code == 302
+    assert StaticToken.objects.filter(token__in=old).count() == 10
+
+
+def test_a_passkey_only_account_gets_recovery_codes_once_verified(finance_officer):
+    """A passkey enrolled on the enrolment page marks the session verified (django-otp-webauthn);
+    the page, reloaded, then shows the recovery codes once."""
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    client = password_login(finance_officer.email)
+    credential = WebAuthnCredential.objects.create(
+        user=finance_officer,
+        name="Clé",
+        confirmed=True,
+        public_key=b"k",
+        credential_id=b"c",
+        sign_count=0,
+        transports=[],
+        discoverable=True,
+        backup_eligible=False,
+        backup_state=False,
+        aaguid="00000000-0000-0000-0000-000000000000",
+    )
+    session = client.session
+    session["otp_device_id"] = credential.persistent_id
+    session.save()
+    shown = client.get(reverse("core:two_factor_enrol"))
+    assert shown.status_code == 200 and len(shown.context["codes"]) == 10
+    assert AuditLog.objects.filter(action="core.user.recovery_codes_generated").count() == 1
+    again = client.get(reverse("core:two_factor_enrol"))
+    assert "codes" not in again.context
