@@ -21,11 +21,11 @@ from calls.models import Call, CallMode, Challenge, Need
 from contracts.models import Commitment, Indicator
 from core.models import Organisation
 from cpo.api import RECOVERY_OPS
-from cpo.models import Agreement, Evaluation, Recovery
+from cpo.models import Agreement, Evaluation, Recovery, Signature
 from cpo.serializers import AGREEMENT_TRANSITIONS
 from directory.models import ExperienceSheet
 from finance.models import FiscalYear, PaymentConfirmation, PaymentRun
-from grants.models import Application, Candidacy
+from grants.models import Application, BudgetRevision, Candidacy, FunderPart
 
 from .. import factories as f
 
@@ -100,6 +100,10 @@ def demo_objects() -> dict[str, Any]:
         "run": PaymentRun.objects.order_by("pk").first().pk,
         "need": Need.objects.order_by("pk").first().pk,
         "organisation": Organisation.objects.order_by("pk").first().pk,
+        "funder_part": FunderPart.objects.order_by("pk").first().pk,
+        "budget_revision": BudgetRevision.objects.order_by("pk").first().pk,
+        # The demo signs nothing by itself: an id that does not exist is as good (404).
+        "signature": getattr(Signature.objects.order_by("pk").first(), "pk", 1),
     }
 
 
@@ -116,6 +120,9 @@ def concrete(path: str, objects: dict[str, Any]) -> str:
         "experience-sheets": "sheet",
         "needs": "need",
         "organisations": "organisation",
+        "funder-parts": "funder_part",
+        "budget-revisions": "budget_revision",
+        "signatures": "signature",
     }.get(head)
     if head == "finance":
         resource = {"confirmations": "confirmation", "runs": "run"}.get(path.split("/")[3])
