@@ -51,6 +51,11 @@ urlpatterns = [
         cofunding_views.budget_revision_answer,
         name="budget_revision_answer",
     ),
+    path(
+        "dossiers/<int:pk>/plan-de-financement/reviser/",
+        cofunding_views.budget_revision_edit,
+        name="budget_revision_edit",
+    ),
     path("dossiers/<int:pk>/avis/", views.application_opinion, name="application_opinion"),
     path("dossiers/<int:pk>/notation/", views.application_score, name="application_score"),
     # Committee

@@ -136,7 +136,12 @@ def budget_revision_submit(
         application_set_budget_rows(application, rows, sync_parts=False)
         errors = revision_errors(application)
         if errors:
-            raise DomainError(" ".join(errors), field="budget", code="budget_not_revised")
+            raise DomainError(
+                " ".join(errors),
+                field="budget",
+                code="budget_not_revised",
+                errors={"budget": list(errors)},
+            )
         after = budget_totals(application)
         revision.comment = (comment or "").strip()[:2000]
         revision.answered_by = actor
