@@ -262,6 +262,7 @@ def _persist(actor: User, specs: list[dict[str, Any]]) -> list[Agreement]:
                 advance_percent=spec["advance_percent"],
                 interim_percent=spec["interim_percent"],
                 payees=spec["payees"],
+                funder_weights=_granted_weights(spec["funders"]),
             )
         ),
     )
@@ -363,8 +364,15 @@ def _decided_part_rows(application: Application) -> list[dict[str, Any]]:
     for i, (funder, amount) in enumerate(granted):
         share = left if i == len(granted) - 1 else (amount / total).quantize(Decimal("0.000001"))
         left -= share
-        rows.append({"funder": funder, "share": share})
+        # The exact amount granted: instalments are split on it, not on the rounded share.
+        rows.append({"funder": funder, "share": share, "granted": amount})
     return rows
+
+
+def _granted_weights(rows: list[dict[str, Any]]) -> list[Decimal] | None:
+    """The funders' exact granted amounts when every row has one (a co-funded file), else None."""
+    weights = [row.get("granted") for row in rows]
+    return cast(list[Decimal], weights) if rows and all(w for w in weights) else None
 
 
 def _custom_instalments(template: str, rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
@@ -453,6 +461,7 @@ def _year_instalment_rows(
     interim_percent: Decimal = Decimal("30"),
     amount: Decimal | None = None,
     payees: list[tuple[int | None, Decimal]] | None = None,
+    funder_weights: list[Decimal] | None = None,
 ) -> list[tuple[Any, ...]]:
     """One year's instalments (PLANNED_COLUMNS tuples), per funder — each with its own legal
     commitment —, summing exactly to `amount` (the year's amount unless part of it is already due:
@@ -463,9 +472,16 @@ def _year_instalment_rows(
     approved parts, exact to the cent, and each partner gets its own instalments (numbered on
     after the previous partner's) — docs/domain.md §9."""
     amount = year.amount if amount is None else amount
-    parts = schedules.split_between_funders(
-        amount, [(str(i), link.share) for i, link in enumerate(links)]
-    )
+    if funder_weights and len(funder_weights) == len(links):
+        # A co-funded file: each funder's yearly part in proportion to its exact decision, so
+        # its instalments add up to what it granted (a six-place share would drift by cents).
+        parts = list(
+            zip(map(str, range(len(links))), split_exact(amount, funder_weights), strict=True)
+        )
+    else:
+        parts = schedules.split_between_funders(
+            amount, [(str(i), link.share) for i, link in enumerate(links)]
+        )
     rows = []
     for (_key, funder_part), link in zip(parts, links, strict=True):
         number_offset = 0

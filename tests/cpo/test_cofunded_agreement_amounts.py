@@ -1,8 +1,7 @@
-"""A known gap of the co-funded agreement (issue 15), found by the end-to-end browser test: the
-funders' shares are stored to six places, so with a 2/3 – 1/3 split of more than about 15 000 € a
-year each funder's instalments drift from the amount it decided by a cent or two (45 000 € granted
-as 30 000 + 15 000 gives instalments of 30 000,02 and 14 999,98). Strict xfail: it fails loudly
-once the split is made from the decided amounts."""
+"""A co-funded agreement's instalments per funder add up exactly to each funder's decision. Found
+by the end-to-end browser test: the funders' shares are stored to six places, and splitting on them
+made a 2/3 – 1/3 split of 45 000 € give 30 000,02 and 14 999,98; the split is now made on the
+decided amounts themselves."""
 
 from __future__ import annotations
 
@@ -22,10 +21,6 @@ from ..grants.test_cofunding import part_of, world  # noqa: F401
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shares rounded to six places: 45 000 × 0,666667 = 30 000,015 (issue 15, to fix)",
-)
 def test_each_funders_instalments_add_up_to_its_decision_on_a_large_file(world, manager):  # noqa: F811
     application = f.ApplicationFactory(
         call=world["call"],
