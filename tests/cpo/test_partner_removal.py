@@ -118,3 +118,32 @@ def test_bad_input_is_refused_with_nothing_written(agreement, club, instructor, 
             **calls,
         )
     assert Amendment.objects.count() == 1
+
+
+def test_the_agreement_page_removes_a_partner(client, agreement, club, instructor):  # noqa: F811
+    agreement = agreement()
+    client.force_login(instructor)
+    page = client.get(f"/conventions/{agreement.pk}/")
+    assert 'id="remove-partner"' in page.text and f'<option value="{club.pk}">' in page.text
+    url = f"/conventions/{agreement.pk}/avenants/retrait-partenaire/"
+    refused = client.post(
+        url, {"organisation": str(club.pk), "effective_on": today().isoformat(), "reason": ""}
+    )
+    assert refused.status_code == 400 and "motif" in refused.text.lower()
+    unknown = client.post(
+        url, {"organisation": "999999", "effective_on": today().isoformat(), "reason": "Retrait"}
+    )
+    assert unknown.status_code == 400 and "Choisissez le partenaire" in unknown.text
+    assert not Amendment.objects.exists()
+    done = client.post(
+        url,
+        {
+            "organisation": str(club.pk),
+            "reallocate": "lead",
+            "effective_on": today().isoformat(),
+            "reason": "Le club se retire.",
+        },
+    )
+    assert done.status_code == 302
+    assert ApplicationPartner.objects.get(organisation=club).state == PartnerState.LEFT
+    assert Agreement.objects.get(pk=agreement.pk).total_amount == D("8000.00")
