@@ -24,6 +24,9 @@ register_action("cpo.evaluation.reminder_sent", _("Relance d'évaluation envoyé
 register_action("cpo.evaluation.overdue", _("Évaluation en retard"))
 register_action("cpo.agreement.signed_copy_attached", _("Exemplaire signé de la convention déposé"))
 register_action("cpo.agreement.amended", _("Avenant à la convention"))
+register_action(
+    "cpo.agreement.partner_removed", _("Partenaire retiré de la convention par avenant")
+)
 register_action("cpo.instalment.replanned", _("Échéance replanifiée par avenant"))
 register_action("cpo.instalment.offset", _("Échéance réduite par compensation d'un reversement"))
 register_action("cpo.recovery.issued", _("Reversement demandé (titre de recette émis)"))

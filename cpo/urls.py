@@ -22,6 +22,11 @@ urlpatterns = [
         name="agreement_amend_parts",
     ),
     path(
+        "<int:pk>/avenants/retrait-partenaire/",
+        views_partner_amendments.agreement_remove_partner,
+        name="agreement_remove_partner",
+    ),
+    path(
         "<int:pk>/avenants/<int:amendment_pk>/pdf/",
         views.amendment_document,
         name="amendment_document",

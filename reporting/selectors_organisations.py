@@ -23,6 +23,10 @@ Money rules (the same words as the dashboards):
   A recovery offset against an instalment lowers it: committed − paid − remaining is then the offset.
 - recovered: recoveries collected or offset, by their fiscal year, split between the agreement's
   funders by their shares (a recovery order has no funder of its own).
+- a collective agreement paid to each partner (docs/domain.md §9): the lead's figures count only
+  what the lead receives — the partners' instalments (committed: those not cancelled, by the year
+  they belong to) are taken out and shown apart, per partner (`MoneySummary.partners`). A recovery
+  names no payee: it stays with the lead, the signatory.
 """
 
 from __future__ import annotations
@@ -203,6 +207,10 @@ class MoneySummary:
     by_funder: list[FunderMoney] = field(default_factory=list)
     by_year: list[MoneyRow] = field(default_factory=list)
     total: MoneyRow = field(default_factory=MoneyRow)
+    #: Agreements paid per partner: each partner's part, not counted above (`funder` holds the
+    #: partner's name), and their sum.
+    partners: list[MoneyRow] = field(default_factory=list)
+    partners_total: MoneyRow = field(default_factory=MoneyRow)
 
 
 def _split_by_shares(amount: Decimal, links: list[AgreementFunder]) -> list[Decimal]:
@@ -266,6 +274,7 @@ def funding_summary(agreements: list[Agreement]) -> MoneySummary:
     and recoveries prefetched): no query."""
     cells: dict[tuple[int | None, int], MoneyRow] = {}
     names: dict[int | None, str] = {None: _("Financeur non renseigné")}
+    partners: dict[int, MoneyRow] = {}
 
     def cell(funder_id: int | None, fiscal_year: int) -> MoneyRow:
         key = (funder_id, fiscal_year)
@@ -288,6 +297,16 @@ def funding_summary(agreements: list[Agreement]) -> MoneySummary:
         for instalment in agreement.instalments.all():
             funder_id = instalment.funder.funder_id
             names.setdefault(funder_id, instalment.funder.funder.name)
+            if _paid_to_a_partner(agreement, instalment):
+                _count_partner_part(
+                    partners,
+                    instalment,
+                    committed=committed,
+                    terminated=agreement.state == AgreementState.TERMINATED,
+                )
+                if committed and instalment.state != InstalmentState.CANCELLED:
+                    cell(funder_id, instalment.year.fiscal_year).committed -= instalment.amount
+                continue
             if instalment.state == InstalmentState.PAID:
                 cell(funder_id, effective_year(instalment)).paid += instalment.amount
                 if agreement.state == AgreementState.TERMINATED:
@@ -318,7 +337,35 @@ def funding_summary(agreements: list[Agreement]) -> MoneySummary:
         summary.by_funder.append(FunderMoney(funder=names[funder_id], years=rows, total=total))
         summary.total.add(total)
     summary.by_year = [years[y] for y in sorted(years)]
+    summary.partners = sorted(partners.values(), key=lambda r: _sort_key(r.funder))
+    for row in summary.partners:
+        summary.partners_total.add(row)
     return summary
+
+
+def _paid_to_a_partner(agreement: Agreement, instalment: Instalment) -> bool:
+    """An instalment of a collective agreement paid to a partner directly, not to the lead."""
+    return (
+        instalment.beneficiary_id is not None
+        and instalment.beneficiary_id != agreement.organisation_id
+    )
+
+
+def _count_partner_part(
+    partners: dict[int, MoneyRow], instalment: Instalment, *, committed: bool, terminated: bool
+) -> None:
+    """Adds a partner's instalment to its row (same rules as the lead's figures)."""
+    beneficiary = instalment.beneficiary
+    assert beneficiary is not None
+    row = partners.setdefault(beneficiary.pk, MoneyRow(funder=beneficiary.name))
+    if committed and instalment.state != InstalmentState.CANCELLED:
+        row.committed += instalment.amount
+    if instalment.state == InstalmentState.PAID:
+        row.paid += instalment.amount
+        if terminated:  # a terminated agreement commits what was paid on it
+            row.committed += instalment.amount
+    elif committed and instalment.state in UNPAID_STATES:
+        row.remaining += instalment.amount
 
 
 # --------------------------------------------------------------------------- history
@@ -458,9 +505,9 @@ def global_contract(user: User, organisation: Organisation, *, staff: bool) -> d
             "years",
             Prefetch(
                 "instalments",
-                queryset=Instalment.objects.select_related("year", "funder__funder").order_by(
-                    "year__fiscal_year", "amendment_version", "funder_id", "number"
-                ),
+                queryset=Instalment.objects.select_related(
+                    "year", "funder__funder", "beneficiary"
+                ).order_by("year__fiscal_year", "amendment_version", "funder_id", "number"),
             ),
             Prefetch("evaluations", queryset=Evaluation.objects.order_by("fiscal_year")),
             Prefetch("recoveries", queryset=Recovery.objects.order_by("fiscal_year", "pk")),

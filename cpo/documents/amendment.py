@@ -201,6 +201,8 @@ def _changes(b: _Builder, before: dict[str, Any], after: dict[str, Any]) -> bool
             header += [_("N° EJ avant"), _("N° EJ après")]
             widths = [6, 3, 3, 3.5, 3.5]
         b.table(header, rows, widths=widths, numeric=[1, 2])
+    if _partner_parts_table(b, before, after):
+        shown = True
     labelled = (
         ("kind", _("Forme de l'acte"), Agreement.Kind),
         ("profile", _("Profil des montants"), Profile),
@@ -221,3 +223,53 @@ def _changes(b: _Builder, before: dict[str, Any], after: dict[str, Any]) -> bool
         b.h3(_("Autres modifications"))
         b.table([_("Élément"), _("Avant"), _("Après")], rows, widths=[4, 6, 6])
     return shown
+
+
+def _partner_parts_of(side: dict[str, Any]) -> dict[tuple[str, int], Decimal]:
+    """The payees' yearly parts an amendment of an agreement paid to each partner recorded
+    (`cpo/services_changes/partner_parts.py`), keyed by (organisation, fiscal year); rows it cannot
+    read are left out rather than failing the document."""
+    parts: dict[tuple[str, int], Decimal] = {}
+    rows = side.get("partner_parts")
+    if not isinstance(rows, list):
+        return parts
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        try:
+            key = (str(row["organisation"]), int(row["fiscal_year"]))
+            parts[key] = Decimal(str(row["amount"]))
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            continue
+    return parts
+
+
+def _partner_parts_table(b: _Builder, before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Before/after of each payee's yearly part (docs/domain.md §9: the lead's own part or a
+    partner's, each paid directly): organisation, year, old → new amount and the gap."""
+    parts_before, parts_after = _partner_parts_of(before), _partner_parts_of(after)
+    keys = list(dict.fromkeys([*parts_before, *parts_after]))
+    if not keys:
+        return False
+    b.h3(_("Parts des bénéficiaires (versement à chaque partenaire)"))
+    rows = []
+    for organisation, fiscal_year in sorted(keys, key=lambda k: (k[1], k[0].lower())):
+        old = parts_before.get((organisation, fiscal_year))
+        new = parts_after.get((organisation, fiscal_year))
+        gap = (new or Decimal(0)) - (old or Decimal(0))
+        rows.append(
+            [
+                organisation,
+                str(fiscal_year),
+                euros(old) if old is not None else "—",
+                euros(new) if new is not None else "—",
+                ("+" if gap > 0 else "") + euros(gap),
+            ]
+        )
+    b.table(
+        [_("Bénéficiaire"), _("Exercice"), _("Avant"), _("Après"), _("Écart")],
+        rows,
+        widths=[6, 2.5, 3.5, 3.5, 3.5],
+        numeric=[2, 3, 4],
+    )
+    return True

@@ -364,6 +364,7 @@ _KNOWN = {
     "version",
     "kind",
     "profile",
+    "partner_parts",
 }
 
 

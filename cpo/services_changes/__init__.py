@@ -43,6 +43,7 @@ from .common import (
     REPLANNABLE,
 )
 from .partner_parts import amendment_partner_parts, payee_parts
+from .partner_removal import amendment_partner_remove
 from .recoveries import recovery_cancel, recovery_collect, recovery_issue, recovery_offset
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "REPLANNABLE",
     "amendment_create",
     "amendment_partner_parts",
+    "amendment_partner_remove",
     "payee_parts",
     "amendment_preview",
     "recovery_cancel",

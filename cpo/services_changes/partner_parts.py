@@ -146,7 +146,12 @@ def amendment_partner_parts(
         to_cancel: list[Instalment] = []
         to_create: list[Instalment] = []
         for payee, fiscal_year, new in sorted(changed, key=lambda c: (c[1], c[0] or 0)):
-            fulls = dict(schedules.split_between_funders(new, shares))
+            # A part brought to nothing (a partner removed, `partner_removal.py`): no split.
+            fulls = (
+                dict(schedules.split_between_funders(new, shares))
+                if new > 0
+                else {key: Decimal(0) for key, _share in shares}
+            )
             for link in links:
                 mine = [
                     i

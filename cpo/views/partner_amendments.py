@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
 from core.http import AuthenticatedHttpRequest
+from core.models import Organisation
 
 from .. import services_changes
 from .agreements import _managed, _render
@@ -56,6 +57,52 @@ def agreement_amend_parts(request: AuthenticatedHttpRequest, pk: int) -> HttpRes
     messages.success(
         request,
         _("L'avenant est enregistré : la convention passe en version %(v)s.")
+        % {"v": amendment.version},
+    )
+    return redirect("cpo:agreement_detail", pk=pk)
+
+
+@login_required
+@require_POST
+def agreement_remove_partner(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """« Retirer un partenaire par avenant »: the service (amendment_partner_remove) checks."""
+    agreement = _managed(request, pk)
+    partners = {
+        str(row["key"]): row["key"]
+        for row in services_changes.payee_parts(agreement)
+        if not row["is_lead"]
+    }
+    effective_on: datetime.date | None
+    try:
+        effective_on = datetime.date.fromisoformat(request.POST.get("effective_on", ""))
+    except ValueError:
+        effective_on = None
+    try:
+        organisation = Organisation.objects.filter(
+            pk=partners.get(request.POST.get("organisation", ""), 0)
+        ).first()
+        if organisation is None:
+            raise DomainError(_("Choisissez le partenaire à retirer."), field="organisation")
+        if effective_on is None:
+            raise DomainError(_("La date d'effet doit être une date."), field="effective_on")
+        amendment = services_changes.amendment_partner_remove(
+            actor=request.user,
+            agreement=agreement,
+            organisation=organisation,
+            reason=request.POST.get("reason", "")[:5000],
+            effective_on=effective_on,
+            reallocate=request.POST.get("reallocate") == "lead",
+        )
+    except DomainError as exc:
+        return _render(
+            request,
+            get_visible(request, pk, detail=True),
+            status=exc.status_code,
+            error=str(exc.message),
+        )
+    messages.success(
+        request,
+        _("Le partenaire est retiré : la convention passe en version %(v)s.")
         % {"v": amendment.version},
     )
     return redirect("cpo:agreement_detail", pk=pk)

@@ -5,14 +5,18 @@ what is already due stays; bad input is refused with nothing written."""
 from __future__ import annotations
 
 import datetime
+import io
 from decimal import Decimal
 
 import pytest
+from pypdf import PdfReader
 
 from core.clock import today
 from core.errors import DomainError, PermissionDenied
 from core.models import AuditLog
+from cpo import documents
 from cpo import services as cpo_services
+from cpo.documents import euros
 from cpo.models import Agreement, Amendment, Instalment, InstalmentState
 from cpo.services_changes import amendment_partner_parts
 from grants.models import PaymentFlow
@@ -174,3 +178,31 @@ def test_the_agreement_page_amends_the_parts(client, agreement, club, instructor
     )
     assert done.status_code == 302
     assert part(agreement, club, next_year) == D("900.00")
+
+
+def test_the_amendment_pdf_shows_each_changed_part_readably(agreement, club, instructor):  # noqa: F811
+    agreement = agreement()
+    next_year = agreement.first_year + 1
+    lead = agreement.organisation
+    amendment = amendment_partner_parts(
+        actor=instructor,
+        agreement=agreement,
+        reason="Le club double ses tournois.",
+        effective_on=today(),
+        parts={club.pk: {next_year: "1000.00"}, None: {next_year: "3000.00"}},
+    )
+    doc = documents.render_amendment(amendment, compress=False)
+    assert "Parts des bénéficiaires (versement à chaque partenaire)" in doc.lines
+    text = doc.text
+    assert "Bénéficiaire | Exercice | Avant | Après | Écart" in text
+    assert f"{club.name} | {next_year} | {euros(800)} | {euros(1000)} | +{euros(200)}" in text
+    assert f"{lead.name} | {next_year} | {euros(3200)} | {euros(3000)} | {euros(-200)}" in text
+    assert "partner_parts" not in text  # no raw key any more
+    # The year's total is unchanged (+200 − 200): the years table shows a zero gap.
+    assert f"{next_year} | {euros(4000)} | {euros(4000)} | {euros(0)}" in text
+    # The PDF itself draws it: extract its text.
+    drawn = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(doc.content)).pages)
+    drawn = " ".join(drawn.replace("\u202f", " ").replace("\xa0", " ").split())
+    assert "Parts des bénéficiaires" in drawn
+    assert club.name in drawn and "+200,00 €" in drawn and "-200,00 €" in drawn
+    assert "partner_parts" not in drawn

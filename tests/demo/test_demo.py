@@ -29,8 +29,9 @@ pytestmark = pytest.mark.django_db
 # Files of the other modes: 2 funded anti-call structures, 4 + 4 operators' actions, 3 structural
 # support files, 3 direct awards.
 OTHER_MODES_FILES = 16
-# One collective file, in the call for projects (demo/collective.py).
-COLLECTIVE_FILES = 1
+# Two collective files in the call for projects (demo/collective.py): one submitted, one funded
+# and paid per partner.
+COLLECTIVE_FILES = 2
 # Co-funded files, one per stage of their parts, in the call for projects (demo/cofunded.py).
 COFUNDED_FILES = 8
 
@@ -81,16 +82,49 @@ def test_running_twice_adds_nothing_and_does_not_fail(demo):
     assert len(before[0]) == 40 + OTHER_MODES_FILES + COLLECTIVE_FILES + COFUNDED_FILES
     assert (
         Application.objects.filter(call__mode=CallMode.PROJECT_CALL).count()
-        == 40 + 1 + COFUNDED_FILES
+        == 40 + COLLECTIVE_FILES + COFUNDED_FILES
     )
 
 
-def test_one_collective_file_with_two_accepted_partners(demo):
+def test_collective_files_with_two_accepted_partners(demo):
     collective = Application.objects.filter(partners__state="accepted").distinct()
-    assert collective.count() == 1
-    app = collective.get()
-    assert app.state == ApplicationState.SUBMITTED and app.partners.count() == 2
+    assert collective.count() == COLLECTIVE_FILES
+    app = collective.get(state=ApplicationState.SUBMITTED)
+    assert app.partners.count() == 2
     assert budget_totals(app)["balance"] == 0
+
+
+def test_a_collective_agreement_paid_per_partner_with_the_partners_reports(demo):
+    from cpo.models import Agreement, EvaluationState, InstalmentState
+    from cpo.models_partner_reports import PartnerReportState
+    from grants.models import PaymentFlow
+
+    app = (
+        Application.objects.filter(
+            partners__state="accepted", state=ApplicationState.APPROVED, payment_flow="partners"
+        )
+        .distinct()
+        .get()
+    )
+    assert app.payment_flow == PaymentFlow.PARTNERS
+    assert app.committee_session.state == CommitteeSession.State.CLOSED
+    agreement = Agreement.objects.get(application=app)
+    live = agreement.instalments.exclude(state=InstalmentState.CANCELLED)
+    payees = set(live.values_list("beneficiary_id", flat=True))
+    partners = set(app.partners.values_list("organisation_id", flat=True))
+    assert payees == {None, *partners}
+    assert sum(i.amount for i in live) == agreement.total_amount == app.approved_amount
+    evaluation = agreement.evaluations.get(fiscal_year=agreement.first_year)
+    assert evaluation.state == EvaluationState.ACCEPTED
+    reports = evaluation.partner_reports.all()
+    assert {r.organisation_id for r in reports} == partners
+    assert {r.state for r in reports} == {PartnerReportState.FILED}
+    assert (
+        AuditLog.objects.filter(
+            object_id=str(evaluation.pk), action="cpo.evaluation.partner_report_filed"
+        ).count()
+        >= 2
+    )
 
 
 def test_reset_rebuilds_the_same_data(demo):
@@ -148,7 +182,7 @@ def test_states_are_real_ones_with_their_audit_trail(demo):
         AuditLog.objects.filter(
             action="grants.application.approved", object_id__in=classic_ids
         ).count()
-        == 6
+        == 6 + 1  # the collective file paid per partner, in its own session (demo/collective.py)
     )
 
 

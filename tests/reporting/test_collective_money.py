@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from cpo.models import Instalment, InstalmentState
+from cpo.models import AgreementState, Instalment, InstalmentState
 from grants.models import PaymentFlow
 from reporting import analytics
 from reporting.analytics import Filters
-from reporting.selectors_organisations import files_as_partner
+from reporting.selectors_organisations import files_as_partner, global_contract
 
 from ..cpo import test_collective_payments as collective
 from .test_analytics import by_label
@@ -95,6 +95,72 @@ def test_the_partners_global_page_lists_its_part(
         reverse("reporting:organisation_global", args=[agreement.organisation.pk])
     )
     assert 'id="partner-files"' not in lead_page.text
+
+
+def test_the_leads_page_counts_only_its_own_part_when_each_partner_is_paid(
+    client, draft, applicant, club, manager, signed_agreement
+):
+    agreement = signed_agreement(
+        collective_approved(draft, applicant, club, manager, PaymentFlow.PARTNERS)
+    )
+    # The club's instalment paid, the lead's still due.
+    Instalment.objects.filter(agreement=agreement, beneficiary=club).update(
+        state=InstalmentState.PAID
+    )
+    lead = agreement.organisation
+    data = global_contract(manager, lead, staff=True)
+    money = data["money"]
+    # 8 000 € approved: 6 400 € for the lead, 1 600 € for the club paid directly.
+    assert money.total.committed == D("6400.00")
+    assert money.total.paid == D("0.00") and money.total.remaining == D("6400.00")
+    assert sum(row.committed for row in money.by_year) == D("6400.00")
+    (partner,) = money.partners
+    assert partner.funder == club.name
+    assert (partner.committed, partner.paid, partner.remaining) == (
+        D("1600.00"),
+        D("1600.00"),
+        D("0.00"),
+    )
+    assert money.partners_total.committed == D("1600.00")
+    client.force_login(manager)
+    page = client.get(reverse("reporting:organisation_global", args=[lead.pk]))
+    assert page.status_code == 200
+    assert "Parts des partenaires payées directement (non comptées ci-dessus)" in page.text
+    assert f'data-partner="{club.name}"' in page.text
+    assert 'id="money-partners-total"' in page.text
+    # The club's own page counts nothing of the lead's agreement as its funding.
+    club_page = client.get(reverse("reporting:organisation_global", args=[club.pk]))
+    assert 'id="money-partners"' not in club_page.text
+
+
+def test_the_leads_page_counts_everything_when_paid_to_the_lead(
+    client, draft, applicant, club, manager, signed_agreement
+):
+    agreement = signed_agreement(
+        collective_approved(draft, applicant, club, manager, PaymentFlow.LEAD)
+    )
+    money = global_contract(manager, agreement.organisation, staff=True)["money"]
+    assert money.total.committed == D("8000.00") and money.total.remaining == D("8000.00")
+    assert money.partners == []
+
+
+def test_a_terminated_agreement_commits_what_each_payee_was_paid(
+    draft, applicant, club, manager, signed_agreement
+):
+    agreement = signed_agreement(
+        collective_approved(draft, applicant, club, manager, PaymentFlow.PARTNERS)
+    )
+    Instalment.objects.filter(agreement=agreement, beneficiary=club).update(
+        state=InstalmentState.PAID
+    )
+    Instalment.objects.filter(agreement=agreement, beneficiary=None).update(
+        state=InstalmentState.CANCELLED
+    )
+    type(agreement).objects.filter(pk=agreement.pk).update(state=AgreementState.TERMINATED)
+    money = global_contract(manager, agreement.organisation, staff=True)["money"]
+    assert money.total.committed == D("0.00")
+    assert money.partners_total.committed == D("1600.00")
+    assert money.partners_total.paid == D("1600.00")
 
 
 def test_the_money_page_offers_the_organisation_dimension(client, manager, draft):

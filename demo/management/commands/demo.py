@@ -85,6 +85,10 @@ class Command(BaseCommand):
 
             built["cofunded"] = load_cofunded(ctx)
             built["agreements"] = load_agreements(ctx)
+            from demo.collective import load_collective_agreement
+
+            # After load_agreements: its plan takes the approved files in order.
+            built["collective agreement"] = load_collective_agreement(ctx)
             from demo.signatures import load_signing
 
             built["signing"] = load_signing(ctx)
