@@ -12,11 +12,10 @@ from .models import (
     AgreementYear,
     Amendment,
     Evaluation,
-    FunderCertificate,
     Instalment,
     Recovery,
-    SignatureRequest,
 )
+from .models_signatures import FunderCertificate, SignatureRequest
 
 
 class ReadOnlyInline(admin.TabularInline):
