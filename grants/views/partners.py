@@ -19,16 +19,14 @@ from core.permissions import is_member, organisation_ids_of
 
 from .. import services
 from ..budget import CHARGE_ACCOUNTS
-from ..forms import (
+from ..forms import ChargeFormSet, ProductFormSet, add_domain_error
+from ..forms_partners import (
     AcceptInvitationForm,
-    ChargeFormSet,
     CompletionDraftForm,
     InvitePartnerForm,
     LeaveForm,
     PartnerPartForm,
     PaymentFlowForm,
-    ProductFormSet,
-    add_domain_error,
 )
 from ..models import Application, ApplicationPartner, ApplicationState, PartnerState
 from ..selectors import (
