@@ -19,7 +19,7 @@ from core.permissions import is_member, organisation_ids_of
 
 from .. import services
 from ..budget import CHARGE_ACCOUNTS
-from ..forms import ChargeFormSet, ProductFormSet, add_domain_error
+from ..forms import ChargeFormSet, ProductFormSet, add_domain_error, budget_formset
 from ..forms_partners import (
     AcceptInvitationForm,
     CompletionDraftForm,
@@ -66,11 +66,12 @@ def _part_forms(partner: ApplicationPartner, data: Any = None) -> dict[str, Any]
                 "requested_amount": partner.requested_amount,
             },
         ),
-        "charges": ChargeFormSet(
-            prefix="charges", initial=[r for r in rows if r["account"] in CHARGE_ACCOUNTS]
+        # The same starting lines (or saved lines and a blank one) as the lead's form.
+        "charges": budget_formset(
+            ChargeFormSet, "charges", [r for r in rows if r["account"] in CHARGE_ACCOUNTS]
         ),
-        "products": ProductFormSet(
-            prefix="products", initial=[r for r in rows if r["account"] not in CHARGE_ACCOUNTS]
+        "products": budget_formset(
+            ProductFormSet, "products", [r for r in rows if r["account"] not in CHARGE_ACCOUNTS]
         ),
     }
 
