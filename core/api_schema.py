@@ -57,6 +57,7 @@ IDEMPOTENCY_PARAMETER: dict[str, Any] = {
 # The transition inputs too: `{"reason": "…"}` is the body of several transitions at once.
 ANY_OF_COMPONENTS = {
     "ConfirmationUploadError",
+    "PaymentRunExportConflict",
     "TransitionInputRequest",
     "AgreementTransitionInputRequest",
     "CandidacyTransitionInputRequest",

@@ -7,8 +7,10 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import serializers
+
+from core.api_views import ErrorSerializer
 
 FORMAT_PARAMETER = OpenApiParameter(
     "format",
@@ -49,7 +51,13 @@ class MissingEjSerializer(serializers.Serializer[Any]):
 
 
 R409_MISSING_EJ = OpenApiResponse(
-    MissingEjSerializer,
+    # Either body (`anyOf`, core/api_schema.py): the payments without an EJ, or the plain `Error`
+    # of a run in the wrong state.
+    PolymorphicProxySerializer(
+        component_name="PaymentRunExportConflict",
+        serializers=[MissingEjSerializer, ErrorSerializer],
+        resource_type_field_name=None,
+    ),
     description=_lazy(
         "Des paiements n'ont pas de numéro EJ (code missing_ej, liste dans missing_ej) ; ou le "
         "lot n'est pas dans un état qui permet l'export."
