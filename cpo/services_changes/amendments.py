@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from core.audit import audit_log, audit_log_many
+from core.audit import audit_log_many
 from core.clock import today
 from core.errors import DomainError, TransitionNotAllowed
 from core.fsm import lock
@@ -32,6 +32,7 @@ from ..transitions import instalments_transition
 from .common import (
     AMENDABLE,
     _staff,
+    record_amendment,
 )
 from .plan import (
     _compute,
@@ -269,30 +270,16 @@ def amendment_create(
         agreement.version = version
         agreement.save(update_fields=fields)
 
-        amendment = Amendment.objects.create(
+        amendment = record_amendment(
             agreement=agreement,
+            actor=actor,
             version=version,
             reason=reason,
             effective_on=effective_on,
             before=before,
             after=after,
-            author=actor,
-        )
-        audit_log(
-            actor=actor,
-            obj=agreement,
-            action="cpo.agreement.amended",
-            source=agreement.state,
-            target=agreement.state,
-            reason=reason,
-            payload={
-                "version": version,
-                "effective_on": effective_on,
-                "before": before,
-                "after": after,
-                "instalments_cancelled": len(change.to_cancel),
-                "instalments_created": len(created),
-            },
+            cancelled=len(change.to_cancel),
+            created=len(created),
         )
     if agreement.state == A.ACTIVE and created:
         from ..services import instalments_refresh

@@ -9,13 +9,16 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from core.audit import audit_log
 from core.errors import DomainError, PermissionDenied
 from core.models import Role, User
 from core.money import CENT, to_money
 from core.permissions import has_role
 
 from ..models import (
+    Agreement,
     AgreementState,
+    Amendment,
     InstalmentState,
     RecoveryState,
 )
@@ -72,3 +75,45 @@ def _money(value: Any, field: str, label: str, *, positive: bool = True) -> Deci
 
 def _threshold() -> Decimal:
     return Decimal(str(settings.AGREEMENT_THRESHOLD))
+
+
+def record_amendment(
+    *,
+    agreement: Agreement,
+    actor: User,
+    version: int,
+    reason: str,
+    effective_on: Any,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    cancelled: int,
+    created: int,
+) -> Amendment:
+    """The amendment row and its audit entry (`cpo.agreement.amended`), the same for every kind of
+    amendment; the caller has already saved the agreement's new version."""
+    amendment = Amendment.objects.create(
+        agreement=agreement,
+        version=version,
+        reason=reason,
+        effective_on=effective_on,
+        before=before,
+        after=after,
+        author=actor,
+    )
+    audit_log(
+        actor=actor,
+        obj=agreement,
+        action="cpo.agreement.amended",
+        source=agreement.state,
+        target=agreement.state,
+        reason=reason,
+        payload={
+            "version": version,
+            "effective_on": effective_on,
+            "before": before,
+            "after": after,
+            "instalments_cancelled": cancelled,
+            "instalments_created": created,
+        },
+    )
+    return amendment

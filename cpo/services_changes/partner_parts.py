@@ -21,7 +21,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from core.audit import audit_log, audit_log_many
+from core.audit import audit_log_many
 from core.errors import DomainError, TransitionNotAllowed
 from core.fsm import lock
 from core.models import Organisation, User
@@ -39,7 +39,7 @@ from ..models import (
     RecoveryState,
 )
 from ..transitions import instalments_transition
-from .common import AMENDABLE, REPLANNABLE, _eur, _staff, _threshold
+from .common import AMENDABLE, REPLANNABLE, _eur, _staff, _threshold, record_amendment
 
 A, I = AgreementState, InstalmentState  # noqa: E741
 Payee = int | None  # an organisation id; None: the lead (the agreement's organisation)
@@ -306,30 +306,16 @@ def amendment_partner_parts(
             fields.append("kind")
         agreement.version = version
         agreement.save(update_fields=fields)
-        amendment = Amendment.objects.create(
+        amendment = record_amendment(
             agreement=agreement,
+            actor=actor,
             version=version,
             reason=reason,
             effective_on=effective_on,
             before=before,
             after=after,
-            author=actor,
-        )
-        audit_log(
-            actor=actor,
-            obj=agreement,
-            action="cpo.agreement.amended",
-            source=agreement.state,
-            target=agreement.state,
-            reason=reason,
-            payload={
-                "version": version,
-                "effective_on": effective_on,
-                "before": before,
-                "after": after,
-                "instalments_cancelled": len(to_cancel),
-                "instalments_created": len(created),
-            },
+            cancelled=len(to_cancel),
+            created=len(created),
         )
         # Each amended part adds up to its new amount (a safety net, in the same transaction).
         for payee, fiscal_year, new in changed:

@@ -487,7 +487,7 @@ def test_amendment_refusals(cpo, instructor, applicant):
 def test_amendment_failure_rolls_everything_back(cpo, instructor):
     before = sorted(Instalment.objects.values_list("pk", "state", "amount"))
     with (
-        mock.patch("cpo.services_changes.amendments.audit_log", side_effect=RuntimeError("boom")),
+        mock.patch("cpo.services_changes.common.audit_log", side_effect=RuntimeError("boom")),
         pytest.raises(RuntimeError),
     ):
         changes.amendment_create(
