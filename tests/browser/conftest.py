@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 
@@ -56,6 +57,7 @@ AXE_PREFIX = "axe violation:"
 AXE_RUNNER = """
 (() => {
   if (window.top !== window || !window.axe) { return; }
+  if (AXE_ORIGIN && document.location.origin !== AXE_ORIGIN) { return; }
   window.__axeDone = new Promise((resolve) => {
     window.addEventListener("load", () => {
       window.axe.run(document, { resultTypes: ["violations"] }).then((results) => {
@@ -81,15 +83,20 @@ def axe_source() -> str:
     return str(Axe().axe_script)
 
 
-def watch_axe(context) -> list[str]:
-    """Collects the axe violations of every page of `context` (see AXE_RUNNER)."""
+def watch_axe(context, origin: str | None = None) -> list[str]:
+    """Collects the axe violations of every page of `context` (see AXE_RUNNER); given `origin`
+    (Pluriel's live server), only Pluriel's pages are checked, not a third party's such as the test
+    identity provider's sign-in page, which is not ours to fix."""
     violations: list[str] = []
 
     def on_console(message) -> None:
         if message.text.startswith(AXE_PREFIX):
             violations.append(message.text)
 
-    context.add_init_script(script=axe_source() + "\n" + AXE_RUNNER)
+    origin_literal = json.dumps(origin.rstrip("/") if origin else "")
+    context.add_init_script(
+        script=axe_source() + f"\nconst AXE_ORIGIN = {origin_literal};\n" + AXE_RUNNER
+    )
     context.on("console", on_console)
     return violations
 
@@ -146,7 +153,7 @@ def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, locale="fr-FR")
     context.set_default_timeout(15_000)
     violations = watch_csp(context)
-    axe_violations = watch_axe(context)
+    axe_violations = watch_axe(context, live_server.url)
     page = context.new_page()
     yield page
     finish_axe(context)
@@ -176,7 +183,7 @@ def new_person_page(browser, live_server):
         contexts.append(context)
         context_violations = watch_csp(context)
         seen.append(context_violations)
-        axe_seen.append(watch_axe(context))
+        axe_seen.append(watch_axe(context, live_server.url))
         return context.new_page()
 
     seen: list[list[str]] = []
