@@ -89,13 +89,26 @@ class Agreement(models.Model):
         PLURIEL = "pluriel", _("Instruite dans Pluriel")
         IMPORTED = "imported", _("Importée (historique)")
 
-    application = models.OneToOneField(
+    # A file has one joint agreement (funder empty) and, for each co-funder that insists on its
+    # own, one agreement with that funder (issue 15): `Application.agreements`, and
+    # `Application.agreement` for « the » agreement (docs/decisions/2026-12-07-agreement-per-funder.md).
+    application = models.ForeignKey(
         Application,
         on_delete=models.PROTECT,
-        related_name="agreement",
+        related_name="agreements",
+        related_query_name="agreement",
         verbose_name=_("dossier"),
         null=True,
         blank=True,
+    )
+    funder = models.ForeignKey(
+        Funder,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="own_agreements",
+        verbose_name=_("convention propre au financeur"),
+        help_text=_("Vide : la convention commune du dossier."),
     )
     source = models.CharField(
         _("origine"), max_length=10, choices=Source.choices, default=Source.PLURIEL
@@ -180,6 +193,17 @@ class Agreement(models.Model):
             models.CheckConstraint(
                 condition=models.Q(total_amount__gt=0), name="agreement_total_positive"
             ),
+            # One joint agreement per file, and one per funder that insists on its own.
+            models.UniqueConstraint(
+                fields=["application"],
+                condition=models.Q(funder__isnull=True, application__isnull=False),
+                name="one_joint_agreement_per_application",
+            ),
+            models.UniqueConstraint(
+                fields=["application", "funder"],
+                condition=models.Q(funder__isnull=False),
+                name="one_agreement_per_application_funder",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -238,6 +262,11 @@ class AgreementFunder(models.Model):
     )
     ej_number = models.CharField(
         _("n° d'engagement juridique"), max_length=10, blank=True, validators=[validate_ej]
+    )
+    # A co-funded file (issue 15): the exact amount this funder granted (then as amended), on
+    # which its yearly parts are split to the cent; empty when the share alone says it.
+    granted_amount = models.DecimalField(
+        _("montant accordé par ce financeur (€)"), **MONEY, null=True, blank=True
     )
 
     class Meta:

@@ -15,6 +15,7 @@ from .creation import (
     INSTALMENT_COLUMNS,
     agreement_create_from_application,
     agreement_spec,
+    agreement_specs,
     agreements_create_bulk,
     evaluation_due_on,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "agreement_send_for_signature",
     "agreement_sign",
     "agreement_spec",
+    "agreement_specs",
     "agreement_suspend",
     "agreement_terminate",
     "agreements_create_bulk",

@@ -14,10 +14,10 @@ from django.utils.translation import gettext as _
 from core.audit import audit_log_many
 from core.bulk import copy_insert
 from core.errors import DomainError, TransitionNotAllowed
-from core.models import BudgetLine, User
+from core.models import BudgetLine, Funder, User
 from core.money import split_exact
 from core.references import next_references
-from grants.models import Application, ApplicationState, PartnerState, PaymentFlow
+from grants.models import Application, ApplicationState, FunderPart, PartnerState, PaymentFlow
 
 from .. import schedules
 from ..models import (
@@ -116,9 +116,61 @@ def agreements_create_bulk(
                 _("Ce dossier a déjà sa convention (%(ref)s).") % {"ref": application.reference},
                 code="exists",
             )
-        specs.append(agreement_spec(application, **params))
+        specs += agreement_specs(application, **params)
     with transaction.atomic():
         return _persist(actor, specs)
+
+
+def agreement_specs(application: Application, **params: Any) -> list[dict[str, Any]]:
+    """The agreements of one approved file: one, or for a co-funded file where funders insist on
+    their own agreement (`FunderPart.separate_agreement`, issue 15) one joint agreement for the
+    other granted parts and one per such funder, each with its own yearly amounts (the file's years
+    split exactly between them), instalments and EJ. Funders typed by the user: one agreement."""
+    spec = agreement_spec(application, **params)
+    groups = [] if params.get("funders") or application.cofunder_id else _part_groups(application)
+    if len(groups) < 2:
+        return [spec]
+    totals = [sum((r["granted"] for r in rows), Decimal("0")) for _f, _p, rows in groups]
+    specs = []
+    for (funder, programme_id, rows), total, amounts in zip(
+        groups, totals, _split_years(spec["amounts"], totals), strict=True
+    ):
+        kind = Agreement.Kind.AGREEMENT if max(amounts) > _threshold() else Agreement.Kind.DECISION
+        specs.append(
+            {
+                **spec,
+                "funder": funder,
+                "programme_id": programme_id,
+                "total": total,
+                "amounts": amounts,
+                "funders": rows,
+                "kind": kind,
+                "prefix": _prefix(spec["duration_years"], kind),
+            }
+        )
+    return specs
+
+
+def _split_years(amounts: list[Decimal], totals: list[Decimal]) -> list[list[Decimal]]:
+    """The file's yearly amounts split between agreements of `totals` (summing to the file's
+    total), exact both ways: each agreement's years add up to its total, each year's parts to the
+    year. Each agreement but the last follows the years' proportions; the last takes the rest."""
+    rows = [split_exact(total, amounts) for total in totals[:-1]]
+    last = [year - sum((row[i] for row in rows), Decimal("0")) for i, year in enumerate(amounts)]
+    if any(amount < 0 for amount in last):
+        raise DomainError(
+            _(
+                "Les montants annuels ne peuvent être répartis entre les conventions des financeurs."
+            ),
+            field="custom",
+        )
+    return [*rows, last]
+
+
+def _prefix(duration_years: int, kind: str) -> str:
+    if duration_years > 1:
+        return "CPO"
+    return "CONV" if kind == Agreement.Kind.AGREEMENT else "DEC"
 
 
 def agreement_spec(
@@ -171,12 +223,13 @@ def agreement_spec(
     return {
         "payees": payees_of(application),
         "application": application,
+        "funder": None,
+        "programme_id": application.programme_id,
+        "total": total,
         "amounts": amounts,
         "funders": _funder_rows(application, funders),
         "kind": kind,
-        "prefix": "CPO"
-        if duration_years > 1
-        else ("CONV" if kind == Agreement.Kind.AGREEMENT else "DEC"),
+        "prefix": _prefix(duration_years, kind),
         "first_year": first_year,
         "duration_years": duration_years,
         "profile": profile,
@@ -203,13 +256,14 @@ def _persist(actor: User, specs: list[dict[str, Any]]) -> list[Agreement]:
             Agreement(
                 reference=references[(spec["prefix"], spec["first_year"])].pop(0),
                 application=application,
+                funder=spec["funder"],
                 organisation_id=application.organisation_id,
-                programme_id=application.programme_id,
+                programme_id=spec["programme_id"],
                 kind=spec["kind"],
                 title=application.title,
                 first_year=spec["first_year"],
                 duration_years=spec["duration_years"],
-                total_amount=application.approved_amount,
+                total_amount=spec["total"],
                 profile=spec["profile"],
                 profile_rate=spec["rate"],
                 profile_step=spec["step"],
@@ -229,6 +283,7 @@ def _persist(actor: User, specs: list[dict[str, Any]]) -> list[Agreement]:
             funder=row["funder"],
             share=row["share"],
             ej_number=row.get("ej_number", ""),
+            granted_amount=row.get("granted"),
         )
         for agreement, spec in zip(agreements, specs, strict=True)
         for row in spec["funders"]
@@ -296,6 +351,7 @@ def _persist(actor: User, specs: list[dict[str, Any]]) -> list[Agreement]:
                 "target": A.DRAFT,
                 "payload": {
                     "application": spec["application"].reference,
+                    "funder": str(spec["funder"] or ""),
                     "years": {
                         str(spec["first_year"] + i): a for i, a in enumerate(spec["amounts"])
                     },
@@ -347,18 +403,44 @@ def _funder_rows(
     return [{"funder": main, "share": Decimal("1")}]
 
 
-def _decided_part_rows(application: Application) -> list[dict[str, Any]]:
-    """A co-funded file (several funders' parts, issue 15): each funder that granted its part,
-    with its share of the total granted — so each funder's yearly amounts and instalments come
-    from its own decision. Shares to six places summing to exactly 1 (the last takes the
-    remainder). Empty for a file with one part: its agreement is built as before."""
+def _granted_parts(application: Application) -> list[FunderPart]:
+    """The granted parts of a co-funded file (several funders' parts, issue 15) when they make up
+    the amount approved; empty for a file with one part: its agreement is built as before."""
     parts = sorted(application.funder_parts.all(), key=lambda p: p.pk)  # prefetched
     if len(parts) < 2:
         return []
-    granted = [(p.funder, p.granted_amount) for p in parts if p.granted_amount > 0]
+    granted = [p for p in parts if p.granted_amount > 0]
+    total = sum((p.granted_amount for p in granted), Decimal("0"))
+    return granted if granted and total == application.approved_amount else []
+
+
+def _decided_part_rows(application: Application) -> list[dict[str, Any]]:
+    """Each funder that granted its part of a co-funded file, with its share of the total
+    granted, so each funder's yearly amounts and instalments come from its own decision."""
+    return _share_rows(_granted_parts(application))
+
+
+def _part_groups(application: Application) -> list[tuple[Funder | None, int, list[dict[str, Any]]]]:
+    """The agreements a co-funded file's granted parts make: (funder or None for the joint one,
+    programme, funder rows). The parts whose funder insists on its own agreement each get one, on
+    the funder's programme (else the file's); the others share the joint agreement."""
+    granted = _granted_parts(application)
+    joint = [p for p in granted if not p.separate_agreement]
+    groups: list[tuple[Funder | None, int, list[dict[str, Any]]]] = []
+    if joint:
+        groups.append((None, application.programme_id, _share_rows(joint)))
+    for part in granted:
+        if part.separate_agreement:
+            programme_id = part.programme_id or application.programme_id
+            groups.append((part.funder, programme_id, _share_rows([part])))
+    return groups
+
+
+def _share_rows(parts: list[FunderPart]) -> list[dict[str, Any]]:
+    """Funder rows of granted parts: shares of their total to six places summing to exactly 1
+    (the last takes the remainder), with the exact amount granted."""
+    granted = [(p.funder, p.granted_amount) for p in parts]
     total = sum((amount for _f, amount in granted), Decimal("0"))
-    if not granted or total != application.approved_amount:
-        return []
     rows: list[dict[str, Any]] = []
     left = Decimal("1")
     for i, (funder, amount) in enumerate(granted):

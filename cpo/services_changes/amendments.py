@@ -146,6 +146,18 @@ def amendment_create(
             AgreementFunder.objects.filter(agreement=agreement).exclude(funder_id__in=kept).update(
                 share=Decimal("0")
             )
+        if change.funders_changed:
+            # New shares: they, not the amounts first granted, now say each funder's part.
+            AgreementFunder.objects.filter(agreement=agreement).update(granted_amount=None)
+        elif change.granted_after is not None and change.years_changed:
+            before["granted"] = {
+                str(link.funder_id): str(link.granted_amount) for link in links.values()
+            }
+            after["granted"] = {str(k): str(v) for k, v in change.granted_after.items()}
+            for funder_id, granted in change.granted_after.items():
+                link = links[funder_id]
+                link.granted_amount = granted
+                link.save(update_fields=["granted_amount"])
 
         # Cancel what is re-planned or removed, one audit row each.
         instalments_transition(

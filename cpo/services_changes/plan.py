@@ -75,6 +75,9 @@ class _Change:
     ej_changed: bool
     objectives_before: list[str]
     objectives_after: list[str] | None
+    #: A co-funded agreement whose funders keep their shares: each funder's exact amount over the
+    #: agreement after the amendment (its yearly parts split on the amounts granted), else None.
+    granted_after: dict[int, Decimal] | None = None
     to_cancel: list[Instalment] = field(default_factory=list)
     to_create: list[_NewInstalment] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -435,6 +438,7 @@ def _compute(
         {"funder": link.funder, "share": link.share, "ej_number": link.ej_number}
         for link in active_links
     ]
+    granted_before = {link.funder_id: link.granted_amount for link in active_links}
     funders_after = _clean_funders(funders) if funders is not None else funders_before
     shares_before = {r["funder"].pk: r["share"] for r in funders_before}
     shares_after = {r["funder"].pk: r["share"] for r in funders_after}
@@ -443,6 +447,13 @@ def _compute(
         r["funder"].pk: r["ej_number"] for r in funders_after
     }
 
+    # A co-funded agreement (issue 15) splits each year on the funders' exact amounts, as its
+    # creation did, not on the six-place shares: each funder's instalments stay cent-exact.
+    weights = (
+        [cast(Decimal, granted_before.get(r["funder"].pk)) for r in funders_after]
+        if not funders_changed and all(granted_before.get(r["funder"].pk) for r in funders_after)
+        else None
+    )
     objectives_before = _current_objectives(agreement)
     change = _Change(
         effective_on=effective_on,
@@ -462,6 +473,13 @@ def _compute(
         objectives_before=objectives_before,
         objectives_after=_clean_objectives(objectives),
     )
+    if weights:
+        change.granted_after = dict.fromkeys(shares_after, Decimal("0"))
+        for year_amount in years_after.values():
+            for funder_id, part in zip(
+                shares_after, split_exact(year_amount, weights), strict=True
+            ):
+                change.granted_after[funder_id] += part
     if duration > schedules.RECOMMENDED_MAX_YEARS:
         change.warnings.append(
             _(
@@ -545,7 +563,11 @@ def _compute(
             rests = {int(k): v for (k, _s), v in zip(new_shares, split, strict=False)}
             fulls = {fid: settled_of[fid] + rests.get(fid, Decimal("0")) for fid in shares_after}
         else:
-            fulls = {int(k): v for k, v in schedules.split_between_funders(amount, new_shares)}
+            fulls = (
+                dict(zip(shares_after, split_exact(amount, weights), strict=True))
+                if weights
+                else {int(k): v for k, v in schedules.split_between_funders(amount, new_shares)}
+            )
             rests = {}
             for funder_id, full in fulls.items():
                 rests[funder_id] = full - settled_of[funder_id]

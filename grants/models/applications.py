@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -408,6 +409,14 @@ class Application(models.Model):
     @property
     def is_editable_by_applicant(self) -> bool:
         return self.state in (S.DRAFT, S.RETURNED)
+
+    @property
+    def agreement(self) -> Any:
+        """« The » agreement of the file: its joint agreement, else (every funder wanted its own)
+        the first funder's; None before any. All of them: `agreements` (cpo.Agreement, issue 15),
+        read from its prefetch cache when there is one."""
+        agreements = sorted(self.agreements.all(), key=lambda a: (a.funder_id is not None, a.pk))
+        return agreements[0] if agreements else None
 
 
 class ApplicationStateCount(models.Model):

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from django.db.models import Count, Min, Q
+from django.db.models import Count, DateField, Min, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -62,7 +62,16 @@ def _times_frame(filters: Filters) -> pd.DataFrame:
             submitted=EpochDays(TruncDate("submitted_at")),
             decided=EpochDays(TruncDate("decided_at")),
             expected=EpochDays("call__decision_expected_on"),
-            signed=EpochDays("agreement__signed_on"),
+            # The first signature among the file's agreements (several when a funder insists
+            # on its own, issue 15): one row per file.
+            signed=EpochDays(
+                Subquery(
+                    Agreement.objects.filter(application=OuterRef("pk"), signed_on__isnull=False)
+                    .order_by("signed_on")
+                    .values("signed_on")[:1],
+                    output_field=DateField(),
+                )
+            ),
         )
         .order_by()
         .values_list("pk", "call_id", "state", "submitted", "decided", "expected", "signed")
@@ -73,14 +82,16 @@ def _times_frame(filters: Filters) -> pd.DataFrame:
     )
     if df.empty:
         return df
-    # Grouped by agreement (its primary key), so the database aggregates per agreement only.
+    # Grouped by file: the first payment of any of its agreements.
     agreements = Agreement.objects.filter(application__isnull=False, signed_on__isnull=False)
     completions = CompletionRequest.objects.all()
     if filters.items():
         agreements = agreements.filter(application__in=Application.objects.filter(where))
         completions = completions.filter(application__in=Application.objects.filter(where))
     first_paid = (
-        agreements.annotate(first=Min("instalments__paid_on", filter=Q(instalments__state=I.PAID)))
+        agreements.order_by()
+        .values("application_id")
+        .annotate(first=Min("instalments__paid_on", filter=Q(instalments__state=I.PAID)))
         .filter(first__isnull=False)
         .annotate(first_paid=EpochDays("first"))
         .values_list("application_id", "first_paid")
