@@ -61,7 +61,17 @@ from cpo.models import (
     RecoveryState,
 )
 from cpo.selectors import agreements_visible_to
-from grants.models import Application, ApplicationPartner, InstructorNote, PartnerState
+from grants.models import (
+    DECIDED_PART_STATES,
+    GRANTED_PART_STATES,
+    OPEN_STATES,
+    Application,
+    ApplicationPartner,
+    ApplicationState,
+    FunderPart,
+    InstructorNote,
+    PartnerState,
+)
 from grants.selectors import (
     ALL_SEEING_ROLES,
     INTERNAL_ACTIONS,
@@ -70,6 +80,7 @@ from grants.selectors import (
 )
 
 ZERO = Decimal("0.00")
+S = ApplicationState
 #: Staff roles that open these pages (admins hold every role).
 PAGE_ROLES = (Role.INSTRUCTOR, Role.PROGRAMME_MANAGER, Role.FINANCE_OFFICER, Role.AUDITOR)
 COMMITTED_STATES = (
@@ -479,6 +490,46 @@ def document_status(document: OrganisationDocument, day: date) -> str:
     return "valid" if document.valid_until >= day else "expired"
 
 
+def parts_in_progress(
+    applications: list[Application], agreements: list[Agreement], *, staff: bool
+) -> list[dict[str, Any]]:
+    """Per funder, what the organisation's files in progress (under instruction, or granted but
+    without an agreement yet) ask of it, what its instruction proposes (staff only: applicants
+    never see a proposal) and what it granted — the parts of co-funded files (issue 15) before any
+    agreement splits money by funder. One query."""
+    with_agreement = {a.application_id for a in agreements}
+    ids = [
+        a.pk
+        for a in applications
+        if a.pk not in with_agreement and (a.state in OPEN_STATES or a.state == S.APPROVED)
+    ]
+    if not ids:
+        return []
+    rows = (
+        FunderPart.objects.filter(application_id__in=ids)
+        .order_by()
+        .values("funder_id", "funder__name")
+        .annotate(
+            files=Count("application_id", distinct=True),
+            asked=Sum("requested_amount"),
+            proposed=Sum("proposed_amount"),
+            granted=Sum("decided_amount", filter=Q(state__in=GRANTED_PART_STATES)),
+            decided=Count("pk", filter=Q(state__in=DECIDED_PART_STATES)),
+        )
+    )
+    return [
+        {
+            "funder": row["funder__name"],
+            "files": row["files"],
+            "asked": row["asked"] or ZERO,
+            "proposed": (row["proposed"] or ZERO) if staff else None,
+            "granted": row["granted"] or ZERO,
+            "decided": row["decided"],
+        }
+        for row in sorted(rows, key=lambda r: (_sort_key(r["funder__name"]), r["funder_id"]))
+    ]
+
+
 def global_contract(user: User, organisation: Organisation, *, staff: bool) -> dict[str, Any]:
     """Everything the organisation page shows, in a fixed number of queries whatever the number of
     applications and agreements. `staff`: read as staff (internal notes and events included)."""
@@ -567,6 +618,7 @@ def global_contract(user: User, organisation: Organisation, *, staff: bool) -> d
         "applications": applications,
         "agreements": agreements,
         "money": funding_summary(agreements),
+        "parts_in_progress": parts_in_progress(applications, agreements, staff=staff),
         "payments": payments,
         "cancelled_count": cancelled,
         "evaluations": evaluations,

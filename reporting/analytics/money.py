@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 from django.db import connection
-from django.db.models import F, IntegerField, Max, Min, QuerySet, Value
+from django.db.models import Exists, F, IntegerField, Max, Min, OuterRef, QuerySet, Value
 from django.db.models.functions import Coalesce, ExtractYear
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -19,7 +19,7 @@ from calls.models import Call, Programme
 from core.clock import today
 from core.models import QPV, Funder, Organisation, Pillar, TransitionTheme
 from cpo.models import UNPAID_STATES, Agreement, Instalment, Recovery, RecoveryState
-from grants.models import Application, ApplicationKind
+from grants.models import GRANTED_PART_STATES, Application, ApplicationKind, FunderPart
 
 from .base import (
     COMMITTED_STATES,
@@ -45,17 +45,62 @@ from .base import (
 # fresh for every query), and the amount (share-weighted when a funder is involved).
 
 
-def _application_keys() -> dict[str, Any]:
+def _application_keys(p: str = "") -> dict[str, Any]:
     return {
-        "programme": F("programme_id"),
-        "call": F("call_id"),
-        "mode": F("kind"),
-        "pillar": F("pillar_id"),
-        "qpv": F("id"),
-        "theme": F("id"),
-        "fiscal_year": F("programme__fiscal_year"),
-        "funder": F("programme__funders"),
+        "programme": F(f"{p}programme_id"),
+        "call": F(f"{p}call_id"),
+        "mode": F(f"{p}kind"),
+        "pillar": F(f"{p}pillar_id"),
+        "qpv": F(f"{p}id"),
+        "theme": F(f"{p}id"),
+        "fiscal_year": F(f"{p}programme__fiscal_year"),
+        "funder": F(f"{p}programme__funders"),
     }
+
+
+def _part_keys() -> dict[str, Any]:
+    """A funder's part of a file (issue 15): the file's keys, and the part's own funder."""
+    return {**_application_keys("application__"), "funder": F("funder_id")}
+
+
+def _by_part(stage: str) -> list[_Source]:
+    """Asked and granted by funder: each funder's part of a file (what it was asked, what it
+    granted), and for a file without parts (none named on its budget) the file's amount under
+    each funder of its programme, as before."""
+    no_part = ~Exists(FunderPart.objects.filter(application=OuterRef("pk")))
+    if stage == "requested":
+        return [
+            _Source(
+                lambda: FunderPart.objects.exclude(application__state__in=[S.DRAFT, S.WITHDRAWN]),
+                _part_keys,
+                lambda: F("requested_amount"),
+            ),
+            _Source(
+                lambda: Application.objects.exclude(state__in=[S.DRAFT, S.WITHDRAWN]).filter(
+                    no_part
+                ),
+                _application_keys,
+                lambda: F("requested_amount"),
+            ),
+        ]
+    return [
+        _Source(
+            lambda: FunderPart.objects.filter(
+                application__state=S.APPROVED,
+                application__approved_amount__isnull=False,
+                state__in=GRANTED_PART_STATES,
+            ),
+            _part_keys,
+            lambda: F("decided_amount"),
+        ),
+        _Source(
+            lambda: Application.objects.filter(
+                no_part, state=S.APPROVED, approved_amount__isnull=False
+            ),
+            _application_keys,
+            lambda: F("approved_amount"),
+        ),
+    ]
 
 
 def _agreement_keys(p: str = "") -> dict[str, Any]:
@@ -82,11 +127,13 @@ class _Source:
     funder_amount: Callable[[], Any] | None = None
 
 
-def _sources(stage: str, dimension: str | None) -> list[_Source]:
+def _sources(stage: str, dimension: str | None, by_funder: bool = False) -> list[_Source]:
     if dimension == "organisation":
         from .money_organisations import organisation_sources
 
         return organisation_sources(stage)
+    if by_funder and stage in ("requested", "approved"):
+        return _by_part(stage)
     if stage == "envelope":
         if dimension in ("call", "mode"):
             return [
@@ -179,7 +226,8 @@ def _stage_queries(stage: str, dimension: str | None, filters: Filters) -> list[
     None when the dimension does not apply to the stage (the envelope by pillar, neighbourhood or
     theme)."""
     queries = []
-    sources = _sources(stage, dimension)
+    funder_involved = dimension == "funder" or filters.funder is not None
+    sources = _sources(stage, dimension, funder_involved)
     if not sources:
         return None
     for source in sources:
@@ -188,7 +236,6 @@ def _stage_queries(stage: str, dimension: str | None, filters: Filters) -> list[
             return None
         if any(name not in keys for name, _value in filters.items()):
             return None
-        funder_involved = dimension == "funder" or filters.funder is not None
         amount = (
             source.funder_amount()
             if funder_involved and source.funder_amount is not None
@@ -366,9 +413,11 @@ def money_by_stage(
     if dimension == "funder" or filters.funder is not None:
         notes.append(
             _(
-                "Enveloppe, demandé et accordé comptent pour chaque financeur du programme ; "
-                "l'engagé et le recouvré sont répartis selon la part de chaque financeur, les "
-                "paiements sont ceux de chaque financeur."
+                "Demandé et accordé : la part demandée à chaque financeur et celle qu'il a "
+                "accordée (un dossier sans part compte pour chaque financeur du programme) ; "
+                "l'enveloppe compte pour chaque financeur du programme ; l'engagé et le recouvré "
+                "sont répartis selon la part de chaque financeur, les paiements sont ceux de "
+                "chaque financeur."
             )
         )
         if dimension == "funder":
