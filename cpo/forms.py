@@ -194,7 +194,7 @@ class AgreementPrepareForm(forms.Form):
         self.cleaned_data["instalment_custom_rows"] = rows
         return text
 
-    def service_params(self, funders: list[dict[str, Any]]) -> dict[str, Any]:
+    def service_params(self, funders: list[dict[str, Any]] | None) -> dict[str, Any]:
         """The keyword arguments of agreement_create_from_application (but actor and application).
         Parameters of another profile than the one chosen are left out, not refused."""
         data = self.cleaned_data

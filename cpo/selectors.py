@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Prefetch, Q, QuerySet, Sum
 
 from calls.models import Programme
 from core.errors import DomainError
 from core.models import Role, User
+from core.money import split_exact
 from core.permissions import has_role, organisation_ids_of
 from grants.models import Application
 from grants.selectors import ALL_SEEING_ROLES, applications_visible_to, staff_visibility
@@ -215,8 +216,14 @@ def creation_preview(*, application: Application, params: dict[str, Any]) -> dic
     years = []
     for index, amount in enumerate(amounts):
         fiscal_year = first_year + index
-        parts = schedules.split_between_funders(
-            amount, [(str(i), Decimal(str(row["share"]))) for i, row in enumerate(funders)]
+        weights = [row.get("granted") for row in funders]
+        parts = (
+            # A co-funded file: on the amounts granted, as the creation splits them.
+            list(enumerate(split_exact(amount, cast(list[Decimal], weights))))
+            if all(weights)
+            else schedules.split_between_funders(
+                amount, [(str(i), Decimal(str(row["share"]))) for i, row in enumerate(funders)]
+            )
         )
         rows = []
         for (_key, part), funder in zip(parts, funders, strict=True):

@@ -18,6 +18,7 @@ from .creation import (
     agreement_specs,
     agreements_create_bulk,
     evaluation_due_on,
+    part_agreements,
 )
 from .evaluations import (
     REVIEW_OUTCOMES,
@@ -55,6 +56,7 @@ __all__ = [
     "agreement_sign",
     "agreement_spec",
     "agreement_specs",
+    "part_agreements",
     "agreement_suspend",
     "agreement_terminate",
     "agreements_create_bulk",

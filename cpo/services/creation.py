@@ -151,6 +151,22 @@ def agreement_specs(application: Application, **params: Any) -> list[dict[str, A
     return specs
 
 
+def part_agreements(application: Application) -> list[dict[str, Any]]:
+    """The agreements a co-funded file's decided parts make (the prepare page shows them in place
+    of the funder rows): [{funder: the funder of its own agreement or None for the joint one,
+    rows: [{funder, share, granted}], total}]; empty when the file is not co-funded."""
+    if application.cofunder_id:
+        return []
+    return [
+        {
+            "funder": funder,
+            "rows": rows,
+            "total": sum((r["granted"] for r in rows), Decimal("0")),
+        }
+        for funder, _programme, rows in _part_groups(application)
+    ]
+
+
 def _split_years(amounts: list[Decimal], totals: list[Decimal]) -> list[list[Decimal]]:
     """The file's yearly amounts split between agreements of `totals` (summing to the file's
     total), exact both ways: each agreement's years add up to its total, each year's parts to the

@@ -36,9 +36,9 @@ def _application(request: AuthenticatedHttpRequest, application_id: int) -> Appl
     """An approved file of the user's staff scope; 404 for anyone else (applicants included),
     403 for staff who may see it but not prepare agreements."""
     application = get_object_or_404(
-        applications_visible_to(request.user).select_related(
-            "programme__budget_line__funder", "organisation", "cofunder"
-        ),
+        applications_visible_to(request.user)
+        .select_related("programme__budget_line__funder", "organisation", "cofunder")
+        .prefetch_related("funder_parts__funder"),
         pk=application_id,
     )
     if not is_staff_viewer(request.user, application):
@@ -61,20 +61,29 @@ def agreement_prepare(request: AuthenticatedHttpRequest, application_id: int) ->
         context["error"] = _("Seul un dossier accordé donne lieu à une convention.")
         return render(request, "cpo/agreement_prepare.html", context, status=409)
 
+    # A co-funded file: its funders and their amounts come from their decisions (one joint
+    # agreement, and one per funder that insists on its own), not from typed shares.
+    part_agreements = services.part_agreements(application)
+    context["part_agreements"] = part_agreements
+    funders: Any = None
     if request.method != "POST":
         form = AgreementPrepareForm(
             application=application, initial=AgreementPrepareForm.initial_for(application)
         )
-        funders = FunderFormSet(prefix="funders", initial=funder_initial(application))
+        if not part_agreements:
+            funders = FunderFormSet(prefix="funders", initial=funder_initial(application))
     else:
         form = AgreementPrepareForm(request.POST, application=application)
-        funders = FunderFormSet(request.POST, prefix="funders")
+        if not part_agreements:
+            funders = FunderFormSet(request.POST, prefix="funders")
         stage = request.POST.get("stage", "preview")
-        if not (form.is_valid() and funders.is_valid()):
+        if not (form.is_valid() and (funders is None or funders.is_valid())):
             status = 400
             context["error"] = _("Le formulaire contient des erreurs.")
         else:
-            params = form.service_params(cast(BaseFunderFormSet, funders).service_rows())
+            params = form.service_params(
+                None if funders is None else cast(BaseFunderFormSet, funders).service_rows()
+            )
             preview, exc = preview_or_error(application=application, params=params)
             if exc is None and stage == "create":
                 try:
@@ -84,10 +93,17 @@ def agreement_prepare(request: AuthenticatedHttpRequest, application_id: int) ->
                 except DomainError as error:
                     exc = error
                 else:
+                    count = Agreement.objects.filter(application=application).count()
                     messages.success(
                         request,
                         _("La convention %(ref)s est préparée (brouillon).")
-                        % {"ref": agreement.reference},
+                        % {"ref": agreement.reference}
+                        if count == 1
+                        else _(
+                            "Les %(n)s conventions du dossier sont préparées (brouillons), "
+                            "dont %(ref)s."
+                        )
+                        % {"ref": agreement.reference, "n": count},
                     )
                     return redirect("cpo:agreement_detail", pk=agreement.pk)
             if exc is not None:

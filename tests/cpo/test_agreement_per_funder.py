@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.urls import reverse
 
 from core.errors import DomainError
 from core.money import split_exact
@@ -275,3 +276,39 @@ def test_new_shares_on_an_amendment_replace_the_amounts_granted(world, manager):
         "État — ANCT": Decimal("22500.00"),
         "Ville d'Aix": Decimal("22500.00"),
     }
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def test_the_prepare_page_builds_the_agreements_from_the_parts(client, world, manager):  # noqa: F811
+    application = _cofunded(world, manager, separate=("commune",))
+    url = reverse("cpo:agreement_prepare", args=[application.pk])
+    client.force_login(manager)
+    html = client.get(url).content.decode()
+    # No funder rows to type: the decisions say who pays what.
+    assert 'id="part-agreements"' in html and 'name="funders-0-funder"' not in html
+    assert "Convention propre à Ville d&#x27;Aix" in html
+    data = {
+        "profile": "flat",
+        "duration_years": "1",
+        "first_year": "2026",
+        "rounding_unit": "1",
+        "instalment_template": "advance_balance",
+        "advance_percent": "50",
+        "interim_percent": "30",
+        "advance_cap_percent": "50",
+    }
+    response = client.post(url, {**data, "stage": "preview"})
+    assert response.status_code == 200 and 'id="create-button"' in response.content.decode()
+    response = client.post(url, {**data, "stage": "create"})
+    joint = Agreement.objects.get(application=application, funder__isnull=True)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("cpo:agreement_detail", args=[joint.pk])
+    assert _paid_by(joint) == {"État — ANCT": Decimal("30000.00")}
+    own = Agreement.objects.get(application=application, funder=world["commune"])
+    # The file's page links to both.
+    html = client.get(reverse("grants:application_detail", args=[application.pk])).content.decode()
+    assert reverse("cpo:agreement_detail", args=[joint.pk]) in html
+    assert reverse("cpo:agreement_detail", args=[own.pk]) in html
+    assert "Voir la convention avec Ville d&#x27;Aix" in html
