@@ -2,8 +2,10 @@
 (account-74 lines naming them), and each funder decides its own part — the State's committee
 member (`comite@`) and the Métropole's (`comite.metropole@`). One file per stage: asked, under
 instruction, proposed, one part decided, both granted, one refused (the applicant asked to
-confirm or revise its budget), one cut with the budget confirmed, both refused. Built through the
-services, as their actors would."""
+confirm or revise its budget), one cut with the budget confirmed, both refused, and one granted by
+both where the Métropole insists on its own agreement (`load_cofunded_agreements`: the State's
+joint agreement, a draft, and the Métropole's own, signed). Built through the services, as their
+actors would."""
 
 from __future__ import annotations
 
@@ -28,7 +30,10 @@ FILES = [
     ("Médiation de nuit au Mail", "one_refused", 10000, 6000),
     ("Cinéma en plein air", "cut_confirmed", 6000, 6000),
     ("Radio des jeunes du Centre-Nord", "refused", 5000, 5000),
+    ("Maison des projets de la Busserine", "separate", 20000, 12000),
 ]
+#: The file whose Métropole part has its own agreement.
+SEPARATE_TITLE = PREFIX + "Maison des projets de la Busserine"
 
 
 def _budget(ctx: Context, state: int, metropolis: int) -> list[dict]:
@@ -128,6 +133,10 @@ def load_cofunded(ctx: Context) -> bool:
             )
             if stage == "proposed":
                 continue
+            if stage == "separate":
+                services.funder_part_set_separate_agreement(
+                    actor=metro_rep, part=metro_part, separate=True
+                )
             services.funder_part_decide(
                 actor=state_rep,
                 part=state_part,
@@ -153,4 +162,31 @@ def load_cofunded(ctx: Context) -> bool:
                     revision=revision,
                     comment="La fondation complète : l'action est maintenue en entier.",
                 )
+    return True
+
+
+def load_cofunded_agreements(ctx: Context) -> bool:
+    """The agreements of the file where the Métropole insists on its own (issue 15): the joint
+    agreement (the State's part alone), left a draft, and the Métropole's own agreement on its
+    part, signed. Runs after `load_agreements` (which builds nothing once the programme has an
+    agreement). Returns whether they were built (skipped when they exist)."""
+    from cpo import services as cpo
+    from cpo.models import Agreement
+
+    app = Application.objects.filter(title=SEPARATE_TITLE).first()
+    if app is None or Agreement.objects.filter(application=app).exists():
+        return False
+    instructor = ctx.users["instructeur@demo.pluriel.fr"]
+    with transaction.atomic():
+        cpo.agreement_create_from_application(
+            actor=instructor,
+            application=app,
+            profile="flat",
+            duration_years=2,
+            first_year=FISCAL_YEAR,
+        )
+        own = Agreement.objects.get(application=app, funder=ctx.funders[METROPOLIS])
+        cpo.agreement_sign(
+            actor=instructor, agreement=own, signed_on=datetime.date(FISCAL_YEAR, 5, 12)
+        )
     return True

@@ -33,7 +33,7 @@ OTHER_MODES_FILES = 16
 # and paid per partner.
 COLLECTIVE_FILES = 2
 # Co-funded files, one per stage of their parts, in the call for projects (demo/cofunded.py).
-COFUNDED_FILES = 8
+COFUNDED_FILES = 9
 
 LOGINS = [
     "porteur@demo.pluriel.fr",
@@ -387,3 +387,17 @@ def test_cofunded_files_in_every_state_of_their_parts(demo):
     ) == {BudgetRevision.State.REQUESTED, BudgetRevision.State.CONFIRMED}
     for part in parts.filter(state__in=["approved", "cut", "refused"]):
         assert part.reference and part.decided_by is not None
+
+
+def test_a_cofunded_file_with_an_agreement_of_its_own_for_one_funder(demo):
+    from cpo.models import AgreementState
+    from demo.cofunded import SEPARATE_TITLE
+
+    app = Application.objects.get(title=SEPARATE_TITLE)
+    agreements = {a.funder.name if a.funder else "": a for a in app.agreements.all()}
+    assert set(agreements) == {"", "Métropole Aix-Marseille-Provence"}
+    joint, own = agreements[""], agreements["Métropole Aix-Marseille-Provence"]
+    assert joint.state == AgreementState.DRAFT and own.state == AgreementState.SIGNED
+    assert (joint.total_amount, own.total_amount) == (Decimal("20000.00"), Decimal("12000.00"))
+    assert [link.funder.name for link in own.funders.all()] == ["Métropole Aix-Marseille-Provence"]
+    assert app.agreement == joint

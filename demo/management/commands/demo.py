@@ -89,6 +89,9 @@ class Command(BaseCommand):
 
             # After load_agreements: its plan takes the approved files in order.
             built["collective agreement"] = load_collective_agreement(ctx)
+            from demo.cofunded import load_cofunded_agreements
+
+            built["cofunded agreements"] = load_cofunded_agreements(ctx)
             from demo.signatures import load_signing
 
             built["signing"] = load_signing(ctx)
