@@ -32,38 +32,67 @@ def granted_amounts(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('calls', '0007_committee_rules'),
-        ('core', '0013_signing_powers'),
-        ('cpo', '0011_partner_reports'),
-        ('grants', '0015_one_part_per_existing_file'),
+        ("calls", "0007_committee_rules"),
+        ("core", "0013_signing_powers"),
+        ("cpo", "0011_partner_reports"),
+        ("grants", "0015_one_part_per_existing_file"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='agreement',
-            name='funder',
-            field=models.ForeignKey(blank=True, help_text='Vide : la convention commune du dossier.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='own_agreements', to='core.funder', verbose_name='convention propre au financeur'),
+            model_name="agreement",
+            name="funder",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Vide : la convention commune du dossier.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="own_agreements",
+                to="core.funder",
+                verbose_name="convention propre au financeur",
+            ),
         ),
         migrations.AddField(
-            model_name='agreementfunder',
-            name='granted_amount',
-            field=models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True, verbose_name='montant accordé par ce financeur (€)'),
+            model_name="agreementfunder",
+            name="granted_amount",
+            field=models.DecimalField(
+                blank=True,
+                decimal_places=2,
+                max_digits=12,
+                null=True,
+                verbose_name="montant accordé par ce financeur (€)",
+            ),
         ),
         migrations.AlterField(
-            model_name='agreement',
-            name='application',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='agreements', related_query_name='agreement', to='grants.application', verbose_name='dossier'),
+            model_name="agreement",
+            name="application",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="agreements",
+                related_query_name="agreement",
+                to="grants.application",
+                verbose_name="dossier",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agreement',
-            constraint=models.UniqueConstraint(condition=models.Q(('application__isnull', False), ('funder__isnull', True)), fields=('application',), name='one_joint_agreement_per_application'),
+            model_name="agreement",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("application__isnull", False), ("funder__isnull", True)),
+                fields=("application",),
+                name="one_joint_agreement_per_application",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agreement',
-            constraint=models.UniqueConstraint(condition=models.Q(('funder__isnull', False)), fields=('application', 'funder'), name='one_agreement_per_application_funder'),
+            model_name="agreement",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("funder__isnull", False)),
+                fields=("application", "funder"),
+                name="one_agreement_per_application_funder",
+            ),
         ),
         migrations.RunPython(granted_amounts, migrations.RunPython.noop),
-]
+    ]

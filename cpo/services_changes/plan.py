@@ -476,10 +476,10 @@ def _compute(
     if weights:
         change.granted_after = dict.fromkeys(shares_after, Decimal("0"))
         for year_amount in years_after.values():
-            for funder_id, part in zip(
+            for funder_id, year_part in zip(
                 shares_after, split_exact(year_amount, weights), strict=True
             ):
-                change.granted_after[funder_id] += part
+                change.granted_after[funder_id] += year_part
     if duration > schedules.RECOMMENDED_MAX_YEARS:
         change.warnings.append(
             _(

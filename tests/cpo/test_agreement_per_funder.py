@@ -6,9 +6,11 @@ six-place share (docs/decisions/2026-12-07-agreement-per-funder.md)."""
 from __future__ import annotations
 
 import datetime
+import importlib
 from decimal import Decimal
 
 import pytest
+from django.apps import apps as django_apps
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.urls import reverse
@@ -312,3 +314,21 @@ def test_the_prepare_page_builds_the_agreements_from_the_parts(client, world, ma
     assert reverse("cpo:agreement_detail", args=[joint.pk]) in html
     assert reverse("cpo:agreement_detail", args=[own.pk]) in html
     assert "Voir la convention avec Ville d&#x27;Aix" in html
+
+
+def test_migration_gives_existing_cofunded_agreements_their_exact_amounts(world, manager):  # noqa: F811
+    migration = importlib.import_module("cpo.migrations.0012_agreement_per_funder")
+    application = _cofunded(world, manager)
+    agreement = cpo_services.agreement_create_from_application(
+        actor=manager, application=application, profile="flat", duration_years=1, first_year=2026
+    )
+    AgreementFunder.objects.update(granted_amount=None)  # as before the migration
+    migration.granted_amounts(django_apps, None)
+    granted = dict(
+        AgreementFunder.objects.filter(agreement=agreement).values_list(
+            "funder__name", "granted_amount"
+        )
+    )
+    assert granted == {"État — ANCT": Decimal("30000.00"), "Ville d'Aix": Decimal("15000.00")}
+    # The agreement itself is unchanged: its file's joint agreement.
+    assert Agreement.objects.get(pk=agreement.pk).funder_id is None

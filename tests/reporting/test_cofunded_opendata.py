@@ -54,3 +54,45 @@ def test_one_scdl_row_per_funder_part(world, manager, settings, tmp_path):  # no
     path.write_bytes(csv_text(rows).encode("utf-8"))
     report = frictionless_report(path, str(opendata.SCHEMA_FILE))
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+
+
+def test_an_agreement_of_its_own_is_its_funders_grant(world, manager, settings):  # noqa: F811
+    """A funder that insisted on its own agreement: its own SCDL row, its own reference and
+    signature date, the whole of that agreement (pourcentageSubvention 1); the joint agreement's
+    rows are the other funders'."""
+    settings.SCDL_PUBLISH_ALL = True
+    for n, key in enumerate(("state", "commune")):
+        Funder.objects.filter(pk=world[key].pk).update(siret=f.siret_for(7200 + n))
+    application = cofunded_file(world)
+    proposed(world, application, manager)
+    services.funder_part_set_separate_agreement(
+        actor=manager, part=part_of(application, world["commune"]), separate=True
+    )
+    for key, amount in (("state", "6000"), ("commune", "1500")):
+        services.funder_part_decide(
+            actor=manager,
+            part=part_of(application, world[key]),
+            decision="approve",
+            amount=amount,
+            reference="Comité des financeurs",
+        )
+    joint = cpo_services.agreement_create_from_application(
+        actor=manager, application=Application.objects.get(pk=application.pk)
+    )
+    own = application.agreements.get(funder=world["commune"])
+    for agreement, day in ((joint, 2), (own, 9)):
+        cpo_services.agreement_sign(
+            actor=manager, agreement=agreement, signed_on=datetime.date(2026, 3, day)
+        )
+    rows = {r["referenceDecision"]: r for r in opendata.scdl_rows()}
+    assert (rows[joint.reference]["nomAttribuant"], rows[joint.reference]["montant"]) == (
+        "État — ANCT",
+        Decimal("6000.00"),
+    )
+    mine = rows[own.reference]
+    assert (mine["nomAttribuant"], mine["montant"], mine["pourcentageSubvention"]) == (
+        "Ville d'Aix",
+        Decimal("1500.00"),
+        Decimal("1.00"),
+    )
+    assert mine["dateConvention"] == datetime.date(2026, 3, 9)
