@@ -68,7 +68,7 @@ class AgreementFunderSerializer(StrictModelSerializer[AgreementFunder]):
 
     class Meta:
         model = AgreementFunder
-        fields = ["id", "funder", "funder_name", "share", "ej_number"]
+        fields = ["id", "funder", "funder_name", "share", "granted_amount", "ej_number"]
         read_only_fields = fields
 
 
@@ -193,6 +193,7 @@ class AgreementListSerializer(StrictModelSerializer[Agreement]):
             "title",
             "application",
             "application_reference",
+            "funder",
             "organisation",
             "organisation_name",
             "programme",

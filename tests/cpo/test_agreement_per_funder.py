@@ -332,3 +332,16 @@ def test_migration_gives_existing_cofunded_agreements_their_exact_amounts(world,
     assert granted == {"État — ANCT": Decimal("30000.00"), "Ville d'Aix": Decimal("15000.00")}
     # The agreement itself is unchanged: its file's joint agreement.
     assert Agreement.objects.get(pk=agreement.pk).funder_id is None
+
+
+def test_the_api_names_the_funder_of_an_agreement_of_its_own(client, world, manager):  # noqa: F811
+    application = _cofunded(world, manager, separate=("commune",))
+    joint = cpo_services.agreement_create_from_application(actor=manager, application=application)
+    own = Agreement.objects.get(application=application, funder=world["commune"])
+    client.force_login(manager)
+    body = client.get(f"/api/agreements/{own.pk}/").json()
+    assert body["funder"] == world["commune"].pk and body["application"] == application.pk
+    assert [(r["funder"], r["granted_amount"]) for r in body["funders"]] == [
+        (world["commune"].pk, "15000.00")
+    ]
+    assert client.get(f"/api/agreements/{joint.pk}/").json()["funder"] is None
