@@ -345,3 +345,21 @@ def test_the_api_names_the_funder_of_an_agreement_of_its_own(client, world, mana
         (world["commune"].pk, "15000.00")
     ]
     assert client.get(f"/api/agreements/{joint.pk}/").json()["funder"] is None
+
+
+def test_an_agreement_of_its_own_is_drawn_up_between_its_funder_and_the_association(
+    world,  # noqa: F811
+    manager,
+):
+    from cpo import documents
+
+    application = _cofunded(world, manager, separate=("commune",))
+    joint = cpo_services.agreement_create_from_application(
+        actor=manager, application=application, profile="flat", duration_years=1, first_year=2026
+    )
+    own = Agreement.objects.get(application=application, funder=world["commune"])
+    text = documents.render_agreement(own).text
+    assert "Ville d'Aix" in text and own.reference in text
+    assert documents.euros(Decimal("15000")) in text
+    assert "État — ANCT" not in text
+    assert "Ville d'Aix" not in documents.render_agreement(joint).text
