@@ -212,6 +212,15 @@ def sees_every_filed_application(user: User) -> bool:
     )
 
 
+def scope_fingerprint(user: User) -> str:
+    """Who a cached staff list is for (core.data_version): users who see every filed file share
+    "all-filed"; anyone else has a key of their own. What decides it (roles, scopes) is in the
+    tracked tables, so a change of role changes the data version too."""
+    if sees_every_filed_application(user):
+        return "all-filed"
+    return f"user-{user.pk}"
+
+
 def counter_counts(user: User, filters: dict | None = None) -> dict[str, int] | None:
     """Filed files per state from the trigger-kept counters, or None when they cannot answer: a user
     who acts for organisations (their drafts count too), one without a staff role, or a filter
