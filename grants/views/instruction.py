@@ -137,9 +137,7 @@ def queue_parts(request: HttpRequest) -> dict[str, str]:
         "forms_key": forms_fingerprint(form, bulk_form),
     }
     return {
-        "head": render_to_string("grants/_queue_head.html", context, request),
-        "table": render_to_string("grants/_queue_table.html", context, request)
-        if page.object_list
-        else "",
-        "pages": render_to_string("grants/_queue_pages.html", context, request),
+        "head": render_to_string("grants/_queue_head.html", context),
+        "table": render_to_string("grants/_queue_table.html", context) if page.object_list else "",
+        "pages": render_to_string("grants/_queue_pages.html", context),
     }

@@ -126,3 +126,25 @@ def test_postgres_bumps_once_per_transaction_at_commit():
             cursor.execute("SELECT n FROM core_dataversion WHERE name = 'applications'")
             assert cursor.fetchone()[0] == before
     assert version() == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_list_and_my_files_show_a_change_made_by_someone_else(client, call):
+    organisation = f.OrganisationFactory()
+    applicant = f.UserFactory(email="porteur@asso.example.org")
+    f.add_member(applicant, organisation)
+    colleague = f.UserFactory(email="collegue@asso.example.org")
+    f.add_member(colleague, organisation)
+    f.ApplicationFactory(call=call, organisation=organisation, title="Premier dossier")
+    client.force_login(applicant)
+    mine, api = reverse("grants:my_applications"), "/api/applications/"
+    assert "Premier dossier" in client.get(mine).content.decode()
+    assert [a["title"] for a in client.get(api).json()["results"]] == ["Premier dossier"]
+    again = client.get(mine)
+    assert "grants/_my_applications_table.html" not in [t.name for t in again.templates]
+    services.application_create(
+        actor=colleague, organisation=organisation, call=call, data={"title": "Second dossier"}
+    )
+    assert "Second dossier" in client.get(mine).content.decode()
+    titles = {a["title"] for a in client.get(api).json()["results"]}
+    assert titles == {"Premier dossier", "Second dossier"}
