@@ -148,3 +148,25 @@ def test_api_list_and_my_files_show_a_change_made_by_someone_else(client, call):
     assert "Second dossier" in client.get(mine).content.decode()
     titles = {a["title"] for a in client.get(api).json()["results"]}
     assert titles == {"Premier dossier", "Second dossier"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_instalment_list_shows_the_next_change_and_keeps_posted_choices(client):
+    instructor = f.UserFactory(email="instructeur@ville.example.org")
+    f.give_role(instructor, Role.INSTRUCTOR)
+    officer = f.UserFactory(email="finances@ville.example.org")
+    f.give_role(officer, Role.FINANCE_OFFICER)
+    agreement = f.cpo_awaiting_evaluation(instructor=instructor)
+    client.force_login(officer)
+    url = reverse("finance:instalments") + "?state=all"
+    first = client.get(url)
+    assert agreement.reference in first.content.decode()
+    again = client.get(url)
+    assert "finance/_instalment_table.html" not in [t.name for t in again.templates]
+    agreement.organisation.name = "Association renommée"
+    agreement.organisation.save()
+    assert "Association renommée" in client.get(url).content.decode()
+    # A refused POST shows the boxes it checked: never the cached table.
+    due = agreement.instalments.filter(state="due").first()
+    posted = client.post(url, {"action": "run_selected", "instalment": [due.pk]})
+    assert f'value="{due.pk}" id="select-{due.pk}" checked' in posted.content.decode()
