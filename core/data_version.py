@@ -33,6 +33,8 @@ from typing import Any, TypeVar
 from django.core.cache import cache
 from django.db import connection, connections
 
+from .audit_chain import LOCK_KEY
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -109,8 +111,11 @@ CREATE OR REPLACE FUNCTION core_data_version_bump() RETURNS trigger AS $$
 DECLARE
   flag text := 'pluriel_version.' || TG_ARGV[0];
 BEGIN
-  -- Deferred to the commit; once per transaction and group.
+  -- Deferred to the commit; once per transaction and group. First the lock the audit chain's
+  -- seal takes at commit too (core.audit_chain): a transaction holding it bumps every group and
+  -- seals its audit rows, so two transactions never wait on these in opposite orders.
   IF current_setting(flag, true) IS DISTINCT FROM 'bumped' THEN
+    PERFORM pg_advisory_xact_lock({LOCK_KEY});
     INSERT INTO {TABLE} (name, n) VALUES (TG_ARGV[0], floor(random() * 1e15)::bigint)
       ON CONFLICT (name) DO UPDATE SET n = {TABLE}.n + 1;
     PERFORM set_config(flag, 'bumped', true);
