@@ -170,3 +170,20 @@ def test_instalment_list_shows_the_next_change_and_keeps_posted_choices(client):
     due = agreement.instalments.filter(state="due").first()
     posted = client.post(url, {"action": "run_selected", "instalment": [due.pk]})
     assert f'value="{due.pk}" id="select-{due.pk}" checked' in posted.content.decode()
+
+
+def test_cached_menu_follows_the_unread_count_and_the_roles(client, db):
+    from core.notifications import notify
+
+    user = f.UserFactory(email="porteur@asso.example.org")
+    f.add_member(user, f.OrganisationFactory())
+    client.force_login(user)
+    home = reverse("core:home")
+    page = client.get(home).content.decode()
+    assert 'class="badge"' not in page and reverse("grants:queue") not in page
+    notify(users=[user], title="Dossier déposé")
+    assert 'class="badge" aria-label="1 non lue"' in client.get(home).content.decode()
+    f.give_role(user, Role.INSTRUCTOR)
+    assert f'href="{reverse("grants:queue")}"' in client.get(home).content.decode()
+    client.cookies["django_language"] = "en"
+    assert 'class="badge" aria-label="1 unread"' in client.get(home).content.decode()
