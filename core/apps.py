@@ -23,6 +23,14 @@ class CoreConfig(AppConfig):
 
         connection_created.connect(register_sqlite_functions, dispatch_uid="pluriel_fold")
 
+        from django.db.models.signals import post_migrate, pre_migrate
+
+        from .data_version import drop_triggers, install_triggers
+
+        # The triggers of the data versions (core.data_version), for the tables apps track.
+        pre_migrate.connect(drop_triggers, sender=self)
+        post_migrate.connect(install_triggers, sender=self)
+
 
 class PlurielAdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin with a site that requires the second factor (core.twofactor)."""

@@ -683,3 +683,4 @@ class ErasureRequest(models.Model):
 
 
 from .models_idempotency import IdempotencyKey  # noqa: E402, F401  (registered with the core app)
+from .models_versions import DataVersion  # noqa: E402, F401  (registered with the core app)

@@ -19,13 +19,33 @@ class Scope:
     territory_ids: frozenset[int]
 
 
-def _assignments(user: User) -> list[RoleAssignment]:
+@dataclass(frozen=True)
+class _Assignment:
+    """What the checks below read of a RoleAssignment (unique per user and role)."""
+
+    role: str
+    calls_only: bool
+    funder_id: int | None
+    territory_ids: frozenset[int]
+
+
+def _assignments(user: User) -> list[_Assignment]:
+    """The user's roles with their territories, in one query (read on every page: the navigation
+    asks; issue 17), kept on the user object for the request."""
     cached = getattr(user, "_pluriel_roles", None)
     if cached is None:
-        if not user.is_authenticated:
-            cached = []
-        else:
-            cached = list(RoleAssignment.objects.filter(user=user).prefetch_related("territories"))
+        rows: dict[int, tuple[str, bool, int | None, set[int]]] = {}
+        if user.is_authenticated:
+            for pk, role, calls_only, funder_id, territory in RoleAssignment.objects.filter(
+                user=user
+            ).values_list("pk", "role", "calls_only", "funder_id", "territories"):
+                entry = rows.setdefault(pk, (role, calls_only, funder_id, set()))
+                if territory is not None:
+                    entry[3].add(territory)
+        cached = [
+            _Assignment(role, calls_only, funder_id, frozenset(territories))
+            for role, calls_only, funder_id, territories in rows.values()
+        ]
         user._pluriel_roles = cached  # type: ignore[attr-defined]
     return cached
 
@@ -97,11 +117,10 @@ def scope_of(user: User, role: str) -> Scope | None:
             return Scope(everything=True, calls_only=False, territory_ids=frozenset())
     for a in _assignments(user):
         if a.role == role:
-            territories = frozenset(t.pk for t in a.territories.all())
             return Scope(
-                everything=not territories and not a.calls_only,
+                everything=not a.territory_ids and not a.calls_only,
                 calls_only=a.calls_only,
-                territory_ids=territories,
+                territory_ids=a.territory_ids,
             )
     return None
 

@@ -19,3 +19,28 @@ class FinanceConfig(AppConfig):
         register_bank_details_hook(bank_details_changed)
         register_agreement_stopped_hook(instalments_withdraw_from_open_runs)
         privacy.register()  # retention rules of bank details (core.privacy)
+        track_instalment_tables()
+
+
+def track_instalment_tables() -> None:
+    """The tables the cached instalment list reads (core.data_version, group "instalments"): the
+    instalments, their agreements, years, funders and beneficiaries, and the runs they are in."""
+    from calls.models import Programme
+    from core.data_version import track
+    from core.models import Funder, Organisation
+    from cpo.models import Agreement, AgreementFunder, AgreementYear, Instalment
+
+    from .models import PaymentRun, PaymentRunItem
+
+    models = [
+        Instalment,
+        Agreement,
+        AgreementYear,
+        AgreementFunder,
+        PaymentRun,
+        PaymentRunItem,
+        Programme,
+        Funder,
+        Organisation,
+    ]
+    track("instalments", *(m._meta.db_table for m in models))

@@ -11,6 +11,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.types import OpenApiTypes
@@ -28,6 +29,7 @@ from rest_framework.response import Response
 from core.api_filters import StrictFilterSet, StrictIntegerFilter
 from core.api_views import R400, R403, R404, R409
 from core.audit import history_for
+from core.data_version import cached
 from core.errors import PermissionDenied
 from core.models import QPV, TransitionTheme
 from core.permissions import organisation_ids_of
@@ -165,6 +167,16 @@ class ApplicationViewSet(
 
     def get_serializer_class(self):
         return ApplicationListSerializer if self.action == "list" else ApplicationDetailSerializer
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A page of the list, cached under the files' data version (core.data_version, issue 17)
+        with the user, the language and the whole address (filters, page; links are absolute)."""
+
+        def page() -> Any:
+            return super(ApplicationViewSet, self).list(request, *args, **kwargs).data
+
+        parts = ("grants.api.list", get_language(), request.user.pk, request.build_absolute_uri())
+        return Response(cached("applications", parts, page))
 
     def known_count(self) -> int | None:
         """The list's total from the trigger-kept counters when they can answer (no COUNT(*))."""

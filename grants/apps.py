@@ -57,3 +57,37 @@ class GrantsConfig(AppConfig):
         from .services.bulk import BULK_JOB, bulk_job_runner
 
         register_job(BULK_JOB)(bulk_job_runner)
+        track_application_tables()
+
+
+def track_application_tables() -> None:
+    """The tables the cached lists of files read (core.data_version, group "applications"): the
+    files and what their lines show, and what decides who sees which file."""
+    from calls.models import Call, Programme
+    from core.data_version import Tracked, track
+    from core.models import QPV, Membership, Organisation, Pillar, RoleAssignment, TransitionTheme
+
+    from .models import Application, ApplicationPartner, CommitteeSession
+
+    models: list[Any] = [
+        Application,
+        Application.qpvs.through,
+        Application.themes.through,
+        ApplicationPartner,
+        CommitteeSession,
+        Call,
+        Call.instructors.through,
+        Programme,
+        Organisation,
+        Membership,
+        RoleAssignment,
+        RoleAssignment.territories.through,
+        Pillar,
+        QPV,
+        TransitionTheme,
+    ]
+    user = Tracked(
+        "core_user",
+        columns=("first_name", "last_name", "email", "is_active", "is_superuser"),
+    )
+    track("applications", user, *(m._meta.db_table for m in models))

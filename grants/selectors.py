@@ -19,6 +19,7 @@ from .models import (
     ApplicationScopeCount,
     ApplicationState,
     ApplicationStateCount,
+    BudgetItem,
     CompletionRequest,
     PartnerState,
 )
@@ -212,6 +213,15 @@ def sees_every_filed_application(user: User) -> bool:
     )
 
 
+def scope_fingerprint(user: User) -> str:
+    """Who a cached staff list is for (core.data_version): users who see every filed file share
+    "all-filed"; anyone else has a key of their own. What decides it (roles, scopes) is in the
+    tracked tables, so a change of role changes the data version too."""
+    if sees_every_filed_application(user):
+        return "all-filed"
+    return f"user-{user.pk}"
+
+
 def counter_counts(user: User, filters: dict | None = None) -> dict[str, int] | None:
     """Filed files per state from the trigger-kept counters, or None when they cannot answer: a user
     who acts for organisations (their drafts count too), one without a staff role, or a filter
@@ -266,11 +276,24 @@ def part_totals(application: Application, partner: ApplicationPartner | None) ->
     return _totals(application.budget_items.filter(partner=partner))
 
 
+def lines_totals(items: Iterable[BudgetItem]) -> dict[str, Decimal]:
+    """budget_totals over lines already read (the file page shows them: no second query)."""
+    sums: dict[str, Decimal] = {}
+    for item in items:
+        sums[item.account] = sums.get(item.account, Decimal("0")) + item.amount
+    return _totals_of_sums(sums)
+
+
 def _totals(items: QuerySet) -> dict[str, Decimal]:
-    sums = {
-        row["account"]: row["total"] or Decimal("0")
-        for row in items.order_by().values("account").annotate(total=Sum("amount"))
-    }
+    return _totals_of_sums(
+        {
+            row["account"]: row["total"] or Decimal("0")
+            for row in items.order_by().values("account").annotate(total=Sum("amount"))
+        }
+    )
+
+
+def _totals_of_sums(sums: dict[str, Decimal]) -> dict[str, Decimal]:
     charges = sum((sums.get(a, Decimal("0")) for a in CHARGE_ACCOUNTS), Decimal("0"))
     products = sum((sums.get(a, Decimal("0")) for a in PRODUCT_ACCOUNTS), Decimal("0"))
     return {

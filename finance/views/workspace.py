@@ -12,11 +12,14 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from calls.models import Programme
 from core.clock import today
+from core.data_version import cached
 from core.errors import DomainError
 from core.forms import add_domain_error, forms_fingerprint
 from core.http import AuthenticatedHttpRequest
@@ -206,23 +209,44 @@ def _render_list(
     status: int = 200,
     error: str | None = None,
 ) -> HttpResponse:
-    page = instalment_page(
-        filter_instalments(filters),
-        after=Cursor.decode(request.GET.get("apres")),
-        before=Cursor.decode(request.GET.get("avant")),
-    )
+    context = base_context(request, "instalments")
+
+    def table() -> str:
+        page = instalment_page(
+            filter_instalments(filters),
+            after=Cursor.decode(request.GET.get("apres")),
+            before=Cursor.decode(request.GET.get("avant")),
+        )
+        return render_to_string(
+            "finance/_instalment_table.html",
+            {
+                **context,
+                "page": page,
+                "selected": set(selected),
+                "query": query_without(request, "apres", "avant"),
+            },
+        )
+
+    if request.method == "GET":
+        # Cached under the instalments' data version (core.data_version, issue 17); lateness is
+        # counted from today. A re-shown POST keeps its checked boxes: rendered each time.
+        parts = (
+            *("finance.instalments", get_language(), context["can_act"], today()),
+            sorted(request.GET.lists()),
+        )
+        html = cached("instalments", parts, table)
+    else:
+        html = table()
     return render(
         request,
         "finance/instalments.html",
         {
-            **base_context(request, "instalments"),
+            **context,
             "filter_form": filter_form,
             "run_form": run_form,
             # The forms' HTML is a cached fragment under this digest (core.forms, issue 17).
             "forms_key": forms_fingerprint(filter_form, run_form),
-            "page": page,
-            "selected": set(selected),
-            "query": query_without(request, "apres", "avant"),
+            "table": mark_safe(html),  # noqa: S308 (rendered and escaped by its template)
             "full_query": request.GET.urlencode(),
             "has_search": bool((filters.get("q") or "").strip()),
             "error": error,

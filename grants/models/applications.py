@@ -555,6 +555,13 @@ class BudgetItem(models.Model):
     def __str__(self) -> str:
         return f"{self.account} {self.label} {self.amount}"
 
+    # The file page shows both on every line (core.choices.choice_label, issue 17).
+    def get_account_display(self) -> str:
+        return choice_label(Account, self.account)
+
+    def get_subsidy_source_display(self) -> str:
+        return choice_label(SubsidySource, self.subsidy_source)
+
 
 class CompletionRequest(models.Model):
     """A request for completion (demande de pièces ou de précisions) with a deadline."""

@@ -11,10 +11,14 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from calls.models import Call, CallState
+from core.data_version import cached
 from core.errors import DomainError
 from core.forms import error_summary
 from core.models import Organisation
@@ -55,6 +59,28 @@ def my_applications(request: HttpRequest) -> HttpResponse:
         and not invitations_for(request.user).exists()
     ):
         return redirect("grants:queue")
+    # The table is cached under the files' data version (core.data_version, issue 17): the user's
+    # organisations and partnerships, their files and calls are tracked tables.
+    table = cached(
+        "applications",
+        ("grants.my_applications", get_language(), request.user.pk, request.GET.get("page", "")),
+        lambda: my_applications_table(request, organisation_ids),
+    )
+    open_calls = Call.objects.filter(state=CallState.OPEN).order_by("closes_at")
+    return render(
+        request,
+        "grants/my_applications.html",
+        {
+            "table": mark_safe(table),  # noqa: S308 (rendered and escaped by its template)
+            "invitations": invitations_for(request.user),
+            "open_calls": open_calls,
+            "has_organisation": bool(organisation_ids),
+        },
+    )
+
+
+def my_applications_table(request: HttpRequest, organisation_ids: set[int]) -> str:
+    """The table of the user's files (one page) with its pagination, as HTML."""
     partner_files = ApplicationPartner.objects.filter(
         organisation_id__in=organisation_ids, state=PartnerState.ACCEPTED
     ).values("application_id")
@@ -66,15 +92,11 @@ def my_applications(request: HttpRequest) -> HttpResponse:
         .order_by("-created_at", "-id")
     )
     page = Paginator(applications, MY_APPLICATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
-    open_calls = Call.objects.filter(state=CallState.OPEN).order_by("closes_at")
-    return render(
-        request,
-        "grants/my_applications.html",
+    return render_to_string(
+        "grants/_my_applications_table.html",
         {
             "page": page,
-            "invitations": invitations_for(request.user),
             "lead_ids": organisation_ids,
-            "open_calls": open_calls,
             "has_organisation": bool(organisation_ids),
             "renewable_states": RENEWABLE_STATES,
         },

@@ -31,11 +31,11 @@ from ..forms import (
     ScoreForm,
     add_domain_error,
 )
-from ..models import Application, ApplicationState, Score
+from ..models import Application, ApplicationState, BudgetItem, Score
 from ..selectors import (
-    budget_totals,
     current_partners,
     is_staff_viewer,
+    lines_totals,
     partner_of,
     similar_applications,
     valid_documents_by_kind,
@@ -74,8 +74,7 @@ def eligibility_list(application: Application) -> list[dict[str, str]]:
     ]
 
 
-def _budget_rows(application: Application) -> dict[str, list]:
-    items = list(application.budget_items.select_related("partner__organisation"))
+def _budget_rows(items: list[BudgetItem]) -> dict[str, list]:
     return {
         "charges": [i for i in items if i.account in CHARGE_ACCOUNTS],
         "products": [i for i in items if i.account not in CHARGE_ACCOUNTS],
@@ -137,6 +136,9 @@ def detail_context(
     if not staff:
         history = [row for row in history if row.action not in INTERNAL_ACTIONS]
     documents = list(application.documents.all())
+    # Read once, shown twice: the lines and their totals, the requests and the pending one.
+    budget_items = list(application.budget_items.select_related("partner__organisation"))
+    completion_requests = list(application.completion_requests.all())
     if not documents and application.state in (S.DRAFT, S.RETURNED):
         documents = list(valid_documents_by_kind(application).values())
     context: dict[str, Any] = {
@@ -148,18 +150,16 @@ def detail_context(
         "can_edit": member and application.is_editable_by_applicant,
         "transitions": transitions,
         "error": error,
-        "budget": _budget_rows(application),
-        "totals": budget_totals(application),
+        "budget": _budget_rows(budget_items),
+        "totals": lines_totals(budget_items),
         "objectives": application.objectives.all(),
         "indicators": application.indicators.all(),
         "qpvs": application.qpvs.all(),
         "themes": application.themes.all(),
         "documents": documents,
         "attachments": application.attachments.all(),
-        "completion_requests": application.completion_requests.all(),
-        "pending_request": next(
-            (r for r in application.completion_requests.all() if r.is_pending), None
-        ),
+        "completion_requests": completion_requests,
+        "pending_request": next((r for r in completion_requests if r.is_pending), None),
         "similar": list(similar_applications(application)),
         "history": history,
         "partners": list(current_partners(application)),

@@ -3,9 +3,12 @@
 The number of SQL queries does not depend on the number of files: the selector joins what a row
 shows (organisation, call, assignee, pillar) and rows never touch many-to-many relations.
 
-What a page costs is mostly rendering (issue 17): each row is computed once here as plain strings
-(`queue_rows`), and the filter and bulk forms, whose HTML only changes with the language, the query
-and their choices, are a template fragment cached under a digest of exactly that (`forms_key`)."""
+What a page costs is mostly rendering (issue 17). The page below its title is cached under the
+files' data version (core.data_version), the language, the query and who looks (`scope_fingerprint`),
+so a page seen again renders no table. When it must be rendered, each row is computed once here as
+plain strings (`queue_rows`), and the filter and bulk forms, whose HTML only changes with the
+language, the query and their choices, are a template fragment cached under a digest of exactly that
+(`forms_key`)."""
 
 from __future__ import annotations
 
@@ -18,17 +21,21 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.defaultfilters import floatformat
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from core.data_version import cached
 from core.forms import forms_fingerprint
 from core.permissions import is_staff_member
 
 from ..forms import QueueFilterForm
 from ..forms_bulk import BulkActionForm
 from ..models import Application, ApplicationState
-from ..selectors import instructor_queue, queue_counts
+from ..selectors import instructor_queue, queue_counts, scope_fingerprint
 
 PAGE_SIZE = 50
 ROW_FIELDS = (
@@ -74,6 +81,25 @@ def queue_rows(applications: Iterable[Application]) -> list[dict[str, Any]]:
 def queue(request: HttpRequest) -> HttpResponse:
     if not is_staff_member(request.user):
         raise PermissionDenied
+    # Everything below the title but the CSRF token, cached under the files' data version: a page
+    # seen again before any file, call, organisation or role changes renders no table.
+    parts = cached(
+        "applications",
+        (
+            "grants.queue",
+            get_language(),
+            scope_fingerprint(request.user),
+            sorted(request.GET.lists()),
+        ),
+        lambda: queue_parts(request),
+    )
+    # The parts are HTML rendered (and escaped) by the templates of queue_parts.
+    safe = {name: mark_safe(html) for name, html in parts.items()}  # noqa: S308
+    return render(request, "grants/queue.html", {"parts": safe})
+
+
+def queue_parts(request: HttpRequest) -> dict[str, str]:
+    """The queue's filters, tabs, table with its bulk form, and pagination, as HTML."""
     form = QueueFilterForm(request.GET or None)
     filters = form.filters() if request.GET else {}
     state = form.cleaned_data.get("state", "") if form.is_bound and form.is_valid() else ""
@@ -97,20 +123,21 @@ def queue(request: HttpRequest) -> HttpResponse:
         for value, label in ApplicationState.choices
         if value != ApplicationState.DRAFT
     ]
-    return render(
-        request,
-        "grants/queue.html",
-        {
-            "form": form,
-            "page": page,
-            "rows": queue_rows(page.object_list),
-            "tabs": tabs,
-            "total": sum(counts.values()),
-            "current_state": state,
-            "query_string": params.urlencode(),
-            "tab_query_string": tab_params.urlencode(),
-            "full_query_string": params.urlencode(),
-            "bulk_form": bulk_form,
-            "forms_key": forms_fingerprint(form, bulk_form),
-        },
-    )
+    context = {
+        "form": form,
+        "page": page,
+        "rows": queue_rows(page.object_list),
+        "tabs": tabs,
+        "total": sum(counts.values()),
+        "current_state": state,
+        "query_string": params.urlencode(),
+        "tab_query_string": tab_params.urlencode(),
+        "full_query_string": params.urlencode(),
+        "bulk_form": bulk_form,
+        "forms_key": forms_fingerprint(form, bulk_form),
+    }
+    return {
+        "head": render_to_string("grants/_queue_head.html", context),
+        "table": render_to_string("grants/_queue_table.html", context) if page.object_list else "",
+        "pages": render_to_string("grants/_queue_pages.html", context),
+    }

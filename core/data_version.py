@@ -1,0 +1,235 @@
+"""Pages cached under a data version (issue 17, docs/decisions/2026-12-07-page-cost.md).
+
+A *group* names the tables a family of pages reads (e.g. "applications": the files, their
+organisations, calls, quarters, the users and roles that decide who sees what). Every write to one
+of them bumps the group's counter (`core.DataVersion`) by a database trigger, so bulk updates, raw
+SQL, imports and the admin bump it as well as the services. A page part cached under the counter's
+value therefore cannot be served once a change it shows has committed:
+
+- PostgreSQL: a deferred constraint trigger bumps the counter once per transaction, at commit,
+  after every other lock the transaction took (no deadlock through the counter's row), and the new
+  value becomes visible with the data it stands for.
+- SQLite: a plain trigger per row (SQLite runs one writer at a time anyway).
+
+The counter starts at a random value when its row is created, so a database emptied and refilled
+(tests, a fresh install) does not meet the cache entries of its previous life.
+
+Reads inside a transaction (`atomic`) never use the cache: what they see may not be committed.
+The cache is Django's default one (Redis in production, locmem in development and tests); when it
+fails, the part is computed as if there were no cache.
+
+Apps say which of their tables a group reads in their `ready()` (`track`); the triggers are
+installed after every `migrate` (`install_triggers`), which also drops the ones no longer listed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.core.cache import cache
+from django.db import connection, connections
+
+from .audit_chain import LOCK_KEY
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+TABLE = "core_dataversion"
+PREFIX = "pv_"
+TIMEOUT = 600  # seconds; entries of an older version are never read again and expire
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """A table a group reads; `columns`: only UPDATEs changing one of them matter (none: all)."""
+
+    table: str
+    columns: tuple[str, ...] = ()
+
+
+GROUPS: dict[str, dict[str, Tracked]] = {}
+
+
+def track(group: str, *tables: str | Tracked) -> None:
+    """Declare tables whose writes change what the group's cached pages show."""
+    for table in tables:
+        tracked = table if isinstance(table, Tracked) else Tracked(table)
+        GROUPS.setdefault(group, {})[tracked.table] = tracked
+
+
+def current_version(group: str) -> int | None:
+    """The group's counter, or None when it must not be used: inside a transaction, or before
+    any write created it."""
+    if connection.in_atomic_block:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT n FROM {TABLE} WHERE name = %s", [group])
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+def cache_key(group: str, version: int, parts: Iterable[object]) -> str:
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:32]
+    return f"pluriel:{group}:{version}:{digest}"
+
+
+def cached(
+    group: str, parts: Iterable[object], compute: Callable[[], T], *, timeout: int = TIMEOUT
+) -> T:
+    """compute(), or what it returned for the same `parts` under the group's current version.
+
+    `parts` must name everything the result depends on besides the group's tables: the page, the
+    language, the query string, whose scope (a user id, or a fingerprint shared by users who see
+    the same thing)."""
+    version = current_version(group)
+    if version is None:
+        return compute()
+    key = cache_key(group, version, parts)
+    try:
+        hit = cache.get(key)
+    except Exception:  # a cache outage slows pages down, never breaks them
+        logger.warning("cache read failed for %s", key, exc_info=True)
+        return compute()
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
+    value = compute()
+    try:
+        cache.set(key, value, timeout)
+    except Exception:
+        logger.warning("cache write failed for %s", key, exc_info=True)
+    return value
+
+
+# --- triggers -------------------------------------------------------------------------------------
+
+POSTGRES_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION core_data_version_bump() RETURNS trigger AS $$
+DECLARE
+  flag text := 'pluriel_version.' || TG_ARGV[0];
+BEGIN
+  -- Deferred to the commit; once per transaction and group. First the lock the audit chain's
+  -- seal takes at commit too (core.audit_chain): a transaction holding it bumps every group and
+  -- seals its audit rows, so two transactions never wait on these in opposite orders.
+  IF current_setting(flag, true) IS DISTINCT FROM 'bumped' THEN
+    PERFORM pg_advisory_xact_lock({LOCK_KEY});
+    INSERT INTO {TABLE} (name, n) VALUES (TG_ARGV[0], floor(random() * 1e15)::bigint)
+      ON CONFLICT (name) DO UPDATE SET n = {TABLE}.n + 1;
+    PERFORM set_config(flag, 'bumped', true);
+  END IF;
+  RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+"""
+
+
+def _changed(columns: tuple[str, ...], *, postgres: bool) -> str:
+    if postgres:
+        old = ", ".join(f"OLD.{c}" for c in columns)
+        new = ", ".join(f"NEW.{c}" for c in columns)
+        return f"ROW({old}) IS DISTINCT FROM ROW({new})"
+    return " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in columns)
+
+
+def _name(group: str, tracked: Tracked, suffix: str) -> str:
+    """The trigger's name says what it does (its columns' digest included): an unchanged name is
+    an unchanged trigger."""
+    columns = hashlib.sha256(",".join(tracked.columns).encode()).hexdigest()[:6]
+    name = f"{PREFIX}{group}_{tracked.table}_{columns}_{suffix}"
+    if len(name) > 63:  # PostgreSQL's limit
+        raise ValueError(f"trigger name too long: {name}")
+    return name
+
+
+def postgres_statements(group: str, tracked: Tracked) -> dict[str, str]:
+    """{trigger name: CREATE statement} of one tracked table."""
+    events = {"w": ("INSERT OR UPDATE OR DELETE", "")}
+    if tracked.columns:
+        when = f"WHEN ({_changed(tracked.columns, postgres=True)}) "
+        events = {"w": ("INSERT OR DELETE", ""), "u": ("UPDATE", when)}
+    statements = {}
+    for suffix, (event, when) in events.items():
+        name = _name(group, tracked, suffix)
+        statements[name] = (
+            f"CREATE CONSTRAINT TRIGGER {name} AFTER {event} ON {tracked.table}"
+            f" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW {when}"
+            f"EXECUTE FUNCTION core_data_version_bump('{group}');"
+        )
+    return statements
+
+
+def sqlite_statements(group: str, tracked: Tracked) -> dict[str, str]:
+    body = (
+        f"BEGIN INSERT OR IGNORE INTO {TABLE} (name, n)"
+        f" VALUES ('{group}', abs(random() % 1000000000000000));"
+        f" UPDATE {TABLE} SET n = n + 1 WHERE name = '{group}'; END;"
+    )
+    when = f" WHEN {_changed(tracked.columns, postgres=False)}" if tracked.columns else ""
+    events = {"i": ("INSERT", ""), "d": ("DELETE", ""), "u": ("UPDATE", when)}
+    statements = {}
+    for suffix, (event, condition) in events.items():
+        name = _name(group, tracked, suffix)
+        statements[name] = (
+            f"CREATE TRIGGER {name} AFTER {event} ON {tracked.table}{condition} {body}"
+        )
+    return statements
+
+
+def _existing_triggers(cursor: Any, vendor: str) -> dict[str, str]:
+    """{trigger: table} of the triggers this module installed."""
+    if vendor == "postgresql":
+        cursor.execute(
+            "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            " WHERE NOT t.tgisinternal"
+        )
+    else:
+        cursor.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'")
+    return {
+        str(name): str(table) for name, table in cursor.fetchall() if str(name).startswith(PREFIX)
+    }
+
+
+def _drop(cursor: Any, vendor: str, name: str, table: str) -> None:
+    on = f" ON {table}" if vendor == "postgresql" else ""
+    cursor.execute(f"DROP TRIGGER IF EXISTS {name}{on}")
+
+
+def drop_triggers(using: str = "default", **kwargs: Any) -> None:
+    """Before `migrate` on SQLite: drop this module's triggers, so that a table rebuild does not
+    meet them (install_triggers puts them back)."""
+    conn = connections[using]
+    if conn.vendor != "sqlite":
+        return
+    with conn.cursor() as cursor:
+        for name, table in _existing_triggers(cursor, conn.vendor).items():
+            _drop(cursor, conn.vendor, name, table)
+
+
+def install_triggers(using: str = "default", **kwargs: Any) -> None:
+    """After `migrate` (and a test flush): the triggers of every tracked table that exists; the
+    ones no longer wanted are dropped, the ones in place are left alone (no table lock)."""
+    conn = connections[using]
+    if conn.vendor not in ("postgresql", "sqlite"):
+        return
+    tables = set(conn.introspection.table_names())
+    if TABLE not in tables:
+        return
+    postgres = conn.vendor == "postgresql"
+    wanted: dict[str, str] = {}
+    for group, tracked_tables in GROUPS.items():
+        for tracked in tracked_tables.values():
+            if tracked.table in tables:
+                wanted |= (postgres_statements if postgres else sqlite_statements)(group, tracked)
+    with conn.cursor() as cursor:
+        if postgres:
+            cursor.execute(POSTGRES_FUNCTION)
+        existing = _existing_triggers(cursor, conn.vendor)
+        for name, table in existing.items():
+            if name not in wanted:
+                _drop(cursor, conn.vendor, name, table)
+        for name, statement in wanted.items():
+            if name not in existing:
+                cursor.execute(statement)
