@@ -28,6 +28,7 @@ payments are shown to residents, is always exact.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -256,7 +257,7 @@ def add1(
         if streak >= patience:
             width, streak = width * 2, 0
     run = exact_first if exact_first is not None and share == start else engine.run(share)
-    if run.selected != selected:  # pragma: no cover - would be a bug in the certificate
+    if set(run.selected) != set(selected):  # pragma: no cover - a bug in the certificate
         raise RuntimeError("the certified outcome differs from the exact run")
     return run, share, rounds
 
@@ -265,6 +266,11 @@ def add1(
 
 _EPS = float(np.finfo(np.float64).eps)
 _ABOVE = 1 + 1e-9  # a float comparison is trusted only with this relative margin
+_INF = float("inf")
+
+# A project priced in a float run: (highest rho, tie rank, exact rho when known, lowest rho,
+# project, lowest payment level t, highest t).
+_Contender = tuple[float, int, Fraction | None, float, int, float, float]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -276,14 +282,31 @@ def _unit(n: int) -> Fraction:
 @dataclass
 class FloatRun:
     """A run of the bare rule computed in floats, with `certain` True when every decision of
-    the run (which project is cheapest, which are unaffordable) held with a margin larger than
-    a rigorous bound of the float errors; then `selected` is exactly the exact rule's outcome.
-    When `certain` is False nothing is claimed and the caller runs the exact engine."""
+    the run (which projects are funded, which are unaffordable) held with a margin larger than
+    a rigorous bound of the float errors; then `selected` holds exactly the projects the exact
+    rule funds (possibly in another order, see `FloatMes.run`). When `certain` is False nothing
+    is claimed and the caller runs the exact engine."""
 
     selected: list[int]
     spent: Fraction
     certain: bool
     over: bool = False
+
+
+@dataclass
+class _FloatState:
+    """The state of a float run: budgets (with `paying`, the same but +inf for the voters
+    certainly left with exactly nothing, and per project how many of those it has), the
+    error bound, each project's lower bound of rho (+inf once funded or unaffordable) and
+    whether its supporters are all untouched (still holding exactly the starting share)."""
+
+    budgets: npt.NDArray[np.float64]
+    paying: npt.NDArray[np.float64]
+    zero: npt.NDArray[np.bool_]
+    zero_count: npt.NDArray[np.int64]
+    lower: npt.NDArray[np.float64]
+    untouched: npt.NDArray[np.bool_]
+    errors: npt.NDArray[np.float64]
 
 
 class FloatMes:
@@ -292,176 +315,271 @@ class FloatMes:
     Budgets are floats; `error` bounds |float budget − exact budget| for every voter. Each price
     is computed for the float budgets shifted by −error and +error (prices only decrease when
     budgets grow), widened by a bound of the rounding of the computation itself; a decision is
-    taken only when those intervals are apart, otherwise the run gives up (`certain=False`).
+    taken only when it holds for every budget within the error, otherwise the run gives up
+    (`certain=False`).
     """
 
     def __init__(self, engine: ApprovalMes) -> None:
         self.engine = engine
         self.costs = [float(c) for c in engine.costs]
+        self.cents = [int(c * 100) for c in engine.costs]
+        if any(Fraction(c, 100) != cost for c, cost in zip(self.cents, engine.costs, strict=True)):
+            raise ValueError("project costs must be whole cents")
         self._ranks = np.arange(engine.n_voters + 1, dtype=np.float64)
         self._payers: dict[int, npt.NDArray[np.float64]] = {}
+        n_projects = len(engine.costs)
+        # Project × voter incidence, and which projects share a supporter.
+        self.incidence = np.zeros((n_projects, engine.n_voters), dtype=np.int64)
+        for j, sup in enumerate(engine.supporters):
+            self.incidence[j, sup] = 1
+        self.overlap = np.zeros((n_projects, n_projects), dtype=bool)
+        for j, sup in enumerate(engine.supporters):
+            self.overlap[j] = self.incidence[:, sup].any(axis=1)
+            self.overlap[j, j] = True
 
     def _interval(
-        self, j: int, budgets: npt.NDArray[np.float64], error: float
+        self, j: int, state: _FloatState
     ) -> tuple[float, float, bool] | None | Literal[False]:
         """(lowest, highest) possible exact payment level t of project j, and whether every
         supporter can certainly pay cost / supporters (then t is exactly that, for all budgets
-        within the error); None when certainly unaffordable; False when affordability cannot be
-        decided."""
-        x = budgets[self.engine.supporters[j]]
-        x.sort()
+        within their errors); None when certainly unaffordable; False when affordability cannot
+        be decided."""
+        sup = self.engine.supporters[j]
+        x, error = state.budgets[sup], state.errors[sup]
+        # Exact budgets lie in [x - error, x + error] (and are never negative): the lowest
+        # price is the one with every budget at its highest, the highest price the other way.
+        rich = x + error
+        rich.sort()
+        poor = np.maximum(x - error, 0.0)
+        poor.sort()
         n = len(x)
         cost = self.costs[j]
-        running = x.cumsum()
-        total = float(running[-1])
-        rounding = 4 * (n + 4) * _EPS * (cost + total)
-        slack = rounding + n * error
-        if total + slack < cost:
+        rich_running = rich.cumsum()
+        poor_running = poor.cumsum()
+        rounding = 4 * (n + 4) * _EPS * (cost + float(rich_running[-1]))
+        if float(rich_running[-1]) + rounding < cost:
             return None
-        if total - slack < cost:
+        if float(poor_running[-1]) - rounding < cost:
             return False
-        before = running - x
-        ranks = self._ranks[:n]
         payers = self._payers[n][:n] if n in self._payers else self._payers_for(n)
-        # Exact budgets lie in [x - error, x + error]; prices with budgets shifted by ±error.
-        t_low = (cost - before - ranks * error) / payers
-        k_low = int(np.argmax(t_low <= x + error))
-        t_high = (cost - before + ranks * error) / payers
-        k_high = int(np.argmax(t_high <= x - error))
-        if not (t_low[k_low] <= x[k_low] + error and t_high[k_high] <= x[k_high] - error):
+        # Water-filling: the first (poorest) k for which the others' equal part fits.
+        t_low = (cost - (rich_running - rich)) / payers
+        k_low = int(np.argmax(t_low <= rich))
+        t_high = (cost - (poor_running - poor)) / payers
+        k_high = int(np.argmax(t_high <= poor))
+        if not (t_low[k_low] <= rich[k_low] and t_high[k_high] <= poor[k_high]):
             return False
         room = rounding / (n - max(k_low, k_high))
-        everyone_pays = k_high == 0 and float(t_high[0]) + room <= float(x[0]) - error
+        everyone_pays = k_high == 0 and float(t_high[0]) + room <= float(poor[0])
         return float(t_low[k_low]) - room, float(t_high[k_high]) + room, everyone_pays
-
-    def _everyone_pays(
-        self,
-        j: int,
-        budgets: npt.NDArray[np.float64],
-        zero: npt.NDArray[np.bool_],
-        error: float,
-    ) -> tuple[Fraction, float] | None:
-        """(exact rho, t) when every supporter not certainly at zero can certainly pay
-        cost / n' (n' of them): then t = cost / n' and rho = 1 / n' exactly."""
-        sup = self.engine.supporters[j]
-        at_zero = zero[sup]
-        payers = len(sup) - int(at_zero.sum())
-        if not payers:
-            return None
-        t = self.costs[j] / payers
-        if float(budgets[sup][~at_zero].min()) - error < t * (1 + 8 * _EPS):
-            return None
-        return _unit(payers), t
 
     def _payers_for(self, n: int) -> npt.NDArray[np.float64]:
         self._payers[n] = n - self._ranks[:n]
         return self._payers[n]
 
+    def _contender(
+        self, state: _FloatState, j: int, share: Fraction, spread: Fraction
+    ) -> _Contender | None | Literal[False]:
+        """Project j priced for every budget within the error; None when certainly
+        unaffordable, False when that cannot be decided."""
+        engine = self.engine
+        sup = engine.supporters[j]
+        cost = self.costs[j]
+        rank = engine.rank[j]
+        if state.untouched[j]:
+            # All its supporters hold exactly the starting share: the exact price is
+            # rho = 1 / supporters (each pays cost / supporters) whatever the share in the
+            # stretch, so exact ties are decided exactly.
+            n = len(sup)
+            low_share, high_share = float(share), float(share + spread)
+            if not (low_share * n > cost * _ABOVE or share * n >= engine.costs[j]):
+                if high_share * n * _ABOVE < cost or (share + spread) * n < engine.costs[j]:
+                    return None  # unaffordable at every share
+                return False
+            exact = _unit(n)
+            rho = float(exact)
+            t = cost / n
+            return (rho * (1 + 4 * _EPS), rank, exact, rho * (1 - 4 * _EPS), j, t, t)
+        payers = len(sup) - int(state.zero_count[j])
+        if payers:
+            # Supporters certainly at zero pay nothing; when all the others can certainly pay
+            # cost / n', t = cost / n' and rho = 1 / n' exactly.
+            t = cost / payers
+            if float((state.paying[sup] - state.errors[sup]).min()) >= t * (1 + 8 * _EPS):
+                exact = _unit(payers)
+                rho = float(exact)
+                lo_rho, hi_rho = rho * (1 - 4 * _EPS), rho * (1 + 4 * _EPS)
+                return (hi_rho, rank, exact, lo_rho, j, t * (1 - 2 * _EPS), t * (1 + 2 * _EPS))
+        interval = self._interval(j, state)
+        if interval is None or interval is False:
+            return interval
+        low, high, everyone_pays = interval
+        lo_rho, hi_rho = low / cost * (1 - 4 * _EPS), high / cost * (1 + 4 * _EPS)
+        if everyone_pays:  # every supporter pays cost / n: rho is exactly 1 / n
+            exact_rho = _unit(len(sup))
+            lo_rho = float(exact_rho) * (1 - 4 * _EPS)
+            hi_rho = float(exact_rho) * (1 + 4 * _EPS)
+            return (hi_rho, rank, exact_rho, lo_rho, j, low, high)
+        return (hi_rho, rank, None, lo_rho, j, low, high)
+
+    def _price_up_to(
+        self,
+        state: _FloatState,
+        order: list[int],
+        position: int,
+        contenders: list[_Contender],
+        limit: Callable[[list[_Contender]], float],
+        share: Fraction,
+        spread: Fraction,
+    ) -> int | None:
+        """Price the projects of `order` from `position` on while their lower bound of rho is
+        not above `limit(contenders)` (lazy pricing: the others certainly cost more); the
+        position reached, or None when some affordability cannot be decided."""
+        while position < len(order):
+            j = order[position]
+            bound = float(state.lower[j])
+            if bound == _INF or bound > limit(contenders):
+                break
+            position += 1
+            contender = self._contender(state, j, share, spread)
+            if contender is None:
+                state.lower[j] = _INF  # budgets only decrease: unaffordable for good
+                continue
+            if contender is False:
+                return None
+            state.lower[j] = contender[3]
+            contenders.append(contender)
+        return position
+
+    def _charge(self, state: _FloatState, contender: _Contender, middle: float) -> None:
+        """The supporters of the funded project pay min(budget, t) for t within its interval."""
+        _, _, _, _, pid, low, high = contender
+        t = (low + high) / 2
+        sup = self.engine.supporters[pid]
+        before = state.budgets[sup]
+        # Certainly at or below the price: pays all, exactly zero left.
+        # Paying min(budget, t) is 1-Lipschitz in both: the error grows by half the price
+        # interval (plus rounding), except for whoever certainly paid all (exactly zero left).
+        errors = state.errors[sup]
+        newly = sup[(before + errors < low) & ~state.zero[sup]]
+        state.errors[sup] = errors + ((high - low) / 2 + 2 * _EPS * middle)
+        if len(newly):
+            state.zero[newly] = True
+            state.errors[newly] = 0.0
+            state.zero_count += self.incidence[:, newly].sum(axis=1)
+        after = np.maximum(before - t, 0.0)
+        state.budgets[sup] = after
+        state.paying[sup] = np.where(state.zero[sup], _INF, after)
+        state.untouched &= ~self.overlap[pid]
+        state.lower[pid] = _INF
+
     def run(
         self, share: Fraction, cap: Fraction | None = None, spread: Fraction = _ZERO
     ) -> FloatRun:
         """The bare rule for every share in [share, share + spread] at once: when `certain`,
-        all those shares give this outcome (each voter's exact budget starts within `error`
-        of the float one, and every decision holds for all budgets within the error)."""
+        all those shares fund exactly the projects of `selected` (each voter's exact budget
+        starts within `error` of the float one, and every decision holds for all budgets within
+        the error).
+
+        When the cheapest project cannot be told apart from others, but those close contenders
+        (the `_group`) have pairwise disjoint supporters and every other project certainly costs
+        more than all of them, they are all funded, one after the other in whatever order the
+        exact prices give: funding one changes no other's price, the others only get dearer, so
+        the same projects are funded with the same payments whatever that order. Only the order
+        of `selected` may then differ from the exact run's; the set, the spending and the
+        budgets after the group do not."""
         engine = self.engine
         middle = share + spread / 2
-        budgets = np.full(engine.n_voters, float(middle), dtype=np.float64)
-        # float(middle) is middle rounded once; the shares are within spread / 2 of middle.
-        error = float(spread) / 2 * (1 + 2 * _EPS) + _EPS * float(middle)
-        lower: dict[int, float] = {}  # lower bound of rho = t / cost, from an earlier round
-        # Voters never charged yet hold exactly the starting share: a project all of whose
-        # supporters are untouched has the exact price rho = 1 / supporters (each pays
-        # cost / supporters), whatever the share in the stretch, so exact ties are decided.
-        touched = np.zeros(engine.n_voters, dtype=bool)
-        # Voters certainly left with exactly nothing (they paid all they had).
-        zero = np.zeros(engine.n_voters, dtype=bool)
-        remaining = set(engine.candidates)
-        result = FloatRun(selected=[], spent=_ZERO, certain=True)
-        low_share, high_share = float(share), float(share + spread)
-        while remaining:
-            order = sorted(remaining, key=lambda j: lower.get(j, -1.0))
-            # (hi rho, rank, exact rho or None, lo rho, j, t low, t high)
-            contenders: list[tuple[float, int, Fraction | None, float, int, float, float]] = []
-            best_hi: float | None = None
-            for j in order:
-                if best_hi is not None and j in lower and lower[j] > best_hi:
-                    break  # its exact price is above the best one's
-                sup = engine.supporters[j]
-                cost = self.costs[j]
-                if not touched[sup].any():
-                    n = len(sup)
-                    # Exact comparisons, unless floats decide with a wide margin.
-                    if not (low_share * n > cost * _ABOVE or share * n >= engine.costs[j]):
-                        if high_share * n * _ABOVE < cost or (share + spread) * n < engine.costs[j]:
-                            remaining.discard(j)  # unaffordable at every share
-                            continue
-                        result.certain = False
-                        return result
-                    exact = _unit(n)
-                    rho = float(exact)
-                    t = cost / n
-                    lo_rho, hi_rho = rho * (1 - 4 * _EPS), rho * (1 + 4 * _EPS)
-                    contenders.append((hi_rho, engine.rank[j], exact, lo_rho, j, t, t))
-                    lower[j] = lo_rho
-                elif (exact_pay := self._everyone_pays(j, budgets, zero, error)) is not None:
-                    # Supporters certainly at zero pay nothing, all the others pay cost / n'.
-                    exact, t = exact_pay
-                    rho = float(exact)
-                    lo_rho, hi_rho = rho * (1 - 4 * _EPS), rho * (1 + 4 * _EPS)
-                    low, high = t * (1 - 2 * _EPS), t * (1 + 2 * _EPS)
-                    contenders.append((hi_rho, engine.rank[j], exact, lo_rho, j, low, high))
-                    lower[j] = lo_rho
-                else:
-                    interval = self._interval(j, budgets, error)
-                    if interval is None:
-                        remaining.discard(j)
-                        continue
-                    if interval is False:
-                        result.certain = False
-                        return result
-                    low, high, everyone_pays = interval
-                    lo_rho, hi_rho = low / cost * (1 - 4 * _EPS), high / cost * (1 + 4 * _EPS)
-                    lower[j] = lo_rho
-                    # When every supporter pays the same cost / n, rho is exactly 1 / n.
-                    exact_rho = _unit(len(sup)) if everyone_pays else None
-                    if exact_rho is not None:  # same float bounds for equal exact prices
-                        lo_rho = float(exact_rho) * (1 - 4 * _EPS)
-                        hi_rho = float(exact_rho) * (1 + 4 * _EPS)
-                    contenders.append((hi_rho, engine.rank[j], exact_rho, lo_rho, j, low, high))
-                if best_hi is None or contenders[-1][0] < best_hi:
-                    best_hi = contenders[-1][0]
+        fmiddle = float(middle)
+        n_voters, n_projects = engine.n_voters, len(self.costs)
+        budgets = np.full(n_voters, fmiddle, dtype=np.float64)
+        lower = np.full(n_projects, _INF)
+        lower[engine.candidates] = -1.0
+        state = _FloatState(
+            budgets=budgets,
+            paying=budgets.copy(),
+            zero=np.zeros(n_voters, dtype=bool),
+            zero_count=np.zeros(n_projects, dtype=np.int64),
+            lower=lower,
+            untouched=np.ones(n_projects, dtype=bool),
+            # float(middle) is middle rounded once; the shares are within spread / 2 of middle.
+            errors=np.full(n_voters, float(spread) / 2 * (1 + 2 * _EPS) + _EPS * fmiddle),
+        )
+        cap_cents = None if cap is None else math.floor(cap * 100)
+        selected: list[int] = []
+        spent = 0
+        certain = True
+        while certain:
+            order: list[int] = np.argsort(state.lower, kind="stable").tolist()
+            contenders: list[_Contender] = []
+            position = self._price_up_to(state, order, 0, contenders, _lowest_high, share, spread)
+            if position is None:
+                certain = False
+                break
             if not contenders:
                 break
             contenders.sort(key=lambda c: (c[0], c[1]))
-            hi_rho, rank, best_exact, _, pid, low, high = contenders[0]
-            for other in contenders[1:]:
-                if other[3] > hi_rho:
-                    continue  # certainly more expensive
-                if (
-                    best_exact is not None
-                    and other[2] is not None
-                    and (best_exact, rank)
-                    < (
-                        other[2],
-                        other[1],
-                    )
-                ):
-                    continue  # both exact: decided exactly, ties by the tie-breaking rank
-                result.certain = False  # too close to call in floats: exact engine
-                return result
-            t = (low + high) / 2
-            sup = engine.supporters[pid]
-            before = budgets[sup]
-            # Certainly at or below the price: pays all, exactly zero left.
-            zero[sup] |= before + error < low
-            budgets[sup] = np.maximum(before - t, 0.0)
-            touched[sup] = True
-            error += (high - low) / 2 + 2 * _EPS * float(middle)
-            result.selected.append(pid)
-            result.spent += engine.costs[pid]
-            remaining.discard(pid)
-            lower.pop(pid, None)
-            if cap is not None and result.spent > cap:
-                result.over = True
-                return result
-        return result
+            group = contenders[:1]
+            if not _decided(contenders):
+                # Too close to call: price every project that may belong to the group.
+                position = self._price_up_to(
+                    state, order, position, contenders, _group_ceiling, share, spread
+                )
+                group = [] if position is None else _group(contenders)
+                ids = [c[4] for c in group]
+                if not group or int(self.overlap[np.ix_(ids, ids)].sum()) != len(ids):
+                    certain = False  # not independent: the exact engine decides
+                    break
+            over = False
+            for contender in group:
+                self._charge(state, contender, fmiddle)
+                selected.append(contender[4])
+                spent += self.cents[contender[4]]
+                over = over or (cap_cents is not None and spent > cap_cents)
+            if over:
+                return FloatRun(selected, Fraction(spent, 100), certain=True, over=True)
+        return FloatRun(selected, Fraction(spent, 100), certain=certain)
+
+
+def _lowest_high(contenders: list[_Contender]) -> float:
+    return min((c[0] for c in contenders), default=_INF)
+
+
+def _group_ceiling(contenders: list[_Contender]) -> float:
+    """The highest price of the projects that may be the cheapest: starting from the lowest
+    highest price, every contender whose lowest price is below the highest price of one
+    already counted."""
+    ceiling = min(c[0] for c in contenders)
+    for contender in sorted(contenders, key=lambda c: c[3]):
+        if contender[3] > ceiling:
+            break
+        ceiling = max(ceiling, contender[0])
+    return ceiling
+
+
+def _group(contenders: list[_Contender]) -> list[_Contender]:
+    """The contenders that may be the cheapest (see `_group_ceiling`)."""
+    ceiling = _group_ceiling(contenders)
+    return [c for c in contenders if c[3] <= ceiling]
+
+
+def _decided(contenders: list[_Contender]) -> bool:
+    """Whether the first contender (sorted by highest rho, then rank) is certainly the one the
+    exact rule funds: every other is certainly dearer, or both prices are exact and the
+    comparison (ties by the tie-breaking rank) is done exactly."""
+    hi_rho, rank, best_exact, _, _, _, _ = contenders[0]
+    for other in contenders[1:]:
+        if other[3] > hi_rho:
+            continue
+        if (
+            best_exact is not None
+            and other[2] is not None
+            and (best_exact, rank)
+            < (
+                other[2],
+                other[1],
+            )
+        ):
+            continue
+        return False
+    return True
