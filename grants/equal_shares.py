@@ -242,7 +242,7 @@ def add1(
             outcome = stretch
         elif width > 1:
             width //= 2
-            patience, streak = min(patience * 2, 8), 0
+            patience, streak = min(patience * 2, 1), 0
             continue
         else:
             outcome = engine.run(share + 1, cap=budget)
@@ -308,6 +308,17 @@ class _FloatState:
     untouched: npt.NDArray[np.bool_]
     errors: npt.NDArray[np.float64]
 
+    def copy(self) -> _FloatState:
+        return _FloatState(
+            budgets=self.budgets.copy(),
+            paying=self.paying.copy(),
+            zero=self.zero.copy(),
+            zero_count=self.zero_count.copy(),
+            lower=self.lower.copy(),
+            untouched=self.untouched.copy(),
+            errors=self.errors.copy(),
+        )
+
 
 class FloatMes:
     """The same election as `ApprovalMes`, for fast runs in float64 with an error bound.
@@ -342,8 +353,9 @@ class FloatMes:
     ) -> tuple[float, float, bool] | None | Literal[False]:
         """(lowest, highest) possible exact payment level t of project j, and whether every
         supporter can certainly pay cost / supporters (then t is exactly that, for all budgets
-        within their errors); None when certainly unaffordable; False when affordability cannot
-        be decided."""
+        within their errors); None when certainly unaffordable. When affordability cannot be
+        decided, the highest level is +inf (and the lowest one bounds the price if it is
+        affordable); False when a rounding edge leaves nothing certain."""
         sup = self.engine.supporters[j]
         x, error = state.budgets[sup], state.errors[sup]
         # Exact budgets lie in [x - error, x + error] (and are never negative): the lowest
@@ -359,12 +371,14 @@ class FloatMes:
         rounding = 4 * (n + 4) * _EPS * (cost + float(rich_running[-1]))
         if float(rich_running[-1]) + rounding < cost:
             return None
-        if float(poor_running[-1]) - rounding < cost:
-            return False
         payers = self._payers[n][:n] if n in self._payers else self._payers_for(n)
         # Water-filling: the first (poorest) k for which the others' equal part fits.
         t_low = (cost - (rich_running - rich)) / payers
         k_low = int(np.argmax(t_low <= rich))
+        if float(poor_running[-1]) - rounding < cost:  # perhaps unaffordable
+            if t_low[k_low] <= rich[k_low]:
+                return float(t_low[k_low]) - rounding / (n - k_low), _INF, False
+            return cost / n * (1 - 4 * _EPS), _INF, False
         t_high = (cost - (poor_running - poor)) / payers
         k_high = int(np.argmax(t_high <= poor))
         if not (t_low[k_low] <= rich[k_low] and t_high[k_high] <= poor[k_high]):
@@ -381,7 +395,7 @@ class FloatMes:
         self, state: _FloatState, j: int, share: Fraction, spread: Fraction
     ) -> _Contender | None | Literal[False]:
         """Project j priced for every budget within the error; None when certainly
-        unaffordable, False when that cannot be decided."""
+        unaffordable; its highest price is +inf when it may be unaffordable."""
         engine = self.engine
         sup = engine.supporters[j]
         cost = self.costs[j]
@@ -392,13 +406,14 @@ class FloatMes:
             # stretch, so exact ties are decided exactly.
             n = len(sup)
             low_share, high_share = float(share), float(share + spread)
-            if not (low_share * n > cost * _ABOVE or share * n >= engine.costs[j]):
-                if high_share * n * _ABOVE < cost or (share + spread) * n < engine.costs[j]:
-                    return None  # unaffordable at every share
-                return False
             exact = _unit(n)
             rho = float(exact)
             t = cost / n
+            if not (low_share * n > cost * _ABOVE or share * n >= engine.costs[j]):
+                if high_share * n * _ABOVE < cost or (share + spread) * n < engine.costs[j]:
+                    return None  # unaffordable at every share
+                # Affordable at some shares only: rho is 1 / n where it is.
+                return (_INF, rank, None, rho * (1 - 4 * _EPS), j, t, _INF)
             return (rho * (1 + 4 * _EPS), rank, exact, rho * (1 - 4 * _EPS), j, t, t)
         payers = len(sup) - int(state.zero_count[j])
         if payers:
@@ -414,7 +429,8 @@ class FloatMes:
         if interval is None or interval is False:
             return interval
         low, high, everyone_pays = interval
-        lo_rho, hi_rho = low / cost * (1 - 4 * _EPS), high / cost * (1 + 4 * _EPS)
+        lo_rho = low / cost * (1 - 4 * _EPS)
+        hi_rho = _INF if high == _INF else high / cost * (1 + 4 * _EPS)
         if everyone_pays:  # every supporter pays cost / n: rho is exactly 1 / n
             exact_rho = _unit(len(sup))
             lo_rho = float(exact_rho) * (1 - 4 * _EPS)
@@ -478,16 +494,19 @@ class FloatMes:
     ) -> FloatRun:
         """The bare rule for every share in [share, share + spread] at once: when `certain`,
         all those shares fund exactly the projects of `selected` (each voter's exact budget
-        starts within `error` of the float one, and every decision holds for all budgets within
-        the error).
+        starts within its error of the float one, and every decision holds for all budgets
+        within the errors).
 
-        When the cheapest project cannot be told apart from others, but those close contenders
-        (the `_group`) have pairwise disjoint supporters and every other project certainly costs
-        more than all of them, they are all funded, one after the other in whatever order the
-        exact prices give: funding one changes no other's price, the others only get dearer, so
-        the same projects are funded with the same payments whatever that order. Only the order
-        of `selected` may then differ from the exact run's; the set, the spending and the
-        budgets after the group do not."""
+        When the cheapest project cannot be told apart from others:
+        - if those close contenders (the `_group`) have pairwise disjoint supporters and every
+          other project certainly costs more than all of them, they are all funded, one after
+          the other in whatever order the exact prices give: funding one changes no other's
+          price and the others only get dearer, so the same projects are funded with the same
+          payments whatever that order;
+        - otherwise the run branches on each project that may be the cheapest (every share of
+          the stretch follows one of the branches) and is certain only when every branch is
+          and all of them fund the same set (or all overspend the cap).
+        Only the order of `selected` may then differ from the exact run's, never the set."""
         engine = self.engine
         middle = share + spread / 2
         fmiddle = float(middle)
@@ -505,40 +524,122 @@ class FloatMes:
             # float(middle) is middle rounded once; the shares are within spread / 2 of middle.
             errors=np.full(n_voters, float(spread) / 2 * (1 + 2 * _EPS) + _EPS * fmiddle),
         )
-        cap_cents = None if cap is None else math.floor(cap * 100)
-        selected: list[int] = []
-        spent = 0
-        certain = True
-        while certain:
+        stretch = _Stretch(share, spread, fmiddle, None if cap is None else math.floor(cap * 100))
+        if not self._finish(state, [], 0, stretch):
+            return FloatRun([], _ZERO, certain=False)
+        first = stretch.leaves[0]
+        return FloatRun(first[0], Fraction(first[1], 100), certain=True, over=first[2])
+
+    def _finish(
+        self, state: _FloatState, selected: list[int], spent: int, stretch: _Stretch
+    ) -> bool:
+        """Continue the run from `state` to its end (every branch of it), adding each outcome
+        (selected, spent in cents, over the cap) to `stretch.leaves`; False as soon as the run
+        cannot be certified or two outcomes differ."""
+        share, spread = stretch.share, stretch.spread
+        while True:
             order: list[int] = np.argsort(state.lower, kind="stable").tolist()
             contenders: list[_Contender] = []
             position = self._price_up_to(state, order, 0, contenders, _lowest_high, share, spread)
             if position is None:
-                certain = False
-                break
+                return False
             if not contenders:
-                break
+                return stretch.add(selected, spent, over=False)
             contenders.sort(key=lambda c: (c[0], c[1]))
-            group = contenders[:1]
-            if not _decided(contenders):
+            first = _possible_first(contenders)
+            group = first
+            if len(first) > 1:
                 # Too close to call: price every project that may belong to the group.
                 position = self._price_up_to(
                     state, order, position, contenders, _group_ceiling, share, spread
                 )
-                group = [] if position is None else _group(contenders)
-                ids = [c[4] for c in group]
-                if not group or int(self.overlap[np.ix_(ids, ids)].sum()) != len(ids):
-                    certain = False  # not independent: the exact engine decides
-                    break
-            over = False
+                if position is None:
+                    return False
+                group = _group(contenders)
+                if not self._commute(state, group):
+                    return self._branch(state, selected, spent, stretch, first)
+            if any(c[0] == _INF for c in group):
+                return False  # the cheapest may be unaffordable at some shares
             for contender in group:
-                self._charge(state, contender, fmiddle)
-                selected.append(contender[4])
+                self._charge(state, contender, stretch.middle)
+                selected = [*selected, contender[4]]
                 spent += self.cents[contender[4]]
-                over = over or (cap_cents is not None and spent > cap_cents)
-            if over:
-                return FloatRun(selected, Fraction(spent, 100), certain=True, over=True)
-        return FloatRun(selected, Fraction(spent, 100), certain=certain)
+            if stretch.cap is not None and spent > stretch.cap:
+                return stretch.add(selected, spent, over=True)
+
+    def _commute(self, state: _FloatState, group: list[_Contender]) -> bool:
+        """Whether funding the projects of `group` in any order gives each the same price:
+        every voter supporting two or more of them certainly has either nothing left (pays
+        nothing to any) or enough for the highest price of each (pays exactly that to each,
+        whatever the order: the other supporters' payments do not change either)."""
+        ids = [c[4] for c in group]
+        if int(self.overlap[np.ix_(ids, ids)].sum()) == len(ids):
+            return True  # no supporter in common
+        if any(c[6] == _INF for c in group):
+            return False
+        voters = np.concatenate([self.engine.supporters[j] for j in ids])
+        highs = np.concatenate(
+            [np.full(len(self.engine.supporters[j]), c[6]) for j, c in zip(ids, group, strict=True)]
+        )
+        order = np.argsort(voters, kind="stable")
+        voters, highs = voters[order], highs[order]
+        starts = np.flatnonzero(np.r_[True, voters[1:] != voters[:-1]])
+        counts = np.diff(np.r_[starts, len(voters)])
+        load = np.add.reduceat(highs, starts)
+        shared = voters[starts][counts > 1]
+        load = load[counts > 1]
+        poorest = (state.budgets[shared] - state.errors[shared]) / (1 + 8 * _EPS)
+        return bool(np.all(state.zero[shared] | (poorest >= load)))
+
+    def _branch(
+        self,
+        state: _FloatState,
+        selected: list[int],
+        spent: int,
+        stretch: _Stretch,
+        first: list[_Contender],
+    ) -> bool:
+        """One branch per project that may be the cheapest: fund it, then go on."""
+        if any(c[0] == _INF for c in first):
+            return False
+        stretch.branches += len(first) - 1
+        if stretch.branches > _BRANCHES:
+            return False
+        for contender in first:
+            branch = state.copy()
+            self._charge(branch, contender, stretch.middle)
+            cost = self.cents[contender[4]]
+            if stretch.cap is not None and spent + cost > stretch.cap:
+                if not stretch.add([*selected, contender[4]], spent + cost, over=True):
+                    return False
+            elif not self._finish(branch, [*selected, contender[4]], spent + cost, stretch):
+                return False
+        return True
+
+
+_BRANCHES = 16  # at most this many extra branches per float run
+
+
+@dataclass
+class _Stretch:
+    """What a float run covers (shares [share, share + spread], float(middle), the cap in
+    cents) and the outcomes of its branches."""
+
+    share: Fraction
+    spread: Fraction
+    middle: float
+    cap: int | None
+    branches: int = 0
+    leaves: list[tuple[list[int], int, bool]] = field(default_factory=list)
+
+    def add(self, selected: list[int], spent: int, *, over: bool) -> bool:
+        """Record one branch's outcome; False when it differs from another's (both over the
+        cap count as the same outcome: the Add1 loop stops there)."""
+        self.leaves.append((selected, spent, over))
+        first_selected, _, first_over = self.leaves[0]
+        if over or first_over:
+            return over and first_over
+        return set(selected) == set(first_selected)
 
 
 def _lowest_high(contenders: list[_Contender]) -> float:
@@ -563,23 +664,20 @@ def _group(contenders: list[_Contender]) -> list[_Contender]:
     return [c for c in contenders if c[3] <= ceiling]
 
 
-def _decided(contenders: list[_Contender]) -> bool:
-    """Whether the first contender (sorted by highest rho, then rank) is certainly the one the
-    exact rule funds: every other is certainly dearer, or both prices are exact and the
-    comparison (ties by the tie-breaking rank) is done exactly."""
+def _possible_first(contenders: list[_Contender]) -> list[_Contender]:
+    """The contenders (sorted by highest rho, then rank) that may be the one the exact rule
+    funds: the first, and every other not certainly dearer, unless both prices are exact and
+    the comparison (ties by the tie-breaking rank) is done exactly."""
     hi_rho, rank, best_exact, _, _, _, _ = contenders[0]
+    first = [contenders[0]]
     for other in contenders[1:]:
         if other[3] > hi_rho:
             continue
         if (
             best_exact is not None
             and other[2] is not None
-            and (best_exact, rank)
-            < (
-                other[2],
-                other[1],
-            )
+            and (best_exact, rank) < (other[2], other[1])
         ):
             continue
-        return False
-    return True
+        first.append(other)
+    return first
