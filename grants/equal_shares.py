@@ -339,13 +339,13 @@ class FloatMes:
         self._ranks = np.arange(engine.n_voters + 1, dtype=np.float64)
         self._payers: dict[int, npt.NDArray[np.float64]] = {}
         n_projects = len(engine.costs)
-        # Project × voter incidence, and which projects share a supporter.
-        self.incidence = np.zeros((n_projects, engine.n_voters), dtype=np.int64)
+        # Voter × project incidence (row: a ballot), and which projects share a supporter.
+        self.ballots = np.zeros((engine.n_voters, n_projects), dtype=np.int32)
         for j, sup in enumerate(engine.supporters):
-            self.incidence[j, sup] = 1
+            self.ballots[sup, j] = 1
         self.overlap = np.zeros((n_projects, n_projects), dtype=bool)
         for j, sup in enumerate(engine.supporters):
-            self.overlap[j] = self.incidence[:, sup].any(axis=1)
+            self.overlap[j] = self.ballots[sup].any(axis=0)
             self.overlap[j, j] = True
 
     def _interval(
@@ -392,7 +392,7 @@ class FloatMes:
         return self._payers[n]
 
     def _contender(
-        self, state: _FloatState, j: int, share: Fraction, spread: Fraction
+        self, state: _FloatState, j: int, stretch: _Stretch
     ) -> _Contender | None | Literal[False]:
         """Project j priced for every budget within the error; None when certainly
         unaffordable; its highest price is +inf when it may be unaffordable."""
@@ -405,12 +405,12 @@ class FloatMes:
             # rho = 1 / supporters (each pays cost / supporters) whatever the share in the
             # stretch, so exact ties are decided exactly.
             n = len(sup)
-            low_share, high_share = float(share), float(share + spread)
             exact = _unit(n)
             rho = float(exact)
             t = cost / n
-            if not (low_share * n > cost * _ABOVE or share * n >= engine.costs[j]):
-                if high_share * n * _ABOVE < cost or (share + spread) * n < engine.costs[j]:
+            if not (stretch.low * n > cost * _ABOVE or stretch.share * n >= engine.costs[j]):
+                top = stretch.share + stretch.spread
+                if stretch.high * n * _ABOVE < cost or top * n < engine.costs[j]:
                     return None  # unaffordable at every share
                 # Affordable at some shares only: rho is 1 / n where it is.
                 return (_INF, rank, None, rho * (1 - 4 * _EPS), j, t, _INF)
@@ -444,20 +444,28 @@ class FloatMes:
         order: list[int],
         position: int,
         contenders: list[_Contender],
-        limit: Callable[[list[_Contender]], float],
-        share: Fraction,
-        spread: Fraction,
+        stretch: _Stretch,
+        *,
+        group: bool,
     ) -> int | None:
         """Price the projects of `order` from `position` on while their lower bound of rho is
-        not above `limit(contenders)` (lazy pricing: the others certainly cost more); the
-        position reached, or None when some affordability cannot be decided."""
+        not above the lowest highest price of the contenders (with `group`: the
+        `_group_ceiling`): lazy pricing, the others certainly cost more. The position reached,
+        or None when a rounding edge leaves a price uncertain."""
+        limit = _group_ceiling(contenders) if group else _lowest_high(contenders)
         while position < len(order):
             j = order[position]
             bound = float(state.lower[j])
-            if bound == _INF or bound > limit(contenders):
+            if bound == _INF:
                 break
+            if bound > limit:
+                if not group:
+                    break
+                limit = _group_ceiling(contenders)  # only grows as contenders come in
+                if bound > limit:
+                    break
             position += 1
-            contender = self._contender(state, j, share, spread)
+            contender = self._contender(state, j, stretch)
             if contender is None:
                 state.lower[j] = _INF  # budgets only decrease: unaffordable for good
                 continue
@@ -465,6 +473,8 @@ class FloatMes:
                 return None
             state.lower[j] = contender[3]
             contenders.append(contender)
+            if not group:
+                limit = min(limit, contender[0])
         return position
 
     def _charge(self, state: _FloatState, contender: _Contender, middle: float) -> None:
@@ -482,7 +492,7 @@ class FloatMes:
         if len(newly):
             state.zero[newly] = True
             state.errors[newly] = 0.0
-            state.zero_count += self.incidence[:, newly].sum(axis=1)
+            state.zero_count += self.ballots[newly].sum(axis=0)
         after = np.maximum(before - t, 0.0)
         state.budgets[sup] = after
         state.paying[sup] = np.where(state.zero[sup], _INF, after)
@@ -525,6 +535,7 @@ class FloatMes:
             errors=np.full(n_voters, float(spread) / 2 * (1 + 2 * _EPS) + _EPS * fmiddle),
         )
         stretch = _Stretch(share, spread, fmiddle, None if cap is None else math.floor(cap * 100))
+        stretch.low, stretch.high = float(share), float(share + spread)
         if not self._finish(state, [], 0, stretch):
             return FloatRun([], _ZERO, certain=False)
         first = stretch.leaves[0]
@@ -536,11 +547,10 @@ class FloatMes:
         """Continue the run from `state` to its end (every branch of it), adding each outcome
         (selected, spent in cents, over the cap) to `stretch.leaves`; False as soon as the run
         cannot be certified or two outcomes differ."""
-        share, spread = stretch.share, stretch.spread
         while True:
             order: list[int] = np.argsort(state.lower, kind="stable").tolist()
             contenders: list[_Contender] = []
-            position = self._price_up_to(state, order, 0, contenders, _lowest_high, share, spread)
+            position = self._price_up_to(state, order, 0, contenders, stretch, group=False)
             if position is None:
                 return False
             if not contenders:
@@ -551,7 +561,7 @@ class FloatMes:
             if len(first) > 1:
                 # Too close to call: price every project that may belong to the group.
                 position = self._price_up_to(
-                    state, order, position, contenders, _group_ceiling, share, spread
+                    state, order, position, contenders, stretch, group=True
                 )
                 if position is None:
                     return False
@@ -630,6 +640,8 @@ class _Stretch:
     middle: float
     cap: int | None
     branches: int = 0
+    low: float = 0.0  # float(share), float(share + spread)
+    high: float = 0.0
     leaves: list[tuple[list[int], int, bool]] = field(default_factory=list)
 
     def add(self, selected: list[int], spent: int, *, over: bool) -> bool:
