@@ -231,9 +231,9 @@ def add1(
     selected, spent = outcome.selected, outcome.spent
     rounds = 0
     width = 1
-    # After a stretch fails, wait for more and more certified steps before widening again, so
-    # that elections whose outcome moves at every euro do not pay for failed attempts each time.
-    patience, streak = 1, 0
+    # `failed`: the last share of a stretch that could not be certified. The next stretches
+    # search that one by halves (the outcome changes somewhere in it) before widening again.
+    failed: Fraction | None = None
     while not is_exhaustive(selected, spent):
         if progress is not None:
             progress(rounds)
@@ -241,8 +241,8 @@ def add1(
         if stretch.certain:
             outcome = stretch
         elif width > 1:
+            failed = share + width
             width //= 2
-            patience, streak = min(patience * 2, 1), 0
             continue
         else:
             outcome = engine.run(share + 1, cap=budget)
@@ -253,9 +253,10 @@ def add1(
             share, rounds = share + 1, rounds + 1
             break
         share, rounds = share + width, rounds + width
-        streak += 1
-        if streak >= patience:
-            width, streak = width * 2, 0
+        if failed is not None and failed > share:
+            width = int(failed - share)  # the rest of the stretch that failed
+        else:
+            failed, width = None, width * 2
     run = exact_first if exact_first is not None and share == start else engine.run(share)
     if set(run.selected) != set(selected):  # pragma: no cover - a bug in the certificate
         raise RuntimeError("the certified outcome differs from the exact run")
