@@ -280,6 +280,24 @@ def _unit(n: int) -> Fraction:
     return Fraction(1, n)
 
 
+def _water_fill(
+    cost: float, n: int, budget: npt.NDArray[np.float64], weight: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.float64], int, npt.NDArray[np.float64], int, float]:
+    """Payment level of a project of `cost` whose n supporters hold `budget` (`weight` of
+    them each): the poorest pay all they have while the others' equal part is above it.
+    Returns the candidate levels t (one per budget, poorest first), the first k where
+    t[k] <= budget[k] (0 when none: the caller checks), the sorted budgets, how many pay t,
+    and the total of the budgets."""
+    order = np.argsort(budget, kind="stable")
+    budget, weight = budget[order], weight[order]
+    paid = budget * weight
+    running = paid.cumsum()
+    payers = n - (weight.cumsum() - weight)
+    t = (cost - (running - paid)) / payers
+    k = int(np.argmax(t <= budget))
+    return t, k, budget, int(payers[k]), float(running[-1])
+
+
 @dataclass
 class FloatRun:
     """A run of the bare rule computed in floats, with `certain` True when every decision of
@@ -296,38 +314,61 @@ class FloatRun:
 
 @dataclass
 class _FloatState:
-    """The state of a float run: budgets (with `paying`, the same but +inf for the voters
-    certainly left with exactly nothing, and per project how many of those it has), the
-    error bound, each project's lower bound of rho (+inf once funded or unaffordable) and
-    whether its supporters are all untouched (still holding exactly the starting share)."""
+    """The state of a float run. Voters are kept in classes of equal float budget and error
+    (`cls[voter]`); class 0 holds the voters certainly left with exactly nothing, class 1
+    those never charged. Per class: `budget`, `error` (a bound of |float − exact budget| for
+    every share of the stretch); `size` classes are in use. Per project: a lower bound of rho
+    (+inf once funded or unaffordable) and whether its supporters are all untouched (still
+    holding exactly the starting share)."""
 
-    budgets: npt.NDArray[np.float64]
-    paying: npt.NDArray[np.float64]
-    zero: npt.NDArray[np.bool_]
-    zero_count: npt.NDArray[np.int64]
+    cls: npt.NDArray[np.int64]
+    budget: npt.NDArray[np.float64]
+    error: npt.NDArray[np.float64]
+    size: int
     lower: npt.NDArray[np.float64]
     untouched: npt.NDArray[np.bool_]
-    errors: npt.NDArray[np.float64]
 
     def copy(self) -> _FloatState:
         return _FloatState(
-            budgets=self.budgets.copy(),
-            paying=self.paying.copy(),
-            zero=self.zero.copy(),
-            zero_count=self.zero_count.copy(),
+            cls=self.cls.copy(),
+            budget=self.budget.copy(),
+            error=self.error.copy(),
+            size=self.size,
             lower=self.lower.copy(),
             untouched=self.untouched.copy(),
-            errors=self.errors.copy(),
         )
+
+    def classes(
+        self, supporters: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The classes among `supporters` and how many of them are in each."""
+        counts = np.bincount(self.cls[supporters])
+        present = np.flatnonzero(counts)
+        return present, counts[present]
+
+    def add_classes(
+        self, budget: npt.NDArray[np.float64], error: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.int64]:
+        """New classes with these budgets and errors; their numbers."""
+        start, end = self.size, self.size + len(budget)
+        if end > len(self.budget):
+            grown = max(2 * len(self.budget), end)
+            self.budget = np.resize(self.budget, grown)
+            self.error = np.resize(self.error, grown)
+        self.budget[start:end] = budget
+        self.error[start:end] = error
+        self.size = end
+        return np.arange(start, end)
 
 
 class FloatMes:
     """The same election as `ApprovalMes`, for fast runs in float64 with an error bound.
 
-    Budgets are floats; `error` bounds |float budget − exact budget| for every voter. Each price
-    is computed for the float budgets shifted by −error and +error (prices only decrease when
-    budgets grow), widened by a bound of the rounding of the computation itself; a decision is
-    taken only when it holds for every budget within the error, otherwise the run gives up
+    Budgets are floats, one per class of voters with the same history (`_FloatState`); each
+    class's error bounds |float budget − exact budget| of its voters. Each price is computed
+    for the float budgets shifted by +error and −error (prices only decrease when budgets
+    grow), widened by a bound of the rounding of the computation itself; a decision is taken
+    only when it holds for every budget within the errors, otherwise the run gives up
     (`certain=False`).
     """
 
@@ -337,65 +378,54 @@ class FloatMes:
         self.cents = [int(c * 100) for c in engine.costs]
         if any(Fraction(c, 100) != cost for c, cost in zip(self.cents, engine.costs, strict=True)):
             raise ValueError("project costs must be whole cents")
-        self._ranks = np.arange(engine.n_voters + 1, dtype=np.float64)
-        self._payers: dict[int, npt.NDArray[np.float64]] = {}
         n_projects = len(engine.costs)
-        # Voter × project incidence (row: a ballot), and which projects share a supporter.
-        self.ballots = np.zeros((engine.n_voters, n_projects), dtype=np.int32)
+        # Which projects share a supporter.
+        ballots = np.zeros((engine.n_voters, n_projects), dtype=bool)
         for j, sup in enumerate(engine.supporters):
-            self.ballots[sup, j] = 1
+            ballots[sup, j] = True
         self.overlap = np.zeros((n_projects, n_projects), dtype=bool)
         for j, sup in enumerate(engine.supporters):
-            self.overlap[j] = self.ballots[sup].any(axis=0)
+            self.overlap[j] = ballots[sup].any(axis=0)
             self.overlap[j, j] = True
 
     def _interval(
-        self, j: int, state: _FloatState
+        self,
+        j: int,
+        budget: npt.NDArray[np.float64],
+        error: npt.NDArray[np.float64],
+        weight: npt.NDArray[np.int64],
     ) -> tuple[float, float, bool] | None | Literal[False]:
-        """(lowest, highest) possible exact payment level t of project j, and whether every
-        supporter can certainly pay cost / supporters (then t is exactly that, for all budgets
-        within their errors); None when certainly unaffordable. When affordability cannot be
-        decided, the highest level is +inf (and the lowest one bounds the price if it is
-        affordable); False when a rounding edge leaves nothing certain."""
-        sup = self.engine.supporters[j]
-        x, error = state.budgets[sup], state.errors[sup]
-        # Exact budgets lie in [x - error, x + error] (and are never negative): the lowest
-        # price is the one with every budget at its highest, the highest price the other way.
-        rich = x + error
-        rich.sort()
-        poor = np.maximum(x - error, 0.0)
-        poor.sort()
-        n = len(x)
+        """(lowest, highest) possible exact payment level t of project j whose supporters hold
+        `budget` ± `error` (`weight` of them each), and whether every supporter can certainly
+        pay cost / supporters (then t is exactly that, for all budgets within the errors);
+        None when certainly unaffordable. When affordability cannot be decided, the highest
+        level is +inf (and the lowest one bounds the price if it is affordable); False when a
+        rounding edge leaves nothing certain."""
+        n = len(self.engine.supporters[j])
         cost = self.costs[j]
-        rich_running = rich.cumsum()
-        poor_running = poor.cumsum()
-        rounding = 4 * (n + 4) * _EPS * (cost + float(rich_running[-1]))
-        if float(rich_running[-1]) + rounding < cost:
+        # Exact budgets lie in [budget - error, budget + error] (and are never negative): the
+        # lowest price is the one with every budget at its highest, the highest price the
+        # other way round.
+        t_low, k_low, rich, payers_low, rich_total = _water_fill(cost, n, budget + error, weight)
+        rounding = 4 * (n + 4) * _EPS * (cost + rich_total)
+        if rich_total + rounding < cost:
             return None
-        payers = self._payers[n][:n] if n in self._payers else self._payers_for(n)
-        # Water-filling: the first (poorest) k for which the others' equal part fits.
-        t_low = (cost - (rich_running - rich)) / payers
-        k_low = int(np.argmax(t_low <= rich))
-        if float(poor_running[-1]) - rounding < cost:  # perhaps unaffordable
+        poor_budget = np.maximum(budget - error, 0.0)
+        t_high, k_high, poor, payers_high, poor_total = _water_fill(cost, n, poor_budget, weight)
+        if poor_total - rounding < cost:  # perhaps unaffordable
             if t_low[k_low] <= rich[k_low]:
-                return float(t_low[k_low]) - rounding / (n - k_low), _INF, False
+                return float(t_low[k_low]) - rounding / payers_low, _INF, False
             return cost / n * (1 - 4 * _EPS), _INF, False
-        t_high = (cost - (poor_running - poor)) / payers
-        k_high = int(np.argmax(t_high <= poor))
         if not (t_low[k_low] <= rich[k_low] and t_high[k_high] <= poor[k_high]):
             return False
-        room = rounding / (n - max(k_low, k_high))
+        room = rounding / min(payers_low, payers_high)
         everyone_pays = k_high == 0 and float(t_high[0]) + room <= float(poor[0])
         return float(t_low[k_low]) - room, float(t_high[k_high]) + room, everyone_pays
-
-    def _payers_for(self, n: int) -> npt.NDArray[np.float64]:
-        self._payers[n] = n - self._ranks[:n]
-        return self._payers[n]
 
     def _contender(
         self, state: _FloatState, j: int, stretch: _Stretch
     ) -> _Contender | None | Literal[False]:
-        """Project j priced for every budget within the error; None when certainly
+        """Project j priced for every budget within the errors; None when certainly
         unaffordable; its highest price is +inf when it may be unaffordable."""
         engine = self.engine
         sup = engine.supporters[j]
@@ -416,17 +446,26 @@ class FloatMes:
                 # Affordable at some shares only: rho is 1 / n where it is.
                 return (_INF, rank, None, rho * (1 - 4 * _EPS), j, t, _INF)
             return (rho * (1 + 4 * _EPS), rank, exact, rho * (1 - 4 * _EPS), j, t, t)
-        payers = len(sup) - int(state.zero_count[j])
-        if payers:
-            # Supporters certainly at zero pay nothing; when all the others can certainly pay
-            # cost / n', t = cost / n' and rho = 1 / n' exactly.
-            t = cost / payers
-            if float((state.paying[sup] - state.errors[sup]).min()) >= t * (1 + 8 * _EPS):
-                exact = _unit(payers)
-                rho = float(exact)
-                lo_rho, hi_rho = rho * (1 - 4 * _EPS), rho * (1 + 4 * _EPS)
-                return (hi_rho, rank, exact, lo_rho, j, t * (1 - 2 * _EPS), t * (1 + 2 * _EPS))
-        interval = self._interval(j, state)
+        present, weight = state.classes(sup)
+        if present[0] == 0:  # supporters certainly at zero pay nothing
+            present, payers, zeros = present[1:], len(sup) - int(weight[0]), weight[0]
+            weight = weight[1:]
+        else:
+            payers, zeros = len(sup), 0
+        if not payers:
+            return None
+        budget, error = state.budget[present], state.error[present]
+        # When all the others can certainly pay cost / n', t = cost / n' and rho = 1 / n'.
+        t = cost / payers
+        if float((budget - error).min()) >= t * (1 + 8 * _EPS):
+            exact = _unit(payers)
+            rho = float(exact)
+            lo_rho, hi_rho = rho * (1 - 4 * _EPS), rho * (1 + 4 * _EPS)
+            return (hi_rho, rank, exact, lo_rho, j, t * (1 - 2 * _EPS), t * (1 + 2 * _EPS))
+        if zeros:  # they count as budgets of exactly 0
+            budget, error = np.r_[0.0, budget], np.r_[0.0, error]
+            weight = np.r_[zeros, weight]
+        interval = self._interval(j, budget, error, weight)
         if interval is None or interval is False:
             return interval
         low, high, everyone_pays = interval
@@ -479,24 +518,22 @@ class FloatMes:
         return position
 
     def _charge(self, state: _FloatState, contender: _Contender, middle: float) -> None:
-        """The supporters of the funded project pay min(budget, t) for t within its interval."""
+        """The supporters of the funded project pay min(budget, t) for t within its interval:
+        each class of them becomes a new class (or class 0 when it certainly paid all)."""
         _, _, _, _, pid, low, high = contender
         t = (low + high) / 2
         sup = self.engine.supporters[pid]
-        before = state.budgets[sup]
-        # Certainly at or below the price: pays all, exactly zero left.
+        present, _ = state.classes(sup)
+        budget, error = state.budget[present], state.error[present]
         # Paying min(budget, t) is 1-Lipschitz in both: the error grows by half the price
         # interval (plus rounding), except for whoever certainly paid all (exactly zero left).
-        errors = state.errors[sup]
-        newly = sup[(before + errors < low) & ~state.zero[sup]]
-        state.errors[sup] = errors + ((high - low) / 2 + 2 * _EPS * middle)
-        if len(newly):
-            state.zero[newly] = True
-            state.errors[newly] = 0.0
-            state.zero_count += self.ballots[newly].sum(axis=0)
-        after = np.maximum(before - t, 0.0)
-        state.budgets[sup] = after
-        state.paying[sup] = np.where(state.zero[sup], _INF, after)
+        target = state.add_classes(
+            np.maximum(budget - t, 0.0), error + ((high - low) / 2 + 2 * _EPS * middle)
+        )
+        target[(budget + error < low) | (present == 0)] = 0
+        remap = np.zeros(state.size, dtype=np.int64)
+        remap[present] = target
+        state.cls[sup] = remap[state.cls[sup]]
         state.untouched &= ~self.overlap[pid]
         state.lower[pid] = _INF
 
@@ -522,18 +559,17 @@ class FloatMes:
         middle = share + spread / 2
         fmiddle = float(middle)
         n_voters, n_projects = engine.n_voters, len(self.costs)
-        budgets = np.full(n_voters, fmiddle, dtype=np.float64)
         lower = np.full(n_projects, _INF)
         lower[engine.candidates] = -1.0
+        # float(middle) is middle rounded once; the shares are within spread / 2 of middle.
+        start_error = float(spread) / 2 * (1 + 2 * _EPS) + _EPS * fmiddle
         state = _FloatState(
-            budgets=budgets,
-            paying=budgets.copy(),
-            zero=np.zeros(n_voters, dtype=bool),
-            zero_count=np.zeros(n_projects, dtype=np.int64),
+            cls=np.ones(n_voters, dtype=np.int64),
+            budget=np.r_[0.0, fmiddle, np.zeros(62)],
+            error=np.r_[0.0, start_error, np.zeros(62)],
+            size=2,
             lower=lower,
             untouched=np.ones(n_projects, dtype=bool),
-            # float(middle) is middle rounded once; the shares are within spread / 2 of middle.
-            errors=np.full(n_voters, float(spread) / 2 * (1 + 2 * _EPS) + _EPS * fmiddle),
         )
         stretch = _Stretch(share, spread, fmiddle, None if cap is None else math.floor(cap * 100))
         stretch.low, stretch.high = float(share), float(share + spread)
@@ -599,8 +635,9 @@ class FloatMes:
         load = np.add.reduceat(highs, starts)
         shared = voters[starts][counts > 1]
         load = load[counts > 1]
-        poorest = (state.budgets[shared] - state.errors[shared]) / (1 + 8 * _EPS)
-        return bool(np.all(state.zero[shared] | (poorest >= load)))
+        classes = state.cls[shared]
+        poorest = (state.budget[classes] - state.error[classes]) / (1 + 8 * _EPS)
+        return bool(np.all((classes == 0) | (poorest >= load)))
 
     def _branch(
         self,
