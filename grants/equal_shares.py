@@ -447,24 +447,18 @@ class FloatMes:
                 return (_INF, rank, None, rho * (1 - 4 * _EPS), j, t, _INF)
             return (rho * (1 + 4 * _EPS), rank, exact, rho * (1 - 4 * _EPS), j, t, t)
         present, weight = state.classes(sup)
-        if present[0] == 0:  # supporters certainly at zero pay nothing
-            present, payers, zeros = present[1:], len(sup) - int(weight[0]), weight[0]
-            weight = weight[1:]
-        else:
-            payers, zeros = len(sup), 0
+        budget, error = state.budget[present], state.error[present]
+        zeros = int(weight[0]) if present[0] == 0 else 0  # certainly at zero: pay nothing
+        payers = len(sup) - zeros
         if not payers:
             return None
-        budget, error = state.budget[present], state.error[present]
         # When all the others can certainly pay cost / n', t = cost / n' and rho = 1 / n'.
         t = cost / payers
-        if float((budget - error).min()) >= t * (1 + 8 * _EPS):
+        if float((budget - error)[1 if zeros else 0 :].min()) >= t * (1 + 8 * _EPS):
             exact = _unit(payers)
             rho = float(exact)
             lo_rho, hi_rho = rho * (1 - 4 * _EPS), rho * (1 + 4 * _EPS)
             return (hi_rho, rank, exact, lo_rho, j, t * (1 - 2 * _EPS), t * (1 + 2 * _EPS))
-        if zeros:  # they count as budgets of exactly 0
-            budget, error = np.r_[0.0, budget], np.r_[0.0, error]
-            weight = np.r_[zeros, weight]
         interval = self._interval(j, budget, error, weight)
         if interval is None or interval is False:
             return interval
@@ -565,8 +559,8 @@ class FloatMes:
         start_error = float(spread) / 2 * (1 + 2 * _EPS) + _EPS * fmiddle
         state = _FloatState(
             cls=np.ones(n_voters, dtype=np.int64),
-            budget=np.r_[0.0, fmiddle, np.zeros(62)],
-            error=np.r_[0.0, start_error, np.zeros(62)],
+            budget=np.array([0.0, fmiddle] + [0.0] * 62),
+            error=np.array([0.0, start_error] + [0.0] * 62),
             size=2,
             lower=lower,
             untouched=np.ones(n_projects, dtype=bool),
