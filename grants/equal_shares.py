@@ -659,7 +659,7 @@ class FloatMes:
         return True
 
 
-_BRANCHES = 16  # at most this many extra branches per float run
+_BRANCHES = 6  # at most this many extra branches per float run
 
 
 @dataclass
