@@ -14,10 +14,13 @@ docs/decisions/2026-12-06-fast-equal-shares.md. In short:
    bound of the current one: each round re-prices projects in increasing order of that bound and
    stops as soon as the bound exceeds the best price found.
 3. **Add1 by certified stretches.** `FloatMes` runs the rule in floats for a whole stretch of
-   shares at once, carrying a rigorous bound of how far each float budget can be from the exact
-   budget of any share of the stretch; every decision (cheapest project, unaffordable projects)
-   must hold for all budgets within that bound, else nothing is claimed. A certified stretch
-   has one outcome, so the Add1 loop skips it; what cannot be certified is computed exactly.
+   shares at once, voters grouped in classes of equal float budget, each class carrying a
+   rigorous bound of how far its float budget can be from the exact budget of any share of the
+   stretch; every decision (cheapest project, unaffordable projects) must hold for all budgets
+   within those bounds, else nothing is claimed. Close contenders whose shared supporters can
+   pay every price commute (funded together); other close calls are branched on. A certified
+   stretch funds one set of projects at every share, so the Add1 loop skips it; what cannot be
+   certified is computed exactly.
 4. **Early exit.** A run of the Add1 loop stops as soon as it has spent more than the envelope:
    the loop only needs to know that it did.
 
@@ -188,7 +191,7 @@ class ApprovalMes:
         result: dict[int, dict[int, Fraction]] = {}
         for pid, (t, sup) in zip(run.selected, run.trace, strict=True):
             before = cls[sup]
-            present = np.unique(before).tolist()
+            present = np.flatnonzero(np.bincount(before)).tolist()
             remap = np.arange(len(values), dtype=np.int64)
             paid_by_class: dict[int, Fraction] = {}
             for k in present:
@@ -213,10 +216,11 @@ def add1(
     exhaustive or the next one would exceed `budget`; returns (the exact run of the last
     outcome within it, its share, the number of rounds).
 
-    Instead of one run per euro, `FloatMes` certifies one outcome for a whole stretch of shares
-    share + 1 … share + width at once; the width doubles after each certified stretch and halves
-    when a stretch cannot be certified. A single share that cannot be certified (a tie, or a
-    decision closer than the float error) is computed by the exact engine."""
+    Instead of one run per euro, `FloatMes` certifies the funded set (hence the spending and
+    whether it is exhaustive, all this loop looks at) for a whole stretch of shares
+    share + 1 … share + width at once; the width doubles after each certified stretch; when a
+    stretch cannot be certified its first half is tried, then the rest of it, before widening
+    again. A single share that cannot be certified is computed by the exact engine."""
     fast = FloatMes(engine)
     start = share
     # Small elections: the exact run at the starting share is cheap, and is the final run when
@@ -624,8 +628,8 @@ class FloatMes:
         )
         order = np.argsort(voters, kind="stable")
         voters, highs = voters[order], highs[order]
-        starts = np.flatnonzero(np.r_[True, voters[1:] != voters[:-1]])
-        counts = np.diff(np.r_[starts, len(voters)])
+        starts = np.flatnonzero(np.concatenate(([True], voters[1:] != voters[:-1])))
+        counts = np.diff(starts, append=len(voters))
         load = np.add.reduceat(highs, starts)
         shared = voters[starts][counts > 1]
         load = load[counts > 1]
