@@ -16,7 +16,10 @@ For every file, in one run, one after the other on the same machine:
   by votes (`completion_by_rule_combination`), with Pluriel's tie-breaking (see
   docs/decisions/2026-11-25-equal-shares-variant.md), in a subprocess stopped after
   `--pabutools-timeout` seconds.
-Only the rule is timed (not reading the file). "same" compares the selected sets.
+Only the rule is timed (not reading the file), in CPU seconds of the process that runs it
+(`time.process_time`, which the other jobs of a shared machine do not inflate much) and, for
+Pluriel, also in wall-clock seconds; the ratio is pabutools' CPU time over Pluriel's. "same"
+compares the selected sets.
 
 Goals (docs/decisions/2026-12-06-fast-equal-shares.md): ≤ 2 s city-wide (~5 000 voters, ~200
 projects), ≤ 30 s for the largest (~60 000 voters / ~80 projects, ~30 000 / ~175), ≥ 10× faster
@@ -37,15 +40,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def pluriel(path: Path) -> tuple[float, set[str], int, int]:
+def pluriel(path: Path) -> tuple[float, float, set[str], int, int]:
+    """(CPU seconds, wall seconds, selected, voters, projects)."""
     from grants.solutions import allocation, pabulib
 
     election = pabulib.read_pb(path.read_text(encoding="utf-8"))
     projects = election.allocation_projects()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = allocation.method_of_equal_shares(projects, election.ballots, election.budget)
-    elapsed = time.perf_counter() - start
-    return elapsed, set(result.selected), len(election.ballots), len(projects)
+    cpu, elapsed = time.process_time() - cpu, time.perf_counter() - start
+    return cpu, elapsed, set(result.selected), len(election.ballots), len(projects)
 
 
 def _pabutools_child(path: str, queue: Any) -> None:
@@ -70,7 +74,7 @@ def _pabutools_child(path: str, queue: Any) -> None:
     ballots = ApprovalProfile([ApprovalBallot(ballot) for ballot in profile])
     mes_ties = TieBreakingRule(lambda inst, prof, p: (p.cost, -prof.approval_score(p), p.name))
     greedy_ties = TieBreakingRule(lambda inst, prof, p: (p.cost, p.name))
-    start = time.perf_counter()
+    start = time.process_time()
     outcome = completion_by_rule_combination(
         kept,
         ballots,
@@ -80,11 +84,11 @@ def _pabutools_child(path: str, queue: Any) -> None:
             {"sat_class": Cost_Sat, "tie_breaking": greedy_ties},
         ],
     )
-    queue.put((time.perf_counter() - start, {p.name for p in outcome}))
+    queue.put((time.process_time() - start, {p.name for p in outcome}))
 
 
 def pabutools(path: Path, timeout: float) -> tuple[float, set[str]] | None:
-    """(seconds, selected) or None when pabutools did not finish within `timeout`."""
+    """(CPU seconds, selected) or None when pabutools did not finish within `timeout` (wall)."""
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     child = context.Process(target=_pabutools_child, args=(str(path), queue))
@@ -124,7 +128,10 @@ def main() -> None:
     import django
 
     django.setup()
-    header = f"{'election':<58} {'voters':>7} {'projects':>8} {'pabutools':>10} {'Pluriel':>8} {'ratio':>7}  same"
+    header = (
+        f"{'election':<58} {'voters':>7} {'projects':>8} {'pabutools':>10} {'Pluriel':>8}"
+        f" {'(wall)':>8} {'ratio':>7}  same"
+    )
     print(header)
     print("-" * len(header))
     ratios = []
@@ -132,10 +139,10 @@ def main() -> None:
         if not is_approval(path):
             print(f"{path.stem[:58]:<58} skipped: not an approval election")
             continue
-        ours, selected, voters, projects = pluriel(path)
+        ours, wall, selected, voters, projects = pluriel(path)
         ref = pabutools(path, args.pabutools_timeout)
         if ref is None:
-            theirs, ratio, same = f"> {args.pabutools_timeout:.0f} s", "—", "—"
+            theirs, ratio, same = f"> {args.pabutools_timeout:.0f} s", "—", "—"  # wall
         else:
             ratios.append(ref[0] / ours)
             theirs = f"{ref[0]:.2f} s"
@@ -143,7 +150,7 @@ def main() -> None:
             same = "yes" if ref[1] == selected else "NO"
         print(
             f"{path.stem[:58]:<58} {voters:>7} {projects:>8} {theirs:>10} {ours:>6.2f} s"
-            f" {ratio:>7}  {same}",
+            f" {wall:>6.2f} s {ratio:>7}  {same}",
             flush=True,
         )
     if ratios:

@@ -14,10 +14,13 @@ docs/decisions/2026-12-06-fast-equal-shares.md. In short:
    bound of the current one: each round re-prices projects in increasing order of that bound and
    stops as soon as the bound exceeds the best price found.
 3. **Add1 by certified stretches.** `FloatMes` runs the rule in floats for a whole stretch of
-   shares at once, carrying a rigorous bound of how far each float budget can be from the exact
-   budget of any share of the stretch; every decision (cheapest project, unaffordable projects)
-   must hold for all budgets within that bound, else nothing is claimed. A certified stretch
-   has one outcome, so the Add1 loop skips it; what cannot be certified is computed exactly.
+   shares at once, voters grouped in classes of equal float budget, each class carrying a
+   rigorous bound of how far its float budget can be from the exact budget of any share of the
+   stretch; every decision (cheapest project, unaffordable projects) must hold for all budgets
+   within those bounds, else nothing is claimed. Close contenders whose shared supporters can
+   pay every price commute (funded together); other close calls are branched on. A certified
+   stretch funds one set of projects at every share, so the Add1 loop skips it; what cannot be
+   certified is computed exactly.
 4. **Early exit.** A run of the Add1 loop stops as soon as it has spent more than the envelope:
    the loop only needs to know that it did.
 
@@ -28,6 +31,7 @@ payments are shown to residents, is always exact.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -187,7 +191,7 @@ class ApprovalMes:
         result: dict[int, dict[int, Fraction]] = {}
         for pid, (t, sup) in zip(run.selected, run.trace, strict=True):
             before = cls[sup]
-            present = np.unique(before).tolist()
+            present = np.flatnonzero(np.bincount(before)).tolist()
             remap = np.arange(len(values), dtype=np.int64)
             paid_by_class: dict[int, Fraction] = {}
             for k in present:
@@ -212,10 +216,11 @@ def add1(
     exhaustive or the next one would exceed `budget`; returns (the exact run of the last
     outcome within it, its share, the number of rounds).
 
-    Instead of one run per euro, `FloatMes` certifies one outcome for a whole stretch of shares
-    share + 1 … share + width at once; the width doubles after each certified stretch and halves
-    when a stretch cannot be certified. A single share that cannot be certified (a tie, or a
-    decision closer than the float error) is computed by the exact engine."""
+    Instead of one run per euro, `FloatMes` certifies the funded set (hence the spending and
+    whether it is exhaustive, all this loop looks at) for a whole stretch of shares
+    share + 1 … share + width at once; the width doubles after each certified stretch; when a
+    stretch cannot be certified its first half is tried, then the rest of it, before widening
+    again. A single share that cannot be certified is computed by the exact engine."""
     fast = FloatMes(engine)
     start = share
     # Small elections: the exact run at the starting share is cheap, and is the final run when
@@ -230,9 +235,9 @@ def add1(
     selected, spent = outcome.selected, outcome.spent
     rounds = 0
     width = 1
-    # After a stretch fails, wait for more and more certified steps before widening again, so
-    # that elections whose outcome moves at every euro do not pay for failed attempts each time.
-    patience, streak = 1, 0
+    # `failed`: the last share of a stretch that could not be certified. The next stretches
+    # search that one by halves (the outcome changes somewhere in it) before widening again.
+    failed: Fraction | None = None
     while not is_exhaustive(selected, spent):
         if progress is not None:
             progress(rounds)
@@ -240,8 +245,8 @@ def add1(
         if stretch.certain:
             outcome = stretch
         elif width > 1:
+            failed = share + width
             width //= 2
-            patience, streak = min(patience * 2, 8), 0
             continue
         else:
             outcome = engine.run(share + 1, cap=budget)
@@ -252,11 +257,12 @@ def add1(
             share, rounds = share + 1, rounds + 1
             break
         share, rounds = share + width, rounds + width
-        streak += 1
-        if streak >= patience:
-            width, streak = width * 2, 0
+        if failed is not None and failed > share:
+            width = int(failed - share)  # the rest of the stretch that failed
+        else:
+            failed, width = None, width * 2
     run = exact_first if exact_first is not None and share == start else engine.run(share)
-    if run.selected != selected:  # pragma: no cover - would be a bug in the certificate
+    if set(run.selected) != set(selected):  # pragma: no cover - a bug in the certificate
         raise RuntimeError("the certified outcome differs from the exact run")
     return run, share, rounds
 
@@ -265,6 +271,11 @@ def add1(
 
 _EPS = float(np.finfo(np.float64).eps)
 _ABOVE = 1 + 1e-9  # a float comparison is trusted only with this relative margin
+_INF = float("inf")
+
+# A project priced in a float run: (highest rho, tie rank, exact rho when known, lowest rho,
+# project, lowest payment level t, highest t).
+_Contender = tuple[float, int, Fraction | None, float, int, float, float]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -273,12 +284,31 @@ def _unit(n: int) -> Fraction:
     return Fraction(1, n)
 
 
+def _water_fill(
+    cost: float, n: int, budget: npt.NDArray[np.float64], weight: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.float64], int, npt.NDArray[np.float64], int, float]:
+    """Payment level of a project of `cost` whose n supporters hold `budget` (`weight` of
+    them each): the poorest pay all they have while the others' equal part is above it.
+    Returns the candidate levels t (one per budget, poorest first), the first k where
+    t[k] <= budget[k] (0 when none: the caller checks), the sorted budgets, how many pay t,
+    and the total of the budgets."""
+    order = np.argsort(budget, kind="stable")
+    budget, weight = budget[order], weight[order]
+    paid = budget * weight
+    running = paid.cumsum()
+    payers = n - (weight.cumsum() - weight)
+    t = (cost - (running - paid)) / payers
+    k = int(np.argmax(t <= budget))
+    return t, k, budget, int(payers[k]), float(running[-1])
+
+
 @dataclass
 class FloatRun:
     """A run of the bare rule computed in floats, with `certain` True when every decision of
-    the run (which project is cheapest, which are unaffordable) held with a margin larger than
-    a rigorous bound of the float errors; then `selected` is exactly the exact rule's outcome.
-    When `certain` is False nothing is claimed and the caller runs the exact engine."""
+    the run (which projects are funded, which are unaffordable) held with a margin larger than
+    a rigorous bound of the float errors; then `selected` holds exactly the projects the exact
+    rule funds (possibly in another order, see `FloatMes.run`). When `certain` is False nothing
+    is claimed and the caller runs the exact engine."""
 
     selected: list[int]
     spent: Fraction
@@ -286,182 +316,416 @@ class FloatRun:
     over: bool = False
 
 
+@dataclass
+class _FloatState:
+    """The state of a float run. Voters are kept in classes of equal float budget and error
+    (`cls[voter]`); class 0 holds the voters certainly left with exactly nothing, class 1
+    those never charged. Per class: `budget`, `error` (a bound of |float − exact budget| for
+    every share of the stretch); `size` classes are in use. Per project: a lower bound of rho
+    (+inf once funded or unaffordable) and whether its supporters are all untouched (still
+    holding exactly the starting share)."""
+
+    cls: npt.NDArray[np.int64]
+    budget: npt.NDArray[np.float64]
+    error: npt.NDArray[np.float64]
+    size: int
+    lower: npt.NDArray[np.float64]
+    untouched: npt.NDArray[np.bool_]
+
+    def copy(self) -> _FloatState:
+        return _FloatState(
+            cls=self.cls.copy(),
+            budget=self.budget.copy(),
+            error=self.error.copy(),
+            size=self.size,
+            lower=self.lower.copy(),
+            untouched=self.untouched.copy(),
+        )
+
+    def classes(
+        self, supporters: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The classes among `supporters` and how many of them are in each."""
+        counts = np.bincount(self.cls[supporters])
+        present = np.flatnonzero(counts)
+        return present, counts[present]
+
+    def add_classes(
+        self, budget: npt.NDArray[np.float64], error: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.int64]:
+        """New classes with these budgets and errors; their numbers."""
+        start, end = self.size, self.size + len(budget)
+        if end > len(self.budget):
+            grown = max(2 * len(self.budget), end)
+            self.budget = np.resize(self.budget, grown)
+            self.error = np.resize(self.error, grown)
+        self.budget[start:end] = budget
+        self.error[start:end] = error
+        self.size = end
+        return np.arange(start, end)
+
+
 class FloatMes:
     """The same election as `ApprovalMes`, for fast runs in float64 with an error bound.
 
-    Budgets are floats; `error` bounds |float budget − exact budget| for every voter. Each price
-    is computed for the float budgets shifted by −error and +error (prices only decrease when
-    budgets grow), widened by a bound of the rounding of the computation itself; a decision is
-    taken only when those intervals are apart, otherwise the run gives up (`certain=False`).
+    Budgets are floats, one per class of voters with the same history (`_FloatState`); each
+    class's error bounds |float budget − exact budget| of its voters. Each price is computed
+    for the float budgets shifted by +error and −error (prices only decrease when budgets
+    grow), widened by a bound of the rounding of the computation itself; a decision is taken
+    only when it holds for every budget within the errors, otherwise the run gives up
+    (`certain=False`).
     """
 
     def __init__(self, engine: ApprovalMes) -> None:
         self.engine = engine
         self.costs = [float(c) for c in engine.costs]
-        self._ranks = np.arange(engine.n_voters + 1, dtype=np.float64)
-        self._payers: dict[int, npt.NDArray[np.float64]] = {}
+        self.cents = [int(c * 100) for c in engine.costs]
+        if any(Fraction(c, 100) != cost for c, cost in zip(self.cents, engine.costs, strict=True)):
+            raise ValueError("project costs must be whole cents")
+        n_projects = len(engine.costs)
+        # Which projects share a supporter.
+        ballots = np.zeros((engine.n_voters, n_projects), dtype=bool)
+        for j, sup in enumerate(engine.supporters):
+            ballots[sup, j] = True
+        self.overlap = np.zeros((n_projects, n_projects), dtype=bool)
+        for j, sup in enumerate(engine.supporters):
+            self.overlap[j] = ballots[sup].any(axis=0)
+            self.overlap[j, j] = True
 
     def _interval(
-        self, j: int, budgets: npt.NDArray[np.float64], error: float
-    ) -> tuple[float, float, bool] | None | Literal[False]:
-        """(lowest, highest) possible exact payment level t of project j, and whether every
-        supporter can certainly pay cost / supporters (then t is exactly that, for all budgets
-        within the error); None when certainly unaffordable; False when affordability cannot be
-        decided."""
-        x = budgets[self.engine.supporters[j]]
-        x.sort()
-        n = len(x)
-        cost = self.costs[j]
-        running = x.cumsum()
-        total = float(running[-1])
-        rounding = 4 * (n + 4) * _EPS * (cost + total)
-        slack = rounding + n * error
-        if total + slack < cost:
-            return None
-        if total - slack < cost:
-            return False
-        before = running - x
-        ranks = self._ranks[:n]
-        payers = self._payers[n][:n] if n in self._payers else self._payers_for(n)
-        # Exact budgets lie in [x - error, x + error]; prices with budgets shifted by ±error.
-        t_low = (cost - before - ranks * error) / payers
-        k_low = int(np.argmax(t_low <= x + error))
-        t_high = (cost - before + ranks * error) / payers
-        k_high = int(np.argmax(t_high <= x - error))
-        if not (t_low[k_low] <= x[k_low] + error and t_high[k_high] <= x[k_high] - error):
-            return False
-        room = rounding / (n - max(k_low, k_high))
-        everyone_pays = k_high == 0 and float(t_high[0]) + room <= float(x[0]) - error
-        return float(t_low[k_low]) - room, float(t_high[k_high]) + room, everyone_pays
-
-    def _everyone_pays(
         self,
         j: int,
-        budgets: npt.NDArray[np.float64],
-        zero: npt.NDArray[np.bool_],
-        error: float,
-    ) -> tuple[Fraction, float] | None:
-        """(exact rho, t) when every supporter not certainly at zero can certainly pay
-        cost / n' (n' of them): then t = cost / n' and rho = 1 / n' exactly."""
-        sup = self.engine.supporters[j]
-        at_zero = zero[sup]
-        payers = len(sup) - int(at_zero.sum())
+        budget: npt.NDArray[np.float64],
+        error: npt.NDArray[np.float64],
+        weight: npt.NDArray[np.int64],
+    ) -> tuple[float, float, bool] | None | Literal[False]:
+        """(lowest, highest) possible exact payment level t of project j whose supporters hold
+        `budget` ± `error` (`weight` of them each), and whether every supporter can certainly
+        pay cost / supporters (then t is exactly that, for all budgets within the errors);
+        None when certainly unaffordable. When affordability cannot be decided, the highest
+        level is +inf (and the lowest one bounds the price if it is affordable); False when a
+        rounding edge leaves nothing certain."""
+        n = len(self.engine.supporters[j])
+        cost = self.costs[j]
+        # Exact budgets lie in [budget - error, budget + error] (and are never negative): the
+        # lowest price is the one with every budget at its highest, the highest price the
+        # other way round.
+        t_low, k_low, rich, payers_low, rich_total = _water_fill(cost, n, budget + error, weight)
+        rounding = 4 * (n + 4) * _EPS * (cost + rich_total)
+        if rich_total + rounding < cost:
+            return None
+        poor_budget = np.maximum(budget - error, 0.0)
+        t_high, k_high, poor, payers_high, poor_total = _water_fill(cost, n, poor_budget, weight)
+        if poor_total - rounding < cost:  # perhaps unaffordable
+            if t_low[k_low] <= rich[k_low]:
+                return float(t_low[k_low]) - rounding / payers_low, _INF, False
+            return cost / n * (1 - 4 * _EPS), _INF, False
+        if not (t_low[k_low] <= rich[k_low] and t_high[k_high] <= poor[k_high]):
+            return False
+        room = rounding / min(payers_low, payers_high)
+        everyone_pays = k_high == 0 and float(t_high[0]) + room <= float(poor[0])
+        return float(t_low[k_low]) - room, float(t_high[k_high]) + room, everyone_pays
+
+    def _contender(
+        self, state: _FloatState, j: int, stretch: _Stretch
+    ) -> _Contender | None | Literal[False]:
+        """Project j priced for every budget within the errors; None when certainly
+        unaffordable; its highest price is +inf when it may be unaffordable."""
+        engine = self.engine
+        sup = engine.supporters[j]
+        cost = self.costs[j]
+        rank = engine.rank[j]
+        if state.untouched[j]:
+            # All its supporters hold exactly the starting share: the exact price is
+            # rho = 1 / supporters (each pays cost / supporters) whatever the share in the
+            # stretch, so exact ties are decided exactly.
+            n = len(sup)
+            exact = _unit(n)
+            rho = float(exact)
+            t = cost / n
+            if not (stretch.low * n > cost * _ABOVE or stretch.share * n >= engine.costs[j]):
+                top = stretch.share + stretch.spread
+                if stretch.high * n * _ABOVE < cost or top * n < engine.costs[j]:
+                    return None  # unaffordable at every share
+                # Affordable at some shares only: rho is 1 / n where it is.
+                return (_INF, rank, None, rho * (1 - 4 * _EPS), j, t, _INF)
+            return (rho * (1 + 4 * _EPS), rank, exact, rho * (1 - 4 * _EPS), j, t, t)
+        present, weight = state.classes(sup)
+        budget, error = state.budget[present], state.error[present]
+        zeros = int(weight[0]) if present[0] == 0 else 0  # certainly at zero: pay nothing
+        payers = len(sup) - zeros
         if not payers:
             return None
-        t = self.costs[j] / payers
-        if float(budgets[sup][~at_zero].min()) - error < t * (1 + 8 * _EPS):
-            return None
-        return _unit(payers), t
+        # When all the others can certainly pay cost / n', t = cost / n' and rho = 1 / n'.
+        t = cost / payers
+        if float((budget - error)[1 if zeros else 0 :].min()) >= t * (1 + 8 * _EPS):
+            exact = _unit(payers)
+            rho = float(exact)
+            lo_rho, hi_rho = rho * (1 - 4 * _EPS), rho * (1 + 4 * _EPS)
+            return (hi_rho, rank, exact, lo_rho, j, t * (1 - 2 * _EPS), t * (1 + 2 * _EPS))
+        interval = self._interval(j, budget, error, weight)
+        if interval is None or interval is False:
+            return interval
+        low, high, everyone_pays = interval
+        lo_rho = low / cost * (1 - 4 * _EPS)
+        hi_rho = _INF if high == _INF else high / cost * (1 + 4 * _EPS)
+        if everyone_pays:  # every supporter pays cost / n: rho is exactly 1 / n
+            exact_rho = _unit(len(sup))
+            lo_rho = float(exact_rho) * (1 - 4 * _EPS)
+            hi_rho = float(exact_rho) * (1 + 4 * _EPS)
+            return (hi_rho, rank, exact_rho, lo_rho, j, low, high)
+        return (hi_rho, rank, None, lo_rho, j, low, high)
 
-    def _payers_for(self, n: int) -> npt.NDArray[np.float64]:
-        self._payers[n] = n - self._ranks[:n]
-        return self._payers[n]
+    def _price_up_to(
+        self,
+        state: _FloatState,
+        order: list[int],
+        position: int,
+        contenders: list[_Contender],
+        stretch: _Stretch,
+        *,
+        group: bool,
+    ) -> int | None:
+        """Price the projects of `order` from `position` on while their lower bound of rho is
+        not above the lowest highest price of the contenders (with `group`: the
+        `_group_ceiling`): lazy pricing, the others certainly cost more. The position reached,
+        or None when a rounding edge leaves a price uncertain."""
+        limit = _group_ceiling(contenders) if group else _lowest_high(contenders)
+        while position < len(order):
+            j = order[position]
+            bound = float(state.lower[j])
+            if bound == _INF:
+                break
+            if bound > limit:
+                if not group:
+                    break
+                limit = _group_ceiling(contenders)  # only grows as contenders come in
+                if bound > limit:
+                    break
+            position += 1
+            contender = self._contender(state, j, stretch)
+            if contender is None:
+                state.lower[j] = _INF  # budgets only decrease: unaffordable for good
+                continue
+            if contender is False:
+                return None
+            state.lower[j] = contender[3]
+            contenders.append(contender)
+            if not group:
+                limit = min(limit, contender[0])
+        return position
+
+    def _charge(self, state: _FloatState, contender: _Contender, middle: float) -> None:
+        """The supporters of the funded project pay min(budget, t) for t within its interval:
+        each class of them becomes a new class (or class 0 when it certainly paid all)."""
+        _, _, _, _, pid, low, high = contender
+        t = (low + high) / 2
+        sup = self.engine.supporters[pid]
+        present, _ = state.classes(sup)
+        budget, error = state.budget[present], state.error[present]
+        # Paying min(budget, t) is 1-Lipschitz in both: the error grows by half the price
+        # interval (plus rounding), except for whoever certainly paid all (exactly zero left).
+        target = state.add_classes(
+            np.maximum(budget - t, 0.0), error + ((high - low) / 2 + 2 * _EPS * middle)
+        )
+        target[(budget + error < low) | (present == 0)] = 0
+        remap = np.zeros(state.size, dtype=np.int64)
+        remap[present] = target
+        state.cls[sup] = remap[state.cls[sup]]
+        state.untouched &= ~self.overlap[pid]
+        state.lower[pid] = _INF
 
     def run(
         self, share: Fraction, cap: Fraction | None = None, spread: Fraction = _ZERO
     ) -> FloatRun:
         """The bare rule for every share in [share, share + spread] at once: when `certain`,
-        all those shares give this outcome (each voter's exact budget starts within `error`
-        of the float one, and every decision holds for all budgets within the error)."""
+        all those shares fund exactly the projects of `selected` (each voter's exact budget
+        starts within its error of the float one, and every decision holds for all budgets
+        within the errors).
+
+        When the cheapest project cannot be told apart from others:
+        - if those close contenders (the `_group`) have pairwise disjoint supporters and every
+          other project certainly costs more than all of them, they are all funded, one after
+          the other in whatever order the exact prices give: funding one changes no other's
+          price and the others only get dearer, so the same projects are funded with the same
+          payments whatever that order;
+        - otherwise the run branches on each project that may be the cheapest (every share of
+          the stretch follows one of the branches) and is certain only when every branch is
+          and all of them fund the same set (or all overspend the cap).
+        Only the order of `selected` may then differ from the exact run's, never the set."""
         engine = self.engine
         middle = share + spread / 2
-        budgets = np.full(engine.n_voters, float(middle), dtype=np.float64)
+        fmiddle = float(middle)
+        n_voters, n_projects = engine.n_voters, len(self.costs)
+        lower = np.full(n_projects, _INF)
+        lower[engine.candidates] = -1.0
         # float(middle) is middle rounded once; the shares are within spread / 2 of middle.
-        error = float(spread) / 2 * (1 + 2 * _EPS) + _EPS * float(middle)
-        lower: dict[int, float] = {}  # lower bound of rho = t / cost, from an earlier round
-        # Voters never charged yet hold exactly the starting share: a project all of whose
-        # supporters are untouched has the exact price rho = 1 / supporters (each pays
-        # cost / supporters), whatever the share in the stretch, so exact ties are decided.
-        touched = np.zeros(engine.n_voters, dtype=bool)
-        # Voters certainly left with exactly nothing (they paid all they had).
-        zero = np.zeros(engine.n_voters, dtype=bool)
-        remaining = set(engine.candidates)
-        result = FloatRun(selected=[], spent=_ZERO, certain=True)
-        low_share, high_share = float(share), float(share + spread)
-        while remaining:
-            order = sorted(remaining, key=lambda j: lower.get(j, -1.0))
-            # (hi rho, rank, exact rho or None, lo rho, j, t low, t high)
-            contenders: list[tuple[float, int, Fraction | None, float, int, float, float]] = []
-            best_hi: float | None = None
-            for j in order:
-                if best_hi is not None and j in lower and lower[j] > best_hi:
-                    break  # its exact price is above the best one's
-                sup = engine.supporters[j]
-                cost = self.costs[j]
-                if not touched[sup].any():
-                    n = len(sup)
-                    # Exact comparisons, unless floats decide with a wide margin.
-                    if not (low_share * n > cost * _ABOVE or share * n >= engine.costs[j]):
-                        if high_share * n * _ABOVE < cost or (share + spread) * n < engine.costs[j]:
-                            remaining.discard(j)  # unaffordable at every share
-                            continue
-                        result.certain = False
-                        return result
-                    exact = _unit(n)
-                    rho = float(exact)
-                    t = cost / n
-                    lo_rho, hi_rho = rho * (1 - 4 * _EPS), rho * (1 + 4 * _EPS)
-                    contenders.append((hi_rho, engine.rank[j], exact, lo_rho, j, t, t))
-                    lower[j] = lo_rho
-                elif (exact_pay := self._everyone_pays(j, budgets, zero, error)) is not None:
-                    # Supporters certainly at zero pay nothing, all the others pay cost / n'.
-                    exact, t = exact_pay
-                    rho = float(exact)
-                    lo_rho, hi_rho = rho * (1 - 4 * _EPS), rho * (1 + 4 * _EPS)
-                    low, high = t * (1 - 2 * _EPS), t * (1 + 2 * _EPS)
-                    contenders.append((hi_rho, engine.rank[j], exact, lo_rho, j, low, high))
-                    lower[j] = lo_rho
-                else:
-                    interval = self._interval(j, budgets, error)
-                    if interval is None:
-                        remaining.discard(j)
-                        continue
-                    if interval is False:
-                        result.certain = False
-                        return result
-                    low, high, everyone_pays = interval
-                    lo_rho, hi_rho = low / cost * (1 - 4 * _EPS), high / cost * (1 + 4 * _EPS)
-                    lower[j] = lo_rho
-                    # When every supporter pays the same cost / n, rho is exactly 1 / n.
-                    exact_rho = _unit(len(sup)) if everyone_pays else None
-                    if exact_rho is not None:  # same float bounds for equal exact prices
-                        lo_rho = float(exact_rho) * (1 - 4 * _EPS)
-                        hi_rho = float(exact_rho) * (1 + 4 * _EPS)
-                    contenders.append((hi_rho, engine.rank[j], exact_rho, lo_rho, j, low, high))
-                if best_hi is None or contenders[-1][0] < best_hi:
-                    best_hi = contenders[-1][0]
+        start_error = float(spread) / 2 * (1 + 2 * _EPS) + _EPS * fmiddle
+        state = _FloatState(
+            cls=np.ones(n_voters, dtype=np.int64),
+            budget=np.array([0.0, fmiddle] + [0.0] * 62),
+            error=np.array([0.0, start_error] + [0.0] * 62),
+            size=2,
+            lower=lower,
+            untouched=np.ones(n_projects, dtype=bool),
+        )
+        stretch = _Stretch(share, spread, fmiddle, None if cap is None else math.floor(cap * 100))
+        stretch.low, stretch.high = float(share), float(share + spread)
+        if not self._finish(state, [], 0, stretch):
+            return FloatRun([], _ZERO, certain=False)
+        first = stretch.leaves[0]
+        return FloatRun(first[0], Fraction(first[1], 100), certain=True, over=first[2])
+
+    def _finish(
+        self, state: _FloatState, selected: list[int], spent: int, stretch: _Stretch
+    ) -> bool:
+        """Continue the run from `state` to its end (every branch of it), adding each outcome
+        (selected, spent in cents, over the cap) to `stretch.leaves`; False as soon as the run
+        cannot be certified or two outcomes differ."""
+        while True:
+            order: list[int] = np.argsort(state.lower, kind="stable").tolist()
+            contenders: list[_Contender] = []
+            position = self._price_up_to(state, order, 0, contenders, stretch, group=False)
+            if position is None:
+                return False
             if not contenders:
-                break
+                return stretch.add(selected, spent, over=False)
             contenders.sort(key=lambda c: (c[0], c[1]))
-            hi_rho, rank, best_exact, _, pid, low, high = contenders[0]
-            for other in contenders[1:]:
-                if other[3] > hi_rho:
-                    continue  # certainly more expensive
-                if (
-                    best_exact is not None
-                    and other[2] is not None
-                    and (best_exact, rank)
-                    < (
-                        other[2],
-                        other[1],
-                    )
-                ):
-                    continue  # both exact: decided exactly, ties by the tie-breaking rank
-                result.certain = False  # too close to call in floats: exact engine
-                return result
-            t = (low + high) / 2
-            sup = engine.supporters[pid]
-            before = budgets[sup]
-            # Certainly at or below the price: pays all, exactly zero left.
-            zero[sup] |= before + error < low
-            budgets[sup] = np.maximum(before - t, 0.0)
-            touched[sup] = True
-            error += (high - low) / 2 + 2 * _EPS * float(middle)
-            result.selected.append(pid)
-            result.spent += engine.costs[pid]
-            remaining.discard(pid)
-            lower.pop(pid, None)
-            if cap is not None and result.spent > cap:
-                result.over = True
-                return result
-        return result
+            first = _possible_first(contenders)
+            group = first
+            if len(first) > 1:
+                # Too close to call: price every project that may belong to the group.
+                position = self._price_up_to(
+                    state, order, position, contenders, stretch, group=True
+                )
+                if position is None:
+                    return False
+                group = _group(contenders)
+                if not self._commute(state, group):
+                    return self._branch(state, selected, spent, stretch, first)
+            if any(c[0] == _INF for c in group):
+                return False  # the cheapest may be unaffordable at some shares
+            for contender in group:
+                self._charge(state, contender, stretch.middle)
+                selected = [*selected, contender[4]]
+                spent += self.cents[contender[4]]
+            if stretch.cap is not None and spent > stretch.cap:
+                return stretch.add(selected, spent, over=True)
+
+    def _commute(self, state: _FloatState, group: list[_Contender]) -> bool:
+        """Whether funding the projects of `group` in any order gives each the same price:
+        every voter supporting two or more of them certainly has either nothing left (pays
+        nothing to any) or enough for the highest price of each (pays exactly that to each,
+        whatever the order: the other supporters' payments do not change either)."""
+        ids = [c[4] for c in group]
+        if int(self.overlap[np.ix_(ids, ids)].sum()) == len(ids):
+            return True  # no supporter in common
+        if any(c[6] == _INF for c in group):
+            return False
+        voters = np.concatenate([self.engine.supporters[j] for j in ids])
+        highs = np.concatenate(
+            [np.full(len(self.engine.supporters[j]), c[6]) for j, c in zip(ids, group, strict=True)]
+        )
+        order = np.argsort(voters, kind="stable")
+        voters, highs = voters[order], highs[order]
+        starts = np.flatnonzero(np.concatenate(([True], voters[1:] != voters[:-1])))
+        counts = np.diff(starts, append=len(voters))
+        load = np.add.reduceat(highs, starts)
+        shared = voters[starts][counts > 1]
+        load = load[counts > 1]
+        classes = state.cls[shared]
+        poorest = (state.budget[classes] - state.error[classes]) / (1 + 8 * _EPS)
+        return bool(np.all((classes == 0) | (poorest >= load)))
+
+    def _branch(
+        self,
+        state: _FloatState,
+        selected: list[int],
+        spent: int,
+        stretch: _Stretch,
+        first: list[_Contender],
+    ) -> bool:
+        """One branch per project that may be the cheapest: fund it, then go on."""
+        if any(c[0] == _INF for c in first):
+            return False
+        stretch.branches += len(first) - 1
+        if stretch.branches > _BRANCHES:
+            return False
+        for contender in first:
+            branch = state.copy()
+            self._charge(branch, contender, stretch.middle)
+            cost = self.cents[contender[4]]
+            if stretch.cap is not None and spent + cost > stretch.cap:
+                if not stretch.add([*selected, contender[4]], spent + cost, over=True):
+                    return False
+            elif not self._finish(branch, [*selected, contender[4]], spent + cost, stretch):
+                return False
+        return True
+
+
+_BRANCHES = 6  # at most this many extra branches per float run
+
+
+@dataclass
+class _Stretch:
+    """What a float run covers (shares [share, share + spread], float(middle), the cap in
+    cents) and the outcomes of its branches."""
+
+    share: Fraction
+    spread: Fraction
+    middle: float
+    cap: int | None
+    branches: int = 0
+    low: float = 0.0  # float(share), float(share + spread)
+    high: float = 0.0
+    leaves: list[tuple[list[int], int, bool]] = field(default_factory=list)
+
+    def add(self, selected: list[int], spent: int, *, over: bool) -> bool:
+        """Record one branch's outcome; False when it differs from another's (both over the
+        cap count as the same outcome: the Add1 loop stops there)."""
+        self.leaves.append((selected, spent, over))
+        first_selected, _, first_over = self.leaves[0]
+        if over or first_over:
+            return over and first_over
+        return set(selected) == set(first_selected)
+
+
+def _lowest_high(contenders: list[_Contender]) -> float:
+    return min((c[0] for c in contenders), default=_INF)
+
+
+def _group_ceiling(contenders: list[_Contender]) -> float:
+    """The highest price of the projects that may be the cheapest: starting from the lowest
+    highest price, every contender whose lowest price is below the highest price of one
+    already counted."""
+    ceiling = min(c[0] for c in contenders)
+    for contender in sorted(contenders, key=lambda c: c[3]):
+        if contender[3] > ceiling:
+            break
+        ceiling = max(ceiling, contender[0])
+    return ceiling
+
+
+def _group(contenders: list[_Contender]) -> list[_Contender]:
+    """The contenders that may be the cheapest (see `_group_ceiling`)."""
+    ceiling = _group_ceiling(contenders)
+    return [c for c in contenders if c[3] <= ceiling]
+
+
+def _possible_first(contenders: list[_Contender]) -> list[_Contender]:
+    """The contenders (sorted by highest rho, then rank) that may be the one the exact rule
+    funds: the first, and every other not certainly dearer, unless both prices are exact and
+    the comparison (ties by the tie-breaking rank) is done exactly."""
+    hi_rho, rank, best_exact, _, _, _, _ = contenders[0]
+    first = [contenders[0]]
+    for other in contenders[1:]:
+        if other[3] > hi_rho:
+            continue
+        if (
+            best_exact is not None
+            and other[2] is not None
+            and (best_exact, rank) < (other[2], other[1])
+        ):
+            continue
+        first.append(other)
+    return first

@@ -323,8 +323,11 @@ def _payments_in_cents(election: _Election, run: _MesRun) -> dict[str, Mapping[s
     result: dict[str, Mapping[str, Decimal]] = {}
     for pid, paid in run.payments.items():
         voters = sorted(paid)
-        denominator = lcm(*(paid[v].denominator for v in voters))
-        weights = [int(paid[v] * denominator) for v in voters]
+        # Supporters pay few distinct amounts (the same price, or all they had left).
+        amounts = set(paid.values())
+        denominator = lcm(*(amount.denominator for amount in amounts))
+        weight = {amount: int(amount * denominator) for amount in amounts}
+        weights = [weight[paid[v]] for v in voters]
         cents = split_exact(election.projects[pid].cost, weights)
         result[pid] = MappingProxyType(dict(zip(voters, cents, strict=True)))
     return result
