@@ -97,7 +97,7 @@ def test_a_tampered_timestamp_is_refused(signed, representative):
     with pytest.raises(pades.BrokenSignedDocument, match="horodatage de la signature n° 2"):
         pades.validate_signed_pdf(forged, signing_services._expected(signed))
     # On download the refusal reaches the user with its reason, and is audited.
-    with signed.signed.open("wb") as handle:
+    with open(signed.signed.path, "wb") as handle:
         handle.write(forged)
     with pytest.raises(DomainError, match="horodatage"):
         signing_services.signed_document_bytes(actor=representative, request=signed)
