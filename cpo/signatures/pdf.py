@@ -8,6 +8,7 @@ expired."""
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import io
 import json
@@ -137,6 +138,16 @@ def trust_context(
     return ValidationContext(**kwargs)
 
 
+@functools.lru_cache(maxsize=4)
+def _local_timestamper(path: str, passphrase: str | None) -> TimeStamper:
+    """The in-process authority of a local key, loaded once (an RSA key takes ~60 ms to load)."""
+    tsa = load_signer(path, passphrase, owner=_("l'autorité d'horodatage"))
+    assert tsa.signing_cert is not None  # load_signer refuses a file without one
+    return DummyTimeStamper(  # type: ignore[no-untyped-call]
+        tsa_cert=tsa.signing_cert, tsa_key=tsa.signing_key, certs_to_embed=tsa.cert_registry
+    )
+
+
 def timestamper() -> TimeStamper:
     """The RFC 3161 time-stamping authority that dates every signature: the one at
     `SIGNATURE_TSA_URL` in production; else, for the demo and the tests, pyHanko's in-process
@@ -145,14 +156,8 @@ def timestamper() -> TimeStamper:
     if settings.SIGNATURE_TSA_URL:
         return HTTPTimeStamper(settings.SIGNATURE_TSA_URL, timeout=settings.SIGNATURE_TSA_TIMEOUT)
     if settings.SIGNATURE_TSA_PKCS12:
-        tsa = load_signer(
-            settings.SIGNATURE_TSA_PKCS12,
-            settings.SIGNATURE_PASSPHRASES.get("TSA"),
-            owner=_("l'autorité d'horodatage"),
-        )
-        assert tsa.signing_cert is not None  # load_signer refuses a file without one
-        return DummyTimeStamper(  # type: ignore[no-untyped-call]
-            tsa_cert=tsa.signing_cert, tsa_key=tsa.signing_key, certs_to_embed=tsa.cert_registry
+        return _local_timestamper(
+            settings.SIGNATURE_TSA_PKCS12, settings.SIGNATURE_PASSPHRASES.get("TSA")
         )
     raise DomainError(
         _("Aucune autorité d'horodatage n'est configurée : la signature est impossible."),
