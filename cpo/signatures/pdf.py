@@ -143,7 +143,7 @@ def _local_timestamper(path: str, passphrase: str | None) -> TimeStamper:
     """The in-process authority of a local key, loaded once (an RSA key takes ~60 ms to load)."""
     tsa = load_signer(path, passphrase, owner=_("l'autorité d'horodatage"))
     assert tsa.signing_cert is not None  # load_signer refuses a file without one
-    return DummyTimeStamper(  # type: ignore[no-untyped-call]
+    return DummyTimeStamper(
         tsa_cert=tsa.signing_cert, tsa_key=tsa.signing_key, certs_to_embed=tsa.cert_registry
     )
 
