@@ -10,6 +10,10 @@ class CpoConfig(AppConfig):
     verbose_name = _("Conventions et paiements")
 
     def ready(self) -> None:
+        from grants.history import register_history_source
+
         from . import audit_actions, privacy  # noqa: F401
+        from .history import signature_history
 
         privacy.register()  # retention rule of organisations' contacts (core.privacy)
+        register_history_source(signature_history)  # the file's history page shows signatures

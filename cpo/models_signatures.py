@@ -118,6 +118,12 @@ class Signature(models.Model):
         verbose_name=_("signataire"),
     )
     signed_at = models.DateTimeField(_("signée le"), null=True, blank=True)
+    timestamped_at = models.DateTimeField(
+        _("horodatée le (autorité d'horodatage)"),
+        null=True,
+        blank=True,
+        help_text=_("L'heure donnée par le jeton d'horodatage RFC 3161 de la signature."),
+    )
     ip_address = models.GenericIPAddressField(_("adresse IP"), null=True, blank=True)
     hash_before = models.CharField(_("empreinte avant signature"), max_length=64, blank=True)
     hash_after = models.CharField(_("empreinte après signature"), max_length=64, blank=True)

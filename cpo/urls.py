@@ -31,6 +31,11 @@ urlpatterns = [
         views.amendment_document,
         name="amendment_document",
     ),
+    path(
+        "<int:pk>/avenants/<int:amendment_pk>/signature/",
+        views.amendment_signature_send,
+        name="amendment_signature_send",
+    ),
     path("<int:pk>/reversements/", views.recovery_issue, name="recovery_issue"),
     path(
         "<int:pk>/reversements/<int:recovery_pk>/<str:op>/",

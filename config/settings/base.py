@@ -426,5 +426,16 @@ SIGNATURE_PASSPHRASES: dict[str, str] = {
     for name, value in os.environ.items()
     if name.startswith("PLURIEL_SIGNATURE_PASSPHRASE_")
 }
+# Every signature is dated by an RFC 3161 time-stamping authority (PAdES B-T) and carries its
+# validation data (B-LT): in production the authority at SIGNATURE_TSA_URL (a qualified one, e.g.
+# the certificate provider's); for the demo and the tests, SIGNATURE_TSA_PKCS12 names a local
+# authority key (the test PKI's, passphrase key TSA) used in-process when no URL is set. The
+# authority's root is trusted if it is among SIGNATURE_TRUST_ROOTS or SIGNATURE_TSA_TRUST_ROOTS.
+SIGNATURE_TSA_URL = env("SIGNATURE_TSA_URL", "") or ""
+SIGNATURE_TSA_TIMEOUT = int(env("SIGNATURE_TSA_TIMEOUT", "10") or "10")
+SIGNATURE_TSA_PKCS12 = env("SIGNATURE_TSA_PKCS12", "") or ""
+SIGNATURE_TSA_TRUST_ROOTS: list[str] = [
+    p.strip() for p in (env("SIGNATURE_TSA_TRUST_ROOTS", "") or "").split(",") if p.strip()
+]
 SIGNATURE_CODE_MINUTES = 10
 SIGNATURE_CODE_ATTEMPTS = 5

@@ -19,8 +19,10 @@ _DEMO_PKI = BASE_DIR / "demo-output" / "test-pki"  # noqa: F405
 SIGNATURE_SEAL_PKCS12 = SIGNATURE_SEAL_PKCS12 or str(_DEMO_PKI / "sceau-plateforme.p12")  # noqa: F405
 SIGNATURE_TRUST_ROOTS = SIGNATURE_TRUST_ROOTS or [str(_DEMO_PKI / "ca.pem")]  # noqa: F405
 SIGNATURE_CRLS = SIGNATURE_CRLS or [str(_DEMO_PKI / "ca.crl")]  # noqa: F405
+SIGNATURE_TSA_PKCS12 = SIGNATURE_TSA_PKCS12 or str(_DEMO_PKI / "horodatage.p12")  # noqa: F405
 SIGNATURE_PASSPHRASES = {  # noqa: F405
     "SEAL": "pki-de-test-pluriel",
     "DEMO": "pki-de-test-pluriel",
+    "TSA": "pki-de-test-pluriel",
     **SIGNATURE_PASSPHRASES,  # noqa: F405
 }

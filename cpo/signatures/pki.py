@@ -1,5 +1,6 @@
-"""A throwaway test PKI: a CA, the platform's seal, funder certificates (valid, expired, revoked)
-and the CA's revocation list, generated with `cryptography` at run time. For tests and the demo
+"""A throwaway test PKI: a CA, the platform's seal, funder certificates (valid, expired, revoked),
+a time-stamping authority (RFC 3161, extended key usage timeStamping) and the CA's revocation list,
+generated with `cryptography` at run time. For tests and the demo
 only: its private keys are written next to the certificates, protected by a passphrase everybody
 knows (TEST_PKI_PASSPHRASE). Never configure it in production."""
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -32,6 +33,7 @@ class ThrowawayPki:
     funder: Path
     expired: Path
     revoked: Path
+    tsa: Path
     passphrase: str = TEST_PKI_PASSPHRASE
 
     @classmethod
@@ -44,6 +46,7 @@ class ThrowawayPki:
             funder=directory / "financeur.p12",
             expired=directory / "financeur-expire.p12",
             revoked=directory / "financeur-revoque.p12",
+            tsa=directory / "horodatage.p12",
         )
 
 
@@ -57,14 +60,32 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
 def _leaf(
     common_name: str,
     ca_key: ec.EllipticCurvePrivateKey,
     ca_cert: x509.Certificate,
     not_before: datetime.datetime,
     not_after: datetime.datetime,
-) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
+    *,
+    time_stamping: bool = False,
+) -> tuple[PrivateKey, x509.Certificate]:
+    # pyHanko's in-process time-stamping authority signs with RSA only.
+    key: PrivateKey = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if time_stamping
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    # RFC 3161 §2.3: a TSA certificate has the single, critical, extended key usage timeStamping.
+    usage = x509.ExtendedKeyUsage(
+        [
+            ExtendedKeyUsageOID.TIME_STAMPING
+            if time_stamping
+            else ExtendedKeyUsageOID.EMAIL_PROTECTION
+        ]
+    )
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name(common_name))
@@ -88,9 +109,7 @@ def _leaf(
             ),
             critical=True,
         )
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
-        )
+        .add_extension(usage, critical=time_stamping)
         .add_extension(
             x509.CRLDistributionPoints(
                 [
@@ -117,7 +136,7 @@ def _leaf(
 def _write_p12(
     path: Path,
     name: str,
-    key: ec.EllipticCurvePrivateKey,
+    key: PrivateKey,
     cert: x509.Certificate,
     ca_cert: x509.Certificate,
 ) -> None:
@@ -179,9 +198,16 @@ def make_test_pki(directory: Path, *, now: datetime.datetime | None = None) -> T
         ),
         pki.revoked: ("Financeur — certificat révoqué (test)", valid_from, valid_to),
     }
+    # A time-stamping authority's certificate outlives the signatures it dates (10 years here):
+    # a timestamp keeps a signature provable after the signer's own certificate has expired.
+    leaves[pki.tsa] = (
+        "Pluriel — autorité d'horodatage (test)",
+        valid_from,
+        now + datetime.timedelta(days=10 * 365 - 1),
+    )
     revoked_serial = 0
     for path, (name, start, end) in leaves.items():
-        key, cert = _leaf(name, ca_key, ca_cert, start, end)
+        key, cert = _leaf(name, ca_key, ca_cert, start, end, time_stamping=path == pki.tsa)
         _write_p12(path, name, key, cert, ca_cert)
         if path == pki.revoked:
             revoked_serial = cert.serial_number

@@ -110,7 +110,12 @@ def _current_bytes(request: SignatureRequest) -> bytes:
 
 def _expected(request: SignatureRequest) -> list[pades.Expected]:
     return [
-        pades.Expected(s.field_name, s.certificate_subject, s.signed_at)
+        pades.Expected(
+            s.field_name,
+            s.certificate_subject,
+            s.signed_at,
+            timestamped=s.timestamped_at is not None,
+        )
         for s in request.signatures.filter(state=S.SIGNED).order_by("position")
         if s.signed_at is not None
     ]
@@ -573,6 +578,7 @@ def _record(
         request.save(update_fields=["signed", "signed_sha256"])
         signature.signer = actor
         signature.signed_at = signed_at
+        signature.timestamped_at = pades.signature_timestamp(content, signature.field_name)
         signature.ip_address = ip_address
         signature.hash_before = pades.sha256(before)
         signature.hash_after = request.signed_sha256
@@ -591,10 +597,14 @@ def _record(
                 "ip_address": ip_address or "",
                 "hash_before": signature.hash_before,
                 "hash_after": signature.hash_after,
+                "timestamp": signature.timestamped_at.isoformat()
+                if signature.timestamped_at
+                else "",
             },
             update_fields=[
                 "signer",
                 "signed_at",
+                "timestamped_at",
                 "ip_address",
                 "hash_before",
                 "hash_after",

@@ -15,7 +15,13 @@ from .agreements import (
 )
 from .payments import my_payments
 from .prepare import agreement_prepare
-from .signatures import signature_code, signature_document, signature_send, signature_sign
+from .signatures import (
+    amendment_signature_send,
+    signature_code,
+    signature_document,
+    signature_send,
+    signature_sign,
+)
 
 __all__ = [
     "agreement_action",
@@ -26,6 +32,7 @@ __all__ = [
     "agreement_prepare",
     "agreement_signed_copy",
     "amendment_document",
+    "amendment_signature_send",
     "my_payments",
     "partnership_document",
     "recovery_action",

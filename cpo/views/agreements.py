@@ -46,7 +46,7 @@ from ..selectors import (
     open_instalments,
 )
 from .common import ACTION_LABELS, error_message, get_visible
-from .signatures import completed_request, signature_context
+from .signatures import amendment_signature, completed_request, signature_context
 
 A = AgreementState
 # The actions of the page, in this order; `activate` is the daily job's (cpo.services.
@@ -118,7 +118,12 @@ def detail_context(
     manage = staff and can_manage(user)
     fiscal_years = [y.fiscal_year for y in agreement.years.all()]
     amendments = [
-        {"amendment": a, "changes": amendment_changes(a)} for a in agreement.amendments.all()
+        {
+            "amendment": a,
+            "changes": amendment_changes(a),
+            **amendment_signature(agreement, a, manage=manage),
+        }
+        for a in agreement.amendments.all()
     ]
     context: dict[str, Any] = {
         "agreement": agreement,

@@ -1,6 +1,7 @@
-"""The electronic signature on the agreement page: send the document for signature (instruction),
-ask for a code and sign (the association's representative), sign for a funder (its authorised
-signatory), download the signed PDF — validated again each time (cpo/signatures/services.py)."""
+"""The electronic signature on the agreement page: send the document — the agreement, the
+notification letter or an amendment — for signature (instruction), ask for a code and sign (the
+association's representative), sign for a funder (its authorised signatory), download the signed
+PDF — validated again each time (cpo/signatures/services.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from core.errors import DomainError
 from core.http import AuthenticatedHttpRequest
 from core.models import User
 
-from ..models import Agreement, AgreementState
+from ..models import Agreement, AgreementState, Amendment
 from ..models_signatures import (
     Signature,
     SignatureParty,
@@ -31,12 +32,15 @@ from ..signatures import services as signing
 from .common import error_message, get_visible
 
 SENDABLE = (AgreementState.DRAFT, AgreementState.SENT_FOR_SIGNATURE)
+R = SignatureRequestState
 
 
 def signature_context(user: User, agreement: Agreement, *, manage: bool) -> dict[str, Any]:
     """What the page's « Signature électronique » section shows and offers to this user."""
     requests = list(
-        agreement.signature_requests.prefetch_related("signatures__signer", "signatures__funder")
+        agreement.signature_requests.select_related("amendment").prefetch_related(
+            "signatures__signer", "signatures__funder"
+        )
     )
     rows = []
     for request in requests:
@@ -56,13 +60,32 @@ def signature_context(user: User, agreement: Agreement, *, manage: bool) -> dict
                 }
             )
         rows.append({"request": request, "signatures": signatures})
-    pending = any(r.state == SignatureRequestState.PENDING for r in requests)
+    pending = any(r.state == R.PENDING for r in requests)
     return {
         "signature_requests": rows,
         "can_send_for_signature": manage
         and agreement.application_id is not None
         and agreement.state in SENDABLE
         and not pending,
+    }
+
+
+def amendment_signature(
+    agreement: Agreement, amendment: Amendment, *, manage: bool
+) -> dict[str, Any]:
+    """An amendment's electronic signature on its card: its latest request (pending, signed or
+    cancelled) and whether it may be sent (again, once a request was cancelled)."""
+    latest = None
+    for request in agreement.signature_requests.all():  # newest first (Meta.ordering)
+        if request.amendment_id == amendment.pk:
+            latest = request
+            break
+    return {
+        "signature_request": latest,
+        "can_send_for_signature": manage
+        and agreement.application_id is not None
+        and agreement.state in signing.AMENDABLE
+        and (latest is None or latest.state == R.INVALIDATED),
     }
 
 
@@ -86,19 +109,39 @@ def _signature(request: AuthenticatedHttpRequest, pk: int, signature_pk: int) ->
     )
 
 
-@login_required
-@require_POST
-def signature_send(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """« Envoyer pour signature »: freeze the agreement's document and list its signatories."""
+def _send(
+    request: AuthenticatedHttpRequest, pk: int, amendment_pk: int | None = None
+) -> HttpResponse:
     agreement = get_visible(request, pk)
     if not is_agreement_staff(request.user, agreement):
         raise Http404
+    amendment = None
+    if amendment_pk is not None:
+        amendment = get_object_or_404(agreement.amendments, pk=amendment_pk)
     try:
-        signing.signature_request_send(actor=request.user, agreement=agreement)
+        signing.signature_request_send(actor=request.user, agreement=agreement, amendment=amendment)
     except DomainError as exc:
         return _page_error(request, pk, exc)
     messages.success(request, _("Document envoyé pour signature électronique."))
-    return redirect("cpo:agreement_detail", pk=pk)
+    return redirect(reverse("cpo:agreement_detail", args=[pk]) + "#signatures")
+
+
+@login_required
+@require_POST
+def signature_send(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """« Envoyer pour signature »: freeze the agreement's document (or the decision's
+    notification letter) and list its signatories."""
+    return _send(request, pk)
+
+
+@login_required
+@require_POST
+def amendment_signature_send(
+    request: AuthenticatedHttpRequest, pk: int, amendment_pk: int
+) -> HttpResponse:
+    """« Envoyer l'avenant pour signature »: the same steps, for one amendment of a signed
+    agreement (the association's representative, then each funder)."""
+    return _send(request, pk, amendment_pk)
 
 
 @login_required
@@ -151,7 +194,10 @@ def signature_document(request: AuthenticatedHttpRequest, pk: int, request_pk: i
         return _page_error(request, pk, exc)
     from .agreements import _pdf_response
 
-    return _pdf_response(content, f"{agreement.reference}-signee.pdf")
+    name = f"{agreement.reference}-signee.pdf"
+    if signature_request.amendment is not None:
+        name = f"{agreement.reference}-avenant-{signature_request.amendment.version - 1}-signe.pdf"
+    return _pdf_response(content, name)
 
 
 def completed_request(agreement: Agreement) -> SignatureRequest | None:

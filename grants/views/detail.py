@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from core.audit import history_for
 from core.errors import DomainError
 from core.models import Role
 from core.permissions import can_see_bank_details, has_role, is_member, scope_of
@@ -31,6 +30,7 @@ from ..forms import (
     ScoreForm,
     add_domain_error,
 )
+from ..history import application_history
 from ..models import Application, ApplicationState, BudgetItem, Score
 from ..selectors import (
     current_partners,
@@ -42,7 +42,7 @@ from ..selectors import (
 )
 from ..transitions import TRANSITIONS
 from .cofunding import funder_parts_context
-from .common import INTERNAL_ACTIONS, error_message, get_visible
+from .common import error_message, get_visible
 
 S = ApplicationState
 SCORING_STATES = (S.ELIGIBLE, S.UNDER_REVIEW)
@@ -132,9 +132,7 @@ def detail_context(
     for spec in available:
         form = bound.get(spec.name) or spec.form(application=application, prefix=spec.name)
         transitions.append({"spec": spec, "form": form})
-    history = history_for(application)
-    if not staff:
-        history = [row for row in history if row.action not in INTERNAL_ACTIONS]
+    history = application_history(application, staff=staff)
     documents = list(application.documents.all())
     # Read once, shown twice: the lines and their totals, the requests and the pending one.
     budget_items = list(application.budget_items.select_related("partner__organisation"))

@@ -20,6 +20,7 @@ from grants import services
 from grants.models import Application, ApplicationState, BudgetRevision, FunderPart
 
 from .. import factories as f
+from ..cpo.signing import use_test_pki
 from .conftest import login
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -49,10 +50,7 @@ def test_cofunded_file_decided_revised_signed_and_paid_per_funder(
     page, new_person_page, settings, tmp_path, instructor, manager, finance_officer, organisation
 ):
     pki = make_test_pki(tmp_path / "pki")
-    settings.SIGNATURE_SEAL_PKCS12 = str(pki.seal)
-    settings.SIGNATURE_TRUST_ROOTS = [str(pki.ca)]
-    settings.SIGNATURE_CRLS = [str(pki.crl)]
-    settings.SIGNATURE_PASSPHRASES = {"SEAL": pki.passphrase, "FUNDER": pki.passphrase}
+    use_test_pki(settings, pki, "FUNDER")
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
     state = f.FunderFactory(name="État — ANCT", kind=Funder.Kind.STATE)

@@ -16,7 +16,7 @@ from cpo.models import Agreement, AgreementState, FunderCertificate
 from cpo.signatures.pki import make_test_pki
 
 from .. import factories as f
-from ..cpo.signing import approved_application
+from ..cpo.signing import approved_application, use_test_pki
 from .conftest import login
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -28,10 +28,7 @@ def test_representative_then_funder_sign_in_the_browser(
     page, new_person_page, settings, tmp_path, instructor, organisation
 ):
     pki = make_test_pki(tmp_path / "pki")
-    settings.SIGNATURE_SEAL_PKCS12 = str(pki.seal)
-    settings.SIGNATURE_TRUST_ROOTS = [str(pki.ca)]
-    settings.SIGNATURE_CRLS = [str(pki.crl)]
-    settings.SIGNATURE_PASSPHRASES = {"SEAL": pki.passphrase, "VILLE": pki.passphrase}
+    use_test_pki(settings, pki, "VILLE")
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     city = f.FunderFactory(name="Ville de Marseille")
     FunderCertificate.objects.create(

@@ -27,13 +27,23 @@ def pki(tmp_path_factory) -> ThrowawayPki:
     return ThrowawayPki.at(directory)
 
 
-@pytest.fixture
-def signing(settings, pki):
+def use_test_pki(settings, pki: ThrowawayPki, *funder_keys: str) -> ThrowawayPki:
+    """Point the signature settings at a test PKI: its seal, CA, CRL and local time-stamping
+    authority (no TSA URL), with the passphrase of each funder key given."""
     settings.SIGNATURE_SEAL_PKCS12 = str(pki.seal)
     settings.SIGNATURE_TRUST_ROOTS = [str(pki.ca)]
     settings.SIGNATURE_CRLS = [str(pki.crl)]
-    settings.SIGNATURE_PASSPHRASES = {"SEAL": pki.passphrase, "VILLE": pki.passphrase}
+    settings.SIGNATURE_TSA_URL = ""
+    settings.SIGNATURE_TSA_PKCS12 = str(pki.tsa)
+    settings.SIGNATURE_TSA_TRUST_ROOTS = []
+    keys = ("SEAL", "TSA", *funder_keys)
+    settings.SIGNATURE_PASSPHRASES = dict.fromkeys(keys, pki.passphrase)
     return pki
+
+
+@pytest.fixture
+def signing(settings, pki):
+    return use_test_pki(settings, pki, "VILLE")
 
 
 @pytest.fixture
@@ -90,3 +100,20 @@ def last_code() -> str:
     match = re.search(r": (\d{6})\b", mail.outbox[-1].body)
     assert match, mail.outbox[-1].body
     return match.group(1)
+
+
+def sign_in_order(request, representative, funder_signatory, capture) -> None:
+    """Every signature of a request given in turn: the association with its e-mailed code, then
+    the city with its certificate."""
+    from cpo.signatures import services as signing_services
+
+    first, *funders = request.signatures.order_by("position")
+    with capture(execute=True):
+        signing_services.signature_code_send(actor=representative, signature=first)
+    signing_services.signature_sign_with_code(
+        actor=representative, signature=first, code=last_code(), ip_address="203.0.113.7"
+    )
+    for signature in funders:
+        signing_services.signature_sign_as_funder(
+            actor=funder_signatory, signature=signature, ip_address="198.51.100.2"
+        )

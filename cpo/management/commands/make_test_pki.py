@@ -13,7 +13,7 @@ from cpo.signatures.pki import make_test_pki
 class Command(BaseCommand):
     help = (
         "Generate a throwaway test PKI (CA, platform seal, funder certificates — valid, expired, "
-        "revoked — and a CRL) into a directory. For tests and the demo only."
+        "revoked —, a time-stamping authority and a CRL) into a directory. For tests and the demo only."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
