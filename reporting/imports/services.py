@@ -261,7 +261,8 @@ def _suggest_tolerant(spec: Kind, file: Any, options: dict[str, Any], report: Re
 def import_apply(
     *, actor: User, batch: ImportBatch, progress: Progress | None = None
 ) -> ImportBatch:
-    """Apply a checked batch: read the file again, then write every row in one transaction.
+    """Apply a checked batch: take the rows its dry run kept (else read the file again), match
+    them with the database again, then write every row in one transaction.
 
     Refused (and the batch marked invalid, with the new report) if a row is no longer valid.
     Applying an applied batch returns it unchanged."""
