@@ -210,6 +210,8 @@ def read_records(
     """(row, values by column key, keys of the cells that could not be read) for each row; an
     empty cell and an unreadable one are both None, the set tells them apart ("" in the set: the
     row itself is malformed). One pass; rows are not kept."""
+    Memo = dict[str, tuple[int, Any, str, str]]
+    plan: list[tuple[str, str, int, bool, Callable[[str], Any] | None, int | None, Memo | None]]
     plan = [
         (c.key, mapping.labels[c.key], mapping.index[c.key], c.required, c.parse, c.max_length, {})
         for c in columns
@@ -227,7 +229,7 @@ def read_records(
             sampling = add_samples(report.mapping, cells) and report.row_count < 100
         if probing and report.row_count == MEMO_PROBE:
             probing = False
-            plan = [p if len(p[6]) * 2 <= MEMO_PROBE else (*p[:6], None) for p in plan]
+            plan = [p if len(p[6] or ()) * 2 <= MEMO_PROBE else (*p[:6], None) for p in plan]
         values: dict[str, Any] = {}
         bad: set[str] = {""} if unusable else set()
         same = first_of.setdefault(hash(tuple(cells)), row)
