@@ -188,10 +188,10 @@ def _kept_rows(spec: Kind, batch: ImportBatch) -> list[Any] | None:
         return None
     try:
         data = cache.get(_rows_key(batch))
-    except Exception:  # noqa: BLE001
+        return spec.thaw(data) if data is not None else None
+    except Exception:  # noqa: BLE001 - a cache down or an unreadable entry: read the file again
         logger.warning("import: rows of batch %s not read back", batch.pk, exc_info=True)
         return None
-    return spec.thaw(data) if data is not None else None
 
 
 def _read(

@@ -167,3 +167,11 @@ def test_the_memo_of_repeated_cells_still_reports_every_row(manager, monkeypatch
     assert errors == [(n, "dateConvention") for n in range(2, 8)]
     cleaned = {c["column"]: (c["count"], c["rows"]) for c in batch.report["cleaning"]}
     assert cleaned["idRAE"] == (6, [2, 3, 4, 5, 6, 7])
+
+
+def test_an_unreadable_kept_entry_means_the_file_is_read_again(manager):
+    batch = import_check(actor=manager, kind="grants", file=SimpleUploadedFile("a.csv", content()))
+    cache.set(services._rows_key(batch), b"not zlib", 60)
+    batch = import_apply(actor=manager, batch=batch)
+    assert batch.state == ImportState.APPLIED
+    assert Agreement.objects.count() == 30
