@@ -145,12 +145,19 @@ def history_for(obj: models.Model, *, state_field: str = "state") -> list[AuditL
     return rows
 
 
+#: Values _jsonable and the chain's _normalise return as they are (checked by exact type: the
+#: usual payload of a set-based write is made of these, walked once per row).
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
     from datetime import date, datetime
     from decimal import Decimal
 
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): v if type(v) in _SCALARS else _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
         return [_jsonable(v) for v in value]
     if isinstance(value, Decimal):

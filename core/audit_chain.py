@@ -47,11 +47,17 @@ HASHED_FIELDS = (
 )
 
 
+#: Returned as they are by _normalise (exact types: a str or int subclass takes the long way).
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
 def _normalise(value: Any) -> Any:
     """The same value whether it comes from Python or back from the database (jsonb turns 1.0
     into 1 and may reorder keys: keys are sorted when dumped)."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, dict):
-        return {str(k): _normalise(v) for k, v in value.items()}
+        return {str(k): v if type(v) in _SCALARS else _normalise(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_normalise(v) for v in value]
     if isinstance(value, float) and value.is_integer():

@@ -739,12 +739,27 @@ def parse_siret(text: str, *, strict: bool = False) -> str:
         raise CellError(
             _("« %(value)s » n'est pas un SIRET (14 chiffres attendus).") % {"value": text}
         )
-    if not stdnum_siret.is_valid(value):
+    if not (_luhn(value[:9]) and _luhn(value) and value[:9] != _LA_POSTE) and (
+        not stdnum_siret.is_valid(value)
+    ):
         raise CellError(
             _("« %(value)s » n'est pas un SIRET valide (clé de contrôle incorrecte).")
             % {"value": text}
         )
     return value
+
+
+#: La Poste's establishments share one SIREN: their SIRET key is not Luhn (python-stdnum knows).
+_LA_POSTE = "356000000"
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
+def _luhn(digits: str) -> bool:
+    """The Luhn key of a string of digits (python-stdnum's check, ~10× faster: a beneficiaries'
+    file has tens of thousands of distinct SIRETs)."""
+    odd = sum(map(int, digits[-1::-2]))
+    even = sum(_DOUBLED[int(c)] for c in digits[-2::-2])
+    return (odd + even) % 10 == 0
 
 
 def parse_year(text: str) -> int:

@@ -172,14 +172,48 @@ def _choose(
     )
 
 
+#: What a cell reads as, whatever its row: (outcome, value or text, rule code, rule message).
+_VALUE, _EMPTY, _PLACEHOLDER, _TOO_LONG, _ERROR, _FIXED = range(6)
+#: A column's outcomes are memoised by raw cell (the same funder, date or nature on every row):
+#: the memo is dropped when, after MEMO_PROBE cells, more than half were distinct (amounts,
+#: references), and stops growing at MEMO_MAX entries.
+MEMO_PROBE = 2_000
+MEMO_MAX = 50_000
+
+
+def _outcome(
+    raw: str, parse: Callable[[str], Any] | None, max_length: int | None
+) -> tuple[int, Any, str, str]:
+    """How one cell reads, independently of its row (parsers are pure functions of the text)."""
+    text = _clean(raw)
+    if text and len(text) <= 16 and not "0" <= text[0] <= "9" and placeholder(text):
+        return (_PLACEHOLDER, text, "", "")
+    if not text:
+        return (_EMPTY, None, "", "")
+    if max_length is not None and len(text) > max_length:
+        return (_TOO_LONG, text, "", "")
+    if parse is None:
+        return (_VALUE, text, "", "")
+    try:
+        value = parse(text)
+    except CellError as exc:
+        # Excel's 7,86E+13: say why the digits are lost.
+        return (_ERROR, scientific_notation(text) or exc.message, "", "")
+    if type(value) is Fixed:
+        return (_FIXED, value.value, value.code, value.message)
+    return (_VALUE, value, "", "")
+
+
 def read_records(
     table: Table, columns: list[Column], mapping: Mapping, report: Report
 ) -> Iterator[tuple[int, dict[str, Any], set[str]]]:
     """(row, values by column key, keys of the cells that could not be read) for each row; an
     empty cell and an unreadable one are both None, the set tells them apart ("" in the set: the
     row itself is malformed). One pass; rows are not kept."""
+    Memo = dict[str, tuple[int, Any, str, str]]
+    plan: list[tuple[str, str, int, bool, Callable[[str], Any] | None, int | None, Memo | None]]
     plan = [
-        (c.key, mapping.labels[c.key], mapping.index[c.key], c.required, c.parse, c.max_length)
+        (c.key, mapping.labels[c.key], mapping.index[c.key], c.required, c.parse, c.max_length, {})
         for c in columns
         if c.key in mapping.index
     ]
@@ -188,17 +222,22 @@ def read_records(
     unusable = any(c.required and c.key not in mapping.index for c in columns)
     first_of: dict[int, int] = {}  # a row's cells' hash → the first row with the same cells
     sampling = bool(report.mapping)
+    probing = True
     for row, cells in table.rows():
         report.row_count += 1
         if sampling:
             sampling = add_samples(report.mapping, cells) and report.row_count < 100
+        if probing and report.row_count == MEMO_PROBE:
+            probing = False
+            plan = [p if len(p[6] or ()) * 2 <= MEMO_PROBE else (*p[:6], None) for p in plan]
         values: dict[str, Any] = {}
         bad: set[str] = {""} if unusable else set()
         same = first_of.setdefault(hash(tuple(cells)), row)
         if same != row:
             report.warning(row, "", "", _("Ligne identique à la ligne %(row)s.") % {"row": same})
             report.clean("duplicate", "", 1, _("lignes identiques à une ligne précédente"), row=row)
-        if len(cells) > width and any(c.strip() for c in cells[width:]):
+        count = len(cells)
+        if count > width and any(c.strip() for c in cells[width:]):
             report.error(
                 row,
                 "",
@@ -207,10 +246,24 @@ def read_records(
                 % {"n": len(cells), "m": width},
             )
             bad.add("")
-        for key, label, index, required, parse, max_length in plan:
-            raw = cells[index] if index < len(cells) else ""
-            text = _clean(raw)
-            if text and len(text) <= 16 and not "0" <= text[0] <= "9" and placeholder(text):
+        for key, label, index, required, parse, max_length, memo in plan:
+            raw = cells[index] if index < count else ""
+            outcome = memo.get(raw) if memo is not None else None
+            if outcome is None:
+                outcome = _outcome(raw, parse, max_length)
+                if memo is not None and len(memo) < MEMO_MAX:
+                    memo[raw] = outcome
+            kind = outcome[0]
+            if kind == _VALUE:
+                values[key] = outcome[1]
+                continue
+            if kind == _FIXED:
+                report.clean(outcome[2], label, 1, outcome[3], row=row)
+                values[key] = outcome[1]
+                continue
+            values[key] = None
+            if kind == _PLACEHOLDER:
+                text = outcome[1]
                 report.clean(
                     f"placeholder:{text}",
                     label,
@@ -218,14 +271,13 @@ def read_records(
                     _("« %(value)s » lu comme vide") % {"value": text},
                     row=row,
                 )
-                text = ""
-            if not text:
-                values[key] = None
+                kind = _EMPTY
+            if kind == _EMPTY:
                 if required:
                     report.error(row, label, raw, _("Cellule obligatoire vide."))
                     bad.add(key)
-                continue
-            if max_length is not None and len(text) > max_length:
+            elif kind == _TOO_LONG:
+                text = outcome[1]
                 report.error(
                     row,
                     label,
@@ -233,24 +285,10 @@ def read_records(
                     _("Le texte dépasse %(max)s caractères (%(n)s).")
                     % {"max": max_length, "n": len(text)},
                 )
-                values[key] = None
                 bad.add(key)
-                continue
-            if parse is None:
-                values[key] = text
-                continue
-            try:
-                value = parse(text)
-            except CellError as exc:
-                # Excel's 7,86E+13: say why the digits are lost.
-                report.error(row, label, raw, scientific_notation(text) or exc.message)
-                values[key] = None
+            else:  # _ERROR
+                report.error(row, label, raw, outcome[1])
                 bad.add(key)
-                continue
-            if type(value) is Fixed:
-                report.clean(value.code, label, 1, value.message, row=row)
-                value = value.value
-            values[key] = value
         yield row, values, bad
 
 

@@ -17,7 +17,10 @@ What a row becomes (the rules of cpo.services_import apply after):
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+import json
+import zlib
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
@@ -249,6 +252,67 @@ def _payment_year(period: tuple[Any, ...] | None) -> int | None:
 
 def _raw_period(period: tuple[Any, ...], values: dict[str, Any]) -> str:
     return "/".join(d.isoformat() if d else "?" for d in period)
+
+
+def freeze(grants: list[HistoricalGrant], report: Report) -> bytes | None:
+    """The checked grants as compressed JSON, kept for the apply (services.keep_rows) so that it
+    does not read and check the file a second time. None when a SIREN was completed from the
+    known organisations: that reading depends on the database, the apply reads the file again."""
+    if any(code == "siren" for code, _column in report.cleaning):
+        return None
+    data = [
+        [
+            list(g.rows),
+            g.funder_name,
+            g.funder_siret,
+            g.external_id,
+            g.organisation_name,
+            g.siret,
+            g.rna,
+            g.title,
+            g.signed_on.isoformat(),
+            [[year, str(amount)] for year, amount in g.years.items()],
+            g.ej_number,
+        ]
+        for g in grants
+    ]
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return zlib.compress(text.encode(), 1)
+
+
+def thaw(data: bytes) -> list[HistoricalGrant]:
+    """The grants `freeze` kept, as `read` returned them (one string per distinct funder,
+    beneficiary and object)."""
+    one = {}.setdefault
+    date = datetime.date.fromisoformat
+    return [
+        HistoricalGrant(
+            rows=tuple(rows),
+            funder_name=one(funder_name, funder_name),
+            funder_siret=one(funder_siret, funder_siret),
+            external_id=external_id,
+            organisation_name=one(organisation_name, organisation_name),
+            siret=one(siret, siret),
+            rna=rna,
+            title=one(title, title),
+            signed_on=date(signed_on),
+            years={year: Decimal(amount) for year, amount in years},
+            ej_number=ej_number,
+        )
+        for (
+            rows,
+            funder_name,
+            funder_siret,
+            external_id,
+            organisation_name,
+            siret,
+            rna,
+            title,
+            signed_on,
+            years,
+            ej_number,
+        ) in json.loads(zlib.decompress(data))
+    ]
 
 
 def plan(grants: list[HistoricalGrant], report: Report) -> None:

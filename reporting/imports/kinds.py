@@ -26,6 +26,10 @@ class Kind:
     columns: tuple[str, ...]  # the expected headers, shown on the upload page
     help: Promise | str
     strict_option: bool = False
+    #: The rows the dry run read, kept for the apply (services.keep_rows): `freeze(rows, report)`
+    #: → bytes, or None when reading them depended on the database; `thaw(bytes)` → rows.
+    freeze: Callable[[list[Any], Any], bytes | None] | None = None
+    thaw: Callable[[bytes], list[Any]] | None = None
 
     @property
     def label(self) -> str:
@@ -75,6 +79,8 @@ KINDS: dict[str, Kind] = {
         read=grants.read,
         plan=grants.plan,
         apply=grants.apply,
+        freeze=grants.freeze,
+        thaw=grants.thaw,
         columns=(),
         help=_(
             "Subventions d'autres financeurs ou d'un ancien outil, au format SCDL « Subventions » "
