@@ -624,7 +624,11 @@ class ExportTemplate(models.Model):
         return self.name
 
 
-from .models_security import PersonalApiToken  # noqa: E402, F401  (a model of this app)
+from .models_security import (  # noqa: E402, F401  (models of this app)
+    PersonalApiToken,
+    RecoveryCode,
+    RecoveryCodeDevice,
+)
 
 
 class RetentionRun(models.Model):
