@@ -6,11 +6,9 @@ cpo.services_changes.partner_addition."""
 from __future__ import annotations
 
 import datetime
-from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -19,34 +17,13 @@ from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, PermissionDenied
 from core.http import AuthenticatedHttpRequest
-from core.models import Organisation
-from core.permissions import has_role, is_member, organisation_ids_of
+from core.permissions import has_role, is_member
 
 from .. import services_changes
-from ..models_partner_additions import PartnerAddition
-from ..selectors import agreements_visible_to, is_agreement_staff
+from ..selectors import is_agreement_staff
+from ..selectors_partner_additions import additions_visible_to, organisation_by_siret
 from ..services_changes.common import MANAGERS
 from .common import get_visible
-
-
-def organisation_by_siret(siret: str) -> Organisation:
-    """The organisation known to Pluriel under this SIRET (spaces ignored)."""
-    digits = "".join((siret or "").split())
-    organisation = Organisation.objects.filter(siret=digits).first() if digits else None
-    if organisation is None:
-        raise DomainError(
-            _("Aucune organisation inscrite sur Pluriel n'a ce SIRET."), field="siret"
-        )
-    return organisation
-
-
-def additions_visible_to(user: Any) -> Any:
-    """Proposals the user may read: those of agreements they see (staff in scope, the lead's
-    members), and those made to their own organisations."""
-    return PartnerAddition.objects.filter(
-        Q(agreement__in=agreements_visible_to(user))
-        | Q(organisation_id__in=organisation_ids_of(user))
-    ).select_related("agreement", "agreement__organisation", "organisation", "amendment")
 
 
 def _date(value: str) -> datetime.date | None:

@@ -218,3 +218,121 @@ def test_the_lead_part_must_cover_a_part_taken_from_it(agreement, newcomer, inst
     assert PartnerAddition.objects.get(pk=addition.pk).state == "accepted"
     assert Agreement.objects.get(pk=ag.pk).version == 1
     assert not ApplicationPartner.objects.filter(organisation=organisation).exists()
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def test_the_three_steps_on_the_pages(agreement, newcomer, applicant, instructor, other_applicant):  # noqa: F811
+    from django.test import Client
+    from django.urls import reverse
+
+    ag = agreement()
+    organisation, member = newcomer
+    year = ag.first_year + 1
+    lead = Client()
+    lead.force_login(applicant)
+    page = lead.get(reverse("cpo:agreement_detail", args=[ag.pk])).content.decode()
+    assert reverse("cpo:partner_addition_propose", args=[ag.pk]) in page
+    url = reverse("cpo:partner_addition_propose", args=[ag.pk])
+    form = {
+        "siret": organisation.siret,
+        "role": "Familles",
+        f"part_{year}": "600,00",
+        "effective_on": today().isoformat(),
+        "reason": "Les parents rejoignent l'action.",
+    }
+    refused = lead.post(url, {**form, "siret": "000"})
+    assert refused.status_code == 400
+    assert "Aucune organisation inscrite sur Pluriel" in refused.content.decode()
+    assert not PartnerAddition.objects.exists()
+    created = lead.post(url, form)
+    addition = PartnerAddition.objects.get()
+    assert created["Location"] == reverse("cpo:partner_addition", args=[addition.pk])
+
+    # The proposed organisation reads it and accepts; an outsider does not even see it.
+    outsider = Client()
+    outsider.force_login(other_applicant)
+    assert outsider.get(created["Location"]).status_code == 404
+    assert outsider.get(url).status_code == 404
+    partner = Client()
+    partner.force_login(member)
+    shown = partner.get(created["Location"]).content.decode()
+    assert "Accepter de rejoindre la convention" in shown and "600.00" in shown
+    partner.post(reverse("cpo:partner_addition_action", args=[addition.pk, "accept"]))
+    assert PartnerAddition.objects.get().state == "accepted"
+
+    # The lead cannot sign; the instruction does.
+    lead.post(reverse("cpo:partner_addition_action", args=[addition.pk, "apply"]))
+    assert PartnerAddition.objects.get().state == "accepted"
+    staff = Client()
+    staff.force_login(instructor)
+    assert "addition-apply" in staff.get(created["Location"]).content.decode()
+    staff.post(reverse("cpo:partner_addition_action", args=[addition.pk, "apply"]))
+    assert PartnerAddition.objects.get().state == "applied"
+    assert part(Agreement.objects.get(pk=ag.pk), organisation, year) == D("600.00")
+    assert (
+        staff.post(
+            reverse("cpo:partner_addition_action", args=[addition.pk, "nothing"])
+        ).status_code
+        == 404
+    )
+
+
+# --------------------------------------------------------------------------- API
+
+
+def test_the_three_steps_through_the_api(
+    agreement,  # noqa: F811
+    newcomer,
+    applicant,
+    instructor,
+    other_applicant,
+):
+    from rest_framework.test import APIClient
+
+    ag = agreement()
+    organisation, member = newcomer
+    year = str(ag.first_year + 1)
+    lead = APIClient()
+    lead.force_authenticate(applicant)
+    url = f"/api/agreements/{ag.pk}/partner-additions/"
+    body = {
+        "siret": organisation.siret,
+        "role": "Familles",
+        "parts": {year: "600.00"},
+        "reason": "Les parents rejoignent l'action.",
+        "effective_on": today().isoformat(),
+    }
+    bad = lead.post(url, {**body, "parts": {"1990": "600.00"}}, format="json")
+    assert bad.status_code == 400 and "hors de la convention" in bad.json()["detail"]
+    created = lead.post(url, body, format="json")
+    assert created.status_code == 201, created.json()
+    addition = created.json()
+    assert addition["state"] == "proposed" and addition["parts"] == {year: "600.00"}
+
+    outsider = APIClient()
+    outsider.force_authenticate(other_applicant)
+    assert outsider.get(f"/api/partner-additions/{addition['id']}/").status_code == 404
+    assert outsider.post(url, body, format="json").status_code == 404
+    refused = outsider.post(f"/api/partner-additions/{addition['id']}/accept/")
+    assert refused.status_code == 404
+
+    partner = APIClient()
+    partner.force_authenticate(member)
+    assert [a["id"] for a in partner.get("/api/partner-additions/").json()["results"]] == [
+        addition["id"]
+    ]
+    assert lead.post(f"/api/partner-additions/{addition['id']}/accept/").status_code == 403
+    accepted = partner.post(f"/api/partner-additions/{addition['id']}/accept/")
+    assert accepted.status_code == 200 and accepted.json()["state"] == "accepted"
+    assert partner.post(f"/api/partner-additions/{addition['id']}/apply/").status_code == 403
+    staff = APIClient()
+    staff.force_authenticate(instructor)
+    assert staff.post(f"/api/partner-additions/{addition['id']}/nothing/").status_code == 404
+    applied = staff.post(f"/api/partner-additions/{addition['id']}/apply/")
+    assert applied.status_code == 200
+    assert applied.json()["state"] == "applied" and applied.json()["amendment_version"] == 2
+    again = staff.post(f"/api/partner-additions/{addition['id']}/apply/")
+    assert again.status_code == 409
+    assert part(Agreement.objects.get(pk=ag.pk), organisation, int(year)) == D("600.00")
