@@ -60,7 +60,7 @@ class UserManager(BaseUserManager["User"]):
         return self._create_user(email, password, **extra)
 
 
-class User(AbstractUser):
+class User(AbstractUser):  # type: ignore[django-manager-missing]  # RecoveryCodeDevice: django-otp untyped
     """A person. Logs in with their email. Roles come from RoleAssignment and Membership."""
 
     username = None  # type: ignore[assignment]

@@ -67,6 +67,13 @@ class RecoveryCodeDevice(TimestampMixin, ThrottlingMixin, Device):  # type: igno
     """The single-use recovery codes of one account, stored as digests only (django-otp's static
     device keeps them in clear). docs/decisions/2026-12-07-hashed-recovery-codes.md"""
 
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="recovery_code_devices",
+        help_text="The user that this device belongs to.",
+    )
+
     class Meta:
         verbose_name = _("codes de secours")
         verbose_name_plural = _("codes de secours")

@@ -275,6 +275,8 @@ def partner_addition_apply(*, actor: User, addition: PartnerAddition) -> Partner
             ),
             Decimal(0),
         )
+        if agreement.application_id is None:  # an imported agreement: no file, no payee parts
+            raise DomainError(_("Cette convention n'a pas de dossier collectif."))
         partner = ApplicationPartner.objects.create(
             application_id=agreement.application_id,
             organisation=organisation,

@@ -62,8 +62,7 @@ def partner_addition_propose(request: AuthenticatedHttpRequest, pk: int) -> Http
             )
         except DomainError as exc:
             error = str(exc.message)
-            field = exc.errors and next(iter(exc.errors)) or ""
-            errors = {str(field): [error]} if field else {}
+            errors = {str(field): [error] for field in (exc.errors or {})}
         else:
             messages.success(
                 request,
