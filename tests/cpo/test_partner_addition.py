@@ -336,3 +336,24 @@ def test_the_three_steps_through_the_api(
     again = staff.post(f"/api/partner-additions/{addition['id']}/apply/")
     assert again.status_code == 409
     assert part(Agreement.objects.get(pk=ag.pk), organisation, int(year)) == D("600.00")
+
+
+def test_the_pages_meet_the_accessibility_basics(agreement, newcomer, applicant):  # noqa: F811
+    """One h1, a label for every field, scoped header cells (tests/test_accessibility_pages.py)."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.test_accessibility_pages import audit
+
+    ag = agreement()
+    organisation, member = newcomer
+    addition = propose(applicant, ag, organisation)
+    lead = Client()
+    lead.force_login(applicant)
+    partner = Client()
+    partner.force_login(member)
+    problems = audit(lead, reverse("cpo:partner_addition_propose", args=[ag.pk]))
+    problems += audit(lead, reverse("cpo:partner_addition", args=[addition.pk]))
+    problems += audit(partner, reverse("cpo:partner_addition", args=[addition.pk]))
+    problems += audit(lead, reverse("cpo:agreement_detail", args=[ag.pk]))
+    assert problems == []
