@@ -10,17 +10,25 @@ from drf_spectacular.views import (
 )
 
 from core import views as core_views
-from core.views_security import PasskeyRegistrationCompleteView
+from core.views_security import (
+    PasskeyAuthenticationCompleteView,
+    PasskeyRegistrationCompleteView,
+)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     # Django's language switch, which also keeps a signed-in person's choice on their account.
     path("i18n/setlang/", core_views.set_language, name="set_language"),
     path("oidc/", include("mozilla_django_oidc.urls")),
-    # django-otp-webauthn's registration with an audit row; its other views as they are.
+    # django-otp-webauthn's registration and authentication with audit rows; its other views as
+    # they are.
     path(
         "compte/securite/passkeys/registration/complete/",
         PasskeyRegistrationCompleteView.as_view(),
+    ),
+    path(
+        "compte/securite/passkeys/authentication/complete/",
+        PasskeyAuthenticationCompleteView.as_view(),
     ),
     path(
         "compte/securite/passkeys/", include("django_otp_webauthn.urls", namespace="otp_webauthn")

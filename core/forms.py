@@ -8,9 +8,13 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.contrib.auth.password_validation import password_validators_help_text_html
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
 from django.utils.functional import lazy
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -19,9 +23,38 @@ from .auth import throttled_message
 from .errors import DomainError, TransitionNotAllowed
 from .limits import PASSWORD_TEXT
 from .models import DocumentKind, Organisation, Role
+from .notifications import absolute_url, account_email_html, user_language
 from .services import INVITABLE_ROLES
 
 password_help = lazy(password_validators_help_text_html, str)
+
+
+class AccountPasswordResetForm(PasswordResetForm):
+    """Django's password-reset form, its e-mail written as the other account e-mails (sign-up,
+    invitation): an absolute link built from SITE_URL (never from the request's Host header), a
+    plain-text and an HTML part, in the account's language (User.language)."""
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        from .tasks import send_email
+
+        with translation.override(user_language(context["user"])):
+            path = reverse(
+                "core:password_reset_confirm",
+                kwargs={"uidb64": context["uid"], "token": context["token"]},
+            )
+            context = {**context, "link": absolute_url(path), "site_url": absolute_url("/")}
+            subject = "".join(render_to_string(subject_template_name, context).splitlines())
+            text = render_to_string(email_template_name, context)
+            html = account_email_html(subject=subject, text=text)
+        transaction.on_commit(lambda: send_email.delay(subject, text, [to_email], html))
 
 
 def add_domain_error(form: forms.BaseForm, exc: DomainError) -> None:

@@ -60,7 +60,7 @@ class UserManager(BaseUserManager["User"]):
         return self._create_user(email, password, **extra)
 
 
-class User(AbstractUser):
+class User(AbstractUser):  # type: ignore[django-manager-missing]  # RecoveryCodeDevice: django-otp untyped
     """A person. Logs in with their email. Roles come from RoleAssignment and Membership."""
 
     username = None  # type: ignore[assignment]
@@ -624,7 +624,11 @@ class ExportTemplate(models.Model):
         return self.name
 
 
-from .models_security import PersonalApiToken  # noqa: E402, F401  (a model of this app)
+from .models_security import (  # noqa: E402, F401  (models of this app)
+    PersonalApiToken,
+    RecoveryCode,
+    RecoveryCodeDevice,
+)
 
 
 class RetentionRun(models.Model):

@@ -1,7 +1,8 @@
-"""Two-factor authentication (django-otp: TOTP, recovery codes; django-otp-webauthn: passkeys) for
-the roles of `TWO_FACTOR_ROLES`, enforced on every page by `TwoFactorMiddleware` and on the admin
-by `TwoFactorAdminSite`; personal API tokens for the same people (the password token endpoint
-refuses them, since a password alone would bypass the second factor).
+"""Two-factor authentication (django-otp: TOTP; our own hashed recovery codes; django-otp-webauthn:
+passkeys) for the roles of `TWO_FACTOR_ROLES`, enforced on every page by `TwoFactorMiddleware` and
+on the admin by `TwoFactorAdminSite`; personal API tokens for the same people (the password token
+endpoint refuses them, since a password alone would bypass the second factor). Every attempt at a
+second factor, passed or refused, is audited with its method and client address.
 
 `TWO_FACTOR_REQUIRED=false` (the development default, `make run`) makes the second factor optional:
 enrolment and verification still work, nobody is forced."""
@@ -9,6 +10,7 @@ enrolment and verification still work, nobody is forced."""
 from __future__ import annotations
 
 import secrets
+from base64 import b32encode
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, cast
@@ -25,8 +27,8 @@ from django.utils.translation import gettext as _
 from django_otp import devices_for_user, match_token
 from django_otp.admin import OTPAdminSite
 from django_otp.models import Device
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import AbstractWebAuthnCredential
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, TokenAuthentication
@@ -34,7 +36,14 @@ from rest_framework.authentication import BaseAuthentication, TokenAuthenticatio
 from .audit import audit_log
 from .errors import DomainError
 from .models import User
-from .models_security import TOKEN_PREFIX, PersonalApiToken, token_digest
+from .models_security import (
+    TOKEN_PREFIX,
+    PersonalApiToken,
+    RecoveryCode,
+    RecoveryCodeDevice,
+    recovery_code_digest,
+    token_digest,
+)
 from .permissions import roles_of
 
 RECOVERY_CODES = 10
@@ -92,38 +101,76 @@ def totp_device_confirm(*, actor: User, device: TOTPDevice, token: str) -> list[
 
 @transaction.atomic
 def recovery_codes_generate(*, actor: User) -> list[str]:
-    """Replaces the user's recovery codes by RECOVERY_CODES new single-use ones."""
-    device, _created = StaticDevice.objects.get_or_create(
-        user=actor, name="recovery", defaults={"confirmed": True}
+    """Replaces the user's recovery codes by RECOVERY_CODES new single-use ones, returned once in
+    clear for the page that shows them; only their digests are stored."""
+    device, _created = RecoveryCodeDevice.objects.get_or_create(
+        user=actor, defaults={"name": "recovery", "confirmed": True}
     )
-    device.token_set.all().delete()
-    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
-    StaticToken.objects.bulk_create([StaticToken(device=device, token=c) for c in codes])
+    device.codes.all().delete()
+    codes: list[str] = []
+    while len(codes) < RECOVERY_CODES:
+        code = b32encode(secrets.token_bytes(5)).decode().lower()
+        if code not in codes:
+            codes.append(code)
+    RecoveryCode.objects.bulk_create(
+        [RecoveryCode(device=device, digest=recovery_code_digest(actor.pk, c)) for c in codes]
+    )
     audit_log(actor=actor, obj=actor, action="core.user.recovery_codes_generated")
     return codes
 
 
 def recovery_codes_left(user: User) -> int:
     """How many unused recovery codes the user still has."""
-    return int(StaticToken.objects.filter(device__user=user, device__name="recovery").count())
+    return int(RecoveryCode.objects.filter(device__user=user).count())
+
+
+def _method(device: Device) -> str:
+    if isinstance(device, RecoveryCodeDevice):
+        return "recovery"
+    if isinstance(device, TOTPDevice):
+        return "totp"
+    return "passkey" if isinstance(device, AbstractWebAuthnCredential) else "other"
 
 
 @transaction.atomic
-def two_factor_verify(*, actor: User, token: str) -> Device | None:
+def two_factor_verify(*, actor: User, token: str, ip: str | None = None) -> Device | None:
     """The confirmed device that accepts `token` (a code of the app or a recovery code), or None.
 
-    A recovery code is single-use: django-otp's static device deletes it as it accepts it, so the
-    same code is refused the next time. Each use is audited with the number of codes left, so a
-    code used by someone else shows in the account's history."""
+    A recovery code is single-use: it is deleted as it is accepted, so the same code is refused
+    the next time. Every attempt is audited (who, method, client address; the row has the time):
+    a recovery code's use with the number of codes left, so a code used by someone else shows in
+    the account's history; a refused code as a failure."""
     device = match_token(actor, (token or "").strip().replace(" ", ""))
-    if isinstance(device, StaticDevice):
+    if device is None:
+        two_factor_failed(actor=actor, method="code", ip=ip)
+    elif isinstance(device, RecoveryCodeDevice):
         audit_log(
             actor=actor,
             obj=actor,
             action="core.user.recovery_code_used",
-            payload={"left": recovery_codes_left(actor)},
+            payload={"method": "recovery", "ip": ip, "left": recovery_codes_left(actor)},
         )
+    else:
+        two_factor_passed(actor=actor, device=device, ip=ip)
     return device
+
+
+def two_factor_passed(*, actor: User, device: Device, ip: str | None) -> None:
+    """Audits a second factor passed with an app code or a passkey."""
+    audit_log(
+        actor=actor,
+        obj=actor,
+        action="core.user.two_factor_passed",
+        payload={"method": _method(device), "device": device.pk, "ip": ip},
+    )
+
+
+def two_factor_failed(*, actor: User, method: str, ip: str | None, code: str = "") -> None:
+    """Audits a refused second factor (a wrong or reused code, a passkey the server refused)."""
+    payload: dict[str, Any] = {"method": method, "ip": ip}
+    if code:
+        payload["code"] = code
+    audit_log(actor=actor, obj=actor, action="core.user.two_factor_failed", payload=payload)
 
 
 @transaction.atomic

@@ -27,6 +27,7 @@ from .audit import audit_log, history_for
 from .clock import today
 from .errors import DomainError
 from .forms import (
+    AccountPasswordResetForm,
     BankDetailsForm,
     DocumentUploadForm,
     EmailForm,
@@ -160,6 +161,7 @@ def verify_email_resend(request: HttpRequest) -> HttpResponse:
 
 
 class PasswordResetView(auth_views.PasswordResetView):
+    form_class = AccountPasswordResetForm
     template_name = "registration/password_reset_form.html"
     email_template_name = "registration/password_reset_email.txt"
     subject_template_name = "registration/password_reset_subject.txt"

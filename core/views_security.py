@@ -19,14 +19,19 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django_otp import devices_for_user
 from django_otp import login as otp_login
+from django_otp_webauthn.exceptions import OTPWebAuthnApiError
 from django_otp_webauthn.utils import get_credential_model
-from django_otp_webauthn.views import CompleteCredentialRegistrationView
+from django_otp_webauthn.views import (
+    CompleteCredentialAuthenticationView,
+    CompleteCredentialRegistrationView,
+)
 
 from . import twofactor
+from .auth import client_ip
 from .errors import DomainError
 from .forms import add_domain_error
 from .models import User
-from .models_security import PersonalApiToken
+from .models_security import PersonalApiToken, RecoveryCodeDevice
 
 
 class CodeForm(forms.Form):
@@ -65,7 +70,10 @@ def _next_url(request: HttpRequest) -> str:
 @login_required
 def security(request: HttpRequest) -> HttpResponse:
     user = cast(User, request.user)
-    devices = [d for d in devices_for_user(user, confirmed=True) if d.persistent_id]
+    # The recovery codes have their own line on the page, not a line among the devices.
+    devices = [
+        d for d in devices_for_user(user, confirmed=True) if not isinstance(d, RecoveryCodeDevice)
+    ]
     return render(
         request,
         "core/security.html",
@@ -143,7 +151,9 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         return redirect(_next_url(request))
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        device = twofactor.two_factor_verify(actor=user, token=form.cleaned_data["token"])
+        device = twofactor.two_factor_verify(
+            actor=user, token=form.cleaned_data["token"], ip=client_ip(request)
+        )
         if device is None:
             form.add_error("token", _("Code incorrect ou déjà utilisé."))
         else:
@@ -203,4 +213,25 @@ class PasskeyRegistrationCompleteView(CompleteCredentialRegistrationView):  # ty
             credentials = get_credential_model()._default_manager
             device = credentials.get(pk=json.loads(response.content)["id"])
             twofactor.passkey_registered(actor=cast(User, self.request.user), device=device)
+        return response
+
+
+class PasskeyAuthenticationCompleteView(CompleteCredentialAuthenticationView):  # type: ignore[misc]
+    """django-otp-webauthn's second step with a passkey, plus its audit row, passed or refused."""
+
+    def complete_auth(self, device: Any) -> Any:
+        result = super().complete_auth(device)
+        twofactor.two_factor_passed(actor=device.user, device=device, ip=client_ip(self.request))
+        return result
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:
+        user = getattr(self.request, "user", None)
+        if isinstance(exc, OTPWebAuthnApiError) and getattr(user, "is_authenticated", False):
+            twofactor.two_factor_failed(
+                actor=cast(User, user),
+                method="passkey",
+                ip=client_ip(self.request),
+                code=str(exc.code),
+            )
+        response: HttpResponse = super().handle_exception(exc)
         return response

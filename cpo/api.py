@@ -38,6 +38,8 @@ from core.serializers import AuditEntrySerializer, StrictIntegerField
 from grants.selectors import applications_visible_to
 
 from . import services
+from .api_partner_additions import PartnerAdditionInput, PartnerAdditionSerializer
+from .api_partner_additions import propose as propose_partner_addition
 from .models import Agreement, AgreementState, Recovery
 from .selectors import (
     agreement_detail_queryset,
@@ -331,6 +333,22 @@ class AgreementViewSet(
         )
         return Response({"preview": plain(preview)})
 
+    @extend_schema(
+        summary=_lazy("Proposer l'ajout d'un partenaire par avenant"),
+        request=PartnerAdditionInput,
+        responses={201: PartnerAdditionSerializer, **WRITE_RESPONSES},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="partner-additions",
+        pagination_class=None,
+        filterset_class=None,
+    )
+    def partner_additions(self, request: Request, pk: str | None = None) -> Response:
+        """The lead or the instruction proposes an organisation (cpo.api_partner_additions)."""
+        return propose_partner_addition(request, self.get_object())
+
     # ------------------------------------------------------------------ recoveries
 
     @extend_schema(
@@ -477,3 +495,6 @@ def register(router: BaseRouter) -> None:
     from .api_signatures import SignatureViewSet
 
     router.register("signatures", SignatureViewSet, basename="signature")
+    from .api_partner_additions import PartnerAdditionViewSet
+
+    router.register("partner-additions", PartnerAdditionViewSet, basename="partner-addition")

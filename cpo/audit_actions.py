@@ -24,6 +24,16 @@ register_action("cpo.evaluation.reminder_sent", _("Relance d'évaluation envoyé
 register_action("cpo.evaluation.overdue", _("Évaluation en retard"))
 register_action("cpo.agreement.signed_copy_attached", _("Exemplaire signé de la convention déposé"))
 register_action("cpo.agreement.amended", _("Avenant à la convention"))
+register_action("cpo.agreement.partner_added", _("Partenaire ajouté à la convention par avenant"))
+register_action("cpo.partner_addition.proposed", _("Ajout d'un partenaire par avenant proposé"))
+register_action(
+    "cpo.partner_addition.accepted", _("Ajout à la convention accepté par le partenaire")
+)
+register_action(
+    "cpo.partner_addition.declined", _("Ajout à la convention refusé par le partenaire")
+)
+register_action("cpo.partner_addition.withdrawn", _("Proposition d'ajout d'un partenaire retirée"))
+register_action("cpo.partner_addition.applied", _("Avenant d'ajout d'un partenaire signé"))
 register_action(
     "cpo.agreement.partner_removed", _("Partenaire retiré de la convention par avenant")
 )

@@ -708,6 +708,7 @@ def confirmation_upload_to(instance: models.Model, filename: str) -> str:
 
 # Sibling modules (so this one stays under 800 lines); importing them registers their models:
 # a collective file's partners' reports, and the electronic signature.
+from .models_partner_additions import PartnerAddition, PartnerAdditionState  # noqa: E402,F401
 from .models_partner_reports import PartnerReport, PartnerReportState  # noqa: E402,F401
 from .models_signatures import (  # noqa: E402, F401
     FunderCertificate,

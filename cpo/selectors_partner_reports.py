@@ -12,6 +12,7 @@ from core.permissions import organisation_ids_of
 from grants.models import ApplicationPartner, PartnerState
 
 from .models import Evaluation, InstalmentState
+from .models_partner_additions import PartnerAddition, PartnerAdditionState
 from .models_partner_reports import PartnerReport, PartnerReportState
 
 
@@ -41,16 +42,25 @@ class PartnerPart:
 
 def evaluation_partners(evaluation: Evaluation) -> list[ApplicationPartner]:
     """The accepted partners of the agreement's collective file (none for a file of one
-    organisation, or an imported agreement)."""
+    organisation, or an imported agreement) that owe a report for the evaluated year."""
     application_id = evaluation.agreement.application_id
     if application_id is None:
         return []
+    # A partner added by amendment reports from the first fiscal year it has a part of.
+    joined_later = [
+        organisation_id
+        for organisation_id, parts in PartnerAddition.objects.filter(
+            agreement_id=evaluation.agreement_id, state=PartnerAdditionState.APPLIED
+        ).values_list("organisation_id", "parts")
+        if parts and min(int(year) for year in parts) > evaluation.fiscal_year
+    ]
     return list(
         ApplicationPartner.objects.filter(
             application_id=application_id,
             state=PartnerState.ACCEPTED,
             organisation__isnull=False,
         )
+        .exclude(organisation_id__in=joined_later)
         .select_related("organisation")
         .order_by("pk")
     )

@@ -6,6 +6,7 @@ here in the same `cpo` namespace."""
 from django.urls import path
 
 from . import views
+from .views import partner_additions as views_partner_additions
 from .views import partner_amendments as views_partner_amendments
 
 app_name = "cpo"
@@ -20,6 +21,21 @@ urlpatterns = [
         "<int:pk>/avenants/parts/",
         views_partner_amendments.agreement_amend_parts,
         name="agreement_amend_parts",
+    ),
+    path(
+        "<int:pk>/avenants/ajout-partenaire/",
+        views_partner_additions.partner_addition_propose,
+        name="partner_addition_propose",
+    ),
+    path(
+        "ajouts-de-partenaire/<int:pk>/",
+        views_partner_additions.partner_addition_detail,
+        name="partner_addition",
+    ),
+    path(
+        "ajouts-de-partenaire/<int:pk>/<str:op>/",
+        views_partner_additions.partner_addition_action,
+        name="partner_addition_action",
     ),
     path(
         "<int:pk>/avenants/retrait-partenaire/",

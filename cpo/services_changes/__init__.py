@@ -42,6 +42,13 @@ from .common import (
     RECOVERABLE,
     REPLANNABLE,
 )
+from .partner_addition import (
+    partner_addition_answer,
+    partner_addition_apply,
+    partner_addition_check_permission,
+    partner_addition_propose,
+    partner_addition_withdraw,
+)
 from .partner_parts import amendment_partner_parts, payee_parts
 from .partner_removal import amendment_partner_remove
 from .recoveries import recovery_cancel, recovery_collect, recovery_issue, recovery_offset
@@ -59,6 +66,11 @@ __all__ = [
     "amendment_create",
     "amendment_partner_parts",
     "amendment_partner_remove",
+    "partner_addition_answer",
+    "partner_addition_apply",
+    "partner_addition_check_permission",
+    "partner_addition_propose",
+    "partner_addition_withdraw",
     "payee_parts",
     "amendment_preview",
     "recovery_cancel",

@@ -65,9 +65,11 @@ def amendment_partner_parts(
     reason: str,
     effective_on: datetime.date,
     parts: dict[Payee, dict[int, Any]],
+    new_payees: frozenset[int] = frozenset(),
 ) -> Amendment:
     """Amend the yearly parts of an agreement paid to each partner: `parts` maps a payee (an
-    organisation id, None for the lead) to its new amount for some fiscal years."""
+    organisation id, None for the lead) to its new amount for some fiscal years. `new_payees`:
+    organisations not paid yet that the amendment adds (`partner_addition.py`)."""
     _staff(actor)
     reason = (reason or "").strip()
     if not reason:
@@ -99,7 +101,7 @@ def amendment_partner_parts(
             agreement=agreement, state=RecoveryState.OFFSET, offset_instalment__isnull=False
         ).values_list("offset_instalment_id", "amount"):
             offsets[instalment_id] += amount
-        payees: set[Payee] = {i.beneficiary_id for i in instalments}
+        payees: set[Payee] = {i.beneficiary_id for i in instalments} | set(new_payees)
         names = {None: agreement.organisation.name} | dict(
             Organisation.objects.filter(pk__in=[p for p in payees if p]).values_list("pk", "name")
         )

@@ -4,7 +4,7 @@ on hold are cancelled; the part it frees, year by year from the effective date, 
 (`reallocate`) or leaves the agreement (the years and the total are reduced). The amounts are
 moved by `amendment_partner_parts` (same checks, same audit, the totals balanced); the partner
 then leaves the file (`ApplicationPartner.leave`), audited on the file. Adding a partner after the
-decision is not offered (docs/decisions/2026-12-07-collective-evaluation-and-reporting.md)."""
+decision: `partner_addition.py`."""
 
 from __future__ import annotations
 

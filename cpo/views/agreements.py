@@ -104,6 +104,21 @@ def _action_forms(agreement: Agreement, bound: dict[str, Any]) -> list[dict[str,
     return actions
 
 
+def partner_additions_context(user: Any, agreement: Agreement) -> dict[str, Any]:
+    """Partners added by amendment: the proposals so far, and whether the user may propose one
+    (the lead or the instruction, on an agreement paid to each partner that can be amended)."""
+    from ..services_changes import partner_addition_check_permission, payee_parts
+
+    try:
+        partner_addition_check_permission(user, agreement)
+    except DomainError:
+        return {"partner_additions": [], "can_propose_partner": False}
+    return {
+        "partner_additions": list(agreement.partner_additions.select_related("organisation")),
+        "can_propose_partner": agreement.state in AMENDABLE and bool(payee_parts(agreement)),
+    }
+
+
 def detail_context(
     request: AuthenticatedHttpRequest,
     agreement: Agreement,
@@ -138,6 +153,7 @@ def detail_context(
         "error": error,
         "long": agreement.duration_years > 4,
         **signature_context(user, agreement, manage=manage),
+        **partner_additions_context(user, agreement),
     }
     if manage:
         instalments = open_instalments(agreement)

@@ -21,7 +21,7 @@ from calls.models import Call, CallMode, Challenge, Need
 from contracts.models import Commitment, Indicator
 from core.models import Organisation
 from cpo.api import RECOVERY_OPS
-from cpo.models import Agreement, Evaluation, Recovery, Signature
+from cpo.models import Agreement, Evaluation, PartnerAddition, Recovery, Signature
 from cpo.serializers import AGREEMENT_TRANSITIONS
 from directory.models import ExperienceSheet
 from finance.models import FiscalYear, PaymentConfirmation, PaymentRun
@@ -104,6 +104,8 @@ def demo_objects() -> dict[str, Any]:
         "budget_revision": BudgetRevision.objects.order_by("pk").first().pk,
         # The demo signs nothing by itself: an id that does not exist is as good (404).
         "signature": getattr(Signature.objects.order_by("pk").first(), "pk", 1),
+        # The demo adds no partner by amendment: an id that does not exist is as good (404).
+        "partner_addition": getattr(PartnerAddition.objects.order_by("pk").first(), "pk", 1),
     }
 
 
@@ -123,6 +125,7 @@ def concrete(path: str, objects: dict[str, Any]) -> str:
         "funder-parts": "funder_part",
         "budget-revisions": "budget_revision",
         "signatures": "signature",
+        "partner-additions": "partner_addition",
     }.get(head)
     if head == "finance":
         resource = {"confirmations": "confirmation", "runs": "run"}.get(path.split("/")[3])

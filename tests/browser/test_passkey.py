@@ -84,3 +84,7 @@ def test_a_finance_officer_enrols_a_passkey_and_logs_in_with_it(page, live_serve
     # The session is verified: another page that needs the second factor opens too.
     page.goto("/compte/securite/")
     expect(page.get_by_role("heading", name="Sécurité du compte")).to_be_visible()
+    # The passkey login is in the account's history, with its method and client address.
+    passed = AuditLog.objects.get(action="core.user.two_factor_passed")
+    assert passed.actor == user and passed.payload["method"] == "passkey"
+    assert passed.payload["device"] == credential.pk and passed.payload["ip"]

@@ -6,18 +6,33 @@ browser-shots/ (git-ignored; helpers.SHOTS_DIR)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 
 from calls.models import Call, CallMode
+from calls.services import panel_configure
+from core.clock import now
 from core.models import Organisation, User
-from grants.models import Application
+from cpo.models_partner_reports import PartnerReport
+from directory import selectors
+from directory.models import ExperienceSheet
+from grants.models import Application, CommitteeSession
+from grants.models.cofunding import BudgetRevision
+from grants.solutions import pabulib
+from grants.solutions.vote_loading import vote_load_check
 
+from .. import factories as f
 from .conftest import assert_accessible
 from .helpers import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PB_FIXTURE = Path(__file__).parent.parent / "grants" / "data" / "quartier_nord_2026.pb"
 
 # Elements whose own box may be wider than the viewport because an ancestor clips and scrolls them.
 OVERFLOW_PROBE = """
@@ -93,6 +108,79 @@ def demo(db):
     ).first()
     filed = Application.objects.filter(call=classic, state="under_review").first()
     return {"classic": classic, "draft": draft, "filed": filed}
+
+
+def a_loaded_vote_to_map() -> tuple[int, int]:
+    """A call for solutions without online ballots (the demo's have some) and a `.pb` vote checked
+    for it, waiting on its mapping page: (call id, vote import id)."""
+    manager = User.objects.get(email="responsable@demo.pluriel.fr")
+    text = (PB_FIXTURE).read_text(encoding="utf-8")
+    call = f.solutions_call(
+        envelope=pabulib.read_pb(text).budget, title="Appel à solutions — vote sur papier"
+    )
+    panel_configure(
+        actor=manager,
+        call=call,
+        quorum=1,
+        voting_opens_at=now() + timedelta(days=1),
+        voting_closes_at=now() + timedelta(days=8),
+        secret_ballot=True,
+    )
+    upload = SimpleUploadedFile(PB_FIXTURE.name, text.encode(), content_type="text/plain")
+    return call.pk, vote_load_check(actor=manager, call=call, upload=upload).pk
+
+
+def newer_pages() -> dict[str, list[tuple[str, str]]]:
+    """The pages added after the first small-screen pass (committee sessions, vote loading, the
+    directory, experience sheets, budget revision, partners' reports), per person, on the demo."""
+    open_session = CommitteeSession.objects.get(state="open")
+    closed_session = CommitteeSession.objects.filter(state="closed").first()
+    actor = selectors.listed_actors().first()
+    published = ExperienceSheet.objects.filter(state="published").first()
+    submitted = ExperienceSheet.objects.filter(state="submitted").first()
+    revision = BudgetRevision.objects.filter(state="requested").select_related("application").get()
+    revising = revision.application.organisation.members.first()
+    report = PartnerReport.objects.select_related("evaluation").first()
+    evaluation = f"/conventions/{report.evaluation.agreement_id}/evaluations/"
+    evaluation += f"{report.evaluation.fiscal_year}/"
+    partner = report.organisation.members.first()
+    lead = Organisation.objects.filter(members__email="porteur@demo.pluriel.fr").first()
+    call_id, vote_import_id = a_loaded_vote_to_map()
+    assert None not in (closed_session, actor, published, submitted, revising, partner, lead)
+    return {
+        "anonymous": [
+            ("directory", "/annuaire/"),
+            ("actor", f"/annuaire/{actor.pk}/"),
+            ("sheets", "/experiences/"),
+            ("sheet", f"/experiences/{published.pk}/"),
+        ],
+        "porteur@demo.pluriel.fr": [
+            ("my-sheets", "/experiences/mes-fiches/"),
+            ("public-profile", f"/annuaire/organisations/{lead.pk}/fiche-publique/"),
+            ("evaluations", "/conventions/evaluations/"),
+            ("partners-reports-lead", evaluation),
+        ],
+        partner.email: [("partners-reports-partner", evaluation)],
+        revising.email: [
+            ("cofunded-file", f"/dossiers/{revision.application_id}/"),
+            (
+                "budget-revision",
+                f"/dossiers/{revision.application_id}/plan-de-financement/reviser/",
+            ),
+        ],
+        "instructeur@demo.pluriel.fr": [
+            ("session-open", f"/comites/{open_session.pk}/"),
+            ("session-closed", f"/comites/{closed_session.pk}/"),
+            ("sheet-to-review", f"/experiences/{submitted.pk}/"),
+            ("partners-reports-staff", evaluation),
+            ("directory-staff", "/annuaire/"),
+        ],
+        "comite@demo.pluriel.fr": [("session-member", f"/comites/{open_session.pk}/")],
+        "responsable@demo.pluriel.fr": [
+            ("vote-load", f"/appels-a-solutions/{call_id}/charger-un-vote/"),
+            ("vote-load-map", f"/appels-a-solutions/{call_id}/charger-un-vote/{vote_import_id}/"),
+        ],
+    }
 
 
 def visit_all(browser, live_server, email, width, pages, watched):
@@ -184,6 +272,19 @@ def test_pages_fit_phones_and_small_staff_screens(browser, live_server, demo):
             ],
             watched,
         )
+    assert_no_csp_violation([v for found in watched["csp"] for v in found])
+    assert_no_axe_violation([v for found in watched["axe"] for v in found])
+
+
+def test_newer_pages_fit_phones_and_small_staff_screens(browser, live_server, demo):
+    """Applicant and public pages at 375 px, staff pages at 1 024 px; axe on each."""
+    from .conftest import assert_no_axe_violation, assert_no_csp_violation
+
+    watched: dict[str, list] = {"csp": [], "axe": []}
+    staff = {"instructeur@demo.pluriel.fr", "comite@demo.pluriel.fr", "responsable@demo.pluriel.fr"}
+    for person, pages in newer_pages().items():
+        email = None if person == "anonymous" else person
+        visit_all(browser, live_server, email, 1024 if person in staff else 375, pages, watched)
     assert_no_csp_violation([v for found in watched["csp"] for v in found])
     assert_no_axe_violation([v for found in watched["axe"] for v in found])
 

@@ -96,3 +96,54 @@ def test_an_invitation_email_has_an_html_part_and_the_new_account_the_language_u
             },
         )
     assert user.language == "en"
+
+
+def test_the_password_reset_email_has_an_absolute_link_an_html_part_and_the_account_language(
+    client, applicant, settings, django_capture_on_commit_callbacks
+):
+    """The link's host is SITE_URL, never the Host header the request came with (a forged Host
+    would otherwise send the reset token to another site)."""
+    settings.SITE_URL = "https://pluriel.example.org"
+    settings.ALLOWED_HOSTS = ["*"]
+    applicant.language = "en"
+    applicant.save(update_fields=["language"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("core:password_reset"),
+            {"email": applicant.email},
+            HTTP_HOST="attacker.example.com",
+        )
+    assert response.status_code == 302
+    message = mail.outbox[-1]
+    assert message.to == [applicant.email]
+    assert message.subject == "[Pluriel] Reset your password"
+    assert "Open this link to choose a new password:" in message.body
+    assert "attacker.example.com" not in message.body
+    link = re.search(
+        r"https://pluriel\.example\.org/mot-de-passe/reinitialiser/\S+/", message.body
+    ).group(0)
+    html, mimetype = message.alternatives[0]
+    assert mimetype == "text/html"
+    assert f'href="{link}"' in html and '<html lang="en">' in html
+    assert "attacker.example.com" not in html
+    # The link works (the path is what counts: the test client is the site).
+    followed = client.get(link.removeprefix("https://pluriel.example.org"), follow=True)
+    assert followed.status_code == 200
+    assert "new_password1" in followed.content.decode()
+
+
+def test_the_password_reset_email_is_french_for_a_french_account_under_english(
+    client, applicant, django_capture_on_commit_callbacks
+):
+    client.cookies["django_language"] = "en"  # the person asking browses in English
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("core:password_reset"), {"email": applicant.email})
+    message = mail.outbox[-1]
+    assert message.subject == "[Pluriel] Réinitialisation de votre mot de passe"
+    assert '<html lang="fr">' in message.alternatives[0][0]
+
+
+def test_no_email_for_an_unknown_address(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("core:password_reset"), {"email": "personne@nulle.part"})
+    assert response.status_code == 302 and not mail.outbox

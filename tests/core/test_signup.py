@@ -259,8 +259,11 @@ def test_throttle_lifts_after_the_window(client, applicant, time_machine):
     assert response.status_code == 302
 
 
-def test_password_reset_sends_french_email_with_working_link(client, applicant):
-    response = client.post(reverse("core:password_reset"), {"email": applicant.email})
+def test_password_reset_sends_french_email_with_working_link(
+    client, applicant, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("core:password_reset"), {"email": applicant.email})
     assert response.status_code == 302
     assert len(mail.outbox) == 1
     message = mail.outbox[0]

@@ -10,12 +10,16 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.oath import totp
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
 from core.models import AuditLog, Role
-from core.models_security import PersonalApiToken
+from core.models_security import (
+    PersonalApiToken,
+    RecoveryCode,
+    RecoveryCodeDevice,
+    recovery_code_digest,
+)
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -94,7 +98,9 @@ def test_a_recovery_code_works_once(finance_officer):
     codes = enrol(password_login(finance_officer.email), finance_officer)
     client = password_login(finance_officer.email)
     assert client.post(reverse("core:two_factor_verify"), {"token": codes[0]}).status_code == 302
-    assert not StaticToken.objects.filter(token=codes[0]).exists()
+    assert not RecoveryCode.objects.filter(
+        digest=recovery_code_digest(finance_officer.pk, codes[0])
+    ).exists()
     again = password_login(finance_officer.email)
     response = again.post(reverse("core:two_factor_verify"), {"token": codes[0]})
     assert response.status_code == 200
@@ -233,9 +239,12 @@ def test_each_recovery_code_use_is_audited_and_refused_the_second_time(finance_o
     assert device is not None and device.name == "recovery"
     assert recovery_codes_left(finance_officer) == 9
     used = AuditLog.objects.get(action="core.user.recovery_code_used")
-    assert used.payload == {"left": 9} and used.actor == finance_officer
+    assert used.payload == {"method": "recovery", "ip": None, "left": 9}
+    assert used.actor == finance_officer
     assert two_factor_verify(actor=finance_officer, token=codes[3]) is None
     assert AuditLog.objects.filter(action="core.user.recovery_code_used").count() == 1
+    refused = AuditLog.objects.get(action="core.user.two_factor_failed")
+    assert refused.payload == {"method": "code", "ip": None}
 
 
 def test_a_lost_phone_the_recovery_code_opens_the_session_and_the_history_says_so(
@@ -262,13 +271,15 @@ def test_regenerating_recovery_codes_voids_the_old_ones(finance_officer):
     response = client.post(reverse("core:two_factor_recovery_codes"))
     new = list(response.context["codes"])
     assert len(new) == 10 and not set(new) & set(old)
-    assert StaticToken.objects.filter(token__in=old).count() == 0
+    assert not RecoveryCode.objects.filter(
+        digest__in=[recovery_code_digest(finance_officer.pk, c) for c in old]
+    ).exists()
     again = password_login(finance_officer.email)
     refused = again.post(reverse("core:two_factor_verify"), {"token": old[1]})
     assert refused.status_code == 200
     assert "Code incorrect ou déjà utilisé." in refused.content.decode()
     # A failure throttles the device for a second (django-otp); the test does not wait.
-    StaticDevice.objects.get(user=finance_officer).throttle_reset()
+    RecoveryCodeDevice.objects.get(user=finance_officer).throttle_reset()
     accepted = again.post(reverse("core:two_factor_verify"), {"token": new[0]})
     assert accepted.status_code == 302
 
@@ -278,7 +289,8 @@ def test_regenerating_needs_a_verified_session(finance_officer):
     client = password_login(finance_officer.email)
     response = client.post(reverse("core:two_factor_recovery_codes"))
     assert response.status_code == 302
-    assert StaticToken.objects.filter(token__in=old).count() == 10
+    digests = [recovery_code_digest(finance_officer.pk, c) for c in old]
+    assert RecoveryCode.objects.filter(digest__in=digests).count() == 10
 
 
 def test_a_passkey_only_account_gets_recovery_codes_once_verified(finance_officer):
