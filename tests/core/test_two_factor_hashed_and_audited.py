@@ -127,13 +127,13 @@ def test_the_migration_hashes_the_clear_codes_and_they_still_work(officer):
     from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
     executor = MigrationExecutor(connection)
-    executor.migrate([("core", "0014_recovery_code_device")])
+    executor.migrate([("core", "0015_recovery_code_device")])
     static = StaticDevice.objects.create(user=officer, name="recovery", confirmed=True)
     StaticToken.objects.bulk_create(
         [StaticToken(device=static, token=t) for t in ("abcdefgh", "ijklmnop", "qrstuvwx")]
     )
     executor = MigrationExecutor(connection)
-    executor.migrate([("core", "0015_hash_existing_recovery_codes")])
+    executor.migrate([("core", "0016_hash_existing_recovery_codes")])
 
     assert not StaticToken.objects.exists() and not StaticDevice.objects.exists()
     device = RecoveryCodeDevice.objects.get(user=officer)

@@ -9,8 +9,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0015_hash_existing_recovery_codes'),
-        ('cpo', '0011_partner_reports'),
+        ('core', '0016_hash_existing_recovery_codes'),
+        ('cpo', '0013_signature_timestamp'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

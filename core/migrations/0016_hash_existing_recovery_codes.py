@@ -49,7 +49,7 @@ def hash_codes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("core", "0014_recovery_code_device"),
+        ("core", "0015_recovery_code_device"),
         ("otp_static", "0003_add_timestamps"),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0013_signing_powers'),
+        ('core', '0014_data_versions'),
     ]
 
     operations = [
