@@ -197,4 +197,9 @@ def backup_restore(folder: Path, *, media: Path | None = None) -> RestoreReport:
     )
     if not result.ok:
         report.problems.append(report.audit)
+    # The data versions came back with the database: pages cached by the running site under those
+    # values show what was there after the backup. New values make every such entry unreachable.
+    from .data_version import renew_versions
+
+    renew_versions()
     return report

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -102,6 +103,17 @@ def cached(
     except Exception:
         logger.warning("cache write failed for %s", key, exc_info=True)
     return value
+
+
+def renew_versions() -> None:
+    """Give every group a new random counter (after a restore: the cache may hold entries
+    computed under the restored values from data that is gone)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT name FROM {TABLE}")
+        for (name,) in cursor.fetchall():
+            cursor.execute(
+                f"UPDATE {TABLE} SET n = %s WHERE name = %s", [secrets.randbits(50), name]
+            )
 
 
 # --- triggers -------------------------------------------------------------------------------------

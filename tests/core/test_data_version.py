@@ -187,3 +187,17 @@ def test_cached_menu_follows_the_unread_count_and_the_roles(client, db):
     assert f'href="{reverse("grants:queue")}"' in client.get(home).content.decode()
     client.cookies["django_language"] = "en"
     assert 'class="badge" aria-label="1 unread"' in client.get(home).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_renewed_versions_make_entries_cached_before_a_restore_unreachable():
+    """`manage.py restore` brings the counters back with the data; renewing them keeps the running
+    site from serving what it cached from the data of before the restore."""
+    from core.data_version import renew_versions
+
+    f.OrganisationFactory()
+    first = cached("applications", ["page"], lambda: "before the restore")
+    renew_versions()
+    assert version() is not None
+    assert cached("applications", ["page"], lambda: "after the restore") == "after the restore"
+    assert first == "before the restore"
