@@ -292,13 +292,13 @@ def _water_fill(
     Returns the candidate levels t (one per budget, poorest first), the first k where
     t[k] <= budget[k] (0 when none: the caller checks), the sorted budgets, how many pay t,
     and the total of the budgets."""
-    order = np.argsort(budget, kind="stable")
+    order = budget.argsort(kind="stable")
     budget, weight = budget[order], weight[order]
     paid = budget * weight
     running = paid.cumsum()
     payers = n - (weight.cumsum() - weight)
     t = (cost - (running - paid)) / payers
-    k = int(np.argmax(t <= budget))
+    k = int((t <= budget).argmax())
     return t, k, budget, int(payers[k]), float(running[-1])
 
 
@@ -347,7 +347,7 @@ class _FloatState:
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """The classes among `supporters` and how many of them are in each."""
         counts = np.bincount(self.cls[supporters])
-        present = np.flatnonzero(counts)
+        present = counts.nonzero()[0]
         return present, counts[present]
 
     def add_classes(
@@ -443,9 +443,10 @@ class FloatMes:
             exact = _unit(n)
             rho = float(exact)
             t = cost / n
-            if not (stretch.low * n > cost * _ABOVE or stretch.share * n >= engine.costs[j]):
-                top = stretch.share + stretch.spread
-                if stretch.high * n * _ABOVE < cost or top * n < engine.costs[j]:
+            # share * n >= cost, in integers: share = num / den, cost = cents / 100.
+            cents = self.cents[j] * stretch.den
+            if not (stretch.low * n > cost * _ABOVE or stretch.num * n * 100 >= cents):
+                if stretch.high * n * _ABOVE < cost or stretch.top * n * 100 < cents:
                     return None  # unaffordable at every share
                 # Affordable at some shares only: rho is 1 / n where it is.
                 return (_INF, rank, None, rho * (1 - 4 * _EPS), j, t, _INF)
@@ -521,7 +522,9 @@ class FloatMes:
         _, _, _, _, pid, low, high = contender
         t = (low + high) / 2
         sup = self.engine.supporters[pid]
-        present, _ = state.classes(sup)
+        before = state.cls[sup]
+        counts = np.bincount(before)
+        present = counts.nonzero()[0]
         budget, error = state.budget[present], state.error[present]
         # Paying min(budget, t) is 1-Lipschitz in both: the error grows by half the price
         # interval (plus rounding), except for whoever certainly paid all (exactly zero left).
@@ -529,9 +532,9 @@ class FloatMes:
             np.maximum(budget - t, 0.0), error + ((high - low) / 2 + 2 * _EPS * middle)
         )
         target[(budget + error < low) | (present == 0)] = 0
-        remap = np.zeros(state.size, dtype=np.int64)
+        remap = np.zeros(len(counts), dtype=np.int64)
         remap[present] = target
-        state.cls[sup] = remap[state.cls[sup]]
+        state.cls[sup] = remap[before]
         state.untouched &= ~self.overlap[pid]
         state.lower[pid] = _INF
 
@@ -571,6 +574,9 @@ class FloatMes:
         )
         stretch = _Stretch(share, spread, fmiddle, None if cap is None else math.floor(cap * 100))
         stretch.low, stretch.high = float(share), float(share + spread)
+        stretch.den = math.lcm(share.denominator, spread.denominator)
+        stretch.num = share.numerator * (stretch.den // share.denominator)
+        stretch.top = stretch.num + spread.numerator * (stretch.den // spread.denominator)
         if not self._finish(state, [], 0, stretch):
             return FloatRun([], _ZERO, certain=False)
         first = stretch.leaves[0]
@@ -583,7 +589,7 @@ class FloatMes:
         (selected, spent in cents, over the cap) to `stretch.leaves`; False as soon as the run
         cannot be certified or two outcomes differ."""
         while True:
-            order: list[int] = np.argsort(state.lower, kind="stable").tolist()
+            order: list[int] = state.lower.argsort(kind="stable").tolist()
             contenders: list[_Contender] = []
             position = self._price_up_to(state, order, 0, contenders, stretch, group=False)
             if position is None:
@@ -678,6 +684,9 @@ class _Stretch:
     branches: int = 0
     low: float = 0.0  # float(share), float(share + spread)
     high: float = 0.0
+    num: int = 0  # share = num / den, share + spread = top / den
+    top: int = 0
+    den: int = 1
     leaves: list[tuple[list[int], int, bool]] = field(default_factory=list)
 
     def add(self, selected: list[int], spent: int, *, over: bool) -> bool:
