@@ -220,7 +220,8 @@ def add1(
     whether it is exhaustive, all this loop looks at) for a whole stretch of shares
     share + 1 … share + width at once; the width doubles after each certified stretch; when a
     stretch cannot be certified its first half is tried, then the rest of it, before widening
-    again. A single share that cannot be certified is computed by the exact engine."""
+    again; those runs resume from the groups of projects the failed run funded first (same
+    at every share of it). A single share that cannot be certified is computed by the exact engine."""
     fast = FloatMes(engine)
     start = share
     # Small elections: the exact run at the starting share is cheap, and is the final run when
@@ -238,13 +239,19 @@ def add1(
     # `failed`: the last share of a stretch that could not be certified. The next stretches
     # search that one by halves (the outcome changes somewhere in it) before widening again.
     failed: Fraction | None = None
+    # Stretches that failed: (first share, last share, prefix of the groups funded first at
+    # every share of it). A run inside one of them replays the longest such prefix.
+    known: list[tuple[Fraction, Fraction, list[list[int]]]] = []
     while not is_exhaustive(selected, spent):
         if progress is not None:
             progress(rounds)
-        stretch = fast.run(share + 1, cap=budget, spread=Fraction(width - 1))
+        low, high = share + 1, share + width
+        prefix = max((p for lo, hi, p in known if lo <= low and high <= hi), key=len, default=[])
+        stretch = fast.run(low, cap=budget, spread=Fraction(width - 1), prefix=prefix)
         if stretch.certain:
             outcome = stretch
         elif width > 1:
+            known = [k for k in known if k[1] >= low] + [(low, high, stretch.prefix)]
             failed = share + width
             width //= 2
             continue
@@ -314,6 +321,9 @@ class FloatRun:
     spent: Fraction
     certain: bool
     over: bool = False
+    # The groups of projects funded, in order, before the run branched or gave up: the exact
+    # run funds them first at every share of the stretch (see `FloatMes.run`'s `prefix`).
+    prefix: list[list[int]] = field(default_factory=list)
 
 
 @dataclass
@@ -539,7 +549,11 @@ class FloatMes:
         state.lower[pid] = _INF
 
     def run(
-        self, share: Fraction, cap: Fraction | None = None, spread: Fraction = _ZERO
+        self,
+        share: Fraction,
+        cap: Fraction | None = None,
+        spread: Fraction = _ZERO,
+        prefix: Sequence[Sequence[int]] = (),
     ) -> FloatRun:
         """The bare rule for every share in [share, share + spread] at once: when `certain`,
         all those shares fund exactly the projects of `selected` (each voter's exact budget
@@ -555,16 +569,67 @@ class FloatMes:
         - otherwise the run branches on each project that may be the cheapest (every share of
           the stretch follows one of the branches) and is certain only when every branch is
           and all of them fund the same set (or all overspend the cap).
-        Only the order of `selected` may then differ from the exact run's, never the set."""
+        Only the order of `selected` may then differ from the exact run's, never the set.
+
+        `prefix`: the `FloatRun.prefix` of a run over a stretch containing this one. Those
+        groups are funded first at every share of that stretch, hence of this one: they are
+        replayed (priced and charged with this stretch's tighter errors, no search for the
+        cheapest) before the run goes on as usual; if a replayed price is uncertain, the run
+        starts again without the prefix."""
+        stretch = _Stretch(share, spread, float(share + spread / 2), None)
+        stretch.cap = None if cap is None else math.floor(cap * 100)
+        stretch.low, stretch.high = float(share), float(share + spread)
+        stretch.den = math.lcm(share.denominator, spread.denominator)
+        stretch.num = share.numerator * (stretch.den // share.denominator)
+        stretch.top = stretch.num + spread.numerator * (stretch.den // spread.denominator)
+        state = self._start(stretch)
+        replayed = self._replay(state, prefix, stretch)
+        if replayed is None:
+            state, replayed, stretch.prefix = self._start(stretch), ([], 0), []
+        selected, spent = replayed
+        if stretch.cap is not None and spent > stretch.cap:
+            certain = stretch.add(selected, spent, over=True)
+        else:
+            certain = self._finish(state, selected, spent, stretch)
+        if not certain:
+            return FloatRun([], _ZERO, certain=False, prefix=stretch.prefix)
+        first = stretch.leaves[0]
+        return FloatRun(first[0], Fraction(first[1], 100), True, first[2], stretch.prefix)
+
+    def _replay(
+        self, state: _FloatState, prefix: Sequence[Sequence[int]], stretch: _Stretch
+    ) -> tuple[list[int], int] | None:
+        """Fund the groups of `prefix` one after the other from `state` (each group priced
+        before any of it is charged, as `_finish` does); (selected, spent in cents), or None
+        when a price is uncertain (a rounding edge, or perhaps unaffordable)."""
+        selected: list[int] = []
+        spent = 0
+        for ids in prefix:
+            group: list[_Contender] = []
+            for j in ids:
+                contender = self._contender(state, j, stretch)
+                if contender is None or contender is False or contender[0] == _INF:
+                    return None
+                group.append(contender)
+            for contender in group:
+                self._charge(state, contender, stretch.middle)
+                selected.append(contender[4])
+                spent += self.cents[contender[4]]
+            stretch.prefix.append(list(ids))
+            if stretch.cap is not None and spent > stretch.cap:
+                break
+        return selected, spent
+
+    def _start(self, stretch: _Stretch) -> _FloatState:
+        """Every voter at the middle of the stretch, within half its width."""
         engine = self.engine
-        middle = share + spread / 2
-        fmiddle = float(middle)
+        fmiddle = stretch.middle
         n_voters, n_projects = engine.n_voters, len(self.costs)
         lower = np.full(n_projects, _INF)
         lower[engine.candidates] = -1.0
         # float(middle) is middle rounded once; the shares are within spread / 2 of middle.
-        start_error = float(spread) / 2 * (1 + 2 * _EPS) + _EPS * fmiddle
-        state = _FloatState(
+        start_error = float(stretch.spread) / 2 * (1 + 2 * _EPS) + _EPS * fmiddle
+        return _FloatState(
             cls=np.ones(n_voters, dtype=np.int64),
             budget=np.array([0.0, fmiddle] + [0.0] * 62),
             error=np.array([0.0, start_error] + [0.0] * 62),
@@ -572,15 +637,6 @@ class FloatMes:
             lower=lower,
             untouched=np.ones(n_projects, dtype=bool),
         )
-        stretch = _Stretch(share, spread, fmiddle, None if cap is None else math.floor(cap * 100))
-        stretch.low, stretch.high = float(share), float(share + spread)
-        stretch.den = math.lcm(share.denominator, spread.denominator)
-        stretch.num = share.numerator * (stretch.den // share.denominator)
-        stretch.top = stretch.num + spread.numerator * (stretch.den // spread.denominator)
-        if not self._finish(state, [], 0, stretch):
-            return FloatRun([], _ZERO, certain=False)
-        first = stretch.leaves[0]
-        return FloatRun(first[0], Fraction(first[1], 100), certain=True, over=first[2])
 
     def _finish(
         self, state: _FloatState, selected: list[int], spent: int, stretch: _Stretch
@@ -617,6 +673,8 @@ class FloatMes:
                 spent += self.cents[contender[4]]
             if stretch.cap is not None and spent > stretch.cap:
                 return stretch.add(selected, spent, over=True)
+            if not stretch.branches:  # still on the one path every share follows
+                stretch.prefix.append([c[4] for c in group])
 
     def _commute(self, state: _FloatState, group: list[_Contender]) -> bool:
         """Whether funding the projects of `group` in any order gives each the same price:
@@ -688,6 +746,7 @@ class _Stretch:
     top: int = 0
     den: int = 1
     leaves: list[tuple[list[int], int, bool]] = field(default_factory=list)
+    prefix: list[list[int]] = field(default_factory=list)
 
     def add(self, selected: list[int], spent: int, *, over: bool) -> bool:
         """Record one branch's outcome; False when it differs from another's (both over the
