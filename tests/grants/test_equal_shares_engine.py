@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grants import equal_shares
+from grants import equal_shares, equal_shares_float
 from grants.solutions import allocation, pabulib
 from grants.solutions.allocation import Project
 
@@ -84,7 +84,7 @@ def test_certified_float_stretches_are_never_wrong():
                 election.projects[ids[j]], election.votes[ids[j]]
             ),
         )
-        fast = equal_shares.FloatMes(engine)
+        fast = equal_shares_float.FloatMes(engine)
         share = Fraction(budget) / len(election.voters)
         for extra in range(0, 40, 4):
             for spread in (0, 3):
@@ -133,7 +133,7 @@ def district_election(rng: random.Random):
     return projects, ballots, Decimal(rng.randint(int(total) // 3, int(total)))
 
 
-class CountingFloatMes(equal_shares.FloatMes):
+class CountingFloatMes(equal_shares_float.FloatMes):
     """FloatMes counting how often close contenders were funded as a group or branched on."""
 
     groups = branches = 0
@@ -203,7 +203,7 @@ def test_runs_resumed_from_the_prefix_of_a_wider_stretch_are_certified_rightly()
     for n in range(80):
         election = random_election(rng) if n % 2 else district_election(rng)
         engine, share = _engine(*election)
-        fast = equal_shares.FloatMes(engine)
+        fast = equal_shares_float.FloatMes(engine)
         for extra in range(0, 60, 12):
             wide = fast.run(share + extra, spread=Fraction(11))
             partial += not wide.certain and bool(wide.prefix)
