@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grants import equal_shares
+from grants import equal_shares, equal_shares_float
 from grants.solutions import allocation, pabulib
 from grants.solutions.allocation import Project
 
@@ -84,7 +84,7 @@ def test_certified_float_stretches_are_never_wrong():
                 election.projects[ids[j]], election.votes[ids[j]]
             ),
         )
-        fast = equal_shares.FloatMes(engine)
+        fast = equal_shares_float.FloatMes(engine)
         share = Fraction(budget) / len(election.voters)
         for extra in range(0, 40, 4):
             for spread in (0, 3):
@@ -133,7 +133,7 @@ def district_election(rng: random.Random):
     return projects, ballots, Decimal(rng.randint(int(total) // 3, int(total)))
 
 
-class CountingFloatMes(equal_shares.FloatMes):
+class CountingFloatMes(equal_shares_float.FloatMes):
     """FloatMes counting how often close contenders were funded as a group or branched on."""
 
     groups = branches = 0
@@ -192,3 +192,35 @@ def test_close_contenders_grouped_or_branched_are_certified_rightly():
         }
     assert certified > 500
     assert CountingFloatMes.groups > 50 and CountingFloatMes.branches > 20
+
+
+def test_runs_resumed_from_the_prefix_of_a_wider_stretch_are_certified_rightly():
+    """The groups a float run funded before it branched or gave up are funded first, group by
+    group, at every share of its stretch (exact runs); a run over a narrower stretch inside it
+    that replays them certifies, at every share, exactly the projects of the exact run."""
+    rng = random.Random(1312)
+    replayed = certified = partial = 0
+    for n in range(80):
+        election = random_election(rng) if n % 2 else district_election(rng)
+        engine, share = _engine(*election)
+        fast = equal_shares_float.FloatMes(engine)
+        for extra in range(0, 60, 12):
+            wide = fast.run(share + extra, spread=Fraction(11))
+            partial += not wide.certain and bool(wide.prefix)
+            for m in range(12):
+                exact = engine.run(share + extra + m).selected
+                for ids in wide.prefix:
+                    assert set(exact[: len(ids)]) == set(ids)
+                    exact = exact[len(ids) :]
+            for low, spread in ((0, 5), (6, 5), (3, 2), (11, 0)):
+                narrow = fast.run(share + extra + low, spread=Fraction(spread), prefix=wide.prefix)
+                assert narrow.prefix[: len(wide.prefix)] == wide.prefix
+                replayed += bool(wide.prefix)
+                if not narrow.certain:
+                    continue
+                certified += 1
+                for m in range(spread + 1):
+                    exact_run = engine.run(share + extra + low + m)
+                    assert set(exact_run.selected) == set(narrow.selected)
+                    assert exact_run.spent == narrow.spent
+    assert replayed > 1000 and certified > 1000 and partial > 100

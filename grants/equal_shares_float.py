@@ -1,0 +1,551 @@
+"""Certified float runs of the Method of Equal Shares (approval ballots, cost utilities) for
+the Add1 completion of `grants.equal_shares`: `FloatMes` runs the rule in float64 for a whole
+stretch of shares at once and claims an outcome only when every decision holds for all budgets
+within a rigorous error bound (docs/decisions/2026-12-06-fast-equal-shares.md, point 3).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from grants.equal_shares import ApprovalMes
+
+_ZERO = Fraction(0)
+_EPS = float(np.finfo(np.float64).eps)
+_ABOVE = 1 + 1e-9  # a float comparison is trusted only with this relative margin
+_INF = float("inf")
+
+# A project priced in a float run: (highest rho, tie rank, exact rho when known, lowest rho,
+# project, lowest payment level t, highest t).
+_Contender = tuple[float, int, Fraction | None, float, int, float, float]
+
+
+@functools.lru_cache(maxsize=4096)
+def _unit(n: int) -> Fraction:
+    """1 / n (cached: the exact price of a project whose n payers all pay cost / n)."""
+    return Fraction(1, n)
+
+
+def _water_fill(
+    cost: float, n: int, budget: npt.NDArray[np.float64], weight: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.float64], int, npt.NDArray[np.float64], int, float]:
+    """Payment level of a project of `cost` whose n supporters hold `budget` (`weight` of
+    them each): the poorest pay all they have while the others' equal part is above it.
+    Returns the candidate levels t (one per budget, poorest first), the first k where
+    t[k] <= budget[k] (0 when none: the caller checks), the sorted budgets, how many pay t,
+    and the total of the budgets."""
+    order = budget.argsort(kind="stable")
+    budget, weight = budget[order], weight[order]
+    paid = budget * weight
+    running = paid.cumsum()
+    payers = n - (weight.cumsum() - weight)
+    t = (cost - (running - paid)) / payers
+    k = int((t <= budget).argmax())
+    return t, k, budget, int(payers[k]), float(running[-1])
+
+
+@dataclass
+class FloatRun:
+    """A run of the bare rule computed in floats, with `certain` True when every decision of
+    the run (which projects are funded, which are unaffordable) held with a margin larger than
+    a rigorous bound of the float errors; then `selected` holds exactly the projects the exact
+    rule funds (possibly in another order, see `FloatMes.run`). When `certain` is False nothing
+    is claimed and the caller runs the exact engine."""
+
+    selected: list[int]
+    spent: Fraction
+    certain: bool
+    over: bool = False
+    # The groups of projects funded, in order, before the run branched or gave up: the exact
+    # run funds them first at every share of the stretch (see `FloatMes.run`'s `prefix`).
+    prefix: list[list[int]] = field(default_factory=list)
+
+
+@dataclass
+class _FloatState:
+    """The state of a float run. Voters are kept in classes of equal float budget and error
+    (`cls[voter]`); class 0 holds the voters certainly left with exactly nothing, class 1
+    those never charged. Per class: `budget`, `error` (a bound of |float − exact budget| for
+    every share of the stretch); `size` classes are in use. Per project: a lower bound of rho
+    (+inf once funded or unaffordable) and whether its supporters are all untouched (still
+    holding exactly the starting share)."""
+
+    cls: npt.NDArray[np.int64]
+    budget: npt.NDArray[np.float64]
+    error: npt.NDArray[np.float64]
+    size: int
+    lower: npt.NDArray[np.float64]
+    untouched: npt.NDArray[np.bool_]
+    # Prices computed since the last charge of a project sharing a supporter: still exact.
+    priced: dict[int, _Contender] = field(default_factory=dict)
+
+    def copy(self) -> _FloatState:
+        return _FloatState(
+            cls=self.cls.copy(),
+            budget=self.budget.copy(),
+            error=self.error.copy(),
+            size=self.size,
+            lower=self.lower.copy(),
+            untouched=self.untouched.copy(),
+            priced=dict(self.priced),
+        )
+
+    def classes(
+        self, supporters: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The classes among `supporters` and how many of them are in each."""
+        counts = np.bincount(self.cls[supporters])
+        present = counts.nonzero()[0]
+        return present, counts[present]
+
+    def add_classes(
+        self, budget: npt.NDArray[np.float64], error: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.int64]:
+        """New classes with these budgets and errors; their numbers."""
+        start, end = self.size, self.size + len(budget)
+        if end > len(self.budget):
+            grown = max(2 * len(self.budget), end)
+            self.budget = np.resize(self.budget, grown)
+            self.error = np.resize(self.error, grown)
+        self.budget[start:end] = budget
+        self.error[start:end] = error
+        self.size = end
+        return np.arange(start, end)
+
+
+class FloatMes:
+    """The same election as `ApprovalMes`, for fast runs in float64 with an error bound.
+
+    Budgets are floats, one per class of voters with the same history (`_FloatState`); each
+    class's error bounds |float budget − exact budget| of its voters. Each price is computed
+    for the float budgets shifted by +error and −error (prices only decrease when budgets
+    grow), widened by a bound of the rounding of the computation itself; a decision is taken
+    only when it holds for every budget within the errors, otherwise the run gives up
+    (`certain=False`).
+    """
+
+    def __init__(self, engine: ApprovalMes) -> None:
+        self.engine = engine
+        self.costs = [float(c) for c in engine.costs]
+        self.cents = [int(c * 100) for c in engine.costs]
+        if any(Fraction(c, 100) != cost for c, cost in zip(self.cents, engine.costs, strict=True)):
+            raise ValueError("project costs must be whole cents")
+        n_projects = len(engine.costs)
+        # Which projects share a supporter.
+        ballots = np.zeros((engine.n_voters, n_projects), dtype=bool)
+        for j, sup in enumerate(engine.supporters):
+            ballots[sup, j] = True
+        self.overlap = np.zeros((n_projects, n_projects), dtype=bool)
+        for j, sup in enumerate(engine.supporters):
+            self.overlap[j] = ballots[sup].any(axis=0)
+            self.overlap[j, j] = True
+
+    def _interval(
+        self,
+        j: int,
+        budget: npt.NDArray[np.float64],
+        error: npt.NDArray[np.float64],
+        weight: npt.NDArray[np.int64],
+    ) -> tuple[float, float, bool] | None | Literal[False]:
+        """(lowest, highest) possible exact payment level t of project j whose supporters hold
+        `budget` ± `error` (`weight` of them each), and whether every supporter can certainly
+        pay cost / supporters (then t is exactly that, for all budgets within the errors);
+        None when certainly unaffordable. When affordability cannot be decided, the highest
+        level is +inf (and the lowest one bounds the price if it is affordable); False when a
+        rounding edge leaves nothing certain."""
+        n = len(self.engine.supporters[j])
+        cost = self.costs[j]
+        # Exact budgets lie in [budget - error, budget + error] (and are never negative): the
+        # lowest price is the one with every budget at its highest, the highest price the
+        # other way round.
+        t_low, k_low, rich, payers_low, rich_total = _water_fill(cost, n, budget + error, weight)
+        rounding = 4 * (n + 4) * _EPS * (cost + rich_total)
+        if rich_total + rounding < cost:
+            return None
+        poor_budget = np.maximum(budget - error, 0.0)
+        t_high, k_high, poor, payers_high, poor_total = _water_fill(cost, n, poor_budget, weight)
+        if poor_total - rounding < cost:  # perhaps unaffordable
+            if t_low[k_low] <= rich[k_low]:
+                return float(t_low[k_low]) - rounding / payers_low, _INF, False
+            return cost / n * (1 - 4 * _EPS), _INF, False
+        if not (t_low[k_low] <= rich[k_low] and t_high[k_high] <= poor[k_high]):
+            return False
+        room = rounding / min(payers_low, payers_high)
+        everyone_pays = k_high == 0 and float(t_high[0]) + room <= float(poor[0])
+        return float(t_low[k_low]) - room, float(t_high[k_high]) + room, everyone_pays
+
+    def _contender(
+        self, state: _FloatState, j: int, stretch: _Stretch
+    ) -> _Contender | None | Literal[False]:
+        """Project j priced for every budget within the errors; None when certainly
+        unaffordable; its highest price is +inf when it may be unaffordable."""
+        engine = self.engine
+        sup = engine.supporters[j]
+        cost = self.costs[j]
+        rank = engine.rank[j]
+        if state.untouched[j]:
+            # All its supporters hold exactly the starting share: the exact price is
+            # rho = 1 / supporters (each pays cost / supporters) whatever the share in the
+            # stretch, so exact ties are decided exactly.
+            n = len(sup)
+            exact = _unit(n)
+            rho = float(exact)
+            t = cost / n
+            # share * n >= cost, in integers: share = num / den, cost = cents / 100.
+            cents = self.cents[j] * stretch.den
+            if not (stretch.low * n > cost * _ABOVE or stretch.num * n * 100 >= cents):
+                if stretch.high * n * _ABOVE < cost or stretch.top * n * 100 < cents:
+                    return None  # unaffordable at every share
+                # Affordable at some shares only: rho is 1 / n where it is.
+                return (_INF, rank, None, rho * (1 - 4 * _EPS), j, t, _INF)
+            return (rho * (1 + 4 * _EPS), rank, exact, rho * (1 - 4 * _EPS), j, t, t)
+        present, weight = state.classes(sup)
+        budget, error = state.budget[present], state.error[present]
+        zeros = int(weight[0]) if present[0] == 0 else 0  # certainly at zero: pay nothing
+        payers = len(sup) - zeros
+        if not payers:
+            return None
+        # When all the others can certainly pay cost / n', t = cost / n' and rho = 1 / n'.
+        t = cost / payers
+        if float((budget - error)[1 if zeros else 0 :].min()) >= t * (1 + 8 * _EPS):
+            exact = _unit(payers)
+            rho = float(exact)
+            lo_rho, hi_rho = rho * (1 - 4 * _EPS), rho * (1 + 4 * _EPS)
+            return (hi_rho, rank, exact, lo_rho, j, t * (1 - 2 * _EPS), t * (1 + 2 * _EPS))
+        interval = self._interval(j, budget, error, weight)
+        if interval is None or interval is False:
+            return interval
+        low, high, everyone_pays = interval
+        lo_rho = low / cost * (1 - 4 * _EPS)
+        hi_rho = _INF if high == _INF else high / cost * (1 + 4 * _EPS)
+        if everyone_pays:  # every supporter pays cost / n: rho is exactly 1 / n
+            exact_rho = _unit(len(sup))
+            lo_rho = float(exact_rho) * (1 - 4 * _EPS)
+            hi_rho = float(exact_rho) * (1 + 4 * _EPS)
+            return (hi_rho, rank, exact_rho, lo_rho, j, low, high)
+        return (hi_rho, rank, None, lo_rho, j, low, high)
+
+    def _price_up_to(
+        self,
+        state: _FloatState,
+        order: list[int],
+        position: int,
+        contenders: list[_Contender],
+        stretch: _Stretch,
+        *,
+        group: bool,
+    ) -> int | None:
+        """Price the projects of `order` from `position` on while their lower bound of rho is
+        not above the lowest highest price of the contenders (with `group`: the
+        `_group_ceiling`): lazy pricing, the others certainly cost more. The position reached,
+        or None when a rounding edge leaves a price uncertain."""
+        limit = _group_ceiling(contenders) if group else _lowest_high(contenders)
+        while position < len(order):
+            j = order[position]
+            bound = float(state.lower[j])
+            if bound == _INF:
+                break
+            if bound > limit:
+                if not group:
+                    break
+                limit = _group_ceiling(contenders)  # only grows as contenders come in
+                if bound > limit:
+                    break
+            position += 1
+            cached = state.priced.get(j)
+            contender = self._contender(state, j, stretch) if cached is None else cached
+            if contender is None:
+                state.lower[j] = _INF  # budgets only decrease: unaffordable for good
+                continue
+            if contender is False:
+                return None
+            state.lower[j] = contender[3]
+            state.priced[j] = contender
+            contenders.append(contender)
+            if not group:
+                limit = min(limit, contender[0])
+        return position
+
+    def _charge(self, state: _FloatState, contender: _Contender, middle: float) -> None:
+        """The supporters of the funded project pay min(budget, t) for t within its interval:
+        each class of them becomes a new class (or class 0 when it certainly paid all)."""
+        _, _, _, _, pid, low, high = contender
+        t = (low + high) / 2
+        sup = self.engine.supporters[pid]
+        before = state.cls[sup]
+        counts = np.bincount(before)
+        present = counts.nonzero()[0]
+        budget, error = state.budget[present], state.error[present]
+        # Paying min(budget, t) is 1-Lipschitz in both: the error grows by half the price
+        # interval (plus rounding), except for whoever certainly paid all (exactly zero left).
+        target = state.add_classes(
+            np.maximum(budget - t, 0.0), error + ((high - low) / 2 + 2 * _EPS * middle)
+        )
+        target[(budget + error < low) | (present == 0)] = 0
+        remap = np.zeros(len(counts), dtype=np.int64)
+        remap[present] = target
+        state.cls[sup] = remap[before]
+        state.untouched &= ~self.overlap[pid]
+        # Only the projects sharing a supporter with it (and itself) change price.
+        for j in [j for j in state.priced if self.overlap[pid, j]]:
+            del state.priced[j]
+        state.lower[pid] = _INF
+
+    def run(
+        self,
+        share: Fraction,
+        cap: Fraction | None = None,
+        spread: Fraction = _ZERO,
+        prefix: Sequence[Sequence[int]] = (),
+    ) -> FloatRun:
+        """The bare rule for every share in [share, share + spread] at once: when `certain`,
+        all those shares fund exactly the projects of `selected` (each voter's exact budget
+        starts within its error of the float one, and every decision holds for all budgets
+        within the errors).
+
+        When the cheapest project cannot be told apart from others:
+        - if those close contenders (the `_group`) have pairwise disjoint supporters and every
+          other project certainly costs more than all of them, they are all funded, one after
+          the other in whatever order the exact prices give: funding one changes no other's
+          price and the others only get dearer, so the same projects are funded with the same
+          payments whatever that order;
+        - otherwise the run branches on each project that may be the cheapest (every share of
+          the stretch follows one of the branches) and is certain only when every branch is
+          and all of them fund the same set (or all overspend the cap).
+        Only the order of `selected` may then differ from the exact run's, never the set.
+
+        `prefix`: the `FloatRun.prefix` of a run over a stretch containing this one. Those
+        groups are funded first at every share of that stretch, hence of this one: they are
+        replayed (priced and charged with this stretch's tighter errors, no search for the
+        cheapest) before the run goes on as usual; if a replayed price is uncertain, the run
+        starts again without the prefix."""
+        stretch = _Stretch(share, spread, float(share + spread / 2), None)
+        stretch.cap = None if cap is None else math.floor(cap * 100)
+        stretch.low, stretch.high = float(share), float(share + spread)
+        stretch.den = math.lcm(share.denominator, spread.denominator)
+        stretch.num = share.numerator * (stretch.den // share.denominator)
+        stretch.top = stretch.num + spread.numerator * (stretch.den // spread.denominator)
+        state = self._start(stretch)
+        replayed = self._replay(state, prefix, stretch)
+        if replayed is None:
+            state, replayed, stretch.prefix = self._start(stretch), ([], 0), []
+        selected, spent = replayed
+        if stretch.cap is not None and spent > stretch.cap:
+            certain = stretch.add(selected, spent, over=True)
+        else:
+            certain = self._finish(state, selected, spent, stretch)
+        if not certain:
+            return FloatRun([], _ZERO, certain=False, prefix=stretch.prefix)
+        first = stretch.leaves[0]
+        return FloatRun(first[0], Fraction(first[1], 100), True, first[2], stretch.prefix)
+
+    def _replay(
+        self, state: _FloatState, prefix: Sequence[Sequence[int]], stretch: _Stretch
+    ) -> tuple[list[int], int] | None:
+        """Fund the groups of `prefix` one after the other from `state` (each group priced
+        before any of it is charged, as `_finish` does); (selected, spent in cents), or None
+        when a price is uncertain (a rounding edge, or perhaps unaffordable)."""
+        selected: list[int] = []
+        spent = 0
+        for ids in prefix:
+            group: list[_Contender] = []
+            for j in ids:
+                contender = self._contender(state, j, stretch)
+                if contender is None or contender is False or contender[0] == _INF:
+                    return None
+                group.append(contender)
+            for contender in group:
+                self._charge(state, contender, stretch.middle)
+                selected.append(contender[4])
+                spent += self.cents[contender[4]]
+            stretch.prefix.append(list(ids))
+            if stretch.cap is not None and spent > stretch.cap:
+                break
+        return selected, spent
+
+    def _start(self, stretch: _Stretch) -> _FloatState:
+        """Every voter at the middle of the stretch, within half its width."""
+        engine = self.engine
+        fmiddle = stretch.middle
+        n_voters, n_projects = engine.n_voters, len(self.costs)
+        lower = np.full(n_projects, _INF)
+        lower[engine.candidates] = -1.0
+        # float(middle) is middle rounded once; the shares are within spread / 2 of middle.
+        start_error = float(stretch.spread) / 2 * (1 + 2 * _EPS) + _EPS * fmiddle
+        return _FloatState(
+            cls=np.ones(n_voters, dtype=np.int64),
+            budget=np.array([0.0, fmiddle] + [0.0] * 62),
+            error=np.array([0.0, start_error] + [0.0] * 62),
+            size=2,
+            lower=lower,
+            untouched=np.ones(n_projects, dtype=bool),
+        )
+
+    def _finish(
+        self, state: _FloatState, selected: list[int], spent: int, stretch: _Stretch
+    ) -> bool:
+        """Continue the run from `state` to its end (every branch of it), adding each outcome
+        (selected, spent in cents, over the cap) to `stretch.leaves`; False as soon as the run
+        cannot be certified or two outcomes differ."""
+        while True:
+            order: list[int] = state.lower.argsort(kind="stable").tolist()
+            contenders: list[_Contender] = []
+            position = self._price_up_to(state, order, 0, contenders, stretch, group=False)
+            if position is None:
+                return False
+            if not contenders:
+                return stretch.add(selected, spent, over=False)
+            contenders.sort(key=lambda c: (c[0], c[1]))
+            first = _possible_first(contenders)
+            group = first
+            if len(first) > 1:
+                # Too close to call: price every project that may belong to the group.
+                position = self._price_up_to(
+                    state, order, position, contenders, stretch, group=True
+                )
+                if position is None:
+                    return False
+                group = _group(contenders)
+                if not self._commute(state, group):
+                    return self._branch(state, selected, spent, stretch, first)
+            if any(c[0] == _INF for c in group):
+                return False  # the cheapest may be unaffordable at some shares
+            for contender in group:
+                self._charge(state, contender, stretch.middle)
+                selected = [*selected, contender[4]]
+                spent += self.cents[contender[4]]
+            if stretch.cap is not None and spent > stretch.cap:
+                return stretch.add(selected, spent, over=True)
+            if not stretch.branches:  # still on the one path every share follows
+                stretch.prefix.append([c[4] for c in group])
+
+    def _commute(self, state: _FloatState, group: list[_Contender]) -> bool:
+        """Whether funding the projects of `group` in any order gives each the same price:
+        every voter supporting two or more of them certainly has either nothing left (pays
+        nothing to any) or enough for the highest price of each (pays exactly that to each,
+        whatever the order: the other supporters' payments do not change either)."""
+        ids = [c[4] for c in group]
+        if int(self.overlap[np.ix_(ids, ids)].sum()) == len(ids):
+            return True  # no supporter in common
+        if any(c[6] == _INF for c in group):
+            return False
+        voters = np.concatenate([self.engine.supporters[j] for j in ids])
+        highs = np.concatenate(
+            [np.full(len(self.engine.supporters[j]), c[6]) for j, c in zip(ids, group, strict=True)]
+        )
+        order = np.argsort(voters, kind="stable")
+        voters, highs = voters[order], highs[order]
+        starts = np.flatnonzero(np.concatenate(([True], voters[1:] != voters[:-1])))
+        counts = np.diff(starts, append=len(voters))
+        load = np.add.reduceat(highs, starts)
+        shared = voters[starts][counts > 1]
+        load = load[counts > 1]
+        classes = state.cls[shared]
+        poorest = (state.budget[classes] - state.error[classes]) / (1 + 8 * _EPS)
+        return bool(np.all((classes == 0) | (poorest >= load)))
+
+    def _branch(
+        self,
+        state: _FloatState,
+        selected: list[int],
+        spent: int,
+        stretch: _Stretch,
+        first: list[_Contender],
+    ) -> bool:
+        """One branch per project that may be the cheapest: fund it, then go on."""
+        if any(c[0] == _INF for c in first):
+            return False
+        stretch.branches += len(first) - 1
+        if stretch.branches > _BRANCHES:
+            return False
+        for contender in first:
+            branch = state.copy()
+            self._charge(branch, contender, stretch.middle)
+            cost = self.cents[contender[4]]
+            if stretch.cap is not None and spent + cost > stretch.cap:
+                if not stretch.add([*selected, contender[4]], spent + cost, over=True):
+                    return False
+            elif not self._finish(branch, [*selected, contender[4]], spent + cost, stretch):
+                return False
+        return True
+
+
+_BRANCHES = 6  # at most this many extra branches per float run
+
+
+@dataclass
+class _Stretch:
+    """What a float run covers (shares [share, share + spread], float(middle), the cap in
+    cents) and the outcomes of its branches."""
+
+    share: Fraction
+    spread: Fraction
+    middle: float
+    cap: int | None
+    branches: int = 0
+    low: float = 0.0  # float(share), float(share + spread)
+    high: float = 0.0
+    num: int = 0  # share = num / den, share + spread = top / den
+    top: int = 0
+    den: int = 1
+    leaves: list[tuple[list[int], int, bool]] = field(default_factory=list)
+    prefix: list[list[int]] = field(default_factory=list)
+
+    def add(self, selected: list[int], spent: int, *, over: bool) -> bool:
+        """Record one branch's outcome; False when it differs from another's (both over the
+        cap count as the same outcome: the Add1 loop stops there)."""
+        self.leaves.append((selected, spent, over))
+        first_selected, _, first_over = self.leaves[0]
+        if over or first_over:
+            return over and first_over
+        return set(selected) == set(first_selected)
+
+
+def _lowest_high(contenders: list[_Contender]) -> float:
+    return min((c[0] for c in contenders), default=_INF)
+
+
+def _group_ceiling(contenders: list[_Contender]) -> float:
+    """The highest price of the projects that may be the cheapest: starting from the lowest
+    highest price, every contender whose lowest price is below the highest price of one
+    already counted."""
+    ceiling = min(c[0] for c in contenders)
+    for contender in sorted(contenders, key=lambda c: c[3]):
+        if contender[3] > ceiling:
+            break
+        ceiling = max(ceiling, contender[0])
+    return ceiling
+
+
+def _group(contenders: list[_Contender]) -> list[_Contender]:
+    """The contenders that may be the cheapest (see `_group_ceiling`)."""
+    ceiling = _group_ceiling(contenders)
+    return [c for c in contenders if c[3] <= ceiling]
+
+
+def _possible_first(contenders: list[_Contender]) -> list[_Contender]:
+    """The contenders (sorted by highest rho, then rank) that may be the one the exact rule
+    funds: the first, and every other not certainly dearer, unless both prices are exact and
+    the comparison (ties by the tie-breaking rank) is done exactly."""
+    hi_rho, rank, best_exact, _, _, _, _ = contenders[0]
+    first = [contenders[0]]
+    for other in contenders[1:]:
+        if other[3] > hi_rho:
+            continue
+        if (
+            best_exact is not None
+            and other[2] is not None
+            and (best_exact, rank) < (other[2], other[1])
+        ):
+            continue
+        first.append(other)
+    return first
