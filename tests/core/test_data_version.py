@@ -172,6 +172,26 @@ def test_instalment_list_shows_the_next_change_and_keeps_posted_choices(client):
     assert f'value="{due.pk}" id="select-{due.pk}" checked' in posted.content.decode()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_instalment_forms_read_no_choices_when_seen_again_and_show_a_new_one(client):
+    from django.test.utils import CaptureQueriesContext
+
+    officer = f.UserFactory(email="finances@ville.example.org")
+    f.give_role(officer, Role.FINANCE_OFFICER)
+    f.BudgetLineFactory(code="BL-ANCIENNE")
+    client.force_login(officer)
+    url = reverse("finance:instalments")
+    assert "BL-ANCIENNE" in client.get(url).content.decode()
+    with CaptureQueriesContext(connection) as ctx:
+        again = client.get(url)
+    assert "BL-ANCIENNE" in again.content.decode()
+    read = " ".join(q["sql"] for q in ctx.captured_queries)
+    for table in ("calls_programme", "core_funder", "core_budgetline"):
+        assert table not in read
+    f.BudgetLineFactory(code="BL-NOUVELLE")
+    assert "BL-NOUVELLE" in client.get(url).content.decode()
+
+
 def test_cached_menu_follows_the_unread_count_and_the_roles(client, db):
     from core.notifications import notify
 
