@@ -151,6 +151,24 @@ def test_api_list_and_my_files_show_a_change_made_by_someone_else(client, call):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_my_files_open_calls_are_cached_and_show_a_call_opened_or_closed(client, call):
+    from calls.models import Call, CallState
+
+    applicant = f.UserFactory(email="porteur@asso.example.org")
+    f.add_member(applicant, f.OrganisationFactory())
+    client.force_login(applicant)
+    mine = reverse("grants:my_applications")
+    assert call.title in client.get(mine).content.decode()
+    again = client.get(mine)
+    assert "grants/_open_calls.html" not in [t.name for t in again.templates]
+    assert call.title in again.content.decode()
+    Call.objects.filter(pk=call.pk).update(state=CallState.CLOSED)  # a bulk write bumps too
+    other = f.CallFactory(title="Appel tout juste ouvert")
+    page = client.get(mine).content.decode()
+    assert other.title in page and call.title not in page
+
+
+@pytest.mark.django_db(transaction=True)
 def test_instalment_list_shows_the_next_change_and_keeps_posted_choices(client):
     instructor = f.UserFactory(email="instructeur@ville.example.org")
     f.give_role(instructor, Role.INSTRUCTOR)
