@@ -86,7 +86,23 @@ def cached(
     `parts` must name everything the result depends on besides the group's tables: the page, the
     language, the query string, whose scope (a user id, or a fingerprint shared by users who see
     the same thing)."""
-    version = current_version(group)
+    return cached_at(group, current_version(group), parts, compute, timeout=timeout)
+
+
+def version_key(group: str, version: int | None, parts: Iterable[object]) -> str | None:
+    """The key of `parts` under a version read by `current_version` (None: do not cache)."""
+    return None if version is None else cache_key(group, version, parts)
+
+
+def cached_at(
+    group: str,
+    version: int | None,
+    parts: Iterable[object],
+    compute: Callable[[], T],
+    *,
+    timeout: int = TIMEOUT,
+) -> T:
+    """`cached` under a version the caller read already (one read for several parts of a page)."""
     if version is None:
         return compute()
     key = cache_key(group, version, parts)

@@ -24,10 +24,11 @@ class FinanceConfig(AppConfig):
 
 def track_instalment_tables() -> None:
     """The tables the cached instalment list reads (core.data_version, group "instalments"): the
-    instalments, their agreements, years, funders and beneficiaries, and the runs they are in."""
+    instalments, their agreements, years, funders and beneficiaries, the runs they are in, and
+    the filter form's choices (programmes, funders, budget lines)."""
     from calls.models import Programme
     from core.data_version import track
-    from core.models import Funder, Organisation
+    from core.models import BudgetLine, Funder, Organisation
     from cpo.models import Agreement, AgreementFunder, AgreementYear, Instalment
 
     from .models import PaymentRun, PaymentRunItem
@@ -41,6 +42,7 @@ def track_instalment_tables() -> None:
         PaymentRunItem,
         Programme,
         Funder,
+        BudgetLine,  # the filter form's choices
         Organisation,
     ]
     track("instalments", *(m._meta.db_table for m in models))

@@ -36,10 +36,14 @@ def register_history_source(source: HistorySource) -> None:
         _SOURCES.append(source)
 
 
-def funder_part_rows(application: Application) -> list[AuditLog]:
+def funder_part_rows(
+    application: Application, funder_parts: list[FunderPart] | None = None
+) -> list[AuditLog]:
     """The audit rows of the file's funder parts, each naming its funder (`detail`) and with its
-    states' labels."""
-    parts = {str(p.pk): p for p in application.funder_parts.select_related("funder")}
+    states' labels. `funder_parts`: the parts with their funders, when the caller read them."""
+    if funder_parts is None:
+        funder_parts = list(application.funder_parts.select_related("funder"))
+    parts = {str(p.pk): p for p in funder_parts}
     if not parts:
         return []
     rows = list(
@@ -56,11 +60,13 @@ def funder_part_rows(application: Application) -> list[AuditLog]:
     return rows
 
 
-def application_history(application: Application, *, staff: bool) -> list[AuditLog]:
+def application_history(
+    application: Application, *, staff: bool, funder_parts: list[FunderPart] | None = None
+) -> list[AuditLog]:
     """Everything the history page lists for this viewer, newest first. The applicant's side does
     not see the instruction's internal rows (nor the reason of a granted part, which is an
     envelope overrun's justification; a refusal's reason is theirs to read)."""
-    rows = history_for(application) + funder_part_rows(application)
+    rows = history_for(application) + funder_part_rows(application, funder_parts)
     for source in _SOURCES:
         rows += list(source(application))
     if not staff:

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from calls.models import Programme
 from core.clock import today
-from core.data_version import cached
+from core.data_version import cached_at, current_version, version_key
 from core.errors import DomainError
 from core.forms import add_domain_error, forms_fingerprint
 from core.http import AuthenticatedHttpRequest
@@ -227,14 +227,19 @@ def _render_list(
             },
         )
 
+    forms_key = None
     if request.method == "GET":
         # Cached under the instalments' data version (core.data_version, issue 17); lateness is
         # counted from today. A re-shown POST keeps its checked boxes: rendered each time.
-        parts = (
-            *("finance.instalments", get_language(), context["can_act"], today()),
-            sorted(request.GET.lists()),
+        version = current_version("instalments")
+        query = sorted(request.GET.lists())
+        parts = ("finance.instalments", get_language(), context["can_act"], today(), query)
+        html = cached_at("instalments", version, parts, table)
+        # The forms' choices (programmes, funders, budget lines) are tracked tables too: under
+        # the version, a repeated view reads none of them. Their initial year counts from today.
+        forms_key = version_key(
+            "instalments", version, ("finance.instalment_forms", get_language(), today(), query)
         )
-        html = cached("instalments", parts, table)
     else:
         html = table()
     return render(
@@ -244,8 +249,9 @@ def _render_list(
             **context,
             "filter_form": filter_form,
             "run_form": run_form,
-            # The forms' HTML is a cached fragment under this digest (core.forms, issue 17).
-            "forms_key": forms_fingerprint(filter_form, run_form),
+            # The forms' HTML is a cached fragment under this key; without a version (a POST, a
+            # transaction), under the digest of their content (core.forms, issue 17).
+            "forms_key": forms_key or forms_fingerprint(filter_form, run_form),
             "table": mark_safe(html),  # noqa: S308 (rendered and escaped by its template)
             "full_query": request.GET.urlencode(),
             "has_search": bool((filters.get("q") or "").strip()),

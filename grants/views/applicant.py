@@ -53,30 +53,38 @@ def my_applications(request: HttpRequest) -> HttpResponse:
     """The files of the user's organisations, newest first, 50 a page (an organisation files
     every year: the page must not grow with its history, issue 17), with what can be done on each."""
     organisation_ids = organisation_ids_of(request.user)
-    if (
-        not organisation_ids
-        and is_staff_member(request.user)
-        and not invitations_for(request.user).exists()
-    ):
+    # Live (they expire by time), in one query; a staff member without organisation nor
+    # invitation goes to the queue.
+    invitations = list(invitations_for(request.user))
+    if not organisation_ids and not invitations and is_staff_member(request.user):
         return redirect("grants:queue")
-    # The table is cached under the files' data version (core.data_version, issue 17): the user's
-    # organisations and partnerships, their files and calls are tracked tables.
+    # The table and the open calls are cached under the files' data version (core.data_version,
+    # issue 17): the user's organisations and partnerships, their files and the calls are
+    # tracked tables (a call opens or closes by a write).
     table = cached(
         "applications",
         ("grants.my_applications", get_language(), request.user.pk, request.GET.get("page", "")),
-        lambda: my_applications_table(request, organisation_ids),
+        lambda: (
+            my_applications_table(request, organisation_ids) + open_calls_html(organisation_ids)
+        ),
     )
-    open_calls = Call.objects.filter(state=CallState.OPEN).order_by("closes_at")
     return render(
         request,
         "grants/my_applications.html",
         {
             "table": mark_safe(table),  # noqa: S308 (rendered and escaped by its template)
-            "invitations": invitations_for(request.user),
-            "open_calls": open_calls,
+            "invitations": invitations,
             "has_organisation": bool(organisation_ids),
         },
     )
+
+
+def open_calls_html(organisation_ids: set[int]) -> str:
+    """The open calls, each with its « Déposer un dossier » (for members of an organisation)."""
+    if not organisation_ids:
+        return ""
+    open_calls = Call.objects.filter(state=CallState.OPEN).order_by("closes_at")
+    return render_to_string("grants/_open_calls.html", {"open_calls": open_calls})
 
 
 def my_applications_table(request: HttpRequest, organisation_ids: set[int]) -> str:

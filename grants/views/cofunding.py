@@ -41,9 +41,18 @@ FP = FunderPartState
 PART_ACTIONS = ("start_review", "propose", "decide", "note")
 
 
-def funder_parts_context(user: Any, application: Application) -> dict[str, Any]:
-    """The rows of the parts table, with what this user may see and do on each."""
-    parts = list(application.funder_parts.select_related("funder", "programme").order_by("pk"))
+def funder_parts_of(application: Application) -> list[FunderPart]:
+    """The file's funder parts with their funders and programmes, in order."""
+    return list(application.funder_parts.select_related("funder", "programme").order_by("pk"))
+
+
+def funder_parts_context(
+    user: Any, application: Application, parts: list[FunderPart] | None = None
+) -> dict[str, Any]:
+    """The rows of the parts table, with what this user may see and do on each (`parts`: as
+    `funder_parts_of` returns them, when the caller read them already)."""
+    if parts is None:
+        parts = funder_parts_of(application)
     staff = is_staff_member(user)
     cofunded = len(parts) > 1
     rows = []

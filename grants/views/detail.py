@@ -41,7 +41,7 @@ from ..selectors import (
     valid_documents_by_kind,
 )
 from ..transitions import TRANSITIONS
-from .cofunding import funder_parts_context
+from .cofunding import funder_parts_context, funder_parts_of
 from .common import error_message, get_visible
 
 S = ApplicationState
@@ -132,7 +132,9 @@ def detail_context(
     for spec in available:
         form = bound.get(spec.name) or spec.form(application=application, prefix=spec.name)
         transitions.append({"spec": spec, "form": form})
-    history = application_history(application, staff=staff)
+    # Read once: the parts table and the history's part rows.
+    funder_parts = funder_parts_of(application)
+    history = application_history(application, staff=staff, funder_parts=funder_parts)
     documents = list(application.documents.all())
     # Read once, shown twice: the lines and their totals, the requests and the pending one.
     budget_items = list(application.budget_items.select_related("partner__organisation"))
@@ -164,7 +166,7 @@ def detail_context(
         "my_partnership": partner_of(user, application),
         "partnership_open_states": list(services.PARTNERSHIP_OPEN_STATES),
     }
-    context.update(funder_parts_context(user, application))
+    context.update(funder_parts_context(user, application, funder_parts))
     if member and application.state == S.DRAFT:
         context["eligibility"] = eligibility_list(application)
     if staff:

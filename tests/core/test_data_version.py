@@ -151,6 +151,24 @@ def test_api_list_and_my_files_show_a_change_made_by_someone_else(client, call):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_my_files_open_calls_are_cached_and_show_a_call_opened_or_closed(client, call):
+    from calls.models import Call, CallState
+
+    applicant = f.UserFactory(email="porteur@asso.example.org")
+    f.add_member(applicant, f.OrganisationFactory())
+    client.force_login(applicant)
+    mine = reverse("grants:my_applications")
+    assert call.title in client.get(mine).content.decode()
+    again = client.get(mine)
+    assert "grants/_open_calls.html" not in [t.name for t in again.templates]
+    assert call.title in again.content.decode()
+    Call.objects.filter(pk=call.pk).update(state=CallState.CLOSED)  # a bulk write bumps too
+    other = f.CallFactory(title="Appel tout juste ouvert")
+    page = client.get(mine).content.decode()
+    assert other.title in page and call.title not in page
+
+
+@pytest.mark.django_db(transaction=True)
 def test_instalment_list_shows_the_next_change_and_keeps_posted_choices(client):
     instructor = f.UserFactory(email="instructeur@ville.example.org")
     f.give_role(instructor, Role.INSTRUCTOR)
@@ -170,6 +188,26 @@ def test_instalment_list_shows_the_next_change_and_keeps_posted_choices(client):
     due = agreement.instalments.filter(state="due").first()
     posted = client.post(url, {"action": "run_selected", "instalment": [due.pk]})
     assert f'value="{due.pk}" id="select-{due.pk}" checked' in posted.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_instalment_forms_read_no_choices_when_seen_again_and_show_a_new_one(client):
+    from django.test.utils import CaptureQueriesContext
+
+    officer = f.UserFactory(email="finances@ville.example.org")
+    f.give_role(officer, Role.FINANCE_OFFICER)
+    f.BudgetLineFactory(code="BL-ANCIENNE")
+    client.force_login(officer)
+    url = reverse("finance:instalments")
+    assert "BL-ANCIENNE" in client.get(url).content.decode()
+    with CaptureQueriesContext(connection) as ctx:
+        again = client.get(url)
+    assert "BL-ANCIENNE" in again.content.decode()
+    read = " ".join(q["sql"] for q in ctx.captured_queries)
+    for table in ("calls_programme", "core_funder", "core_budgetline"):
+        assert table not in read
+    f.BudgetLineFactory(code="BL-NOUVELLE")
+    assert "BL-NOUVELLE" in client.get(url).content.decode()
 
 
 def test_cached_menu_follows_the_unread_count_and_the_roles(client, db):

@@ -806,3 +806,13 @@ def test_admin_pages_render_and_applications_stay_read_only(client, draft, call)
         'name="state"'
         not in client.get(reverse("admin:calls_call_change", args=[call.pk])).content.decode()
     )
+
+
+def test_file_page_reads_its_funder_parts_once(client, applicant, draft):
+    """The parts table and the history's part rows share one read (issue 17)."""
+    client.force_login(applicant)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(reverse("grants:application_detail", args=[draft.pk]))
+    assert response.status_code == 200
+    reads = [q for q in ctx.captured_queries if 'FROM "grants_funderpart"' in q["sql"]]
+    assert len(reads) == 1
