@@ -56,6 +56,21 @@ class NamedChoiceFieldExtension(OpenApiSerializerFieldExtension):  # type: ignor
         return component.ref
 
 
+class NonEmptyDictFieldExtension(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    """An object that may not be empty (`DictField(allow_empty=False)`) is documented so:
+    drf-spectacular maps `allow_empty` for lists (minItems) but not for objects (schemathesis
+    ST202: `{}` was valid by the schema and refused by the API)."""
+
+    target_class = serializers.DictField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if not getattr(self.target, "allow_empty", True):
+            schema["minProperties"] = 1
+        return schema
+
+
 class UserSummarySerializer(serializers.ModelSerializer[User]):
     """Who acted: a name and an address, nothing else."""
 
