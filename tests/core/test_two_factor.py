@@ -296,11 +296,24 @@ def test_regenerating_needs_a_verified_session(finance_officer):
 def test_a_passkey_only_account_gets_recovery_codes_once_verified(finance_officer):
     """A passkey enrolled on the enrolment page marks the session verified (django-otp-webauthn);
     the page, reloaded, then shows the recovery codes once."""
+    client = password_login(finance_officer.email)
+    credential = passkey_of(finance_officer)
+    session = client.session
+    session["otp_device_id"] = credential.persistent_id
+    session.save()
+    shown = client.get(reverse("core:two_factor_enrol"))
+    assert shown.status_code == 200 and len(shown.context["codes"]) == 10
+    assert AuditLog.objects.filter(action="core.user.recovery_codes_generated").count() == 1
+    again = client.get(reverse("core:two_factor_enrol"))
+    assert "codes" not in again.context
+
+
+def passkey_of(user):
+    """A confirmed passkey of `user` (django-otp-webauthn), as enrolment leaves it."""
     from django_otp_webauthn.models import WebAuthnCredential
 
-    client = password_login(finance_officer.email)
-    credential = WebAuthnCredential.objects.create(
-        user=finance_officer,
+    return WebAuthnCredential.objects.create(
+        user=user,
         name="Clé",
         confirmed=True,
         public_key=b"k",
@@ -312,11 +325,3 @@ def test_a_passkey_only_account_gets_recovery_codes_once_verified(finance_office
         backup_state=False,
         aaguid="00000000-0000-0000-0000-000000000000",
     )
-    session = client.session
-    session["otp_device_id"] = credential.persistent_id
-    session.save()
-    shown = client.get(reverse("core:two_factor_enrol"))
-    assert shown.status_code == 200 and len(shown.context["codes"]) == 10
-    assert AuditLog.objects.filter(action="core.user.recovery_codes_generated").count() == 1
-    again = client.get(reverse("core:two_factor_enrol"))
-    assert "codes" not in again.context

@@ -10,7 +10,6 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from django_otp_webauthn.models import WebAuthnCredential
 
 from core.models import AuditLog, Role
 from core.models_security import RecoveryCode, RecoveryCodeDevice, recovery_code_digest
@@ -18,7 +17,7 @@ from core.twofactor import recovery_codes_generate, recovery_codes_left, two_fac
 from core.views_security import PasskeyAuthenticationCompleteView
 from tests import factories as f
 
-from .test_two_factor import code_of, enrol, password_login
+from .test_two_factor import code_of, enrol, passkey_of, password_login
 
 pytestmark = pytest.mark.django_db
 
@@ -35,22 +34,6 @@ def officer(db):
     user = f.UserFactory(email="finances@ville.example.org")
     f.give_role(user, Role.FINANCE_OFFICER)
     return user
-
-
-def passkey_of(user) -> WebAuthnCredential:
-    return WebAuthnCredential.objects.create(
-        user=user,
-        name="Clé",
-        confirmed=True,
-        public_key=b"k",
-        credential_id=b"c",
-        sign_count=0,
-        transports=[],
-        discoverable=True,
-        backup_eligible=False,
-        backup_state=False,
-        aaguid="00000000-0000-0000-0000-000000000000",
-    )
 
 
 # --------------------------------------------------------------------------- hashed at rest
