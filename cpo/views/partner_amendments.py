@@ -18,6 +18,7 @@ from core.http import AuthenticatedHttpRequest
 from core.models import Organisation
 
 from .. import services_changes
+from ..models import Amendment
 from .agreements import _managed, _render
 from .common import get_visible
 
@@ -48,18 +49,13 @@ def agreement_amend_parts(request: AuthenticatedHttpRequest, pk: int) -> HttpRes
             parts=parts,
         )
     except DomainError as exc:
-        return _render(
-            request,
-            get_visible(request, pk, detail=True),
-            status=exc.status_code,
-            error=str(exc.message),
-        )
-    messages.success(
+        return _refused(request, pk, exc)
+    return _recorded(
         request,
-        _("L'avenant est enregistré : la convention passe en version %(v)s.")
-        % {"v": amendment.version},
+        pk,
+        _("L'avenant est enregistré : la convention passe en version %(v)s."),
+        amendment,
     )
-    return redirect("cpo:agreement_detail", pk=pk)
 
 
 @login_required
@@ -94,15 +90,28 @@ def agreement_remove_partner(request: AuthenticatedHttpRequest, pk: int) -> Http
             reallocate=request.POST.get("reallocate") == "lead",
         )
     except DomainError as exc:
-        return _render(
-            request,
-            get_visible(request, pk, detail=True),
-            status=exc.status_code,
-            error=str(exc.message),
-        )
-    messages.success(
+        return _refused(request, pk, exc)
+    return _recorded(
         request,
-        _("Le partenaire est retiré : la convention passe en version %(v)s.")
-        % {"v": amendment.version},
+        pk,
+        _("Le partenaire est retiré : la convention passe en version %(v)s."),
+        amendment,
     )
+
+
+def _refused(request: AuthenticatedHttpRequest, pk: int, exc: DomainError) -> HttpResponse:
+    """The agreement's page again, with the service's reason and its status."""
+    return _render(
+        request,
+        get_visible(request, pk, detail=True),
+        status=exc.status_code,
+        error=str(exc.message),
+    )
+
+
+def _recorded(
+    request: AuthenticatedHttpRequest, pk: int, message: str, amendment: Amendment
+) -> HttpResponse:
+    """Back to the agreement, saying which version the amendment made."""
+    messages.success(request, message % {"v": amendment.version})
     return redirect("cpo:agreement_detail", pk=pk)
