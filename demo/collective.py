@@ -11,6 +11,7 @@ from decimal import Decimal as D
 from django.db import transaction
 
 from core.clock import today
+from core.models import Organisation
 from demo.context import Context
 from demo.data import FISCAL_YEAR
 from grants import services
@@ -79,20 +80,7 @@ def load_collective(ctx: Context) -> bool:
                 D("4000.00"),
             ),
         ]
-        for organisation, role, actions, budget, asked in parts:
-            partner = services.application_invite_partner(
-                actor=ctx.members[lead.pk], application=app, siret=organisation.siret, role=role
-            )
-            member = ctx.members[organisation.pk]
-            services.partner_accept(actor=member, partner=partner)
-            services.partner_update_part(
-                actor=member,
-                partner=partner,
-                data={"actions": actions, "requested_amount": asked, "budget": budget},
-            )
-        services.application_set_payment_flow(
-            actor=ctx.members[lead.pk], application=app, payment_flow=PaymentFlow.PARTNERS
-        )
+        _partners_paid_each(ctx, app, lead, parts)
         services.application_submit(actor=ctx.members[lead.pk], application=app)
     return True
 
@@ -158,20 +146,7 @@ def load_collective_agreement(ctx: Context) -> bool:
                 D("3000.00"),
             ),
         ]
-        for organisation, role, actions, budget, asked in parts:
-            partner = services.application_invite_partner(
-                actor=ctx.members[lead.pk], application=app, siret=organisation.siret, role=role
-            )
-            member = ctx.members[organisation.pk]
-            services.partner_accept(actor=member, partner=partner)
-            services.partner_update_part(
-                actor=member,
-                partner=partner,
-                data={"actions": actions, "requested_amount": asked, "budget": budget},
-            )
-        services.application_set_payment_flow(
-            actor=ctx.members[lead.pk], application=app, payment_flow=PaymentFlow.PARTNERS
-        )
+        _partners_paid_each(ctx, app, lead, parts)
         session = services.committee_session_create(
             actor=ctx.users["responsable@demo.pluriel.fr"],
             programme=ctx.programme,
@@ -223,3 +198,24 @@ def load_collective_agreement(ctx: Context) -> bool:
             )
         _evaluate(ctx, Agreement.objects.get(pk=agreement.pk), first_year, "accept")
     return True
+
+
+def _partners_paid_each(
+    ctx: Context, app: Application, lead: Organisation, parts: list[tuple]
+) -> None:
+    """Each partner invited by the lead accepts and fills its part (actions, amount asked,
+    budget); the file is then paid to each partner."""
+    for organisation, role, actions, budget, asked in parts:
+        partner = services.application_invite_partner(
+            actor=ctx.members[lead.pk], application=app, siret=organisation.siret, role=role
+        )
+        member = ctx.members[organisation.pk]
+        services.partner_accept(actor=member, partner=partner)
+        services.partner_update_part(
+            actor=member,
+            partner=partner,
+            data={"actions": actions, "requested_amount": asked, "budget": budget},
+        )
+    services.application_set_payment_flow(
+        actor=ctx.members[lead.pk], application=app, payment_flow=PaymentFlow.PARTNERS
+    )
