@@ -83,7 +83,11 @@ def application_create(
             title=(data.get("title") or "").strip(),
         )
         _apply_fields(application, data)
-        application.full_clean(exclude=["state", "qpvs", "themes", "documents"])
+        # Nothing is approved yet: the check constraints cannot fail (see _validate_update).
+        application.full_clean(
+            exclude=["state", "qpvs", "themes", "documents"],
+            validate_constraints=application.approved_amount is not None,
+        )
         application.save()
         _apply_relations(application, data)
         audit_log(actor=actor, obj=application, action="grants.application.created", target=S.DRAFT)

@@ -40,7 +40,7 @@ from ..forms import (
 )
 from ..models import Application, ApplicationPartner, ApplicationState, PartnerState
 from ..selectors import budget_totals, invitations_for, similar_applications
-from .common import error_message, get_own
+from .common import error_message, get_own, get_own_for_write
 from .detail import eligibility_list
 
 S = ApplicationState
@@ -261,7 +261,10 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
     ligne » (without JavaScript) saves what is valid and shows the form again with one more budget
     line. Each error is listed once in the summary at the top, linking to its field, where the
     message is shown again."""
-    application = get_own(request, pk)
+    if request.method == "POST":
+        application = get_own_for_write(request, pk)  # read again with its relations if shown
+    else:
+        application = get_own(request, pk)
     if not application.is_editable_by_applicant:
         messages.info(
             request,

@@ -45,6 +45,15 @@ def get_own(request: HttpRequest, pk: int) -> Application:
     return application
 
 
+def get_own_for_write(request: HttpRequest, pk: int) -> Application:
+    """get_own for a POST that hands the file to a service (which reads it again under lock):
+    with its call only, not the relations its page shows (issue 17)."""
+    application = get_object_or_404(Application.objects.select_related("call"), pk=pk)
+    if application.organisation_id not in organisation_ids_of(request.user):
+        raise Http404
+    return application
+
+
 def transition_label(name: str) -> str:
     spec = transition_specs().get(name)
     return str(spec.label) if spec else name
