@@ -26,10 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from load import DEFAULT_PG, server_env  # noqa: E402
+from load import DEFAULT_PG, edit_payload, server_env  # noqa: E402
 from load_setup import APPLICANT, FINANCE_OFFICER, INSTRUCTOR  # noqa: E402
 
 PAGES = ["bare", "queue", "file", "mine", "api", "instalments"]
+# Not in the default list: "submit" writes (a draft created, saved and submitted per request, as
+# bench/load.py's submit_flow); run it on a copy of the database if the other figures matter.
 
 
 def main() -> None:
@@ -74,6 +76,44 @@ def main() -> None:
         applications_visible_to(users[INSTRUCTOR]).order_by("pk").values_list("pk", flat=True)[:50]
     )
     anonymous = Client(HTTP_HOST="127.0.0.1")
+    submit_fx: dict[str, Any] = {}
+
+    def submit_flow(i: int) -> Any:
+        """bench/load.py's submit_flow: create a draft, save the full edit form, submit it."""
+        if not submit_fx:
+            from calls.models import Call, CallMode, CallState
+            from grants.forms import ApplicationForm
+
+            call = (
+                Call.objects.filter(mode=CallMode.PROJECT_CALL, state=CallState.OPEN)
+                .order_by("closes_at")
+                .first()
+            )
+            form = ApplicationForm(call=call)
+            qpv = form.fields["qpvs"].queryset.first()
+            pillar = form.fields["pillar"].queryset.first()
+            submit_fx["applicant"] = {
+                "organisation": org_ids[0],
+                "call": call.pk,
+                "qpv": qpv.pk if qpv else None,
+                "pillar": pillar.pk if pillar else None,
+            }
+        client = clients["applicant"]
+        title = f"Profil {time.time_ns()}-{i}"
+        a = submit_fx["applicant"]
+        r = client.post(
+            "/dossiers/nouveau/",
+            {"organisation": a["organisation"], "call": a["call"], "title": title},
+        )
+        if r.status_code != 302:
+            raise SystemExit(f"submit: create answered {r.status_code}")
+        edit_url = r["Location"]
+        for action in ("save", "submit"):
+            r = client.post(edit_url, edit_payload(submit_fx, title, action))
+            if r.status_code != 302 or (action == "submit" and r["Location"] == edit_url):
+                raise SystemExit(f"submit: {action} answered {r.status_code} {r.get('Location')}")
+        r.status_code = 200  # the three POSTs went through: count them as one page
+        return r
 
     def request(page: str, i: int) -> Any:
         if page == "bare":
@@ -92,6 +132,8 @@ def main() -> None:
             return api.get("/api/applications/")
         if page == "instalments":
             return clients["finance"].get("/finances/echeances/")
+        if page == "submit":
+            return submit_flow(i)
         raise SystemExit(f"unknown page {page}")
 
     pages = [p.strip() for p in args.pages.split(",") if p.strip()]

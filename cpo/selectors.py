@@ -15,6 +15,7 @@ from core.errors import DomainError
 from core.models import Role, User
 from core.money import split_exact
 from core.permissions import has_role, organisation_ids_of
+from core.user_facts import user_fact
 from grants.models import Application
 from grants.selectors import ALL_SEEING_ROLES, applications_visible_to, staff_visibility
 
@@ -52,6 +53,11 @@ def has_agreements(user: User) -> bool:
         return False
     if staff_visibility(user) is not None:
         return True
+    return bool(organisation_ids_of(user)) and user_fact(user, "agreements")
+
+
+def organisations_have_agreements(user: User) -> bool:
+    """The fact behind has_agreements (core.user_facts "agreements", cpo/apps.py)."""
     ids = organisation_ids_of(user)
     return bool(ids) and Agreement.objects.filter(organisation_id__in=ids).exists()
 

@@ -58,6 +58,22 @@ class GrantsConfig(AppConfig):
 
         register_job(BULK_JOB)(bulk_job_runner)
         track_application_tables()
+        register_navigation_fact()
+
+
+def register_navigation_fact() -> None:
+    """« Mes invitations à prototyper » on /dossiers/: the count of the user's structures'
+    anti-call invitations, cached per user under the "nav" data version (core.user_facts). It
+    reads the candidacies, the organisations' SIRET and the audit rows saying a candidacy was
+    invited; such a row is written with the candidacy's own change of state (apply_transition,
+    one transaction), so tracking the candidacies covers it (audit rows are never changed)."""
+    from core.data_version import Tracked, track
+    from core.user_facts import GROUP, register_fact
+
+    from .anticall.selectors import structure_invitations
+
+    track(GROUP, "grants_candidacy", Tracked("core_organisation", columns=("siret",)))
+    register_fact("anticall_invitations", lambda user: structure_invitations(user).count())
 
 
 def track_application_tables() -> None:

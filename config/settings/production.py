@@ -32,7 +32,8 @@ STORAGES = {
 }
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's backend, keeping its Redis client objects (core/redis_cache.py, issue 17).
+        "BACKEND": "core.redis_cache.RedisCache",
         "LOCATION": env("CACHE_URL", env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1")),
     }
 }

@@ -83,7 +83,11 @@ def application_create(
             title=(data.get("title") or "").strip(),
         )
         _apply_fields(application, data)
-        application.full_clean(exclude=["state", "qpvs", "themes", "documents"])
+        # Nothing is approved yet: the check constraints cannot fail (see _validate_update).
+        application.full_clean(
+            exclude=["state", "qpvs", "themes", "documents"],
+            validate_constraints=application.approved_amount is not None,
+        )
         application.save()
         _apply_relations(application, data)
         audit_log(actor=actor, obj=application, action="grants.application.created", target=S.DRAFT)
@@ -101,7 +105,14 @@ def _apply_fields(application: Application, data: dict[str, Any]) -> None:
             setattr(application, name, data[name])
 
 
-def _apply_relations(application: Application, data: dict[str, Any]) -> None:
+def _apply_relations(
+    application: Application, data: dict[str, Any], *, before: dict[str, Any] | None = None
+) -> set[str]:
+    """Write the relations given in `data`. With `before` (the snapshot of the file before an
+    update), indicators and budget lines equal to the saved ones are left as they are: saving an
+    unchanged form (a save then a submit) does not delete and rewrite them. Returns the names of
+    the line sets written ("indicators", "budget")."""
+    rewritten: set[str] = set()
     if "qpvs" in data:
         application.qpvs.set(data["qpvs"])
     if "themes" in data:
@@ -116,22 +127,27 @@ def _apply_relations(application: Application, data: dict[str, Any]) -> None:
             ]
         )
     if "indicators" in data:
-        application.indicators.all().delete()
-        Indicator.objects.bulk_create(
-            [
-                Indicator(
-                    application=application,
-                    label=row["label"],
-                    unit=row.get("unit", ""),
-                    target=Decimal(str(row["target"])),
-                    position=i,
-                )
-                for i, row in enumerate(data["indicators"])
-                if row.get("label")
-            ]
-        )
+        indicators = [
+            Indicator(
+                application=application,
+                label=row["label"],
+                unit=row.get("unit", ""),
+                target=Decimal(str(row["target"])),
+                position=i,
+            )
+            for i, row in enumerate(data["indicators"])
+            if row.get("label")
+        ]
+        rows = [(i.label, i.unit, i.target) for i in indicators]
+        if before is None or rows != before["indicators"]:
+            application.indicators.all().delete()
+            Indicator.objects.bulk_create(indicators)
+            rewritten.add("indicators")
     if "budget" in data:
-        application_set_budget_rows(application, data["budget"])
+        saved = None if before is None else before["budget"]
+        if application_set_budget_rows(application, data["budget"], saved=saved):
+            rewritten.add("budget")
+    return rewritten
 
 
 def application_set_budget_rows(
@@ -140,11 +156,16 @@ def application_set_budget_rows(
     *,
     partner: ApplicationPartner | None = None,
     sync_parts: bool = True,
-) -> None:
+    saved: list[tuple[Any, ...]] | None = None,
+) -> bool:
     """Replace the budget lines of one part: the lead's own (partner=None) or one partner's, never
     another's (docs/domain.md §9). Validates accounts and amounts; balance is checked on submit.
     The funders' parts follow the account-74 lines (grants.services.cofunding.funder_parts_sync),
-    except in a budget revision, where the amounts asked stay as decided."""
+    except in a budget revision, where the amounts asked stay as decided.
+
+    `saved`: the part's lines as read before (account, subsidy source, funder id, label, amount,
+    in their order); equal to the new ones, they are not deleted and rewritten (the parts are
+    still synchronised: they follow the amount asked too). Returns whether the lines were written."""
     items = []
     for i, row in enumerate(rows, start=1):
         account = str(row.get("account", "")).strip()
@@ -179,12 +200,17 @@ def application_set_budget_rows(
                 amount=amount,
             )
         )
-    application.budget_items.filter(partner=partner).delete()
-    BudgetItem.objects.bulk_create(items)
+    rewrite = saved is None or saved != [
+        (i.account, i.subsidy_source, i.funder_id, i.label, i.amount) for i in items
+    ]
+    if rewrite:
+        application.budget_items.filter(partner=partner).delete()
+        BudgetItem.objects.bulk_create(items)
     if sync_parts:
         from .cofunding import funder_parts_sync  # builds on the decision services
 
         funder_parts_sync(application)
+    return rewrite
 
 
 def application_update(
@@ -204,12 +230,12 @@ def application_update(
         before = _snapshot(application)
         _apply_fields(application, data)
         try:
-            application.full_clean(exclude=["state", "qpvs", "themes", "documents"])
+            _validate_update(application, data)
         except ValidationError as exc:
             raise DomainError(_("Le dossier contient des erreurs."), errors=exc.message_dict)
         application.save()
-        _apply_relations(application, data)
-        after = _snapshot(application)
+        rewritten = _apply_relations(application, data, before=before)
+        after = _snapshot(application, unchanged=before, rewritten=rewritten)
         changed = sorted(k for k in after if after[k] != before.get(k))
         if changed:  # saving an unchanged form (e.g. a failed submit) writes no history row
             audit_log(
@@ -221,22 +247,66 @@ def application_update(
     return application
 
 
-def _snapshot(application: Application) -> dict[str, Any]:
-    """What the applicant can edit, comparable before and after an update."""
-    from django.forms.models import model_to_dict
+# Validated by application_update besides the fields it was given: approved_amount shares a check
+# constraint with requested_amount (the other fields were validated when they were written).
+_VALIDATED_WITH_AMOUNT = ("requested_amount", "approved_amount")
 
-    values: dict[str, Any] = {
-        k: ([getattr(o, "pk", o) for o in v] if isinstance(v, list) else v)
-        for k, v in model_to_dict(application).items()
-        if k not in {"state", "updated_at", "documents"}
-    }
-    values["budget"] = list(
+
+def _validate_update(application: Application, data: dict[str, Any]) -> None:
+    """Model validation of what an update may change (EDITABLE_FIELDS given in `data`), not of
+    the fields only other services write: re-checking them cost a query per foreign key and one
+    for the reference's uniqueness, on every save (issue 17).
+
+    The check constraints are evaluated by a database query each; they are only asked when one
+    can fail: requested_amount ≥ 0 is also the field's own validator (same rule, same error), and
+    approved_amount ≤ requested_amount holds while nothing is approved."""
+    checked = {name for name in EDITABLE_FIELDS if name in data}
+    with_constraints = application.approved_amount is not None and "requested_amount" in checked
+    if with_constraints:
+        checked.update(_VALIDATED_WITH_AMOUNT)
+    application.full_clean(
+        exclude=[
+            f.name for f in Application._meta.get_fields() if f.concrete and f.name not in checked
+        ],
+        validate_constraints=with_constraints,
+    )
+
+
+def _budget_rows(application: Application) -> list[tuple[Any, ...]]:
+    return list(
         application.budget_items.filter(partner=None)
         .order_by("pk")
         .values_list("account", "subsidy_source", "funder_id", "label", "amount")
     )
-    values["indicators"] = list(
-        application.indicators.order_by("position").values_list("label", "unit", "target")
+
+
+def _indicator_rows(application: Application) -> list[tuple[Any, ...]]:
+    return list(application.indicators.order_by("position").values_list("label", "unit", "target"))
+
+
+def _snapshot(
+    application: Application,
+    *,
+    unchanged: dict[str, Any] | None = None,
+    rewritten: set[str] | None = None,
+) -> dict[str, Any]:
+    """What the applicant can edit, comparable before and after an update. After one, the line
+    sets not `rewritten` are taken from `unchanged` (the snapshot before) instead of read again."""
+    from django.forms.models import model_to_dict
+
+    fields = [
+        f.name
+        for f in Application._meta.get_fields()
+        if f.concrete and f.name not in {"state", "updated_at", "documents"}
+    ]
+    values: dict[str, Any] = {
+        k: ([getattr(o, "pk", o) for o in v] if isinstance(v, list) else v)
+        for k, v in model_to_dict(application, fields=fields).items()
+    }
+    rewritten = {"budget", "indicators"} if unchanged is None else (rewritten or set())
+    values["budget"] = _budget_rows(application) if "budget" in rewritten else unchanged["budget"]
+    values["indicators"] = (
+        _indicator_rows(application) if "indicators" in rewritten else unchanged["indicators"]
     )
     return values
 

@@ -18,7 +18,7 @@ from core.errors import DomainError, PermissionDenied
 from core.fsm import ManyResult, allowed_transition_names, apply_transition, apply_transition_many
 from core.models import Role, User
 from core.notifications import Text, absolute_url, notify
-from core.permissions import has_role, is_member, scope_of
+from core.permissions import has_role, organisation_ids_of, scope_of
 
 from ..models import (
     Application,
@@ -40,7 +40,8 @@ S = ApplicationState
 
 
 def applicant_of(actor: User, application: Application) -> bool:
-    return is_member(actor, application.organisation)
+    """is_member of the file's organisation, by its id (the organisation is not read)."""
+    return application.organisation_id in organisation_ids_of(actor)
 
 
 def instructor_of(actor: User, application: Application) -> bool:

@@ -40,7 +40,7 @@ from ..forms import (
 )
 from ..models import Application, ApplicationPartner, ApplicationState, PartnerState
 from ..selectors import budget_totals, invitations_for, similar_applications
-from .common import error_message, get_own
+from .common import error_message, get_own, get_own_for_write
 from .detail import eligibility_list
 
 S = ApplicationState
@@ -213,10 +213,11 @@ def _edit_errors(
 
 def _save_draft(
     request: HttpRequest, application: Application, forms: dict[str, Any]
-) -> tuple[bool, list[str]]:
+) -> tuple[bool, list[str], Application | None]:
     """Save every valid part of the input (an invalid budget never costs the rest).
 
-    Returns (everything valid and saved, budget errors)."""
+    Returns (everything valid and saved, budget errors, the file as the service saved it — None
+    when nothing could be saved)."""
     form, indicators, charges, products = (
         forms["form"],
         forms["indicators"],
@@ -233,19 +234,22 @@ def _save_draft(
         data["budget"] = [f.row() for f in [*charges.forms, *products.forms] if f.is_kept()]
     budget_errors: list[str] = []
     try:
-        services.application_update(actor=request.user, application=application, data=data)
+        saved = services.application_update(actor=request.user, application=application, data=data)
     except DomainError as exc:
         if "budget" not in exc.errors or "budget" not in data:
             add_domain_error(form, exc)
-            return False, budget_errors
+            return False, budget_errors, None
         budget_errors = [str(m) for m in exc.errors["budget"]]
         data.pop("budget")
         try:
-            services.application_update(actor=request.user, application=application, data=data)
+            saved = services.application_update(
+                actor=request.user, application=application, data=data
+            )
         except DomainError as again:
             add_domain_error(form, again)
-        return False, budget_errors
-    return all_valid, budget_errors
+            return False, budget_errors, None
+        return False, budget_errors, saved
+    return all_valid, budget_errors, saved
 
 
 @login_required
@@ -257,7 +261,10 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
     ligne » (without JavaScript) saves what is valid and shows the form again with one more budget
     line. Each error is listed once in the summary at the top, linking to its field, where the
     message is shown again."""
-    application = get_own(request, pk)
+    if request.method == "POST":
+        application = get_own_for_write(request, pk)  # read again with its relations if shown
+    else:
+        application = get_own(request, pk)
     if not application.is_editable_by_applicant:
         messages.info(
             request,
@@ -277,11 +284,13 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
             added_line = action.removeprefix("add-")
             data = _with_one_more_line(data, added_line)
         forms = _edit_forms(application, data)
-        saved, budget_errors = _save_draft(request, application, forms)
+        saved, budget_errors, updated = _save_draft(request, application, forms)
         if added_line and forms[added_line].forms:
             # Without JavaScript the page reloads: the keyboard starts again on the new line.
             forms[added_line].forms[-1].fields["account"].widget.attrs["autofocus"] = True
-        application = get_own(request, pk)
+        # What follows (years, submit, redirect) works on the file as the service saved it (read
+        # under lock, so current); it is read again with its relations only if the page is shown.
+        application = updated or get_own(request, pk)
         years = years_context(application, data if "years-TOTAL_FORMS" in data else None)
         if (
             years["years"] is not None and years["years"].is_bound
@@ -335,6 +344,8 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 "Certaines informations sont à corriger (voir ci-dessous). Les autres sont enregistrées."
             )
         errors = [*_edit_errors(forms, budget_errors, years, error), *extra_errors]
+        if application is updated:
+            application = get_own(request, pk)  # shown: with its relations, as on GET
     else:
         forms = _edit_forms(application)
         years = years_context(application)

@@ -477,3 +477,22 @@ def test_deliverable_refused_file_keeps_input(client, applicant, candidacy):
     assert response.context["deliverable_form"].errors["file"]
     assert 'value="Bilan"' in response.content.decode()
     assert not PrototypeDeliverable.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cached_invitation_count_follows_each_invitation(client, applicant, candidacy, instructor):
+    """Outside a transaction the count is a cached fact of the user (core.user_facts, issue 17):
+    the invitation, a tracked write, shows at once."""
+    from django.core.cache import cache
+
+    from core.models import DataVersion
+
+    cache.clear()
+    client = login(client, applicant)
+    url = reverse("grants:my_applications")
+    assert "anticall-invitations-link" not in client.get(url).content.decode()
+    assert DataVersion.objects.filter(name="nav").exists()  # the cached path was taken
+    svc.candidacy_invite(actor=instructor, candidacy=candidacy)
+    body = client.get(url).content.decode()
+    assert "anticall-invitations-link" in body and "Mes invitations à prototyper (1)" in body
+    cache.clear()
