@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import Avg
+from django.db.models import Avg, Prefetch, prefetch_related_objects
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
@@ -144,7 +144,13 @@ def detail_context(
     for spec in available:
         form = bound.get(spec.name) or spec.form(application=application, prefix=spec.name)
         transitions.append({"spec": spec, "form": form})
-    # Read once: the parts table and the history's part rows.
+    # Read once: the agreements' links (with their funders) and the history's signature rows
+    # (cpo.history reads `application.agreements.all()`); the parts table and the part rows.
+    agreements = Application.agreements.rel.related_model  # cpo.Agreement (a layer above)
+    prefetch_related_objects(
+        [application],
+        Prefetch("agreements", queryset=agreements.objects.select_related("funder")),
+    )
     funder_parts = funder_parts_of(application)
     history = application_history(application, staff=staff, funder_parts=funder_parts)
     documents = list(application.documents.all())

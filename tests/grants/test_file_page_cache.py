@@ -199,3 +199,40 @@ def test_postgres_moves_the_files_counter_once_at_commit(seen):
             cursor.execute("SELECT n FROM core_dataversion WHERE name = %s", [f"file:{seen.pk}"])
             assert cursor.fetchone()[0] == before
     assert counter() == before + 3  # one per row, all at the commit
+
+
+@pytest.mark.django_db
+def test_agreements_are_read_once_with_their_funders(client, organisation, applicant, instructor):
+    """Rendered (in a transaction: no cache), the page reads the file's agreements once for its
+    links and the history's signature rows, funders joined."""
+    from django.test.utils import CaptureQueriesContext
+
+    agreement = f.cpo_awaiting_evaluation(instructor=instructor, organisation=organisation)
+    client.force_login(applicant)
+    url = reverse("grants:application_detail", args=[agreement.application_id])
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(url).content.decode()
+    assert reverse("cpo:agreement_detail", args=[agreement.pk]) in html
+    of_the_file = [
+        q["sql"]
+        for q in queries.captured_queries
+        if 'FROM "cpo_agreement"' in q["sql"]
+        and '"application_id" IN' in q["sql"]
+        or 'FROM "cpo_agreement"' in q["sql"]
+        and '"application_id" =' in q["sql"]
+    ]
+    assert len(of_the_file) == 1, of_the_file
+    assert not [q for q in queries.captured_queries if 'FROM "core_funder"' in q["sql"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_repeated_view_reads_a_few_queries_whatever_the_file_holds(
+    client, organisation, applicant, instructor, django_assert_max_num_queries
+):
+    agreement = f.cpo_awaiting_evaluation(instructor=instructor, organisation=organisation)
+    small = f.ApplicationFactory(organisation=organisation, state=S.SUBMITTED)
+    client.force_login(applicant)
+    for app in (small, agreement.application):
+        page(client, app)
+        with django_assert_max_num_queries(10):  # counters ×2, who may see it, user, menu
+            assert not page(client, app)[1]
