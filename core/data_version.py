@@ -96,17 +96,22 @@ def track_keyed(prefix: str, table: str, ids: str, *, postgres_ids: str = "") ->
     KEYED[(prefix, table, ids)] = keyed
 
 
-def current_versions(names: Iterable[str]) -> dict[str, int] | None:
+def current_versions(
+    names: Iterable[str], *, also: str = "", params: Iterable[object] = ()
+) -> dict[str, int] | None:
     """The counters of `names` (groups or `<prefix>:<id>`), in one query; None inside a
     transaction. A counter not created yet is created now at a random value (a write would have
     done the same): the next write to its tables moves it, so a page cached under it from data
-    read after this call is never served once that write has committed."""
+    read after this call is never served once that write has committed.
+
+    `also`: a query (with `params`) selecting one more name, read in the same query when it
+    exists (e.g. the counter of a file's organisation, before the file itself is read)."""
     if connection.in_atomic_block:
         return None
     names = list(dict.fromkeys(names))
-    marks = ", ".join(["%s"] * len(names))
+    marks = ", ".join(["%s"] * len(names) + ([f"({also})"] if also else []))
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT name, n FROM {TABLE} WHERE name IN ({marks})", names)
+        cursor.execute(f"SELECT name, n FROM {TABLE} WHERE name IN ({marks})", [*names, *params])
         found = {str(name): int(n) for name, n in cursor.fetchall()}
         missing = [name for name in names if name not in found]
         if missing:

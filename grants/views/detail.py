@@ -271,13 +271,15 @@ def _cached_page(request: HttpRequest, pk: int, versions: dict[str, int]) -> Htt
         raise Http404
     reference, organisation_id, opens_at, closes_at = row
     org = f"{ORGANISATION}:{organisation_id}"
-    org_version = current_versions([org]) or {}
+    org_version = versions.get(org)
+    if org_version is None:  # read with the others, unless not created yet (or just moved)
+        org_version = (current_versions([org]) or {}).get(org)
     moment = now()
     parts = [
         "file-page",
         pk,
         versions[f"{FILE}:{pk}"],
-        org_version.get(org),
+        org_version,
         user.pk,
         get_language(),
         today().isoformat(),
@@ -301,7 +303,11 @@ def _cached_page(request: HttpRequest, pk: int, versions: dict[str, int]) -> Htt
 def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # Counters first: a change committed after this read moves them, so the body cached under
     # them (read after it) is never served once it is out of date.
-    versions = current_versions([f"{FILE}:{pk}", FILE_PAGE])
+    versions = current_versions(
+        [f"{FILE}:{pk}", FILE_PAGE],
+        also=f"SELECT %s || organisation_id FROM {Application._meta.db_table} WHERE id = %s",
+        params=[f"{ORGANISATION}:", pk],
+    )
     if versions is None:  # inside a transaction: no cache
         return _render(request, get_visible(request, pk))
     return _cached_page(request, pk, versions)
