@@ -186,14 +186,15 @@ def cached_at(
 
 
 def renew_versions() -> None:
-    """Give every group a new random counter (after a restore: the cache may hold entries
+    """Give every counter (groups and objects) a new random value (after a restore: the cache may hold entries
     computed under the restored values from data that is gone)."""
+    # One statement (a counter per file makes tens of thousands of rows), a random value per row.
+    if connection.vendor == "postgresql":
+        value = "floor(random() * 1e15)::bigint"
+    else:
+        value = "abs(random() % 1000000000000000)"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT name FROM {TABLE}")
-        for (name,) in cursor.fetchall():
-            cursor.execute(
-                f"UPDATE {TABLE} SET n = %s WHERE name = %s", [secrets.randbits(50), name]
-            )
+        cursor.execute(f"UPDATE {TABLE} SET n = {value}")
 
 
 # --- triggers -------------------------------------------------------------------------------------

@@ -236,3 +236,11 @@ def test_a_repeated_view_reads_a_few_queries_whatever_the_file_holds(
         page(client, app)
         with django_assert_max_num_queries(10):  # counters ×2, who may see it, user, menu
             assert not page(client, app)[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_renewed_versions_after_a_restore_render_the_page_again(client, seen):
+    from core.data_version import renew_versions
+
+    renew_versions()
+    assert page(client, seen)[1]
