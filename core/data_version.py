@@ -20,6 +20,12 @@ fails, the part is computed as if there were no cache.
 
 Apps say which of their tables a group reads in their `ready()` (`track`); the triggers are
 installed after every `migrate` (`install_triggers`), which also drops the ones no longer listed.
+
+*Keyed* versions (`track_keyed`) are counters of one object, named `<prefix>:<id>` (e.g.
+`file:42`): a write to a row bumps the counters of the objects the row belongs to, found by a
+query on the row (its file's id, or its agreement's file's id…), with the same commit-time,
+deferred triggers. A page of one object is then cached under its own counter, not under a group
+that every other object's write bumps too (`current_versions` reads several in one query).
 """
 
 from __future__ import annotations
@@ -55,11 +61,69 @@ class Tracked:
 GROUPS: dict[str, dict[str, Tracked]] = {}
 
 
+@dataclass(frozen=True)
+class Keyed:
+    """Writes to `table` bump the counters `<prefix>:<x>` of every x that `ids` selects.
+
+    `ids` is a query selecting one column named `x`, where `{row}` stands for the written row
+    (old and new on an update): "SELECT {row}.application_id AS x" or "SELECT application_id AS x
+    FROM cpo_agreement WHERE id = {row}.agreement_id". `postgres_ids` replaces it on PostgreSQL
+    when the SQL differs (a guarded cast, say)."""
+
+    prefix: str
+    table: str
+    ids: str
+    postgres_ids: str = ""
+
+    def query(self, row: str, *, postgres: bool) -> str:
+        return ((self.postgres_ids if postgres else "") or self.ids).replace("{row}", row)
+
+
+KEYED: dict[tuple[str, str, str], Keyed] = {}
+
+
 def track(group: str, *tables: str | Tracked) -> None:
     """Declare tables whose writes change what the group's cached pages show."""
     for table in tables:
         tracked = table if isinstance(table, Tracked) else Tracked(table)
         GROUPS.setdefault(group, {})[tracked.table] = tracked
+
+
+def track_keyed(prefix: str, table: str, ids: str, *, postgres_ids: str = "") -> None:
+    """Declare that writes to `table` change what the objects' pages cached under `<prefix>:<id>`
+    show (see `Keyed`)."""
+    keyed = Keyed(prefix, table, ids, postgres_ids)
+    KEYED[(prefix, table, ids)] = keyed
+
+
+def current_versions(
+    names: Iterable[str], *, also: str = "", params: Iterable[object] = ()
+) -> dict[str, int] | None:
+    """The counters of `names` (groups or `<prefix>:<id>`), in one query; None inside a
+    transaction. A counter not created yet is created now at a random value (a write would have
+    done the same): the next write to its tables moves it, so a page cached under it from data
+    read after this call is never served once that write has committed.
+
+    `also`: a query (with `params`) selecting one more name, read in the same query when it
+    exists (e.g. the counter of a file's organisation, before the file itself is read)."""
+    if connection.in_atomic_block:
+        return None
+    names = list(dict.fromkeys(names))
+    marks = ", ".join(["%s"] * len(names) + ([f"({also})"] if also else []))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT name, n FROM {TABLE} WHERE name IN ({marks})", [*names, *params])
+        found = {str(name): int(n) for name, n in cursor.fetchall()}
+        missing = [name for name in names if name not in found]
+        if missing:
+            for name in missing:
+                cursor.execute(
+                    f"INSERT INTO {TABLE} (name, n) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
+                    [name, secrets.randbits(50)],
+                )
+            marks = ", ".join(["%s"] * len(missing))
+            cursor.execute(f"SELECT name, n FROM {TABLE} WHERE name IN ({marks})", missing)
+            found |= {str(name): int(n) for name, n in cursor.fetchall()}
+    return found
 
 
 def current_version(group: str) -> int | None:
@@ -122,14 +186,15 @@ def cached_at(
 
 
 def renew_versions() -> None:
-    """Give every group a new random counter (after a restore: the cache may hold entries
+    """Give every counter (groups and objects) a new random value (after a restore: the cache may hold entries
     computed under the restored values from data that is gone)."""
+    # One statement (a counter per file makes tens of thousands of rows), a random value per row.
+    if connection.vendor == "postgresql":
+        value = "floor(random() * 1e15)::bigint"
+    else:
+        value = "abs(random() % 1000000000000000)"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT name FROM {TABLE}")
-        for (name,) in cursor.fetchall():
-            cursor.execute(
-                f"UPDATE {TABLE} SET n = %s WHERE name = %s", [secrets.randbits(50), name]
-            )
+        cursor.execute(f"UPDATE {TABLE} SET n = {value}")
 
 
 # --- triggers -------------------------------------------------------------------------------------
@@ -152,6 +217,72 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 """
+
+
+POSTGRES_KEYED_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION core_data_version_bump_keyed() RETURNS trigger AS $$
+DECLARE
+  key text;
+BEGIN
+  -- Deferred to the commit, like core_data_version_bump, and after the same advisory lock.
+  -- TG_ARGV[1] selects the ids whose counters the row (old: $1, new: $2) changes.
+  IF current_setting('pluriel_version._keyed', true) IS DISTINCT FROM 'locked' THEN
+    PERFORM pg_advisory_xact_lock({LOCK_KEY});
+    PERFORM set_config('pluriel_version._keyed', 'locked', true);
+  END IF;
+  FOR key IN EXECUTE TG_ARGV[1] USING OLD, NEW LOOP
+    INSERT INTO {TABLE} (name, n) VALUES (TG_ARGV[0] || ':' || key, floor(random() * 1e15)::bigint)
+      ON CONFLICT (name) DO UPDATE SET n = {TABLE}.n + 1;
+  END LOOP;
+  RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+"""
+
+
+def _keyed_name(keyed: Keyed, suffix: str) -> str:
+    digest = hashlib.sha256(f"{keyed.ids}\x1f{keyed.postgres_ids}".encode()).hexdigest()[:6]
+    name = f"{PREFIX}k_{keyed.prefix}_{keyed.table}_{digest}_{suffix}"
+    if len(name) > 63:
+        raise ValueError(f"trigger name too long: {name}")
+    return name
+
+
+def _keyed_ids(keyed: Keyed, rows: Iterable[str], *, postgres: bool) -> str:
+    """The distinct ids (as text) that the rows' writes touch."""
+    union = " UNION ".join(keyed.query(row, postgres=postgres) for row in rows)
+    return f"SELECT DISTINCT CAST(x AS text) AS x FROM ({union}) s WHERE x IS NOT NULL"
+
+
+def postgres_keyed_statements(keyed: Keyed) -> dict[str, str]:
+    ids = _keyed_ids(keyed, ["($1)", "($2)"], postgres=True).replace("'", "''")
+    name = _keyed_name(keyed, "w")
+    return {
+        name: (
+            f"CREATE CONSTRAINT TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE ON {keyed.table}"
+            f" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+            f" EXECUTE FUNCTION core_data_version_bump_keyed('{keyed.prefix}', '{ids}');"
+        )
+    }
+
+
+def sqlite_keyed_statements(keyed: Keyed) -> dict[str, str]:
+    statements = {}
+    for suffix, event, rows in (
+        ("i", "INSERT", ["NEW"]),
+        ("d", "DELETE", ["OLD"]),
+        ("u", "UPDATE", ["OLD", "NEW"]),
+    ):
+        ids = _keyed_ids(keyed, rows, postgres=False)
+        names = f"SELECT '{keyed.prefix}:' || x AS name FROM ({ids})"
+        name = _keyed_name(keyed, suffix)
+        statements[name] = (
+            f"CREATE TRIGGER {name} AFTER {event} ON {keyed.table} BEGIN"
+            f" INSERT OR IGNORE INTO {TABLE} (name, n)"
+            f" SELECT name, abs(random() % 1000000000000000) FROM ({names});"
+            f" UPDATE {TABLE} SET n = n + 1 WHERE name IN ({names}); END;"
+        )
+    return statements
 
 
 def _changed(columns: tuple[str, ...], *, postgres: bool) -> str:
@@ -251,9 +382,13 @@ def install_triggers(using: str = "default", **kwargs: Any) -> None:
         for tracked in tracked_tables.values():
             if tracked.table in tables:
                 wanted |= (postgres_statements if postgres else sqlite_statements)(group, tracked)
+    for keyed in KEYED.values():
+        if keyed.table in tables:
+            wanted |= (postgres_keyed_statements if postgres else sqlite_keyed_statements)(keyed)
     with conn.cursor() as cursor:
         if postgres:
             cursor.execute(POSTGRES_FUNCTION)
+            cursor.execute(POSTGRES_KEYED_FUNCTION)
         existing = _existing_triggers(cursor, conn.vendor)
         for name, table in existing.items():
             if name not in wanted:

@@ -48,7 +48,8 @@ def _agreement_row_detail(
 
 def signature_history(application: Application) -> list[AuditLog]:
     """The signature rows of the file's agreements, each with its `detail`."""
-    agreements = {str(a.pk): a for a in Agreement.objects.filter(application=application)}
+    # The file's manager: the file page prefetches them (with their funders) for its links.
+    agreements = {str(a.pk): a for a in application.agreements.all()}
     if not agreements:
         return []
     requests = {

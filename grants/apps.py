@@ -59,6 +59,7 @@ class GrantsConfig(AppConfig):
         register_job(BULK_JOB)(bulk_job_runner)
         track_application_tables()
         register_navigation_fact()
+        track_file_page_tables()
 
 
 def register_navigation_fact() -> None:
@@ -107,3 +108,115 @@ def track_application_tables() -> None:
         columns=("first_name", "last_name", "email", "is_active", "is_superuser"),
     )
     track("applications", user, *(m._meta.db_table for m in models))
+
+
+#: The counters of the file page's cache (grants/views/detail.py): "file:<id>" for what is the
+#: file's own, "org:<id>" for what the page shows of its organisation's other rows (its documents,
+#: its other files in the same year), and the group "file_page" for the shared tables.
+FILE, ORGANISATION, FILE_PAGE = "file", "org", "file_page"
+OF_ROW = "SELECT {row}.application_id AS x"
+
+
+def audit_ids(app_label: str, model: str, ids: str) -> dict[str, str]:
+    """`track_keyed` arguments for the audit rows of one model: `ids` selects the files of the
+    object whose id is `{id}` (ends with a WHERE clause; the row's object_id, cast only when it is a number)."""
+    content_type = (
+        "{row}.content_type_id = (SELECT id FROM django_content_type"
+        f" WHERE app_label = '{app_label}' AND model = '{model}')"
+    )
+    sqlite_id = "CAST({row}.object_id AS integer)"
+    postgres_id = (
+        "(CASE WHEN {row}.object_id ~ '^[0-9]{1,18}$' THEN CAST({row}.object_id AS bigint) END)"
+    )
+    return {
+        "ids": f"{ids.replace('{id}', sqlite_id)} AND {content_type}",
+        "postgres_ids": f"{ids.replace('{id}', postgres_id)} AND {content_type}",
+    }
+
+
+def track_file_page_tables() -> None:
+    """What the file page shows, by counter (core.data_version). A table missing here would let
+    the page be served from the cache after a change to it: tests/grants/test_file_page_cache.py
+    changes each family and looks at the page again."""
+    from calls.models import Call, Challenge, Need, PanelMember, Programme, ScoringCriterion
+    from core.data_version import Tracked, track, track_keyed
+    from core.models import (
+        QPV,
+        Funder,
+        Membership,
+        Organisation,
+        OrganisationDocument,
+        Pillar,
+        RoleAssignment,
+        TransitionTheme,
+    )
+
+    from . import models as m
+
+    app = m.Application._meta.db_table
+    track_keyed(
+        FILE,
+        app,
+        f"SELECT {{row}}.id AS x UNION SELECT id AS x FROM {app} WHERE previous_id = {{row}}.id",
+    )
+    for model in (
+        m.Application.qpvs.through,
+        m.Application.themes.through,
+        m.Application.documents.through,
+        m.ApplicationYear,
+        m.Objective,
+        m.Indicator,
+        m.BudgetItem,
+        m.CompletionRequest,
+        m.InstructorNote,
+        m.PartnerOpinion,
+        m.Score,
+        m.ApplicationAttachment,
+        m.PanelAssessment,
+        m.FunderPart,
+        m.BudgetRevision,
+        m.ApplicationPartner,
+    ):
+        track_keyed(FILE, model._meta.db_table, OF_ROW)
+    track_keyed(
+        FILE,
+        "core_auditlog",
+        **audit_ids("grants", "application", "SELECT {id} AS x WHERE {id} IS NOT NULL"),
+    )
+    parts = m.FunderPart._meta.db_table
+    track_keyed(
+        FILE,
+        "core_auditlog",
+        **audit_ids(
+            "grants", "funderpart", f"SELECT application_id AS x FROM {parts} WHERE id = {{id}}"
+        ),
+    )
+    track_keyed(ORGANISATION, app, "SELECT {row}.organisation_id AS x")
+    track_keyed(
+        ORGANISATION, OrganisationDocument._meta.db_table, "SELECT {row}.organisation_id AS x"
+    )
+    user = Tracked(
+        "core_user",
+        columns=("first_name", "last_name", "email", "is_active", "is_superuser"),
+    )
+    shared: list[Any] = [
+        Call,
+        Call.eligible_qpvs.through,
+        Call.eligible_pillars.through,
+        Call.instructors.through,
+        ScoringCriterion,
+        Challenge,
+        Need,
+        PanelMember,
+        Programme,
+        Funder,
+        Organisation,
+        Membership,
+        RoleAssignment,
+        RoleAssignment.territories.through,
+        Pillar,
+        QPV,
+        TransitionTheme,
+        m.CommitteeSession,
+    ]
+    track(FILE_PAGE, user, *(model._meta.db_table for model in shared))

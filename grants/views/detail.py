@@ -9,18 +9,30 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import Avg
+from django.db.models import Avg, Prefetch, prefetch_related_objects
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from core.clock import now, today
+from core.data_version import cached_at, current_versions
 from core.errors import DomainError
 from core.models import Role
-from core.permissions import can_see_bank_details, has_role, is_member, scope_of
+from core.permissions import (
+    can_see_bank_details,
+    forget_cached_roles,
+    has_role,
+    is_member,
+    scope_of,
+)
 
 from .. import services
+from ..apps import FILE, FILE_PAGE, ORGANISATION
 from ..budget import CHARGE_ACCOUNTS
 from ..eligibility import eligibility_errors
 from ..forms import (
@@ -42,7 +54,7 @@ from ..selectors import (
 )
 from ..transitions import TRANSITIONS
 from .cofunding import funder_parts_context, funder_parts_of
-from .common import error_message, get_visible
+from .common import applications_visible_to, error_message, get_visible
 
 S = ApplicationState
 SCORING_STATES = (S.ELIGIBLE, S.UNDER_REVIEW)
@@ -132,7 +144,13 @@ def detail_context(
     for spec in available:
         form = bound.get(spec.name) or spec.form(application=application, prefix=spec.name)
         transitions.append({"spec": spec, "form": form})
-    # Read once: the parts table and the history's part rows.
+    # Read once: the agreements' links (with their funders) and the history's signature rows
+    # (cpo.history reads `application.agreements.all()`); the parts table and the part rows.
+    agreements = Application.agreements.rel.related_model  # cpo.Agreement (a layer above)
+    prefetch_related_objects(
+        [application],
+        Prefetch("agreements", queryset=agreements.objects.select_related("funder")),
+    )
     funder_parts = funder_parts_of(application)
     history = application_history(application, staff=staff, funder_parts=funder_parts)
     documents = list(application.documents.all())
@@ -202,20 +220,97 @@ def detail_context(
     return context
 
 
+BODY = "grants/_application_detail_body.html"
+# Stands for the request's CSRF token in a cached body (every form of the page has one); the token
+# is put in when the body is served, so that an entry is shared by the requests of one user.
+CSRF_PLACEHOLDER = "pluriel-csrf-token-placeholder-0f7c2e91"
+
+
+def _body(request: HttpRequest, application: Application, *, csrf: str = "", **kwargs: Any) -> str:
+    context = detail_context(request, application, **kwargs)
+    if csrf:
+        context["csrf_token"] = csrf
+    return render_to_string(BODY, context, request)
+
+
 def _render(
-    request: HttpRequest, application: Application, *, status: int = 200, **kwargs: Any
+    request: HttpRequest,
+    application: Application,
+    *,
+    status: int = 200,
+    **kwargs: Any,
 ) -> HttpResponse:
+    return _page(request, application.reference, _body(request, application, **kwargs), status)
+
+
+def _page(request: HttpRequest, reference: str, body: str, status: int = 200) -> HttpResponse:
     return render(
         request,
         "grants/application_detail.html",
-        detail_context(request, application, **kwargs),
+        {"reference": reference, "body": mark_safe(body)},  # noqa: S308 (a rendered template)
         status=status,
     )
 
 
+def _cached_page(request: HttpRequest, pk: int, versions: dict[str, int]) -> HttpResponse:
+    """The page, its body from the cache when nothing it shows has changed since it was rendered
+    (docs/decisions/2026-12-07-page-cost.md, third round). Who may see the file is checked first,
+    on every request (404 as get_visible), with only what the key needs read.
+
+    The key: the file's counter and the shared tables' group (`versions`, read before anything the
+    body shows), its organisation's counter, who looks, the language, today (deadlines, documents'
+    validity) and whether its call is open now (the pre-submission check says so)."""
+    user = request.user
+    row = (
+        applications_visible_to(user)
+        .filter(pk=pk)
+        .values_list("reference", "organisation_id", "call__opens_at", "call__closes_at")
+        .first()
+    )
+    if row is None:
+        raise Http404
+    reference, organisation_id, opens_at, closes_at = row
+    org = f"{ORGANISATION}:{organisation_id}"
+    org_version = versions.get(org)
+    if org_version is None:  # read with the others, unless not created yet (or just moved)
+        org_version = (current_versions([org]) or {}).get(org)
+    moment = now()
+    parts = [
+        "file-page",
+        pk,
+        versions[f"{FILE}:{pk}"],
+        org_version,
+        user.pk,
+        get_language(),
+        today().isoformat(),
+        opens_at is not None and opens_at <= moment < closes_at,
+    ]
+
+    def compute() -> str:
+        # What was read before the versions (the user and their roles, read by the middleware)
+        # is read again, and the file with what the page shows: the body is as new as its key.
+        user.refresh_from_db()
+        forget_cached_roles(user)
+        return _body(request, get_visible(request, pk), csrf=CSRF_PLACEHOLDER)
+
+    body = cached_at(FILE_PAGE, versions[FILE_PAGE], parts, compute)
+    if CSRF_PLACEHOLDER in body:
+        body = body.replace(CSRF_PLACEHOLDER, get_token(request))
+    return _page(request, reference, body)
+
+
 @login_required
 def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _render(request, get_visible(request, pk))
+    # Counters first: a change committed after this read moves them, so the body cached under
+    # them (read after it) is never served once it is out of date.
+    versions = current_versions(
+        [f"{FILE}:{pk}", FILE_PAGE],
+        also=f"SELECT %s || organisation_id FROM {Application._meta.db_table} WHERE id = %s",
+        params=[f"{ORGANISATION}:", pk],
+    )
+    if versions is None:  # inside a transaction: no cache
+        return _render(request, get_visible(request, pk))
+    return _cached_page(request, pk, versions)
 
 
 @login_required
