@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from ..release import release
 from .base import *  # noqa: F403
 from .base import env, env_bool
 
@@ -35,6 +36,8 @@ CACHES = {
         # Django's backend, keeping its Redis client objects (core/redis_cache.py, issue 17).
         "BACKEND": "core.redis_cache.RedisCache",
         "LOCATION": env("CACHE_URL", env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1")),
+        # A new release never reads the HTML an older one cached (config/release.py).
+        "KEY_PREFIX": release(BASE_DIR),  # noqa: F405
     }
 }
 # Sessions read from Redis, written through to the database: one SQL query less on every
