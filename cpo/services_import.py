@@ -476,6 +476,7 @@ def _write_agreements(
                 }
                 for (pk, reference, funder_id, _kind, state), grant in zip(heads, part, strict=True)
             ],
+            plain=True,  # text and integers only: not walked again
         )
         written.extend(ids)
     return written
