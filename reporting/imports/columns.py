@@ -253,11 +253,28 @@ def read_records(
             bad.add("")
         for key, label, index, required, parse, max_length, memo in plan:
             raw = cells[index] if index < count else ""
-            outcome = memo.get(raw) if memo is not None else None
-            if outcome is None:
+            if memo is not None:
+                outcome = memo.get(raw)
+                if outcome is None:
+                    outcome = _outcome(raw, parse, max_length)
+                    if len(memo) < MEMO_MAX:
+                        memo[raw] = outcome
+            elif (
+                parse is None
+                and raw
+                and (len(raw) > 16 or "0" <= raw[0] <= "9")
+                and (max_length is None or len(raw) <= max_length)
+                and raw.isprintable()
+                and raw[0] != " "
+                and raw[-1] != " "
+                and "  " not in raw
+            ):
+                # A clean text cell of a column without memo (names, references): what _outcome
+                # returns for it (clean, not a placeholder, not too long), without the call.
+                values[key] = raw
+                continue
+            else:
                 outcome = _outcome(raw, parse, max_length)
-                if memo is not None and len(memo) < MEMO_MAX:
-                    memo[raw] = outcome
             kind = outcome[0]
             if kind == _VALUE:
                 values[key] = outcome[1]
