@@ -215,6 +215,17 @@ def _existing_keys(funder_ids: set[int], external_ids: list[str]) -> set[tuple[i
     """(funder id, external_id) of the grants already imported among these."""
     if not funder_ids:
         return set()
+    if connection.vendor == "postgresql":
+        # One query, the identifiers as one array parameter (see core.services_import.
+        # rows_where_in): 20 joins of 5 000 placeholders each cost more than the lookup.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT af.funder_id, a.external_id FROM {AgreementFunder._meta.db_table} af "
+                f"JOIN {Agreement._meta.db_table} a ON a.id = af.agreement_id "
+                "WHERE af.funder_id = ANY(%s) AND a.source = %s AND a.external_id = ANY(%s)",
+                [sorted(funder_ids), Agreement.Source.IMPORTED.value, sorted(set(external_ids))],
+            )
+            return set(cursor.fetchall())
     found: set[tuple[int, str]] = set()
     for part in chunks(sorted(set(external_ids))):
         found.update(
