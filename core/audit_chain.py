@@ -84,14 +84,16 @@ def content_digest(values: dict[str, Any]) -> str:
 _PER_ROW = ("object_id", "object_repr", "source_state", "target_state", "reason")
 
 
-def hash_batch(values: list[dict[str, Any]]) -> None:
+def hash_batch(values: list[dict[str, Any]], *, plain: bool = False) -> None:
     """Set `content_hash` on rows that share actor, content type, action and time (a set-based
     write, core.audit.audit_log_many), and `payload_json`, the payload's canonical JSON, which the
     COPY path stores as is rather than dumping it a second time.
 
     The same bytes as `content_digest` (a JSON array is its items' encodings joined by commas),
     checked by tests/core/test_audit_chain.py; only the payload goes through `_normalise`, the
-    other fields being text, integers or the batch's one timestamp."""
+    other fields being text, integers or the batch's one timestamp. `plain`: the caller vouches
+    that every payload holds only str, int, bool, None and dicts (str keys) or lists of them,
+    which `_normalise` would return unchanged: it is not walked."""
     if not values:
         return
     first = values[0]
@@ -102,18 +104,27 @@ def hash_batch(values: list[dict[str, Any]]) -> None:
         for row in values:  # not a uniform batch: the general path
             row["content_hash"] = content_digest(row)
         return
-    head = ",".join(_encode(_normalise(first[name])) for name in ("actor_id", "content_type_id"))
-    action = _encode(first["action"])
-    tail = _encode(_normalise(first["created_at"])) + "]"
+    head = "[" + ",".join(
+        _encode(_normalise(first[name])) for name in ("actor_id", "content_type_id")
+    )
+    action = first["action"]
+    tail = "," + _encode(_normalise(first["created_at"])) + "]"
     sha256 = hashlib.sha256
     for row in values:
-        payload = _encode(_normalise(row["payload"]))
+        payload = _encode(row["payload"] if plain else _normalise(row["payload"]))
         row["payload_json"] = payload
-        content = (
-            f"[{head},{_encode(row['object_id'])},{_encode(row['object_repr'])},{action},"
-            f"{_encode(row['source_state'])},{_encode(row['target_state'])},"
-            f"{_encode(row['reason'])},{payload},{tail}"
+        # The six text fields in one call: « ["a","b"] » is « "a" » and « "b" » joined by ",".
+        texts = _encode(
+            [
+                row["object_id"],
+                row["object_repr"],
+                action,
+                row["source_state"],
+                row["target_state"],
+                row["reason"],
+            ]
         )
+        content = f"{head},{texts[1:-1]},{payload}{tail}"
         row["content_hash"] = sha256(content.encode("utf-8")).hexdigest()
 
 
@@ -135,9 +146,10 @@ SELECT txid FROM t
 """
 
 
-def chain_prepare(values: list[dict[str, Any]]) -> int:
+def chain_prepare(values: list[dict[str, Any]], *, plain: bool = False) -> int:
     """Prepare rows (dicts of HASHED_FIELDS) for insertion in the current transaction: their
-    content hash and transaction id (on PostgreSQL, the transaction's seal is opened)."""
+    content hash and transaction id (on PostgreSQL, the transaction's seal is opened). `plain`:
+    see hash_batch."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit rows are written inside a transaction")
     if connection.vendor == "postgresql":
@@ -147,7 +159,7 @@ def chain_prepare(values: list[dict[str, Any]]) -> int:
     else:
         txid = secrets.randbits(62)
     if len(values) > 1:
-        hash_batch(values)
+        hash_batch(values, plain=plain)
     else:
         for row in values:
             row["content_hash"] = content_digest(row)

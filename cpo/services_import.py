@@ -31,6 +31,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -214,6 +215,17 @@ def _existing_keys(funder_ids: set[int], external_ids: list[str]) -> set[tuple[i
     """(funder id, external_id) of the grants already imported among these."""
     if not funder_ids:
         return set()
+    if connection.vendor == "postgresql":
+        # One query, the identifiers as one array parameter (see core.services_import.
+        # rows_where_in): 20 joins of 5 000 placeholders each cost more than the lookup.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT af.funder_id, a.external_id FROM {AgreementFunder._meta.db_table} af "
+                f"JOIN {Agreement._meta.db_table} a ON a.id = af.agreement_id "
+                "WHERE af.funder_id = ANY(%s) AND a.source = %s AND a.external_id = ANY(%s)",
+                [sorted(funder_ids), Agreement.Source.IMPORTED.value, sorted(set(external_ids))],
+            )
+            return set(cursor.fetchall())
     found: set[tuple[int, str]] = set()
     for part in chunks(sorted(set(external_ids))):
         found.update(
@@ -333,7 +345,13 @@ def _create_funders(plan: HistoricalPlan) -> dict[tuple[str, str], int]:
 
 
 def _funder_key(grant: HistoricalGrant) -> tuple[str, str]:
-    return (grant.funder_siret, grant.funder_name.casefold())
+    return _funder_key_of(grant.funder_siret, grant.funder_name)
+
+
+@lru_cache(maxsize=1024)
+def _funder_key_of(siret: str, name: str) -> tuple[str, str]:
+    """A file names a few funders on every row: each key is built once, not six times a row."""
+    return (siret, name.casefold())
 
 
 def _programmes(
@@ -476,6 +494,7 @@ def _write_agreements(
                 }
                 for (pk, reference, funder_id, _kind, state), grant in zip(heads, part, strict=True)
             ],
+            plain=True,  # text and integers only: not walked again
         )
         written.extend(ids)
     return written

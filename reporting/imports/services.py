@@ -159,7 +159,7 @@ def import_check(
 #: How long the rows a dry run read are kept for the apply (then the apply reads the file again).
 ROWS_KEPT_SECONDS = 24 * 3600
 #: Bumped when what a kind's `freeze` writes changes: rows kept by an older version are ignored.
-ROWS_FORMAT = 1
+ROWS_FORMAT = 2
 
 
 def _rows_key(batch: ImportBatch) -> str:

@@ -219,6 +219,16 @@ def test_the_batch_hash_is_the_rows_canonical_hash():
     actorless = [{**rows[0], "actor_id": None}, {**rows[1], "actor_id": None}]
     hash_batch(actorless)
     assert [r["content_hash"] for r in actorless] == [content_digest(r) for r in actorless]
+    # A plain payload (text, integers, nested dicts and lists) is hashed without the walk, to the
+    # same bytes.
+    plain = [
+        {**rows[1], "payload": {"z": "é", "a": {"2024": "1.50", "2023": "0"}, "n": [1, None]}},
+        {**rows[2], "payload": {}},
+    ]
+    hash_batch(plain, plain=True)
+    for row in plain:
+        assert row["content_hash"] == content_digest(row)
+        assert json.loads(row["payload_json"]) == row["payload"]
 
 
 def test_a_copied_batch_stores_the_hashed_payload_and_verifies():

@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from calls.models import Programme
+from core.audit_chain import chain_verify
 from core.models import AuditLog, Funder, Organisation
 from cpo.models import Agreement, AgreementFunder, AgreementYear
 from reporting.imports import columns, grants, services
@@ -122,6 +123,7 @@ def test_the_kept_rows_store_what_a_second_read_stores(manager):
     batch = import_apply(actor=manager, batch=batch)
     assert batch.state == ImportState.APPLIED
     assert stored(last_audit) == kept
+    assert chain_verify().ok  # the audit rows of both imports are chained and verify
 
 
 def test_thaw_gives_back_what_read_returned(manager):
