@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Literal
@@ -65,6 +65,9 @@ class FloatRun:
     spent: Fraction
     certain: bool
     over: bool = False
+    # Every funded set the shares of the stretch may have (one unless the run was certified as
+    # `passing`: several sets, none of them over the cap nor final, see `FloatMes.run`).
+    sets: list[frozenset[int]] = field(default_factory=list)
     # The groups of projects funded, in order, before the run branched or gave up: the exact
     # run funds them first at every share of the stretch (see `FloatMes.run`'s `prefix`).
     prefix: list[list[int]] = field(default_factory=list)
@@ -306,6 +309,7 @@ class FloatMes:
         cap: Fraction | None = None,
         spread: Fraction = _ZERO,
         prefix: Sequence[Sequence[int]] = (),
+        passing: Callable[[list[int], Fraction], bool] | None = None,
     ) -> FloatRun:
         """The bare rule for every share in [share, share + spread] at once: when `certain`,
         all those shares fund exactly the projects of `selected` (each voter's exact budget
@@ -327,8 +331,13 @@ class FloatMes:
         groups are funded first at every share of that stretch, hence of this one: they are
         replayed (priced and charged with this stretch's tighter errors, no search for the
         cheapest) before the run goes on as usual; if a replayed price is uncertain, the run
-        starts again without the prefix."""
-        stretch = _Stretch(share, spread, float(share + spread / 2), None)
+        starts again without the prefix.
+
+        `passing(selected, spent)`: whether the Add1 loop goes on past a share with that
+        outcome (within the cap and not final). When every branch's outcome passes, the run is
+        certain even if the branches fund different sets: every share of the stretch then has
+        one of those outcomes, so the loop passes every share of it (`sets` lists them)."""
+        stretch = _Stretch(share, spread, float(share + spread / 2), None, passing=passing)
         stretch.cap = None if cap is None else math.floor(cap * 100)
         stretch.low, stretch.high = float(share), float(share + spread)
         stretch.den = math.lcm(share.denominator, spread.denominator)
@@ -346,7 +355,10 @@ class FloatMes:
         if not certain:
             return FloatRun([], _ZERO, certain=False, prefix=stretch.prefix)
         first = stretch.leaves[0]
-        return FloatRun(first[0], Fraction(first[1], 100), True, first[2], stretch.prefix)
+        sets = list({frozenset(leaf[0]) for leaf in stretch.leaves})
+        return FloatRun(
+            first[0], Fraction(first[1], 100), True, first[2], sets, prefix=stretch.prefix
+        )
 
     def _replay(
         self, state: _FloatState, prefix: Sequence[Sequence[int]], stretch: _Stretch
@@ -418,7 +430,8 @@ class FloatMes:
                 if not self._commute(state, group):
                     return self._branch(state, selected, spent, stretch, first)
             if any(c[0] == _INF for c in group):
-                return False  # the cheapest may be unaffordable at some shares
+                # One of them may be unaffordable at some shares: follow each possibility.
+                return self._branch(state, selected, spent, stretch, first)
             for contender in group:
                 self._charge(state, contender, stretch.middle)
                 selected = [*selected, contender[4]]
@@ -461,13 +474,25 @@ class FloatMes:
         stretch: _Stretch,
         first: list[_Contender],
     ) -> bool:
-        """One branch per project that may be the cheapest: fund it, then go on."""
-        if any(c[0] == _INF for c in first):
-            return False
+        """One branch per project that may be the cheapest: fund it, then go on.
+
+        A project that may be unaffordable at some shares (highest price +inf) is funded in
+        its branch only at shares where it is affordable and the cheapest, so its exact price
+        there is at most the first contender's (`first[0]`, certainly affordable): that bounds
+        its payment level. At shares where it is unaffordable, the exact rule funds another
+        project of `first` (every other certainly costs more than `first[0]`), whose branch
+        keeps it among the candidates."""
+        ceiling = first[0][0]
+        if ceiling == _INF or len(first) < 2:
+            return False  # nothing certainly affordable to compare with
         stretch.branches += len(first) - 1
         if stretch.branches > _BRANCHES:
             return False
         for contender in first:
+            if contender[6] == _INF:
+                cost = self.costs[contender[4]]
+                highest = cost * ceiling * (1 + 4 * _EPS)  # rho <= ceiling, t = rho * cost
+                contender = (*contender[:6], max(highest, contender[5]))
             branch = state.copy()
             self._charge(branch, contender, stretch.middle)
             cost = self.cents[contender[4]]
@@ -499,15 +524,27 @@ class _Stretch:
     den: int = 1
     leaves: list[tuple[list[int], int, bool]] = field(default_factory=list)
     prefix: list[list[int]] = field(default_factory=list)
+    passing: Callable[[list[int], Fraction], bool] | None = None
+    # What every outcome recorded so far has in common: all over the cap, all the same set
+    # (within the cap), all passing (see `FloatMes.run`).
+    all_over: bool = True
+    one_set: bool = True
+    all_passing: bool = True
 
     def add(self, selected: list[int], spent: int, *, over: bool) -> bool:
-        """Record one branch's outcome; False when it differs from another's (both over the
-        cap count as the same outcome: the Add1 loop stops there)."""
+        """Record one branch's outcome; False when the outcomes so far no longer tell the Add1
+        loop what to do at every share: they must all be over the cap (the loop stops), or all
+        fund the same set, or all pass (`passing`)."""
         self.leaves.append((selected, spent, over))
-        first_selected, _, first_over = self.leaves[0]
-        if over or first_over:
-            return over and first_over
-        return set(selected) == set(first_selected)
+        self.all_over = self.all_over and over
+        self.one_set = self.one_set and not over and set(selected) == set(self.leaves[0][0])
+        self.all_passing = (
+            self.all_passing
+            and self.passing is not None
+            and not over
+            and self.passing(selected, Fraction(spent, 100))
+        )
+        return self.all_over or self.one_set or self.all_passing
 
 
 def _lowest_high(contenders: list[_Contender]) -> float:
