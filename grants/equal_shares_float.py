@@ -35,22 +35,22 @@ def _unit(n: int) -> Fraction:
     return Fraction(1, n)
 
 
-def _water_fill(
-    cost: float, n: int, budget: npt.NDArray[np.float64], weight: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.float64], int, npt.NDArray[np.float64], int, float]:
-    """Payment level of a project of `cost` whose n supporters hold `budget` (`weight` of
-    them each): the poorest pay all they have while the others' equal part is above it.
-    Returns the candidate levels t (one per budget, poorest first), the first k where
-    t[k] <= budget[k] (0 when none: the caller checks), the sorted budgets, how many pay t,
-    and the total of the budgets."""
-    order = budget.argsort(kind="stable")
-    budget, weight = budget[order], weight[order]
-    paid = budget * weight
-    running = paid.cumsum()
-    payers = n - (weight.cumsum() - weight)
-    t = (cost - (running - paid)) / payers
-    k = int((t <= budget).argmax())
-    return t, k, budget, int(payers[k]), float(running[-1])
+def _water_fill(cost: float, n: int, pairs: list[tuple[float, int]]) -> tuple[float, int, int]:
+    """Payment level of a project of `cost` whose n supporters hold the budgets of `pairs`
+    ((budget, how many hold it), poorest first): the poorest pay all they have while the others'
+    equal part is above it. Returns (t, index of the first budget >= t, how many pay t), or
+    (+inf, 0, 0) when the budgets cannot pay the cost. Plain floats: the classes are few
+    (5-35 on a city-wide budget), where numpy's per-call cost dominates; the sums are the same
+    left-to-right float sums as numpy's cumsum, within the same rounding bound."""
+    running = 0.0
+    payers = n
+    for k, (value, count) in enumerate(pairs):
+        t = (cost - running) / payers
+        if t <= value:
+            return t, k, payers
+        running += value * count
+        payers -= count
+    return _INF, 0, 0
 
 
 @dataclass
@@ -155,9 +155,9 @@ class FloatMes:
     def _interval(
         self,
         j: int,
-        budget: npt.NDArray[np.float64],
-        error: npt.NDArray[np.float64],
-        weight: npt.NDArray[np.int64],
+        budget: list[float],
+        error: list[float],
+        weight: list[int],
     ) -> tuple[float, float, bool] | None | Literal[False]:
         """(lowest, highest) possible exact payment level t of project j whose supporters hold
         `budget` ± `error` (`weight` of them each), and whether every supporter can certainly
@@ -170,21 +170,30 @@ class FloatMes:
         # Exact budgets lie in [budget - error, budget + error] (and are never negative): the
         # lowest price is the one with every budget at its highest, the highest price the
         # other way round.
-        t_low, k_low, rich, payers_low, rich_total = _water_fill(cost, n, budget + error, weight)
+        rich = sorted([(b + e, w) for b, e, w in zip(budget, error, weight, strict=True)])
+        rich_total = 0.0
+        for value, count in rich:
+            rich_total += value * count
         rounding = 4 * (n + 4) * _EPS * (cost + rich_total)
         if rich_total + rounding < cost:
             return None
-        poor_budget = np.maximum(budget - error, 0.0)
-        t_high, k_high, poor, payers_high, poor_total = _water_fill(cost, n, poor_budget, weight)
+        poor = sorted(
+            [(b - e if b > e else 0.0, w) for b, e, w in zip(budget, error, weight, strict=True)]
+        )
+        poor_total = 0.0
+        for value, count in poor:
+            poor_total += value * count
+        t_low, k_low, payers_low = _water_fill(cost, n, rich)
         if poor_total - rounding < cost:  # perhaps unaffordable
-            if t_low[k_low] <= rich[k_low]:
-                return float(t_low[k_low]) - rounding / payers_low, _INF, False
+            if t_low != _INF:
+                return t_low - rounding / payers_low, _INF, False
             return cost / n * (1 - 4 * _EPS), _INF, False
-        if not (t_low[k_low] <= rich[k_low] and t_high[k_high] <= poor[k_high]):
+        t_high, k_high, payers_high = _water_fill(cost, n, poor)
+        if t_low == _INF or t_high == _INF:
             return False
         room = rounding / min(payers_low, payers_high)
-        everyone_pays = k_high == 0 and float(t_high[0]) + room <= float(poor[0])
-        return float(t_low[k_low]) - room, float(t_high[k_high]) + room, everyone_pays
+        everyone_pays = k_high == 0 and t_high + room <= poor[0][0]
+        return t_low - room, t_high + room, everyone_pays
 
     def _contender(
         self, state: _FloatState, j: int, stretch: _Stretch
@@ -211,15 +220,19 @@ class FloatMes:
                 # Affordable at some shares only: rho is 1 / n where it is.
                 return (_INF, rank, None, rho * (1 - 4 * _EPS), j, t, _INF)
             return (rho * (1 + 4 * _EPS), rank, exact, rho * (1 - 4 * _EPS), j, t, t)
-        present, weight = state.classes(sup)
-        budget, error = state.budget[present], state.error[present]
-        zeros = int(weight[0]) if present[0] == 0 else 0  # certainly at zero: pay nothing
+        present, counts = state.classes(sup)
+        budget = state.budget[present].tolist()
+        error = state.error[present].tolist()
+        weight = counts.tolist()
+        zeros = weight[0] if present[0] == 0 else 0  # certainly at zero: pay nothing
         payers = len(sup) - zeros
         if not payers:
             return None
         # When all the others can certainly pay cost / n', t = cost / n' and rho = 1 / n'.
         t = cost / payers
-        if float((budget - error)[1 if zeros else 0 :].min()) >= t * (1 + 8 * _EPS):
+        start = 1 if zeros else 0
+        poorest = min([b - e for b, e in zip(budget[start:], error[start:], strict=True)])
+        if poorest >= t * (1 + 8 * _EPS):
             exact = _unit(payers)
             rho = float(exact)
             lo_rho, hi_rho = rho * (1 - 4 * _EPS), rho * (1 + 4 * _EPS)
