@@ -23,6 +23,7 @@ _ZERO = Fraction(0)
 _EPS = float(np.finfo(np.float64).eps)
 _ABOVE = 1 + 1e-9  # a float comparison is trusted only with this relative margin
 _INF = float("inf")
+_FEW = 40  # prices over at most this many classes are computed in plain floats, not numpy
 
 # A project priced in a float run: (highest rho, tie rank, exact rho when known, lowest rho,
 # project, lowest payment level t, highest t).
@@ -51,6 +52,24 @@ def _water_fill(cost: float, n: int, pairs: list[tuple[float, int]]) -> tuple[fl
         running += value * count
         payers -= count
     return _INF, 0, 0
+
+
+def _water_fill_many(
+    cost: float, n: int, budget: npt.NDArray[np.float64], weight: npt.NDArray[np.int64]
+) -> tuple[float, int, float, int, float]:
+    """`_water_fill` for many classes (numpy), unsorted `budget`: (t, k, the k-th smallest
+    budget, how many pay t, the total of the budgets), t = +inf when they cannot pay."""
+    order = budget.argsort(kind="stable")
+    budget, weight = budget[order], weight[order]
+    paid = budget * weight
+    running = paid.cumsum()
+    payers = n - (weight.cumsum() - weight)
+    t = (cost - (running - paid)) / payers
+    k = int((t <= budget).argmax())
+    total = float(running[-1])
+    if not t[k] <= budget[k]:
+        return _INF, 0, 0.0, 0, total
+    return float(t[k]), k, float(budget[k]), int(payers[k]), total
 
 
 @dataclass
@@ -151,6 +170,8 @@ class FloatMes:
         for j, sup in enumerate(engine.supporters):
             self.overlap[j] = ballots[sup].any(axis=0)
             self.overlap[j, j] = True
+        self.apart = ~self.overlap
+        self.neighbours = [frozenset(np.flatnonzero(row).tolist()) for row in self.overlap]
 
     def _interval(
         self,
@@ -195,6 +216,33 @@ class FloatMes:
         everyone_pays = k_high == 0 and t_high + room <= poor[0][0]
         return t_low - room, t_high + room, everyone_pays
 
+    def _interval_many(
+        self,
+        n: int,
+        cost: float,
+        budget: npt.NDArray[np.float64],
+        error: npt.NDArray[np.float64],
+        weight: npt.NDArray[np.int64],
+    ) -> tuple[float, float, bool] | None | Literal[False]:
+        """`_interval` with numpy, for many classes (same computation, same bounds)."""
+        t_low, _, _, payers_low, rich_total = _water_fill_many(cost, n, budget + error, weight)
+        rounding = 4 * (n + 4) * _EPS * (cost + rich_total)
+        if rich_total + rounding < cost:
+            return None
+        poor_budget = np.maximum(budget - error, 0.0)
+        t_high, k_high, poor_k, payers_high, poor_total = _water_fill_many(
+            cost, n, poor_budget, weight
+        )
+        if poor_total - rounding < cost:  # perhaps unaffordable
+            if t_low != _INF:
+                return t_low - rounding / payers_low, _INF, False
+            return cost / n * (1 - 4 * _EPS), _INF, False
+        if t_low == _INF or t_high == _INF:
+            return False
+        room = rounding / min(payers_low, payers_high)
+        everyone_pays = k_high == 0 and t_high + room <= poor_k
+        return t_low - room, t_high + room, everyone_pays
+
     def _contender(
         self, state: _FloatState, j: int, stretch: _Stretch
     ) -> _Contender | None | Literal[False]:
@@ -220,24 +268,29 @@ class FloatMes:
                 # Affordable at some shares only: rho is 1 / n where it is.
                 return (_INF, rank, None, rho * (1 - 4 * _EPS), j, t, _INF)
             return (rho * (1 + 4 * _EPS), rank, exact, rho * (1 - 4 * _EPS), j, t, t)
-        present, counts = state.classes(sup)
-        budget = state.budget[present].tolist()
-        error = state.error[present].tolist()
-        weight = counts.tolist()
-        zeros = weight[0] if present[0] == 0 else 0  # certainly at zero: pay nothing
+        present, weight = state.classes(sup)
+        zeros = int(weight[0]) if present[0] == 0 else 0  # certainly at zero: pay nothing
         payers = len(sup) - zeros
         if not payers:
             return None
+        start = 1 if zeros else 0
         # When all the others can certainly pay cost / n', t = cost / n' and rho = 1 / n'.
         t = cost / payers
-        start = 1 if zeros else 0
-        poorest = min([b - e for b, e in zip(budget[start:], error[start:], strict=True)])
+        if len(present) <= _FEW:  # plain floats (see `_water_fill`)
+            budget, error = state.budget[present].tolist(), state.error[present].tolist()
+            poorest = min([b - e for b, e in zip(budget[start:], error[start:], strict=True)])
+            if poorest < t * (1 + 8 * _EPS):
+                interval = self._interval(j, budget, error, weight.tolist())
+        else:
+            rich, wide = state.budget[present], state.error[present]
+            poorest = float((rich - wide)[start:].min())
+            if poorest < t * (1 + 8 * _EPS):
+                interval = self._interval_many(len(sup), cost, rich, wide, weight)
         if poorest >= t * (1 + 8 * _EPS):
             exact = _unit(payers)
             rho = float(exact)
             lo_rho, hi_rho = rho * (1 - 4 * _EPS), rho * (1 + 4 * _EPS)
             return (hi_rho, rank, exact, lo_rho, j, t * (1 - 2 * _EPS), t * (1 + 2 * _EPS))
-        interval = self._interval(j, budget, error, weight)
         if interval is None or interval is False:
             return interval
         low, high, everyone_pays = interval
@@ -307,12 +360,11 @@ class FloatMes:
             np.maximum(budget - t, 0.0), error + ((high - low) / 2 + 2 * _EPS * middle)
         )
         target[(budget + error < low) | (present == 0)] = 0
-        remap = np.zeros(len(counts), dtype=np.int64)
-        remap[present] = target
-        state.cls[sup] = remap[before]
-        state.untouched &= ~self.overlap[pid]
+        counts[present] = target  # reused as the map old class -> new class
+        state.cls[sup] = counts[before]
+        np.logical_and(state.untouched, self.apart[pid], out=state.untouched)
         # Only the projects sharing a supporter with it (and itself) change price.
-        for j in [j for j in state.priced if self.overlap[pid, j]]:
+        for j in self.neighbours[pid] & state.priced.keys():
             del state.priced[j]
         state.lower[pid] = _INF
 
