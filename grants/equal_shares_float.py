@@ -130,7 +130,9 @@ class _FloatState:
         return present, counts[present]
 
     def add_classes(
-        self, budget: npt.NDArray[np.float64], error: npt.NDArray[np.float64]
+        self,
+        budget: npt.NDArray[np.float64] | list[float],
+        error: npt.NDArray[np.float64] | list[float],
     ) -> npt.NDArray[np.int64]:
         """New classes with these budgets and errors; their numbers."""
         start, end = self.size, self.size + len(budget)
@@ -353,14 +355,33 @@ class FloatMes:
         before = state.cls[sup]
         counts = np.bincount(before)
         present = counts.nonzero()[0]
-        budget, error = state.budget[present], state.error[present]
         # Paying min(budget, t) is 1-Lipschitz in both: the error grows by half the price
         # interval (plus rounding), except for whoever certainly paid all (exactly zero left).
-        target = state.add_classes(
-            np.maximum(budget - t, 0.0), error + ((high - low) / 2 + 2 * _EPS * middle)
-        )
-        target[(budget + error < low) | (present == 0)] = 0
-        counts[present] = target  # reused as the map old class -> new class
+        grow = (high - low) / 2 + 2 * _EPS * middle
+        if len(present) <= _FEW:  # plain floats, the same operations
+            left: list[float] = []
+            wider: list[float] = []
+            moved: list[int] = []
+            size = state.size
+            for k, b, e in zip(
+                present.tolist(),
+                state.budget[present].tolist(),
+                state.error[present].tolist(),
+                strict=True,
+            ):
+                if k == 0 or b + e < low:
+                    moved.append(0)
+                else:
+                    moved.append(size + len(left))
+                    left.append(b - t if b > t else 0.0)
+                    wider.append(e + grow)
+            state.add_classes(left, wider)
+            counts[present] = moved  # reused as the map old class -> new class
+        else:
+            budget, error = state.budget[present], state.error[present]
+            target = state.add_classes(np.maximum(budget - t, 0.0), error + grow)
+            target[(budget + error < low) | (present == 0)] = 0
+            counts[present] = target
         state.cls[sup] = counts[before]
         np.logical_and(state.untouched, self.apart[pid], out=state.untouched)
         # Only the projects sharing a supporter with it (and itself) change price.
