@@ -217,10 +217,13 @@ def add1(
 
     Instead of one run per euro, `FloatMes` certifies the funded set (hence the spending and
     whether it is exhaustive, all this loop looks at) for a whole stretch of shares
-    share + 1 … share + width at once; the width doubles after each certified stretch; when a
-    stretch cannot be certified its first half is tried, then the rest of it, before widening
-    again; those runs resume from the groups of projects the failed run funded first (same
-    at every share of it). A single share that cannot be certified is computed by the exact engine."""
+    share + 1 … share + width at once, or (`passing`) that every share of it has an outcome
+    the loop goes on from. The width halves when a stretch cannot be certified, and doubles
+    after each certified stretch once two were certified in a row (the close calls that make
+    a stretch fail come with its width: trying the rest of a failed stretch at once mostly
+    failed again). Runs inside a failed stretch resume from the groups of projects it funded
+    first (the same at every share of it). A single share that cannot be certified is computed
+    by the exact engine."""
     fast = FloatMes(engine)
     start = share
     # Small elections: the exact run at the starting share is cheap, and is the final run when
@@ -242,9 +245,9 @@ def add1(
 
     rounds = 0
     width = 1
-    # `failed`: the last share of a stretch that could not be certified. The next stretches
-    # search that one by halves (the outcome changes somewhere in it) before widening again.
-    failed: Fraction | None = None
+    # Stretches certified in a row since the last failure: the width halves after a failure
+    # and doubles after each certified stretch once two were certified in a row.
+    streak = 0
     # Stretches that failed: (first share, last share, prefix of the groups funded first at
     # every share of it). A run inside one of them replays the longest such prefix.
     known: list[tuple[Fraction, Fraction, list[list[int]]]] = []
@@ -260,8 +263,8 @@ def add1(
             outcome = stretch
         elif width > 1:
             known = [k for k in known if k[1] >= low] + [(low, high, stretch.prefix)]
-            failed = share + width
             width //= 2
+            streak = 0
             continue
         else:
             outcome = engine.run(share + 1, cap=budget)
@@ -273,10 +276,9 @@ def add1(
             share, rounds = share + 1, rounds + 1
             break
         share, rounds = share + width, rounds + width
-        if failed is not None and failed > share:
-            width = int(failed - share)  # the rest of the stretch that failed
-        else:
-            failed, width = None, width * 2
+        streak += 1
+        if streak >= 2:
+            width *= 2
     run = exact_first if exact_first is not None and share == start else engine.run(share)
     if frozenset(run.selected) not in possible:  # pragma: no cover - a bug in the certificate
         raise RuntimeError("the certified outcome differs from the exact run")
