@@ -28,6 +28,9 @@ _FEW = 40  # prices over at most this many classes are computed in plain floats,
 # A project priced in a float run: (highest rho, tie rank, exact rho when known, lowest rho,
 # project, lowest payment level t, highest t).
 _Contender = tuple[float, int, Fraction | None, float, int, float, float]
+# The classes of a project's supporters: (each supporter's class, the classes present, their
+# budgets and errors).
+_Shape = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[float], list[float]]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -109,6 +112,10 @@ class _FloatState:
     untouched: npt.NDArray[np.bool_]
     # Prices computed since the last charge of a project sharing a supporter: still exact.
     priced: dict[int, _Contender] = field(default_factory=dict)
+    # The classes of a project's supporters found when it was last priced (plain-float path),
+    # still valid on the same terms: (their classes, bincount of them, the classes present and
+    # their budgets and errors), for its charge.
+    shapes: dict[int, _Shape] = field(default_factory=dict)
 
     def copy(self) -> _FloatState:
         return _FloatState(
@@ -119,15 +126,18 @@ class _FloatState:
             lower=self.lower.copy(),
             untouched=self.untouched.copy(),
             priced=dict(self.priced),
+            shapes=dict(self.shapes),
         )
 
     def classes(
         self, supporters: npt.NDArray[np.int64]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """The classes among `supporters` and how many of them are in each."""
-        counts = np.bincount(self.cls[supporters])
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The classes among `supporters` and how many of them are in each; and the
+        supporters' classes."""
+        before = self.cls[supporters]
+        counts = np.bincount(before)
         present = counts.nonzero()[0]
-        return present, counts[present]
+        return present, counts[present], before
 
     def add_classes(
         self,
@@ -270,7 +280,7 @@ class FloatMes:
                 # Affordable at some shares only: rho is 1 / n where it is.
                 return (_INF, rank, None, rho * (1 - 4 * _EPS), j, t, _INF)
             return (rho * (1 + 4 * _EPS), rank, exact, rho * (1 - 4 * _EPS), j, t, t)
-        present, weight = state.classes(sup)
+        present, weight, before = state.classes(sup)
         zeros = int(weight[0]) if present[0] == 0 else 0  # certainly at zero: pay nothing
         payers = len(sup) - zeros
         if not payers:
@@ -280,6 +290,7 @@ class FloatMes:
         t = cost / payers
         if len(present) <= _FEW:  # plain floats (see `_water_fill`)
             budget, error = state.budget[present].tolist(), state.error[present].tolist()
+            state.shapes[j] = (before, present, budget, error)
             poorest = min([b - e for b, e in zip(budget[start:], error[start:], strict=True)])
             if poorest < t * (1 + 8 * _EPS):
                 interval = self._interval(j, budget, error, weight.tolist())
@@ -352,23 +363,24 @@ class FloatMes:
         _, _, _, _, pid, low, high = contender
         t = (low + high) / 2
         sup = self.engine.supporters[pid]
-        before = state.cls[sup]
-        counts = np.bincount(before)
-        present = counts.nonzero()[0]
+        shape = state.shapes.get(pid)
+        if shape is None:
+            before = state.cls[sup]
+            present = np.bincount(before).nonzero()[0]
+        else:
+            before, present, budgets, errors = shape
         # Paying min(budget, t) is 1-Lipschitz in both: the error grows by half the price
         # interval (plus rounding), except for whoever certainly paid all (exactly zero left).
         grow = (high - low) / 2 + 2 * _EPS * middle
+        remap = np.zeros(int(present[-1]) + 1, dtype=np.int64)  # old class -> new class
         if len(present) <= _FEW:  # plain floats, the same operations
+            if shape is None:
+                budgets, errors = state.budget[present].tolist(), state.error[present].tolist()
             left: list[float] = []
             wider: list[float] = []
             moved: list[int] = []
             size = state.size
-            for k, b, e in zip(
-                present.tolist(),
-                state.budget[present].tolist(),
-                state.error[present].tolist(),
-                strict=True,
-            ):
+            for k, b, e in zip(present.tolist(), budgets, errors, strict=True):
                 if k == 0 or b + e < low:
                     moved.append(0)
                 else:
@@ -376,17 +388,19 @@ class FloatMes:
                     left.append(b - t if b > t else 0.0)
                     wider.append(e + grow)
             state.add_classes(left, wider)
-            counts[present] = moved  # reused as the map old class -> new class
+            remap[present] = moved
         else:
             budget, error = state.budget[present], state.error[present]
             target = state.add_classes(np.maximum(budget - t, 0.0), error + grow)
             target[(budget + error < low) | (present == 0)] = 0
-            counts[present] = target
-        state.cls[sup] = counts[before]
+            remap[present] = target
+        state.cls[sup] = remap[before]
         np.logical_and(state.untouched, self.apart[pid], out=state.untouched)
         # Only the projects sharing a supporter with it (and itself) change price.
         for j in self.neighbours[pid] & state.priced.keys():
             del state.priced[j]
+        for j in self.neighbours[pid] & state.shapes.keys():
+            del state.shapes[j]
         state.lower[pid] = _INF
 
     def run(
