@@ -509,29 +509,14 @@ class FloatMes:
         (selected, spent in cents, over the cap) to `stretch.leaves`; False as soon as the run
         cannot be certified or two outcomes differ."""
         while True:
-            order: list[int] = state.lower.argsort(kind="stable").tolist()
-            contenders: list[_Contender] = []
-            position = self._price_up_to(state, order, 0, contenders, stretch, group=False)
-            if position is None:
+            step = self._round(state, stretch)
+            if step is None:
                 return False
-            if not contenders:
+            group, branch = step
+            if branch:
+                return self._branch(state, selected, spent, stretch, group)
+            if not group:
                 return stretch.add(selected, spent, over=False)
-            contenders.sort(key=lambda c: (c[0], c[1]))
-            first = _possible_first(contenders)
-            group = first
-            if len(first) > 1:
-                # Too close to call: price every project that may belong to the group.
-                position = self._price_up_to(
-                    state, order, position, contenders, stretch, group=True
-                )
-                if position is None:
-                    return False
-                group = _group(contenders)
-                if not self._commute(state, group):
-                    return self._branch(state, selected, spent, stretch, first)
-            if any(c[0] == _INF for c in group):
-                # One of them may be unaffordable at some shares: follow each possibility.
-                return self._branch(state, selected, spent, stretch, first)
             for contender in group:
                 self._charge(state, contender, stretch.middle)
                 selected = [*selected, contender[4]]
@@ -540,6 +525,34 @@ class FloatMes:
                 return stretch.add(selected, spent, over=True)
             if not stretch.branches:  # still on the one path every share follows
                 stretch.prefix.append([c[4] for c in group])
+
+    def _round(self, state: _FloatState, stretch: _Stretch) -> tuple[list[_Contender], bool] | None:
+        """The next decision of the run from `state`: (the group of projects funded next, in
+        any order; empty when nothing is affordable any more, False), or (the projects that
+        may be the cheapest, True) when the run must branch on them; None when it cannot be
+        certified."""
+        order: list[int] = state.lower.argsort(kind="stable").tolist()
+        contenders: list[_Contender] = []
+        position = self._price_up_to(state, order, 0, contenders, stretch, group=False)
+        if position is None:
+            return None
+        if not contenders:
+            return [], False
+        contenders.sort(key=lambda c: (c[0], c[1]))
+        first = _possible_first(contenders)
+        group = first
+        if len(first) > 1:
+            # Too close to call: price every project that may belong to the group.
+            position = self._price_up_to(state, order, position, contenders, stretch, group=True)
+            if position is None:
+                return None
+            group = _group(contenders)
+            if not self._commute(state, group):
+                return first, True
+        if any(c[0] == _INF for c in group):
+            # One of them may be unaffordable at some shares: follow each possibility.
+            return first, True
+        return group, False
 
     def _commute(self, state: _FloatState, group: list[_Contender]) -> bool:
         """Whether funding the projects of `group` in any order gives each the same price:
@@ -588,6 +601,7 @@ class FloatMes:
         stretch.branches += len(first) - 1
         if stretch.branches > _BRANCHES:
             return False
+        ends: list[tuple[_FloatState, list[int], int]] = []
         for contender in first:
             if contender[6] == _INF:
                 cost = self.costs[contender[4]]
@@ -599,12 +613,73 @@ class FloatMes:
             if stretch.cap is not None and spent + cost > stretch.cap:
                 if not stretch.add([*selected, contender[4]], spent + cost, over=True):
                     return False
-            elif not self._finish(branch, [*selected, contender[4]], spent + cost, stretch):
-                return False
-        return True
+            else:
+                ends.append((branch, [*selected, contender[4]], spent + cost))
+        # Branches that come to fund the same projects (in another order) join again: the
+        # state where they meet is the hull of theirs. The branch that funded the fewest goes
+        # on, one certain group at a time, for at most _JOIN rounds per branch.
+        for _ in range(_JOIN * len(ends) if len(ends) > 1 else 0):
+            funded = [set(end[1]) for end in ends]
+            if all(f == funded[0] for f in funded):
+                since = sorted(funded[0].difference(selected))
+                joined = self._hull([end[0] for end in ends], since)
+                return self._finish(joined, ends[0][1], ends[0][2], stretch)
+            behind = min(range(len(ends)), key=lambda k: len(ends[k][1]))
+            moved = self._advance(*ends[behind], stretch)
+            if moved is None:
+                break
+            ends[behind] = moved
+        return all(self._finish(*end, stretch) for end in ends)
+
+    def _advance(
+        self, state: _FloatState, selected: list[int], spent: int, stretch: _Stretch
+    ) -> tuple[_FloatState, list[int], int] | None:
+        """One more round of a branch when it is a single certain group within the cap:
+        (state, selected, spent) after it; None otherwise (the state then only knows more
+        prices, and goes on with `_finish`)."""
+        step = self._round(state, stretch)
+        if step is None or step[1] or not step[0]:
+            return None
+        group = step[0]
+        cost = sum(self.cents[c[4]] for c in group)
+        if stretch.cap is not None and spent + cost > stretch.cap:
+            return None
+        for contender in group:
+            self._charge(state, contender, stretch.middle)
+            selected = [*selected, contender[4]]
+        return state, selected, spent + cost
+
+    def _hull(self, states: list[_FloatState], funded: list[int]) -> _FloatState:
+        """A state containing each of `states` (the branches of one state after each funded
+        the same projects): every voter's exact budget within its error of the float one in
+        any of them is within it in the result. Only the supporters of the projects funded
+        since the branches split (`funded`) may differ."""
+        joined = states[0].copy()
+        joined.priced, joined.shapes = {}, {}
+        voters = np.unique(np.concatenate([self.engine.supporters[j] for j in funded]))
+        lows = [s.budget[s.cls[voters]] - s.error[s.cls[voters]] for s in states]
+        highs = [s.budget[s.cls[voters]] + s.error[s.cls[voters]] for s in states]
+        low = np.minimum.reduce(lows)
+        high = np.maximum.reduce(highs)
+        zero = np.logical_and.reduce([s.cls[voters] == 0 for s in states])
+        # One class per distinct (low, high) among the voters not certainly at zero everywhere.
+        pairs, inverse = np.unique(np.stack((low, high), axis=1), axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        lo, hi = pairs[:, 0], pairs[:, 1]
+        middle = (lo + hi) / 2
+        # middle ± error covers every [budget - error, budget + error] of the states despite
+        # the rounding of those bounds, of middle and of the error.
+        error = (hi - lo) / 2 + 8 * _EPS * np.maximum(np.abs(lo), np.abs(hi))
+        classes = joined.add_classes(middle, error)
+        joined.cls[voters] = np.where(zero, 0, classes[inverse])
+        for other in states[1:]:
+            np.logical_and(joined.untouched, other.untouched, out=joined.untouched)
+            np.minimum(joined.lower, other.lower, out=joined.lower)
+        return joined
 
 
 _BRANCHES = 6  # at most this many extra branches per float run
+_JOIN = 6  # rounds per branch to come to the same funded projects as the others
 
 
 @dataclass

@@ -134,9 +134,10 @@ def district_election(rng: random.Random):
 
 
 class CountingFloatMes(equal_shares_float.FloatMes):
-    """FloatMes counting how often close contenders were funded as a group or branched on."""
+    """FloatMes counting how often close contenders were funded as a group or branched on,
+    and how often branches joined again."""
 
-    groups = branches = 0
+    groups = branches = joins = 0
 
     def _commute(self, state, group):
         commute = super()._commute(state, group)
@@ -146,6 +147,10 @@ class CountingFloatMes(equal_shares_float.FloatMes):
     def _branch(self, state, selected, spent, stretch, first):
         CountingFloatMes.branches += 1
         return super()._branch(state, selected, spent, stretch, first)
+
+    def _hull(self, states, funded):
+        CountingFloatMes.joins += 1
+        return super()._hull(states, funded)
 
 
 def _engine(projects, ballots, budget):
@@ -192,6 +197,7 @@ def test_close_contenders_grouped_or_branched_are_certified_rightly():
         }
     assert certified > 500
     assert CountingFloatMes.groups > 50 and CountingFloatMes.branches > 20
+    assert CountingFloatMes.joins > 20  # branches that joined again (hull of their states)
 
 
 def test_runs_resumed_from_the_prefix_of_a_wider_stretch_are_certified_rightly():
