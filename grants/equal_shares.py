@@ -18,9 +18,10 @@ docs/decisions/2026-12-06-fast-equal-shares.md. In short:
    rigorous bound of how far its float budget can be from the exact budget of any share of the
    stretch; every decision (cheapest project, unaffordable projects) must hold for all budgets
    within those bounds, else nothing is claimed. Close contenders whose shared supporters can
-   pay every price commute (funded together); other close calls are branched on. A certified
-   stretch funds one set of projects at every share, so the Add1 loop skips it; what cannot be
-   certified is computed exactly.
+   pay every price commute (funded together); other close calls are branched on (branches that
+   come to fund the same projects join again). A certified stretch funds one set of projects
+   at every share, or only sets the Add1 loop goes on from (within the envelope, not
+   exhaustive), so the loop skips it; what cannot be certified is computed exactly.
 4. **Early exit.** A run of the Add1 loop stops as soon as it has spent more than the envelope:
    the loop only needs to know that it did.
 

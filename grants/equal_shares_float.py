@@ -423,8 +423,11 @@ class FloatMes:
           price and the others only get dearer, so the same projects are funded with the same
           payments whatever that order;
         - otherwise the run branches on each project that may be the cheapest (every share of
-          the stretch follows one of the branches) and is certain only when every branch is
-          and all of them fund the same set (or all overspend the cap).
+          the stretch follows one of the branches; one that may be unaffordable at some shares
+          is bounded by the certainly affordable cheapest, see `_branch`) and is certain only
+          when every branch is and all of them fund the same set (or all overspend the cap,
+          or all pass, see `passing`). Branches that come to fund the same projects join
+          again: one run goes on from the hull of their states (`_hull`).
         Only the order of `selected` may then differ from the exact run's, never the set.
 
         `prefix`: the `FloatRun.prefix` of a run over a stretch containing this one. Those
