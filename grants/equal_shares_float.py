@@ -103,7 +103,8 @@ class _FloatState:
     float operations, done once per class instead of at every price); `size` classes are in
     use. Per project: a lower bound of rho
     (+inf once funded or unaffordable) and whether its supporters are all untouched (still
-    holding exactly the starting share)."""
+    holding exactly the starting share): bit j of `untouched`, a Python int (one `&` per
+    charge instead of a numpy call)."""
 
     cls: npt.NDArray[np.int64]
     budget: npt.NDArray[np.float64]
@@ -112,7 +113,7 @@ class _FloatState:
     high: npt.NDArray[np.float64]
     size: int
     lower: npt.NDArray[np.float64]
-    untouched: npt.NDArray[np.bool_]
+    untouched: int
     # Prices computed since the last charge of a project sharing a supporter: still exact.
     priced: dict[int, _Contender] = field(default_factory=dict)
     # The classes of a project's supporters found when it was last priced (plain-float path),
@@ -128,7 +129,7 @@ class _FloatState:
             high=self.high.copy(),
             size=self.size,
             lower=self.lower.copy(),
-            untouched=self.untouched.copy(),
+            untouched=self.untouched,
             priced=dict(self.priced),
             shapes=dict(self.shapes),
         )
@@ -161,12 +162,14 @@ class _FloatState:
             self.error = np.resize(self.error, grown)
             self.low = np.resize(self.low, grown)
             self.high = np.resize(self.high, grown)
-        self.budget[start:end] = budget
-        self.error[start:end] = error
         if low is None or high is None:
+            self.budget[start:end] = budget
+            self.error[start:end] = error
             self.low[start:end] = self.budget[start:end] - self.error[start:end]
             self.high[start:end] = self.budget[start:end] + self.error[start:end]
         else:
+            self.budget[start:end] = budget
+            self.error[start:end] = error
             self.low[start:end] = low
             self.high[start:end] = high
         self.size = end
@@ -199,7 +202,11 @@ class FloatMes:
         for j, sup in enumerate(engine.supporters):
             self.overlap[j] = ballots[sup].any(axis=0)
             self.overlap[j, j] = True
-        self.apart = ~self.overlap
+        # Per project, the bits of the projects sharing no supporter with it.
+        everyone = (1 << n_projects) - 1
+        self.apart = [
+            everyone & ~sum(1 << k for k in np.flatnonzero(row).tolist()) for row in self.overlap
+        ]
         self.neighbours = [frozenset(np.flatnonzero(row).tolist()) for row in self.overlap]
 
     def _interval(
@@ -281,7 +288,7 @@ class FloatMes:
         sup = engine.supporters[j]
         cost = self.costs[j]
         rank = engine.rank[j]
-        if state.untouched[j]:
+        if state.untouched >> j & 1:
             # All its supporters hold exactly the starting share: the exact price is
             # rho = 1 / supporters (each pays cost / supporters) whatever the share in the
             # stretch, so exact ties are decided exactly.
@@ -390,7 +397,8 @@ class FloatMes:
         # Paying min(budget, t) is 1-Lipschitz in both: the error grows by half the price
         # interval (plus rounding), except for whoever certainly paid all (exactly zero left).
         grow = (high - low) / 2 + 2 * _EPS * middle
-        remap = np.zeros(int(present[-1]) + 1, dtype=np.int64)  # old class -> new class
+        # Old class -> new class (only the entries of `present` are set, and read).
+        remap = np.empty(int(present[-1]) + 1, dtype=np.int64)
         if len(present) <= _FEW:  # plain floats, the same operations
             budgets, errors = state.budget[present].tolist(), state.error[present].tolist()
             left: list[float] = []
@@ -418,7 +426,7 @@ class FloatMes:
             target[(budget + error < low) | (present == 0)] = 0
             remap[present] = target
         state.cls[sup] = remap[before]
-        np.logical_and(state.untouched, self.apart[pid], out=state.untouched)
+        state.untouched &= self.apart[pid]
         # Only the projects sharing a supporter with it (and itself) change price. (The priced
         # projects are few, their neighbours many: test each priced one.)
         neighbours, priced, shapes = self.neighbours[pid], state.priced, state.shapes
@@ -529,7 +537,7 @@ class FloatMes:
             high=np.array([0.0, fmiddle + start_error] + [0.0] * 62),
             size=2,
             lower=lower,
-            untouched=np.ones(n_projects, dtype=bool),
+            untouched=(1 << n_projects) - 1,
         )
 
     def _finish(
@@ -703,7 +711,7 @@ class FloatMes:
         classes = joined.add_classes(middle, error)
         joined.cls[voters] = np.where(zero, 0, classes[inverse])
         for other in states[1:]:
-            np.logical_and(joined.untouched, other.untouched, out=joined.untouched)
+            joined.untouched &= other.untouched
             np.minimum(joined.lower, other.lower, out=joined.lower)
         return joined
 
