@@ -18,9 +18,10 @@ docs/decisions/2026-12-06-fast-equal-shares.md. In short:
    rigorous bound of how far its float budget can be from the exact budget of any share of the
    stretch; every decision (cheapest project, unaffordable projects) must hold for all budgets
    within those bounds, else nothing is claimed. Close contenders whose shared supporters can
-   pay every price commute (funded together); other close calls are branched on. A certified
-   stretch funds one set of projects at every share, so the Add1 loop skips it; what cannot be
-   certified is computed exactly.
+   pay every price commute (funded together); other close calls are branched on (branches that
+   come to fund the same projects join again). A certified stretch funds one set of projects
+   at every share, or only sets the Add1 loop goes on from (within the envelope, not
+   exhaustive), so the loop skips it; what cannot be certified is computed exactly.
 4. **Early exit.** A run of the Add1 loop stops as soon as it has spent more than the envelope:
    the loop only needs to know that it did.
 
@@ -217,10 +218,13 @@ def add1(
 
     Instead of one run per euro, `FloatMes` certifies the funded set (hence the spending and
     whether it is exhaustive, all this loop looks at) for a whole stretch of shares
-    share + 1 … share + width at once; the width doubles after each certified stretch; when a
-    stretch cannot be certified its first half is tried, then the rest of it, before widening
-    again; those runs resume from the groups of projects the failed run funded first (same
-    at every share of it). A single share that cannot be certified is computed by the exact engine."""
+    share + 1 … share + width at once, or (`passing`) that every share of it has an outcome
+    the loop goes on from. The width halves when a stretch cannot be certified, and doubles
+    after each certified stretch once two were certified in a row (the close calls that make
+    a stretch fail come with its width: trying the rest of a failed stretch at once mostly
+    failed again). Runs inside a failed stretch resume from the groups of projects it funded
+    first (the same at every share of it). A single share that cannot be certified is computed
+    by the exact engine."""
     fast = FloatMes(engine)
     start = share
     # Small elections: the exact run at the starting share is cheap, and is the final run when
@@ -233,11 +237,18 @@ def add1(
         first = fast.run(share)
         outcome = first if first.certain else engine.run(share)
     selected, spent = outcome.selected, outcome.spent
+    # The funded sets the current share may have: one, unless the last stretch passed with
+    # several (each within the envelope and not exhaustive, see `FloatMes.run`'s `passing`).
+    possible = [frozenset(selected)]
+
+    def passing(chosen: Sequence[int], cost: Fraction) -> bool:
+        return cost <= budget and not is_exhaustive(chosen, cost)
+
     rounds = 0
     width = 1
-    # `failed`: the last share of a stretch that could not be certified. The next stretches
-    # search that one by halves (the outcome changes somewhere in it) before widening again.
-    failed: Fraction | None = None
+    # Stretches certified in a row since the last failure: the width halves after a failure
+    # and doubles after each certified stretch once two were certified in a row.
+    streak = 0
     # Stretches that failed: (first share, last share, prefix of the groups funded first at
     # every share of it). A run inside one of them replays the longest such prefix.
     known: list[tuple[Fraction, Fraction, list[list[int]]]] = []
@@ -246,28 +257,30 @@ def add1(
             progress(rounds)
         low, high = share + 1, share + width
         prefix = max((p for lo, hi, p in known if lo <= low and high <= hi), key=len, default=[])
-        stretch = fast.run(low, cap=budget, spread=Fraction(width - 1), prefix=prefix)
+        stretch = fast.run(
+            low, cap=budget, spread=Fraction(width - 1), prefix=prefix, passing=passing
+        )
         if stretch.certain:
             outcome = stretch
         elif width > 1:
             known = [k for k in known if k[1] >= low] + [(low, high, stretch.prefix)]
-            failed = share + width
             width //= 2
+            streak = 0
             continue
         else:
             outcome = engine.run(share + 1, cap=budget)
         if outcome.over or outcome.spent > budget:
             break  # the outcome at share + 1 overspends: keep the one at share
         selected, spent = outcome.selected, outcome.spent
+        possible = outcome.sets if isinstance(outcome, FloatRun) else [frozenset(selected)]
         if is_exhaustive(selected, spent):
             share, rounds = share + 1, rounds + 1
             break
         share, rounds = share + width, rounds + width
-        if failed is not None and failed > share:
-            width = int(failed - share)  # the rest of the stretch that failed
-        else:
-            failed, width = None, width * 2
+        streak += 1
+        if streak >= 2:
+            width *= 2
     run = exact_first if exact_first is not None and share == start else engine.run(share)
-    if set(run.selected) != set(selected):  # pragma: no cover - a bug in the certificate
+    if frozenset(run.selected) not in possible:  # pragma: no cover - a bug in the certificate
         raise RuntimeError("the certified outcome differs from the exact run")
     return run, share, rounds
