@@ -198,7 +198,36 @@ def test_postgres_moves_the_files_counter_once_at_commit(seen):
         with connection.cursor() as cursor:  # deferred to the commit
             cursor.execute("SELECT n FROM core_dataversion WHERE name = %s", [f"file:{seen.pk}"])
             assert cursor.fetchone()[0] == before
-    assert counter() == before + 3  # one per row, all at the commit
+    assert counter() == before + 1  # once for the transaction's three rows, at the commit
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgres_one_statement_over_many_files_moves_each_once(call, organisation):
+    """Keyed counters are found per statement (transition tables), not per row: a bulk update
+    of several files moves each file's counter once; a rolled-back savepoint moves none."""
+    files = [
+        f.ApplicationFactory(call=call, organisation=organisation, state=S.SUBMITTED)
+        for _ in range(3)
+    ]
+    names = [f"file:{app.pk}" for app in files]
+    for name in names:
+        DataVersion.objects.get_or_create(name=name, defaults={"n": 1000})
+    before = dict(DataVersion.objects.filter(name__in=names).values_list("name", "n"))
+    with transaction.atomic():
+        Application.objects.filter(pk__in=[a.pk for a in files[:2]]).update(summary="Revu")
+        Application.objects.filter(pk__in=[a.pk for a in files[:2]]).update(summary="Revu 2")
+        try:
+            with transaction.atomic():
+                Application.objects.filter(pk=files[2].pk).update(summary="Annulé")
+                raise RuntimeError
+        except RuntimeError:
+            pass
+    after = dict(DataVersion.objects.filter(name__in=names).values_list("name", "n"))
+    assert [after[n] - before[n] for n in names] == [1, 1, 0]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM core_dataversion_pending")
+        assert cursor.fetchone()[0] == 0  # the notes are gone with their commit
 
 
 @pytest.mark.django_db
