@@ -97,7 +97,7 @@ def track_keyed(prefix: str, table: str, ids: str, *, postgres_ids: str = "") ->
 
 
 def current_versions(
-    names: Iterable[str], *, also: str = "", params: Iterable[object] = ()
+    names: Iterable[str], *, also: str = "", params: Iterable[Any] = ()
 ) -> dict[str, int] | None:
     """The counters of `names` (groups or `<prefix>:<id>`), in one query; None inside a
     transaction. A counter not created yet is created now at a random value (a write would have

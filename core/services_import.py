@@ -116,13 +116,17 @@ def rows_where_in(
         return rows
     meta = model._meta
     quote = connection.ops.quote_name
-    names = ", ".join(quote(cast(str, meta.get_field(c).column)) for c in columns)
-    column = quote(cast(str, meta.get_field(field).column))
+
+    def db_column(name: str) -> str:
+        return quote(str(cast("models.Field[Any, Any]", meta.get_field(name)).column))
+
+    names = ", ".join(db_column(c) for c in columns)
+    column = db_column(field)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {names} FROM {quote(meta.db_table)} WHERE {column} = ANY(%s)", [list(wanted)]
         )
-        return cursor.fetchall()
+        return list(cursor.fetchall())
 
 
 # --------------------------------------------------------------------------- organisations
