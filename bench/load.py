@@ -25,7 +25,9 @@ For each: requests/s, p50/p95/p99 (ms), errors, server CPU per request (the guni
 time delta, from psutil, divided by the requests), and requests/s as a ratio to the bare view of the
 same run. After the scenarios it checks that every submission a client saw succeed exists exactly
 once, submitted, with one "created" and one "submitted" audit row. It stops gunicorn and exits.
-Run it alone: the ratios count, not the absolute figures, on a shared machine.
+Run it alone: the ratios count, not the absolute figures, on a shared machine. The cache
+(CACHE_URL, default Redis db 13, emptied at the start of each run) starts cold; --warmup seconds
+of each scenario's load are not counted (1.5 by default).
 """
 
 from __future__ import annotations
@@ -55,6 +57,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=30, help="concurrent users (30)")
     parser.add_argument("--mixed-users", type=int, default=None, help="users of mixed (--users)")
     parser.add_argument("--duration", type=float, default=20, help="seconds per scenario (20)")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=1.5,
+        help="seconds of load before each scenario's measure, not counted (1.5); pages cached"
+        " per file or per user are first rendered then: the table says how long it was",
+    )
     parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers (3)")
     parser.add_argument("--port", type=int, default=0, help="loopback port (a free one)")
     parser.add_argument(
@@ -396,16 +405,16 @@ def build_users(fx: dict[str, Any], host: str, submitted: list[dict[str, Any]]) 
 
 
 def run_scenario(
-    classes: list[Any], users: int, duration: float, cpu: Callable[[], float]
+    classes: list[Any], users: int, duration: float, cpu: Callable[[], float], warmup: float
 ) -> dict[str, Any]:
     import gevent
     from locust.env import Environment
 
     env = Environment(user_classes=classes)
     runner = env.create_local_runner()
-    # Warm-up: a second of load not counted (connections, worker import, caches).
+    # Warm-up: load not counted (connections, worker import, caches).
     runner.start(users, spawn_rate=users)
-    gevent.sleep(1.5)
+    gevent.sleep(warmup)
     runner.stats.reset_all()
     cpu0, t0 = cpu(), time.monotonic()
     gevent.sleep(duration)
@@ -444,6 +453,11 @@ def main() -> None:
         f"(demo + {fx['files_added']}), prepared in {time.monotonic() - t:.0f} s",
         flush=True,
     )
+    if env["CACHE_URL"].startswith("redis://"):
+        import redis
+
+        # Every run starts cold: pages cached by an earlier run are not this run's work.
+        redis.Redis.from_url(env["CACHE_URL"]).flushdb()
     port = args.port or free_port()
     server = Server(env, port, args.workers)
     # locust patches the standard library with gevent when imported: only now, after the setup.
@@ -456,14 +470,16 @@ def main() -> None:
         classes = build_users(fx, f"http://127.0.0.1:{port}", submitted)
         for name in scenarios:
             users = (args.mixed_users or args.users) if name == "mixed" else args.users
-            rows[name] = run_scenario(classes[name], users, args.duration, server.cpu_seconds)
+            rows[name] = run_scenario(
+                classes[name], users, args.duration, server.cpu_seconds, args.warmup
+            )
             rows[name]["users"] = users
             print(f"  {name}: done ({rows[name]['requests']} requests)", flush=True)
     finally:
         server.stop()
     print(
         f"\ngunicorn {args.workers} sync workers, production settings, PostgreSQL; "
-        f"{args.duration:g} s per scenario, no think time\n"
+        f"{args.duration:g} s per scenario after {args.warmup:g} s of warm-up, no think time\n"
     )
     bare = rows.get("bare", {}).get("rps")
     print(
