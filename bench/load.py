@@ -454,10 +454,10 @@ def main() -> None:
         flush=True,
     )
     if env["CACHE_URL"].startswith("redis://"):
-        import redis
-
-        # Every run starts cold: pages cached by an earlier run are not this run's work.
-        redis.Redis.from_url(env["CACHE_URL"]).flushdb()
+        # Every run starts cold: pages cached by an earlier run are not this run's work. (In a
+        # child process: importing redis here, before locust's gevent patching, would break it.)
+        flush = "import redis, sys; redis.Redis.from_url(sys.argv[1]).flushdb()"
+        subprocess.run([PYTHON, "-c", flush, env["CACHE_URL"]], check=True)
     port = args.port or free_port()
     server = Server(env, port, args.workers)
     # locust patches the standard library with gevent when imported: only now, after the setup.
