@@ -77,20 +77,16 @@ def register_navigation_fact() -> None:
     register_fact("anticall_invitations", lambda user: structure_invitations(user).count())
 
 
-def track_application_tables() -> None:
-    """The tables the cached lists of files read (core.data_version, group "applications"): the
-    files and what their lines show, and what decides who sees which file."""
+def shared_reference_tables() -> list[Any]:
+    """What both cached families (lists of files, the file page) read besides the files: the
+    users' shown names and flags, and the tables deciding who sees which file and how it reads."""
     from calls.models import Call, Programme
-    from core.data_version import Tracked, track
+    from core.data_version import Tracked
     from core.models import QPV, Membership, Organisation, Pillar, RoleAssignment, TransitionTheme
 
-    from .models import Application, ApplicationPartner, CommitteeSession
+    from .models import CommitteeSession
 
     models: list[Any] = [
-        Application,
-        Application.qpvs.through,
-        Application.themes.through,
-        ApplicationPartner,
         CommitteeSession,
         Call,
         Call.instructors.through,
@@ -107,7 +103,18 @@ def track_application_tables() -> None:
         "core_user",
         columns=("first_name", "last_name", "email", "is_active", "is_superuser"),
     )
-    track("applications", user, *(m._meta.db_table for m in models))
+    return [user, *(model._meta.db_table for model in models)]
+
+
+def track_application_tables() -> None:
+    """The tables the cached lists of files read (core.data_version, group "applications"): the
+    files and what their lines show, and what decides who sees which file."""
+    from core.data_version import track
+
+    from .models import Application, ApplicationPartner
+
+    own = [Application, Application.qpvs.through, Application.themes.through, ApplicationPartner]
+    track("applications", *(m._meta.db_table for m in own), *shared_reference_tables())
 
 
 #: The counters of the file page's cache (grants/views/detail.py): "file:<id>" for what is the
@@ -138,18 +145,9 @@ def track_file_page_tables() -> None:
     """What the file page shows, by counter (core.data_version). A table missing here would let
     the page be served from the cache after a change to it: tests/grants/test_file_page_cache.py
     changes each family and looks at the page again."""
-    from calls.models import Call, Challenge, Need, PanelMember, Programme, ScoringCriterion
-    from core.data_version import Tracked, track, track_keyed
-    from core.models import (
-        QPV,
-        Funder,
-        Membership,
-        Organisation,
-        OrganisationDocument,
-        Pillar,
-        RoleAssignment,
-        TransitionTheme,
-    )
+    from calls.models import Call, Challenge, Need, PanelMember, ScoringCriterion
+    from core.data_version import track, track_keyed
+    from core.models import Funder, OrganisationDocument
 
     from . import models as m
 
@@ -195,28 +193,13 @@ def track_file_page_tables() -> None:
     track_keyed(
         ORGANISATION, OrganisationDocument._meta.db_table, "SELECT {row}.organisation_id AS x"
     )
-    user = Tracked(
-        "core_user",
-        columns=("first_name", "last_name", "email", "is_active", "is_superuser"),
-    )
-    shared: list[Any] = [
-        Call,
+    more: list[Any] = [
         Call.eligible_qpvs.through,
         Call.eligible_pillars.through,
-        Call.instructors.through,
         ScoringCriterion,
         Challenge,
         Need,
         PanelMember,
-        Programme,
         Funder,
-        Organisation,
-        Membership,
-        RoleAssignment,
-        RoleAssignment.territories.through,
-        Pillar,
-        QPV,
-        TransitionTheme,
-        m.CommitteeSession,
     ]
-    track(FILE_PAGE, user, *(model._meta.db_table for model in shared))
+    track(FILE_PAGE, *shared_reference_tables(), *(model._meta.db_table for model in more))
