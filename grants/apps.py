@@ -113,7 +113,12 @@ def track_application_tables() -> None:
 
     from .models import Application, ApplicationPartner
 
-    own = [Application, Application.qpvs.through, Application.themes.through, ApplicationPartner]
+    own: list[Any] = [
+        Application,
+        Application.qpvs.through,
+        Application.themes.through,
+        ApplicationPartner,
+    ]
     track("applications", *(m._meta.db_table for m in own), *shared_reference_tables())
 
 
