@@ -11,8 +11,7 @@ from django.utils.translation import gettext as _
 
 from core.audit import audit_log_many
 from core.clock import today
-from core.errors import DomainError, TransitionNotAllowed
-from core.fsm import lock
+from core.errors import DomainError
 from core.models import User
 from core.money import to_money
 
@@ -30,8 +29,9 @@ from ..models import (
 )
 from ..transitions import instalments_transition
 from .common import (
-    AMENDABLE,
     _staff,
+    amendment_reason,
+    lock_amendable,
     record_amendment,
 )
 from .plan import (
@@ -93,17 +93,9 @@ def amendment_create(
     kind (convention above 23 000 € a year, loi n° 2000-321 art. 10) are recomputed. One audit row
     `cpo.agreement.amended`, plus one per instalment cancelled or re-planned."""
     _staff(actor)
-    reason = (reason or "").strip()
-    if not reason:
-        raise DomainError(_("Le motif de l'avenant est obligatoire."), field="reason")
+    reason = amendment_reason(reason)
     with transaction.atomic():
-        agreement = lock(agreement)
-        if agreement.state not in AMENDABLE:
-            raise TransitionNotAllowed(
-                _("Une convention « %(state)s » ne peut pas faire l'objet d'un avenant.")
-                % {"state": agreement.get_state_display()},
-                allowed=[],
-            )
+        agreement = lock_amendable(agreement)
         change = _compute(
             agreement,
             effective_on=effective_on,

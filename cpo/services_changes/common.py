@@ -3,6 +3,7 @@ threshold above which an agreement (not a notification) is required."""
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -10,7 +11,8 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from core.audit import audit_log
-from core.errors import DomainError, PermissionDenied
+from core.errors import DomainError, PermissionDenied, TransitionNotAllowed
+from core.fsm import lock
 from core.models import Role, User
 from core.money import CENT, to_money
 from core.permissions import has_role
@@ -71,6 +73,32 @@ def _money(value: Any, field: str, label: str, *, positive: bool = True) -> Deci
             _("%(label)s doit être strictement positif.") % {"label": label}, field=field
         )
     return to_money(amount)
+
+
+def amendment_reason(reason: str | None) -> str:
+    """An amendment's reason, required."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("Le motif de l'avenant est obligatoire."), field="reason")
+    return reason
+
+
+def check_effective_on(effective_on: Any) -> None:
+    """An amendment takes effect on a date (not a datetime, not a string)."""
+    if not isinstance(effective_on, datetime.date) or isinstance(effective_on, datetime.datetime):
+        raise DomainError(_("La date d'effet doit être une date."), field="effective_on")
+
+
+def lock_amendable(agreement: Agreement) -> Agreement:
+    """The agreement, locked (inside the caller's transaction), if it may be amended now."""
+    agreement = lock(agreement)
+    if agreement.state not in AMENDABLE:
+        raise TransitionNotAllowed(
+            _("Une convention « %(state)s » ne peut pas faire l'objet d'un avenant.")
+            % {"state": agreement.get_state_display()},
+            allowed=[],
+        )
+    return agreement
 
 
 def _threshold() -> Decimal:

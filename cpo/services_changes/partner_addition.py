@@ -35,7 +35,7 @@ from grants.models import ApplicationPartner, PartnerState
 
 from ..models import Agreement, Amendment, InstalmentState
 from ..models_partner_additions import OPEN_ADDITION_STATES, PartnerAddition
-from .common import AMENDABLE, MANAGERS, _staff
+from .common import MANAGERS, _staff, amendment_reason, check_effective_on, lock_amendable
 from .partner_parts import _amount, amendment_partner_parts, payee_parts
 
 
@@ -117,21 +117,12 @@ def partner_addition_propose(
 ) -> PartnerAddition:
     """Propose adding `organisation` as a partner paid by the agreement (step 1)."""
     partner_addition_check_permission(actor, agreement)
-    reason = (reason or "").strip()
-    if not reason:
-        raise DomainError(_("Le motif de l'avenant est obligatoire."), field="reason")
+    reason = amendment_reason(reason)
     if len(reason) > SHORT_TEXT or len(actions or "") > LONG_TEXT or len(role or "") > 200:
         raise DomainError(_("Un des textes est trop long."), field="reason")
-    if not isinstance(effective_on, datetime.date) or isinstance(effective_on, datetime.datetime):
-        raise DomainError(_("La date d'effet doit être une date."), field="effective_on")
+    check_effective_on(effective_on)
     with transaction.atomic():
-        agreement = lock(agreement)
-        if agreement.state not in AMENDABLE:
-            raise TransitionNotAllowed(
-                _("Une convention « %(state)s » ne peut pas faire l'objet d'un avenant.")
-                % {"state": agreement.get_state_display()},
-                allowed=[],
-            )
+        agreement = lock_amendable(agreement)
         if not payee_parts(agreement):
             raise DomainError(
                 _(

@@ -22,8 +22,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core.audit import audit_log_many
-from core.errors import DomainError, TransitionNotAllowed
-from core.fsm import lock
+from core.errors import DomainError
 from core.models import Organisation, User
 from core.money import split_exact, to_money
 
@@ -39,7 +38,16 @@ from ..models import (
     RecoveryState,
 )
 from ..transitions import instalments_transition
-from .common import AMENDABLE, REPLANNABLE, _eur, _staff, _threshold, record_amendment
+from .common import (
+    REPLANNABLE,
+    _eur,
+    _staff,
+    _threshold,
+    amendment_reason,
+    check_effective_on,
+    lock_amendable,
+    record_amendment,
+)
 
 A, I = AgreementState, InstalmentState  # noqa: E741
 Payee = int | None  # an organisation id; None: the lead (the agreement's organisation)
@@ -71,19 +79,10 @@ def amendment_partner_parts(
     organisation id, None for the lead) to its new amount for some fiscal years. `new_payees`:
     organisations not paid yet that the amendment adds (`partner_addition.py`)."""
     _staff(actor)
-    reason = (reason or "").strip()
-    if not reason:
-        raise DomainError(_("Le motif de l'avenant est obligatoire."), field="reason")
-    if not isinstance(effective_on, datetime.date) or isinstance(effective_on, datetime.datetime):
-        raise DomainError(_("La date d'effet doit être une date."), field="effective_on")
+    reason = amendment_reason(reason)
+    check_effective_on(effective_on)
     with transaction.atomic():
-        agreement = lock(agreement)
-        if agreement.state not in AMENDABLE:
-            raise TransitionNotAllowed(
-                _("Une convention « %(state)s » ne peut pas faire l'objet d'un avenant.")
-                % {"state": agreement.get_state_display()},
-                allowed=[],
-            )
+        agreement = lock_amendable(agreement)
         instalments = list(
             agreement.instalments.exclude(state=I.CANCELLED)
             .select_related("year")

@@ -37,6 +37,7 @@ from .common import (
     _eur,
     _money,
     _threshold,
+    check_effective_on,
 )
 
 A, I, R = AgreementState, InstalmentState, RecoveryState  # noqa: E741
@@ -375,8 +376,7 @@ def _compute(
     funders: list[dict[str, Any]] | None,
 ) -> _Change:
     """Validate the requested changes and work out every instalment to cancel and to create."""
-    if not isinstance(effective_on, datetime.date) or isinstance(effective_on, datetime.datetime):
-        raise DomainError(_("La date d'effet doit être une date."), field="effective_on")
+    check_effective_on(effective_on)
     first = agreement.first_year
     years_before = {y.fiscal_year: y.amount for y in agreement.years.all()}
     duration = _clean_duration(duration_years, agreement.duration_years)
