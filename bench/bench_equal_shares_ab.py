@@ -3,7 +3,7 @@ side by side in one process.
 
 Run:  .venv/bin/python bench/bench_equal_shares_ab.py REVISION FILE.pb [FILE.pb ...] [--rounds 4]
 
-`grants/equal_shares.py` and `grants/equal_shares_float.py` of REVISION (e.g. `main`, a commit)
+`grants/equal_shares.py`, `equal_shares_float.py` and `equal_shares_stretch.py` of REVISION (e.g. `main`)
 are loaded as a second copy of the engine; `grants.solutions.allocation.method_of_equal_shares`
 (completion "add1_greedy") runs on each file with one engine then the other, alternating which
 goes first, `--rounds` times. Printed: the CPU seconds (`time.process_time`) of each run and
@@ -28,23 +28,30 @@ sys.path.insert(0, str(ROOT))
 
 
 def engine_at(revision: str, folder: Path) -> ModuleType:
-    """`grants.equal_shares` as it is at `revision`, importing its own float module."""
+    """`grants.equal_shares` as it is at `revision`, importing its own float modules."""
 
-    def source(name: str) -> str:
-        return subprocess.run(
+    modules = ("equal_shares", "equal_shares_float", "equal_shares_stretch")
+
+    def source(name: str) -> str | None:
+        shown = subprocess.run(
             ["git", "show", f"{revision}:grants/{name}.py"],
             cwd=ROOT,
-            check=True,
             capture_output=True,
             text=True,
-        ).stdout
-
-    (folder / "ab_equal_shares_float.py").write_text(source("equal_shares_float"))
-    (folder / "ab_equal_shares.py").write_text(
-        source("equal_shares").replace(
-            "from grants.equal_shares_float import", "from ab_equal_shares_float import"
         )
-    )
+        if shown.returncode:
+            return None  # a module the revision did not have yet (equal_shares_stretch)
+        text = shown.stdout
+        for other in modules:
+            text = text.replace(f"from grants.{other} import", f"from ab_{other} import")
+        return text
+
+    for name in modules:
+        text = source(name)
+        if text is None and name == "equal_shares":
+            raise SystemExit(f"{revision} has no grants/equal_shares.py")
+        if text is not None:
+            (folder / f"ab_{name}.py").write_text(text)
     sys.path.insert(0, str(folder))
     spec = importlib.util.spec_from_file_location("ab_equal_shares", folder / "ab_equal_shares.py")
     assert spec is not None and spec.loader is not None

@@ -16,6 +16,17 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import numpy.typing as npt
 
+from grants.equal_shares_stretch import (
+    BRANCHES,
+    JOIN,
+    Contender,
+    Stretch,
+    cheapest_group,
+    group_ceiling,
+    lowest_high,
+    possible_first,
+)
+
 if TYPE_CHECKING:
     from grants.equal_shares import ApprovalMes
 
@@ -25,9 +36,6 @@ _ABOVE = 1 + 1e-9  # a float comparison is trusted only with this relative margi
 _INF = float("inf")
 _FEW = 40  # prices over at most this many classes are computed in plain floats, not numpy
 
-# A project priced in a float run: (highest rho, tie rank, exact rho when known, lowest rho,
-# project, lowest payment level t, highest t).
-_Contender = tuple[float, int, Fraction | None, float, int, float, float]
 # The classes of a project's supporters: (each supporter's class, the classes present).
 _Shape = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
 
@@ -115,7 +123,7 @@ class _FloatState:
     lower: npt.NDArray[np.float64]
     untouched: int
     # Prices computed since the last charge of a project sharing a supporter: still exact.
-    priced: dict[int, _Contender] = field(default_factory=dict)
+    priced: dict[int, Contender] = field(default_factory=dict)
     # The classes of a project's supporters found when it was last priced (plain-float path),
     # still valid on the same terms: (their classes, the classes present), for its charge.
     shapes: dict[int, _Shape] = field(default_factory=dict)
@@ -280,8 +288,8 @@ class FloatMes:
         return t_low - room, t_high + room, everyone_pays
 
     def _contender(
-        self, state: _FloatState, j: int, stretch: _Stretch
-    ) -> _Contender | None | Literal[False]:
+        self, state: _FloatState, j: int, stretch: Stretch
+    ) -> Contender | None | Literal[False]:
         """Project j priced for every budget within the errors; None when certainly
         unaffordable; its highest price is +inf when it may be unaffordable."""
         engine = self.engine
@@ -346,16 +354,16 @@ class FloatMes:
         state: _FloatState,
         order: list[int],
         position: int,
-        contenders: list[_Contender],
-        stretch: _Stretch,
+        contenders: list[Contender],
+        stretch: Stretch,
         *,
         group: bool,
     ) -> int | None:
         """Price the projects of `order` from `position` on while their lower bound of rho is
         not above the lowest highest price of the contenders (with `group`: the
-        `_group_ceiling`): lazy pricing, the others certainly cost more. The position reached,
+        `group_ceiling`): lazy pricing, the others certainly cost more. The position reached,
         or None when a rounding edge leaves a price uncertain."""
-        limit = _group_ceiling(contenders) if group else _lowest_high(contenders)
+        limit = group_ceiling(contenders) if group else lowest_high(contenders)
         while position < len(order):
             j = order[position]
             bound = float(state.lower[j])
@@ -364,7 +372,7 @@ class FloatMes:
             if bound > limit:
                 if not group:
                     break
-                limit = _group_ceiling(contenders)  # only grows as contenders come in
+                limit = group_ceiling(contenders)  # only grows as contenders come in
                 if bound > limit:
                     break
             position += 1
@@ -382,7 +390,7 @@ class FloatMes:
                 limit = min(limit, contender[0])
         return position
 
-    def _charge(self, state: _FloatState, contender: _Contender, middle: float) -> None:
+    def _charge(self, state: _FloatState, contender: Contender, middle: float) -> None:
         """The supporters of the funded project pay min(budget, t) for t within its interval:
         each class of them becomes a new class (or class 0 when it certainly paid all)."""
         _, _, _, _, pid, low, high = contender
@@ -450,7 +458,7 @@ class FloatMes:
         within the errors).
 
         When the cheapest project cannot be told apart from others:
-        - if those close contenders (the `_group`) have pairwise disjoint supporters and every
+        - if those close contenders (the `group`) have pairwise disjoint supporters and every
           other project certainly costs more than all of them, they are all funded, one after
           the other in whatever order the exact prices give: funding one changes no other's
           price and the others only get dearer, so the same projects are funded with the same
@@ -473,7 +481,7 @@ class FloatMes:
         outcome (within the cap and not final). When every branch's outcome passes, the run is
         certain even if the branches fund different sets: every share of the stretch then has
         one of those outcomes, so the loop passes every share of it (`sets` lists them)."""
-        stretch = _Stretch(share, spread, float(share + spread / 2), None, passing=passing)
+        stretch = Stretch(share, spread, float(share + spread / 2), None, passing=passing)
         stretch.cap = None if cap is None else math.floor(cap * 100)
         stretch.low, stretch.high = float(share), float(share + spread)
         stretch.den = math.lcm(share.denominator, spread.denominator)
@@ -497,7 +505,7 @@ class FloatMes:
         )
 
     def _replay(
-        self, state: _FloatState, prefix: Sequence[Sequence[int]], stretch: _Stretch
+        self, state: _FloatState, prefix: Sequence[Sequence[int]], stretch: Stretch
     ) -> tuple[list[int], int] | None:
         """Fund the groups of `prefix` one after the other from `state` (each group priced
         before any of it is charged, as `_finish` does); (selected, spent in cents), or None
@@ -505,7 +513,7 @@ class FloatMes:
         selected: list[int] = []
         spent = 0
         for ids in prefix:
-            group: list[_Contender] = []
+            group: list[Contender] = []
             for j in ids:
                 contender = self._contender(state, j, stretch)
                 if contender is None or contender is False or contender[0] == _INF:
@@ -520,7 +528,7 @@ class FloatMes:
                 break
         return selected, spent
 
-    def _start(self, stretch: _Stretch) -> _FloatState:
+    def _start(self, stretch: Stretch) -> _FloatState:
         """Every voter at the middle of the stretch, within half its width."""
         engine = self.engine
         fmiddle = stretch.middle
@@ -541,7 +549,7 @@ class FloatMes:
         )
 
     def _finish(
-        self, state: _FloatState, selected: list[int], spent: int, stretch: _Stretch
+        self, state: _FloatState, selected: list[int], spent: int, stretch: Stretch
     ) -> bool:
         """Continue the run from `state` to its end (every branch of it), adding each outcome
         (selected, spent in cents, over the cap) to `stretch.leaves`; False as soon as the run
@@ -564,27 +572,27 @@ class FloatMes:
             if not stretch.branches:  # still on the one path every share follows
                 stretch.prefix.append([c[4] for c in group])
 
-    def _round(self, state: _FloatState, stretch: _Stretch) -> tuple[list[_Contender], bool] | None:
+    def _round(self, state: _FloatState, stretch: Stretch) -> tuple[list[Contender], bool] | None:
         """The next decision of the run from `state`: (the group of projects funded next, in
         any order; empty when nothing is affordable any more, False), or (the projects that
         may be the cheapest, True) when the run must branch on them; None when it cannot be
         certified."""
         order: list[int] = state.lower.argsort(kind="stable").tolist()
-        contenders: list[_Contender] = []
+        contenders: list[Contender] = []
         position = self._price_up_to(state, order, 0, contenders, stretch, group=False)
         if position is None:
             return None
         if not contenders:
             return [], False
         contenders.sort(key=lambda c: (c[0], c[1]))
-        first = _possible_first(contenders)
+        first = possible_first(contenders)
         group = first
         if len(first) > 1:
             # Too close to call: price every project that may belong to the group.
             position = self._price_up_to(state, order, position, contenders, stretch, group=True)
             if position is None:
                 return None
-            group = _group(contenders)
+            group = cheapest_group(contenders)
             if not self._commute(state, group):
                 return first, True
         if any(c[0] == _INF for c in group):
@@ -592,7 +600,7 @@ class FloatMes:
             return first, True
         return group, False
 
-    def _commute(self, state: _FloatState, group: list[_Contender]) -> bool:
+    def _commute(self, state: _FloatState, group: list[Contender]) -> bool:
         """Whether funding the projects of `group` in any order gives each the same price:
         every voter supporting two or more of them certainly has either nothing left (pays
         nothing to any) or enough for the highest price of each (pays exactly that to each,
@@ -622,8 +630,8 @@ class FloatMes:
         state: _FloatState,
         selected: list[int],
         spent: int,
-        stretch: _Stretch,
-        first: list[_Contender],
+        stretch: Stretch,
+        first: list[Contender],
     ) -> bool:
         """One branch per project that may be the cheapest: fund it, then go on.
 
@@ -637,7 +645,7 @@ class FloatMes:
         if ceiling == _INF or len(first) < 2:
             return False  # nothing certainly affordable to compare with
         stretch.branches += len(first) - 1
-        if stretch.branches > _BRANCHES:
+        if stretch.branches > BRANCHES:
             return False
         ends: list[tuple[_FloatState, list[int], int]] = []
         for contender in first:
@@ -655,8 +663,8 @@ class FloatMes:
                 ends.append((branch, [*selected, contender[4]], spent + cost))
         # Branches that come to fund the same projects (in another order) join again: the
         # state where they meet is the hull of theirs. The branch that funded the fewest goes
-        # on, one certain group at a time, for at most _JOIN rounds per branch.
-        for _ in range(_JOIN * len(ends) if len(ends) > 1 else 0):
+        # on, one certain group at a time, for at most JOIN rounds per branch.
+        for _ in range(JOIN * len(ends) if len(ends) > 1 else 0):
             funded = [set(end[1]) for end in ends]
             if all(f == funded[0] for f in funded):
                 since = sorted(funded[0].difference(selected))
@@ -670,7 +678,7 @@ class FloatMes:
         return all(self._finish(*end, stretch) for end in ends)
 
     def _advance(
-        self, state: _FloatState, selected: list[int], spent: int, stretch: _Stretch
+        self, state: _FloatState, selected: list[int], spent: int, stretch: Stretch
     ) -> tuple[_FloatState, list[int], int] | None:
         """One more round of a branch when it is a single certain group within the cap:
         (state, selected, spent) after it; None otherwise (the state then only knows more
@@ -714,88 +722,3 @@ class FloatMes:
             joined.untouched &= other.untouched
             np.minimum(joined.lower, other.lower, out=joined.lower)
         return joined
-
-
-_BRANCHES = 6  # at most this many extra branches per float run
-_JOIN = 6  # rounds per branch to come to the same funded projects as the others
-
-
-@dataclass
-class _Stretch:
-    """What a float run covers (shares [share, share + spread], float(middle), the cap in
-    cents) and the outcomes of its branches."""
-
-    share: Fraction
-    spread: Fraction
-    middle: float
-    cap: int | None
-    branches: int = 0
-    low: float = 0.0  # float(share), float(share + spread)
-    high: float = 0.0
-    num: int = 0  # share = num / den, share + spread = top / den
-    top: int = 0
-    den: int = 1
-    leaves: list[tuple[list[int], int, bool]] = field(default_factory=list)
-    prefix: list[list[int]] = field(default_factory=list)
-    passing: Callable[[list[int], Fraction], bool] | None = None
-    # What every outcome recorded so far has in common: all over the cap, all the same set
-    # (within the cap), all passing (see `FloatMes.run`).
-    all_over: bool = True
-    one_set: bool = True
-    all_passing: bool = True
-
-    def add(self, selected: list[int], spent: int, *, over: bool) -> bool:
-        """Record one branch's outcome; False when the outcomes so far no longer tell the Add1
-        loop what to do at every share: they must all be over the cap (the loop stops), or all
-        fund the same set, or all pass (`passing`)."""
-        self.leaves.append((selected, spent, over))
-        self.all_over = self.all_over and over
-        self.one_set = self.one_set and not over and set(selected) == set(self.leaves[0][0])
-        self.all_passing = (
-            self.all_passing
-            and self.passing is not None
-            and not over
-            and self.passing(selected, Fraction(spent, 100))
-        )
-        return self.all_over or self.one_set or self.all_passing
-
-
-def _lowest_high(contenders: list[_Contender]) -> float:
-    return min((c[0] for c in contenders), default=_INF)
-
-
-def _group_ceiling(contenders: list[_Contender]) -> float:
-    """The highest price of the projects that may be the cheapest: starting from the lowest
-    highest price, every contender whose lowest price is below the highest price of one
-    already counted."""
-    ceiling = min(c[0] for c in contenders)
-    for contender in sorted(contenders, key=lambda c: c[3]):
-        if contender[3] > ceiling:
-            break
-        ceiling = max(ceiling, contender[0])
-    return ceiling
-
-
-def _group(contenders: list[_Contender]) -> list[_Contender]:
-    """The contenders that may be the cheapest (see `_group_ceiling`)."""
-    ceiling = _group_ceiling(contenders)
-    return [c for c in contenders if c[3] <= ceiling]
-
-
-def _possible_first(contenders: list[_Contender]) -> list[_Contender]:
-    """The contenders (sorted by highest rho, then rank) that may be the one the exact rule
-    funds: the first, and every other not certainly dearer, unless both prices are exact and
-    the comparison (ties by the tie-breaking rank) is done exactly."""
-    hi_rho, rank, best_exact, _, _, _, _ = contenders[0]
-    first = [contenders[0]]
-    for other in contenders[1:]:
-        if other[3] > hi_rho:
-            continue
-        if (
-            best_exact is not None
-            and other[2] is not None
-            and (best_exact, rank) < (other[2], other[1])
-        ):
-            continue
-        first.append(other)
-    return first
