@@ -17,6 +17,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import random
 import sys
 import time
 from pathlib import Path
@@ -30,6 +31,10 @@ from load import DEFAULT_PG, edit_payload, server_env  # noqa: E402
 from load_setup import APPLICANT, FINANCE_OFFICER, INSTRUCTOR  # noqa: E402
 
 PAGES = ["bare", "queue", "file", "mine", "api", "instalments"]
+# bench/load.py's mixed day as draws of one request: user weights (instructors 4, applicants 5,
+# finance 1) times each user's task weights; a submit is its three POSTs.
+MIXED = ["queue", "staff-file", "api", "mine", "file", "submit", "instalments"]
+MIXED_WEIGHTS = [4 * 5 / 9, 4 * 3 / 9, 4 * 1 / 9, 5 * 3 / 6, 5 * 2 / 6, 5 * 1 / 6, 1]
 # Not in the default list: "submit" writes (a draft created, saved and submitted per request, as
 # bench/load.py's submit_flow); run it on a copy of the database if the other figures matter.
 
@@ -76,6 +81,7 @@ def main() -> None:
         applications_visible_to(users[INSTRUCTOR]).order_by("pk").values_list("pk", flat=True)[:50]
     )
     anonymous = Client(HTTP_HOST="127.0.0.1")
+    mixed_draw = random.Random(17)
     submit_fx: dict[str, Any] = {}
 
     def submit_flow(i: int) -> Any:
@@ -134,6 +140,8 @@ def main() -> None:
             return clients["finance"].get("/finances/echeances/")
         if page == "submit":
             return submit_flow(i)
+        if page == "mixed":  # bench/load.py's mixed day, one request drawn by its weights
+            return request(mixed_draw.choices(MIXED, MIXED_WEIGHTS)[0], i)
         raise SystemExit(f"unknown page {page}")
 
     pages = [p.strip() for p in args.pages.split(",") if p.strip()]
@@ -165,6 +173,8 @@ def main() -> None:
             profiler.disable()
             stats = pstats.Stats(profiler).strip_dirs()
             stats.sort_stats(args.sort).print_stats(args.lines)
+            if os.environ.get("CALLEES"):
+                stats.print_callees(os.environ["CALLEES"])
     bare = results.get("bare")
     print("| page | CPU ms/request | ratio to bare |")
     print("|---|---|---|")

@@ -124,7 +124,7 @@ def track_application_tables() -> None:
 
 #: The counters of the file page's cache (grants/views/detail.py): "file:<id>" for what is the
 #: file's own, "org:<id>" for what the page shows of its organisation's other rows (its documents,
-#: its other files in the same year), and the group "file_page" for the shared tables.
+#: its other filed files in the same year), and the group "file_page" for the shared tables.
 FILE, ORGANISATION, FILE_PAGE = "file", "org", "file_page"
 OF_ROW = "SELECT {row}.application_id AS x"
 
@@ -194,7 +194,14 @@ def track_file_page_tables() -> None:
             "grants", "funderpart", f"SELECT application_id AS x FROM {parts} WHERE id = {{id}}"
         ),
     )
-    track_keyed(ORGANISATION, app, "SELECT {row}.organisation_id AS x")
+    # The page shows the organisation's other *filed* files (similar_applications leaves drafts
+    # out): a draft created, saved or deleted elsewhere in the organisation does not move it, so
+    # an association busy with its drafts keeps its filed files' pages cached.
+    track_keyed(
+        ORGANISATION,
+        app,
+        f"SELECT {{row}}.organisation_id AS x WHERE {{row}}.state <> '{m.ApplicationState.DRAFT}'",
+    )
     track_keyed(
         ORGANISATION, OrganisationDocument._meta.db_table, "SELECT {row}.organisation_id AS x"
     )

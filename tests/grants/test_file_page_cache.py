@@ -98,6 +98,26 @@ def test_a_document_of_the_organisation_or_of_the_file_shows(client, call, organ
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_organisations_drafts_leave_the_page_cached_until_one_is_filed(client, seen):
+    """The page lists the organisation's other filed files of the year (similar_applications):
+    a draft created, saved or deleted in the organisation renders nothing again; its submission
+    shows."""
+    other_call = f.CallFactory(programme=seen.programme, title="Appel jeunesse")
+    page(client, seen)  # a new call: a shared table
+    # (no new pillar or QPV: those are shared tables)
+    mine = {"call": other_call, "organisation": seen.organisation, "pillar": seen.pillar}
+    draft = f.ApplicationFactory(**mine, title="Chantier éducatif", complete=False)
+    draft.summary = "Brouillon revu"
+    draft.save()
+    f.ApplicationFactory(**mine, complete=False).delete()
+    html, rendered = page(client, seen)
+    assert not rendered and "Chantier éducatif" not in html
+    Application.objects.filter(pk=draft.pk).update(state=S.SUBMITTED)
+    html, rendered = page(client, seen)
+    assert rendered and "Chantier éducatif" in html
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_funder_part_shows(client, seen):
     funder = f.FunderFactory(name="Fondation des quartiers")
     part = FunderPart.objects.create(
