@@ -47,12 +47,18 @@ def main() -> None:
     parser.add_argument("--sort", default="cumulative", help="cProfile order (cumulative)")
     parser.add_argument("--lines", type=int, default=60, help="cProfile lines (60)")
     parser.add_argument("--sql", default="", help="page whose SQL to print")
+    parser.add_argument(
+        "--cold", action="store_true", help="no cache (Django's dummy one): every page rendered"
+    )
     args = parser.parse_args()
 
     os.environ.update(server_env(os.environ.get("DATABASE_URL") or DEFAULT_PG))
     import django
+    from django.conf import settings
 
     django.setup()
+    if args.cold:
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
