@@ -54,7 +54,7 @@ from ..selectors import (
 )
 from ..transitions import TRANSITIONS
 from .cofunding import funder_parts_context, funder_parts_of
-from .common import applications_visible_to, error_message, get_visible
+from .common import applications_visible_to, error_message, get_checked, get_visible
 
 S = ApplicationState
 SCORING_STATES = (S.ELIGIBLE, S.UNDER_REVIEW)
@@ -227,10 +227,15 @@ CSRF_PLACEHOLDER = "pluriel-csrf-token-placeholder-0f7c2e91"
 
 
 def _body(request: HttpRequest, application: Application, *, csrf: str = "", **kwargs: Any) -> str:
+    """The body's HTML. Rendered without the request's context processors (the navigation's
+    would count the user's notifications for nothing): the body needs only its CSRF token and
+    whether the user instructs (the agreement link)."""
     context = detail_context(request, application, **kwargs)
-    if csrf:
-        context["csrf_token"] = csrf
-    return render_to_string(BODY, context, request)
+    context["csrf_token"] = csrf or get_token(request)
+    context["nav"] = {
+        "is_instructor": has_role(request.user, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER)
+    }
+    return render_to_string(BODY, context)
 
 
 def _render(
@@ -288,10 +293,11 @@ def _cached_page(request: HttpRequest, pk: int, versions: dict[str, int]) -> Htt
 
     def compute() -> str:
         # What was read before the versions (the user and their roles, read by the middleware)
-        # is read again, and the file with what the page shows: the body is as new as its key.
+        # is read again, and the file with what the page shows (who may see it was checked
+        # above, after the versions were read): the body is as new as its key.
         user.refresh_from_db()
         forget_cached_roles(user)
-        return _body(request, get_visible(request, pk), csrf=CSRF_PLACEHOLDER)
+        return _body(request, get_checked(pk), csrf=CSRF_PLACEHOLDER)
 
     body = cached_at(FILE_PAGE, versions[FILE_PAGE], parts, compute)
     if CSRF_PLACEHOLDER in body:
