@@ -115,8 +115,16 @@ def forms_fingerprint(*forms_: forms.BaseForm) -> str:
                     )
                 )
             )
-            choices = getattr(field, "choices", None)
-            if choices is not None:
+            if isinstance(field, forms.ModelChoiceField):
+                # What its choices iterate, in one plain query: ModelChoiceIterator reads through
+                # `.iterator()`, a server-side cursor on PostgreSQL (three round trips).
+                choices = [("", str(field.empty_label))] if field.empty_label is not None else []
+                choices += [
+                    (str(field.prepare_value(o)), str(field.label_from_instance(o)))
+                    for o in field.queryset
+                ]
+                parts.append(repr((name, choices)))
+            elif (choices := getattr(field, "choices", None)) is not None:
                 parts.append(repr((name, _flat_choices(choices))))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
