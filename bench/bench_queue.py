@@ -13,6 +13,12 @@ organisations, calls and QPV links), then measures, at 1 000 and at 100 000 rows
 - the same queue for a territorially scoped instructor (6 of 60 QPVs, one call of 12): page, tab
   counts from the per-user counters (grants.ApplicationScopeCount), and the COUNT they replace.
 
+- a filed file's page `/dossiers/<id>/` (the instructor), and an applicant's list `/dossiers/`
+  (a member of one organisation in 3 000: its files grow from none or one to ~33).
+
+Pages are cached under data versions (issue 17): by default the cache is Django's dummy one, so
+every request renders its page (the cost of a first view); `--cached` keeps the test settings'
+cache (a page seen again comes from it).
 An endpoint that is not there yet (404) is reported as such; the selectors are always measured.
 The queue's search (issue 16: accents, one typo, SIRET with spaces; one file in 1 000 is
 named « Jardins partagés N ») is measured the same way, first page and tab counts.
@@ -56,6 +62,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--no-explain", action="store_true", help="do not print the PostgreSQL query plans"
     )
+    parser.add_argument(
+        "--cached",
+        action="store_true",
+        help="keep Django's cache (a page seen again comes from it); by default every page is"
+        " rendered (dummy cache), the cost of a first view",
+    )
     return parser.parse_args()
 
 
@@ -86,7 +98,7 @@ def prepare_database(args: argparse.Namespace) -> str:
     return url
 
 
-def setup_django(url: str) -> None:
+def setup_django(url: str, *, cached: bool = False) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
     sys.path.insert(0, str(ROOT))
@@ -97,6 +109,10 @@ def setup_django(url: str) -> None:
 
     warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
     django.setup()
+    if not cached:  # pages are cached under data versions (issue 17): measure them rendered
+        from django.conf import settings
+
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
     # The 404s of endpoints not written yet are reported in the table, not logged.
     logging.getLogger("django.request").setLevel(logging.ERROR)
     from django.core.management import call_command
@@ -178,7 +194,14 @@ class Loader:
             ],
             batch_size=BATCH,
         )
+        # A member of the first organisation (its files are ~1 in 3 000: none or one at 1k, ~33 at
+        # 100k, within the 50 lines of /dossiers/'s first page).
+        from core.models import Membership
+
+        self.applicant = User.objects.create_user("porteur@bench.example.org", None)
+        Membership.objects.create(user=self.applicant, organisation=self.organisations[0])
         self.count = 0
+        self.first_file: int | None = None
 
     def add_applications(self, n: int) -> None:
         from grants.models import Application, ApplicationState
@@ -219,6 +242,8 @@ class Loader:
                     )
                 )
             created = Application.objects.bulk_create(rows, batch_size=BATCH)
+            if self.first_file is None:
+                self.first_file = next(a.pk for a in created if a.state != ApplicationState.DRAFT)
             links = []
             for app in created:
                 for qpv in rng.sample(self.qpvs, rng.choice([1, 1, 1, 2])):
@@ -260,19 +285,27 @@ def measure(fn: Callable[[], object], runs: int) -> tuple[float, int]:
 class Endpoints:
     """What is measured. A page that does not exist yet is reported, not faked."""
 
-    def __init__(self, user, scoped) -> None:
+    def __init__(self, user, scoped, applicant=None, first_file: int | None = None) -> None:
         from django.test import Client
 
         self.user = user
         self.scoped = scoped
+        self.first_file = first_file
         self.scoped_client = Client()
         self.scoped_client.force_login(scoped)
         self.client = Client()
         self.client.force_login(user)
+        self.applicant_client = Client()
+        if applicant is not None:
+            self.applicant_client.force_login(applicant)
 
-    def page(self, url: str, *, scoped: bool = False) -> Callable[[], object] | str:
+    def page(
+        self, url: str, *, scoped: bool = False, applicant: bool = False
+    ) -> Callable[[], object] | str:
         """A callable fetching `url`, or the reason it cannot be measured."""
         client = self.scoped_client if scoped else self.client
+        if applicant:
+            client = self.applicant_client
         try:
             response = client.get(url)
         except Exception as exc:  # the view exists but fails: say so
@@ -354,6 +387,11 @@ class Endpoints:
             ("scoped exact count (before: COUNT)", self.scoped_exact_count),
             ("GET /api/applications/ (page 1)", self.page("/api/applications/")),
             ("applications_visible_to() first page", self.api_selector),
+            (
+                f"GET /dossiers/{self.first_file}/ (file page)",
+                self.page(f"/dossiers/{self.first_file}/"),
+            ),
+            ("GET /dossiers/ (an applicant's files)", self.page("/dossiers/", applicant=True)),
         ]
 
 
@@ -392,7 +430,7 @@ def explain(user) -> None:
 def main() -> int:
     args = parse_args()
     url = prepare_database(args)
-    setup_django(url)
+    setup_django(url, cached=args.cached)
     from django.db import connection
 
     print(f"Database: {connection.vendor} ({connection.settings_dict['NAME']})")
@@ -403,7 +441,7 @@ def main() -> int:
         t0 = time.perf_counter()
         loader.add_applications(target - loader.count)
         print(f"Loaded {loader.count:>7,} applications in {time.perf_counter() - t0:5.1f} s")
-        endpoints = Endpoints(loader.instructor, loader.scoped)
+        endpoints = Endpoints(loader.instructor, loader.scoped, loader.applicant, loader.first_file)
         rows = []
         for label, fn in endpoints.all():
             if isinstance(fn, str):
