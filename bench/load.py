@@ -22,8 +22,9 @@ for --duration seconds:
 - mixed: a day: instructors on the queue and files, applicants saving and submitting, the API, finance.
 
 For each: requests/s, p50/p95/p99 (ms), errors, server CPU per request (the gunicorn processes' CPU
-time delta, from psutil, divided by the requests), and requests/s as a ratio to the bare view of the
-same run. After the scenarios it checks that every submission a client saw succeed exists exactly
+time delta, from psutil, divided by the requests), the same for PostgreSQL's processes and for the
+load generator itself (locust shares the two cores), and requests/s as a ratio to the bare view of
+the same run. After the scenarios it checks that every submission a client saw succeed exists exactly
 once, submitted, with one "created" and one "submitted" audit row. It stops gunicorn and exits.
 Run it alone: the ratios count, not the absolute figures, on a shared machine. The cache
 (CACHE_URL, default Redis db 13, emptied at the start of each run) starts cold; --warmup seconds
@@ -178,6 +179,22 @@ class Server:
             except psutil.NoSuchProcess:
                 pass
         return total
+
+    def cpu_split(self) -> tuple[float, float, float]:
+        """CPU seconds so far of gunicorn, of PostgreSQL's processes (every database's: run it
+        alone) and of this process (locust, the load generator on the same cores)."""
+        import psutil
+
+        postgres = 0.0
+        for p in psutil.process_iter(["name"]):
+            if p.info["name"] in ("postgres", "postmaster"):
+                try:
+                    t = p.cpu_times()
+                    postgres += t.user + t.system
+                except psutil.NoSuchProcess:
+                    pass
+        me = psutil.Process().cpu_times()
+        return self.cpu_seconds(), postgres, me.user + me.system
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -405,7 +422,11 @@ def build_users(fx: dict[str, Any], host: str, submitted: list[dict[str, Any]]) 
 
 
 def run_scenario(
-    classes: list[Any], users: int, duration: float, cpu: Callable[[], float], warmup: float
+    classes: list[Any],
+    users: int,
+    duration: float,
+    cpu: Callable[[], tuple[float, float, float]],
+    warmup: float,
 ) -> dict[str, Any]:
     import gevent
     from locust.env import Environment
@@ -427,7 +448,10 @@ def run_scenario(
         "p95": total.get_response_time_percentile(0.95),
         "p99": total.get_response_time_percentile(0.99),
         "errors": total.num_failures,
-        "cpu_ms": 1000 * (cpu1 - cpu0) / max(total.num_requests, 1),
+        **{
+            key: 1000 * (after - before) / max(total.num_requests, 1)
+            for key, before, after in zip(("cpu_ms", "db_ms", "locust_ms"), cpu0, cpu1, strict=True)
+        },
         "error_samples": [
             f"{e.name}: {e.error} ×{e.occurrences}" for e in runner.stats.errors.values()
         ][:5],
@@ -471,7 +495,7 @@ def main() -> None:
         for name in scenarios:
             users = (args.mixed_users or args.users) if name == "mixed" else args.users
             rows[name] = run_scenario(
-                classes[name], users, args.duration, server.cpu_seconds, args.warmup
+                classes[name], users, args.duration, server.cpu_split, args.warmup
             )
             rows[name]["users"] = users
             print(f"  {name}: done ({rows[name]['requests']} requests)", flush=True)
@@ -483,14 +507,16 @@ def main() -> None:
     )
     bare = rows.get("bare", {}).get("rps")
     print(
-        "| scenario | users | requests/s | p50 ms | p95 ms | p99 ms | errors | CPU ms/request | ratio to bare |"
+        "| scenario | users | requests/s | p50 ms | p95 ms | p99 ms | errors | CPU ms/request"
+        " | PostgreSQL CPU ms/request | locust CPU ms/request | ratio to bare |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
         ratio = f"1/{bare / r['rps']:.1f}" if bare and r["rps"] else "—"
         print(
             f"| {name} | {r['users']} | {r['rps']:.1f} | {r['p50']:.0f} | {r['p95']:.0f} | "
-            f"{r['p99']:.0f} | {r['errors']} | {r['cpu_ms']:.1f} | {ratio} |"
+            f"{r['p99']:.0f} | {r['errors']} | {r['cpu_ms']:.1f} | {r['db_ms']:.1f} | "
+            f"{r['locust_ms']:.1f} | {ratio} |"
         )
     for name, r in rows.items():
         for sample in r["error_samples"]:
