@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Exists, QuerySet
 from django.utils.formats import number_format
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -99,6 +99,22 @@ class RenewForm(forms.Form):
         self.fields["call"].queryset = _open_calls()
 
 
+def call_restrictions(call: Call | None) -> tuple[bool, bool]:
+    """Whether the call restricts the neighbourhoods, and the pillars, it accepts: one query for
+    both, on their link tables only (issue 17)."""
+    if call is None:
+        return False, False
+    qpvs = Call.eligible_qpvs.through.objects.filter(call_id=call.pk)
+    pillars = Call.eligible_pillars.through.objects.filter(call_id=call.pk)
+    row = (
+        Call.objects.filter(pk=call.pk)
+        .annotate(restricts_qpvs=Exists(qpvs), restricts_pillars=Exists(pillars))
+        .values_list("restricts_qpvs", "restricts_pillars")
+        .first()
+    )
+    return row or (False, False)
+
+
 class ApplicationForm(forms.Form):
     """The project part of the dossier (the budget and indicators are formsets beside it)."""
 
@@ -147,14 +163,15 @@ class ApplicationForm(forms.Form):
 
     def __init__(self, *args: Any, call: Call | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        qpvs = call.eligible_qpvs.all() if call is not None else QPV.objects.none()
-        pillars = call.eligible_pillars.all() if call is not None else Pillar.objects.none()
         # An open call lists its eligible neighbourhoods and pillars; no restriction means all.
+        restricts_qpvs, restricts_pillars = call_restrictions(call)
         self.fields["qpvs"].queryset = (
-            qpvs if call is not None and qpvs.exists() else QPV.objects.all()
+            call.eligible_qpvs.all() if call is not None and restricts_qpvs else QPV.objects.all()
         )
         self.fields["pillar"].queryset = (
-            pillars if call is not None and pillars.exists() else Pillar.objects.all()
+            call.eligible_pillars.all()
+            if call is not None and restricts_pillars
+            else Pillar.objects.all()
         )
         if call is not None and call.mode == CallMode.SOLUTIONS_CALL:
             # Call for solutions: the action answers one of the expected solutions retained for the call

@@ -134,9 +134,18 @@ def _apply_relations(
     their lines as _snapshot reads them (empty: to be read again)."""
     rewritten: dict[str, list[tuple[Any, ...]]] = {}
     for name in SNAPSHOT_M2M:
-        # The same set as saved (a save then a submit): not even read again by set().
-        if name in data and (before is None or _m2m_ids(name, data[name]) != before[name]):
+        if name not in data:
+            continue
+        if before is None:
             getattr(application, name).set(data[name])
+            continue
+        # What set() does, from the ids read before under the file's lock (not read again):
+        # nothing when the set is the same (a save then a submit).
+        new_ids, old_ids = set(_m2m_ids(name, data[name])), set(before[name])
+        if old_ids - new_ids:
+            getattr(application, name).remove(*sorted(old_ids - new_ids))
+        if new_ids - old_ids:
+            getattr(application, name).add(*sorted(new_ids - old_ids))
     if "objectives" in data:
         objectives = [(i, t.strip()) for i, t in enumerate(data["objectives"]) if t and t.strip()]
         saved_objectives = (
