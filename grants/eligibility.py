@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Value
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
-from calls.models import Call, CallMode, CallState, Challenge
+from calls.models import CallMode, CallState, Challenge
+from calls.selectors import eligible_ids
 from core.clock import now
 from core.models import DocumentKind
 
@@ -136,22 +136,6 @@ def eligibility_errors(
                     _("Pièces manquantes ou périmées : %(list)s.") % {"list": ", ".join(missing)},
                 )
     return errors
-
-
-def eligible_ids(call: Call) -> tuple[set[int], set[int]]:
-    """The ids of the call's eligible neighbourhoods and pillars (empty: no restriction), in one
-    query on their link tables (issue 17)."""
-    qpvs = Call.eligible_qpvs.through.objects.filter(call_id=call.pk)
-    pillars = Call.eligible_pillars.through.objects.filter(call_id=call.pk)
-    rows = (
-        qpvs.annotate(kind=Value("qpv"))
-        .values_list("kind", "qpv_id")
-        .union(pillars.annotate(kind=Value("pillar")).values_list("kind", "pillar_id"), all=True)
-    )
-    found: dict[str, set[int]] = {"qpv": set(), "pillar": set()}
-    for kind, pk in rows:
-        found[kind].add(pk)
-    return found["qpv"], found["pillar"]
 
 
 def partnership_errors(application: Application) -> list[tuple[str, str]]:

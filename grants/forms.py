@@ -8,12 +8,13 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.db.models import Exists, QuerySet
+from django.db.models import QuerySet
 from django.utils.formats import number_format
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from calls.models import Call, CallMode, CallState, Challenge
+from calls.selectors import eligible_ids
 from core.forms import (  # noqa: F401  (shared with the grants views)
     CheckboxList,
     DateInput,
@@ -99,22 +100,6 @@ class RenewForm(forms.Form):
         self.fields["call"].queryset = _open_calls()
 
 
-def call_restrictions(call: Call | None) -> tuple[bool, bool]:
-    """Whether the call restricts the neighbourhoods, and the pillars, it accepts: one query for
-    both, on their link tables only (issue 17)."""
-    if call is None:
-        return False, False
-    qpvs = Call.eligible_qpvs.through.objects.filter(call_id=call.pk)
-    pillars = Call.eligible_pillars.through.objects.filter(call_id=call.pk)
-    row = (
-        Call.objects.filter(pk=call.pk)
-        .annotate(restricts_qpvs=Exists(qpvs), restricts_pillars=Exists(pillars))
-        .values_list("restricts_qpvs", "restricts_pillars")
-        .first()
-    )
-    return row or (False, False)
-
-
 class ApplicationForm(forms.Form):
     """The project part of the dossier (the budget and indicators are formsets beside it)."""
 
@@ -164,7 +149,9 @@ class ApplicationForm(forms.Form):
     def __init__(self, *args: Any, call: Call | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # An open call lists its eligible neighbourhoods and pillars; no restriction means all.
-        restricts_qpvs, restricts_pillars = call_restrictions(call)
+        # Read once for both (one query on their link tables, issue 17).
+        qpv_ids, pillar_ids = eligible_ids(call) if call is not None else (set(), set())
+        restricts_qpvs, restricts_pillars = bool(qpv_ids), bool(pillar_ids)
         self.fields["qpvs"].queryset = (
             call.eligible_qpvs.all() if call is not None and restricts_qpvs else QPV.objects.all()
         )
