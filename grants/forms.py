@@ -238,17 +238,6 @@ class BudgetRowForm(forms.Form):
     accounts: list[str] = []
     side = ""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        labels = dict(Account.choices)
-        self.fields["account"].choices = [
-            ("", _("— Compte —")),
-            *((a, labels[a]) for a in self.accounts),
-        ]
-        self.fields["amount"].widget.attrs["data-budget"] = self.side
-        if self.side == "charge":
-            del self.fields["subsidy_source"]
-
     def is_blank(self) -> bool:
         """No amount and no label: a starter line whose account alone is chosen is not a line."""
         data = getattr(self, "cleaned_data", {})
@@ -274,14 +263,36 @@ class BudgetRowForm(forms.Form):
         }
 
 
+def _account_field(accounts: list[str]) -> forms.ChoiceField:
+    """The account of a line of one side: its choices are built once, with the class, not for
+    each line of each request (issue 17)."""
+    labels = dict(Account.choices)
+    return forms.ChoiceField(
+        label=_("Compte"),
+        required=False,
+        choices=[("", _("— Compte —")), *((a, labels[a]) for a in accounts)],
+    )
+
+
+def _amount_field(side: str) -> MoneyField:
+    field = MoneyField(label=_("Montant (€)"), required=False)
+    field.widget.attrs["data-budget"] = side
+    return field
+
+
 class ChargeRowForm(BudgetRowForm):
     accounts = CHARGE_ACCOUNTS
     side = "charge"
+    account = _account_field(CHARGE_ACCOUNTS)
+    subsidy_source = None  # type: ignore[assignment]  # a charge has no funder
+    amount = _amount_field("charge")
 
 
 class ProductRowForm(BudgetRowForm):
     accounts = PRODUCT_ACCOUNTS
     side = "product"
+    account = _account_field(PRODUCT_ACCOUNTS)
+    amount = _amount_field("product")
 
 
 # Lines are added in place (static/js/budget.js) or with « Ajouter une ligne » without JavaScript,
