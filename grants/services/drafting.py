@@ -176,7 +176,8 @@ def _apply_relations(
         ]
         rows = [(i.label, i.unit, i.target) for i in indicators]
         if before is None or rows != before["indicators"]:
-            application.indicators.all().delete()
+            if before is None or before["indicators"]:  # none saved: nothing to delete
+                application.indicators.all().delete()
             Indicator.objects.bulk_create(indicators)
             # As the database keeps them (2 decimals); otherwise _snapshot reads them again.
             rewritten["indicators"] = rows if all(_cents(r[2]) for r in rows) else []
@@ -208,7 +209,8 @@ def application_set_budget_rows(
 
     `saved`: the part's lines as read before (account, subsidy source, funder id, label, amount,
     in their order); equal to the new ones, they are not deleted and rewritten (the parts are
-    still synchronised: they follow the amount asked too). Returns whether the lines were written."""
+    still synchronised: they follow the amount asked too); empty, nothing is deleted. Returns
+    whether the lines were written."""
     written = _set_budget_rows(
         application, rows, partner=partner, sync_parts=sync_parts, saved=saved
     )
@@ -263,7 +265,8 @@ def _set_budget_rows(
         (i.account, i.subsidy_source, i.funder_id, i.label, i.amount) for i in items
     ]
     if rewrite:
-        application.budget_items.filter(partner=partner).delete()
+        if saved is None or saved:  # none saved: nothing to delete
+            application.budget_items.filter(partner=partner).delete()
         BudgetItem.objects.bulk_create(items)
     if sync_parts:
         from .cofunding import funder_parts_sync  # builds on the decision services
