@@ -52,7 +52,11 @@ def application_submit(*, actor: User, application: Application) -> Application:
                 allowed=allowed_transition_names(application),
             )
         prefetch_related_objects([application], "qpvs")
-        documents = valid_documents_by_kind(application)  # checked by the rules, then attached
+        # Read once: checked by the rules when the call requires some, then attached.
+        call = application.call
+        documents = (
+            valid_documents_by_kind(application) if call and call.required_documents else None
+        )
         errors = eligibility_errors(application, documents=documents)
         if errors:
             raise DomainError(_("Le dossier ne respecte pas les règles de l'appel."), errors=errors)
@@ -60,6 +64,8 @@ def application_submit(*, actor: User, application: Application) -> Application:
         application = _transition(
             application, "submit", actor=actor, update_fields=["submitted_at"]
         )
+        if documents is None:
+            documents = valid_documents_by_kind(application)
         application.documents.add(*documents.values())
         _auto_assign(application, actor=actor, qpv_ids={q.pk for q in application.qpvs.all()})
         _notify_applicants(
