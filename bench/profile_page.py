@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -113,15 +114,23 @@ def main() -> None:
         client = clients["applicant"]
         title = f"Profil {time.time_ns()}-{i}"
         a = submit_fx["applicant"]
+        # Form-encoded, as browsers and bench/load.py post them (the test client's default,
+        # multipart, costs its own parsing).
+        form = "application/x-www-form-urlencoded"
         r = client.post(
             "/dossiers/nouveau/",
-            {"organisation": a["organisation"], "call": a["call"], "title": title},
+            urlencode({"organisation": a["organisation"], "call": a["call"], "title": title}),
+            content_type=form,
         )
         if r.status_code != 302:
             raise SystemExit(f"submit: create answered {r.status_code}")
         edit_url = r["Location"]
         for action in ("save", "submit"):
-            r = client.post(edit_url, edit_payload(submit_fx, title, action))
+            r = client.post(
+                edit_url,
+                urlencode(edit_payload(submit_fx, title, action), doseq=True),
+                content_type=form,
+            )
             if r.status_code != 302 or (action == "submit" and r["Location"] == edit_url):
                 raise SystemExit(f"submit: {action} answered {r.status_code} {r.get('Location')}")
         r.status_code = 200  # the three POSTs went through: count them as one page

@@ -8,6 +8,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from calls.models import CallMode, CallState, Challenge
+from calls.selectors import eligible_ids
 from core.clock import now
 from core.models import DocumentKind
 
@@ -19,8 +20,12 @@ def euros(amount: Decimal) -> str:
     return f"{number_format(amount, decimal_pos=2, use_l10n=True, force_grouping=True)} €"
 
 
-def eligibility_errors(application: Application) -> dict[str, list[str]]:
-    """Every rule the file breaks, by field. An empty dict means the file can be submitted."""
+def eligibility_errors(
+    application: Application, *, documents: dict[str, object] | None = None
+) -> dict[str, list[str]]:
+    """Every rule the file breaks, by field. An empty dict means the file can be submitted.
+    `documents`: the organisation's valid documents by kind (valid_documents_by_kind), when the
+    caller has read them."""
     errors: dict[str, list[str]] = {}
 
     def add(field: str, message: str) -> None:
@@ -101,10 +106,9 @@ def eligibility_errors(application: Application) -> dict[str, list[str]]:
                         "max": number_format(call.max_share_percent, decimal_pos=0),
                     },
                 )
-        eligible_qpvs = {q.pk for q in call.eligible_qpvs.all()}
+        eligible_qpvs, eligible_pillars = eligible_ids(call)
         if eligible_qpvs and qpv_ids and not qpv_ids <= eligible_qpvs:
             add("qpvs", _("Certains quartiers ciblés ne sont pas éligibles à cet appel."))
-        eligible_pillars = {p.pk for p in call.eligible_pillars.all()}
         if (
             eligible_pillars
             and application.pillar_id
@@ -123,7 +127,7 @@ def eligibility_errors(application: Application) -> dict[str, list[str]]:
             elif challenge.call_id != call.pk or challenge.state != Challenge.State.APPROVED:
                 add("challenge", _("Cette solution attendue n'est pas retenue pour cet appel."))
         if call.required_documents:
-            have = valid_documents_by_kind(application)
+            have = valid_documents_by_kind(application) if documents is None else documents
             labels = dict(DocumentKind.choices)
             missing = [str(labels.get(k, k)) for k in call.required_documents if k not in have]
             if missing:

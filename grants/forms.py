@@ -14,6 +14,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from calls.models import Call, CallMode, CallState, Challenge
+from calls.selectors import eligible_ids
 from core.forms import (  # noqa: F401  (shared with the grants views)
     CheckboxList,
     DateInput,
@@ -147,14 +148,17 @@ class ApplicationForm(forms.Form):
 
     def __init__(self, *args: Any, call: Call | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        qpvs = call.eligible_qpvs.all() if call is not None else QPV.objects.none()
-        pillars = call.eligible_pillars.all() if call is not None else Pillar.objects.none()
         # An open call lists its eligible neighbourhoods and pillars; no restriction means all.
+        # Read once for both (one query on their link tables, issue 17).
+        qpv_ids, pillar_ids = eligible_ids(call) if call is not None else (set(), set())
+        restricts_qpvs, restricts_pillars = bool(qpv_ids), bool(pillar_ids)
         self.fields["qpvs"].queryset = (
-            qpvs if call is not None and qpvs.exists() else QPV.objects.all()
+            call.eligible_qpvs.all() if call is not None and restricts_qpvs else QPV.objects.all()
         )
         self.fields["pillar"].queryset = (
-            pillars if call is not None and pillars.exists() else Pillar.objects.all()
+            call.eligible_pillars.all()
+            if call is not None and restricts_pillars
+            else Pillar.objects.all()
         )
         if call is not None and call.mode == CallMode.SOLUTIONS_CALL:
             # Call for solutions: the action answers one of the expected solutions retained for the call
@@ -234,17 +238,6 @@ class BudgetRowForm(forms.Form):
     accounts: list[str] = []
     side = ""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        labels = dict(Account.choices)
-        self.fields["account"].choices = [
-            ("", _("— Compte —")),
-            *((a, labels[a]) for a in self.accounts),
-        ]
-        self.fields["amount"].widget.attrs["data-budget"] = self.side
-        if self.side == "charge":
-            del self.fields["subsidy_source"]
-
     def is_blank(self) -> bool:
         """No amount and no label: a starter line whose account alone is chosen is not a line."""
         data = getattr(self, "cleaned_data", {})
@@ -270,14 +263,36 @@ class BudgetRowForm(forms.Form):
         }
 
 
+def _account_field(accounts: list[str]) -> forms.ChoiceField:
+    """The account of a line of one side: its choices are built once, with the class, not for
+    each line of each request (issue 17)."""
+    labels = dict(Account.choices)
+    return forms.ChoiceField(
+        label=_("Compte"),
+        required=False,
+        choices=[("", _("— Compte —")), *((a, labels[a]) for a in accounts)],
+    )
+
+
+def _amount_field(side: str) -> MoneyField:
+    field = MoneyField(label=_("Montant (€)"), required=False)
+    field.widget.attrs["data-budget"] = side
+    return field
+
+
 class ChargeRowForm(BudgetRowForm):
     accounts = CHARGE_ACCOUNTS
     side = "charge"
+    account = _account_field(CHARGE_ACCOUNTS)
+    subsidy_source = None  # type: ignore[assignment]  # a charge has no funder
+    amount = _amount_field("charge")
 
 
 class ProductRowForm(BudgetRowForm):
     accounts = PRODUCT_ACCOUNTS
     side = "product"
+    account = _account_field(PRODUCT_ACCOUNTS)
+    amount = _amount_field("product")
 
 
 # Lines are added in place (static/js/budget.js) or with « Ajouter une ligne » without JavaScript,

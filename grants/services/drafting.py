@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.db import transaction
+from django.db.models import Model
 from django.utils.translation import gettext as _
 
 from calls.models import Call, CallMode, Programme
@@ -84,14 +85,32 @@ def application_create(
         )
         _apply_fields(application, data)
         # Nothing is approved yet: the check constraints cannot fail (see _validate_update).
+        # The reference comes from its locked counter (a duplicate would still be refused by the
+        # unique index), and the relations given as objects read from the database exist: their
+        # queries are not sent (issue 17).
         application.full_clean(
-            exclude=["state", "qpvs", "themes", "documents"],
+            exclude=["state", "qpvs", "themes", "documents", "reference", *_loaded(application)],
             validate_constraints=application.approved_amount is not None,
         )
         application.save()
         _apply_relations(application, data)
         audit_log(actor=actor, obj=application, action="grants.application.created", target=S.DRAFT)
     return application
+
+
+def _loaded(application: Application) -> list[str]:
+    """The foreign keys of `application` set to an object read from the database (so existing:
+    Django's validation of a relation only asks whether it exists), without a choice limit."""
+    return [
+        f.name
+        for f in Application._meta.concrete_fields
+        if f.is_relation
+        and f.is_cached(application)
+        and isinstance(obj := f.get_cached_value(application), Model)
+        and not obj._state.adding
+        and obj.pk == getattr(application, f.attname)
+        and not f.get_limit_choices_to()
+    ]
 
 
 def _apply_fields(application: Application, data: dict[str, Any]) -> None:
@@ -107,25 +126,42 @@ def _apply_fields(application: Application, data: dict[str, Any]) -> None:
 
 def _apply_relations(
     application: Application, data: dict[str, Any], *, before: dict[str, Any] | None = None
-) -> set[str]:
+) -> dict[str, list[tuple[Any, ...]]]:
     """Write the relations given in `data`. With `before` (the snapshot of the file before an
     update), indicators and budget lines equal to the saved ones are left as they are: saving an
-    unchanged form (a save then a submit) does not delete and rewrite them. Returns the names of
-    the line sets written ("indicators", "budget")."""
-    rewritten: set[str] = set()
-    if "qpvs" in data:
-        application.qpvs.set(data["qpvs"])
-    if "themes" in data:
-        application.themes.set(data["themes"])
+    unchanged form (a save then a submit) does not delete and rewrite them; nor are the objectives,
+    and the relations are not set again. Returns the line sets written ("indicators", "budget") and
+    their lines as _snapshot reads them (empty: to be read again)."""
+    rewritten: dict[str, list[tuple[Any, ...]]] = {}
+    for name in SNAPSHOT_M2M:
+        if name not in data:
+            continue
+        if before is None:
+            getattr(application, name).set(data[name])
+            continue
+        # What set() does, from the ids read before under the file's lock (not read again):
+        # nothing when the set is the same (a save then a submit).
+        new_ids, old_ids = set(_m2m_ids(name, data[name])), set(before[name])
+        if old_ids - new_ids:
+            getattr(application, name).remove(*sorted(old_ids - new_ids))
+        if new_ids - old_ids:
+            getattr(application, name).add(*sorted(new_ids - old_ids))
     if "objectives" in data:
-        application.objectives.all().delete()
-        Objective.objects.bulk_create(
-            [
-                Objective(application=application, text=t.strip(), position=i)
-                for i, t in enumerate(data["objectives"])
-                if t and t.strip()
-            ]
+        objectives = [(i, t.strip()) for i, t in enumerate(data["objectives"]) if t and t.strip()]
+        saved_objectives = (
+            None
+            if before is None
+            else list(
+                application.objectives.order_by("position", "id").values_list("position", "text")
+            )
         )
+        # Equal to the saved ones (a save then a submit): left as they are.
+        if objectives != saved_objectives:
+            if saved_objectives != []:  # none saved: nothing to delete
+                application.objectives.all().delete()
+            Objective.objects.bulk_create(
+                [Objective(application=application, text=t, position=i) for i, t in objectives]
+            )
     if "indicators" in data:
         indicators = [
             Indicator(
@@ -140,14 +176,22 @@ def _apply_relations(
         ]
         rows = [(i.label, i.unit, i.target) for i in indicators]
         if before is None or rows != before["indicators"]:
-            application.indicators.all().delete()
+            if before is None or before["indicators"]:  # none saved: nothing to delete
+                application.indicators.all().delete()
             Indicator.objects.bulk_create(indicators)
-            rewritten.add("indicators")
+            # As the database keeps them (2 decimals); otherwise _snapshot reads them again.
+            rewritten["indicators"] = rows if all(_cents(r[2]) for r in rows) else []
     if "budget" in data:
         saved = None if before is None else before["budget"]
-        if application_set_budget_rows(application, data["budget"], saved=saved):
-            rewritten.add("budget")
+        written = _set_budget_rows(application, data["budget"], saved=saved)
+        if written is not None:
+            rewritten["budget"] = written
     return rewritten
+
+
+def _cents(value: Decimal) -> bool:
+    """Stored as it is by a column of 2 decimals (not rounded by the database)."""
+    return value.is_finite() and value == value.quantize(Decimal("0.01"))
 
 
 def application_set_budget_rows(
@@ -165,7 +209,24 @@ def application_set_budget_rows(
 
     `saved`: the part's lines as read before (account, subsidy source, funder id, label, amount,
     in their order); equal to the new ones, they are not deleted and rewritten (the parts are
-    still synchronised: they follow the amount asked too). Returns whether the lines were written."""
+    still synchronised: they follow the amount asked too); empty, nothing is deleted. Returns
+    whether the lines were written."""
+    written = _set_budget_rows(
+        application, rows, partner=partner, sync_parts=sync_parts, saved=saved
+    )
+    return written is not None
+
+
+def _set_budget_rows(
+    application: Application,
+    rows: list[dict[str, Any]],
+    *,
+    partner: ApplicationPartner | None = None,
+    sync_parts: bool = True,
+    saved: list[tuple[Any, ...]] | None = None,
+) -> list[tuple[Any, ...]] | None:
+    """application_set_budget_rows, returning the lines written as _budget_rows reads them (None
+    when the saved ones were left as they are)."""
     items = []
     for i, row in enumerate(rows, start=1):
         account = str(row.get("account", "")).strip()
@@ -204,13 +265,20 @@ def application_set_budget_rows(
         (i.account, i.subsidy_source, i.funder_id, i.label, i.amount) for i in items
     ]
     if rewrite:
-        application.budget_items.filter(partner=partner).delete()
+        if saved is None or saved:  # none saved: nothing to delete
+            application.budget_items.filter(partner=partner).delete()
         BudgetItem.objects.bulk_create(items)
     if sync_parts:
         from .cofunding import funder_parts_sync  # builds on the decision services
 
         funder_parts_sync(application)
-    return rewrite
+    if not rewrite:
+        return None
+    # Amounts are whole cents (checked above): stored as they are. Funder ids as the column's.
+    to_funder_id = BudgetItem._meta.get_field("funder").to_python
+    return [
+        (i.account, i.subsidy_source, to_funder_id(i.funder_id), i.label, i.amount) for i in items
+    ]
 
 
 def application_update(
@@ -235,7 +303,7 @@ def application_update(
             raise DomainError(_("Le dossier contient des erreurs."), errors=exc.message_dict)
         application.save()
         rewritten = _apply_relations(application, data, before=before)
-        after = _snapshot(application, unchanged=before, rewritten=rewritten)
+        after = _snapshot(application, unchanged=before, rewritten=rewritten, data=data)
         changed = sorted(k for k in after if after[k] != before.get(k))
         if changed:  # saving an unchanged form (e.g. a failed submit) writes no history row
             audit_log(
@@ -264,6 +332,15 @@ def _validate_update(application: Application, data: dict[str, Any]) -> None:
     with_constraints = application.approved_amount is not None and "requested_amount" in checked
     if with_constraints:
         checked.update(_VALIDATED_WITH_AMOUNT)
+    # A relation given as an object read from the database (the edit form's choice) exists: its
+    # existence query is not sent again (the only check Django makes of a relation given).
+    checked -= {
+        name
+        for name in checked
+        if isinstance(data.get(name), Model)
+        and not data[name]._state.adding
+        and not Application._meta.get_field(name).get_limit_choices_to()
+    }
     application.full_clean(
         exclude=[
             f.name for f in Application._meta.get_fields() if f.concrete and f.name not in checked
@@ -284,30 +361,58 @@ def _indicator_rows(application: Application) -> list[tuple[Any, ...]]:
     return list(application.indicators.order_by("position").values_list("label", "unit", "target"))
 
 
+# The many-to-many relations the applicant edits, compared by their ids (sorted).
+SNAPSHOT_M2M = ("qpvs", "themes")
+
+
+def _m2m_ids(name: str, values: Any) -> list[Any]:
+    """The sorted ids of `values` (objects or ids) for the relation `name`, as _snapshot has them."""
+    to_python = Application._meta.get_field(name).target_field.to_python
+    return sorted({to_python(getattr(v, "pk", v)) for v in values})
+
+
 def _snapshot(
     application: Application,
     *,
     unchanged: dict[str, Any] | None = None,
-    rewritten: set[str] | None = None,
+    rewritten: dict[str, list[tuple[Any, ...]]] | None = None,
+    data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What the applicant can edit, comparable before and after an update. After one, the line
-    sets not `rewritten` are taken from `unchanged` (the snapshot before) instead of read again."""
+    """What the applicant can edit, comparable before and after an update (a relation as the
+    sorted ids of its objects: equal when the sets are). After one (`unchanged`, the snapshot
+    before), nothing is read again: the relations given in `data` are what was set, the others
+    those of before; the line sets `rewritten` are the lines written (read again when empty of
+    lines the database may have rounded), the others those of before."""
     from django.forms.models import model_to_dict
 
     fields = [
         f.name
         for f in Application._meta.get_fields()
-        if f.concrete and f.name not in {"state", "updated_at", "documents"}
+        if f.concrete
+        and f.name not in {"state", "updated_at", "documents"}
+        and f.name not in SNAPSHOT_M2M
     ]
-    values: dict[str, Any] = {
-        k: ([getattr(o, "pk", o) for o in v] if isinstance(v, list) else v)
-        for k, v in model_to_dict(application, fields=fields).items()
-    }
-    rewritten = {"budget", "indicators"} if unchanged is None else (rewritten or set())
-    values["budget"] = _budget_rows(application) if "budget" in rewritten else unchanged["budget"]
-    values["indicators"] = (
-        _indicator_rows(application) if "indicators" in rewritten else unchanged["indicators"]
-    )
+    values: dict[str, Any] = model_to_dict(application, fields=fields)
+    if unchanged is None:
+        for name in SNAPSHOT_M2M:
+            field = Application._meta.get_field(name)
+            # The link table alone: the ids without joining the related table.
+            links = field.remote_field.through.objects.filter(
+                **{field.m2m_field_name(): application.pk}
+            )
+            values[name] = sorted(links.values_list(field.m2m_reverse_field_name(), flat=True))
+        values["budget"] = _budget_rows(application)
+        values["indicators"] = _indicator_rows(application)
+        return values
+    data = data or {}
+    rewritten = rewritten or {}
+    for name in SNAPSHOT_M2M:
+        values[name] = _m2m_ids(name, data[name]) if name in data else unchanged[name]
+    for name, read in (("budget", _budget_rows), ("indicators", _indicator_rows)):
+        if name not in rewritten:
+            values[name] = unchanged[name]
+        else:
+            values[name] = rewritten[name] or read(application)
     return values
 
 

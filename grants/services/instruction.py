@@ -166,11 +166,15 @@ def application_assign(
     return application
 
 
-def _auto_assign(application: Application, *, actor: User | None) -> None:
-    """Assign by the first matching rule (call, territory, pillar), if the file has no instructor."""
+def _auto_assign(
+    application: Application, *, actor: User | None, qpv_ids: set[int] | None = None
+) -> None:
+    """Assign by the first matching rule (call, territory, pillar), if the file has no instructor.
+    `qpv_ids`: the file's neighbourhoods when the caller has read them."""
     if application.assigned_to_id:
         return
-    qpv_ids = set(application.qpvs.values_list("pk", flat=True))
+    if qpv_ids is None:
+        qpv_ids = set(application.qpvs.values_list("pk", flat=True))
     rules = AssignmentRule.objects.filter(Q(call_id=application.call_id) | Q(call__isnull=True))
     for rule in rules.order_by("priority", "id"):
         if rule.qpv_id and rule.qpv_id not in qpv_ids:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -35,7 +36,13 @@ def application_submit(*, actor: User, application: Application) -> Application:
     """File the dossier. The call's eligibility rules must hold; the organisation's valid documents
     are attached; the file is assigned by the call's rules."""
     with transaction.atomic():
-        application = lock(application)
+        # With its call and organisation (the rules and the documents read them), the file's row
+        # alone locked; its neighbourhoods read once for the rules and the assignment (issue 17).
+        application = (
+            Application.objects.select_for_update(of=("self",))
+            .select_related("call", "organisation")
+            .get(pk=application.pk)
+        )
         if application.state == S.SUBMITTED:
             return application
         _check(actor, application, "submit")
@@ -44,15 +51,23 @@ def application_submit(*, actor: User, application: Application) -> Application:
                 _("Seul un brouillon peut être déposé."),
                 allowed=allowed_transition_names(application),
             )
-        errors = eligibility_errors(application)
+        prefetch_related_objects([application], "qpvs")
+        # Read once: checked by the rules when the call requires some, then attached.
+        call = application.call
+        documents = (
+            valid_documents_by_kind(application) if call and call.required_documents else None
+        )
+        errors = eligibility_errors(application, documents=documents)
         if errors:
             raise DomainError(_("Le dossier ne respecte pas les règles de l'appel."), errors=errors)
         application.submitted_at = now()
         application = _transition(
             application, "submit", actor=actor, update_fields=["submitted_at"]
         )
-        application.documents.add(*valid_documents_by_kind(application).values())
-        _auto_assign(application, actor=actor)
+        if documents is None:
+            documents = valid_documents_by_kind(application)
+        application.documents.add(*documents.values())
+        _auto_assign(application, actor=actor, qpv_ids={q.pk for q in application.qpvs.all()})
         _notify_applicants(
             application,
             Msg(gettext_noop("Dossier %(ref)s déposé"), ref=application.reference),
