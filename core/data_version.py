@@ -185,6 +185,23 @@ def cached_at(
     return value
 
 
+def cached_under(
+    names: Iterable[str],
+    parts: Iterable[object],
+    compute: Callable[[], T],
+    *,
+    timeout: int = TIMEOUT,
+) -> T:
+    """`cached` under several counters (groups and `<prefix>:<id>`, read in one query): the key
+    holds each name with its value, so a page keyed on a set of counters (the user's
+    organisations, say) is never served for another set, nor once one of them has moved."""
+    versions = current_versions(names)
+    if versions is None:
+        return compute()
+    stamp = ";".join(f"{name}={n}" for name, n in sorted(versions.items()))
+    return cached_at("under", 0, (stamp, *parts), compute, timeout=timeout)
+
+
 def renew_versions() -> None:
     """Give every counter (groups and objects) a new random value (after a restore: the cache may hold entries
     computed under the restored values from data that is gone)."""

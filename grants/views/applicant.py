@@ -18,13 +18,14 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from calls.models import Call, CallState
-from core.data_version import cached
+from core.data_version import cached_under
 from core.errors import DomainError
 from core.forms import error_summary
 from core.models import Organisation
 from core.permissions import is_staff_member, organisation_ids_of
 
 from .. import services
+from ..apps import list_counters
 from ..direct.views import save_years, years_context
 from ..forms import (
     BUDGET_MAX_LINES,
@@ -58,11 +59,12 @@ def my_applications(request: HttpRequest) -> HttpResponse:
     invitations = list(invitations_for(request.user))
     if not organisation_ids and not invitations and is_staff_member(request.user):
         return redirect("grants:queue")
-    # The table and the open calls are cached under the files' data version (core.data_version,
-    # issue 17): the user's organisations and partnerships, their files and the calls are
-    # tracked tables (a call opens or closes by a write).
-    table = cached(
-        "applications",
+    # The table and the open calls are cached (core.data_version, issue 17) under the counters
+    # of the user's organisations' files (drafts included, and the files they are partners of)
+    # and of the shared tables (memberships, calls: a call opens or closes by a write). Another
+    # association's draft moves none of them.
+    table = cached_under(
+        list_counters(organisation_ids, filed=False),
         ("grants.my_applications", get_language(), request.user.pk, request.GET.get("page", "")),
         lambda: (
             my_applications_table(request, organisation_ids) + open_calls_html(organisation_ids)

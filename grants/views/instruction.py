@@ -28,10 +28,11 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from core.data_version import cached
+from core.data_version import cached_under
 from core.forms import forms_fingerprint
 from core.permissions import is_staff_member
 
+from ..apps import list_counters
 from ..forms import QueueFilterForm
 from ..forms_bulk import BulkActionForm
 from ..models import Application, ApplicationState
@@ -81,10 +82,11 @@ def queue_rows(applications: Iterable[Application]) -> list[dict[str, Any]]:
 def queue(request: HttpRequest) -> HttpResponse:
     if not is_staff_member(request.user):
         raise PermissionDenied
-    # Everything below the title but the CSRF token, cached under the files' data version: a page
-    # seen again before any file, call, organisation or role changes renders no table.
-    parts = cached(
-        "applications",
+    # Everything below the title but the CSRF token, cached under the filed files' counter and
+    # the shared tables' (grants.apps.list_counters): a page seen again before any filed file,
+    # call, organisation or role changes renders no table; a draft saved moves neither.
+    parts = cached_under(
+        list_counters((), filed=True),
         (
             "grants.queue",
             get_language(),
