@@ -186,6 +186,8 @@ def test_my_files_show_a_file_my_organisation_is_partner_of(
     )
     html, rendered = mine(client)
     assert rendered and "Projet collectif" in html
+    assert reverse("grants:application_partnership", args=[app.pk]) in html  # « Ma part »
+    assert reverse("grants:application_edit", args=[app.pk]) not in html
     assert not mine(client)[1]
     # The lead renames the file: the partner's list shows it (the lead's row, joined).
     Application.objects.filter(pk=app.pk).update(title="Projet collectif renommé")
