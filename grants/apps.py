@@ -141,7 +141,9 @@ def track_application_tables() -> None:
     # An update's old and new rows are both looked at: a draft submitted (new row filed) and a
     # filed file withdrawn or deleted (old row filed) move it; a draft saved or deleted does not.
     track_keyed(FILED, app, f"SELECT 'all' AS x WHERE {{row}}.state <> '{draft}'")
-    of_filed_file = f"SELECT 'all' AS x FROM {app} WHERE id = {{row}}.application_id AND state <> '{draft}'"
+    of_filed_file = (
+        f"SELECT 'all' AS x FROM {app} WHERE id = {{row}}.application_id AND state <> '{draft}'"
+    )
     links = [Application.qpvs.through, Application.themes.through]
     for model in (*links, ApplicationPartner):
         track_keyed(FILED, model._meta.db_table, of_filed_file)
