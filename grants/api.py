@@ -59,7 +59,6 @@ from .serializers import (
 )
 from .transitions import TRANSITION_INPUTS, TRANSITION_NAMES, TRANSITIONS
 
-
 #: What a line of the list reads (ApplicationListSerializer.to_representation).
 LIST_FIELDS = (
     *("pk", "reference", "kind", "state", "title", "requested_amount", "proposed_amount"),

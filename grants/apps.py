@@ -144,8 +144,8 @@ def track_application_tables() -> None:
     of_filed_file = (
         f"SELECT 'all' AS x FROM {app} WHERE id = {{row}}.application_id AND state <> '{draft}'"
     )
-    links = [Application.qpvs.through, Application.themes.through]
-    for model in (*links, ApplicationPartner):
+    links: list[Any] = [Application.qpvs.through, Application.themes.through]
+    for model in [*links, ApplicationPartner]:
         track_keyed(FILED, model._meta.db_table, of_filed_file)
     # The organisation's own files and those it is a partner of (any partnership state: the API
     # lists invited and accepted ones, `/dossiers/` accepted ones).
