@@ -28,11 +28,11 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from core.data_version import cached_under
+from core.data_version import cached_under, current_version, version_key
 from core.forms import forms_fingerprint
 from core.permissions import is_staff_member
 
-from ..apps import list_counters
+from ..apps import FILE_LISTS, list_counters
 from ..forms import QueueFilterForm
 from ..forms_bulk import BulkActionForm
 from ..models import Application, ApplicationState
@@ -100,6 +100,17 @@ def queue(request: HttpRequest) -> HttpResponse:
     return render(request, "grants/queue.html", {"parts": safe})
 
 
+def forms_key(*forms_: Any) -> str:
+    """The key of the filter and bulk forms' fragments. Their choices (calls, pillars, quarters,
+    instructors, committee sessions) are all tables of the group "file_lists": under its version
+    (with the digest of the rest: language, bound data, labels), a queue re-rendered because a
+    filed file moved reads none of them. Inside a transaction (no version), the whole digest."""
+    version = current_version(FILE_LISTS)
+    # The rest of the forms (classes, labels, bound data, language) still by their digest.
+    parts = ("grants.queue_forms", forms_fingerprint(*forms_, choices=False))
+    return version_key(FILE_LISTS, version, parts) or forms_fingerprint(*forms_)
+
+
 def queue_parts(request: HttpRequest) -> dict[str, str]:
     """The queue's filters, tabs, table with its bulk form, and pagination, as HTML."""
     form = QueueFilterForm(request.GET or None)
@@ -136,7 +147,7 @@ def queue_parts(request: HttpRequest) -> dict[str, str]:
         "tab_query_string": tab_params.urlencode(),
         "full_query_string": params.urlencode(),
         "bulk_form": bulk_form,
-        "forms_key": forms_fingerprint(form, bulk_form),
+        "forms_key": forms_key(form, bulk_form),
     }
     return {
         "head": render_to_string("grants/_queue_head.html", context),

@@ -214,3 +214,40 @@ def test_postgres_moves_the_filed_counter_at_commit_and_only_for_filed_rows(call
             assert cursor.fetchone()[0] == filed
     after = counter(FILED_ALL)
     assert after == filed + 1  # once a transaction
+
+
+@both
+@pytest.mark.django_db(transaction=True)
+def test_queue_forms_follow_their_choices_and_are_not_read_again_when_a_file_moves(
+    vendor, client, call, organisation, manager
+):
+    from django.test.utils import CaptureQueriesContext
+
+    from core.models import Role
+
+    # The factory would make a pillar and a quarter per file: shared rows, made once here.
+    pillar = f.PillarFactory()
+    filed = {"call": call, "organisation": organisation, "pillar": pillar, "state": S.SUBMITTED}
+    filed |= {"complete": False}
+    f.ApplicationFactory(**filed, reference="IMPORT-1")
+    client.force_login(manager)
+    assert "Nouvelle Instructrice" not in queue(client)[0]
+    # A filed file moves: the table is rendered, the forms' choices are not read again.
+    f.ApplicationFactory(**filed, reference="IMPORT-2")
+    with CaptureQueriesContext(connection) as ctx:
+        html, rendered = queue(client)
+    assert rendered and "IMPORT-2" in html
+    read = " ".join(q["sql"] for q in ctx.captured_queries)
+    for choices in ('FROM "core_qpv"', 'FROM "core_pillar" ORDER BY', 'FROM "grants_committee'):
+        assert choices not in read
+    # A new instructor, call or quarter shows in the forms at once.
+    newcomer = f.UserFactory(first_name="Nouvelle", last_name="Instructrice")
+    f.give_role(newcomer, Role.INSTRUCTOR)
+    other = f.CallFactory(title="Appel tout neuf", state=call.state)
+    qpv = f.QPVFactory(name="Quartier tout neuf")
+    html = queue(client)[0]
+    assert html.count("Nouvelle Instructrice") == 2  # filter and bulk assignment
+    assert f'<option value="{other.pk}">Appel tout neuf</option>' in html
+    assert "Quartier tout neuf" in html and str(qpv.pk) in html
+    searched = client.get(reverse("grants:queue") + "?q=introuvable").content.decode()
+    assert 'value="introuvable"' in searched
