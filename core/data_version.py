@@ -1,7 +1,7 @@
 """Pages cached under a data version (issue 17, docs/decisions/2026-12-07-page-cost.md).
 
-A *group* names the tables a family of pages reads (e.g. "applications": the files, their
-organisations, calls, quarters, the users and roles that decide who sees what). Every write to one
+A *group* names the tables a family of pages reads (e.g. "file_lists": the calls, organisations,
+quarters, the users and roles that decide who sees which file). Every write to one
 of them bumps the group's counter (`core.DataVersion`) by a database trigger, so bulk updates, raw
 SQL, imports and the admin bump it as well as the services. A page part cached under the counter's
 value therefore cannot be served once a change it shows has committed:
@@ -25,7 +25,10 @@ installed after every `migrate` (`install_triggers`), which also drops the ones 
 `file:42`): a write to a row bumps the counters of the objects the row belongs to, found by a
 query on the row (its file's id, or its agreement's file's id…), with the same commit-time,
 deferred triggers. A page of one object is then cached under its own counter, not under a group
-that every other object's write bumps too (`current_versions` reads several in one query).
+that every other object's write bumps too (`current_versions` reads several in one query). A
+constant id makes a keyed counter a group whose rows count only under a condition joining other
+tables (e.g. `filed:all`: the files that are not drafts, and their links), which a trigger's WHEN
+cannot express on PostgreSQL. `cached_under` caches under several counters at once.
 """
 
 from __future__ import annotations
@@ -183,6 +186,23 @@ def cached_at(
     except Exception:
         logger.warning("cache write failed for %s", key, exc_info=True)
     return value
+
+
+def cached_under(
+    names: Iterable[str],
+    parts: Iterable[object],
+    compute: Callable[[], T],
+    *,
+    timeout: int = TIMEOUT,
+) -> T:
+    """`cached` under several counters (groups and `<prefix>:<id>`, read in one query): the key
+    holds each name with its value, so a page keyed on a set of counters (the user's
+    organisations, say) is never served for another set, nor once one of them has moved."""
+    versions = current_versions(names)
+    if versions is None:
+        return compute()
+    stamp = ";".join(f"{name}={n}" for name, n in sorted(versions.items()))
+    return cached_at("under", 0, (stamp, *parts), compute, timeout=timeout)
 
 
 def renew_versions() -> None:

@@ -80,11 +80,12 @@ def transition_error_message(exc: DomainError, labels: Mapping[str, Any]) -> str
     return message
 
 
-def forms_fingerprint(*forms_: forms.BaseForm) -> str:
+def forms_fingerprint(*forms_: forms.BaseForm, choices: bool = True) -> str:
     """A digest of everything the forms' HTML depends on beyond their classes: the language, the
     prefix and ids, the initial and bound data, each field's label, help, flags and widget
     attributes, and its choices (read from the database now). It keys a cached template fragment (`{% cache … forms_key %}`, issue 17) that therefore
-    never goes stale: a new call, instructor or committee session changes the choices, so the key."""
+    never goes stale: a new call, instructor or committee session changes the choices, so the key.
+    `choices=False`: all but the choices, for a key that holds their tables' data version."""
     parts: list[str] = [get_language() or ""]
     for form in forms_:
         data = form.data
@@ -115,17 +116,19 @@ def forms_fingerprint(*forms_: forms.BaseForm) -> str:
                     )
                 )
             )
+            if not choices:
+                continue
             if isinstance(field, forms.ModelChoiceField):
                 # What its choices iterate, in one plain query: ModelChoiceIterator reads through
                 # `.iterator()`, a server-side cursor on PostgreSQL (three round trips).
-                choices = [("", str(field.empty_label))] if field.empty_label is not None else []
-                choices += [
+                listed = [("", str(field.empty_label))] if field.empty_label is not None else []
+                listed += [
                     (str(field.prepare_value(o)), str(field.label_from_instance(o)))
                     for o in field.queryset
                 ]
-                parts.append(repr((name, choices)))
-            elif (choices := getattr(field, "choices", None)) is not None:
-                parts.append(repr((name, _flat_choices(choices))))
+                parts.append(repr((name, listed)))
+            elif (field_choices := getattr(field, "choices", None)) is not None:
+                parts.append(repr((name, _flat_choices(field_choices))))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

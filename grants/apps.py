@@ -1,4 +1,5 @@
 import importlib
+from collections.abc import Iterable
 from typing import Any
 
 from django.apps import AppConfig
@@ -106,20 +107,64 @@ def shared_reference_tables() -> list[Any]:
     return [user, *(model._meta.db_table for model in models)]
 
 
+#: The counters of the cached lists of files (the queue, the API list, `/dossiers/`):
+#: "filed:all" moves with the files staff may see (every row that is or was filed, and the
+#: quarters, themes and partners of a filed file), "orgfiles:<id>" with every file of an
+#: organisation, drafts included, and the files it is a partner of; the group "file_lists" with
+#: the shared tables (calls, programmes, organisations, users, roles...). A draft saved by one
+#: association moves only its own "orgfiles" counter.
+FILED, FILED_ALL, ORGANISATION_FILES, FILE_LISTS = "filed", "filed:all", "orgfiles", "file_lists"
+
+
+def list_counters(organisation_ids: Iterable[int], *, filed: bool) -> list[str]:
+    """The counters a list of files is cached under: the shared tables, the filed files when
+    the list shows a staff scope (`filed`), and each of the organisations whose files it shows."""
+    names = [FILE_LISTS, *([FILED_ALL] if filed else [])]
+    return names + [f"{ORGANISATION_FILES}:{pk}" for pk in sorted(organisation_ids)]
+
+
 def track_application_tables() -> None:
-    """The tables the cached lists of files read (core.data_version, group "applications"): the
-    files and what their lines show, and what decides who sees which file."""
-    from core.data_version import track
+    """The tables the cached lists of files read, by counter (core.data_version; see FILED).
 
-    from .models import Application, ApplicationPartner
+    PostgreSQL allows no subquery in a trigger's WHEN, and a quarter or theme row knows its
+    file's state only through its file: the keyed counters' statement-level triggers (one query
+    over the statement's rows, joined to the file) say which rows matter. "filed:all" is a keyed
+    counter with a constant id. A draft deleted: its links are deleted first (Django's
+    collector), while the file still reads as a draft, so nothing of it moves "filed:all"."""
+    from core.data_version import track, track_keyed
 
-    own: list[Any] = [
-        Application,
-        Application.qpvs.through,
-        Application.themes.through,
-        ApplicationPartner,
-    ]
-    track("applications", *(m._meta.db_table for m in own), *shared_reference_tables())
+    from .models import Application, ApplicationPartner, ApplicationState
+
+    app = Application._meta.db_table
+    partners = ApplicationPartner._meta.db_table
+    draft = ApplicationState.DRAFT
+    # An update's old and new rows are both looked at: a draft submitted (new row filed) and a
+    # filed file withdrawn or deleted (old row filed) move it; a draft saved or deleted does not.
+    track_keyed(FILED, app, f"SELECT 'all' AS x WHERE {{row}}.state <> '{draft}'")
+    of_filed_file = (
+        f"SELECT 'all' AS x FROM {app} WHERE id = {{row}}.application_id AND state <> '{draft}'"
+    )
+    links: list[Any] = [Application.qpvs.through, Application.themes.through]
+    for model in [*links, ApplicationPartner]:
+        track_keyed(FILED, model._meta.db_table, of_filed_file)
+    # The organisation's own files and those it is a partner of (any partnership state: the API
+    # lists invited and accepted ones, `/dossiers/` accepted ones).
+    track_keyed(
+        ORGANISATION_FILES,
+        app,
+        f"SELECT {{row}}.organisation_id AS x"
+        f" UNION SELECT organisation_id AS x FROM {partners} WHERE application_id = {{row}}.id",
+    )
+    for model in links:  # the API's lines show their ids
+        track_keyed(
+            ORGANISATION_FILES,
+            model._meta.db_table,
+            f"SELECT organisation_id AS x FROM {app} WHERE id = {{row}}.application_id"
+            f" UNION SELECT organisation_id AS x FROM {partners}"
+            " WHERE application_id = {row}.application_id",
+        )
+    track_keyed(ORGANISATION_FILES, partners, "SELECT {row}.organisation_id AS x")
+    track(FILE_LISTS, *shared_reference_tables())
 
 
 #: The counters of the file page's cache (grants/views/detail.py): "file:<id>" for what is the

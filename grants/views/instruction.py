@@ -28,10 +28,11 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from core.data_version import cached
+from core.data_version import cached_under, current_version, version_key
 from core.forms import forms_fingerprint
 from core.permissions import is_staff_member
 
+from ..apps import FILE_LISTS, list_counters
 from ..forms import QueueFilterForm
 from ..forms_bulk import BulkActionForm
 from ..models import Application, ApplicationState
@@ -81,10 +82,11 @@ def queue_rows(applications: Iterable[Application]) -> list[dict[str, Any]]:
 def queue(request: HttpRequest) -> HttpResponse:
     if not is_staff_member(request.user):
         raise PermissionDenied
-    # Everything below the title but the CSRF token, cached under the files' data version: a page
-    # seen again before any file, call, organisation or role changes renders no table.
-    parts = cached(
-        "applications",
+    # Everything below the title but the CSRF token, cached under the filed files' counter and
+    # the shared tables' (grants.apps.list_counters): a page seen again before any filed file,
+    # call, organisation or role changes renders no table; a draft saved moves neither.
+    parts = cached_under(
+        list_counters((), filed=True),
         (
             "grants.queue",
             get_language(),
@@ -96,6 +98,17 @@ def queue(request: HttpRequest) -> HttpResponse:
     # The parts are HTML rendered (and escaped) by the templates of queue_parts.
     safe = {name: mark_safe(html) for name, html in parts.items()}  # noqa: S308
     return render(request, "grants/queue.html", {"parts": safe})
+
+
+def forms_key(*forms_: Any) -> str:
+    """The key of the filter and bulk forms' fragments. Their choices (calls, pillars, quarters,
+    instructors, committee sessions) are all tables of the group "file_lists": under its version
+    (with the digest of the rest: language, bound data, labels), a queue re-rendered because a
+    filed file moved reads none of them. Inside a transaction (no version), the whole digest."""
+    version = current_version(FILE_LISTS)
+    # The rest of the forms (classes, labels, bound data, language) still by their digest.
+    parts = ("grants.queue_forms", forms_fingerprint(*forms_, choices=False))
+    return version_key(FILE_LISTS, version, parts) or forms_fingerprint(*forms_)
 
 
 def queue_parts(request: HttpRequest) -> dict[str, str]:
@@ -134,7 +147,7 @@ def queue_parts(request: HttpRequest) -> dict[str, str]:
         "tab_query_string": tab_params.urlencode(),
         "full_query_string": params.urlencode(),
         "bulk_form": bulk_form,
-        "forms_key": forms_fingerprint(form, bulk_form),
+        "forms_key": forms_key(form, bulk_form),
     }
     return {
         "head": render_to_string("grants/_queue_head.html", context),

@@ -13,14 +13,15 @@ from django.urls import reverse
 from core.data_version import cached, current_version
 from core.models import DataVersion, Role
 from grants import services
+from grants.apps import FILE_LISTS
 from grants.models import Application
 from grants.models import ApplicationState as S
 
 from .. import factories as f
 
 
-def version() -> int | None:
-    return DataVersion.objects.filter(name="applications").values_list("n", flat=True).first()
+def version(name: str = FILE_LISTS) -> int | None:
+    return DataVersion.objects.filter(name=name).values_list("n", flat=True).first()
 
 
 @pytest.fixture(autouse=True)
@@ -50,9 +51,10 @@ def test_writes_to_tracked_tables_bump_the_version_and_a_login_does_not():
     assert after_org is not None and after_org > after_name
     call = f.CallFactory()
     app = f.ApplicationFactory(call=call, organisation=organisation)
-    bumped = version()
+    files = f"orgfiles:{organisation.pk}"
+    bumped = version(files)
     Application.objects.filter(pk=app.pk).update(title="Par une mise à jour en masse")
-    assert version() != bumped
+    assert version(files) != bumped
 
 
 @pytest.mark.django_db(transaction=True)
@@ -64,15 +66,15 @@ def test_cached_value_is_recomputed_after_a_write_and_never_inside_a_transaction
         calls.append(1)
         return len(calls)
 
-    assert cached("applications", ["k"], compute) == 1
-    assert cached("applications", ["k"], compute) == 1  # a hit
-    assert cached("applications", ["other"], compute) == 2  # other parts, other entry
+    assert cached(FILE_LISTS, ["k"], compute) == 1
+    assert cached(FILE_LISTS, ["k"], compute) == 1  # a hit
+    assert cached(FILE_LISTS, ["other"], compute) == 2  # other parts, other entry
     f.OrganisationFactory()
-    assert cached("applications", ["k"], compute) == 3  # the version moved
+    assert cached(FILE_LISTS, ["k"], compute) == 3  # the version moved
     with transaction.atomic():
-        assert current_version("applications") is None
-        assert cached("applications", ["k"], compute) == 4  # not read from nor written to
-    assert cached("applications", ["k"], compute) == 3
+        assert current_version(FILE_LISTS) is None
+        assert cached(FILE_LISTS, ["k"], compute) == 4  # not read from nor written to
+    assert cached(FILE_LISTS, ["k"], compute) == 3
 
 
 @pytest.mark.django_db(transaction=True)
@@ -123,7 +125,7 @@ def test_postgres_bumps_once_per_transaction_at_commit():
         for i in range(3):
             f.OrganisationFactory(name=f"Association {i}")
         with connection.cursor() as cursor:  # not yet: the trigger is deferred to the commit
-            cursor.execute("SELECT n FROM core_dataversion WHERE name = 'applications'")
+            cursor.execute("SELECT n FROM core_dataversion WHERE name = %s", [FILE_LISTS])
             assert cursor.fetchone()[0] == before
     assert version() == before + 1
 
@@ -234,8 +236,8 @@ def test_renewed_versions_make_entries_cached_before_a_restore_unreachable():
     from core.data_version import renew_versions
 
     f.OrganisationFactory()
-    first = cached("applications", ["page"], lambda: "before the restore")
+    first = cached(FILE_LISTS, ["page"], lambda: "before the restore")
     renew_versions()
     assert version() is not None
-    assert cached("applications", ["page"], lambda: "after the restore") == "after the restore"
+    assert cached(FILE_LISTS, ["page"], lambda: "after the restore") == "after the restore"
     assert first == "before the restore"
