@@ -124,7 +124,7 @@ def forms_fingerprint(*forms_: forms.BaseForm, choices: bool = True) -> str:
                 listed = [("", str(field.empty_label))] if field.empty_label is not None else []
                 listed += [
                     (str(field.prepare_value(o)), str(field.label_from_instance(o)))
-                    for o in field.queryset
+                    for o in field.queryset or ()
                 ]
                 parts.append(repr((name, listed)))
             elif (field_choices := getattr(field, "choices", None)) is not None:
