@@ -22,8 +22,8 @@ for --duration seconds:
 - mixed: a day: instructors on the queue and files, applicants saving and submitting, the API, finance.
 
 For each: requests/s, p50/p95/p99 (ms), errors, server CPU per request (the gunicorn processes' CPU
-time delta, from psutil, divided by the requests), the same for PostgreSQL's processes and for the
-load generator itself (locust shares the two cores), and requests/s as a ratio to the bare view of
+time delta, from psutil, divided by the requests), the same for the rest of the machine (PostgreSQL
+and Redis when it runs alone) and for the load generator itself (locust shares the two cores), and requests/s as a ratio to the bare view of
 the same run. After the scenarios it checks that every submission a client saw succeed exists exactly
 once, submitted, with one "created" and one "submitted" audit row. It stops gunicorn and exits.
 Run it alone: the ratios count, not the absolute figures, on a shared machine. The cache
@@ -181,20 +181,18 @@ class Server:
         return total
 
     def cpu_split(self) -> tuple[float, float, float]:
-        """CPU seconds so far of gunicorn, of PostgreSQL's processes (every database's: run it
-        alone) and of this process (locust, the load generator on the same cores)."""
+        """CPU seconds so far of gunicorn, of the rest of the machine (all of it busy, less
+        gunicorn and this process: PostgreSQL and Redis on a quiet machine; PostgreSQL's
+        backends come and go, so they cannot be summed one by one) and of this process (locust,
+        the load generator on the same cores)."""
         import psutil
 
-        postgres = 0.0
-        for p in psutil.process_iter(["name"]):
-            if p.info["name"] in ("postgres", "postmaster"):
-                try:
-                    t = p.cpu_times()
-                    postgres += t.user + t.system
-                except psutil.NoSuchProcess:
-                    pass
+        machine = psutil.cpu_times()
+        busy = machine.user + machine.nice + machine.system + machine.irq + machine.softirq
         me = psutil.Process().cpu_times()
-        return self.cpu_seconds(), postgres, me.user + me.system
+        mine = me.user + me.system
+        gunicorn = self.cpu_seconds()
+        return gunicorn, busy - gunicorn - mine, mine
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -508,7 +506,8 @@ def main() -> None:
     bare = rows.get("bare", {}).get("rps")
     print(
         "| scenario | users | requests/s | p50 ms | p95 ms | p99 ms | errors | CPU ms/request"
-        " | PostgreSQL CPU ms/request | locust CPU ms/request | ratio to bare |"
+        " | rest of the machine (PostgreSQL, Redis) CPU ms/request | locust CPU ms/request"
+        " | ratio to bare |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
