@@ -152,32 +152,18 @@ def invitations_for(user: User) -> QuerySet[ApplicationPartner]:
     )
 
 
-def _sees_every_filed_file(user: User) -> bool:
-    """staff_visibility(user) is "every file but drafts" (no scope to look up)."""
-    if has_role(user, *ALL_SEEING_ROLES):
-        return True
-    return any(
-        scope is not None and scope.everything
-        for scope in (scope_of(user, Role.INSTRUCTOR), scope_of(user, Role.COMMITTEE_MEMBER))
-    )
-
-
 def is_staff_viewer(user: User, application: Application) -> bool:
-    """Whether the user sees the file as staff (staff_visibility). Asked several times while one
-    page is built (the page, then each transition's `who`): the answer is kept on the file object
-    for this user and what it depends on there (its state, assignee and call; a change of
-    territories in the same request is not one a staff page makes)."""
+    """Whether the user sees the file as staff (staff_visibility), asked of the database (a
+    service may hold an object older than the row). Asked several times while one page is built
+    (the page, then each transition's `who`): the answer is kept on the file object for this user
+    and what it depends on there (its state, assignee and call; a change of territories in the
+    same request is not one a staff page makes)."""
     key = (user.pk, application.state, application.assigned_to_id, application.call_id)
     memo = getattr(application, "_pluriel_staff_viewer", None)
     if memo is not None and memo[0] == key:
         return bool(memo[1])
     staff = staff_visibility(user)
-    if staff is None:
-        seen = False
-    elif _sees_every_filed_file(user):
-        seen = application.state != S.DRAFT
-    else:
-        seen = Application.objects.filter(staff, pk=application.pk).exists()
+    seen = staff is not None and Application.objects.filter(staff, pk=application.pk).exists()
     application._pluriel_staff_viewer = (key, seen)  # type: ignore[attr-defined]
     return seen
 
