@@ -8,6 +8,12 @@ from .models import Role
 from .permissions import has_role, is_staff_member, organisation_ids_of, roles_of
 
 
+def instructs(user: Any) -> bool:
+    """The menu's « instruction » flag (also shown in the file page's body, which is rendered
+    without the context processors)."""
+    return has_role(user, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER)
+
+
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     if not user.is_authenticated:
@@ -16,7 +22,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "authenticated": True,
         "is_applicant": bool(organisation_ids_of(user)),
         "is_staff_member": is_staff_member(user),
-        "is_instructor": has_role(user, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER),
+        "is_instructor": instructs(user),
         "is_committee": has_role(user, Role.COMMITTEE_MEMBER, Role.PROGRAMME_MANAGER),
         "is_manager": has_role(user, Role.PROGRAMME_MANAGER),
         "is_finance": has_role(user, Role.FINANCE_OFFICER, Role.PROGRAMME_MANAGER, Role.AUDITOR),

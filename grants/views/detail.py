@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.clock import now, today
+from core.context_processors import instructs
 from core.data_version import cached_at, current_versions
 from core.errors import DomainError
 from core.models import Role
@@ -232,9 +233,7 @@ def _body(request: HttpRequest, application: Application, *, csrf: str = "", **k
     whether the user instructs (the agreement link)."""
     context = detail_context(request, application, **kwargs)
     context["csrf_token"] = csrf or get_token(request)
-    context["nav"] = {
-        "is_instructor": has_role(request.user, Role.INSTRUCTOR, Role.PROGRAMME_MANAGER)
-    }
+    context["nav"] = {"is_instructor": instructs(request.user)}
     return render_to_string(BODY, context)
 
 
