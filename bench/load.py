@@ -480,11 +480,12 @@ def main() -> None:
         # child process: importing redis here, before locust's gevent patching, would break it.)
         flush = "import redis, sys; redis.Redis.from_url(sys.argv[1]).flushdb()"
         subprocess.run([PYTHON, "-c", flush, env["CACHE_URL"]], check=True)
-    port = args.port or free_port()
-    server = Server(env, port, args.workers)
-    # locust patches the standard library with gevent when imported: only now, after the setup.
+    # locust patches the standard library with gevent when imported: only now, after the setup,
+    # and before the server starts (a missing bench dependency must not leave gunicorn running).
     import locust  # noqa: F401
 
+    port = args.port or free_port()
+    server = Server(env, port, args.workers)
     submitted: list[dict[str, Any]] = []
     rows: dict[str, dict[str, Any]] = {}
     try:
