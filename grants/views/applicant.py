@@ -23,6 +23,7 @@ from calls.models import Call, CallState
 from core.data_version import cached_under
 from core.errors import DomainError
 from core.forms import error_summary
+from core.links import per_pk
 from core.models import Organisation
 from core.permissions import is_staff_member, organisation_ids_of
 
@@ -115,20 +116,24 @@ def my_applications_rows(
         "edit": _("Modifier"),
         "renew": _("Renouveler"),
     }
+    detail_url = per_pk("grants:application_detail")
+    edit_url = per_pk("grants:application_edit")
+    renew_url = per_pk("grants:application_renew")
+    partnership_url = per_pk("grants:application_partnership")
     rows = []
     for a in applications:
         lead = a.organisation_id in organisation_ids
         action = edit = ""
         if not lead:
-            action, edit = "partner", reverse("grants:application_partnership", args=[a.pk])
+            action, edit = "partner", partnership_url(a.pk)
         elif a.is_editable_by_applicant:
             action = "returned" if a.state == S.RETURNED else "edit"
-            edit = reverse("grants:application_edit", args=[a.pk])
+            edit = edit_url(a.pk)
         renew = lead and a.state in RENEWABLE_STATES
         rows.append(
             {
                 "pk": str(a.pk),
-                "url": reverse("grants:application_detail", args=[a.pk]),
+                "url": detail_url(a.pk),
                 "reference": a.reference,
                 "title": a.title,
                 "organisation": a.organisation.name,
@@ -139,7 +144,7 @@ def my_applications_rows(
                 "action": action,
                 "action_label": labels[action] if action else "",
                 "action_url": edit,
-                "renew_url": reverse("grants:application_renew", args=[a.pk]) if renew else "",
+                "renew_url": renew_url(a.pk) if renew else "",
                 "renew_label": labels["renew"],
             }
         )

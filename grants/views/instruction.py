@@ -22,7 +22,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.defaultfilters import floatformat
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
@@ -30,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from core.data_version import cached_under, current_version, version_key
 from core.forms import forms_fingerprint
+from core.links import per_pk
 from core.permissions import is_staff_member
 
 from ..apps import FILE_LISTS, list_counters
@@ -50,13 +50,14 @@ def queue_rows(applications: Iterable[Application]) -> list[dict[str, Any]]:
     """The cells of each line of the queue, as the template prints them (escaped there)."""
     select = _("Sélectionner le dossier %(ref)s")
     no_call = _("Hors appel")
+    detail_url = per_pk("grants:application_detail")
     rows = []
     for a in applications:
         assignee = a.assigned_to
         rows.append(
             {
                 "pk": str(a.pk),
-                "url": reverse("grants:application_detail", args=[a.pk]),
+                "url": detail_url(a.pk),
                 "select_label": select % {"ref": a.reference},
                 "reference": a.reference,
                 "title": a.title,
