@@ -38,7 +38,8 @@ CACHES = {
         "LOCATION": env("CACHE_URL", env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1")),
         # A new release never reads the HTML an older one cached (config/release.py).
         "KEY_PREFIX": release(BASE_DIR),  # noqa: F405
-    }
+    },
+    "local": LOCAL_CACHE,  # noqa: F405
 }
 # Sessions read from Redis, written through to the database: one SQL query less on every
 # logged-in request (issue 17); a lost cache loses no session.
