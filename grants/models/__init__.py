@@ -4,6 +4,7 @@ prototyping, call-for-solutions ballots and allocation."""
 from ..anticall.models import Candidacy, CandidacyState, CoachingEntry, PrototypeDeliverable
 from ..solutions.models import AllocationRun, Ballot, BallotChoice, PanelAssessment, VoteImport
 from .applications import (
+    APPLICANT_EDITABLE_STATES,
     DECIDED_STATES,
     MONEY,
     OPEN_STATES,
@@ -46,6 +47,7 @@ from .partners import (
 )
 
 __all__ = [
+    "APPLICANT_EDITABLE_STATES",
     "DECIDED_PART_STATES",
     "ENVELOPE_PART_STATES",
     "GRANTED_PART_STATES",

@@ -38,6 +38,8 @@ class ApplicationState(models.TextChoices):
 
 
 S = ApplicationState
+# The states in which the applicant may still change the file (is_editable_by_applicant).
+APPLICANT_EDITABLE_STATES = (S.DRAFT, S.RETURNED)
 OPEN_STATES = [S.SUBMITTED, S.RETURNED, S.ELIGIBLE, S.UNDER_REVIEW, S.IN_COMMITTEE]
 DECIDED_STATES = [S.APPROVED, S.REJECTED, S.DISMISSED, S.INELIGIBLE]
 
@@ -408,7 +410,7 @@ class Application(models.Model):
 
     @property
     def is_editable_by_applicant(self) -> bool:
-        return self.state in (S.DRAFT, S.RETURNED)
+        return self.state in APPLICANT_EDITABLE_STATES
 
     @property
     def agreement(self) -> Any:
