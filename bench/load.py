@@ -26,6 +26,9 @@ time delta, from psutil, divided by the requests), the same for the rest of the 
 and Redis when it runs alone) and for the load generator itself (locust shares the two cores), and requests/s as a ratio to the bare view of
 the same run. After the scenarios it checks that every submission a client saw succeed exists exactly
 once, submitted, with one "created" and one "submitted" audit row. It stops gunicorn and exits.
+Applicants: by default every simulated applicant uses the demo's applicant account (its
+organisations hold ~1 500 files, so each submission re-renders the same lists); `--applicants N`
+gives them N accounts of N filler associations (~7 files each), in turn, as at a real deadline.
 Run it alone: the ratios count, not the absolute figures, on a shared machine. The cache
 (CACHE_URL, default Redis db 13, emptied at the start of each run) starts cold; --warmup seconds
 of each scenario's load are not counted (1.5 by default).
@@ -34,6 +37,7 @@ of each scenario's load are not counted (1.5 by default).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import secrets
@@ -73,6 +77,14 @@ def parse_args() -> argparse.Namespace:
         help="keep the database of an earlier run (only new sessions and token are made)",
     )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
+    parser.add_argument(
+        "--applicants",
+        type=int,
+        default=1,
+        help="applicant accounts (1: the demo's, whose organisations hold ~1 500 files, shared by"
+        " every simulated applicant; N: N associations of the filler, ~7 files each, one per"
+        " simulated applicant in turn)",
+    )
     return parser.parse_args()
 
 
@@ -264,12 +276,19 @@ def build_users(fx: dict[str, Any], host: str, submitted: list[dict[str, Any]]) 
     csrf = fx["csrf"]
 
     def headers(role: str) -> dict[str, str]:
+        return session_headers(fx["sessions"][role])
+
+    def session_headers(session: str) -> dict[str, str]:
         # Production cookies are `Secure`; on plain-HTTP loopback the client sends them itself.
         return {
-            "Cookie": f"{cookie_name}={fx['sessions'][role]}; csrftoken={csrf}",
+            "Cookie": f"{cookie_name}={session}; csrftoken={csrf}",
             "X-CSRFToken": csrf,
             "Content-Type": "application/x-www-form-urlencoded",
         }
+
+    # The applicant accounts (one, or --applicants of them): each simulated applicant takes the
+    # next one when it starts, so with a pool every association is a different client's.
+    accounts = itertools.cycle(fx["applicants"])
 
     def get(user: Any, url: str, name: str, hdrs: dict[str, str]) -> None:
         with user.client.get(
@@ -282,6 +301,15 @@ def build_users(fx: dict[str, Any], host: str, submitted: list[dict[str, Any]]) 
         abstract = True
         wait_time = staticmethod(lambda: 0)  # type: ignore[assignment]
 
+    class ApplicantBase(Base):
+        abstract = True
+
+        def on_start(self) -> None:
+            account = next(accounts)
+            self.organisation = account["organisation"]
+            self.own = account["own_files"]
+            self.hdrs = session_headers(account["session"])
+
     class Bare(Base):
         @task
         def bare(self) -> None:
@@ -292,13 +320,12 @@ def build_users(fx: dict[str, Any], host: str, submitted: list[dict[str, Any]]) 
         def queue(self) -> None:
             get(self, "/instruction/", "queue", headers("instructor"))
 
-    own = fx["applicant"]["own_files"]
     scope = fx["instructor_files"]  # the instructor's scope (calls they instruct), not all files
 
-    class File(Base):
+    class File(ApplicantBase):
         @task
         def file(self) -> None:
-            get(self, f"/dossiers/{random.choice(own)}/", "file", headers("applicant"))
+            get(self, f"/dossiers/{random.choice(self.own)}/", "file", self.hdrs)
 
     api_headers = {"Authorization": f"Bearer {fx['api_token']}"}
 
@@ -315,11 +342,11 @@ def build_users(fx: dict[str, Any], host: str, submitted: list[dict[str, Any]]) 
     def submit_flow(user: Any) -> None:
         """Create a draft, save it, submit it; remember what the client saw succeed."""
         a = fx["applicant"]
-        hdrs = headers("applicant")
+        hdrs = user.hdrs
         title = f"Charge {uuid.uuid4().hex[:12]}"
         with user.client.post(
             "/dossiers/nouveau/",
-            data=urlencode({"organisation": a["organisation"], "call": a["call"], "title": title}),
+            data=urlencode({"organisation": user.organisation, "call": a["call"], "title": title}),
             headers=hdrs,
             name="submit: create",
             allow_redirects=False,
@@ -354,7 +381,7 @@ def build_users(fx: dict[str, Any], host: str, submitted: list[dict[str, Any]]) 
                 return
             submitted.append({"pk": int(edit_url.rstrip("/").split("/")[-2]), "title": title})
 
-    class Submit(Base):
+    class Submit(ApplicantBase):
         @task
         def submit(self) -> None:
             submit_flow(self)
@@ -374,16 +401,16 @@ def build_users(fx: dict[str, Any], host: str, submitted: list[dict[str, Any]]) 
         def api(self) -> None:
             get(self, "/api/applications/", "api", api_headers)
 
-    class MixedApplicant(Base):
+    class MixedApplicant(ApplicantBase):
         weight = 5
 
         @task(3)
         def mine(self) -> None:
-            get(self, "/dossiers/", "my files", headers("applicant"))
+            get(self, "/dossiers/", "my files", self.hdrs)
 
         @task(2)
         def file(self) -> None:
-            get(self, f"/dossiers/{random.choice(own)}/", "file", headers("applicant"))
+            get(self, f"/dossiers/{random.choice(self.own)}/", "file", self.hdrs)
 
         @task(1)
         def submit(self) -> None:
@@ -468,7 +495,10 @@ def main() -> None:
     env = server_env(url)
     t = time.monotonic()
     fx = run_setup(
-        env, "prepare", "--files", str(args.files), *(["--reuse"] if args.reuse_db else [])
+        env,
+        "prepare",
+        *("--files", str(args.files), "--applicants", str(args.applicants)),
+        *(["--reuse"] if args.reuse_db else []),
     )
     print(
         f"database: {url.rsplit('/', 1)[-1]}, {fx['applications']} applications "

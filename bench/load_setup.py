@@ -135,7 +135,63 @@ def session_cookie(user: Any) -> str:
     return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
 
 
-def prepare(files: int, reuse: bool) -> dict[str, Any]:
+def applicant_pool(n: int) -> list[Any]:
+    """n applicant accounts, each the member of one filler organisation (its files are the filler's
+    ~7 of that organisation): the associations of a real deadline, each with its own lists. Made
+    once, found again by a later run on the same database."""
+    from core.models import Membership, Organisation, OrganisationDocument, User
+
+    organisations = list(
+        Organisation.objects.filter(name__startswith="Association ").order_by("name")[:n]
+    )
+    if len(organisations) < n:
+        raise SystemExit(f"--applicants {n}: only {len(organisations)} filler organisations")
+    users = []
+    for i, organisation in enumerate(organisations):
+        user, created = User.objects.get_or_create(
+            email=f"load-applicant-{i:04d}@bench.pluriel.invalid",
+            defaults={"first_name": "Porteur", "last_name": f"{i:04d}"},
+        )
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        Membership.objects.get_or_create(user=user, organisation=organisation)
+        users.append(user)
+    # The documents a call requires, as the demo's association has them (the same stored files).
+    demo = Organisation.objects.filter(memberships__user__email=APPLICANT).first()
+    documents = list(demo.documents.all()) if demo else []
+    bare = [o for o in organisations if not o.documents.exists()]
+    OrganisationDocument.objects.bulk_create(
+        [
+            OrganisationDocument(
+                organisation=organisation,
+                **{f: getattr(d, f) for f in ("kind", "title", "file", "original_name", "size")},
+                valid_until=d.valid_until,
+            )
+            for organisation in bare
+            for d in documents
+        ]
+    )
+    return users
+
+
+def applicant_fixture(user: Any) -> dict[str, Any]:
+    """What a client acting as this applicant needs: its session, organisation and files."""
+    from core.models import Membership
+    from grants.models import Application
+
+    organisation_ids = sorted(
+        Membership.objects.filter(user=user).values_list("organisation_id", flat=True)
+    )
+    own = list(
+        Application.objects.filter(organisation_id__in=organisation_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return {"session": session_cookie(user), "organisation": organisation_ids[0], "own_files": own}
+
+
+def prepare(files: int, reuse: bool, applicants: int = 1) -> dict[str, Any]:
     if not reuse:
         recreate_database(os.environ["DATABASE_URL"])
     setup_django()
@@ -153,17 +209,16 @@ def prepare(files: int, reuse: bool) -> dict[str, Any]:
         cursor.execute("ANALYZE")
 
     from calls.models import Call, CallMode, CallState
-    from core.models import Membership, User
+    from core.models import User
     from core.twofactor import api_token_create
     from grants.forms import ApplicationForm
     from grants.models import Application
     from grants.selectors import applications_visible_to
 
     users = {e: User.objects.get(email=e) for e in (INSTRUCTOR, FINANCE_OFFICER, APPLICANT)}
-    applicant = users[APPLICANT]
-    organisation_ids = list(
-        Membership.objects.filter(user=applicant).values_list("organisation_id", flat=True)
-    )
+    # One account (the demo's applicant, whose organisations hold ~1 500 files), or a pool of
+    # `applicants` associations, each with its own few files.
+    pool = [users[APPLICANT]] if applicants <= 1 else applicant_pool(applicants)
     call = (
         Call.objects.filter(mode=CallMode.PROJECT_CALL, state=CallState.OPEN)
         .order_by("closes_at")
@@ -174,11 +229,6 @@ def prepare(files: int, reuse: bool) -> dict[str, Any]:
     form = ApplicationForm(call=call)
     qpv = form.fields["qpvs"].queryset.first()
     pillar = form.fields["pillar"].queryset.first()
-    own = list(
-        Application.objects.filter(organisation_id__in=organisation_ids)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
     in_scope = list(
         applications_visible_to(users[INSTRUCTOR]).order_by("pk").values_list("pk", flat=True)[:500]
     )
@@ -190,17 +240,15 @@ def prepare(files: int, reuse: bool) -> dict[str, Any]:
         "sessions": {
             "instructor": session_cookie(users[INSTRUCTOR]),
             "finance": session_cookie(users[FINANCE_OFFICER]),
-            "applicant": session_cookie(applicant),
         },
         "api_token": key,
         "csrf": secrets.token_hex(16),  # 32 characters: Django's unmasked secret length
         "applicant": {
-            "organisation": organisation_ids[0],
             "call": call.pk,
             "qpv": qpv.pk if qpv else None,
             "pillar": pillar.pk if pillar else None,
-            "own_files": own,
         },
+        "applicants": [applicant_fixture(user) for user in pool],
         "instructor_files": in_scope,
     }
 
@@ -246,10 +294,15 @@ def main() -> None:
     p = sub.add_parser("prepare")
     p.add_argument("--files", type=int, default=20_000)
     p.add_argument("--reuse", action="store_true", help="keep the database, make sessions only")
+    p.add_argument("--applicants", type=int, default=1, help="applicant accounts (1: the demo's)")
     v = sub.add_parser("verify")
     v.add_argument("path", type=Path)
     args = parser.parse_args()
-    result = prepare(args.files, args.reuse) if args.command == "prepare" else verify(args.path)
+    result = (
+        prepare(args.files, args.reuse, args.applicants)
+        if args.command == "prepare"
+        else verify(args.path)
+    )
     print("LOAD-SETUP " + json.dumps(result))
 
 
