@@ -53,6 +53,7 @@ from ..models import (
 from ..selectors import budget_totals, invitations_for, similar_applications
 from .common import error_message, get_own, get_own_for_write
 from .detail import eligibility_list
+from .table_rows import my_applications_rows_html
 
 S = ApplicationState
 RENEWABLE_STATES = [S.APPROVED, S.REJECTED, S.DISMISSED, S.INELIGIBLE, S.WITHDRAWN]
@@ -179,7 +180,9 @@ def my_applications_table(request: HttpRequest, organisation_ids: set[int]) -> s
         "grants/_my_applications_table.html",
         {
             "page": page,
-            "rows": my_applications_rows(page.object_list, organisation_ids),
+            "rows_html": my_applications_rows_html(
+                my_applications_rows(page.object_list, organisation_ids)
+            ),
             "has_organisation": bool(organisation_ids),
         },
     )
