@@ -163,9 +163,14 @@ def my_applications_rows(
 
 def my_applications_table(request: HttpRequest, organisation_ids: set[int]) -> str:
     """The table of the user's files (one page) with its pagination, as HTML."""
-    partner_files = ApplicationPartner.objects.filter(
-        organisation_id__in=organisation_ids, state=PartnerState.ACCEPTED
-    ).values("application_id")
+    # The few files the organisations are partners of, read first: `id IN (subquery)` OR'ed with
+    # the organisation made PostgreSQL scan every file of every organisation (30 ms at 20 000
+    # files, for the count); with the ids as constants both sides are index scans (under 1 ms).
+    partner_files = list(
+        ApplicationPartner.objects.filter(
+            organisation_id__in=organisation_ids, state=PartnerState.ACCEPTED
+        ).values_list("application_id", flat=True)
+    )
     applications = (
         Application.objects.filter(
             Q(organisation_id__in=organisation_ids) | Q(pk__in=partner_files)
