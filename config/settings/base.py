@@ -253,7 +253,10 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Pluriel <no-reply@pluriel.localh
 # "local": each process's own memory, for HTML that depends only on the language and the code
 # (the page chrome of templates/base.html): read without a round trip, gone with the process.
 LOCAL_CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"}
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}, "local": LOCAL_CACHE}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "local": LOCAL_CACHE,
+}
 
 REST_FRAMEWORK = {
     # Token first: a request without credentials gets 401 with `WWW-Authenticate: Token`.

@@ -16,7 +16,7 @@ import html
 from collections.abc import Iterable
 from typing import Any
 
-from django.utils.safestring import SafeData, SafeString, mark_safe
+from django.utils.safestring import SafeString, mark_safe
 
 QUEUE_ROW = """
     <tr>
@@ -57,7 +57,7 @@ MINE_BUTTON = (
 def _escaped(cells: dict[str, Any]) -> dict[str, str]:
     """The cells as the template prints them (conditional_escape, at the price of html.escape)."""
     return {
-        name: value if isinstance(value, SafeData) else html.escape(str(value))
+        name: value if isinstance(value, SafeString) else html.escape(str(value))
         for name, value in cells.items()
     }
 
