@@ -293,3 +293,18 @@ def test_renewed_versions_after_a_restore_render_the_page_again(client, seen):
 
     renew_versions()
     assert page(client, seen)[1]
+
+
+@pytest.mark.django_db
+def test_a_first_view_reads_a_bounded_number_of_queries(
+    client, organisation, applicant, instructor, django_assert_max_num_queries
+):
+    """Rendered (in a transaction: no cache), for the applicant and for the instructor: each
+    small list of the file is one query, whatever it holds (here the file of an agreement, with
+    its history, budget and documents)."""
+    agreement = f.cpo_awaiting_evaluation(instructor=instructor, organisation=organisation)
+    url = reverse("grants:application_detail", args=[agreement.application_id])
+    for user, most in ((applicant, 30), (instructor, 31)):
+        client.force_login(user)
+        with django_assert_max_num_queries(most):
+            assert client.get(url).status_code == 200
