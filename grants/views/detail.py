@@ -248,7 +248,10 @@ def detail_context(
         "attachments": ATTACHMENTS(application.pk),
         "completion_requests": completion_requests,
         "pending_request": next((r for r in completion_requests if r.is_pending), None),
-        "similar": list(similar_applications(application)),
+        # Only what grants/_similar.html shows of them.
+        "similar": list(
+            similar_applications(application).only("reference", "title", "state", "call__title")
+        ),
         "history": history,
         "partners": list(current_partners(application)),
         "my_partnership": partner_of(user, application),
