@@ -51,6 +51,7 @@ from ..models import (
     ApplicationState,
     ApplicationYear,
     BudgetItem,
+    CompletionRequest,
     Indicator,
     InstructorNote,
     Objective,
@@ -110,6 +111,11 @@ YEARS = CompiledRead(
         .values("fiscal_year", "requested_amount", "proposed_amount", "approved_amount")
     )
 )
+COMPLETION_REQUESTS = CompiledRead(
+    lambda pk: CompletionRequest.objects.filter(application_id=pk).values(
+        "message", "deadline", "created_at", "answer", "answered_at", "is_overdue"
+    )
+)
 NOTES = CompiledRead(
     lambda pk: InstructorNote.objects.filter(application_id=pk).values(
         "text",
@@ -139,6 +145,15 @@ def _notes(application: Application) -> list[dict[str, Any]]:
             else None,
         }
         for row in NOTES(application.pk)
+    ]
+
+
+def _completion_requests(application: Application) -> list[dict[str, Any]]:
+    """The completion requests, newest first, each saying whether it is pending (as the model's
+    `is_pending`)."""
+    return [
+        {**row, "is_pending": row["answered_at"] is None}
+        for row in COMPLETION_REQUESTS(application.pk)
     ]
 
 
@@ -225,7 +240,7 @@ def detail_context(
     documents = list(application.documents.all())
     # Read once, shown twice: the lines and their totals, the requests and the pending one.
     budget_items = list(application.budget_items.select_related("partner__organisation"))
-    completion_requests = list(application.completion_requests.all())
+    completion_requests = _completion_requests(application)
     if not documents and application.state in (S.DRAFT, S.RETURNED):
         documents = list(valid_documents_by_kind(application).values())
     context: dict[str, Any] = {
@@ -247,7 +262,7 @@ def detail_context(
         "documents": documents,
         "attachments": ATTACHMENTS(application.pk),
         "completion_requests": completion_requests,
-        "pending_request": next((r for r in completion_requests if r.is_pending), None),
+        "pending_request": next((r for r in completion_requests if r["is_pending"]), None),
         # Only what grants/_similar.html shows of them.
         "similar": list(
             similar_applications(application).only("reference", "title", "state", "call__title")
