@@ -153,7 +153,11 @@ def test_a_message_a_history_row_and_a_raw_update_show(client, instructor, seen)
         deadline=datetime.date(2027, 1, 15),
         requested_by=instructor,
     )
-    assert "Merci de joindre le bilan 2025." in page(client, seen)[0]
+    html = page(client, seen)[0]
+    assert "Merci de joindre le bilan 2025." in html
+    # Pending: the box at the top (the member's) and the list's row waiting for an answer.
+    assert 'id="completion-request"' in html and "15/01/2027" in html
+    assert "En attente de réponse." in html
     audit_log(actor=instructor, obj=seen, action="grants.application.declared_eligible")
     assert "Dossier déclaré recevable" in page(client, seen)[0]
     Application.objects.filter(pk=seen.pk).update(title="Potagers du Jas")
