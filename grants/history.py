@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from core.audit import history_for
@@ -36,25 +37,32 @@ def register_history_source(source: HistorySource) -> None:
         _SOURCES.append(source)
 
 
-def funder_part_rows(
+def own_and_part_rows(
     application: Application, funder_parts: list[FunderPart] | None = None
 ) -> list[AuditLog]:
-    """The audit rows of the file's funder parts, each naming its funder (`detail`) and with its
-    states' labels. `funder_parts`: the parts with their funders, when the caller read them."""
+    """The file's own audit rows, labelled as core.audit.history_for labels them, and those of its
+    funder parts, each naming its funder (`detail`) and with its states' labels: one query.
+    `funder_parts`: the parts with their funders, when the caller read them."""
     if funder_parts is None:
         funder_parts = list(application.funder_parts.select_related("funder"))
     parts = {str(p.pk): p for p in funder_parts}
     if not parts:
-        return []
+        return history_for(application)
+    own_type = ContentType.objects.get_for_model(Application)
+    part_type = ContentType.objects.get_for_model(FunderPart)
     rows = list(
         AuditLog.objects.filter(
-            content_type=ContentType.objects.get_for_model(FunderPart),
-            object_id__in=list(parts),
+            Q(content_type=own_type, object_id=str(application.pk))
+            | Q(content_type=part_type, object_id__in=list(parts))
         ).select_related("actor")
     )
-    labels = dict(FunderPart._meta.get_field("state").choices or [])  # type: ignore[union-attr]
+    own_labels = dict(Application._meta.get_field("state").choices or [])  # type: ignore[union-attr]
+    part_labels = dict(FunderPart._meta.get_field("state").choices or [])  # type: ignore[union-attr]
     for row in rows:
-        row.detail = _("part de %(funder)s") % {"funder": parts[row.object_id].funder}  # type: ignore[attr-defined]
+        labels = own_labels
+        if row.content_type_id == part_type.pk:
+            labels = part_labels
+            row.detail = _("part de %(funder)s") % {"funder": parts[row.object_id].funder}  # type: ignore[attr-defined]
         row.source_label = str(labels.get(row.source_state, row.source_state))  # type: ignore[attr-defined]
         row.target_label = str(labels.get(row.target_state, row.target_state))  # type: ignore[attr-defined]
     return rows
@@ -66,7 +74,7 @@ def application_history(
     """Everything the history page lists for this viewer, newest first. The applicant's side does
     not see the instruction's internal rows (nor the reason of a granted part, which is an
     envelope overrun's justification; a refusal's reason is theirs to read)."""
-    rows = history_for(application) + funder_part_rows(application, funder_parts)
+    rows = own_and_part_rows(application, funder_parts)
     for source in _SOURCES:
         rows += list(source(application))
     if not staff:

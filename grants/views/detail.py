@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import Avg, Prefetch, prefetch_related_objects
+from django.db.models import Avg, Max, Prefetch, Q, prefetch_related_objects
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,10 +20,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.clock import now, today
+from core.compiled_reads import CompiledRead
 from core.context_processors import instructs
 from core.data_version import cached_at, current_versions
 from core.errors import DomainError
-from core.models import Role
+from core.models import QPV, Role, TransitionTheme, User
 from core.permissions import (
     can_see_bank_details,
     forget_cached_roles,
@@ -44,7 +45,18 @@ from ..forms import (
     add_domain_error,
 )
 from ..history import application_history
-from ..models import Application, ApplicationState, BudgetItem, Score
+from ..models import (
+    Application,
+    ApplicationAttachment,
+    ApplicationState,
+    ApplicationYear,
+    BudgetItem,
+    CompletionRequest,
+    Indicator,
+    InstructorNote,
+    Objective,
+    Score,
+)
 from ..selectors import (
     current_partners,
     is_staff_viewer,
@@ -78,6 +90,73 @@ FIELD_LABELS = {
 }
 
 
+# The file's small lists, with the columns the body shows (compiled once per process: building
+# and compiling these querysets cost more than running them). Same order as the models' own.
+OBJECTIVES = CompiledRead(lambda pk: Objective.objects.filter(application_id=pk).values("text"))
+INDICATORS = CompiledRead(
+    lambda pk: Indicator.objects.filter(application_id=pk).values("label", "target", "unit")
+)
+QPVS = CompiledRead(lambda pk: QPV.objects.filter(applications=pk).values("name", "code"))
+THEMES = CompiledRead(lambda pk: TransitionTheme.objects.filter(applications=pk).values("label"))
+ATTACHMENTS = CompiledRead(
+    lambda pk: ApplicationAttachment.objects.filter(application_id=pk).values(
+        "pk", "title", "uploaded_at"
+    )
+)
+# One file's years: ordered by year (the model's order starts with the file, the same for all).
+YEARS = CompiledRead(
+    lambda pk: (
+        ApplicationYear.objects.filter(application_id=pk)
+        .order_by("fiscal_year")
+        .values("fiscal_year", "requested_amount", "proposed_amount", "approved_amount")
+    )
+)
+COMPLETION_REQUESTS = CompiledRead(
+    lambda pk: CompletionRequest.objects.filter(application_id=pk).values(
+        "message", "deadline", "created_at", "answer", "answered_at", "is_overdue"
+    )
+)
+NOTES = CompiledRead(
+    lambda pk: InstructorNote.objects.filter(application_id=pk).values(
+        "text",
+        "created_at",
+        "author_id",
+        "author__first_name",
+        "author__last_name",
+        "author__email",
+    )
+)
+
+
+def _notes(application: Application) -> list[dict[str, Any]]:
+    """The internal notes, newest first, each with its author's name as User prints it."""
+    return [
+        {
+            "text": row["text"],
+            "created_at": row["created_at"],
+            "author": str(
+                User(
+                    first_name=row["author__first_name"],
+                    last_name=row["author__last_name"],
+                    email=row["author__email"],
+                )
+            )
+            if row["author_id"] is not None
+            else None,
+        }
+        for row in NOTES(application.pk)
+    ]
+
+
+def _completion_requests(application: Application) -> list[dict[str, Any]]:
+    """The completion requests, newest first, each saying whether it is pending (as the model's
+    `is_pending`)."""
+    return [
+        {**row, "is_pending": row["answered_at"] is None}
+        for row in COMPLETION_REQUESTS(application.pk)
+    ]
+
+
 def eligibility_list(application: Application) -> list[dict[str, str]]:
     """The eligibility problems as (field, label, message) rows for the pre-submission check."""
     return [
@@ -98,15 +177,19 @@ def _scores(application: Application, user) -> dict[str, Any]:
     criteria = list(application.call.criteria.all()) if application.call_id else []
     if not criteria:
         return {"criteria": []}
-    averages = dict(
+    # One row per criterion scored: the average of all scorers and this user's score (one per
+    # scorer and criterion: the maximum of one value).
+    averages: dict[int, Any] = {}
+    mine: dict[int, int] = {}
+    for criterion, average, own in (
         Score.objects.filter(application=application)
         .values("criterion")
-        .annotate(avg=Avg("value"))
-        .values_list("criterion", "avg")
-    )
-    mine = dict(
-        Score.objects.filter(application=application, scorer=user).values_list("criterion", "value")
-    )
+        .annotate(avg=Avg("value"), own=Max("value", filter=Q(scorer=user)))
+        .values_list("criterion", "avg", "own")
+    ):
+        averages[criterion] = average
+        if own is not None:
+            mine[criterion] = own
     weighted = sum(
         (Decimal(str(averages[c.pk])) * c.weight for c in criteria if c.pk in averages),
         Decimal("0"),
@@ -157,7 +240,7 @@ def detail_context(
     documents = list(application.documents.all())
     # Read once, shown twice: the lines and their totals, the requests and the pending one.
     budget_items = list(application.budget_items.select_related("partner__organisation"))
-    completion_requests = list(application.completion_requests.all())
+    completion_requests = _completion_requests(application)
     if not documents and application.state in (S.DRAFT, S.RETURNED):
         documents = list(valid_documents_by_kind(application).values())
     context: dict[str, Any] = {
@@ -171,15 +254,19 @@ def detail_context(
         "error": error,
         "budget": _budget_rows(budget_items),
         "totals": lines_totals(budget_items),
-        "objectives": application.objectives.all(),
-        "indicators": application.indicators.all(),
-        "qpvs": application.qpvs.all(),
-        "themes": application.themes.all(),
+        "objectives": OBJECTIVES(application.pk),
+        "indicators": INDICATORS(application.pk),
+        "qpvs": [str(QPV(name=row["name"], code=row["code"])) for row in QPVS(application.pk)],
+        "themes": [str(TransitionTheme(label=row["label"])) for row in THEMES(application.pk)],
+        "years": YEARS(application.pk),
         "documents": documents,
-        "attachments": application.attachments.all(),
+        "attachments": ATTACHMENTS(application.pk),
         "completion_requests": completion_requests,
-        "pending_request": next((r for r in completion_requests if r.is_pending), None),
-        "similar": list(similar_applications(application)),
+        "pending_request": next((r for r in completion_requests if r["is_pending"]), None),
+        # Only what grants/_similar.html shows of them.
+        "similar": list(
+            similar_applications(application).only("reference", "title", "state", "call__title")
+        ),
         "history": history,
         "partners": list(current_partners(application)),
         "my_partnership": partner_of(user, application),
@@ -196,7 +283,7 @@ def detail_context(
         scores = _scores(application, user)
         context.update(
             {
-                "notes": application.notes.select_related("author"),
+                "notes": _notes(application),
                 "opinions": application.opinions.select_related("author", "funder"),
                 "panel_assessments": application.panel_assessments.select_related(
                     "member__user"

@@ -153,7 +153,11 @@ def test_a_message_a_history_row_and_a_raw_update_show(client, instructor, seen)
         deadline=datetime.date(2027, 1, 15),
         requested_by=instructor,
     )
-    assert "Merci de joindre le bilan 2025." in page(client, seen)[0]
+    html = page(client, seen)[0]
+    assert "Merci de joindre le bilan 2025." in html
+    # Pending: the box at the top (the member's) and the list's row waiting for an answer.
+    assert 'id="completion-request"' in html and "15/01/2027" in html
+    assert "En attente de réponse." in html
     audit_log(actor=instructor, obj=seen, action="grants.application.declared_eligible")
     assert "Dossier déclaré recevable" in page(client, seen)[0]
     Application.objects.filter(pk=seen.pk).update(title="Potagers du Jas")
@@ -293,3 +297,18 @@ def test_renewed_versions_after_a_restore_render_the_page_again(client, seen):
 
     renew_versions()
     assert page(client, seen)[1]
+
+
+@pytest.mark.django_db
+def test_a_first_view_reads_a_bounded_number_of_queries(
+    client, organisation, applicant, instructor, django_assert_max_num_queries
+):
+    """Rendered (in a transaction: no cache), for the applicant and for the instructor: each
+    small list of the file is one query, whatever it holds (here the file of an agreement, with
+    its history, budget and documents)."""
+    agreement = f.cpo_awaiting_evaluation(instructor=instructor, organisation=organisation)
+    url = reverse("grants:application_detail", args=[agreement.application_id])
+    for user, most in ((applicant, 30), (instructor, 31)):
+        client.force_login(user)
+        with django_assert_max_num_queries(most):
+            assert client.get(url).status_code == 200
