@@ -199,7 +199,7 @@ def insert_rows(values: list[dict[str, Any]], *, sealed: bool) -> list[tuple[int
 
     fields = {f.attname: f for f in AuditLog._meta.concrete_fields}
     columns = [*INSERTED_COLUMNS, "txid"]
-    names = ", ".join(connection.ops.quote_name(fields[c].column) for c in columns)
+    names = ", ".join(connection.ops.quote_name(str(fields[c].column)) for c in columns)
     params: list[Any] = []
     lines = []
     for row in values:
