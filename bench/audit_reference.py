@@ -22,13 +22,17 @@ def chain_disabled(disabled: bool = True) -> Iterator[None]:
     if not disabled:
         yield
         return
-    saved = core.audit_chain.chain_prepare, core.audit_chain.chain_finish
+    saved = (
+        core.audit_chain.chain_prepare,
+        core.audit_chain.chain_finish,
+        core.audit_chain.chain_insert,
+    )
     disable_chain()
     try:
         yield
     finally:
         for module in (core.audit, core.audit_chain):
-            module.chain_prepare, module.chain_finish = saved  # type: ignore[assignment]
+            module.chain_prepare, module.chain_finish, module.chain_insert = saved  # type: ignore[assignment]
 
 
 def disable_chain() -> None:
@@ -44,7 +48,12 @@ def disable_chain() -> None:
     def finish(txid: int) -> None:
         return None
 
+    def insert(values: list[dict[str, Any]], *, plain: bool = False) -> list[tuple[int, int]]:
+        prepare(values)
+        return core.audit_chain.insert_rows(values, sealed=False)
+
     # core.audit imported the names; AuditLog.save imports them from core.audit_chain each call.
     for module in (core.audit, core.audit_chain):
         module.chain_prepare = prepare  # type: ignore[assignment]
         module.chain_finish = finish  # type: ignore[assignment]
+        module.chain_insert = insert  # type: ignore[assignment]

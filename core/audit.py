@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.functional import Promise
 
-from .audit_chain import chain_finish, chain_prepare
+from .audit_chain import chain_finish, chain_insert, chain_prepare
 from .models import AuditLog, User
 
 _ACTIONS: dict[str, Promise | str] = {}
@@ -110,7 +110,11 @@ def audit_log_many(
         }
         for e in entries
     ]
-    with transaction.atomic():
+    # No savepoint: the rows and their seal are written together or the transaction fails.
+    with transaction.atomic(savepoint=False):
+        if len(values) <= COPY_ABOVE and connection.vendor == "postgresql":
+            chain_insert(values, plain=plain)  # one statement, the seal opened in it
+            return len(values)
         txid = chain_prepare(values, plain=plain)
         if len(values) > COPY_ABOVE:
             # Large set-based jobs (payment runs, daily job): COPY on PostgreSQL, ~3× faster. The

@@ -7,8 +7,9 @@ the seals form one global hash chain ordered by `seq`, made in the writing trans
     row_hash = SHA-256(prev_hash ":" seq ":" digest)
 
 On PostgreSQL the seal is made at COMMIT by a deferred constraint trigger on core_auditseal
-(`zz_audit_seal`, migration 0005): the first audit write of a transaction inserts an open seal
-(one statement, idempotent); at commit the trigger takes a transaction-level advisory lock, reads
+(`zz_audit_seal`, migration 0005): every audit write opens the transaction's seal (idempotent) in
+the statement that inserts its rows (`chain_insert`: one round trip a write; the COPY path opens
+it in a statement of its own first, `chain_prepare`); at commit the trigger takes a transaction-level advisory lock, reads
 the head of the chain and closes the seal. The lock is held only from the commit's start to its
 end, after every row lock of the transaction was taken, so sealing never deadlocks with row locks
 and costs one UPDATE per transaction, not per row; COPY-inserted rows are covered like any other.
@@ -166,6 +167,68 @@ def chain_prepare(values: list[dict[str, Any]], *, plain: bool = False) -> int:
     for row in values:
         row["txid"] = txid
     return txid
+
+
+#: The rows' columns besides `id` and `txid` (attnames), in the order `chain_insert` writes them.
+INSERTED_COLUMNS = (*HASHED_FIELDS, "content_hash")
+
+
+def chain_insert(values: list[dict[str, Any]], *, plain: bool = False) -> list[tuple[int, int]]:
+    """PostgreSQL: hash rows (dicts of HASHED_FIELDS) and insert them in the current transaction
+    with its id, opening its seal, in one statement; each row's (id, txid), in order. `plain`:
+    see hash_batch.
+
+    The same as chain_prepare then an INSERT (the seal's `INSERT … ON CONFLICT DO NOTHING` in a
+    data-modifying CTE), without the round trip that reads the transaction id first. A row's
+    `payload_json` (hash_batch's canonical payload) is stored as is."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit rows are written inside a transaction")
+    if len(values) > 1:
+        hash_batch(values, plain=plain)
+    else:
+        for row in values:
+            row["content_hash"] = content_digest(row)
+    return insert_rows(values, sealed=True)
+
+
+def insert_rows(values: list[dict[str, Any]], *, sealed: bool) -> list[tuple[int, int]]:
+    """One INSERT of the rows (INSERTED_COLUMNS) into core_auditlog on PostgreSQL; `sealed`: with
+    the transaction's id, its seal opened in the same statement (otherwise the row's own `txid`,
+    for the unchained reference of bench/audit_reference.py)."""
+    from .models import AuditLog
+
+    fields = {f.attname: f for f in AuditLog._meta.concrete_fields}
+    columns = [*INSERTED_COLUMNS, "txid"]
+    names = ", ".join(connection.ops.quote_name(str(fields[c].column)) for c in columns)
+    params: list[Any] = []
+    lines = []
+    for row in values:
+        for name in INSERTED_COLUMNS:
+            if name == "payload" and "payload_json" in row:
+                params.append(row["payload_json"])
+            else:
+                params.append(fields[name].get_db_prep_save(row[name], connection))
+        holders = ["%s"] * len(INSERTED_COLUMNS)
+        if "payload_json" in row:
+            holders[INSERTED_COLUMNS.index("payload")] = "%s::jsonb"
+        if sealed:
+            holders.append("(SELECT txid FROM t)")
+        else:
+            holders.append("%s")
+            params.append(row.get("txid"))
+        lines.append(f"({', '.join(holders)})")
+    insert = f"INSERT INTO core_auditlog ({names}) VALUES {', '.join(lines)} RETURNING id, txid"
+    with connection.cursor() as cursor:
+        cursor.execute(OPEN_SEAL_CTE + insert if sealed else insert, params)
+        return [(int(i), t) for i, t in cursor.fetchall()]
+
+
+OPEN_SEAL_CTE = """
+WITH t AS (SELECT txid_current() AS txid),
+     s AS (INSERT INTO core_auditseal (txid, count, digest, prev_hash, row_hash)
+           SELECT txid, 0, '', '', '' FROM t
+           ON CONFLICT (txid) WHERE seq IS NULL DO NOTHING)
+"""
 
 
 def chain_finish(txid: int) -> None:

@@ -402,14 +402,22 @@ class AuditLog(models.Model):
         """A new row is chained in the caller's transaction; an existing row is never rewritten."""
         if self.pk is not None and not self._state.adding:
             raise ValueError("audit rows are append-only")
-        from django.db import transaction
+        from django.db import connection, transaction
 
-        from .audit_chain import HASHED_FIELDS, chain_finish, chain_prepare
+        from .audit_chain import HASHED_FIELDS, chain_finish, chain_insert, chain_prepare
 
-        with transaction.atomic():
+        # No savepoint: the row and its seal are written together or the transaction fails.
+        with transaction.atomic(savepoint=False):
             if self.created_at is None:
                 self.created_at = timezone.now()
             values = {f: getattr(self, f) for f in HASHED_FIELDS}
+            if connection.vendor == "postgresql":
+                # One statement: the row, its transaction's id and the seal opened (no signals
+                # are sent for audit rows; nothing listens to them).
+                ((self.pk, self.txid),) = chain_insert([values])
+                self.content_hash = values["content_hash"]
+                self._state.adding, self._state.db = False, connection.alias
+                return
             txid = chain_prepare([values])
             self.content_hash, self.txid = values["content_hash"], txid
             super().save(*args, **kwargs)

@@ -166,13 +166,13 @@ def application_assign(
     return application
 
 
-def _auto_assign(
-    application: Application, *, actor: User | None, qpv_ids: set[int] | None = None
-) -> None:
-    """Assign by the first matching rule (call, territory, pillar), if the file has no instructor.
-    `qpv_ids`: the file's neighbourhoods when the caller has read them."""
+def assignment_rule(
+    application: Application, *, qpv_ids: set[int] | None = None
+) -> AssignmentRule | None:
+    """The first rule matching the file (call, territory, pillar), if it has no instructor; None
+    otherwise. `qpv_ids`: the file's neighbourhoods when the caller has read them."""
     if application.assigned_to_id:
-        return
+        return None
     if qpv_ids is None:
         qpv_ids = set(application.qpvs.values_list("pk", flat=True))
     rules = AssignmentRule.objects.filter(Q(call_id=application.call_id) | Q(call__isnull=True))
@@ -181,15 +181,18 @@ def _auto_assign(
             continue
         if rule.pillar_id and rule.pillar_id != application.pillar_id:
             continue
-        application.assigned_to_id = rule.instructor_id
-        application.save(update_fields=["assigned_to"])
-        audit_log(
-            actor=actor,
-            obj=application,
-            action="grants.application.assigned",
-            payload={"after": rule.instructor_id, "rule": rule.pk},
-        )
-        return
+        return rule
+    return None
+
+
+def audit_assigned(application: Application, rule: AssignmentRule, *, actor: User | None) -> None:
+    """The audit row of an assignment by `rule` (written after the file's row was saved)."""
+    audit_log(
+        actor=actor,
+        obj=application,
+        action="grants.application.assigned",
+        payload={"after": rule.instructor_id, "rule": rule.pk},
+    )
 
 
 def application_add_note(*, actor: User, application: Application, text: str) -> InstructorNote:

@@ -21,7 +21,7 @@ from ..models import (
 from ..selectors import (
     valid_documents_by_kind,
 )
-from .instruction import _auto_assign
+from .instruction import assignment_rule, audit_assigned
 from .workflow import (
     S,
     _check,
@@ -60,14 +60,20 @@ def application_submit(*, actor: User, application: Application) -> Application:
         errors = eligibility_errors(application, documents=documents)
         if errors:
             raise DomainError(_("Le dossier ne respecte pas les règles de l'appel."), errors=errors)
+        # The instructor the call's rules give is written with the new state (one UPDATE of the
+        # file's row, whose triggers then run once); its audit row still follows the filing's.
+        rule = assignment_rule(application, qpv_ids={q.pk for q in application.qpvs.all()})
+        fields = ["submitted_at"]
+        if rule is not None:
+            application.assigned_to_id = rule.instructor_id
+            fields.append("assigned_to")
         application.submitted_at = now()
-        application = _transition(
-            application, "submit", actor=actor, update_fields=["submitted_at"]
-        )
+        application = _transition(application, "submit", actor=actor, update_fields=fields)
         if documents is None:
             documents = valid_documents_by_kind(application)
         application.documents.add(*documents.values())
-        _auto_assign(application, actor=actor, qpv_ids={q.pk for q in application.qpvs.all()})
+        if rule is not None:
+            audit_assigned(application, rule, actor=actor)
         _notify_applicants(
             application,
             Msg(gettext_noop("Dossier %(ref)s déposé"), ref=application.reference),
