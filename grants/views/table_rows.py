@@ -67,25 +67,25 @@ def queue_rows_html(rows: Iterable[dict[str, str]]) -> SafeString:
     return mark_safe("".join(QUEUE_ROW.format(**_escaped(row)) for row in rows))  # noqa: S308
 
 
+def _button(css: str, name: str, cells: dict[str, str]) -> str:
+    """A line's `name` button of `/dossiers/` (its escaped `<name>_url` and `<name>_label`), or
+    nothing when the line has none."""
+    if not cells[f"{name}_url"]:
+        return ""
+    return MINE_BUTTON.format(
+        css=css,
+        url=cells[f"{name}_url"],
+        label=cells[f"{name}_label"],
+        reference=cells["reference"],
+    )
+
+
 def my_applications_rows_html(rows: Iterable[dict[str, str]]) -> SafeString:
     """The lines of `/dossiers/` (grants.views.applicant.my_applications_rows)."""
     lines = []
     for row in rows:
         cells = _escaped(row)
-        action = renew = ""
-        if row["action"]:
-            action = MINE_BUTTON.format(
-                css="button small",
-                url=cells["action_url"],
-                label=cells["action_label"],
-                reference=cells["reference"],
-            )
-        if row["renew_url"]:
-            renew = MINE_BUTTON.format(
-                css="button secondary small",
-                url=cells["renew_url"],
-                label=cells["renew_label"],
-                reference=cells["reference"],
-            )
+        action = _button("button small", "action", cells)
+        renew = _button("button secondary small", "renew", cells)
         lines.append(MINE_ROW.format(**{**cells, "action": action, "renew": renew}))
     return mark_safe("".join(lines))  # noqa: S308
