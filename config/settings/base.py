@@ -251,7 +251,8 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Pluriel <no-reply@pluriel.localhost>")
 
 # "local": each process's own memory, for HTML that depends only on the language and the code
-# (the page chrome of templates/base.html): read without a round trip, gone with the process.
+# (the page chrome of templates/base.html, its links under the deployment's one URL prefix): read
+# without a round trip, gone with the process (a new release starts new ones).
 LOCAL_CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"}
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
