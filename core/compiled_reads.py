@@ -28,7 +28,7 @@ PLACEHOLDER = -7_150_613_571
 class CompiledRead:
     """`build(key)` returns a `values()` queryset; `CompiledRead(build)(key)` its rows."""
 
-    def __init__(self, build: Callable[[int], QuerySet[Any, dict[str, Any]]]) -> None:
+    def __init__(self, build: Callable[[int], QuerySet[Any, Any]]) -> None:
         self.build = build
         self._compiled: dict[str, tuple[str, list[Any], int, list[str], list[Any]]] = {}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .compiled_reads import CompiledRead
 from .models import Membership, Organisation, Role, RoleAssignment, User
 
 
@@ -29,6 +30,18 @@ class _Assignment:
     territory_ids: frozenset[int]
 
 
+# Read on every signed-in page (the navigation and the 2FA check ask): compiled once per process
+# (core.compiled_reads; building and compiling each queryset cost more than running it, issue 17).
+ASSIGNMENT_ROWS = CompiledRead(
+    lambda user_id: RoleAssignment.objects.filter(user_id=user_id).values(
+        "pk", "role", "calls_only", "funder_id", "territories"
+    )
+)
+MEMBERSHIP_ROWS = CompiledRead(
+    lambda user_id: Membership.objects.filter(user_id=user_id).values("organisation_id")
+)
+
+
 def _assignments(user: User) -> list[_Assignment]:
     """The user's roles with their territories, in one query (read on every page: the navigation
     asks; issue 17), kept on the user object for the request."""
@@ -36,12 +49,12 @@ def _assignments(user: User) -> list[_Assignment]:
     if cached is None:
         rows: dict[int, tuple[str, bool, int | None, set[int]]] = {}
         if user.is_authenticated:
-            for pk, role, calls_only, funder_id, territory in RoleAssignment.objects.filter(
-                user=user
-            ).values_list("pk", "role", "calls_only", "funder_id", "territories"):
-                entry = rows.setdefault(pk, (role, calls_only, funder_id, set()))
-                if territory is not None:
-                    entry[3].add(territory)
+            for row in ASSIGNMENT_ROWS(user.pk):
+                entry = rows.setdefault(
+                    row["pk"], (row["role"], row["calls_only"], row["funder_id"], set())
+                )
+                if row["territories"] is not None:
+                    entry[3].add(row["territories"])
         cached = [
             _Assignment(role, calls_only, funder_id, frozenset(territories))
             for role, calls_only, funder_id, territories in rows.values()
@@ -84,7 +97,7 @@ def organisation_ids_of(user: User) -> set[int]:
     cached = getattr(user, "_pluriel_orgs", None)
     if cached is None:
         cached = (
-            set(Membership.objects.filter(user=user).values_list("organisation_id", flat=True))
+            {row["organisation_id"] for row in MEMBERSHIP_ROWS(user.pk)}
             if user.is_authenticated
             else set()
         )
