@@ -10,6 +10,10 @@ each call runs that SQL with the key put in the placeholder's place. The rows ar
 
 Only for querysets whose SQL depends on nothing but the key: no dates of the day, no language,
 no user (what the queryset reads at build time is frozen into the kept SQL).
+
+The key is an id (int) by default; `placeholder=TEXT_PLACEHOLDER` takes a text key (a digest…).
+`instance(key)` builds the first row as the model instance the ORM would build (`Model.from_db`),
+for a queryset of `concrete_values()`.
 """
 
 from __future__ import annotations
@@ -23,21 +27,33 @@ from django.db.models import QuerySet
 # Stands for the key while the queryset is compiled: an id no row has, found back among the
 # compiled parameters (it must be there exactly once).
 PLACEHOLDER = -7_150_613_571
+TEXT_PLACEHOLDER = "\x1fcompiled-read-key\x1f"
+
+
+def concrete_values(queryset: QuerySet[Any, Any]) -> QuerySet[Any, Any]:
+    """The queryset's rows as `values()` of every concrete field: what `instance()` builds from."""
+    return queryset.values(*(f.attname for f in queryset.model._meta.concrete_fields))
 
 
 class CompiledRead:
     """`build(key)` returns a `values()` queryset; `CompiledRead(build)(key)` its rows."""
 
-    def __init__(self, build: Callable[[int], QuerySet[Any, Any]]) -> None:
+    def __init__(
+        self, build: Callable[[Any], QuerySet[Any, Any]], *, placeholder: Any = PLACEHOLDER
+    ) -> None:
         self.build = build
+        self.placeholder = placeholder
+        self.model: Any = None
         self._compiled: dict[str, tuple[str, list[Any], int, list[str], list[Any]]] = {}
 
     def _compile(self, using: str) -> tuple[str, list[Any], int, list[str], list[Any]]:
-        queryset = self.build(PLACEHOLDER)
+        queryset = self.build(self.placeholder)
+        self.model = queryset.model
         query = queryset.query
         compiler = query.get_compiler(using=using)
         sql, params = compiler.as_sql()
-        slots = [i for i, p in enumerate(params) if p == PLACEHOLDER and isinstance(p, int)]
+        kind = type(self.placeholder)
+        slots = [i for i, p in enumerate(params) if type(p) is kind and p == self.placeholder]
         if len(slots) != 1:
             raise ValueError(f"the key must be one parameter of the query, not {len(slots)}")
         names = [*query.extra_select, *query.values_select, *query.annotation_select]
@@ -48,7 +64,7 @@ class CompiledRead:
         ]
         return sql, list(params), slots[0], names, converters
 
-    def __call__(self, key: int, *, using: str = "default") -> list[dict[str, Any]]:
+    def __call__(self, key: Any, *, using: str = "default") -> list[dict[str, Any]]:
         compiled = self._compiled.get(using)
         if compiled is None:
             compiled = self._compiled[using] = self._compile(using)
@@ -68,3 +84,11 @@ class CompiledRead:
                         value = converter(value, expression, connection)
                     row[position] = value
         return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def instance(self, key: Any, *, using: str = "default") -> Any:
+        """The first row as a model instance (the queryset: `concrete_values(…)`), or None."""
+        rows = self(key, using=using)
+        if not rows:
+            return None
+        row = rows[0]
+        return self.model.from_db(using, list(row), list(row.values()))

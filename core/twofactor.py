@@ -34,6 +34,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, TokenAuthentication
 
 from .audit import audit_log
+from .auth import user_by_pk
+from .compiled_reads import TEXT_PLACEHOLDER, CompiledRead, concrete_values
 from .errors import DomainError
 from .models import User
 from .models_security import (
@@ -322,6 +324,14 @@ def _key_from_header(request: Any) -> str | None:
     return parts[1] if parts[1].startswith(TOKEN_PREFIX) else None
 
 
+# Read on every API request: compiled once per process (core.compiled_reads; issue 17), as the
+# signed-in user is (core.auth.user_by_pk).
+TOKEN_BY_DIGEST = CompiledRead(
+    lambda digest: concrete_values(PersonalApiToken.objects.filter(digest=digest)),
+    placeholder=TEXT_PLACEHOLDER,
+)
+
+
 class PersonalTokenAuthentication(BaseAuthentication):
     """`Authorization: Bearer plr_…` (or `Token plr_…`): a personal, expiring, revocable token."""
 
@@ -329,11 +339,11 @@ class PersonalTokenAuthentication(BaseAuthentication):
         key = _key_from_header(request)
         if key is None:
             return None
-        token = (
-            PersonalApiToken.objects.select_related("user").filter(digest=token_digest(key)).first()
-        )
-        if token is None or not token.is_active or not token.user.is_active:
+        token = TOKEN_BY_DIGEST.instance(token_digest(key))
+        user = user_by_pk(token.user_id) if token is not None else None
+        if token is None or user is None or not token.is_active or not user.is_active:
             raise exceptions.AuthenticationFailed(_("Jeton inconnu, expiré ou révoqué."))
+        token.user = user
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
             PersonalApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

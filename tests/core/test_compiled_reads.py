@@ -151,3 +151,38 @@ def test_roles_memberships_and_unread_count_as_the_orm_reads_them():
     nav = navigation(request)["nav"]
     assert nav["unread"] == 2 and nav["is_instructor"] and nav["is_finance"]
     assert not nav["is_applicant"]
+
+
+@pytest.mark.django_db
+def test_a_text_key_and_instances_as_the_orm_builds_them():
+    """TEXT_PLACEHOLDER: a text key (the API token's digest); instance() as the ORM's get()."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.compiled_reads import TEXT_PLACEHOLDER, concrete_values
+    from core.models_security import PersonalApiToken
+
+    user = f.UserFactory()
+    tokens = [
+        PersonalApiToken.objects.create(
+            user=user, name=f"t{i}", digest=f"{i:064x}", hint="plr_ab", expires_at=timezone.now()
+        )
+        for i in range(2)
+    ]
+    tokens[1].last_used_at = timezone.now() - timedelta(hours=1)
+    tokens[1].save()
+    read = CompiledRead(
+        lambda digest: concrete_values(PersonalApiToken.objects.filter(digest=digest)),
+        placeholder=TEXT_PLACEHOLDER,
+    )
+    for token in (*tokens, tokens[0]):
+        mine, orm = read.instance(token.digest), PersonalApiToken.objects.get(pk=token.pk)
+        assert isinstance(mine, PersonalApiToken) and not mine._state.adding
+        for field in PersonalApiToken._meta.concrete_fields:
+            assert getattr(mine, field.attname) == getattr(orm, field.attname), field.name
+    assert read.instance("0" * 63 + "9") is None and read("nothing") == []
+    with pytest.raises(ValueError):  # an int placeholder where the key is text: not found
+        CompiledRead(
+            lambda digest: PersonalApiToken.objects.filter(digest=digest).values("pk")
+        )._compile("default")
